@@ -1,0 +1,62 @@
+"""``costbot``: the command line (SPEC "Command-line contract"; scripts rely on it).
+
+Each module in this package adds its subcommands with ``register(subparsers)``; this module
+only builds the parser, runs the chosen command and turns errors into one line and an exit code:
+1 for bad input or a failed operation, 2 for configuration and usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from finops.errors import ConfigError, CostbotError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="costbot",
+        description="Cloud cost accountability in Slack: anomalies to owners, savings to verified "
+                    "savings, variance answers, weekly digests.")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log more (to stderr)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers)
+    return parser
+
+
+def configure_logging(verbose: bool = False, *, default: int = logging.WARNING) -> None:
+    level_name = os.environ.get("COSTBOT_LOG_LEVEL", "").upper()
+    level = logging.DEBUG if verbose else getattr(logging, level_name, default) if level_name else default
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"costbot: configuration error: {e}", file=sys.stderr)
+        return 2
+    except CostbotError as e:
+        print(f"costbot: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

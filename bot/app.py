@@ -1,0 +1,40 @@
+"""The Slack app factory: one Bolt app for Socket Mode and HTTP mode alike."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_bolt.error import BoltUnhandledRequestError
+
+from bot.context import AppContext, slack_client
+
+log = logging.getLogger(__name__)
+
+
+def create_app(ctx: AppContext) -> App:
+    """A Bolt app with every listener registered.
+
+    ``process_before_response=False``: Bolt answers Slack as soon as a listener calls ``ack()``
+    and the listener goes on in a worker thread, so slow work never delays the 3-second ack.
+    """
+    import handlers
+
+    client = ctx.slack_client or slack_client(ctx.settings)
+    app = App(
+        client=client,
+        signing_secret=ctx.settings.slack_signing_secret or "",
+        process_before_response=False,
+        # Verified once at start-up by `costbot run`; tests and the demo need no auth.test round trip.
+        token_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @app.error
+    def log_listener_error(error: Exception, body: dict) -> None:
+        if isinstance(error, BoltUnhandledRequestError):
+            return
+        log.exception("listener failed for %s", body.get("type") or body.get("command"), exc_info=error)
+
+    handlers.register_all(app, ctx)
+    return app

@@ -1,0 +1,71 @@
+"""What listeners, jobs and CLI commands share: settings, database, teams, delivery, clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO
+
+from slack_sdk import WebClient
+
+from bot.config import Settings
+from bot.delivery import Delivery, SlackTransport, TerminalTransport, Transport
+from finops.teams import TeamsConfig, load_teams, parse_teams
+from storage.db import Database
+from storage.outbox import OutboxStore
+
+log = logging.getLogger(__name__)
+
+# With no teams.yml every dollar is unallocated and goes to this channel.
+EMPTY_TEAMS_YAML = 'default_channel: "#finops"\nteams: []\n'
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    teams: TeamsConfig
+    delivery: Delivery
+    slack_client: WebClient | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def today(self) -> date:
+        return self.now().date()
+
+
+def slack_client(settings: Settings) -> WebClient:
+    """The bot's Web API client (``SLACK_API_URL`` points it elsewhere, e.g. a test server)."""
+    kwargs = {"base_url": settings.slack_api_url} if settings.slack_api_url else {}
+    return WebClient(token=settings.slack_bot_token, timeout=15, **kwargs)
+
+
+def load_teams_config(settings: Settings, override: Path | None = None) -> TeamsConfig:
+    path = override or settings.teams_path
+    if path is None:
+        return parse_teams(EMPTY_TEAMS_YAML, file="(built-in default)")
+    return load_teams(path)
+
+
+def build_context(settings: Settings, *, teams: TeamsConfig | None = None, transport: Transport | None = None,
+                  stream: IO[str] | None = None, files_dir: Path | None = None, upgrade: bool = True,
+                  now: Callable[[], datetime] | None = None) -> AppContext:
+    """Open the database (migrating it), load teams.yml and pick Slack or the terminal."""
+    db = Database(settings.database_url)
+    if upgrade:
+        db.upgrade()
+    teams = teams or load_teams_config(settings)
+    client = None
+    if transport is None:
+        if settings.slack_enabled:
+            client = slack_client(settings)
+            transport = SlackTransport(client)
+        else:
+            transport = TerminalTransport(stream=stream, files_dir=files_dir)
+    delivery = Delivery(OutboxStore(db), transport, default_channel=teams.default_channel)
+    context = AppContext(settings=settings, db=db, teams=teams, delivery=delivery, slack_client=client)
+    if now is not None:
+        context.now = now
+    return context
