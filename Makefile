@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench-smoke clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "costbot needs Python 3.11 or newer (set PYTHON=python3.11)")'
@@ -18,6 +18,10 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# A few seconds each: proves every benchmark still runs (figures come from the full runs, see README).
+bench-smoke: $(BIN)/.installed
+	@for script in bench/*.py; do echo "== $$script --smoke"; $(BIN)/python $$script --smoke || exit 1; done
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

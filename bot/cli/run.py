@@ -1,0 +1,74 @@
+"""``costbot run``: the bot (Slack listeners + scheduler), in Socket Mode or HTTP mode."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from bot.cli import configure_logging
+from bot.config import load_settings, require_slack_settings
+from bot.context import build_context
+from finops.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run the bot: Slack listeners and scheduled jobs")
+    parser.add_argument("--no-scheduler", action="store_true", help="listeners only (e.g. extra replicas)")
+    parser.set_defaults(func=run_bot)
+
+
+def run_bot(args: argparse.Namespace) -> int:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import create_app
+    from bot.http_server import make_wsgi_app, start_http_server
+    from jobs.scheduler import build_scheduler
+
+    configure_logging(args.verbose, default=logging.INFO)
+    settings = load_settings()
+    require_slack_settings(settings)
+    ctx = build_context(settings)
+    try:
+        identity = ctx.slack_client.auth_test()  # type: ignore[union-attr]
+    except SlackApiError as e:
+        raise ConfigError(f"Slack rejected the token ({e.response.get('error')})", key="SLACK_BOT_TOKEN") from None
+    log.info("connected to Slack workspace %s as %s", identity.get("team"), identity.get("user"))
+    app = create_app(ctx)
+    ctx.delivery.flush()  # finish anything a previous run recorded but did not send
+
+    scheduler = None
+    if not args.no_scheduler:
+        scheduler = build_scheduler(ctx)
+        scheduler.start()
+
+    def health() -> dict:
+        try:
+            ctx.db.current_revision()
+            return {"ok": True, "database": "ok", "mode": "socket" if settings.socket_mode else "http"}
+        except Exception as e:  # a health check reports, it does not raise
+            return {"ok": False, "database": str(e)}
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        server = start_http_server(make_wsgi_app(None, health=health), port=settings.port)
+        handler = SocketModeHandler(app, settings.slack_app_token)
+        handler.connect()
+        log.info("Socket Mode connected; health on :%d/health", server.server_port)
+    else:
+        server = start_http_server(make_wsgi_app(app, health=health), port=settings.port)
+        log.info("HTTP mode: Slack requests on :%d/slack/events, health on /health", server.server_port)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    server.shutdown()
+    if scheduler:
+        scheduler.shutdown(wait=False)
+    return 0
