@@ -303,11 +303,11 @@ class Delivery:
                            file_name=upload.filename, file_content=upload.content, thread_key=upload.thread_key)
         return self._deliver(upload.key)
 
-    def flush(self) -> int:
-        """Deliver everything still owed (after a restart, or deferred retries); returns the count
-        of messages now in Slack."""
+    def flush(self, now: datetime | None = None) -> int:
+        """Deliver everything still owed and due at ``now`` (after a restart, or deferred
+        retries); returns how many messages this brought up to date in Slack."""
         delivered = 0
-        for record in self.outbox.due():
+        for record in self.outbox.due(now):
             result = self._deliver(record.key)
             delivered += int(result.status == "sent" and not result.needs_sending)
         return delivered

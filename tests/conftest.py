@@ -20,10 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from storage.db import Database
-try:  # TEMP until the harness lands
-    from tests.slack.fixtures import fake_slack  # noqa: F401  (fixture)
-except ImportError:
-    pass
+from tests.slack.fixtures import fake_slack  # noqa: F401  (fixture)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

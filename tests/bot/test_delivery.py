@@ -1,0 +1,164 @@
+"""Delivery: each keyed message reaches Slack exactly once and is then edited in place.
+
+Runs the real slack_sdk WebClient against the fake Slack server, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.delivery import Delivery, FileUpload, Message, SlackTransport, TerminalTransport
+from storage.db import Database
+from storage.outbox import OutboxStore
+from storage.tables.core import utcnow
+from tests.slack.fake_slack import FakeSlack
+
+
+class RecordedSleep:
+    """Stands in for time.sleep: records each wait instead of spending it."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def make_delivery(db: Database, slack: FakeSlack, sleep: RecordedSleep | None = None, **kwargs) -> Delivery:
+    client = WebClient(token="xoxb-test", base_url=slack.base_url)
+    return Delivery(OutboxStore(db), SlackTransport(client), default_channel="#finops",
+                    sleep=sleep or RecordedSleep(), **kwargs)
+
+
+def alert(text: str = "EC2 spend is up 240 %", key: str = "anomaly:1", channel: str = "#team-payments") -> Message:
+    return Message(key=key, channel=channel, text=text,
+                   blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+
+
+def test_a_message_is_posted_once_with_its_key_then_edited_in_place(db: Database, fake_slack: FakeSlack) -> None:
+    delivery = make_delivery(db, fake_slack)
+    first = delivery.send(alert())
+    delivery.send(alert())  # same content: nothing to do
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    posted = fake_slack.last("chat.postMessage")
+    assert posted["metadata"] == {"event_type": "costbot_message", "event_payload": {"key": "anomaly:1"}}
+
+    updated = delivery.send(alert("EC2 spend is up 310 %"))
+    assert updated.ts == first.ts and updated.status == "sent"
+    assert [c["ts"] for c in fake_slack.calls("chat.update")] == [first.ts]
+    channel_messages = fake_slack.messages("#team-payments")
+    assert [m["text"] for m in channel_messages] == ["EC2 spend is up 310 %"]
+
+
+def test_a_429_is_waited_out_for_its_retry_after_and_the_message_arrives_once(
+        db: Database, fake_slack: FakeSlack) -> None:
+    sleep = RecordedSleep()
+    delivery = make_delivery(db, fake_slack, sleep)
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=7)
+    record = delivery.send(alert())
+    assert record.status == "sent" and record.ts
+    assert sleep.waits[0] == 7.0
+    assert len(fake_slack.messages("#team-payments")) == 1
+    assert len(fake_slack.calls("chat.postMessage")) == 2  # the refused call, then the real one
+
+
+def test_server_errors_retry_with_backoff_then_stay_queued_for_later(db: Database, fake_slack: FakeSlack) -> None:
+    sleep = RecordedSleep()
+    delivery = make_delivery(db, fake_slack, sleep, max_inline_attempts=3)
+    fake_slack.add_channel("#team-payments")
+    fake_slack.fail_next("chat.postMessage", status=500, times=3)
+    record = delivery.send(alert(channel=fake_slack.channel_id("#team-payments")))
+    assert record.status == "pending" and record.ts is None and record.last_error == "internal_error"
+    assert sleep.waits == [1.0, 2.0]  # exponential backoff between the three inline attempts
+    assert fake_slack.messages("#team-payments") == []
+    # A 500 may come after Slack acted, so the retry first looks in the channel; then posts once.
+    assert delivery.flush(now=utcnow() + timedelta(minutes=2)) == 1
+    assert len(fake_slack.messages("#team-payments")) == 1
+
+
+def test_a_permanent_error_is_kept_and_reported_once_in_the_default_channel(
+        db: Database, fake_slack: FakeSlack) -> None:
+    delivery = make_delivery(db, fake_slack)
+    fake_slack.fail_next("chat.postMessage", error="channel_not_found")
+    record = delivery.send(alert(channel="#gone"))
+    assert (record.status, record.last_error) == ("failed", "channel_not_found")
+    delivery.flush()
+    notices = fake_slack.messages("#finops")
+    assert len(notices) == 1 and "channel_not_found" in notices[0]["text"] and "#gone" in notices[0]["text"]
+    # Fixed config (here: the failure was one-off): retrying delivers it.
+    assert delivery.retry_failed() == 1
+    assert len(fake_slack.messages("#gone")) == 1
+
+
+def test_crash_between_recorded_and_sent_sends_exactly_once_after_restart(db: Database, fake_slack: FakeSlack) -> None:
+    # The process recorded the message and died before calling Slack.
+    OutboxStore(db).record(key="anomaly:9", channel="#team-payments", text="recorded, never sent")
+    assert fake_slack.calls("chat.postMessage") == []
+    restarted = make_delivery(db, fake_slack)
+    assert restarted.flush() == 1
+    assert restarted.flush() == 0
+    assert [m["text"] for m in fake_slack.messages("#team-payments")] == ["recorded, never sent"]
+
+
+def test_crash_after_slack_accepted_but_before_ts_was_stored_does_not_post_again(
+        db: Database, fake_slack: FakeSlack) -> None:
+    delivery = make_delivery(db, fake_slack, max_inline_attempts=1)
+    delivery.send(alert(key="anomaly:1", text="first"))  # the bot has posted to this channel before
+    fake_slack.drop_response_next("chat.postMessage")
+    lost = delivery.send(alert(key="anomaly:2", text="second"))
+    assert lost.ts is None and lost.maybe_sent  # Slack has it; we never saw the answer
+
+    restarted = make_delivery(db, fake_slack)
+    assert restarted.flush(now=utcnow() + timedelta(minutes=2)) == 1  # the deferred retry is due
+    texts = [m["text"] for m in fake_slack.messages("#team-payments")]
+    assert texts == ["first", "second"]
+    history_lookups = fake_slack.calls("conversations.history")
+    assert history_lookups and history_lookups[-1]["include_all_metadata"] in (True, "true", "1", 1)
+    assert OutboxStore(db).get("anomaly:2").ts == fake_slack.messages("#team-payments")[1]["ts"]
+
+
+def test_dropped_answer_on_a_channel_given_by_id_is_recovered_inline(db: Database, fake_slack: FakeSlack) -> None:
+    channel_id = fake_slack.add_channel("#team-search")
+    delivery = make_delivery(db, fake_slack)
+    fake_slack.drop_response_next("chat.postMessage")
+    record = delivery.send(alert(channel=channel_id))
+    assert record.status == "sent" and record.ts == fake_slack.messages(channel_id)[0]["ts"]
+    assert len(fake_slack.messages(channel_id)) == 1
+
+
+def test_thread_replies_and_files_go_under_their_parent(db: Database, fake_slack: FakeSlack) -> None:
+    delivery = make_delivery(db, fake_slack)
+    parent = delivery.send(alert())
+    delivery.send(Message(key="anomaly:1:step:2", channel="#team-payments", text="impact passed $1,000",
+                          thread_key="anomaly:1"))
+    delivery.upload(FileUpload(key="anomaly:1:chart", channel="#team-payments", filename="anomaly-1.png",
+                               content=b"\x89PNG fake", title="EC2 daily cost", thread_key="anomaly:1"))
+    delivery.upload(FileUpload(key="anomaly:1:chart", channel="#team-payments", filename="anomaly-1.png",
+                               content=b"\x89PNG fake", title="EC2 daily cost", thread_key="anomaly:1"))
+    reply = fake_slack.last("chat.postMessage")
+    assert reply["thread_ts"] == parent.ts
+    files = fake_slack.files("#team-payments")
+    assert len(files) == 1 and files[0].content == b"\x89PNG fake" and files[0].thread_ts == parent.ts
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_terminal_transport_prints_channel_then_message(backend: str, sqlite_db: Database) -> None:
+    out = io.StringIO()
+    delivery = Delivery(OutboxStore(sqlite_db), TerminalTransport(stream=out))
+    delivery.send(Message(key="digest:payments", channel="#team-payments", text="fallback", blocks=[
+        {"type": "header", "text": {"type": "plain_text", "text": "Weekly digest"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Spend* $1,234.00 (<https://x.test|details>)"}},
+        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Acknowledge"},
+                                          "action_id": "ack"}]},
+    ]))
+    delivery.send(Message(key="digest:payments", channel="#team-payments", text="fallback", blocks=[
+        {"type": "section", "text": {"type": "mrkdwn", "text": "updated"}}]))
+    printed = out.getvalue()
+    assert printed.index("#team-payments") < printed.index("WEEKLY DIGEST")
+    assert "*Spend* $1,234.00 (details (https://x.test))" in printed
+    assert "[Acknowledge]" in printed
+    assert "(message updated)" in printed and printed.rstrip().endswith("updated")
