@@ -59,6 +59,8 @@ def make_wsgi_app(bolt_app: App | None, *, health: Callable[[], dict],
 def start_http_server(app: WsgiApp, *, host: str = "0.0.0.0", port: int = 3000) -> ThreadingWSGIServer:
     """Serve ``app`` in a background thread; ``port=0`` picks a free port (see ``server_port``)."""
     server = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="costbot-http", daemon=True)
+    # A short poll interval makes shutdown() prompt (tests start and stop many servers).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="costbot-http",
+                              daemon=True)
     thread.start()
     return server

@@ -137,4 +137,5 @@ def register(app: App, ctx: AppContext) -> None:
 
 @subcommand("help", usage="/cost help", summary="This list of commands.")
 def show_help(request: CommandRequest) -> Reply:
-    return Reply(**help_message(SUBCOMMANDS.values()))
+    message = help_message(SUBCOMMANDS.values())
+    return Reply(text=message["text"], blocks=message["blocks"])

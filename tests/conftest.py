@@ -112,3 +112,15 @@ def sqlite_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def bot(sqlite_db: Database, fake_slack) -> Iterator:  # noqa: F811  (fake_slack is the imported fixture)
+    """The real app over HTTP, on SQLite, talking to the fake Slack."""
+    from tests.harness import start_bot
+
+    running = start_bot(sqlite_db, fake_slack)
+    try:
+        yield running
+    finally:
+        running.stop()

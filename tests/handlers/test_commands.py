@@ -1,0 +1,67 @@
+"""/cost through the real HTTP endpoint, signed like Slack signs it."""
+
+from __future__ import annotations
+
+from handlers import commands
+from handlers.commands import Reply
+from tests.harness import RunningBot
+
+
+def test_signed_help_is_acked_within_3_seconds_with_the_command_list(bot: RunningBot) -> None:
+    response = bot.client.slash("help")
+    assert response.status == 200
+    assert response.elapsed < 3.0
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    assert "`/cost help`" in body["text"]
+    assert body["blocks"][0]["type"] == "header"
+    assert bot.slack.violations == []
+
+
+def test_empty_command_shows_help(bot: RunningBot) -> None:
+    assert "`/cost help`" in bot.client.slash("").json()["text"]
+
+
+def test_unknown_subcommand_gets_a_short_ephemeral_usage_hint(bot: RunningBot) -> None:
+    body = bot.client.slash("hepl me").json()
+    assert body["response_type"] == "ephemeral"
+    assert body["text"].startswith("I don't know `/cost hepl`. Did you mean `/cost help`?")
+    assert "Traceback" not in body["text"]
+
+
+def test_forged_or_stale_requests_get_401_and_change_nothing(bot: RunningBot) -> None:
+    forged = bot.client.post_with_bad_signature("help")
+    stale = bot.client.post_with_stale_timestamp("help")
+    assert (forged.status, stale.status) == (401, 401)
+    assert bot.slack.all_calls() == []
+
+
+def test_a_failing_slow_subcommand_answers_with_a_reference_not_a_stack_trace(bot: RunningBot, monkeypatch) -> None:
+    def explode(request: commands.CommandRequest) -> Reply:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(commands.SUBCOMMANDS, "explode", commands.Subcommand(
+        "explode", "/cost explode", "test only", explode, slow=True))
+    response_url = bot.slack.response_url()
+    ack = bot.client.slash("explode", response_url=response_url)
+    assert ack.status == 200 and ack.json()["text"] == "Working on it…"
+    answers = wait_for(lambda: bot.slack.response_url_calls(response_url))
+    assert "Something went wrong on our side" in answers[0]["text"]
+    assert "ZeroDivisionError" not in answers[0]["text"] and "Traceback" not in answers[0]["text"]
+
+
+def test_health_endpoint(bot: RunningBot) -> None:
+    assert bot.get("/health") == (200, {"ok": True})
+
+
+def wait_for(probe, timeout: float = 5.0):
+    """Poll ``probe`` until it returns something truthy (work after the ack runs in a thread)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"nothing arrived within {timeout}s")
