@@ -285,15 +285,24 @@ def parse_teams(text: str, *, file: str = "teams.yml") -> TeamsConfig:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        reason = error.problem or error.context or "syntax error"
-        raise ConfigError(f"not valid YAML: {reason}", file=file,
-                          line=mark.line + 1 if mark else None) from None
+        raise _yaml_syntax_error(error, file) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"not valid YAML: {error}", file=file) from None
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
         raise ConfigError("the file is empty: it needs at least default_channel and teams", file=file, line=1)
     return _ConfigReader(file).config(root)
+
+
+def _yaml_syntax_error(error: yaml.MarkedYAMLError, file: str) -> ConfigError:
+    """Name the line where the mistake is: for an unclosed quote or bracket the parser only
+    notices at the end of the file, so the line where the construct started is the useful one."""
+    problem, context = error.problem or "syntax error", error.context
+    mark = error.problem_mark or error.context_mark
+    if context and error.context_mark is not None:
+        if "end of stream" in problem:
+            mark = error.context_mark
+        problem = f"{problem} ({context} on line {error.context_mark.line + 1})"
+    return ConfigError(f"not valid YAML: {problem}", file=file, line=mark.line + 1 if mark else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,10 +354,10 @@ def _describe_node(node: Node) -> str:
     return repr(node.value)
 
 
-def _unknown(word: str, allowed: Sequence[str], what: str) -> str:
+def _unknown(word: str, allowed: Sequence[str], what: str, listed: str = "allowed") -> str:
     close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {what} {word!r}{hint}; allowed: {', '.join(allowed)}"
+    return f"unknown {what} {word!r}{hint}; {listed}: {', '.join(allowed)}"
 
 
 class _ConfigReader:
@@ -472,6 +481,9 @@ class _ConfigReader:
     # -- sections -------------------------------------------------------------------------------
 
     def config(self, root: Node) -> TeamsConfig:
+        if not isinstance(root, MappingNode):
+            raise self.error(f"the file must be a mapping of keys (default_channel:, teams:, ...), "
+                             f"got {_describe_node(root)}", root, None)
         top = self.mapping(root, "", TOP_KEYS)
         if "default_channel" in top and _is_null(top["default_channel"][1]):
             raise self.error(_EMPTY_CHANNEL, top["default_channel"][1], "default_channel")
@@ -577,7 +589,7 @@ class _ConfigReader:
         if "channel" in fields and "channel" not in given:
             raise self.error(_EMPTY_CHANNEL, fields["channel"][1], _path(key, "channel"))
         if "channel" not in given:
-            raise self.error(f'missing channel: where {name}\'s alerts go, e.g. channel: "#team-{name}"',
+            raise self.error(f'missing channel: the team\'s alert channel, e.g. channel: "#team-{name}"',
                              node, _path(key, "channel"))
         team = Team(name=name, channel=self.channel(given["channel"], _path(key, "channel")),
                     thresholds=defaults.thresholds, members_from_channel=defaults.members_from_channel,
@@ -737,8 +749,8 @@ class _ConfigReader:
 
     def known_team(self, team: str, node: Node, key: str, team_names: tuple[str, ...]) -> None:
         if team not in team_names:
-            raise self.error(_unknown(team, team_names, "team") if team_names else f"unknown team {team!r}: "
-                             "no teams are defined", node, key)
+            raise self.error(_unknown(team, team_names, "team", "teams") if team_names else
+                             f"unknown team {team!r}: no teams are defined", node, key)
 
     def digest(self, node: Node, timezone: str) -> DigestSchedule:
         fields = self.mapping(node, "digest", DIGEST_KEYS)
