@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_bolt.error import BoltUnhandledRequestError
@@ -28,6 +29,9 @@ def create_app(ctx: AppContext) -> App:
         # Verified once at start-up by `costbot run`; tests and the demo need no auth.test round trip.
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
+        # Listeners ack first and then do their work here; Bolt's default of 10 workers queues
+        # acks behind slow answers when 20 people type /cost at once.
+        listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="costbot-listener"),
     )
 
     @app.error
