@@ -550,7 +550,9 @@ class FakeSlack:
     # -- recorded calls -------------------------------------------------------------------------
 
     def calls(self, method: str) -> list[dict]:
-        """Args of every call to `method` in order (JSON-string fields decoded; token left out).
+        """Args of every call to `method` in order, refused ones included.
+
+        JSON-string fields (blocks, metadata, view, ...) come back decoded; the token is left out.
 
         "response_url" gives the bodies posted to any response_url.
         """

@@ -67,7 +67,10 @@ class BoltProbe:
         def on_cost(ack, command, respond):
             ack(text=f"working on: {command['text']}")
             self.received.put(("command", command))
-            respond(text=f"done: {command['text']}")
+            try:
+                respond(text=f"done: {command['text']}")
+            except OSError as error:
+                self.received.put(("respond_failed", {"error": str(error)}))
 
         @app.action("anomaly_ack")
         def on_acknowledge(ack, body, action):
@@ -88,10 +91,15 @@ class BoltProbe:
             ack()
             self.received.put(("view", {"view": view, "user": body["user"]}))
 
+        @app.action("open_finding")
+        def on_open_finding(ack, body):
+            ack()
+            self.received.put(("view_action", body))
+
         @app.event("app_home_opened")
-        def on_home_opened(event, client):
+        def on_home_opened(event, client, request):
             client.views_publish(user_id=event["user"], view={"type": "home", "blocks": []})
-            self.received.put(("event", event))
+            self.received.put(("event", {**event, "retry_num": request.headers.get("x-slack-retry-num")}))
 
     def next(self) -> tuple[str, dict]:
         return self.received.get(timeout=WAIT)
@@ -237,6 +245,24 @@ def test_event_callback_reaches_the_event_listener(slack, probe, fake_slack):
     assert fake_slack.home_view("U5")["type"] == "home"
 
 
+def test_a_redelivered_event_carries_slacks_retry_header(slack, probe):
+    assert slack.event({"type": "app_home_opened", "user": "U5", "tab": "home"}, retry_num=1).status == 200
+    _, event = probe.next()
+    assert event["retry_num"] == ["1"]
+
+
+def test_a_click_in_a_view_carries_the_view_instead_of_a_message(slack, probe, fake_slack):
+    home = WebClient(token="xoxb-test", base_url=fake_slack.base_url).views_publish(
+        user_id="U5", view={"type": "home", "blocks": []}
+    )["view"]
+    assert slack.action("open_finding", "12", user_id="U5", view=home).status == 200
+    kind, body = probe.next()
+    assert kind == "view_action"
+    assert body["container"] == {"type": "view", "view_id": home["id"]}
+    assert body["view"]["id"] == home["id"]
+    assert "message" not in body and "response_url" not in body
+
+
 def test_url_verification_echoes_the_challenge(slack):
     response = slack.url_verification("abc123")
     assert response.status == 200
@@ -283,3 +309,7 @@ def test_without_a_response_url_source_responses_go_nowhere_reachable(probe):
     assert response.status == 200
     assert response.sent["response_url"].startswith("http://127.0.0.1:9/")
     assert response.body == "working on: help"
+    assert probe.next()[0] == "command"
+    kind, failure = probe.next()
+    assert kind == "respond_failed"
+    assert "Connection refused" in failure["error"]
