@@ -22,7 +22,18 @@ from sqlalchemy.engine import make_url
 from storage.db import Database
 from tests.slack.fixtures import fake_slack  # noqa: F401  (fixture)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+def _find_shared() -> Path:
+    """../shared next to the checkout (COSTBOT_SHARED_DIR overrides; /work/shared as a fallback
+    for a clone made elsewhere on this machine)."""
+    candidates = [os.environ.get("COSTBOT_SHARED_DIR"), Path(__file__).resolve().parents[2] / "shared",
+                  "/work/shared"]
+    for candidate in candidates:
+        if candidate and Path(candidate, "SPEC.md").is_file():
+            return Path(candidate)
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+SHARED = _find_shared()
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
