@@ -74,7 +74,7 @@ def _candidates(config: TeamsConfig) -> list[_Candidate]:
             ranked.append(((-rank, -fields, 0, order, rule_order), _Candidate(team.name, None, rule, label)))
     for order, pool in enumerate(config.shared_costs):
         for rule_order, rule in enumerate(pool.match):
-            label = f"{SHARED_RULE_PREFIX}{pool.name} (not split): {rule.describe()} ({file} line {rule.line})"
+            label = _pool_label(pool, rule, file)
             rank, fields = rule.precedence
             ranked.append(((-rank, -fields, 1, order, rule_order), _Candidate(pool.name, pool, rule, label)))
     ranked.sort(key=lambda pair: pair[0])
@@ -217,46 +217,44 @@ def split_shared_costs(frame: pd.DataFrame, config: TeamsConfig) -> pd.DataFrame
     divided by the largest-remainder method (ties go to the team listed first), so the parts sum
     back to the row to the micro. Quantities are split in the same proportions. Each part's
     ``x_AllocationRule`` reads ``shared pool <name>: <split>, matched <rule> (<file> line N)``.
-    Requires a frame that went through :func:`allocate_costs`.
+    Requires a frame that went through :func:`allocate_costs`. Returns a new frame (fresh index):
+    the other rows in their order, then the parts.
     """
     if frame.empty or not config.shared_costs:
         return frame
     if frame[TEAM].eq("").any():
         raise ValueError("split_shared_costs needs an allocated frame: run allocate_costs first")
     file = Path(config.file).name
-    pre_labels: dict[str, tuple[int, MatchRule]] = {}
-    for index, pool in enumerate(config.shared_costs):
-        for rule in pool.match:
-            label = f"{SHARED_RULE_PREFIX}{pool.name} (not split): {rule.describe()} ({file} line {rule.line})"
-            pre_labels[label] = (index, rule)
+    # The rule allocate_costs wrote tells which pool (and which of its rules) took a row.
+    by_label = {_pool_label(pool, rule, file): (index, rule)
+                for index, pool in enumerate(config.shared_costs) for rule in pool.match}
     rule_codes, rule_uniques = pd.factorize(frame[ALLOCATION_RULE])
-    unique_pool = np.array([pre_labels.get(label, (-1, None))[0] for label in rule_uniques], dtype=np.int64)
-    row_pool = unique_pool[rule_codes]
+    found = [by_label.get(label) for label in rule_uniques]
+    row_pool = np.array([-1 if f is None else f[0] for f in found], dtype=np.int64)[rule_codes]
     pooled = row_pool >= 0
     if not pooled.any():
         return frame
+    split_labels, fallback_labels = (
+        np.array(["" if f is None else _split_label(config.shared_costs[f[0]], f[1], file, fallback=fallback)
+                  for f in found], dtype=object)
+        for fallback in (False, True))
 
     basis = _direct_spend_by_day(frame, config) if any(p.split == "proportional" for p in config.shared_costs) else None
     pieces: list[pd.DataFrame] = []
-    positions: list[np.ndarray] = []
     for index, pool in enumerate(config.shared_costs):
         rows = np.flatnonzero(row_pool == index)
         if len(rows) == 0:
             continue
         weights, fell_back = _pool_weights(pool, frame[DAY].to_numpy()[rows], basis)
-        labels = {label: _split_label(pool, rule, file) for label, (i, rule) in pre_labels.items() if i == index}
-        fallback_labels = {label: _split_label(pool, rule, file, fallback=True)
-                           for label, (i, rule) in pre_labels.items() if i == index}
-        row_labels = np.array([labels[label] for label in rule_uniques[rule_codes[rows]]], dtype=object)
-        if fell_back.any():
-            row_labels[fell_back] = [fallback_labels[label] for label in rule_uniques[rule_codes[rows[fell_back]]]]
+        row_labels = np.where(fell_back, fallback_labels[rule_codes[rows]], split_labels[rule_codes[rows]])
         pieces.append(_split_rows(frame, rows, pool.teams, weights, row_labels))
-        positions.append(np.repeat(rows, len(pool.teams))[(weights > 0).ravel()])
 
-    kept = np.flatnonzero(~pooled)
-    out = pd.concat([frame.iloc[kept], *pieces], ignore_index=True)
-    order = np.argsort(np.concatenate([kept, *positions]), kind="stable")  # parts where their row was
-    return out.iloc[order].reset_index(drop=True)
+    return pd.concat([frame[~pooled], *pieces], ignore_index=True)
+
+
+def _pool_label(pool: SharedCostPool, rule: MatchRule, file: str) -> str:
+    """The rule of a row a pool took, before it is split."""
+    return f"{SHARED_RULE_PREFIX}{pool.name} (not split): {rule.describe()} ({file} line {rule.line})"
 
 
 def _split_label(pool: SharedCostPool, rule: MatchRule, file: str, *, fallback: bool = False) -> str:
@@ -266,8 +264,7 @@ def _split_label(pool: SharedCostPool, rule: MatchRule, file: str, *, fallback: 
 
 def _direct_spend_by_day(frame: pd.DataFrame, config: TeamsConfig) -> pd.DataFrame:
     """Day x team table of direct EffectiveCost (team rules only, not shared parts)."""
-    direct = frame[frame[TEAM].isin(config.team_names)
-                   & ~frame[ALLOCATION_RULE].str.startswith(SHARED_RULE_PREFIX)]
+    direct = frame[frame[TEAM].isin(config.team_names) & ~_is_shared_rule(frame[ALLOCATION_RULE])]
     table = direct.groupby([DAY, TEAM], sort=False)["EffectiveCost"].sum().unstack(fill_value=0.0)
     return table.reindex(columns=list(config.team_names), fill_value=0.0).clip(lower=0.0)
 
@@ -364,6 +361,12 @@ class Coverage:
         return float(self.allocated / self.total) if self.total else None
 
 
+def _is_shared_rule(rules: pd.Series) -> np.ndarray:
+    """Whether each row's rule is a shared-pool split (tested once per distinct rule)."""
+    codes, uniques = _factorize_strings(rules)
+    return np.array([str(rule).startswith(SHARED_RULE_PREFIX) for rule in uniques], dtype=bool)[codes]
+
+
 def _micros(values: pd.Series) -> np.ndarray:
     return np.rint(values.to_numpy(dtype=np.float64) * MICROS).astype(np.int64)
 
@@ -374,7 +377,10 @@ def period_labels(frame: pd.DataFrame, period: str) -> pd.Series:
         return frame[period].astype(str)
     if period not in PERIODS:
         raise ValueError(f"unknown period {period!r}: use {', '.join(PERIODS)} or a column of the frame")
-    return frame[DAY].dt.to_period(PERIODS[period]).astype(str)
+    # Label each distinct day once: formatting a period per row is slow on millions of rows.
+    codes, days = pd.factorize(frame[DAY])
+    labels = pd.DatetimeIndex(days).to_period(PERIODS[period]).astype(str).to_numpy(dtype=object)
+    return pd.Series(labels[codes], index=frame.index, dtype=object)
 
 
 def attribution_coverage(frame: pd.DataFrame, *, period: str | None = None,
@@ -388,7 +394,7 @@ def attribution_coverage(frame: pd.DataFrame, *, period: str | None = None,
     micros = _micros(frame[metric_column(metric)])
     team = frame[TEAM].to_numpy(dtype=object)
     unallocated = (team == UNALLOCATED) | (team == "")
-    shared = ~unallocated & frame[ALLOCATION_RULE].str.startswith(SHARED_RULE_PREFIX).to_numpy(dtype=bool)
+    shared = ~unallocated & _is_shared_rule(frame[ALLOCATION_RULE])
     kinds = pd.DataFrame({
         "direct": np.where(~unallocated & ~shared, micros, 0),
         "shared": np.where(shared, micros, 0),
@@ -462,20 +468,22 @@ def untagged_cost_drivers(frame: pd.DataFrame, mandatory_tags: Sequence[str], n:
     if not untagged.any():
         return pd.DataFrame({c: pd.Series(dtype=np.float64 if c == "cost" else object) for c in DRIVER_COLUMNS})
     rows = taggable[untagged]
-    flags = pd.DataFrame(row_missing[untagged], columns=[f"missing_{i}" for i in range(len(mandatory_tags))],
-                         index=rows.index)
-    keyed = pd.concat([rows[list(DRIVER_KEYS)], flags], axis=1).assign(micros=_micros(rows[metric_column(metric)]))
-    by_series = keyed.groupby(list(DRIVER_KEYS), sort=False).agg(
-        {"micros": "sum", **{column: "any" for column in flags.columns}}).reset_index()
+    series = rows.groupby(list(DRIVER_KEYS), sort=False).ngroup().to_numpy()  # one pass over the keys
+    flags = pd.DataFrame(row_missing[untagged], columns=[f"missing_{i}" for i in range(len(mandatory_tags))])
+    by_series = flags.assign(micros=_micros(rows[metric_column(metric)]), series=series).groupby("series").agg(
+        {"micros": "sum", **{column: "any" for column in flags.columns}})
+    # ngroup numbers series by first appearance, so each series' first row gives its key values.
+    first_rows = np.flatnonzero(np.r_[True, np.diff(np.maximum.accumulate(series)) > 0])
+    by_series = pd.concat([rows[list(DRIVER_KEYS)].iloc[first_rows].reset_index(drop=True), by_series], axis=1)
     top = by_series.sort_values(["micros", *DRIVER_KEYS], ascending=[False, *[True] * len(DRIVER_KEYS)],
-                                kind="stable").head(n).reset_index(drop=True)
-    top_keys = pd.MultiIndex.from_frame(top[list(DRIVER_KEYS)])
-    in_top = pd.MultiIndex.from_frame(rows[list(DRIVER_KEYS)]).isin(top_keys)
-    owners = rows[in_top].groupby(list(DRIVER_KEYS), sort=False)[TEAM].agg(lambda s: ", ".join(sorted(set(s))))
+                                kind="stable").head(n)
+    in_top = np.isin(series, top.index.to_numpy())
+    owners = (pd.Series(rows[TEAM].to_numpy()[in_top], dtype=object).groupby(series[in_top])
+              .agg(lambda teams: ", ".join(sorted(set(teams)))))
     return pd.DataFrame({
-        **{key: top[key].astype(object) for key in DRIVER_KEYS},
-        TEAM: pd.Series([owners.loc[key] for key in top_keys], dtype=object),
+        **{key: top[key].astype(object).to_numpy() for key in DRIVER_KEYS},
+        TEAM: owners.loc[top.index].to_numpy(dtype=object),
         "cost": top["micros"].to_numpy() / MICROS,
-        "missing_tags": pd.Series([", ".join(tag for i, tag in enumerate(mandatory_tags) if row[f"missing_{i}"])
-                                   for _, row in top.iterrows()], dtype=object),
+        "missing_tags": np.array([", ".join(tag for i, tag in enumerate(mandatory_tags) if row[f"missing_{i}"])
+                                  for _, row in top.iterrows()], dtype=object),
     })

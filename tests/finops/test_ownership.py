@@ -164,6 +164,10 @@ teams:
     channel: "#data"
     match:
       - tag: {team: data, env: prod}
+  - name: anyone-owned
+    channel: "#owned"
+    match:
+      - tag: {owner: "*"}
 """
 
 
@@ -177,6 +181,7 @@ teams:
     ({"tags": {"team": "data", "env": "dev"}}, UNALLOCATED),   # every tag of a rule must match
     ({"tags": {"team": "data"}}, UNALLOCATED),
     ({"tags": {"team": "webby"}}, UNALLOCATED),             # whole values, not substrings
+    ({"tags": {"owner": "Jane"}}, "anyone-owned"),          # "*" alone: carries the tag at all
 ])
 def test_matching(row, team):
     assert allocate_costs(cost_frame(row), parse_teams(MATCHING))[TEAM].tolist() == [team]
@@ -190,6 +195,13 @@ def test_allocation_leaves_its_input_alone_and_keeps_the_index():
     assert allocated.index.tolist() == [10, 20]
     assert allocated[TEAM].tolist() == ["web", UNALLOCATED]
     assert allocated[TEAM].dtype == object
+
+
+def test_a_missing_value_never_loses_a_row():
+    # The model promises "" for missing dimensions; a NaN slipping through must still be allocated.
+    series = pd.DataFrame({"Tags": [canonical_tags({"team": "web"}), None], "SubAccountId": [None, "abc-prod"],
+                           "ResourceId": [None, None]}, dtype=object)
+    assert allocate_costs(series, parse_teams(MATCHING))[TEAM].tolist() == ["web", "web"]
 
 
 def test_allocation_reads_only_the_columns_the_rules_use():
@@ -299,7 +311,7 @@ def test_a_proportional_split_follows_each_days_direct_spend():
         f"shared pool network: proportional, matched sub_account_id=shared (teams.yml line {line})")
     assert shared[ALLOCATION_RULE].tolist()[3] == (
         f"shared pool network: even (no direct spend that day), matched sub_account_id=shared (teams.yml line {line})")
-    # Direct rows are untouched and keep their order; pool parts sit where their row was.
+    # Direct rows are untouched and keep their order; the parts follow.
     assert out[TEAM].tolist()[:3] == ["alpha", "beta", "beta"]
     assert out["EffectiveCost"].tolist()[:3] == [30.0, 10.0, 10.0]
 
@@ -311,8 +323,8 @@ def test_pools_default_to_every_team_and_take_part_in_precedence():
         {"SubAccountId": "beta-acct", "EffectiveCost": 1.5},
     )
     out = split(frame)
-    assert out[TEAM].tolist() == ["alpha", "beta", "gamma", "gamma", "alpha", "beta", "gamma"]
-    assert micros(out["EffectiveCost"]) == [1_000_000] * 3 + [5_000_000] + [500_000] * 3
+    assert out[TEAM].tolist() == ["gamma", "alpha", "beta", "gamma", "alpha", "beta", "gamma"]
+    assert micros(out["EffectiveCost"]) == [5_000_000] + [1_000_000] * 3 + [500_000] * 3
 
 
 def test_on_a_tie_a_team_rule_beats_a_pool_rule_and_a_more_specific_pool_rule_beats_a_team():
