@@ -1,0 +1,1 @@
+"""Tables for digests (see the issue that owns them). Each table here needs its migration."""

@@ -1,0 +1,1 @@
+"""Tables for findings (see the issue that owns them). Each table here needs its migration."""
