@@ -113,7 +113,13 @@ def daily_frame_from_records(records: Iterable[Mapping[str, object]], start: dat
     Records are conformed (missing dimensions become "") and summed to the daily series key, so
     a provider that returns the same series in several rows or pages yields one row per series.
     """
-    frame = conform_daily_frame(pd.DataFrame.from_records(list(records)))
+    return daily_window(pd.DataFrame.from_records(list(records)), start, end)
+
+
+def daily_window(frame: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """``frame`` (FOCUS columns, any granularity of rows per day) summed to the daily series key,
+    keeping only the days in ``[start, end]``."""
+    frame = conform_daily_frame(frame)
     days = frame[DAY]
     frame = frame[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
     return conform_daily_frame(aggregate_daily(frame))
