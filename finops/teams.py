@@ -313,6 +313,8 @@ _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _STR = "tag:yaml.org,2002:str"
+# The per-type methods, not construct_object: that one caches every node it sees for the life of
+# the constructor.
 _CONSTRUCT = yaml.constructor.SafeConstructor()
 
 TOP_KEYS = ("default_channel", "teams", "shared_costs", "finance_approvers", "defaults",
@@ -413,7 +415,7 @@ class _ConfigReader:
                hint: str = "") -> float:
         if not isinstance(node, ScalarNode) or node.tag not in (_INT, _FLOAT):
             raise self.error(f"must be a number{hint}, got {_describe_node(node)}", node, key)
-        value = float(_CONSTRUCT.construct_object(node))
+        value = float(_CONSTRUCT.construct_yaml_int(node) if node.tag == _INT else _CONSTRUCT.construct_yaml_float(node))
         if value != value or value in (float("inf"), float("-inf")):
             raise self.error(f"must be a finite number, got {node.value!r}", node, key)
         if minimum is not None and value < minimum:
@@ -425,7 +427,7 @@ class _ConfigReader:
     def integer(self, node: Node, key: str, *, minimum: int) -> int:
         if not isinstance(node, ScalarNode) or node.tag != _INT:
             raise self.error(f"must be a whole number, got {_describe_node(node)}", node, key)
-        value = int(_CONSTRUCT.construct_object(node))
+        value = int(_CONSTRUCT.construct_yaml_int(node))
         if value < minimum:
             raise self.error(f"must be at least {minimum}, got {value}", node, key)
         return value
@@ -433,7 +435,7 @@ class _ConfigReader:
     def boolean(self, node: Node, key: str) -> bool:
         if not isinstance(node, ScalarNode) or node.tag != _BOOL:
             raise self.error(f"must be true or false, got {_describe_node(node)}", node, key)
-        return bool(_CONSTRUCT.construct_object(node))
+        return bool(_CONSTRUCT.construct_yaml_bool(node))
 
     def name(self, node: Node, key: str, what: str) -> str:
         value = self.text(node, key)
