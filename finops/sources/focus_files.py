@@ -281,7 +281,7 @@ def day_column(array: pa.Array | pa.ChunkedArray, *, column: str) -> Coded:
     if len(bad_values):
         row = int(np.flatnonzero(np.isin(text.codes, bad_values))[0])
         value = text.values[text.codes[row]]
-        raise BadValue("not a date" if value else "no date", column=column, row=row, value=value)
+        raise BadValue("not a date" if value else "no date", column=column, row=row, value=value or None)
     return recode(text.codes, days)
 
 

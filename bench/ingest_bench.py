@@ -1,0 +1,222 @@
+"""Cost file ingestion speed and memory, against a pyarrow floor measured in the same run.
+
+Generates a deterministic FOCUS file (about 2,000 daily series with tags, one row per series and
+day; CSV.gz with text timestamps and Parquet with typed ones), then measures for each format and
+size, each in a fresh child process (its peak RSS read with ``os.wait4``):
+
+- floor: ``pyarrow`` reads the whole file and groups it to daily series, nothing else;
+- ours:  :func:`ingest_files` (``read_daily_costs``: stream in chunks, normalize, sum per chunk,
+  sum across chunks) producing the final daily cost frame.
+
+Prints wall time, rows/s, peak RSS and the ratio to the floor, at two sizes to show growth.
+Targets (issue 3, on a 2-core machine): CSV.gz <= 2.5x floor, Parquet <= 2x floor, RSS <= 1 GB.
+
+    .venv/bin/python bench/ingest_bench.py            # 1,000,000 and 250,000 rows
+    .venv/bin/python bench/ingest_bench.py --smoke    # 20,000 rows, a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from finops.model import DIMENSIONS  # noqa: E402
+from finops.sources.files import read_daily_costs  # noqa: E402
+
+SERIES = 2_000
+TARGETS = {"csv.gz": 2.5, "parquet": 2.0}
+RSS_TARGET_MB = 1024
+
+
+def ingest_files(paths: list[str]) -> pd.DataFrame:
+    """The measured path: cost files to the final daily frame (storage writes can be added here)."""
+    return read_daily_costs(paths)
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def generate(rows: int, out: Path) -> dict[str, Path]:
+    """A FOCUS file of ``rows`` rows (2,000 series x rows/2,000 days), as CSV.gz and Parquet."""
+    days = max(rows // SERIES, 1)
+    rng = np.random.default_rng(20240601)
+    series = np.arange(SERIES)
+    providers = np.array(["AWS", "Microsoft", "Google Cloud"])[series % 3]
+    accounts = np.array([f"{111222330000 + (s * 37) % 120:012d}" for s in series])
+    services = np.array([f"Service {s % 41}" for s in series])
+    categories = np.array(["Compute", "Storage", "Databases", "Networking", "Analytics"])[series % 5]
+    regions = np.array(["us-east-1", "eu-west-1", "westeurope", "us-central1", "ap-south-1", "global"])[series % 6]
+    teams = np.array(["payments", "search", "data", "web", "ml", "platform", "identity", ""])
+    tags = np.array(["" if not teams[s % 8] else
+                     json.dumps({"team": str(teams[s % 8]), "env": ["prod", "dev", "staging"][s % 3],
+                                 "cost-center": f"cc-{s % 13}"}) for s in series])
+    charge = np.where(series % 97 == 0, "Credit", np.where(series % 89 == 0, "Purchase",
+                                                           np.where(series % 83 == 0, "Tax", "Usage")))
+    base = rng.lognormal(2.0, 1.6, SERIES) * np.where(charge == "Credit", -0.05, 1.0)
+    row_series = np.tile(series, days)
+    row_day = np.repeat(np.arange(days), SERIES)
+    seasonal = 1.0 - 0.25 * (((row_day + 3) % 7) >= 5)
+    billed = np.round(base[row_series] * seasonal * rng.lognormal(0.0, 0.15, len(row_series)), 6)
+    effective = np.round(billed * np.where(series % 4 == 0, 0.72, 1.0)[row_series], 6)
+    quantity = np.round(np.abs(billed) * 7.3, 4)
+    start = np.datetime64("2024-01-01T00:00:00", "s") + row_day.astype("timedelta64[D]")
+    month = start.astype("datetime64[M]")
+    columns = {
+        "BillingAccountId": np.array(["123456789012", "enrollment-8611537", "01ABCD-234567-89EFGH"])[series % 3],
+        "BillingAccountName": np.array(["Example Corp", "Example EA", "Example GCP"])[series % 3],
+        "BillingCurrency": np.full(SERIES, "USD"),
+        "ChargeCategory": charge, "ChargeFrequency": np.where(charge == "Usage", "Usage-Based", "One-Time"),
+        "ConsumedUnit": np.array(["Hours", "GB-Mo", "Requests"])[series % 3],
+        "PricingUnit": np.array(["Hours", "GB-Mo", "Requests"])[series % 3],
+        "ProviderName": providers, "PublisherName": providers, "InvoiceIssuerName": providers,
+        "RegionId": regions, "RegionName": regions, "ServiceName": services, "ServiceCategory": categories,
+        "SubAccountId": accounts, "SubAccountName": np.char.add("account-", accounts),
+        "ResourceId": np.array([f"arn:aws:ec2:{regions[s]}:{accounts[s]}:instance/i-{s:017x}" for s in series]),
+        "SkuId": np.array([f"SKU{(s * 7919) % 600:05d}" for s in series]),
+        "Tags": tags,
+    }
+    table = pa.table({
+        "BillingPeriodStart": month.astype("datetime64[s]"),
+        "BillingPeriodEnd": (month + 1).astype("datetime64[s]"),
+        "ChargePeriodStart": start, "ChargePeriodEnd": start + np.timedelta64(1, "D"),
+        **{name: values[row_series] for name, values in columns.items()},
+        "BilledCost": billed, "EffectiveCost": effective, "ListCost": np.round(np.abs(billed) * 1.18, 6),
+        "ContractedCost": effective, "ConsumedQuantity": quantity, "PricingQuantity": quantity,
+    })
+    stamps = {c: pa.timestamp("s", tz="UTC") for c in ("BillingPeriodStart", "BillingPeriodEnd",
+                                                        "ChargePeriodStart", "ChargePeriodEnd")}
+    typed = table.cast(pa.schema([pa.field(f.name, stamps.get(f.name, f.type)) for f in table.schema]))
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"csv.gz": out / f"focus_{rows}.csv.gz", "parquet": out / f"focus_{rows}.parquet"}
+    texts = table.set_column(
+        table.schema.get_field_index("ChargePeriodStart"), "ChargePeriodStart",
+        pc.strftime(typed["ChargePeriodStart"], format="%Y-%m-%dT%H:%M:%SZ"))
+    with pa.CompressedOutputStream(str(paths["csv.gz"]), "gzip") as stream:
+        pa_csv.write_csv(texts, stream)
+    pq.write_table(typed, paths["parquet"], row_group_size=128 * 1024)
+    return paths
+
+
+# --- measurements (run in a child process) ------------------------------------------------------
+
+
+def floor(path: str) -> dict[str, float]:
+    """pyarrow reads the whole file and groups it to daily series: nothing else."""
+    table = pq.read_table(path) if path.endswith(".parquet") else pa_csv.read_csv(path)
+    day = table["ChargePeriodStart"]
+    day = pc.cast(day, pa.date32()) if pa.types.is_timestamp(day.type) else pc.utf8_slice_codeunits(day, 0, 10)
+    keys = [d for d in DIMENSIONS]
+    summed = table.select([*keys, "BilledCost", "EffectiveCost", "ListCost", "ConsumedQuantity",
+                           "PricingQuantity"]).append_column("day", day).group_by(["day", *keys]).aggregate(
+        [(c, "sum") for c in ("BilledCost", "EffectiveCost", "ListCost", "ConsumedQuantity", "PricingQuantity")])
+    return {"rows": table.num_rows, "groups": summed.num_rows,
+            "effective": pc.sum(summed["EffectiveCost_sum"]).as_py()}
+
+
+def ours(path: str) -> dict[str, float]:
+    frame = ingest_files([path])
+    return {"rows": None, "groups": len(frame), "effective": float(frame["EffectiveCost"].sum())}
+
+
+def child(kind: str, path: str) -> None:
+    started = time.perf_counter()
+    result = (floor if kind == "floor" else ours)(path)
+    result["seconds"] = time.perf_counter() - started
+    print(json.dumps(result))
+
+
+def measure(kind: str, path: Path, repeat: int) -> dict[str, float]:
+    """The fastest of ``repeat`` runs (and the largest peak RSS), each in a fresh interpreter."""
+    runs = [measure_once(kind, path) for _ in range(repeat)]
+    best = min(runs, key=lambda run: run["seconds"])
+    return {**best, "rss_mb": max(run["rss_mb"] for run in runs)}
+
+
+def measure_once(kind: str, path: Path) -> dict[str, float]:
+    """Run one measurement in a fresh interpreter; its own peak RSS comes back from wait4."""
+    process = subprocess.Popen([sys.executable, __file__, "--child", kind, str(path)], stdout=subprocess.PIPE)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{kind} on {path} failed with exit code {process.returncode}")
+    result = json.loads(output)
+    result["rss_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small-rows", type=int, default=250_000)
+    parser.add_argument("--out", type=Path, help="where to write the generated files (default: a temp dir)")
+    parser.add_argument("--smoke", action="store_true", help="20,000 rows only, once")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="runs per measurement; the fastest counts (the machine is shared and noisy)")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    sizes = [20_000] if args.smoke else [args.rows, args.small_rows]
+    repeat = 1 if args.smoke else max(args.repeat, 1)
+    with tempfile.TemporaryDirectory(prefix="ingest_bench_") as temp:
+        out = args.out or Path(temp)
+        results = []
+        for rows in sizes:
+            started = time.perf_counter()
+            files = generate(rows, out)
+            print(f"generated {rows:,} rows in {time.perf_counter() - started:.1f}s: "
+                  + ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in files.values()), flush=True)
+            for fmt, path in files.items():
+                base, mine = measure("floor", path, repeat), measure("ours", path, repeat)
+                if base["groups"] != mine["groups"] or round(base["effective"], 2) != round(mine["effective"], 2):
+                    raise SystemExit(f"{path.name}: ours and the floor disagree: {base} vs {mine}")
+                results.append((fmt, rows, base, mine))
+    report(results)
+
+
+def report(results: list[tuple[str, int, dict, dict]]) -> None:
+    print(f"\n{'format':8} {'rows':>10} {'path':6} {'wall s':>7} {'rows/s':>11} {'peak RSS MB':>12} {'x floor':>8}")
+    for fmt, rows, base, mine in results:
+        for name, m in (("floor", base), ("ours", mine)):
+            ratio = m["seconds"] / base["seconds"]
+            print(f"{fmt:8} {rows:>10,} {name:6} {m['seconds']:>7.2f} {rows / m['seconds']:>11,.0f} "
+                  f"{m['rss_mb']:>12.0f} {ratio:>8.2f}")
+    print()
+    largest = max(rows for _, rows, _, _ in results)
+    smallest = min(rows for _, rows, _, _ in results)
+    met = True
+    for fmt, rows, base, mine in results:
+        if rows != largest:
+            continue
+        ratio = mine["seconds"] / base["seconds"]
+        ok_time, ok_rss = ratio <= TARGETS[fmt], mine["rss_mb"] <= RSS_TARGET_MB
+        met &= ok_time and ok_rss
+        print(f"{fmt:8} time {ratio:.2f}x floor (target <= {TARGETS[fmt]}x): {'met' if ok_time else 'MISSED'}; "
+              f"peak RSS {mine['rss_mb']:.0f} MB (target <= {RSS_TARGET_MB}): {'met' if ok_rss else 'MISSED'}")
+        if smallest == largest:
+            continue
+        small = next(m for f, r, _, m in results if f == fmt and r == smallest)
+        print(f"{'':8} growth {smallest:,} -> {largest:,} rows ({largest / smallest:.0f}x): "
+              f"time {mine['seconds'] / small['seconds']:.1f}x, RSS {mine['rss_mb'] / small['rss_mb']:.1f}x")
+    print("all targets met" if met else "some targets MISSED")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""Cost files in, daily frames out: detection, streaming in chunks, real-world quirks, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from finops.errors import InputError
+from finops.model import DAILY_COLUMNS, conform_daily_frame
+from finops.money import cents
+from finops.sources.files import CostChunk, cost_files, detect_format, read_cost_files, read_daily_costs
+from tests.finops.sources.cost_file_helpers import (
+    ANOMALY_BENCH,
+    AZURE_SAMPLE,
+    CUR_SAMPLE,
+    FOCUS_HEADER,
+    FOCUS_SAMPLE,
+    GCP_SAMPLE,
+    column_sum,
+    focus_row,
+    write_csv,
+)
+
+# --- detection ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    (FOCUS_SAMPLE, "focus"), (CUR_SAMPLE, "aws-cur"), (AZURE_SAMPLE, "azure-export"),
+    (GCP_SAMPLE, "gcp-export"), (ANOMALY_BENCH, "focus"),
+])
+def test_each_shared_sample_is_detected_from_its_header(path, expected):
+    assert detect_format(path) == expected
+
+
+def test_cur_2_0_parquet_header_is_detected(tmp_path):
+    path = tmp_path / "cur2.parquet"
+    pq.write_table(pa.table({"line_item_usage_start_date": ["2024-01-01"], "line_item_unblended_cost": [1.0]}), path)
+    assert detect_format(path) == "aws-cur"
+
+
+def test_gcp_parquet_with_nested_columns_is_detected_by_flattened_names(tmp_path):
+    path = tmp_path / "gcp.parquet"
+    pq.write_table(pa.table({"usage_start_time": ["2024-01-01"], "cost": [1.0],
+                             "service": [{"id": "A", "description": "Compute Engine"}]}), path)
+    assert detect_format(path) == "gcp-export"
+
+
+def test_an_unknown_header_names_the_file_the_formats_tried_and_the_first_columns(tmp_path):
+    path = write_csv(tmp_path / "mystery.csv", ["when", "amount", "who"], [["2024-01-01", "1", "x"]])
+    with pytest.raises(InputError) as caught:
+        detect_format(path)
+    message = str(caught.value)
+    assert caught.value.file == str(path) and caught.value.line == 1
+    for tried in ("focus", "aws-cur", "azure-export", "gcp-export"):
+        assert tried in message
+    assert "first columns: when, amount, who" in message
+
+
+def test_an_empty_file_is_bad_input(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(InputError, match="empty file"):
+        detect_format(path)
+
+
+# --- the shared samples, to the cent (and the micro) --------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "column", "expected"), [
+    (FOCUS_SAMPLE, "EffectiveCost", "14.976514"),
+    (FOCUS_SAMPLE, "BilledCost", "20.520227"),
+    (CUR_SAMPLE, "BilledCost", "1.682309"),
+    (AZURE_SAMPLE, "EffectiveCost", "1.261369"),
+    (GCP_SAMPLE, "BilledCost", "2.398313"),
+])
+def test_sample_totals_match_the_documented_column_sums(path, column, expected):
+    frame = read_daily_costs([path])
+    total = frame[column].sum()
+    assert cents(total) == cents(Decimal(expected))
+    assert round(total, 6) == float(expected)
+
+
+def test_anomaly_bench_reads_fully_and_its_effective_total_matches_an_independent_sum():
+    expected = column_sum(ANOMALY_BENCH, "EffectiveCost")
+    chunks = list(read_cost_files([ANOMALY_BENCH], chunk_rows=7_000))
+    assert sum(c.rows for c in chunks) == 30_102
+    assert [c.first_line for c in chunks] == [2, 7_002, 14_002, 21_002, 28_002]
+    total = sum(c.frame["EffectiveCost"].sum() for c in chunks)
+    assert cents(total) == cents(expected)
+    assert cents(read_daily_costs([ANOMALY_BENCH])["EffectiveCost"].sum()) == cents(expected)
+
+
+def test_chunk_frames_are_daily_cost_frames_in_the_model_conventions():
+    chunk = next(read_cost_files([FOCUS_SAMPLE]))
+    assert isinstance(chunk, CostChunk)
+    assert (chunk.path, chunk.format, chunk.first_line, chunk.rows) == (FOCUS_SAMPLE, "focus", 2, 1_000)
+    assert list(chunk.frame.columns) == list(DAILY_COLUMNS)
+    pd.testing.assert_frame_equal(chunk.frame, conform_daily_frame(chunk.frame))
+    assert set(chunk.frame["x_Team"]) == {""} and set(chunk.frame["x_AllocationRule"]) == {""}
+
+
+# --- chunking -----------------------------------------------------------------------------------
+
+
+def _many_rows(count: int) -> list[list[object]]:
+    # 7 days x a few series, with cents that do not add up nicely in binary floating point.
+    return [focus_row(f"2024-09-{1 + i % 7:02d}T00:00:00Z", account=str(100 + i % 5),
+                      service=["Amazon EC2", "Amazon S3", "AWS Lambda"][i % 3],
+                      billed=f"{(i * 37) % 1000 / 100 + 0.01:.2f}", effective=f"{(i * 53) % 900 / 100:.2f}",
+                      quantity="" if i % 11 == 0 else str(i % 13),
+                      tags=json.dumps({"team": ["a", "b"][i % 2]}))
+            for i in range(count)]
+
+
+def test_chunk_boundaries_do_not_change_any_total(tmp_path):
+    rows = _many_rows(5_000)
+    path = write_csv(tmp_path / "many.csv", FOCUS_HEADER, rows)
+    chunks = list(read_cost_files([path], chunk_rows=700))
+    assert [c.rows for c in chunks] == [700] * 7 + [100]
+    assert [c.first_line for c in chunks] == [2 + 700 * k for k in range(8)]
+    expected_billed = sum(Decimal(r[7]) for r in rows)
+    assert cents(sum(c.frame["BilledCost"].sum() for c in chunks)) == cents(expected_billed)
+
+    small, whole = read_daily_costs([path], chunk_rows=700), read_daily_costs([path], chunk_rows=200_000)
+    keys = ["ChargePeriodStart", "SubAccountId", "ServiceName", "Tags"]
+    small, whole = small.sort_values(keys, ignore_index=True), whole.sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(small, whole, check_exact=False, rtol=1e-12)
+    assert len(whole) == 7 * 5 * 3 * 2  # day, account, service and tag cycle with coprime periods
+
+
+def test_csv_gz_and_parquet_of_the_same_rows_read_the_same(tmp_path):
+    rows = _many_rows(300)
+    plain = write_csv(tmp_path / "a.csv", FOCUS_HEADER, rows)
+    zipped = write_csv(tmp_path / "b.csv.gz", FOCUS_HEADER, rows, compress=True)
+    parquet = tmp_path / "c.parquet"
+    pq.write_table(pa.Table.from_pandas(pd.read_csv(plain, dtype=str, keep_default_na=False)), parquet)
+    frames = [read_daily_costs([p]) for p in (plain, zipped, parquet)]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    pd.testing.assert_frame_equal(frames[0], frames[2])
+
+
+def test_a_directory_means_every_supported_file_in_it_sorted_and_recursive(tmp_path):
+    write_csv(tmp_path / "b" / "two.csv.gz", FOCUS_HEADER, [focus_row(billed="2")], compress=True)
+    write_csv(tmp_path / "a.csv", FOCUS_HEADER, [focus_row(billed="1")])
+    (tmp_path / "b" / "c").mkdir()
+    pq.write_table(pa.Table.from_pandas(pd.DataFrame([focus_row(billed="4")], columns=FOCUS_HEADER)),
+                   tmp_path / "b" / "c" / "four.parquet")
+    (tmp_path / "manifest.json").write_text("{}")
+    assert cost_files([tmp_path]) == [tmp_path / "a.csv", tmp_path / "b" / "c" / "four.parquet",
+                                      tmp_path / "b" / "two.csv.gz"]
+    chunks = list(read_cost_files([tmp_path]))
+    assert [c.frame["BilledCost"].sum() for c in chunks] == [1.0, 4.0, 2.0]
+    assert read_daily_costs([tmp_path])["BilledCost"].tolist() == [7.0]
+
+
+def test_a_missing_path_or_an_empty_directory_is_bad_input(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        cost_files([tmp_path / "nope.csv"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no .csv"):
+        cost_files([tmp_path / "empty"])
+
+
+def test_format_can_be_forced_and_an_unknown_one_is_refused(tmp_path):
+    path = write_csv(tmp_path / "f.csv", FOCUS_HEADER, [focus_row()])
+    assert next(read_cost_files([path], format="focus")).format == "focus"
+    with pytest.raises(InputError, match="missing required column 'lineItem/UsageStartDate'"):
+        list(read_cost_files([path], format="aws-cur"))
+    with pytest.raises(ValueError, match="unknown format 'excel'"):
+        list(read_cost_files([path], format="excel"))
+
+
+# --- quirks -------------------------------------------------------------------------------------
+
+
+def test_null_literals_become_empty_dimensions_zero_money_and_no_quantity(tmp_path):
+    path = write_csv(tmp_path / "nulls.csv", FOCUS_HEADER,
+                     [focus_row(region="NULL", listed="NULL", quantity="NULL", unit="NULL", tags="NULL")])
+    row = read_daily_costs([path]).iloc[0]
+    assert (row["RegionId"], row["ConsumedUnit"], row["Tags"]) == ("", "", "")
+    assert row["ListCost"] == 0.0 and math.isnan(row["ConsumedQuantity"])
+    assert row["BilledCost"] == 1.5
+
+
+def test_timestamps_with_or_without_t_and_z_and_with_offsets_land_on_their_utc_day(tmp_path):
+    stamps = ["2024-09-01 00:00:00", "2024-09-01T05:00:00Z", "2024-09-01T00:00:00.000Z", "2024-09-01",
+              "2024-09-01 12:00:00 UTC", "2024-08-31T23:30:00-05:00", "2024-09-02T01:00:00+02:00"]
+    path = write_csv(tmp_path / "times.csv", FOCUS_HEADER, [focus_row(s, billed="1") for s in stamps])
+    frame = read_daily_costs([path])
+    assert frame["ChargePeriodStart"].tolist() == [pd.Timestamp("2024-09-01")]
+    assert frame["BilledCost"].tolist() == [7.0]
+
+
+def test_tags_as_json_strings_in_any_key_order_are_one_series_and_empty_forms_mean_none(tmp_path):
+    rows = [focus_row(tags='{"team": "a", "env": "prod"}'), focus_row(tags='{"env":"prod","team":"a"}'),
+            focus_row(tags=""), focus_row(tags="{}"), focus_row(tags="NULL")]
+    frame = read_daily_costs([write_csv(tmp_path / "tags.csv", FOCUS_HEADER, rows)])
+    by_tags = dict(zip(frame["Tags"], frame["BilledCost"], strict=True))
+    assert by_tags == {'{"env":"prod","team":"a"}': 3.0, "": 4.5}
+
+
+def test_a_utf8_byte_order_mark_does_not_hide_the_first_column(tmp_path):
+    path = write_csv(tmp_path / "bom.csv", FOCUS_HEADER, [focus_row()], bom=True)
+    assert path.read_bytes()[:3] == b"\xef\xbb\xbf"
+    assert detect_format(path) == "focus"
+    assert read_daily_costs([path])["ChargePeriodStart"].tolist() == [pd.Timestamp("2024-09-01")]
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_a_missing_required_column_names_the_file_and_column(tmp_path):
+    header = [c for c in FOCUS_HEADER if c != "EffectiveCost"]
+    path = write_csv(tmp_path / "short.csv", header, [[v for c, v in zip(FOCUS_HEADER, focus_row(), strict=True)
+                                                       if c != "EffectiveCost"]])
+    with pytest.raises(InputError) as caught:
+        list(read_cost_files([path]))
+    assert (caught.value.file, caught.value.line, caught.value.column) == (str(path), 1, "EffectiveCost")
+
+
+def test_an_unparsable_number_names_file_line_column_and_value_even_in_a_later_chunk(tmp_path):
+    rows = _many_rows(1_500)
+    rows[1_233][7] = "12,50"
+    path = write_csv(tmp_path / "bad_number.csv", FOCUS_HEADER, rows)
+    yielded = []
+    with pytest.raises(InputError) as caught:
+        for chunk in read_cost_files([path], chunk_rows=1_000):
+            yielded.append(chunk)
+    error = caught.value
+    assert (error.file, error.line, error.column, error.value) == (str(path), 1_235, "BilledCost", "12,50")
+    assert f"{path}, line 1235, column 'BilledCost'" in str(error)
+
+
+def test_a_first_chunk_may_be_yielded_before_a_later_error(tmp_path):
+    rows = _many_rows(1_500)
+    rows[1_400][8] = "abc"
+    path = write_csv(tmp_path / "late.csv", FOCUS_HEADER, rows)
+    stream = read_cost_files([path], chunk_rows=1_000)
+    assert next(stream).rows == 1_000
+    with pytest.raises(InputError) as caught:
+        next(stream)
+    assert (caught.value.line, caught.value.column, caught.value.value) == (1_402, "EffectiveCost", "abc")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
+def test_a_non_finite_amount_is_bad_input(tmp_path, value):
+    rows = _many_rows(10)
+    rows[4][7] = value
+    path = write_csv(tmp_path / "nan.csv", FOCUS_HEADER, rows)
+    with pytest.raises(InputError) as caught:
+        list(read_cost_files([path]))
+    assert (caught.value.line, caught.value.column) == (6, "BilledCost")
+
+
+@pytest.mark.parametrize(("value", "message", "reported"), [
+    ("2024-13-45", "not a date", "2024-13-45"), ("yesterday", "not a date", "yesterday"),
+    ("", "no date", None), ("NULL", "no date", None),
+])
+def test_an_unparsable_or_missing_date_names_its_line_and_value(tmp_path, value, message, reported):
+    rows = _many_rows(20)
+    rows[9][0] = value
+    path = write_csv(tmp_path / "bad_date.csv", FOCUS_HEADER, rows)
+    with pytest.raises(InputError, match=message) as caught:
+        list(read_cost_files([path], chunk_rows=8))
+    assert (caught.value.line, caught.value.column, caught.value.value) == (11, "ChargePeriodStart", reported)
+
+
+def test_error_lines_are_editor_lines_even_after_a_value_with_line_breaks(tmp_path):
+    rows = _many_rows(6)
+    rows[1][4] = "Amazon\nEC2"  # a quoted service name spanning two lines
+    rows[3][0] = "not-a-day"
+    path = write_csv(tmp_path / "multiline.csv", FOCUS_HEADER, rows)
+    with pytest.raises(InputError) as caught:
+        list(read_cost_files([path]))
+    assert caught.value.line == 6  # header 1, rows on 2, 3-4, 5, 6
+
+
+def test_tags_that_are_not_an_object_are_bad_input(tmp_path):
+    rows = _many_rows(5)
+    rows[2][12] = "team=payments"
+    path = write_csv(tmp_path / "bad_tags.csv", FOCUS_HEADER, rows)
+    with pytest.raises(InputError) as caught:
+        list(read_cost_files([path]))
+    assert (caught.value.line, caught.value.column, caught.value.value) == (4, "Tags", "team=payments")
+
+
+def test_a_row_with_the_wrong_number_of_fields_names_its_line(tmp_path):
+    path = write_csv(tmp_path / "ragged.csv", FOCUS_HEADER, _many_rows(3))
+    with path.open("a") as f:
+        f.write("2024-09-01,AWS,only,four\n")
+    with pytest.raises(InputError) as caught:
+        list(read_cost_files([path]))
+    assert caught.value.line == 5 and "4 fields" in str(caught.value)
+
+
+def test_a_bad_value_in_parquet_names_its_row_number(tmp_path):
+    frame = pd.DataFrame(_many_rows(8), columns=FOCUS_HEADER)
+    frame.loc[6, "BilledCost"] = "twelve"
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pandas(frame), path)
+    with pytest.raises(InputError) as caught:
+        list(read_cost_files([path], chunk_rows=5))
+    assert (caught.value.line, caught.value.column, caught.value.value) == (7, "BilledCost", "twelve")
+
+
+def test_parquet_chunks_report_their_first_row_number(tmp_path):
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pandas(pd.DataFrame(_many_rows(12), columns=FOCUS_HEADER)), path)
+    assert [(c.first_line, c.rows) for c in read_cost_files([path], chunk_rows=5)] == [(1, 5), (6, 5), (11, 2)]
+
+
+def test_empty_input_gives_an_empty_daily_frame(tmp_path):
+    path = write_csv(tmp_path / "header_only.csv", FOCUS_HEADER, [])
+    assert list(read_cost_files([path])) == []
+    frame = read_daily_costs([path])
+    assert frame.empty and list(frame.columns) == list(DAILY_COLUMNS)
