@@ -142,7 +142,7 @@ class AwsCostExplorer(CostConnector):
                     records.append(_record(day, group["Metrics"], account, account_names.get(account, ""),
                                            service, usage_type, tags, self.billing_account_id))
 
-        region_of = self._usage_type_regions(period)
+        region_of = self._usage_type_regions(period) if records else {}
         for record in records:
             record["RegionId"] = region_of.get(str(record["SkuId"]), "")
         return daily_frame_from_records(records, start, end)

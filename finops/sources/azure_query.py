@@ -158,8 +158,11 @@ class AzureCostManagement(CostConnector):
             if page is None:
                 return
             names = [column.name for column in page.columns or []]
-            cost_at = _column(names, (COST_ALIAS, self.cost_column))
-            quantity_at = _column(names, (QUANTITY_ALIAS, "UsageQuantity")) if with_quantity else None
+            try:
+                cost_at = _column(names, (COST_ALIAS, self.cost_column))
+                quantity_at = _column(names, (QUANTITY_ALIAS, "UsageQuantity")) if with_quantity else None
+            except KeyError as error:
+                raise SourceError(self.source, f"unexpected query result: {error.args[0]}") from error
             for values in page.rows or []:
                 row = dict(zip(names, values, strict=True))
                 row["UsageDate"] = _usage_date(row["UsageDate"])
