@@ -1,0 +1,640 @@
+"""Month-end cost forecasts with an 80 % interval, per team and for the organisation; budget status.
+
+A team's month-end total is what it has spent on the month's *complete* days plus a forecast of the
+days still to come (days after ``complete_through`` are unknown, not zero: providers restate the
+last day or two). The forecast of the remaining days has two parts, each learned from the team's
+own history, so nothing is tuned to one data set:
+
+**The daily run rate** (charge category ``Usage``), multiplicative:
+``usage(t) = level * exp(growth * (t - t_level)) * weekday(t) * month_position(t)``.
+
+- *weekday*: each day's ratio to its centred 7-day mean, median per weekday over the last 16 weeks
+  (medians, so a spike or a holiday does not bend the pattern; weekly patterns move slowly);
+- *month_position*: day-of-month effects such as month-end batch jobs or month-start reports. Each
+  day of the previous 6 complete months is divided by its weekday factor and by its month's median
+  level; the median of that ratio per position is kept only where it stands clear of the noise
+  (more than 3 standard errors from 1), so quiet positions stay exactly 1. Days 1-14 are counted
+  from the month's start and later days from its end, so "the last day" is one position in
+  February and in March;
+- *level*: the mean of the last 7 deseasonalised complete days (each weekday once), leaving out
+  days more than 3 day-to-day standard deviations away from the two-week median, so a 1-3 day
+  spike or dip does not move it. When the latest 4 or more days all stand out on the same side,
+  spend has moved to a new level (a shift outlasts a spike) and the level is the mean of that run;
+- *growth*: the median month-over-month growth of the deseasonalised monthly median level over
+  the previous 6 months, per day. Monthly medians make it immune to spikes and to a shift inside
+  one month, and it moves the forecast by a month's growth at most, which is the damping.
+
+**Calendar charges** (every other charge category: ``Purchase`` fees and commitments, ``Tax``,
+``Credit``, ``Adjustment``). Looking at the previous 6 complete months, a charge *recurs* at a
+calendar position when it appeared there in more than half of them. Each occurrence is anchored
+to the month's start (the 1st, the 15th) or to its end (the last day) by whichever anchoring repeats
+more often, so a fee on the 1st and a tax on the last day are both found in months of any
+length. The amount of a recurring charge is predicted by whichever of three rules would have
+predicted the previous months best: the same amount as last month (fees), last month's ratio to
+the team's own usage times this month's usage (a tax booked per team), or last month's ratio to
+the organisation's usage times this month's (a tax or support fee booked to a shared account).
+Charges that do not recur (one-off credits, refunds) are forecast as zero, their median; their
+effect is part of the error the interval learns.
+
+**The organisation** is the sum of the teams.
+
+**The interval** comes from the model's own errors: the same forecast is made at the same number
+of remaining days (and 3 days either side) in each of the previous 12 months, using only the
+data before each of those days, and compared with what those months really totalled. Errors are
+expressed per remaining day per dollar of recent daily spend, so that months of different size
+and different numbers of remaining days pool. From K past months the interval is
+``centre +- t(K-1) * sqrt(1 + 1/K) * spread`` (centre: the median error; spread: the mean absolute
+deviation scaled to a standard deviation; t: Student's quantile for the coverage), the textbook
+prediction interval for one more draw, so a short history gives a honestly wider interval. The
+organisation's errors are the sums of the teams' errors in the same past forecast, so its interval
+reflects how teams' errors offset each other instead of adding team intervals. With no past month
+to learn from (less than two months of history) the interval is the point itself and
+``interval_months`` is 0.
+
+Budgets: :func:`budget_status` rates each team's forecast against its monthly budget ("warning"
+from 80 %, "over" from 100 %); :func:`level_rose` tells the bot when to alert, so one alert is
+posted when the level rises and later changes only update it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from finops.errors import InputError
+from finops.model import DAY, TEAM, UNALLOCATED
+from finops.money import cents
+
+CHARGE_CATEGORY = "ChargeCategory"
+USAGE = "Usage"
+
+BUDGET_LEVELS: tuple[str, ...] = ("ok", "warning", "over")
+BUDGET_WARNING_SHARE = 0.8
+
+# Windows of the model, in days or months. They express how quickly cloud spend changes (weeks)
+# and how much history a monthly pattern needs (months); they are not fitted to any data set.
+WEEKDAY_WINDOW_DAYS = 112
+LEVEL_WINDOW_DAYS = 7
+NOISE_WINDOW_DAYS = 28
+# A run of days this far from the usual level (in day-to-day noise), this long, is a new level.
+SHIFT_SIGMAS = 3.0
+SHIFT_MIN_DAYS = 4
+PATTERN_MONTHS = 6
+ERROR_MONTHS = 12
+ERROR_OFFSETS_DAYS = 3
+SCALE_WINDOW_DAYS = 28
+# A month position's effect is kept when it is this many standard errors away from "no effect".
+POSITION_EFFECT_Z = 3.0
+
+# Days 1..FROM_START_DAYS are positioned from the month's start, later days from its end.
+FROM_START_DAYS = 14
+_SLOTS = 31
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class ForecastRange:
+    """A month-end total: the forecast, its interval, and what is already spent."""
+
+    forecast: float
+    low: float
+    high: float
+    actual_to_date: float
+
+    def as_json(self) -> dict[str, float]:
+        """``{"forecast", "low", "high"}`` rounded to cents."""
+        return {"forecast": _json_cents(self.forecast), "low": _json_cents(self.low),
+                "high": _json_cents(self.high)}
+
+
+@dataclass(frozen=True)
+class TeamForecast:
+    """One team's month-end forecast."""
+
+    team: str
+    forecast: float
+    low: float
+    high: float
+    actual_to_date: float
+
+
+@dataclass(frozen=True)
+class MonthForecast:
+    """Month-end totals of one month, forecast on ``as_of`` from days up to ``complete_through``."""
+
+    month: str  # "YYYY-MM"
+    as_of: date
+    complete_through: date
+    coverage: float  # the probability the intervals are meant to hold the outcome
+    interval_months: int  # past months the interval learned from (0: low = high = forecast)
+    org: ForecastRange
+    teams: tuple[TeamForecast, ...]
+
+    def team(self, name: str) -> TeamForecast | None:
+        """The forecast of team ``name``, or None when it has no spend this month."""
+        return next((t for t in self.teams if t.team == name), None)
+
+    def to_json(self, budgets: Mapping[str, float] | None = None) -> dict:
+        """The document ``costbot forecast --json`` prints (numbers rounded to cents).
+
+        ``budgets`` maps team names to monthly budgets; teams without one get ``null``.
+        """
+        budgets = budgets or {}
+        return {
+            "as_of": self.as_of.isoformat(),
+            "month": self.month,
+            "org": self.org.as_json(),
+            "teams": [
+                {"team": t.team, "forecast": _json_cents(t.forecast), "low": _json_cents(t.low),
+                 "high": _json_cents(t.high),
+                 "budget": _json_cents(budgets[t.team]) if t.team in budgets else None}
+                for t in self.teams
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """A team's forecast against its monthly budget."""
+
+    team: str
+    budget: float
+    forecast: float
+    low: float
+    high: float
+    actual_to_date: float
+    share: float  # forecast / budget (inf when the budget is 0 and there is spend)
+    level: str  # one of BUDGET_LEVELS
+
+
+def _json_cents(amount: float) -> float:
+    return float(cents(amount))
+
+
+# ----------------------------------------------------------------------------------------------
+# Public functions
+
+
+def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: date | None = None,
+                       group: str | None = TEAM, metric: str = "EffectiveCost",
+                       coverage: float = 0.8) -> MonthForecast:
+    """Forecast the month-end totals of the month containing ``as_of``, per group and for the org.
+
+    ``daily`` is a daily cost frame (all charge categories, history before the month included).
+    Only rows up to and including ``as_of`` are read, and of those only days up to
+    ``complete_through`` (default: the last day with data, at most ``as_of``); later days of the
+    month are forecast. ``group`` is the column teams are read from (None: the org only).
+    ``coverage`` is the probability the interval is meant to hold the outcome. See the module
+    docstring for the model.
+    """
+    if not 0 < coverage < 1:
+        raise ValueError(f"coverage must be between 0 and 1, not {coverage}")
+    history = _history(daily, as_of=as_of, complete_through=complete_through, group=group, metric=metric)
+    c = history.complete_index
+    month_end = history.month_end_index(history.as_of_index)
+    month_start = month_end - history.days_in_month[month_end] + 1
+    elapsed_end = max(c, month_start - 1)
+
+    spent = history.total[month_start:elapsed_end + 1].sum(axis=0)
+    remaining_days = month_end - elapsed_end
+    interval_months = 0
+    if remaining_days == 0:
+        team_f = team_lo = team_hi = spent
+        org_f = org_lo = org_hi = float(spent.sum())
+    else:
+        rest = _remaining_forecast(history, c, month_end)
+        team_f = spent + rest
+        org_f = float(team_f.sum())
+        errors, months = _past_errors(history, c, month_end)
+        interval_months = len(np.unique(months))
+        offsets = _interval_offsets(errors, months, coverage) * _error_scale(history, c, remaining_days)
+        point = np.append(team_f, org_f)
+        low, high = np.minimum(point, point + offsets[0]), np.maximum(point, point + offsets[1])
+        team_lo, team_hi, org_lo, org_hi = low[:-1], high[:-1], low[-1], high[-1]
+
+    teams = tuple(
+        TeamForecast(team=name, forecast=float(team_f[i]), low=float(team_lo[i]), high=float(team_hi[i]),
+                     actual_to_date=float(spent[i]))
+        for i, name in enumerate(history.groups)
+        if group is not None and (abs(team_f[i]) >= 0.005 or abs(spent[i]) >= 0.005)
+    )
+    return MonthForecast(
+        month=history.date(month_end).strftime("%Y-%m"), as_of=as_of,
+        complete_through=history.date(c), coverage=coverage, interval_months=interval_months,
+        org=ForecastRange(forecast=org_f, low=float(org_lo), high=float(org_hi), actual_to_date=float(spent.sum())),
+        teams=teams,
+    )
+
+
+def naive_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: date | None = None,
+                    group: str | None = TEAM, metric: str = "EffectiveCost") -> MonthForecast:
+    """The baseline forecast: month-to-date x days in the month / complete days elapsed.
+
+    Same inputs and result type as :func:`forecast_month_end`; the interval is the point itself.
+    With no complete day of the month yet, the forecast is the month-to-date (zero).
+    """
+    history = _history(daily, as_of=as_of, complete_through=complete_through, group=group, metric=metric)
+    month_end = history.month_end_index(history.as_of_index)
+    days = int(history.days_in_month[month_end])
+    month_start = month_end - days + 1
+    elapsed_end = max(history.complete_index, month_start - 1)
+    elapsed = elapsed_end - month_start + 1
+    spent = history.total[month_start:elapsed_end + 1].sum(axis=0)
+    team_f = spent * days / elapsed if elapsed else spent
+    teams = tuple(
+        TeamForecast(team=name, forecast=float(team_f[i]), low=float(team_f[i]), high=float(team_f[i]),
+                     actual_to_date=float(spent[i]))
+        for i, name in enumerate(history.groups)
+        if group is not None and abs(spent[i]) >= 0.005
+    )
+    org = float(team_f.sum())
+    return MonthForecast(
+        month=history.date(month_end).strftime("%Y-%m"), as_of=as_of,
+        complete_through=history.date(history.complete_index), coverage=0.0, interval_months=0,
+        org=ForecastRange(forecast=org, low=org, high=org, actual_to_date=float(spent.sum())),
+        teams=teams,
+    )
+
+
+def budget_status(forecast: MonthForecast, budgets: Mapping[str, float]) -> list[BudgetStatus]:
+    """Each budgeted team's forecast against its budget, in the order of ``budgets``.
+
+    ``level`` is "over" when the forecast reaches the budget, "warning" when it reaches 80 % of
+    it, else "ok". A budgeted team with no spend this month is "ok" at zero.
+    """
+    statuses = []
+    for team, budget in budgets.items():
+        if budget < 0:
+            raise InputError(f"the monthly budget of team {team!r} is negative", value=budget)
+        found = forecast.team(team)
+        f, lo, hi, spent = ((found.forecast, found.low, found.high, found.actual_to_date)
+                            if found else (0.0, 0.0, 0.0, 0.0))
+        share = f / budget if budget else (float("inf") if f > 0 else 0.0)
+        level = "over" if share >= 1 else "warning" if share >= BUDGET_WARNING_SHARE else "ok"
+        statuses.append(BudgetStatus(team=team, budget=float(budget), forecast=f, low=lo, high=hi,
+                                     actual_to_date=spent, share=share, level=level))
+    return statuses
+
+
+def level_rose(previous: str | None, current: str) -> bool:
+    """Whether a budget level change deserves a new alert: only when it rises (ok -> warning -> over).
+
+    ``previous`` is None when the team had no status yet this month (treated as "ok").
+    """
+    return BUDGET_LEVELS.index(current) > BUDGET_LEVELS.index(previous or "ok")
+
+
+# ----------------------------------------------------------------------------------------------
+# History as dense arrays
+
+
+@dataclass(frozen=True)
+class _History:
+    """Complete days as arrays: row = day since ``start``, column = group.
+
+    Calendar arrays run to the end of the as-of month; cost arrays stop at the last complete day.
+    """
+
+    start: pd.Timestamp
+    groups: tuple[str, ...]
+    usage: np.ndarray  # (days, groups): charge category Usage
+    calendar_charges: np.ndarray  # (categories, days, groups): every other category
+    total: np.ndarray  # (days, groups): all categories
+    complete_index: int
+    as_of_index: int
+    weekday: np.ndarray  # calendar arrays, (calendar days,)
+    day_of_month: np.ndarray
+    days_in_month: np.ndarray
+    slot: np.ndarray  # month position of the run-rate pattern
+
+    def date(self, index: int) -> date:
+        return (self.start + pd.Timedelta(days=int(index))).date()
+
+    def month_end_index(self, index: int) -> int:
+        return int(index + self.days_in_month[index] - self.day_of_month[index])
+
+    def previous_months(self, before_index: int, count: int) -> list[tuple[int, int]]:
+        """(first, last) index of up to ``count`` complete months ending before ``before_index``."""
+        end = before_index - 1
+        if end >= 0 and self.day_of_month[end] != self.days_in_month[end]:
+            end -= int(self.day_of_month[end])  # the month of ``end`` is not complete: step back
+        months = []
+        while len(months) < count and end >= 0:
+            first = end - int(self.days_in_month[end]) + 1
+            if first < 0:
+                break  # history starts inside this month
+            months.append((first, end))
+            end = first - 1
+        return months[::-1]
+
+
+def _history(daily: pd.DataFrame, *, as_of: date, complete_through: date | None, group: str | None,
+             metric: str) -> _History:
+    missing = [c for c in (DAY, CHARGE_CATEGORY, metric, *([group] if group else [])) if c not in daily]
+    if missing:
+        raise InputError("the daily cost frame lacks a column the forecast needs", column=missing[0])
+    days = pd.to_datetime(daily[DAY])
+    as_of_ts = pd.Timestamp(as_of)
+    known = days <= as_of_ts
+    if not known.any():
+        raise InputError(f"no cost data on or before {as_of.isoformat()}: nothing to forecast from")
+    last_day = days[known].max()
+    complete_ts = min(pd.Timestamp(complete_through), as_of_ts) if complete_through else min(last_day, as_of_ts)
+    rows = known & (days <= complete_ts)
+    frame = pd.DataFrame({
+        "day": days[rows],
+        "group": _group_labels(daily.loc[rows, group], group) if group else "all",
+        "category": daily.loc[rows, CHARGE_CATEGORY].astype(str),
+        "cost": pd.to_numeric(daily.loc[rows, metric]).fillna(0.0),
+    })
+    if frame.empty:
+        raise InputError(f"no complete day of cost data on or before {complete_ts.date().isoformat()}")
+    start = frame["day"].min()
+    calendar_days = pd.date_range(start, as_of_ts + pd.offsets.MonthEnd(0), freq="D")
+    complete_index = int((complete_ts - start).days)
+    groups = tuple(sorted(frame["group"].unique()))
+    categories = [USAGE, *sorted(set(frame["category"]) - {USAGE})]
+    cube = (frame.groupby(["category", "day", "group"])["cost"].sum()
+            .reindex(pd.MultiIndex.from_product([categories, calendar_days[:complete_index + 1], groups]),
+                     fill_value=0.0)
+            .to_numpy().reshape(len(categories), complete_index + 1, len(groups)))
+    dom = calendar_days.day.to_numpy()
+    dim = calendar_days.days_in_month.to_numpy()
+    from_end = dim - dom + 1
+    return _History(
+        start=start, groups=groups, usage=cube[0], calendar_charges=cube[1:], total=cube.sum(axis=0),
+        complete_index=complete_index, as_of_index=int((as_of_ts - start).days),
+        weekday=calendar_days.day_of_week.to_numpy(), day_of_month=dom, days_in_month=dim,
+        slot=np.where(dom <= FROM_START_DAYS, dom - 1, _SLOTS - from_end),
+    )
+
+
+def _group_labels(values: pd.Series, group: str) -> pd.Series:
+    """Group names as strings; rows no allocation claimed ("" in the team column) are unallocated."""
+    labels = values.fillna("").astype(str)
+    return labels.mask(labels == "", UNALLOCATED) if group == TEAM else labels
+
+
+# ----------------------------------------------------------------------------------------------
+# The point forecast of the remaining days
+
+
+def _remaining_forecast(h: _History, c: int, month_end: int) -> np.ndarray:
+    """Forecast per group of the days after ``c`` up to ``month_end``, from days ``<= c`` only."""
+    month_start = month_end - int(h.days_in_month[month_end]) + 1
+    first = max(c + 1, month_start)
+    days = np.arange(first, month_end + 1)
+    usage = h.usage[:c + 1]
+    weekday = _weekday_factors(usage, h.weekday[:c + 1])
+    months = h.previous_months(min(c + 1, month_start), PATTERN_MONTHS)
+    position, month_levels = _position_factors(h, usage, weekday, months)
+    recent = np.arange(max(0, c + 1 - NOISE_WINDOW_DAYS), c + 1)
+    level, level_age = _current_level(usage[recent] / (weekday[h.weekday[recent]] * position[h.slot[recent]]))
+    growth = _daily_growth(month_levels, months)
+    usage_rest = (level * np.exp(np.outer(days - c, growth) + growth * level_age)
+                  * weekday[h.weekday[days]] * position[h.slot[days]])
+
+    usage_month = h.usage[month_start:c + 1].sum(axis=0) + usage_rest.sum(axis=0)
+    calendar_rest = _calendar_charges(h, months, days, usage_month)
+    return usage_rest.sum(axis=0) + calendar_rest
+
+
+def _current_level(deseasonalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: today's run-rate level, and how many days before the last one it is dated.
+
+    Normally the mean of the last week (each weekday once). Days that stand out from the
+    two-week median by more than ``SHIFT_SIGMAS`` day-to-day noise are left out, so a 1-3 day spike
+    or dip does not move the level; when the latest ``SHIFT_MIN_DAYS`` or more days all stand out
+    on the same side, the spend has moved to a new level and the level is the mean of that run.
+    """
+    groups = deseasonalised.shape[1]
+    level, age = np.zeros(groups), np.zeros(groups)
+    if len(deseasonalised) == 0:
+        return level, age
+    two_weeks = deseasonalised[-2 * LEVEL_WINDOW_DAYS:]
+    reference = np.median(two_weeks, axis=0)
+    # Noise from day-to-day differences: a level shift is one large difference, which the median ignores.
+    noise = (1.4826 / np.sqrt(2)) * np.median(np.abs(np.diff(deseasonalised, axis=0)), axis=0) \
+        if len(deseasonalised) > 2 else np.zeros(groups)
+    side = np.sign(two_weeks - reference) * (np.abs(two_weeks - reference) > SHIFT_SIGMAS * noise)
+    for g in range(groups):
+        run = 0
+        while run < len(side) and side[-1 - run, g] != 0 and side[-1 - run, g] == side[-1, g]:
+            run += 1
+        if run >= SHIFT_MIN_DAYS:
+            days = two_weeks[-run:, g]
+        else:
+            week = two_weeks[-LEVEL_WINDOW_DAYS:, g]
+            usual = side[-LEVEL_WINDOW_DAYS:, g] == 0
+            days = week[usual] if usual.any() else week
+        level[g] = np.mean(days)
+        age[g] = (len(days) - 1) / 2 if run >= SHIFT_MIN_DAYS else (min(len(two_weeks), LEVEL_WINDOW_DAYS) - 1) / 2
+    return level, age
+
+
+def _weekday_factors(usage: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """(7, groups) multiplicative weekday pattern from the last weeks; 1 where it cannot be told."""
+    factors = np.ones((7, usage.shape[1]))
+    recent = usage[-WEEKDAY_WINDOW_DAYS:]
+    if len(recent) < 14:
+        return factors
+    csum = np.vstack([np.zeros(usage.shape[1]), np.cumsum(recent, axis=0)])
+    centred_mean = (csum[7:] - csum[:-7]) / 7  # mean of days i..i+6, centred on day i+3
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(centred_mean > 0, recent[3:-3] / centred_mean, np.nan)
+    days = weekday[-len(recent):][3:-3]
+    for d in range(7):
+        rows = ratio[days == d]
+        if len(rows):
+            with np.errstate(all="ignore"):
+                factors[d] = np.where(np.isnan(rows).all(axis=0), 1.0, _nanmedian(rows))
+    mean = factors.mean(axis=0)
+    return np.where(mean > 0, factors / np.where(mean > 0, mean, 1.0), 1.0)
+
+
+def _position_factors(h: _History, usage: np.ndarray, weekday: np.ndarray,
+                      months: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(slots, groups) day-of-month factors, and each previous month's deseasonalised level."""
+    groups = usage.shape[1]
+    factors = np.ones((_SLOTS, groups))
+    levels = np.zeros((len(months), groups))
+    ratios = np.full((len(months), _SLOTS, groups), np.nan)
+    for i, (first, last) in enumerate(months):
+        z = usage[first:last + 1] / weekday[h.weekday[first:last + 1]]
+        levels[i] = np.median(z, axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios[i, h.slot[first:last + 1]] = np.where(levels[i] > 0, z / levels[i], np.nan)
+    if len(months) < 2:
+        return factors, levels
+    effect = _nanmedian(ratios) - 1
+    # Robust noise of a single day's ratio (MAD), and the standard error of a median of n months.
+    noise = 1.4826 * _nanmedian(np.abs(ratios - 1).reshape(-1, groups))
+    seen = np.sum(~np.isnan(ratios), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        clear = np.abs(effect) > POSITION_EFFECT_Z * 1.2533 * noise / np.sqrt(np.maximum(seen, 1))
+    keep = clear & (seen >= 2) & ~np.isnan(effect)
+    factors[keep] = 1 + effect[keep]
+    return factors, levels
+
+
+def _daily_growth(month_levels: np.ndarray, months: list[tuple[int, int]]) -> np.ndarray:
+    """Per-day log growth: median month-over-month change of the monthly level (0 if unknown)."""
+    if len(months) < 2:
+        return np.zeros(month_levels.shape[1])
+    middles = np.array([(first + last) / 2 for first, last in months])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = np.log(month_levels[1:] / month_levels[:-1]) / np.diff(middles)[:, None]
+    rates = np.where(np.isfinite(rates), rates, np.nan)
+    growth = _nanmedian(rates)
+    return np.where(np.isnan(growth), 0.0, growth)
+
+
+def _calendar_charges(h: _History, months: list[tuple[int, int]], days: np.ndarray,
+                      usage_month: np.ndarray) -> np.ndarray:
+    """Forecast per group of the recurring non-usage charges falling on ``days``."""
+    groups = len(h.groups)
+    if not months or len(days) == 0:
+        return np.zeros(groups)
+    n = len(months)
+    # Amounts per month by day of month (from the start) and by day from the month's end.
+    by_start = np.zeros((h.calendar_charges.shape[0], n, 32, groups))
+    by_end = np.zeros_like(by_start)
+    own_usage = np.zeros((n, groups))
+    for i, (first, last) in enumerate(months):
+        idx = np.arange(first, last + 1)
+        dom = h.day_of_month[idx]
+        from_end = h.days_in_month[idx] - dom + 1
+        charges = h.calendar_charges[:, idx]
+        by_start[:, i, dom] = charges
+        by_end[:, i, from_end] = charges
+        own_usage[i] = h.usage[first:last + 1].sum(axis=0)
+    # Attribute each occurrence to the anchoring whose position repeats in more months.
+    count_start = (np.abs(by_start) >= 0.005).sum(axis=1)
+    count_end = (np.abs(by_end) >= 0.005).sum(axis=1)
+    for i, (first, last) in enumerate(months):
+        dom = h.day_of_month[first:last + 1]
+        from_end = h.days_in_month[first:last + 1] - dom + 1
+        prefer_start = (count_start[:, dom] > count_end[:, from_end]) | (
+            (count_start[:, dom] == count_end[:, from_end]) & (dom <= FROM_START_DAYS + 1)[None, :, None])
+        by_start[:, i, dom] = np.where(prefer_start, by_start[:, i, dom], 0.0)
+        by_end[:, i, from_end] = np.where(prefer_start, 0.0, by_end[:, i, from_end])
+    org_usage = own_usage.sum(axis=1, keepdims=True)
+    wanted_start = h.day_of_month[days]
+    wanted_end = h.days_in_month[days] - h.day_of_month[days] + 1
+    forecast = np.zeros(groups)
+    bases_now = (usage_month, np.full(groups, usage_month.sum()))
+    for amounts, wanted in ((by_start, wanted_start), (by_end, wanted_end)):
+        recurring = (np.abs(amounts) >= 0.005).sum(axis=1) * 2 > n  # (categories, 32, groups)
+        predicted = _recurring_amounts(amounts, (own_usage, org_usage), bases_now)
+        forecast += np.where(recurring, predicted, 0.0)[:, wanted].sum(axis=(0, 1))
+    return forecast
+
+
+def _recurring_amounts(amounts: np.ndarray, bases: tuple[np.ndarray, np.ndarray],
+                       bases_now: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Next month's amount per (category, position, group) by the rule that fit past months best.
+
+    Rules: last month's amount; last month's ratio to a usage base times this month's base.
+    """
+    last = amounts[:, -1]
+    candidates = [last]
+    errors = [np.abs(np.diff(amounts, axis=1)).sum(axis=1)]
+    for base, now in zip(bases, bases_now, strict=True):
+        base = np.broadcast_to(base, amounts.shape[1:2] + (amounts.shape[3],))[None, :, None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(base > 0, amounts / base, 0.0)
+        candidates.append(ratio[:, -1] * now)
+        predicted = ratio[:, :-1] * base[:, 1:]
+        errors.append(np.abs(amounts[:, 1:] - predicted).sum(axis=1))
+    if amounts.shape[1] < 2:
+        return last
+    best = np.argmin(np.stack(errors), axis=0)  # ties keep the first rule: last month's amount
+    return np.take_along_axis(np.stack(candidates), best[None], axis=0)[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# The interval: the model's own errors on previous months
+
+
+def _past_errors(h: _History, c: int, month_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """The model's normalised errors on previous months at the same remaining days.
+
+    Returns errors (samples, groups + 1; the last column is the org) and each sample's month.
+    """
+    month_start = month_end - int(h.days_in_month[month_end]) + 1
+    remaining = month_end - max(c, month_start - 1)
+    errors, months = [], []
+    for first, last in h.previous_months(month_start, ERROR_MONTHS):
+        if not h.previous_months(first, 1):
+            continue  # a month with no complete month before it has no calendar pattern to use
+        actual = h.total[first:last + 1].sum(axis=0)
+        for offset in range(-ERROR_OFFSETS_DAYS, ERROR_OFFSETS_DAYS + 1):
+            origin = last - remaining + offset
+            if origin < first - 1 or origin >= last:
+                continue
+            forecast = h.total[first:origin + 1].sum(axis=0) + _remaining_forecast(h, origin, last)
+            error = actual - forecast
+            scale = _error_scale(h, origin, last - origin)
+            errors.append(np.where(scale > 0, np.append(error, error.sum()) / np.where(scale > 0, scale, 1), 0.0))
+            months.append(first)
+    return np.array(errors).reshape(len(errors), len(h.groups) + 1), np.array(months)
+
+
+def _interval_offsets(errors: np.ndarray, months: np.ndarray, coverage: float) -> np.ndarray:
+    """(2, columns): the low and high normalised error of the interval.
+
+    A prediction interval for one more month from K past months: centre (median error) +-
+    Student-t quantile with K-1 degrees of freedom x sqrt(1 + 1/K) x spread. The offsets around
+    the same day of a month are not independent of each other, so K counts months, not samples;
+    with few months the t quantile widens the interval as it should. The spread is the mean
+    absolute deviation scaled to a normal's standard deviation: a month hit by an anomaly widens
+    it, but less than it would widen a standard deviation.
+    """
+    if len(errors) == 0:
+        return np.zeros((2, errors.shape[1]))
+    k = len(np.unique(months))
+    centre = np.median(errors, axis=0)
+    spread = math.sqrt(math.pi / 2) * np.mean(np.abs(errors - centre), axis=0)
+    half_width = _student_t_quantile((1 + coverage) / 2, max(k - 1, 1)) * math.sqrt(1 + 1 / k) * spread
+    return np.stack([centre - half_width, centre + half_width])
+
+
+@functools.lru_cache(maxsize=64)
+def _student_t_quantile(p: float, dof: float) -> float:
+    """The ``p`` quantile (p > 0.5) of Student's t with ``dof`` degrees of freedom.
+
+    Integrates the density on a fine grid (numpy only; accurate to about 1e-4 for p <= 0.995).
+    """
+    x = np.linspace(0, 200, 400_001)
+    log_norm = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+    density = np.exp(log_norm - (dof + 1) / 2 * np.log1p(x * x / dof))
+    cdf = 0.5 + np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2 * np.diff(x))])
+    return float(np.interp(p, cdf, x))
+
+
+def _error_scale(h: _History, c: int, remaining_days: int) -> np.ndarray:
+    """Dollars an error is measured in, per group and org (last): remaining days x recent mean daily spend.
+
+    Absolute daily spend, so a group living on credits still has a positive scale.
+    """
+    recent = h.total[max(0, c + 1 - SCALE_WINDOW_DAYS):c + 1]
+    if len(recent) == 0:
+        return np.zeros(len(h.groups) + 1)
+    return remaining_days * np.append(np.abs(recent).mean(axis=0), np.abs(recent.sum(axis=1)).mean())
+
+
+def _nanmedian(values: np.ndarray) -> np.ndarray:
+    """Median over axis 0 ignoring NaN; NaN where a column has no value (without a warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": expected, NaN is the answer
+        return np.nanmedian(values, axis=0)
