@@ -1,0 +1,377 @@
+"""Variance answers: hand-computed decompositions in exact cents, and the properties that hold always."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from finops.model import conform_daily_frame
+from finops.periods import Period, Question, parse_question
+from finops.variance import (
+    PARTS,
+    Explainer,
+    aggregate_for_variance,
+    explain_variance,
+    filter_scope,
+    summary_lines,
+)
+
+D = Decimal
+
+
+def spend(start: str, end: str, *, daily: float, quantity: float | None = None, team: str = "payments",
+          service: str = "Amazon EC2", region: str = "us-east-1", sku: str = "BoxUsage", unit: str = "Hrs",
+          tags: str = "") -> pd.DataFrame:
+    """The same cost (and quantity) every day from start to end, both included."""
+    days = pd.date_range(start, end)
+    return pd.DataFrame({"ChargePeriodStart": days, "x_Team": team, "ServiceName": service, "RegionId": region,
+                         "SkuId": sku, "SubAccountId": "111122223333", "EffectiveCost": daily,
+                         "BilledCost": daily, "PricingQuantity": np.nan if quantity is None else quantity,
+                         "PricingUnit": unit if quantity is not None else "", "Tags": tags})
+
+
+def frame(*parts: pd.DataFrame) -> pd.DataFrame:
+    return conform_daily_frame(pd.concat(parts, ignore_index=True))
+
+
+def ask(text: str, today: date = date(2026, 11, 5)) -> Question:
+    return parse_question(text, today=today)
+
+
+def split(contributor) -> dict[str, Decimal]:
+    return {name: value for name, value in contributor.parts().items() if value}
+
+
+def check_exact(answer) -> None:
+    """Contributors add up to the delta, parts to each contributor, all in whole cents."""
+    assert answer.delta == answer.total_a - answer.total_b
+    assert sum((c.delta for c in answer.contributors), D(0)) == answer.delta
+    assert sum((c.a for c in answer.contributors), D(0)) == answer.total_a
+    assert sum((c.b for c in answer.contributors), D(0)) == answer.total_b
+    for c in answer.contributors:
+        assert c.a - c.b == c.delta
+        assert sum(c.parts().values(), D(0)) == c.delta
+        for value in (c.a, c.b, c.delta, *c.parts().values()):
+            assert value == value.quantize(D("0.01"))
+
+
+def test_month_over_month_driven_by_one_teams_usage():
+    costs = frame(
+        spend("2026-07-01", "2026-07-31", daily=50.0, quantity=100),  # 100 h at $0.50
+        spend("2026-08-01", "2026-08-31", daily=75.0, quantity=150),  # 150 h at $0.50
+        spend("2026-07-01", "2026-08-31", daily=20.0, quantity=10, team="search", service="Amazon OpenSearch"),
+        spend("2026-07-01", "2026-07-31", daily=10.0, quantity=100, team="data", service="Amazon S3", unit="GB-Mo"),
+        spend("2026-08-01", "2026-08-31", daily=10.10, quantity=100, team="data", service="Amazon S3", unit="GB-Mo"),
+    )
+    answer = explain_variance(costs, ask("2026-08"))
+    check_exact(answer)
+    assert (answer.total_b, answer.total_a, answer.delta) == (D("2480.00"), D("3258.10"), D("778.10"))
+    assert answer.delta_pct == 31.38
+    first, second, rest = answer.contributors
+    assert (first.label, first.dimensions) == ("payments / Amazon EC2", {"team": "payments", "service": "Amazon EC2"})
+    assert (first.b, first.a, first.delta) == (D("1550.00"), D("2325.00"), D("775.00"))
+    assert split(first) == {"usage": D("775.00")}
+    assert (second.label, second.delta, split(second)) == ("data / Amazon S3", D("3.10"), {"rate": D("3.10")})
+    assert (rest.label, rest.kind, rest.delta, rest.a) == ("1 other team", "other", D("0.00"), D("620.00"))
+    lines = summary_lines(answer)
+    assert lines[0] == "Spend rose $778.10 (+31.4 %) from July 2026 to August 2026 ($2,480.00 -> $3,258.10)."
+    assert lines[1] == "payments / Amazon EC2: +$775.00 (usage +$775.00)"
+    assert lines[2] == "data / Amazon S3: +$3.10 (rate +$3.10)"
+    assert len(lines) == 3
+
+
+def test_a_lost_discount_is_rate_with_flat_usage():
+    costs = frame(spend("2026-07-01", "2026-07-31", daily=40.0, quantity=100),  # $0.40/h with the discount
+                  spend("2026-08-01", "2026-08-31", daily=50.0, quantity=100))  # $0.50/h on demand
+    answer = explain_variance(costs, ask("2026-08"))
+    check_exact(answer)
+    (line,) = answer.contributors
+    assert (line.delta, split(line)) == (D("310.00"), {"rate": D("310.00")})
+    assert "payments / Amazon EC2: +$310.00 (rate +$310.00)" in summary_lines(answer)
+
+
+def test_a_31_day_month_against_a_30_day_one_with_no_real_change_is_day_count():
+    costs = frame(spend("2026-09-01", "2026-10-31", daily=100.0, quantity=10))
+    answer = explain_variance(costs, ask("2026-10"))
+    check_exact(answer)
+    assert (answer.total_b, answer.total_a, answer.delta) == (D("3000.00"), D("3100.00"), D("100.00"))
+    (line,) = answer.contributors
+    assert split(line) == {"days": D("100.00")}
+    assert answer.days_effect == D("100.00")
+    assert summary_lines(answer)[1] == ("Mostly day count: October 2026 has 31 days and September 2026 30; "
+                                        "at the same daily spend that is +$100.00.")
+    # Without quantities the day count is still found: it needs only the daily averages.
+    no_quantity = explain_variance(frame(spend("2026-09-01", "2026-10-31", daily=100.0)), ask("2026-10"))
+    assert split(no_quantity.contributors[0]) == {"days": D("100.00")}
+
+
+def test_new_and_gone_services():
+    costs = frame(spend("2026-07-01", "2026-08-31", daily=50.0, quantity=100),
+                  spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon S3"),
+                  spend("2026-08-01", "2026-08-31", daily=20.0, service="Amazon SageMaker"))
+    answer = explain_variance(costs, ask("2026-08"))
+    check_exact(answer)
+    assert answer.delta == D("310.00")
+    new, gone, unchanged = answer.contributors
+    assert (new.label, new.delta, split(new)) == ("payments / Amazon SageMaker", D("620.00"), {"new": D("620.00")})
+    assert (gone.label, gone.delta, split(gone)) == ("payments / Amazon S3", D("-310.00"), {"gone": D("-310.00")})
+    assert (unchanged.label, unchanged.delta, unchanged.a) == ("payments / 1 other service", D("0.00"), D("1550.00"))
+    assert summary_lines(answer)[1:3] == ["payments / Amazon SageMaker: +$620.00 (new spend +$620.00)",
+                                          "payments / Amazon S3: -$310.00 (spend gone -$310.00)"]
+
+
+def quarter_costs() -> pd.DataFrame:
+    return frame(
+        spend("2026-04-01", "2026-09-30", daily=100.0, quantity=100),  # EC2 at $1/h
+        spend("2026-09-21", "2026-09-30", daily=150.0, quantity=150),  # the anomaly: 150 h more a day
+        spend("2026-04-01", "2026-06-30", daily=50.0, quantity=10, team="search", service="Amazon OpenSearch"),
+        # the finding, implemented on 1 July: 8 instances instead of 10, at $5 each
+        spend("2026-07-01", "2026-09-30", daily=40.0, quantity=8, team="search", service="Amazon OpenSearch"),
+    )
+
+
+ANOMALY = Explainer(kind="anomaly", id=41, label="EC2 spike in payments", state="open", amount=1500.0,
+                    start=date(2026, 9, 21), end=None, dimensions={"team": "payments", "service": "Amazon EC2"})
+FINDING = Explainer(kind="finding", id=17, label="Rightsize the search cluster", state="verified", amount=-920.0,
+                    start=date(2026, 7, 1), end=date(2026, 9, 30), dimensions={"team": "search"})
+
+
+def test_quarter_against_quarter_with_an_anomaly_and_a_verified_finding():
+    january = Explainer(kind="anomaly", id=7, label="Old news", state="closed", amount=999.0,
+                        start=date(2026, 1, 5), end=date(2026, 1, 9))
+    answer = explain_variance(quarter_costs(), ask("Q3 2026"), explainers=[FINDING, january, ANOMALY])
+    check_exact(answer)
+    assert (answer.total_b, answer.total_a, answer.delta) == (D("13650.00"), D("14380.00"), D("730.00"))
+    ec2, search = answer.contributors
+    # Q3 has 92 days, Q2 91: EC2 went from $100.00 to $116.30 a day (10,700 h against 9,100 h at $1).
+    assert (ec2.label, ec2.delta) == ("payments / Amazon EC2", D("1600.00"))
+    assert split(ec2) == {"usage": D("1491.85"), "days": D("108.15")}
+    assert (search.label, search.delta) == ("search / Amazon OpenSearch", D("-870.00"))
+    assert split(search) == {"usage": D("-915.00"), "days": D("45.00")}
+
+    anomaly, finding = answer.explained_by
+    assert (anomaly.explainer.id, anomaly.in_a, anomaly.in_b, anomaly.amount) == (41, D("1500.00"), D("0.00"),
+                                                                               D("1500.00"))
+    assert (finding.explainer.id, finding.in_a, finding.in_b, finding.amount) == (17, D("-920.00"), D("0.00"),
+                                                                               D("-920.00"))
+    assert anomaly.share == pytest.approx(1500 / 730)
+    assert answer.explained_share == 1.0
+    lines = summary_lines(answer)
+    assert "$1,500.00 of the increase is anomaly #41 (open): EC2 spike in payments." in lines
+    assert "finding #17 (verified) moved spend by -$920.00: Rightsize the search cluster." in lines
+
+    document = answer.to_json()
+    assert document["explained_by"][0] == {
+        "kind": "anomaly", "id": 41, "label": "EC2 spike in payments", "state": "open", "amount": 1500.0,
+        "in_a": 1500.0, "in_b": 0.0, "share": 2.0548, "start": "2026-09-21", "end": None,
+        "dimensions": {"team": "payments", "service": "Amazon EC2"}}
+
+
+def test_an_explainer_spanning_both_periods_explains_only_its_difference():
+    straddling = Explainer(kind="anomaly", id=39, label="Batch rerun", state="closed", amount=2000.0,
+                           start=date(2026, 6, 21), end=date(2026, 7, 10), dimensions={"sub_account_id": "1"})
+    answer = explain_variance(quarter_costs(), ask("Q3 2026"), explainers=[straddling])
+    (item,) = answer.explained_by
+    assert (item.in_a, item.in_b, item.amount) == (D("1000.00"), D("1000.00"), D("0.00"))
+    assert item.to_json()["dimensions"] == {"account": "1"}
+
+
+def test_explainers_outside_the_questions_scope_are_left_out():
+    answer = explain_variance(quarter_costs(), ask("team=payments Q3 2026"), explainers=[ANOMALY, FINDING])
+    assert [item.explainer.id for item in answer.explained_by] == [41]
+    assert answer.delta == D("1600.00")
+
+
+def test_explained_share_counts_what_has_no_quantities_as_unknown_until_an_explainer_covers_it():
+    costs = frame(spend("2026-07-01", "2026-07-31", daily=100.0),
+                  spend("2026-08-01", "2026-08-31", daily=1100 / 31 + 100.0),
+                  spend("2026-07-01", "2026-08-31", daily=5.0, team="search", service="Amazon S3"))
+    bare = explain_variance(costs, ask("2026-08"))
+    assert bare.delta == D("1100.00")
+    assert split(bare.contributors[0]) == {"unexplained_by_quantity": D("1100.00")}
+    assert bare.explained_share == 0.0
+    spike = Explainer(kind="anomaly", id=3, label="spike", state="open", amount=440.0, start=date(2026, 8, 1),
+                      end=date(2026, 8, 31), dimensions={"team": "payments"})
+    elsewhere = dataclasses.replace(spike, id=4, dimensions={"team": "search"})
+    answer = explain_variance(costs, ask("2026-08"), explainers=[spike, elsewhere])
+    assert answer.explained_share == 0.4  # 1 - 660 / 1100: search's line has nothing unknown to cover
+
+
+def test_drill_down_follows_the_child_that_carries_most_and_summarises_the_rest():
+    july, august = ("2026-07-01", "2026-07-31"), ("2026-08-01", "2026-08-31")
+    parts = []
+    for region, before, after in (("us-east-1", 10, 40), ("eu-west-1", 10, 11), ("ap-south-1", 10, 12)):
+        parts += [spend(*july, daily=before, region=region), spend(*august, daily=after, region=region)]
+    for service in ("Amazon S3", "AWS Lambda", "Amazon DynamoDB"):
+        parts += [spend(*july, daily=5, service=service), spend(*august, daily=6, service=service)]
+    for service in ("Amazon OpenSearch", "Amazon EC2", "Amazon S3"):
+        parts += [spend(*july, daily=10, team="search", service=service),
+                  spend(*august, daily=12, team="search", service=service)]
+    costs = frame(*parts)
+    answer = explain_variance(costs, ask("2026-08"))
+    check_exact(answer)
+    assert [(c.label, c.kind, c.delta) for c in answer.contributors] == [
+        ("payments / Amazon EC2 / us-east-1", "item", D("930.00")),
+        ("search (3 services)", "item", D("186.00")),
+        ("payments / 3 other services", "rest", D("93.00")),
+        ("payments / Amazon EC2 / ap-south-1", "item", D("62.00")),
+        ("payments / Amazon EC2 / eu-west-1", "item", D("31.00")),
+    ]
+    assert answer.contributors[0].dimensions == {"team": "payments", "service": "Amazon EC2", "region": "us-east-1"}
+    assert answer.contributors[1].covers == ("service", 3)
+    assert answer.contributors[2].covers == ("service", 3)
+
+    capped = explain_variance(costs, ask("2026-08"), top_n=2)
+    check_exact(capped)
+    assert [(c.label, c.kind, c.delta) for c in capped.contributors] == [
+        ("payments / Amazon EC2 / us-east-1", "item", D("930.00")),
+        ("search (3 services)", "item", D("186.00")),
+        ("everything else (3 lines)", "other", D("186.00")),
+    ]
+    assert capped.contributors[2].dimensions == {"team": "payments"}
+
+
+def test_swapping_the_periods_flips_every_sign():
+    question = ask("Q3 2026")
+    swapped = dataclasses.replace(question, period_a=question.period_b, period_b=question.period_a)
+    forward, backward = (explain_variance(quarter_costs(), q) for q in (question, swapped))
+    assert backward.delta == -forward.delta
+    for f, b in zip(forward.contributors, backward.contributors, strict=True):
+        assert (b.label, b.a, b.b, b.delta) == (f.label, f.b, f.a, -f.delta)
+        assert (b.usage, b.rate, b.mix, b.days) == (-f.usage, -f.rate, -f.mix, -f.days)
+        assert (b.new, b.gone) == (-f.gone, -f.new)
+
+
+def test_mix_is_a_shift_between_price_lines_of_one_unit():
+    # The same 100.02 h a day at unchanged prices; half the hours move from two $1 SKUs to two $2
+    # SKUs. No SKU carries half of the movement, so the line is not drilled and the shift is mix.
+    july, august = ("2026-07-01", "2026-07-31"), ("2026-08-01", "2026-08-31")
+    costs = frame(*(spend(*july, daily=50.0, quantity=50, sku=sku) for sku in ("small-1", "small-2")),
+                  *(spend(*july, daily=0.02, quantity=0.01, sku=sku) for sku in ("large-1", "large-2")),
+                  *(spend(*august, daily=25.0, quantity=25, sku=sku) for sku in ("small-1", "small-2")),
+                  *(spend(*august, daily=50.02, quantity=25.01, sku=sku) for sku in ("large-1", "large-2")))
+    answer = explain_variance(costs, ask("2026-08"))
+    check_exact(answer)
+    (line,) = answer.contributors
+    assert (line.label, line.covers) == ("payments / Amazon EC2 (4 SKUs)", ("sku", 4))
+    assert (line.delta, split(line)) == (D("1550.00"), {"mix": D("1550.00")})
+
+
+def test_filter_scope_matches_values_accounts_and_tags_case_insensitively():
+    costs = frame(spend("2026-08-01", "2026-08-02", daily=1.0, tags='{"Env":"prod"}'),
+                  spend("2026-08-01", "2026-08-02", daily=2.0, team="search", service="Amazon S3"),
+                  spend("2026-08-01", "2026-08-02", daily=4.0, team="data", tags='{"env":"dev"}'))
+    costs.loc[costs["x_Team"] == "data", "SubAccountName"] = "Analytics"
+    assert filter_scope(costs, {"team": ("PAYMENTS", "search")})["EffectiveCost"].sum() == 6.0
+    assert filter_scope(costs, {"tag:env": ("Prod",)})["EffectiveCost"].sum() == 2.0
+    assert filter_scope(costs, {"tag:env": ("",)})["EffectiveCost"].sum() == 4.0
+    assert filter_scope(costs, {"account": ("analytics",)})["EffectiveCost"].sum() == 8.0
+    assert filter_scope(costs, {"team": ("payments",), "service": ("Amazon S3",)}).empty
+    with pytest.raises(ValueError, match="unknown scope key"):
+        filter_scope(costs, {"colour": ("red",)})
+
+
+def test_the_question_scope_and_metric_are_applied():
+    costs = frame(spend("2026-07-01", "2026-08-31", daily=10.0),
+                  spend("2026-08-01", "2026-08-31", daily=1.0, team="search"))
+    costs.loc[costs["x_Team"] == "payments", "BilledCost"] = 12.0
+    assert explain_variance(costs, ask('team="Payments" 2026-08')).delta == D("0.00")
+    assert explain_variance(costs, ask("2026-08")).delta == D("31.00")
+    billed = explain_variance(costs, ask("2026-08 --billed"))
+    assert (billed.total_a, billed.question.metric) == (D("403.00"), "billed")
+    assert summary_lines(billed)[0].startswith("Billed spend rose $31.00")
+
+
+def test_the_pre_aggregated_shape_gives_the_same_answer():
+    costs = quarter_costs()
+    question = ask("Q3 2026")
+    aggregated = aggregate_for_variance(costs, question)
+    assert sorted(aggregated["period"].unique()) == ["a", "b"]
+    assert aggregated.loc[aggregated["period"] == "a", "EffectiveCost"].sum() == pytest.approx(14380.0)
+    daily = explain_variance(costs, question, explainers=[ANOMALY])
+    pre = explain_variance(aggregated.sample(frac=1.0, random_state=3), question, explainers=[ANOMALY])
+    assert pre.to_json() == daily.to_json()
+    # A pre-aggregated frame from SQL may hold only some columns, and repeated rows.
+    minimal = pd.DataFrame({"period": ["a", "a", "b"], "ServiceName": ["EC2", "EC2", "EC2"],
+                            "EffectiveCost": [10.0, 5.0, 12.0]})
+    answer = explain_variance(minimal, question)
+    assert (answer.total_a, answer.total_b, answer.contributors[0].label) == (D("15.00"), D("12.00"), "EC2")
+
+
+def test_bad_frames_are_refused_with_the_column_named():
+    question = ask("Q3 2026")
+    with pytest.raises(ValueError, match="'period' column holds"):
+        explain_variance(pd.DataFrame({"period": ["A"], "EffectiveCost": [1.0]}), question)
+    with pytest.raises(ValueError, match="no BilledCost column"):
+        explain_variance(pd.DataFrame({"period": ["a"], "EffectiveCost": [1.0]}), ask("Q3 2026 --billed"))
+
+
+def test_no_spend_at_all():
+    answer = explain_variance(frame(spend("2026-01-01", "2026-01-02", daily=1.0)), ask("Q3 2026"))
+    assert (answer.total_a, answer.total_b, answer.delta, answer.delta_pct) == (D("0.00"), D("0.00"), D("0.00"), None)
+    assert answer.contributors == ()
+    assert answer.explained_share == 1.0
+    assert summary_lines(answer) == ["Spend did not change from Q2 2026 to Q3 2026 ($0.00 -> $0.00)."]
+
+
+def test_json_shape_and_the_incomplete_data_note():
+    costs = frame(spend("2026-09-01", "2026-10-31", daily=10.0, quantity=1))
+    answer = explain_variance(costs, parse_question("this month", today=date(2026, 10, 13)))
+    document = answer.to_json()
+    assert document["period_a"] == {"label": "the first 12 days of October 2026", "kind": "month",
+                                    "start": "2026-10-01", "end": "2026-10-12", "days": 12, "total": 120.0}
+    assert document["period_b"]["total"] == 120.0
+    assert (document["delta"], document["delta_pct"], document["metric"]) == (0.0, 0.0, "effective")
+    assert document["note"] == ("October 2026 has 12 complete days (data complete through 2026-10-12); "
+                                "compared with the first 12 days of September 2026.")
+    assert set(document["contributors"][0]) == {"label", "kind", "dimensions", "covers", "a", "b", "delta", *PARTS}
+    assert summary_lines(answer)[-1] == document["note"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties over random frames
+
+row = st.fixed_dictionaries({
+    "period": st.sampled_from(["a", "b"]),
+    "x_Team": st.sampled_from(["payments", "search", ""]),
+    "ServiceName": st.sampled_from(["EC2", "S3", "RDS"]),
+    "RegionId": st.sampled_from(["us-east-1", "eu-west-1"]),
+    "SkuId": st.sampled_from(["s1", "s2", "s3"]),
+    "ResourceId": st.sampled_from(["", "i-1", "i-2"]),
+    "PricingUnit": st.sampled_from(["Hrs", "GB"]),
+    "EffectiveCost": st.integers(-50_000, 5_000_000).map(lambda c: c / 100),
+    "PricingQuantity": st.one_of(st.just(float("nan")), st.floats(0.001, 10_000)),
+})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(row, min_size=1, max_size=40), days_a=st.integers(1, 92), days_b=st.integers(1, 92),
+       top_n=st.integers(1, 6))
+def test_contributors_always_add_up_and_swapping_flips_signs(rows, days_a, days_b, top_n):
+    aggregated = pd.DataFrame(rows)
+    period_a = Period(date(2026, 7, 1), date.fromordinal(date(2026, 7, 1).toordinal() + days_a - 1), "A", "range")
+    period_b = Period(date(2026, 1, 1), date.fromordinal(date(2026, 1, 1).toordinal() + days_b - 1), "B", "range")
+    question = Question(text="", scope={}, period_a=period_a, period_b=period_b)
+    answer = explain_variance(aggregated, question, top_n=top_n)
+    check_exact(answer)
+    assert len(answer.contributors) <= top_n + 1
+    assert 0.0 <= answer.explained_share <= 1.0
+    for c in answer.to_json()["contributors"]:  # as printed, too
+        assert sum(D(repr(c[name])) for name in PARTS) == D(repr(c["delta"]))
+
+    swapped_frame = aggregated.assign(period=aggregated["period"].map({"a": "b", "b": "a"}))
+    swapped = explain_variance(swapped_frame, dataclasses.replace(question, period_a=period_b, period_b=period_a),
+                               top_n=top_n)
+    assert swapped.delta == -answer.delta
+    for f, b in zip(answer.contributors, swapped.contributors, strict=True):
+        assert (b.label, b.a, b.b, b.delta) == (f.label, f.b, f.a, -f.delta)
+        assert (b.usage, b.rate, b.mix, b.days, b.unexplained_by_quantity) == (
+            -f.usage, -f.rate, -f.mix, -f.days, -f.unexplained_by_quantity)
+        assert (b.new, b.gone) == (-f.gone, -f.new)
