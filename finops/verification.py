@@ -1,0 +1,447 @@
+"""Did the saving happen? The verification math for savings findings.
+
+:func:`verify_saving` answers once the settling window has complete data:
+
+- **Windows.** Baseline: the ``baseline_days`` days before the implementation day (28 = four
+  whole weeks). After: the ``settle_days`` days after it (14 = two whole weeks), i.e. the settling
+  window itself is measured. The implementation day belongs to neither: a change usually lands
+  mid-day, so that day is half old and half new cost.
+- **Counterfactual** (what the scope would have cost after, without the change), fitted on the
+  baseline only:
+
+  1. working series: the scope's daily cost or, with a ``control`` series (the rest of the org,
+     or the scope's parent without the scope), the scope's *share* of it, cost / control. An
+     org-wide change (a price change, a traffic shift) moves both and cancels in the share; the
+     expected cost is then share × the control's actual cost, a difference-in-differences
+     ratio adjustment that assumes the scope would have moved in proportion to the control;
+  2. weekly seasonality: multiplicative weekday factors (median ratio to the trend line per
+     weekday, normalised to average 1 over the baseline), fitted jointly with the trend;
+  3. trend: Theil-Sen line (median of pairwise slopes; robust to a few odd days) through the
+     weekday-adjusted baseline, weighted by how well it is measured: t²/(1+t²) with t = slope /
+     its standard error, so a clear trend counts in full and one inside the noise barely
+     (extrapolating a noise-level slope adds more error than it removes). It is never extended
+     further past the baseline's end than the baseline is long (28 days by default), in the
+     re-check too: no months-long extrapolation.
+
+  expected(day) = trend(day) × weekday factor × control(day)  (control = 1 without one).
+- **Realized saving** per day = mean expected − mean actual over the after window; monthly =
+  per day × 30.4375 (365.25 / 12, the average month, so monthly × 12 is a year).
+- **Outcome.** ``verified`` when realized ≥ ``verified_share`` × estimate *and* realized is at least
+  three standard errors above zero (a saving lost in the scope's day-to-day noise is not
+  evidence); otherwise ``not_realized``, for a finance approver to look at. The standard error
+  comes from the robust spread of the baseline residuals (1.4826 × MAD), inflated for lag-1
+  autocorrelation ((1+ρ)/(1−ρ)), through both window means and the trend's extrapolation.
+
+Daily series: index = day, value = the scope's daily cost. Days up to ``as_of`` (the last day with
+complete data) that are absent from the series count as $0: a deleted resource leaves no rows.
+Days before the series' first day are unknown, not $0 (the baseline is shortened to the data).
+Recurring monthly fees inside a window (month-start charges) count as spend on their day; pass
+usage cost if that matters for a scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from finops.errors import InputError
+from finops.money import cents, format_usd
+from finops.savings import FindingState
+
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12
+SIGNIFICANCE_Z = 3.0  # realized must exceed this many standard errors to count as verified
+MIN_BASELINE_DAYS = 14  # two whole weeks: the least that separates a weekday pattern from a trend
+_MAX_AUTOCORRELATION = 0.9  # caps the variance inflation at 19x when residuals are one long drift
+_FACTOR_ITERATIONS = 8  # a median fixed point can cycle on noisy data; it settles in 2-4 otherwise
+_MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × this = its standard deviation
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A run of days (``end`` inclusive) and the mean cost per day over it."""
+
+    start: date
+    end: date
+    daily_cost: float
+
+    @property
+    def days(self) -> int:
+        """Number of days in the window."""
+        return (self.end - self.start).days + 1
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: ``start``, ``end`` (ISO dates), ``daily_cost`` (dollars, to the cent)."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "daily_cost": float(cents(self.daily_cost))}
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The measured saving of one finding and the evidence behind it.
+
+    ``series`` (for the chart) is indexed by day from the baseline's start to the after window's
+    end, with columns ``actual``, ``expected`` (the fitted counterfactual; NaN on the
+    implementation day) and ``window`` (``baseline`` / ``implementation`` / ``after``).
+    ``trend_per_day`` is the fitted trend as a share of the baseline level per day;
+    ``trend_effect`` how much it moved the expected level from the baseline to the after window;
+    ``control_change`` how much the control's daily cost moved between the windows (None
+    without a control).
+    """
+
+    outcome: FindingState
+    realized_monthly: float
+    estimate_monthly: float
+    verified_share: float
+    standard_error_monthly: float
+    baseline: Window
+    after: Window
+    expected_daily_after: float
+    trend_per_day: float
+    trend_effect: float
+    weekday_factors: tuple[float, ...]
+    control_change: float | None
+    series: pd.DataFrame
+
+    @property
+    def realized_daily(self) -> float:
+        """Realized saving per day (expected − actual, mean over the after window)."""
+        return self.expected_daily_after - self.after.daily_cost
+
+    @property
+    def threshold_monthly(self) -> float:
+        """The realized saving needed to verify: ``verified_share`` × estimate."""
+        return self.verified_share * self.estimate_monthly
+
+    @property
+    def significant(self) -> bool:
+        """Whether realized is at least SIGNIFICANCE_Z standard errors above zero."""
+        return self.realized_monthly >= SIGNIFICANCE_Z * self.standard_error_monthly
+
+    def summary(self) -> str:
+        """One line for the finding's history and its Slack thread."""
+        share = self.realized_monthly / self.estimate_monthly
+        why = ""
+        if self.outcome is FindingState.NOT_REALIZED:
+            why = (f" (needs {format_usd(self.threshold_monthly)}/month)"
+                   if self.realized_monthly < self.threshold_monthly else
+                   f" (within the scope's day-to-day noise, ±{format_usd(self.standard_error_monthly)}/month)")
+        return (f"{self.outcome}: realized {format_usd(self.realized_monthly)}/month, {share:.0%} of the "
+                f"{format_usd(self.estimate_monthly)}/month estimate{why}; expected "
+                f"{format_usd(self.expected_daily_after)}/day without the change, actual "
+                f"{format_usd(self.after.daily_cost)}/day over {self.after.start}..{self.after.end}")
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready evidence (money to the cent, the daily series as a list of points)."""
+        points = [{"day": day.date().isoformat(),
+                   "actual": float(cents(row.actual)),
+                   "expected": None if pd.isna(row.expected) else float(cents(row.expected)),
+                   "window": row.window}
+                  for day, row in self.series.iterrows()]
+        return {
+            "outcome": str(self.outcome),
+            "realized_monthly": float(cents(self.realized_monthly)),
+            "estimate_monthly": float(cents(self.estimate_monthly)),
+            "threshold_monthly": float(cents(self.threshold_monthly)),
+            "standard_error_monthly": float(cents(self.standard_error_monthly)),
+            "significant": self.significant,
+            "baseline": self.baseline.to_dict(),
+            "after": self.after.to_dict(),
+            "expected_daily_after": float(cents(self.expected_daily_after)),
+            "adjustments": {
+                "trend_per_day": self.trend_per_day,
+                "trend_effect": self.trend_effect,
+                "weekday_factors": dict(zip(WEEKDAYS, self.weekday_factors, strict=True)),
+                "control_change": self.control_change,
+            },
+            "series": points,
+        }
+
+
+@dataclass(frozen=True)
+class RecheckResult:
+    """The monthly re-check of a verified saving over its last ``window``.
+
+    ``regressed`` when ``saving_monthly`` fell below ``regressed_share`` × ``verified_monthly``.
+    """
+
+    regressed: bool
+    saving_monthly: float
+    verified_monthly: float
+    regressed_share: float
+    window: Window
+    expected_daily: float
+
+    @property
+    def threshold_monthly(self) -> float:
+        """Below this saving the finding is flagged regressed."""
+        return self.regressed_share * self.verified_monthly
+
+    def summary(self) -> str:
+        """One line for the ledger and the team's notice."""
+        verdict = "regressed" if self.regressed else "holding"
+        return (f"{verdict}: saving {format_usd(self.saving_monthly)}/month over "
+                f"{self.window.start}..{self.window.end} vs {format_usd(self.verified_monthly)}/month "
+                f"verified (expected {format_usd(self.expected_daily)}/day without the change, actual "
+                f"{format_usd(self.window.daily_cost)}/day)")
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form, money to the cent."""
+        return {"regressed": self.regressed, "saving_monthly": float(cents(self.saving_monthly)),
+                "verified_monthly": float(cents(self.verified_monthly)),
+                "threshold_monthly": float(cents(self.threshold_monthly)),
+                "window": self.window.to_dict(), "expected_daily": float(cents(self.expected_daily))}
+
+
+# ------------------------------------------------------------------------------------ the fit
+
+@dataclass(frozen=True)
+class _BaselineFit:
+    """The counterfactual fitted on the baseline, in the working series' units."""
+
+    origin: pd.Timestamp  # day 0 of the trend line
+    slope: float
+    intercept: float
+    weekday_factors: np.ndarray  # Monday..Sunday
+    freeze_t: float  # the trend line is held flat after this day offset (the baseline's length past its end)
+    sigma: float  # robust spread of the relative residuals
+    autocorrelation: float
+    t_mean: float
+    sxx: float
+    days: int
+
+    def offsets(self, days: pd.DatetimeIndex) -> np.ndarray:
+        return np.minimum(((days - self.origin) / pd.Timedelta(days=1)).to_numpy(dtype=float), self.freeze_t)
+
+    def level(self, days: pd.DatetimeIndex) -> np.ndarray:
+        return np.maximum(self.intercept + self.slope * self.offsets(days), 0.0)
+
+    def expected(self, days: pd.DatetimeIndex, control: np.ndarray) -> np.ndarray:
+        return self.level(days) * self.weekday_factors[days.day_of_week] * control
+
+    def standard_error_daily(self, expected_mean: float, actual_mean: float, after_days: pd.DatetimeIndex) -> float:
+        """Standard error of (mean expected − mean actual), from the baseline's residual noise."""
+        lever = float(np.mean(self.offsets(after_days))) - self.t_mean
+        inflation = (1 + self.autocorrelation) / (1 - self.autocorrelation)
+        variance = self.sigma ** 2 * inflation * (
+            expected_mean ** 2 / self.days + actual_mean ** 2 / len(after_days)
+            + expected_mean ** 2 * lever ** 2 / self.sxx)
+        return float(np.sqrt(variance))
+
+
+def _theil_sen(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope = median of pairwise slopes; intercept = median of y − slope·t."""
+    i, j = np.triu_indices(len(t), k=1)
+    slope = float(np.median((y[j] - y[i]) / (t[j] - t[i])))
+    return slope, float(np.median(y - slope * t))
+
+
+def _weekday_factors(y: np.ndarray, line: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    ratios = y / line
+    factors = np.array([np.median(ratios[weekday == w]) if (weekday == w).any() else 1.0 for w in range(7)])
+    return factors / factors[weekday].mean()
+
+
+def _fit_baseline(days: pd.DatetimeIndex, y: np.ndarray) -> _BaselineFit:
+    t = ((days - days[0]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    weekday = days.day_of_week.to_numpy()
+    factors = np.ones(7)
+    # Weekday factors and trend depend on each other: alternate until the factors settle.
+    seasonal = len(t) >= MIN_BASELINE_DAYS and bool((y > 0).all())
+    for _ in range(_FACTOR_ITERATIONS if seasonal else 0):
+        slope, intercept = _theil_sen(t, y / factors[weekday])
+        line = intercept + slope * t
+        if (line <= 0).any():
+            factors = np.ones(7)
+            break
+        updated = _weekday_factors(y, line, weekday)
+        settled = np.allclose(updated, factors, rtol=0.0, atol=1e-9)
+        factors = updated
+        if settled:
+            break
+    adjusted = y / factors[weekday]
+    slope, intercept = _theil_sen(t, adjusted)
+    line = intercept + slope * t
+    residuals = np.where(line > 0, adjusted / np.where(line > 0, line, 1.0) - 1.0, 0.0)
+    sigma = _MAD_TO_SIGMA * float(np.median(np.abs(residuals - np.median(residuals))))
+    centred = residuals - residuals.mean()
+    energy = float(centred @ centred)
+    rho = float(centred[1:] @ centred[:-1]) / energy if energy > 0 else 0.0
+    # The lag-1 estimate from n points is biased low by about (1 + 3ρ)/n (Kendall); undo that.
+    rho = min(max(rho + (1 + 3 * rho) / len(t), 0.0), _MAX_AUTOCORRELATION)
+    t_mean, sxx = float(t.mean()), float(((t - t.mean()) ** 2).sum())
+    # Weight the trend by how well it is measured, t²/(1+t²) with t = slope / its standard error:
+    # a clear trend counts in full, one inside the noise barely, since extrapolating a noise-level
+    # slope adds more error than it removes. The line pivots on the baseline's middle day.
+    level = intercept + slope * t_mean
+    slope_error = sigma * abs(level) * np.sqrt((1 + rho) / (1 - rho) / sxx)
+    weight = 1.0 if slope_error == 0 else slope ** 2 / (slope ** 2 + slope_error ** 2)
+    intercept, slope = intercept + slope * (1 - weight) * t_mean, slope * weight
+    return _BaselineFit(
+        origin=days[0], slope=slope, intercept=intercept, weekday_factors=factors,
+        # Never extend the trend further past the baseline's end than the baseline is long.
+        freeze_t=float(t[-1] + len(t)), sigma=sigma,
+        autocorrelation=rho, t_mean=t_mean, sxx=sxx, days=len(t),
+    )
+
+
+# ---------------------------------------------------------------------------------- the inputs
+
+def _daily_series(series: pd.Series, name: str) -> pd.Series:
+    """A day-indexed float series (duplicates summed), or InputError naming the bad day."""
+    index = pd.DatetimeIndex(pd.to_datetime(series.index))
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    values = pd.Series(pd.to_numeric(series.to_numpy(), errors="coerce"), index=index.normalize(), dtype=float)
+    if values.isna().any():
+        day = values.index[values.isna().argmax()]
+        raise InputError(f"{name} has no number for {day.date()}", column=name,
+                         value=series.iloc[int(values.isna().argmax())])
+    return values.groupby(level=0).sum().sort_index()
+
+
+def _scope_costs(scope: pd.Series, days: pd.DatetimeIndex) -> np.ndarray:
+    return scope.reindex(days, fill_value=0.0).to_numpy(dtype=float)
+
+
+def _control_costs(control: pd.Series | None, days: pd.DatetimeIndex) -> np.ndarray:
+    if control is None:
+        return np.ones(len(days))
+    values = control.reindex(days)
+    missing = values.isna() | (values <= 0)
+    if missing.any():
+        day = values.index[missing.to_numpy().argmax()].date()
+        raise InputError(f"the control series has no positive cost on {day}; pass the control's daily "
+                         "cost for every day of both windows", column="control", value=day.isoformat())
+    return values.to_numpy(dtype=float)
+
+
+def _check_parameters(baseline_days: int, share: float, name: str) -> None:
+    if baseline_days < MIN_BASELINE_DAYS:
+        raise ValueError(f"baseline_days must be >= {MIN_BASELINE_DAYS}, not {baseline_days}")
+    if not 0 < share <= 1:
+        raise ValueError(f"{name} must be in (0, 1], not {share}")
+
+
+def _baseline(scope: pd.Series, control: pd.Series | None, implemented: pd.Timestamp,
+              baseline_days: int) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, _BaselineFit]:
+    first_day = scope.index[0] if len(scope) else implemented
+    start = max(implemented - pd.Timedelta(days=baseline_days), first_day)
+    days = pd.date_range(start, implemented - pd.Timedelta(days=1))
+    if len(days) < MIN_BASELINE_DAYS:
+        raise InputError(f"the scope has {len(days)} days of cost before the implementation day "
+                         f"{implemented.date()}; verification needs at least {MIN_BASELINE_DAYS}",
+                         column="daily")
+    cost = _scope_costs(scope, days)
+    if cost.mean() <= 0:
+        raise InputError(f"the scope cost nothing from {days[0].date()} to {days[-1].date()}: "
+                         "there is no spend to save", column="daily")
+    control_cost = _control_costs(control, days)
+    return days, cost, control_cost, _fit_baseline(days, cost / control_cost)
+
+
+def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: float, as_of: date,
+                  settle_days: int = 14, baseline_days: int = 28, verified_share: float = 0.8,
+                  control: pd.Series | None = None) -> VerificationResult | None:
+    """Measure the realized monthly saving of a finding implemented on ``implemented_on``.
+
+    ``daily``: the scope's daily cost (complete days only); ``as_of``: the last day with complete
+    data; ``control``: optional daily cost of the rest of the org (or the scope's parent without
+    the scope), needed on every day of both windows. Returns None until the after window (the
+    ``settle_days`` days after the implementation day) is complete. See the module docstring for
+    the method. Raises InputError when the baseline has fewer than 14 days of data or no spend.
+    """
+    _check_parameters(baseline_days, verified_share, "verified_share")
+    if settle_days < 1:
+        raise ValueError(f"settle_days must be >= 1, not {settle_days}")
+    if not estimate_monthly > 0:
+        raise ValueError(f"estimate_monthly must be positive, not {estimate_monthly}")
+    implemented = pd.Timestamp(implemented_on)
+    after_days = pd.date_range(implemented + pd.Timedelta(days=1), implemented + pd.Timedelta(days=settle_days))
+    if after_days[-1] > pd.Timestamp(as_of):
+        return None
+    scope = _daily_series(daily, "daily")
+    scope = scope[scope.index <= pd.Timestamp(as_of)]
+    control_series = _daily_series(control, "control") if control is not None else None
+    base_days, base_cost, base_control, fit = _baseline(scope, control_series, implemented, baseline_days)
+
+    actual = _scope_costs(scope, after_days)
+    after_control = _control_costs(control_series, after_days)
+    expected = fit.expected(after_days, after_control)
+    expected_mean, actual_mean = float(expected.mean()), float(actual.mean())
+    realized_monthly = (expected_mean - actual_mean) * DAYS_PER_MONTH
+    standard_error = fit.standard_error_daily(expected_mean, actual_mean, after_days) * DAYS_PER_MONTH
+
+    base_level = float(fit.level(base_days).mean())
+    series = pd.DataFrame(
+        {"actual": np.concatenate([base_cost, _scope_costs(scope, pd.DatetimeIndex([implemented])), actual]),
+         "expected": np.concatenate([fit.expected(base_days, base_control), [np.nan], expected]),
+         "window": ["baseline"] * len(base_days) + ["implementation"] + ["after"] * len(after_days)},
+        index=base_days.append(pd.DatetimeIndex([implemented])).append(after_days))
+    series.index.name = "day"
+
+    verified = realized_monthly >= verified_share * estimate_monthly and \
+        realized_monthly >= SIGNIFICANCE_Z * standard_error
+    return VerificationResult(
+        outcome=FindingState.VERIFIED if verified else FindingState.NOT_REALIZED,
+        realized_monthly=realized_monthly,
+        estimate_monthly=float(estimate_monthly),
+        verified_share=verified_share,
+        standard_error_monthly=standard_error,
+        baseline=Window(base_days[0].date(), base_days[-1].date(), float(base_cost.mean())),
+        after=Window(after_days[0].date(), after_days[-1].date(), actual_mean),
+        expected_daily_after=expected_mean,
+        trend_per_day=fit.slope / base_level if base_level > 0 else 0.0,
+        trend_effect=float(fit.level(after_days).mean()) / base_level - 1 if base_level > 0 else 0.0,
+        weekday_factors=tuple(float(f) for f in fit.weekday_factors),
+        control_change=(float(after_control.mean() / base_control.mean() - 1)
+                        if control_series is not None else None),
+        series=series,
+    )
+
+
+def recheck_verified(daily: pd.Series, *, implemented_on: date, verified_monthly: float, as_of: date,
+                     baseline_days: int = 28, window_days: int = 30,
+                     regressed_share: float = 0.5, control: pd.Series | None = None) -> RecheckResult | None:
+    """The monthly re-check of a verified saving: has the spend come back?
+
+    Measures the saving over the last ``window_days`` complete days (up to ``as_of``) against the
+    same baseline counterfactual as :func:`verify_saving`, whose trend stops one baseline length
+    after the baseline (with a control, the expected cost still follows the control). Flags
+    ``regressed`` when that saving is below ``regressed_share`` (half) of ``verified_monthly``:
+    a rollback, or drift that ate most of it. Growth of the scope's own usage beyond its
+    baseline trend also reads as spend coming back; a control absorbs org-wide growth. None
+    while the window reaches back to the implementation day.
+    """
+    _check_parameters(baseline_days, regressed_share, "regressed_share")
+    if not verified_monthly > 0:
+        raise ValueError(f"verified_monthly must be positive, not {verified_monthly}")
+    implemented = pd.Timestamp(implemented_on)
+    window_days_index = pd.date_range(end=pd.Timestamp(as_of), periods=window_days)
+    if window_days_index[0] <= implemented:
+        return None
+    scope = _daily_series(daily, "daily")
+    scope = scope[scope.index <= pd.Timestamp(as_of)]
+    control_series = _daily_series(control, "control") if control is not None else None
+    *_, fit = _baseline(scope, control_series, implemented, baseline_days)
+
+    actual = _scope_costs(scope, window_days_index)
+    expected = fit.expected(window_days_index, _control_costs(control_series, window_days_index))
+    expected_mean, actual_mean = float(expected.mean()), float(actual.mean())
+    saving_monthly = (expected_mean - actual_mean) * DAYS_PER_MONTH
+    return RecheckResult(
+        regressed=saving_monthly < regressed_share * verified_monthly,
+        saving_monthly=saving_monthly,
+        verified_monthly=float(verified_monthly),
+        regressed_share=regressed_share,
+        window=Window(window_days_index[0].date(), window_days_index[-1].date(), actual_mean),
+        expected_daily=expected_mean,
+    )
+
+
+def after_window(implemented_on: date, settle_days: int = 14) -> tuple[date, date]:
+    """The after window of a finding (first and last day), for schedulers: verify once ``as_of`` ≥ last."""
+    return implemented_on + timedelta(days=1), implemented_on + timedelta(days=settle_days)
