@@ -60,9 +60,8 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -316,6 +315,7 @@ class _History:
     day_of_month: np.ndarray
     days_in_month: np.ndarray
     slot: np.ndarray  # month position of the run-rate pattern
+    fits: dict = field(default_factory=dict, repr=False, compare=False)
 
     def date(self, index: int) -> date:
         return (self.start + pd.Timedelta(days=int(index))).date()
@@ -323,7 +323,13 @@ class _History:
     def month_end_index(self, index: int) -> int:
         return int(index + self.days_in_month[index] - self.day_of_month[index])
 
-    def previous_months(self, before_index: int, count: int) -> list[tuple[int, int]]:
+    def calendar_fit(self, months: tuple[tuple[int, int], ...]) -> _CalendarFit:
+        """The calendar-charge model of these months (memoised: the interval's backtest reuses it)."""
+        if months not in self.fits:
+            self.fits[months] = _fit_calendar(self, months)
+        return self.fits[months]
+
+    def previous_months(self, before_index: int, count: int) -> tuple[tuple[int, int], ...]:
         """(first, last) index of up to ``count`` complete months ending before ``before_index``."""
         end = before_index - 1
         if end >= 0 and self.day_of_month[end] != self.days_in_month[end]:
@@ -335,7 +341,7 @@ class _History:
                 break  # history starts inside this month
             months.append((first, end))
             end = first - 1
-        return months[::-1]
+        return tuple(months[::-1])
 
 
 def _history(daily: pd.DataFrame, *, as_of: date, complete_through: date | None, group: str | None,
@@ -363,7 +369,7 @@ def _history(daily: pd.DataFrame, *, as_of: date, complete_through: date | None,
     calendar_days = pd.date_range(start, as_of_ts + pd.offsets.MonthEnd(0), freq="D")
     complete_index = int((complete_ts - start).days)
     groups = tuple(sorted(frame["group"].unique()))
-    categories = [USAGE, *sorted(set(frame["category"]) - {USAGE})]
+    categories = [USAGE, *sorted(set(frame["category"].unique()) - {USAGE})]
     cube = (frame.groupby(["category", "day", "group"])["cost"].sum()
             .reindex(pd.MultiIndex.from_product([categories, calendar_days[:complete_index + 1], groups]),
                      fill_value=0.0)
@@ -405,8 +411,9 @@ def _remaining_forecast(h: _History, c: int, month_end: int) -> np.ndarray:
                   * weekday[h.weekday[days]] * position[h.slot[days]])
 
     usage_month = h.usage[month_start:c + 1].sum(axis=0) + usage_rest.sum(axis=0)
-    calendar_rest = _calendar_charges(h, months, days, usage_month)
-    return usage_rest.sum(axis=0) + calendar_rest
+    if not months:
+        return usage_rest.sum(axis=0)
+    return usage_rest.sum(axis=0) + _calendar_charges(h.calendar_fit(months), h, days, usage_month)
 
 
 def _current_level(deseasonalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -444,26 +451,26 @@ def _current_level(deseasonalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _weekday_factors(usage: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     """(7, groups) multiplicative weekday pattern from the last weeks; 1 where it cannot be told."""
-    factors = np.ones((7, usage.shape[1]))
+    groups = usage.shape[1]
     recent = usage[-WEEKDAY_WINDOW_DAYS:]
     if len(recent) < 14:
-        return factors
-    csum = np.vstack([np.zeros(usage.shape[1]), np.cumsum(recent, axis=0)])
+        return np.ones((7, groups))
+    csum = np.vstack([np.zeros(groups), np.cumsum(recent, axis=0)])
     centred_mean = (csum[7:] - csum[:-7]) / 7  # mean of days i..i+6, centred on day i+3
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(centred_mean > 0, recent[3:-3] / centred_mean, np.nan)
-    days = weekday[-len(recent):][3:-3]
-    for d in range(7):
-        rows = ratio[days == d]
-        if len(rows):
-            with np.errstate(all="ignore"):
-                factors[d] = np.where(np.isnan(rows).all(axis=0), 1.0, _nanmedian(rows))
+    # Lay the days out as weeks x weekdays (NaN-padded) to take all seven medians at once.
+    first_weekday = int(weekday[-len(recent) + 3])
+    padded = np.full((first_weekday + len(ratio) + 6) // 7 * 7, np.nan)[:, None].repeat(groups, axis=1)
+    padded[first_weekday:first_weekday + len(ratio)] = ratio
+    factors = _nanmedian(padded.reshape(-1, 7, groups))
+    factors = np.where(np.isnan(factors), 1.0, factors)
     mean = factors.mean(axis=0)
     return np.where(mean > 0, factors / np.where(mean > 0, mean, 1.0), 1.0)
 
 
 def _position_factors(h: _History, usage: np.ndarray, weekday: np.ndarray,
-                      months: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+                      months: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
     """(slots, groups) day-of-month factors, and each previous month's deseasonalised level."""
     groups = usage.shape[1]
     factors = np.ones((_SLOTS, groups))
@@ -487,7 +494,7 @@ def _position_factors(h: _History, usage: np.ndarray, weekday: np.ndarray,
     return factors, levels
 
 
-def _daily_growth(month_levels: np.ndarray, months: list[tuple[int, int]]) -> np.ndarray:
+def _daily_growth(month_levels: np.ndarray, months: tuple[tuple[int, int], ...]) -> np.ndarray:
     """Per-day log growth: median month-over-month change of the monthly level (0 if unknown)."""
     if len(months) < 2:
         return np.zeros(month_levels.shape[1])
@@ -499,26 +506,35 @@ def _daily_growth(month_levels: np.ndarray, months: list[tuple[int, int]]) -> np
     return np.where(np.isnan(growth), 0.0, growth)
 
 
-def _calendar_charges(h: _History, months: list[tuple[int, int]], days: np.ndarray,
-                      usage_month: np.ndarray) -> np.ndarray:
-    """Forecast per group of the recurring non-usage charges falling on ``days``."""
-    groups = len(h.groups)
-    if not months or len(days) == 0:
-        return np.zeros(groups)
-    n = len(months)
-    # Amounts per month by day of month (from the start) and by day from the month's end.
-    by_start = np.zeros((h.calendar_charges.shape[0], n, 32, groups))
+@dataclass(frozen=True)
+class _CalendarFit:
+    """Recurring non-usage charges learned from a run of complete months, per anchoring.
+
+    Arrays are (categories, 32 positions, groups); position = day of month (start anchoring) or
+    days to the month's end, 1 = the last day (end anchoring).
+    """
+
+    recurring: tuple[np.ndarray, np.ndarray]  # (start, end) anchoring: recurs in > half the months
+    rule: tuple[np.ndarray, np.ndarray]  # 0 same amount, 1 share of own usage, 2 share of org usage
+    last: tuple[np.ndarray, np.ndarray]  # the last month's amount
+    own_share: tuple[np.ndarray, np.ndarray]  # the last month's amount / own usage that month
+    org_share: tuple[np.ndarray, np.ndarray]  # the last month's amount / org usage that month
+
+
+def _fit_calendar(h: _History, months: tuple[tuple[int, int], ...]) -> _CalendarFit:
+    """Learn which non-usage charges recur where, and the rule that predicts their amount."""
+    n, categories, groups = len(months), h.calendar_charges.shape[0], len(h.groups)
+    by_start = np.zeros((categories, n, 32, groups))
     by_end = np.zeros_like(by_start)
     own_usage = np.zeros((n, groups))
     for i, (first, last) in enumerate(months):
-        idx = np.arange(first, last + 1)
-        dom = h.day_of_month[idx]
-        from_end = h.days_in_month[idx] - dom + 1
-        charges = h.calendar_charges[:, idx]
+        dom = h.day_of_month[first:last + 1]
+        from_end = h.days_in_month[first:last + 1] - dom + 1
+        charges = h.calendar_charges[:, first:last + 1]
+        # Each occurrence goes to the anchoring whose position repeats in more months (filled below).
         by_start[:, i, dom] = charges
         by_end[:, i, from_end] = charges
         own_usage[i] = h.usage[first:last + 1].sum(axis=0)
-    # Attribute each occurrence to the anchoring whose position repeats in more months.
     count_start = (np.abs(by_start) >= 0.005).sum(axis=1)
     count_end = (np.abs(by_end) >= 0.005).sum(axis=1)
     for i, (first, last) in enumerate(months):
@@ -528,38 +544,44 @@ def _calendar_charges(h: _History, months: list[tuple[int, int]], days: np.ndarr
             (count_start[:, dom] == count_end[:, from_end]) & (dom <= FROM_START_DAYS + 1)[None, :, None])
         by_start[:, i, dom] = np.where(prefer_start, by_start[:, i, dom], 0.0)
         by_end[:, i, from_end] = np.where(prefer_start, 0.0, by_end[:, i, from_end])
-    org_usage = own_usage.sum(axis=1, keepdims=True)
-    wanted_start = h.day_of_month[days]
-    wanted_end = h.days_in_month[days] - h.day_of_month[days] + 1
-    forecast = np.zeros(groups)
-    bases_now = (usage_month, np.full(groups, usage_month.sum()))
-    for amounts, wanted in ((by_start, wanted_start), (by_end, wanted_end)):
-        recurring = (np.abs(amounts) >= 0.005).sum(axis=1) * 2 > n  # (categories, 32, groups)
-        predicted = _recurring_amounts(amounts, (own_usage, org_usage), bases_now)
-        forecast += np.where(recurring, predicted, 0.0)[:, wanted].sum(axis=(0, 1))
-    return forecast
+    org_usage = np.broadcast_to(own_usage.sum(axis=1, keepdims=True), own_usage.shape)
+    fits = [_fit_amounts(amounts, own_usage, org_usage) for amounts in (by_start, by_end)]
+    return _CalendarFit(*(tuple(f[i] for f in fits) for i in range(5)))
 
 
-def _recurring_amounts(amounts: np.ndarray, bases: tuple[np.ndarray, np.ndarray],
-                       bases_now: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Next month's amount per (category, position, group) by the rule that fit past months best.
+def _fit_amounts(amounts: np.ndarray, own_usage: np.ndarray, org_usage: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(recurring, rule, last, own share, org share) for amounts (categories, months, positions, groups).
 
-    Rules: last month's amount; last month's ratio to a usage base times this month's base.
+    The rule is the one with the smallest error predicting each month from the month before:
+    the same amount (a fee), or last month's share of usage times this month's usage (a tax).
     """
-    last = amounts[:, -1]
-    candidates = [last]
-    errors = [np.abs(np.diff(amounts, axis=1)).sum(axis=1)]
-    for base, now in zip(bases, bases_now, strict=True):
-        base = np.broadcast_to(base, amounts.shape[1:2] + (amounts.shape[3],))[None, :, None, :]
+    n = amounts.shape[1]
+    recurring = (np.abs(amounts) >= 0.005).sum(axis=1) * 2 > n
+    shares, errors = [], [np.abs(np.diff(amounts, axis=1)).sum(axis=1)]
+    for base in (own_usage, org_usage):
+        base = base[None, :, None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(base > 0, amounts / base, 0.0)
-        candidates.append(ratio[:, -1] * now)
-        predicted = ratio[:, :-1] * base[:, 1:]
-        errors.append(np.abs(amounts[:, 1:] - predicted).sum(axis=1))
-    if amounts.shape[1] < 2:
-        return last
-    best = np.argmin(np.stack(errors), axis=0)  # ties keep the first rule: last month's amount
-    return np.take_along_axis(np.stack(candidates), best[None], axis=0)[0]
+            share = np.where(base > 0, amounts / base, 0.0)
+        shares.append(share[:, -1])
+        errors.append(np.abs(amounts[:, 1:] - share[:, :-1] * base[:, 1:]).sum(axis=1))
+    # With one month there is nothing to compare: keep the amount. Ties keep the first rule.
+    rule = np.argmin(np.stack(errors), axis=0) if n >= 2 else np.zeros(recurring.shape, dtype=int)
+    return recurring, rule, amounts[:, -1], shares[0], shares[1]
+
+
+def _calendar_charges(fit: _CalendarFit, h: _History, days: np.ndarray, usage_month: np.ndarray) -> np.ndarray:
+    """Forecast per group of the recurring non-usage charges falling on ``days``.
+
+    ``usage_month`` is each group's usage this month (spent + forecast), the base of shares.
+    """
+    dom = h.day_of_month[days]
+    positions = (dom, h.days_in_month[days] - dom + 1)
+    forecast = np.zeros(len(h.groups))
+    for a in range(2):
+        amount = np.choose(fit.rule[a], (fit.last[a], fit.own_share[a] * usage_month,
+                                         fit.org_share[a] * usage_month.sum()))
+        forecast += np.where(fit.recurring[a], amount, 0.0)[:, positions[a]].sum(axis=(0, 1))
+    return forecast
 
 
 # ----------------------------------------------------------------------------------------------
@@ -634,7 +656,12 @@ def _error_scale(h: _History, c: int, remaining_days: int) -> np.ndarray:
 
 
 def _nanmedian(values: np.ndarray) -> np.ndarray:
-    """Median over axis 0 ignoring NaN; NaN where a column has no value (without a warning)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": expected, NaN is the answer
-        return np.nanmedian(values, axis=0)
+    """Median over axis 0 ignoring NaN; NaN where a column has no value.
+
+    Sort-based: numpy's nanmedian goes through masked arrays and is the forecast's bottleneck.
+    """
+    ordered = np.sort(values, axis=0)  # NaN sorts last
+    count = np.sum(~np.isnan(values), axis=0)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
+    high = np.take_along_axis(ordered, (count // 2)[None].clip(0, len(values) - 1), axis=0)[0]
+    return np.where(count > 0, (low + high) / 2, np.nan)

@@ -1,0 +1,314 @@
+"""Month-end forecasts: hand-checked totals, the naive baseline, budgets and interval calibration."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finops.errors import InputError
+from finops.forecast import (
+    ForecastRange,
+    MonthForecast,
+    TeamForecast,
+    budget_status,
+    forecast_month_end,
+    level_rose,
+    naive_month_end,
+)
+from finops.model import DAY, TEAM, conform_daily_frame
+
+
+def rows(team: str, start: str, end: str, amount: Callable[[pd.Timestamp], float],
+         category: str = "Usage") -> pd.DataFrame:
+    """One row per day from ``start`` to ``end`` (inclusive) with ``amount(day)`` dollars."""
+    days = pd.date_range(start, end, freq="D")
+    return pd.DataFrame({DAY: days, "ChargeCategory": category, TEAM: team,
+                         "EffectiveCost": [amount(d) for d in days]})
+
+
+def monthly(team: str, start: str, end: str, category: str, amount: Callable[[pd.Timestamp], float],
+            on: Callable[[pd.Timestamp], bool]) -> pd.DataFrame:
+    frame = rows(team, start, end, amount, category)
+    return frame[[on(d) for d in frame[DAY]]]
+
+
+def is_last_day(d: pd.Timestamp) -> bool:
+    return d.day == d.days_in_month
+
+
+def frame(*parts: pd.DataFrame) -> pd.DataFrame:
+    return conform_daily_frame(pd.concat(parts, ignore_index=True))
+
+
+def flat_with_fee_and_tax(team: str = "payments", end: str = "2026-06-30") -> pd.DataFrame:
+    """$100/day usage, a $500 fee on the 1st, a 10 % tax on the month's usage on its last day."""
+    usage = rows(team, "2026-01-01", end, lambda d: 100.0)
+    fee = monthly(team, "2026-01-01", end, "Purchase", lambda d: 500.0, lambda d: d.day == 1)
+    tax = monthly(team, "2026-01-01", end, "Tax", lambda d: 10.0 * d.days_in_month, is_last_day)
+    return frame(usage, fee, tax)
+
+
+# ----------------------------------------------------------------------------------------------
+# Point forecasts, hand-checked
+
+
+@pytest.mark.parametrize("day", [7, 15, 22])
+def test_flat_usage_fee_and_tax_forecast_the_exact_month_end(day):
+    # June: 30 x $100 usage + $500 fee + 10 % tax on $3,000 = $3,800.00, whatever the day.
+    daily = flat_with_fee_and_tax()
+    result = forecast_month_end(daily, as_of=date(2026, 6, day))
+    assert result.month == "2026-06"
+    assert result.complete_through == date(2026, 6, day)
+    assert round(result.org.forecast, 2) == 3800.00
+    assert round(result.team("payments").forecast, 2) == 3800.00
+    assert round(result.team("payments").actual_to_date, 2) == 500.00 + 100.00 * day
+    # The interval learns from February-May; only February (one month of history then) missed.
+    assert result.interval_months == 4
+    assert 3700 < result.org.low <= result.org.forecast <= result.org.high < 3900
+
+
+@pytest.mark.parametrize("day, expected", [(7, 5142.86), (15, 4000.00), (22, 3681.82)])
+def test_naive_scales_month_to_date_and_misses_the_fee_and_the_tax(day, expected):
+    # Naive: (500 + 100 x day) x 30 / day. Overshoots early (the fee), undershoots late (the tax).
+    result = naive_month_end(flat_with_fee_and_tax(), as_of=date(2026, 6, day))
+    assert round(result.org.forecast, 2) == expected
+    assert round(result.team("payments").forecast, 2) == expected
+
+
+def test_data_after_as_of_is_not_read():
+    # The full June is in the frame; on June 15 only data up to June 15 may count.
+    early = forecast_month_end(flat_with_fee_and_tax(end="2026-06-15"), as_of=date(2026, 6, 15))
+    later = forecast_month_end(flat_with_fee_and_tax(end="2026-06-30"), as_of=date(2026, 6, 15))
+    assert early.org == later.org
+
+
+def test_days_after_complete_through_are_forecast_not_taken_as_zero():
+    daily = flat_with_fee_and_tax(end="2026-06-15")
+    # June 14-15 have landed only partly (providers restate the last days).
+    partial = daily[DAY] >= pd.Timestamp("2026-06-14")
+    daily.loc[partial, "EffectiveCost"] = 3.0
+    result = forecast_month_end(daily, as_of=date(2026, 6, 15), complete_through=date(2026, 6, 13))
+    assert result.complete_through == date(2026, 6, 13)
+    assert round(result.org.actual_to_date, 2) == 1800.00  # fee + 13 complete days
+    assert round(result.org.forecast, 2) == 3800.00
+
+
+def test_missing_latest_days_are_forecast_by_default():
+    # Data stops on June 12; asking on June 15 treats June 13-15 as unknown, not as $0 days.
+    result = forecast_month_end(flat_with_fee_and_tax(end="2026-06-12"), as_of=date(2026, 6, 15))
+    assert result.complete_through == date(2026, 6, 12)
+    assert round(result.org.forecast, 2) == 3800.00
+
+
+def test_weekly_seasonality_forecasts_each_remaining_weekday():
+    # $100 on weekdays, $40 on weekends. June 2026 has 22 weekdays and 8 weekend days: $2,520.
+    daily = frame(rows("search", "2026-01-01", "2026-06-30", lambda d: 40.0 if d.day_of_week >= 5 else 100.0))
+    for day in (7, 15, 22):
+        result = forecast_month_end(daily, as_of=date(2026, 6, day))
+        assert round(result.org.forecast, 2) == 2520.00
+    # Naive on Monday June 15 (15 days: 11 weekdays, 4 weekend days) = 1,260 x 30 / 15.
+    assert round(naive_month_end(daily, as_of=date(2026, 6, 15)).org.forecast, 2) == 2520.00
+    # ... but on Sunday June 7 (5 weekdays, 2 weekend days) it is 580 x 30 / 7.
+    assert round(naive_month_end(daily, as_of=date(2026, 6, 7)).org.forecast, 2) == 2485.71
+
+
+def test_trend_is_extrapolated_through_the_rest_of_the_month():
+    growth = math.log(1.03) / 30  # +3 % a month, compounding daily
+    origin = pd.Timestamp("2026-01-01")
+
+    def cost(d: pd.Timestamp) -> float:
+        return 100.0 * math.exp(growth * (d - origin).days)
+
+    daily = frame(rows("ml", "2026-01-01", "2026-06-30", cost))
+    june = pd.date_range("2026-06-01", "2026-06-30")
+    expected = sum(cost(d) for d in june)
+    result = forecast_month_end(daily, as_of=date(2026, 6, 15))
+    # Monthly levels are medians (an even month's median sits between two days): within a cent.
+    assert result.org.forecast == pytest.approx(expected, abs=0.01)
+    # The naive run rate lags the trend: it misses the growth of the rest of the month.
+    naive = naive_month_end(daily, as_of=date(2026, 6, 15)).org.forecast
+    assert naive == pytest.approx(sum(cost(d) for d in june[:15]) * 2, abs=0.01)
+    assert expected - naive > 20
+
+
+def test_month_end_batch_job_is_learned_from_previous_months():
+    # Flat $100/day, but the last day of every month runs a batch job at $300.
+    daily = frame(rows("data", "2026-01-01", "2026-06-30", lambda d: 300.0 if is_last_day(d) else 100.0))
+    result = forecast_month_end(daily, as_of=date(2026, 6, 15))
+    assert round(result.org.forecast, 2) == 3200.00
+    assert round(naive_month_end(daily, as_of=date(2026, 6, 15)).org.forecast, 2) == 3000.00
+
+
+def test_tax_on_the_last_day_and_a_fee_on_the_15th_recur_in_months_of_any_length():
+    # History Sep-Jan (30/31-day months); February is 28 days: tax on the 28th, fee on the 15th.
+    usage = rows("web", "2026-09-01", "2027-02-28", lambda d: 100.0)
+    fee = monthly("web", "2026-09-01", "2027-02-28", "Purchase", lambda d: 250.0, lambda d: d.day == 15)
+    tax = monthly("web", "2026-09-01", "2027-02-28", "Tax", lambda d: 8.0 * d.days_in_month, is_last_day)
+    result = forecast_month_end(frame(usage, fee, tax), as_of=date(2027, 2, 10))
+    # 28 x $100 + $250 + 8 % x $2,800
+    assert round(result.org.forecast, 2) == 2800.00 + 250.00 + 224.00
+
+
+def test_a_one_off_credit_is_not_expected_again():
+    daily = pd.concat([flat_with_fee_and_tax(),
+                       frame(rows("payments", "2026-03-12", "2026-03-12", lambda d: -200.0, "Credit"))])
+    assert round(forecast_month_end(daily, as_of=date(2026, 6, 15)).org.forecast, 2) == 3800.00
+
+
+def test_tax_booked_to_a_shared_account_follows_the_organisations_usage():
+    end = "2026-06-30"
+    daily = frame(
+        rows("payments", "2026-01-01", end, lambda d: 100.0),
+        rows("search", "2026-01-01", end, lambda d: 50.0),
+        # The shared account carries 10 % tax on everyone's usage, and no usage of its own.
+        monthly("unallocated", "2026-01-01", end, "Tax", lambda d: 15.0 * d.days_in_month, is_last_day),
+    )
+    result = forecast_month_end(daily, as_of=date(2026, 6, 15))
+    assert [t.team for t in result.teams] == ["payments", "search", "unallocated"]
+    assert [round(t.forecast, 2) for t in result.teams] == [3000.00, 1500.00, 450.00]
+    assert round(result.org.forecast, 2) == 4950.00
+    assert result.org.forecast == pytest.approx(sum(t.forecast for t in result.teams))
+
+
+def test_rows_without_a_team_are_forecast_as_unallocated_and_group_none_gives_the_org_only():
+    daily = frame(rows("", "2026-05-01", "2026-06-30", lambda d: 10.0), rows("web", "2026-05-01", "2026-06-30", lambda d: 20.0))
+    teams = forecast_month_end(daily, as_of=date(2026, 6, 20))
+    assert [(t.team, round(t.forecast, 2)) for t in teams.teams] == [("unallocated", 300.00), ("web", 600.00)]
+    org_only = forecast_month_end(daily, as_of=date(2026, 6, 20), group=None)
+    assert org_only.teams == ()
+    assert round(org_only.org.forecast, 2) == 900.00
+
+
+def test_a_month_with_no_history_before_it_has_a_run_rate_but_no_interval():
+    result = forecast_month_end(frame(rows("mobile", "2026-06-01", "2026-06-10", lambda d: 100.0)),
+                                as_of=date(2026, 6, 10))
+    assert round(result.org.forecast, 2) == 3000.00
+    assert result.interval_months == 0
+    assert result.org.low == result.org.high == result.org.forecast
+
+
+def test_the_last_day_of_the_month_is_the_actual_total():
+    result = forecast_month_end(flat_with_fee_and_tax(), as_of=date(2026, 6, 30))
+    assert (round(result.org.low, 2), round(result.org.forecast, 2), round(result.org.high, 2)) == (3800.00,) * 3
+
+
+def test_no_data_on_or_before_as_of_is_an_input_error():
+    with pytest.raises(InputError, match="no cost data on or before 2025-12-31"):
+        forecast_month_end(flat_with_fee_and_tax(), as_of=date(2025, 12, 31))
+
+
+def test_a_frame_without_the_metric_column_is_an_input_error():
+    with pytest.raises(InputError, match="BilledCost"):
+        forecast_month_end(flat_with_fee_and_tax().drop(columns="BilledCost"), as_of=date(2026, 6, 15),
+                           metric="BilledCost")
+
+
+# ----------------------------------------------------------------------------------------------
+# Intervals
+
+
+def noisy_history(seed: int, months: int = 20) -> pd.DataFrame:
+    """Four teams with multiplicative noise, weekly dips, growth, fees, tax and a few spikes."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-01-01")
+    end = start + pd.DateOffset(months=months) - pd.Timedelta(days=1)
+    index = pd.date_range(start, end, freq="D")
+    parts = []
+    for team, level, noise, growth in (("a", 1000, 0.04, 0.02), ("b", 600, 0.08, 0.0),
+                                       ("c", 300, 0.06, -0.01), ("d", 1500, 0.03, 0.03)):
+        usage = level * (1 + growth) ** (np.arange(len(index)) / 30.4)
+        usage *= np.where(index.day_of_week >= 5, 0.8, 1.05) * np.exp(rng.normal(0, noise, len(index)))
+        spikes = rng.random(len(index)) < 0.01
+        usage[spikes] *= 3
+        parts.append(pd.DataFrame({DAY: index, "ChargeCategory": "Usage", TEAM: team, "EffectiveCost": usage}))
+        monthly_usage = pd.Series(usage, index=index).groupby(index.to_period("M")).sum().to_numpy()
+        last_days = index[index.day == index.days_in_month]
+        parts.append(pd.DataFrame({DAY: last_days, "ChargeCategory": "Tax", TEAM: team,
+                                   "EffectiveCost": 0.07 * monthly_usage}))
+        parts.append(pd.DataFrame({DAY: index[index.day == 1], "ChargeCategory": "Purchase", TEAM: team,
+                                   "EffectiveCost": level * 2.0}))
+    return frame(*parts)
+
+
+def test_eighty_percent_intervals_hold_about_eighty_percent_of_outcomes():
+    daily = noisy_history(seed=11, months=16)
+    totals = daily.groupby([daily[DAY].dt.to_period("M"), TEAM])["EffectiveCost"].sum().unstack()
+    inside, outcomes, org_narrower = 0, 0, 0
+    months = totals.index[-9:]
+    for i, month in enumerate(months):
+        result = forecast_month_end(daily, as_of=date(month.year, month.month, (7, 15, 22)[i % 3]))
+        for team in result.teams:
+            inside += team.low <= totals.loc[month, team.team] <= team.high
+        inside += result.org.low <= totals.loc[month].sum() <= result.org.high
+        outcomes += len(result.teams) + 1
+        # Team errors partly cancel: the org interval is narrower than the team intervals added up.
+        org_narrower += (result.org.high - result.org.low) < sum(t.high - t.low for t in result.teams)
+        assert result.org.low <= result.org.forecast <= result.org.high
+    assert outcomes == 45
+    assert 0.65 <= inside / outcomes <= 0.95
+    assert org_narrower == len(months)
+
+
+def test_the_interval_learns_from_each_past_month_with_a_month_before_it():
+    daily = noisy_history(seed=3, months=4)  # Jan-Apr 2024; forecasting April
+    result = forecast_month_end(daily, as_of=date(2024, 4, 15))
+    assert result.interval_months == 2  # February and March (January has no month before it)
+    assert result.org.low < result.org.forecast < result.org.high
+
+
+# ----------------------------------------------------------------------------------------------
+# JSON and budgets
+
+
+def a_forecast() -> MonthForecast:
+    return MonthForecast(
+        month="2026-10", as_of=date(2026, 10, 15), complete_through=date(2026, 10, 14), coverage=0.8,
+        interval_months=12,
+        org=ForecastRange(forecast=12000.004, low=11500.126, high=12600.999, actual_to_date=6000.0),
+        teams=(TeamForecast("payments", 8000.0, 7600.0, 8500.0, 4000.0),
+               TeamForecast("search", 4000.004, 3700.126, 4300.999, 2000.0)),
+    )
+
+
+def test_to_json_is_the_documented_document_in_cents():
+    assert a_forecast().to_json({"payments": 10000}) == {
+        "as_of": "2026-10-15",
+        "month": "2026-10",
+        "org": {"forecast": 12000.0, "low": 11500.13, "high": 12601.0},
+        "teams": [
+            {"team": "payments", "forecast": 8000.0, "low": 7600.0, "high": 8500.0, "budget": 10000.0},
+            {"team": "search", "forecast": 4000.0, "low": 3700.13, "high": 4301.0, "budget": None},
+        ],
+    }
+
+
+def test_budget_levels_warning_from_eighty_percent_and_over_from_the_budget():
+    statuses = budget_status(a_forecast(), {"payments": 10000.0, "search": 4000.0, "mobile": 500.0})
+    assert [(s.team, s.level) for s in statuses] == [("payments", "warning"), ("search", "over"), ("mobile", "ok")]
+    payments = statuses[0]
+    assert (payments.budget, payments.forecast, payments.low, payments.high, payments.actual_to_date) == (
+        10000.0, 8000.0, 7600.0, 8500.0, 4000.0)
+    assert payments.share == pytest.approx(0.8)
+    assert statuses[2].forecast == 0.0 and statuses[2].share == 0.0
+    just_under = budget_status(a_forecast(), {"payments": 10000.01, "search": 4000.01})
+    assert [s.level for s in just_under] == ["ok", "warning"]
+
+
+def test_a_zero_budget_with_spend_is_over_and_a_negative_one_is_refused():
+    assert budget_status(a_forecast(), {"payments": 0.0})[0].level == "over"
+    with pytest.raises(InputError, match="negative"):
+        budget_status(a_forecast(), {"payments": -1.0})
+
+
+def test_an_alert_is_due_only_when_the_level_rises():
+    assert level_rose(None, "warning")
+    assert level_rose("warning", "over")
+    assert level_rose("ok", "over")
+    assert not level_rose(None, "ok")
+    assert not level_rose("warning", "warning")
+    assert not level_rose("over", "warning")
