@@ -298,7 +298,10 @@ def _labelled_periods(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
     """The daily rows in A and in B with a ``period`` column (a row in both periods appears twice)."""
     days = pd.to_datetime(frame[DAY])
     pieces = []
-    for label, period in (("a", question.period_a), ("b", question.period_b)):
+    # Earlier period first, whichever is A: the rows' order (and so every sum's) must not depend
+    # on which period was asked about, or swapping them would not flip signs exactly.
+    periods = sorted((("a", question.period_a), ("b", question.period_b)), key=lambda p: (p[1].start, p[1].end))
+    for label, period in periods:
         inside = ((days >= pd.Timestamp(period.start)) & (days <= pd.Timestamp(period.end))).to_numpy()
         pieces.append(frame.loc[inside].assign(**{PERIOD: label}))
     return pd.concat(pieces, ignore_index=True)
@@ -325,8 +328,8 @@ def aggregate_for_variance(frame: pd.DataFrame, question: Question) -> pd.DataFr
 def _group_ids(*codes: np.ndarray) -> np.ndarray:
     """Dense ids of the distinct combinations of ``codes``, numbered in their lexicographic order.
 
-    Sorted numbering makes every later sum run in the same order whichever period is called A,
-    which is what keeps the swap symmetry exact in floating point.
+    The numbering depends on the codes only, never on which rows are A or B: every later sum runs
+    in the same order whichever period is asked about, which keeps the swap symmetry exact.
     """
     ids = np.zeros(len(codes[0]), dtype=np.int64)
     for column in codes:
@@ -350,7 +353,7 @@ def _sum_quantity_by(ids: np.ndarray, values: np.ndarray, size: int) -> np.ndarr
 @dataclass(frozen=True)
 class _Series:
     """One entry per series (combination of the key columns present) with cost and quantities in
-    A and B side by side; key columns as integer codes into sorted ``uniques``."""
+    A and B side by side; key columns as integer codes into ``uniques``."""
 
     codes: dict[str, np.ndarray]
     uniques: dict[str, np.ndarray]
@@ -375,20 +378,20 @@ def _series(rows: pd.DataFrame, metric: str) -> _Series:
         raise ValueError(f"a pre-aggregated frame needs a {PERIOD!r} column with 'a' or 'b'")
     if money not in rows:
         raise ValueError(f"the frame has no {money} column for the {metric!r} metric")
-    period = rows[PERIOD].astype(str).to_numpy()
-    unknown = sorted(set(np.unique(period)) - {"a", "b"})
+    period = rows[PERIOD].astype(str)
+    unknown = sorted(set(period.unique()) - {"a", "b"})
     if unknown:
         raise ValueError(f"the {PERIOD!r} column holds {unknown[:3]}: only 'a' and 'b' are allowed")
     row_codes, uniques = {}, {}
     for column in VARIANCE_KEYS:
         if column in rows:
-            codes, values = pd.factorize(rows[column].fillna("").astype(str), sort=True)
+            codes, values = pd.factorize(rows[column].fillna("").astype(str))
             row_codes[column], uniques[column] = codes, np.asarray(values, dtype=object)
     ids = _group_ids(*row_codes.values()) if row_codes else np.zeros(len(rows), dtype=np.int64)
     size = int(ids.max()) + 1 if len(ids) else 0
     first = np.zeros(size, dtype=np.int64)
     first[ids] = np.arange(len(ids))  # a row of each series (all its rows share the key codes)
-    in_b = period == "b"
+    in_b = (period == "b").to_numpy(dtype=bool)
     slots = 2 * ids + in_b  # series i: slot 2i is A, 2i + 1 is B
     cost = pd.to_numeric(rows[money]).fillna(0.0).to_numpy(dtype=float)
     measures = {"cost": _sum_by(slots, cost, 2 * size).reshape(size, 2)}
