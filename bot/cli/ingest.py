@@ -1,14 +1,16 @@
-"""``costbot ingest file|focus PATH...`` (and the connectors' subcommands, added by their modules)."""
+"""``costbot ingest file|focus PATH...``, the connectors (``_connectors.py``), and what was loaded:
+``costbot ingest runs`` (every attempt, failed ones with their reason) and ``costbot ingest status``
+(per source: last day, last complete day, partial days, latest run)."""
 
 from __future__ import annotations
 
 import argparse
 
-from bot.cli._common import open_context
+from bot.cli._common import open_context, print_json, print_table
 from finops.money import format_usd, from_micros
 from finops.sources.files import FORMATS
-from jobs.ingest import ingest_cost_files
-from storage.costs import CostStore
+from jobs.ingest import SourceStatus, ingest_cost_files, source_status
+from storage.costs import CostStore, IngestRunRecord
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,6 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     _connectors.register(kinds)
 
+    runs = kinds.add_parser("runs", help="the latest ingest runs, failed ones with their reason")
+    runs.add_argument("--source", help="only this source key (e.g. aws-ce:999900001111)")
+    runs.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
+    runs.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    runs.set_defaults(func=run_list_runs)
+
+    status = kinds.add_parser("status", help="per source: last day, last complete day, partial days, last run")
+    status.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    status.set_defaults(func=run_status)
+
 
 def run_ingest_files(args: argparse.Namespace) -> int:
     ctx = open_context(args)
@@ -40,3 +52,70 @@ def run_ingest_files(args: argparse.Namespace) -> int:
               f"{result.series} series, effective {format_usd(from_micros(result.effective_micros))}")
     print(f"ingested {report.files} file(s): effective cost {format_usd(from_micros(report.effective_micros))}")
     return 0
+
+
+def run_list_runs(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    runs = CostStore(ctx.db).ingest_runs(args.source, limit=max(args.limit, 1))
+    if args.json:
+        print_json([run_document(run) for run in runs])
+        return 0
+    print_table(["id", "started (UTC)", "source", "period", "rows", "effective", "status"],
+                [[run.id, f"{run.started_at:%Y-%m-%d %H:%M}", run.source, _period(run), run.rows_written,
+                  format_usd(run.effective_total), run.status + (f": {run.error}" if run.error else "")]
+                 for run in runs], right={0, 4, 5})
+    return 0
+
+
+def run_document(run: IngestRunRecord) -> dict:
+    """A run as JSON: ``id``, ``source``, ``kind``, ``start``, ``end``, ``rows_read``, ``rows_written``,
+    ``billed``, ``effective``, ``status`` (running, ok, failed), ``error``, ``started_at``, ``finished_at``."""
+    return {"id": run.id, "source": run.source, "kind": run.kind, "start": run.period_start, "end": run.period_end,
+            "rows_read": run.rows_read, "rows_written": run.rows_written, "billed": run.billed_total,
+            "effective": run.effective_total, "status": run.status, "error": run.error,
+            "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat() if run.finished_at
+            else None}
+
+
+def run_status(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    statuses = source_status(CostStore(ctx.db))
+    if args.json:
+        print_json([status_document(s) for s in statuses])
+        return 0
+    if not statuses:
+        print("no cost data yet: costbot ingest file PATH, or a connector (costbot ingest --help)")
+        return 0
+    print_table(["source", "last day", "complete through", "partial days", "last run"],
+                [[s.source, s.last_day or "-", s.complete_through or "-", _partial(s), _last_run(s)]
+                 for s in statuses])
+    return 0
+
+
+def status_document(status: SourceStatus) -> dict:
+    """A source's freshness as JSON: ``source``, ``last_day``, ``complete_through``, ``partial_days``,
+    ``last_run`` (``status``, ``at``, ``error``; null for file sources)."""
+    run = None
+    if status.last_run_status:
+        run = {"status": status.last_run_status, "at": status.last_run_at.isoformat() if status.last_run_at else None,
+               "error": status.last_error}
+    return {"source": status.source, "last_day": status.last_day, "complete_through": status.complete_through,
+            "partial_days": status.partial_days, "last_run": run}
+
+
+def _period(run: IngestRunRecord) -> str:
+    return f"{run.period_start}..{run.period_end}" if run.period_start else "-"
+
+
+def _partial(status: SourceStatus) -> str:
+    days = status.partial_days
+    if not days:
+        return "none" if status.last_day else "-"
+    return f"{days[0]}" if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)})"
+
+
+def _last_run(status: SourceStatus) -> str:
+    if not status.last_run_status:
+        return "-"
+    when = f" {status.last_run_at:%Y-%m-%d %H:%M}" if status.last_run_at else ""
+    return f"{status.last_run_status}{when}" + (f": {status.last_error}" if status.last_error else "")

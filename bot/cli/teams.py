@@ -1,0 +1,150 @@
+"""``costbot teams``: every team of teams.yml (channel, owners, rules in precedence order, budget)
+with this month's spend, direct and from shared pools; the unallocated spend; the pools.
+
+:func:`load_team_spend` is also what ``/cost teams`` answers from (handlers/costs.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+
+from bot.cli._common import open_context, print_json, print_table
+from finops.model import ALLOCATION_RULE, DEFAULT_METRIC, METRICS, TEAM, UNALLOCATED, metric_column
+from finops.money import MICROS, cents, format_usd, from_micros, split_to_cents
+from finops.ownership import SHARED_RULE_PREFIX, allocate_costs, split_shared_costs
+from finops.teams import Team, TeamsConfig
+from storage.costs import CostStore
+
+
+@dataclass(frozen=True)
+class TeamSpend:
+    """One owner's spend in the month so far, exact (micro-dollar sums)."""
+
+    team: str
+    direct: Decimal
+    shared: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.direct + self.shared
+
+    def in_cents(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(direct, shared, total) rounded so that direct + shared == total to the cent."""
+        total = cents(self.total)
+        direct, shared = split_to_cents([self.direct, self.shared], total)
+        return direct, shared, total
+
+
+@dataclass(frozen=True)
+class MonthSpend:
+    """Spend per owner (teams of the file, plus ``unallocated``) from ``start`` to ``end``."""
+
+    start: date
+    end: date
+    metric: str
+    by_team: dict[str, TeamSpend]
+
+    def of(self, team: str) -> TeamSpend:
+        return self.by_team.get(team, TeamSpend(team, Decimal(0), Decimal(0)))
+
+
+def load_team_spend(store: CostStore, teams: TeamsConfig, today: date, *,
+                    metric: str = DEFAULT_METRIC) -> MonthSpend:
+    """This calendar month's spend so far per owner, allocated by the current teams.yml with
+    shared pools split (so the parts add up to the month's total)."""
+    start = today.replace(day=1)
+    frame = split_shared_costs(allocate_costs(store.load_daily_costs(start=start, end=today), teams), teams)
+    micros = np.rint(frame[metric_column(metric)].to_numpy(dtype=np.float64) * MICROS).astype(np.int64)
+    shared = frame[ALLOCATION_RULE].astype(str).str.startswith(SHARED_RULE_PREFIX).to_numpy()
+    by_team: dict[str, TeamSpend] = {}
+    for team in dict.fromkeys([*teams.team_names, UNALLOCATED, *frame[TEAM]]):
+        mine = (frame[TEAM] == team).to_numpy()
+        by_team[team] = TeamSpend(team, from_micros(int(micros[mine & ~shared].sum())),
+                                  from_micros(int(micros[mine & shared].sum())))
+    return MonthSpend(start, today, metric, by_team)
+
+
+def budget_used(team: Team, spend: TeamSpend) -> float | None:
+    """Month-to-date spend / monthly budget; None without a budget."""
+    if not team.budget_monthly:
+        return None
+    return float(spend.total) / team.budget_monthly
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("teams", help="teams, channels, owners, rules, budgets and this month's spend")
+    parser.add_argument("--metric", default=DEFAULT_METRIC, choices=list(METRICS))
+    parser.add_argument("--teams", metavar="FILE", help="teams.yml (default: $COSTBOT_TEAMS)")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.set_defaults(func=run_teams)
+
+
+def run_teams(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    spend = load_team_spend(CostStore(ctx.db), ctx.teams, ctx.today(), metric=args.metric)
+    if args.json:
+        print_json(teams_document(ctx.teams, spend))
+        return 0
+    print_teams(ctx.teams, spend)
+    return 0
+
+
+def teams_document(config: TeamsConfig, spend: MonthSpend) -> dict:
+    """teams.yml and the month's spend as one JSON document (money exact to the cent)."""
+    teams = []
+    for team in config.teams:
+        mine = spend.of(team.name)
+        used = budget_used(team, mine)
+        teams.append({
+            "name": team.name, "channel": team.channel, "owners": list(team.owners), "members": list(team.members),
+            "rules": [{"rule": rule.describe(), "line": rule.line} for rule in team.match],
+            "budget_monthly": team.budget_monthly,
+            "spend": dict(zip(("direct", "shared", "total"), mine.in_cents(), strict=True)),
+            "budget_used": None if used is None else round(used, 4),
+            "mandatory_tags": list(config.mandatory_tags_for(team.name)),
+            "thresholds": {"min_impact_usd": team.thresholds.min_impact_usd, "min_pct": team.thresholds.min_pct,
+                           "alert_on_decrease": team.thresholds.alert_on_decrease},
+        })
+    return {
+        "month": f"{spend.start:%Y-%m}", "from": spend.start, "to": spend.end, "metric": spend.metric,
+        "default_channel": config.default_channel, "finance_approvers": list(config.finance_approvers),
+        "teams": teams,
+        "unallocated": cents(spend.of(UNALLOCATED).total),
+        "shared_costs": [{"name": pool.name, "split": pool.split, "teams": list(pool.teams),
+                          "percentages": dict(pool.percentages) or None,
+                          "rules": [{"rule": rule.describe(), "line": rule.line} for rule in pool.match]}
+                         for pool in config.shared_costs],
+    }
+
+
+def print_teams(config: TeamsConfig, spend: MonthSpend) -> None:
+    """Teams as a terminal table, then each team's rules."""
+    print(f"{spend.metric} cost this month, {spend.start} to {spend.end}; file {config.file}")
+    rows = []
+    for team in config.teams:
+        mine = spend.of(team.name)
+        used = budget_used(team, mine)
+        budget = "-" if team.budget_monthly is None else format_usd(team.budget_monthly)
+        rows.append([team.name, team.channel, ", ".join(team.owners) or "-", *map(format_usd, mine.in_cents()), budget,
+                     "-" if used is None else f"{used * 100:.0f} %"])
+    rows.append([UNALLOCATED, config.default_channel, "-", "", "", format_usd(spend.of(UNALLOCATED).total), "-", "-"])
+    print_table(["team", "channel", "owners", "direct", "shared", "total", "budget", "used"], rows,
+                right={3, 4, 5, 6, 7})
+    print("\nrules (a tag beats an account mapping; docs/teams.md, \"Precedence\"):")
+    for team in config.teams:
+        print(f"  {team.name}: " + ("; ".join(f"{rule.describe()} (line {rule.line})" for rule in team.match)
+                                    or "no rules"))
+    for pool in config.shared_costs:
+        split = ", ".join(f"{t} {p:g} %" for t, p in pool.percentages) if pool.split == "fixed" else (
+            f"{pool.split} across {', '.join(pool.teams)}")
+        print(f"  shared pool {pool.name}: " + "; ".join(f"{rule.describe()} (line {rule.line})" for rule in pool.match)
+              + f" -> {split}")
