@@ -24,10 +24,13 @@ the scope keys whose columns it has, and is trusted to be filtered already on th
 
 Contributors (the drill-down)
 -----------------------------
-Spend is first split by team (all teams), then each node is drilled into the child that carries
-at least half (:data:`DRILL_SHARE`) of its children's gross change (sum of absolute changes, so
-offsetting moves neither hide nor cancel): team -> service -> whichever of account / region / SKU /
-resource is the most concentrated, then the next most concentrated, and so on. The siblings left
+Spend is first split into every team (every service when the scope holds one team, or the data
+none), then each node is drilled into the child that carries at least half (:data:`DRILL_SHARE`)
+of its children's gross change (sum of absolute changes, so offsetting moves neither hide nor
+cancel): team -> service -> whichever of account / region / SKU / resource is the most
+concentrated, then the next most concentrated, and so on. A team or service with a single value
+inside a node names it ("payments / Amazon EC2"); the other dimensions with a single value, and
+empty ones, are skipped since they tell the reader nothing. The siblings left
 behind form a "rest" line ("payments / 4 other services") that is drilled the same way, so a few
 large children come out one by one while a spread-out change stays one summarised line. Nodes
 whose children move less than :data:`MATERIAL_SHARE` of the top-level gross change are not
@@ -73,7 +76,7 @@ specific contributor its dimensions fit. explained_share = 1 - (unknown not cove
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -215,7 +218,12 @@ class Contributor:
 
 @dataclass(frozen=True)
 class VarianceAnswer:
-    """The answer to a ``why`` question; :meth:`to_json` is the ``costbot why --json`` document."""
+    """The answer to a ``why`` question; :meth:`to_json` is the ``costbot why --json`` document.
+
+    ``explained_share`` (0..1, for the maturity scorecard) is defined in the module docstring
+    ("Explainers and explained_share"); ``delta_pct`` is delta over B's total in percent, rounded
+    to 2 decimals, None when B's total is 0.
+    """
 
     question: Question
     total_a: Decimal
@@ -285,7 +293,7 @@ def _tag_value(tags: str, name: str) -> str:
     return next((str(v) for k, v in parse_tags(tags).items() if k.casefold() == name), "")
 
 
-def _matches(frame: pd.DataFrame, column: str, wanted: set[str], value_of) -> np.ndarray:
+def _matches(frame: pd.DataFrame, column: str, wanted: set[str], value_of: Callable[[str], str]) -> np.ndarray:
     """Vectorized membership test: each distinct value is looked at once."""
     if column not in frame:
         raise ValueError(f"the frame has no {column} column to filter on")
@@ -511,8 +519,8 @@ def _plural(key: str | None, count: int) -> str:
 
 def _node_label(node: _Node) -> str:
     base = " / ".join(_show(k, v) for k, v in node.dims.items())
-    if node.rest_of is not None:
-        count = node.covers[1] if node.covers else 0
+    if node.rest_of is not None and node.covers is not None:  # a rest line is final only with covers
+        count = node.covers[1]
         tail = f"{count} other {_plural(node.rest_of, count)}"
         return f"{base} / {tail}" if base else tail
     if node.covers is not None:
@@ -740,7 +748,8 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
                    if key in SCOPE_COLUMNS and SCOPE_COLUMNS[key] in frame}
         rows = filter_scope(frame, present)
     else:
-        rows = _labelled_periods(filter_scope(frame, question.scope), question)
+        needed = [c for c in (DAY, *VARIANCE_KEYS, metric_column(question.metric), *QUANTITIES) if c in frame]
+        rows = _labelled_periods(filter_scope(frame, question.scope)[needed], question)
     series = _series(rows, question.metric)
     cost_a, cost_b = series.cost_a, series.cost_b
 
