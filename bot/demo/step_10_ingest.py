@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.blocks.costs import coverage_message
 from bot.blocks.help import help_message
 from bot.blocks.text import blocks_to_text
+from bot.cli.coverage import load_coverage
 from bot.demo import DemoRun
 from finops.money import format_usd, from_micros
 from jobs.ingest import ingest_cost_files
@@ -28,3 +30,7 @@ def run(demo: DemoRun) -> None:
     demo.say("\n$ /cost help   (what anyone in Slack sees)")
     message = help_message(SUBCOMMANDS.values())
     demo.say(blocks_to_text(message["blocks"], message["text"]))
+
+    demo.say("\n$ /cost coverage   (who owns the spend; the NAT gateway and support fees are a shared pool)")
+    coverage = coverage_message(load_coverage(store, demo.ctx.teams), demo.ctx.teams)
+    demo.say(blocks_to_text(coverage["blocks"], coverage["text"]))
