@@ -138,17 +138,18 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         unblended = np.nan_to_num(numbers["unblended"])
         line_type = text["type"]
         category = line_type.map(charge_category, column=found["type"])
-        is_usage = line_type.is_in(USAGE_TYPES)
-        quantity = np.where(is_usage, numbers.get("usage_amount", np.nan), np.nan)
+        # Quantities on usage line items only: a Savings Plan negation repeats the covered usage's
+        # amount, and fees, taxes and credits count no usage. The negation keeps the unit so it
+        # sums into the same series as the usage it offsets; FOCUS leaves other units empty.
+        quantity = np.where(line_type.is_in(USAGE_TYPES), numbers.get("usage_amount", np.nan), np.nan)
         unit = text.get("unit", constant("", rows))
-        # FOCUS leaves units empty on rows that are not usage (tax, fees, credits).
-        unit = recode(np.where(is_usage, unit.codes, len(unit.values)), np.append(unit.values, ""))
+        unit = recode(np.where(category.is_in(["Usage"]), unit.codes, len(unit.values)), np.append(unit.values, ""))
 
         product_map = table[found["product_map"]] if "product_map" in found else None
         service = coalesce([c for c in (text.get("product_name"), _map_value(product_map, "product_name"),
                                          text["product_code"]) if c is not None])
         region = coalesce([c for c in (text.get("region"), _map_value(product_map, "region"),
-                                       text.get("region_code")) if c is not None])
+                                       text.get("region_code"), constant("", rows)) if c is not None])
         tags = _tags(table, found, tag_columns, rows)
         return focus_rows(
             day_column(table[found["start"]], column=found["start"]),

@@ -18,7 +18,7 @@ SubAccountId / -Name            ``SubscriptionId`` / ``SubscriptionName``
 ServiceName, ServiceCategory    the FinOps toolkit's service map (``data/azure_services.csv``, from
                                 microsoft/finops-toolkit ``src/open-data/Services.csv``, MIT) by
                                 ``ConsumedService`` and the resource type in ``ResourceId``; when it
-                                has no single answer, ``MeterCategory`` (category "")
+                                has no single answer, ``MeterCategory`` (see :func:`service_of`)
 RegionId                        ``ResourceLocation``, lower case without spaces ("East US 2" -> "eastus2")
 SkuId                           ``MeterId``
 ResourceId                      ``ResourceId`` (``InstanceId``)
@@ -124,10 +124,11 @@ def resource_type(resource_id: str) -> str:
 
 
 @cache
-def _service_map() -> tuple[dict, dict, dict]:
+def _service_map() -> tuple[dict, dict, dict, dict]:
     pairs: dict[tuple[str, str], tuple[str, str]] = {}
     by_type: dict[str, set[tuple[str, str]]] = {}
     by_service: dict[str, set[tuple[str, str]]] = {}
+    by_name: dict[str, set[str]] = {}
     with resources.files("finops.sources").joinpath("data/azure_services.csv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             service, kind = row["ConsumedService"].lower(), row["ResourceType"].lower()
@@ -136,22 +137,30 @@ def _service_map() -> tuple[dict, dict, dict]:
             by_type.setdefault(kind, set()).add(answer)
             if service:
                 by_service.setdefault(service, set()).add(answer)
-    return pairs, by_type, by_service
+            by_name.setdefault(row["ServiceName"].lower(), set()).add(row["ServiceCategory"])
+    return pairs, by_type, by_service, by_name
+
+
+def _only(values: set[str]) -> str | None:
+    return next(iter(values)) if len(values) == 1 else None
 
 
 def service_of(consumed_service: str, resource_id: str, meter_category: str) -> tuple[str, str]:
-    """(ServiceName, ServiceCategory) from the toolkit's map, falling back to the meter category."""
-    pairs, by_type, by_service = _service_map()
+    """(ServiceName, ServiceCategory) from the toolkit's map: by consumed service and resource
+    type, else by resource type, else by consumed service when it has one answer; otherwise the
+    meter category names the service, and its category is the map's for that name, if any."""
+    pairs, by_type, by_service, by_name = _service_map()
     service, kind = consumed_service.lower(), resource_type(resource_id)
     if (service, kind) in pairs:
         return pairs[service, kind]
-    if len(by_type.get(kind, ())) == 1:
-        return next(iter(by_type[kind]))
-    answers = by_service.get(service, set())
-    names = {name for name, _ in answers}
-    categories = {category for _, category in answers}
-    name = names.pop() if len(names) == 1 else (meter_category or consumed_service)
-    return name, categories.pop() if len(categories) == 1 else ""
+    answer = _only(by_type.get(kind, set())) or _only(by_service.get(service, set()))
+    if answer:
+        return answer
+    name = meter_category or consumed_service
+    category = _only(by_name.get(name.lower(), set()))
+    if category is None:
+        category = _only({c for _, c in by_service.get(service, set())}) or ""
+    return name, category
 
 
 def plan(columns: Sequence[str], *, file: str) -> ReadPlan:

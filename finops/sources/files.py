@@ -46,6 +46,8 @@ FORMATS = {module.NAME: module for module in (focus_files, aws_cur, azure_export
 SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".parquet")
 DEFAULT_CHUNK_ROWS = 200_000
 
+_CSV_BLOCK_BYTES = 1 << 20
+_READ_BUFFER_BYTES = 1 << 22
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 
@@ -247,8 +249,11 @@ def _csv_chunks(path: Path, plan: ReadPlan, chunk_rows: int) -> Iterator[tuple[i
         include_columns=list(plan.columns), column_types=types,
         null_values=list(focus_files.NULL_MARKERS), strings_can_be_null=True,
         quoted_strings_can_be_null=True)
-    read = pa_csv.ReadOptions(block_size=_block_size(path, chunk_rows))
-    source = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
+    # Small blocks keep arrow's readahead parsing while the next block is decompressed; _rechunk
+    # then regroups them into chunks of chunk_rows rows.
+    read = pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
+    source = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None,
+                             buffer_size=_READ_BUFFER_BYTES)
     records = 0
     try:
         with pa_csv.open_csv(source, read_options=read, convert_options=convert) as reader:
@@ -257,15 +262,6 @@ def _csv_chunks(path: Path, plan: ReadPlan, chunk_rows: int) -> Iterator[tuple[i
                 records += table.num_rows
     except pa.ArrowInvalid as error:
         raise _locate_csv_error(path, plan, error) from None
-
-
-def _block_size(path: Path, chunk_rows: int) -> int:
-    """Bytes of CSV text per arrow batch: about ``chunk_rows`` rows, from the first lines' width."""
-    with _text(path) as text:
-        sample = text.read(1 << 16)
-    lines = max(sample.count("\n"), 1)
-    per_row = max(len(sample.encode()) // lines, 16)
-    return int(min(max(per_row * min(chunk_rows, 1 << 20), 1 << 16), 1 << 26))
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -157,6 +157,8 @@ def derive(parts: Sequence[Coded], fn: Callable[..., tuple[object, ...]], output
 
 def coalesce(parts: Sequence[Coded]) -> Coded:
     """Per row, the first non-empty value among ``parts`` ("" when all are empty)."""
+    if not parts:
+        raise ValueError("coalesce needs at least one column")
     return derive(parts, lambda *values: (next((v for v in values if v), ""),), 1)[0]
 
 
