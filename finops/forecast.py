@@ -410,9 +410,9 @@ def _remaining_forecast(h: _History, c: int, month_end: int) -> np.ndarray:
     usage_rest = (level * np.exp(np.outer(days - c, growth) + growth * level_age)
                   * weekday[h.weekday[days]] * position[h.slot[days]])
 
-    usage_month = h.usage[month_start:c + 1].sum(axis=0) + usage_rest.sum(axis=0)
     if not months:
         return usage_rest.sum(axis=0)
+    usage_month = h.usage[month_start:c + 1].sum(axis=0) + usage_rest.sum(axis=0)
     return usage_rest.sum(axis=0) + _calendar_charges(h.calendar_fit(months), h, days, usage_month)
 
 
@@ -434,18 +434,19 @@ def _current_level(deseasonalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     noise = (1.4826 / np.sqrt(2)) * np.median(np.abs(np.diff(deseasonalised, axis=0)), axis=0) \
         if len(deseasonalised) > 2 else np.zeros(groups)
     side = np.sign(two_weeks - reference) * (np.abs(two_weeks - reference) > SHIFT_SIGMAS * noise)
+    days_ago = np.arange(len(two_weeks))[::-1]
     for g in range(groups):
         run = 0
         while run < len(side) and side[-1 - run, g] != 0 and side[-1 - run, g] == side[-1, g]:
             run += 1
         if run >= SHIFT_MIN_DAYS:
-            days = two_weeks[-run:, g]
+            used = days_ago < run
         else:
-            week = two_weeks[-LEVEL_WINDOW_DAYS:, g]
-            usual = side[-LEVEL_WINDOW_DAYS:, g] == 0
-            days = week[usual] if usual.any() else week
-        level[g] = np.mean(days)
-        age[g] = (len(days) - 1) / 2 if run >= SHIFT_MIN_DAYS else (min(len(two_weeks), LEVEL_WINDOW_DAYS) - 1) / 2
+            used = (days_ago < LEVEL_WINDOW_DAYS) & (side[:, g] == 0)
+            if not used.any():
+                used = days_ago < LEVEL_WINDOW_DAYS
+        level[g] = two_weeks[used, g].mean()
+        age[g] = days_ago[used].mean()
     return level, age
 
 
