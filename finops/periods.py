@@ -458,6 +458,8 @@ class _Parser:
                 raise self.error(self.tokens[index + 1].text, f"the number of days goes from 1 to {MAX_DAYS}")
             return days_period(self.today - timedelta(days=1), count), index + 3
         bad = self.tokens[index + 1].text if index + 1 < len(self.tokens) else first
+        if first.lower() == "past":
+            raise self.error(bad, "say past N days, or last month, quarter, week or year")
         raise self.error(bad, f"say {first} month, quarter, week, year or {first} N days")
 
     # -- the whole question ------------------------------------------------------------------

@@ -151,6 +151,7 @@ def test_an_unknown_filter_names_the_key_and_lists_the_valid_ones():
 @pytest.mark.parametrize(("text", "word", "reason"), [
     ("last", "last", "say last month, quarter, week, year or last N days"),
     ("last 30 dayz", "dayz", "say last 30 days"),
+    ("past month", "month", "say past N days, or last month, quarter, week or year"),
     ("last 0 days", "0", "the number of days goes from 1 to 3660"),
     ("this decade", "decade", "say this month, this quarter, this week or this year"),
     ("2026-13", "2026-13", "there is no month 13"),
