@@ -122,7 +122,12 @@ def read_daily_costs(paths: Sequence[str | Path], *, format: str = "auto",
     parts = [summed for *_, summed in _summed_chunks(paths, format, chunk_rows)]
     if not parts:
         return empty_daily_frame()
-    return focus_files.daily_frame(focus_files.aggregate_rows(focus_files.concat_rows(parts)))
+    # Each step drops what it was given, so at most two copies of the rows are alive at once.
+    rows = focus_files.concat_rows(parts)
+    parts.clear()
+    summed = focus_files.aggregate_rows(rows)
+    del rows
+    return focus_files.daily_frame(summed)
 
 
 # --- per file -----------------------------------------------------------------------------------
@@ -223,11 +228,11 @@ def _rechunk(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.
         pending_rows += batch.num_rows
         while pending_rows >= chunk_rows:
             table = pa.Table.from_batches(pending)
-            yield table.slice(0, chunk_rows).combine_chunks()
+            yield table.slice(0, chunk_rows)
             rest = table.slice(chunk_rows)
             pending, pending_rows = rest.to_batches(), rest.num_rows
     if pending_rows:
-        yield pa.Table.from_batches(pending).combine_chunks()
+        yield pa.Table.from_batches(pending)
 
 
 def _parquet_chunks(path: Path, plan: ReadPlan, chunk_rows: int) -> Iterator[tuple[int, pa.Table]]:

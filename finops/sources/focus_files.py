@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops.errors import InputError
-from finops.model import DAILY_COLUMNS, DAY, DIMENSIONS, MONEY, OWNERSHIP, QUANTITIES, canonical_tags
+from finops.model import DAY, DIMENSIONS, MONEY, OWNERSHIP, QUANTITIES, canonical_tags
 
 NAME = "focus"
 SIGNATURE = "ChargePeriodStart and BilledCost columns"
@@ -69,7 +69,7 @@ class BadValue(Exception):
 
 @dataclass(frozen=True)
 class Coded:
-    """A column as ``codes`` (one int per row) into ``values`` (its distinct values, no repeats)."""
+    """A column as ``codes`` (one int32 per row) into ``values`` (its distinct values, no repeats)."""
 
     codes: np.ndarray
     values: np.ndarray
@@ -104,12 +104,12 @@ class Coded:
 def recode(codes: np.ndarray, values: np.ndarray) -> Coded:
     """A :class:`Coded` from codes into ``values`` that may repeat: equal values get one code."""
     inverse, uniques = pd.factorize(values, use_na_sentinel=False)
-    return Coded(inverse[codes], uniques)
+    return Coded(inverse.astype(np.int32)[codes], uniques)
 
 
 def constant(value: object, rows: int) -> Coded:
     """The same value on every row."""
-    return Coded(np.zeros(rows, dtype=np.intp), np.array([value], dtype=object))
+    return Coded(np.zeros(rows, dtype=np.int32), np.array([value], dtype=object))
 
 
 def concat_coded(parts: Sequence[Coded]) -> Coded:
@@ -171,16 +171,15 @@ def _plain(array: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def text_column(array: pa.Array | pa.ChunkedArray) -> Coded:
     """A string column (nulls and the ``NULL`` marker become "") as :class:`Coded`."""
-    array = _plain(array)
-    if pa.types.is_null(array.type):
+    if pa.types.is_null(array.type) or len(array) == 0:
         return constant("", len(array))
-    if pa.types.is_dictionary(array.type):
-        array = array.cast(pa.string())
-    elif not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = pc.cast(array, pa.string())
+    # Encoding a chunked column shares one dictionary across its chunks, so no copy is needed.
     encoded = pc.dictionary_encode(array, null_encoding="encode")
-    values = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    values = np.array(chunks[-1].dictionary.to_pylist(), dtype=object)
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]).astype(np.int32, copy=False)
     blanks = np.array([v is None or v in NULL_MARKERS for v in values], dtype=bool)
     if blanks.any():
         values[blanks] = ""
@@ -276,7 +275,7 @@ def day_column(array: pa.Array | pa.ChunkedArray, *, column: str) -> Coded:
         if len(bad):
             raise BadValue("no date", column=column, row=int(bad[0]), value=None)
         codes, uniques = pd.factorize(days)
-        return Coded(codes, uniques)
+        return Coded(codes.astype(np.int32), uniques)
     text = text_column(array)
     days = parse_days(list(text.values))
     bad_values = np.flatnonzero(np.isnat(days))
@@ -323,16 +322,15 @@ def _pairs_to_tags(pairs: object) -> dict[str, object]:
 
 def tags_column(array: pa.Array | pa.ChunkedArray, *, column: str) -> Coded:
     """Canonical tags (see :func:`finops.model.canonical_tags`) from a text, map or key/value-list column."""
-    array = _plain(array)
     if pa.types.is_map(array.type) or pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
-        return _nested_tags(array, column=column)
+        return _nested_tags(_plain(array), column=column)
     return text_column(array).map(lambda text: canonical_tags(tags_from_text(text)), column=column)
 
 
 def _nested_tags(array: pa.Array, *, column: str) -> Coded:
     # Parquet maps (AWS) and lists of {key, value} structs (GCP): few distinct rows, so cache them.
     cache: dict[tuple, int] = {}
-    codes = np.empty(len(array), dtype=np.intp)
+    codes = np.empty(len(array), dtype=np.int32)
     values: list[str] = []
     for row, entries in enumerate(array.to_pylist()):
         pairs = tuple(
@@ -438,18 +436,19 @@ def aggregate_rows(rows: FocusRows) -> FocusRows:
 def daily_frame(rows: FocusRows) -> pd.DataFrame:
     """The daily cost frame (:mod:`finops.model` columns and dtypes) of already aggregated rows."""
     count = len(rows)
-    data: dict[str, pd.Series] = {
-        DAY: pd.Series(rows.day.row_values().astype("datetime64[ns]")),
-    }
+    index = pd.RangeIndex(count)
+    # Column by column: building from a dict would stack the object columns into one more copy.
+    frame = pd.DataFrame(index=index)
+    frame[DAY] = pd.Series(rows.day.row_values().astype("datetime64[ns]"), index=index)
     for d in DIMENSIONS:
-        data[d] = pd.Series(rows.dims[d].row_values(), dtype=object)
+        frame[d] = pd.Series(rows.dims[d].row_values(), index=index, dtype=object)
     for m in MONEY:
-        data[m] = pd.Series(rows.money[m], dtype=np.float64)
+        frame[m] = pd.Series(rows.money[m], index=index, dtype=np.float64)
     for q in QUANTITIES:
-        data[q] = pd.Series(rows.quantities[q], dtype=np.float64)
+        frame[q] = pd.Series(rows.quantities[q], index=index, dtype=np.float64)
     for o in OWNERSHIP:
-        data[o] = pd.Series(np.full(count, "", dtype=object), dtype=object)
-    return pd.DataFrame(data, columns=list(DAILY_COLUMNS))
+        frame[o] = pd.Series(np.full(count, "", dtype=object), index=index, dtype=object)
+    return frame  # DAILY_COLUMNS is exactly this order
 
 
 # --- read plans ---------------------------------------------------------------------------------

@@ -238,14 +238,14 @@ def test_an_unparsable_number_names_file_line_column_and_value_even_in_a_later_c
 
 
 def test_a_first_chunk_may_be_yielded_before_a_later_error(tmp_path):
-    rows = _many_rows(1_500)
-    rows[1_400][8] = "abc"
+    rows = _many_rows(40_000)  # several MB: the reader has not seen the bad row when chunk 1 is out
+    rows[35_000][8] = "abc"
     path = write_csv(tmp_path / "late.csv", FOCUS_HEADER, rows)
-    stream = read_cost_files([path], chunk_rows=1_000)
-    assert next(stream).rows == 1_000
+    stream = read_cost_files([path], chunk_rows=10_000)
+    assert next(stream).rows == 10_000
     with pytest.raises(InputError) as caught:
-        next(stream)
-    assert (caught.value.line, caught.value.column, caught.value.value) == (1_402, "EffectiveCost", "abc")
+        list(stream)
+    assert (caught.value.line, caught.value.column, caught.value.value) == (35_002, "EffectiveCost", "abc")
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
