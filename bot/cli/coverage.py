@@ -19,6 +19,7 @@ from finops.model import DEFAULT_METRIC, METRICS, TEAM, UNALLOCATED
 from finops.money import cents, format_usd, split_to_cents
 from finops.ownership import (
     DRIVER_COLUMNS,
+    DRIVER_KEYS,
     Coverage,
     allocate_costs,
     attribution_coverage,
@@ -106,10 +107,15 @@ def _tag_coverage(frame: pd.DataFrame, teams: TeamsConfig, metric: str,
     if not drivers:
         return tuple(results), pd.DataFrame({c: pd.Series(dtype=float if c == "cost" else object)
                                              for c in DRIVER_COLUMNS})
-    merged = pd.concat(drivers, ignore_index=True)
-    merged = merged.sort_values(["cost", "ProviderName", "SubAccountId", "ServiceName", "ResourceId"],
-                                ascending=[False, True, True, True, True], kind="stable").head(top)
-    return tuple(results), merged.reset_index(drop=True)
+    # A series split across teams with different tag lists comes back once per list: one line each.
+    merged = pd.concat(drivers, ignore_index=True).groupby(list(DRIVER_KEYS), sort=False, as_index=False).agg(
+        x_Team=(TEAM, lambda owners: ", ".join(sorted({o for text in owners for o in text.split(", ")}))),
+        cost=("cost", "sum"),
+        missing_tags=("missing_tags", lambda lists: ", ".join(
+            tag for tag in tags if tag in {t for text in lists for t in text.split(", ")})))
+    merged = merged.sort_values(["cost", *DRIVER_KEYS], ascending=[False, True, True, True, True],
+                                kind="stable").head(top)
+    return tuple(results), merged[list(DRIVER_COLUMNS)].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------

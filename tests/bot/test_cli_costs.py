@@ -1,0 +1,470 @@
+"""The cost-data commands end to end (``costbot ingest|costs|coverage|teams``), in process, on SQLite
+and PostgreSQL: exact totals of the shared samples, the anomaly bench's ownership, bad input that
+changes nothing, connectors against their local peers, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import boto3
+import pandas as pd
+import pytest
+import yaml
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+from moto import mock_aws
+
+from bot.cli import main
+from finops.model import UNALLOCATED, canonical_tags
+from finops.money import cents, split_to_cents
+from finops.sources import config as sources_config
+from storage.costs import CostStore
+from storage.db import Database
+from tests.conftest import shared_path
+from tests.finops.sources.azure_fake_server import AzureCostServer
+from tests.finops.sources.bigquery_emulator import running_emulator
+from tests.finops.sources.cost_file_helpers import (
+    AZURE_SAMPLE,
+    CUR_SAMPLE,
+    FOCUS_HEADER,
+    FOCUS_SAMPLE,
+    GCP_SAMPLE,
+    column_sum,
+    focus_row,
+    write_csv,
+)
+from tests.finops.sources.test_aws_ce import PAYER, day, group, queue
+from tests.finops.sources.test_azure_query import ITEMS, SCOPE, StaticToken
+from tests.finops.sources.test_gcp_bigquery import PROJECT, SCHEMA, STANDARD, STANDARD_ROWS
+
+BENCH = shared_path("data", "anomaly-bench")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out, parse_float=Decimal)
+
+
+@pytest.fixture
+def cli(db: Database, monkeypatch, capsys):
+    """``cli("costs", "--json")`` runs costbot in this process against the test database."""
+    for name in ("COSTBOT_TEAMS", "COSTBOT_SOURCES", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse
+            code = exit_.code
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def state(db: Database) -> tuple:
+    """What must not change when an ingest fails: exact totals, series, daily rows, freshness."""
+    store = CostStore(db)
+    return store.totals(), len(store.series()), len(store.grouped_costs(by=["series_id", "day"])), store.freshness()
+
+
+def total(cli, *args: str) -> Decimal:
+    result = cli("costs", "--json", *args)
+    assert result.code == 0, result.err
+    return result.json()["total"]
+
+
+# --- the shared samples, to the cent ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "effective", "billed", "effective_column", "billed_column"), [
+    (FOCUS_SAMPLE, "14.98", "20.52", "EffectiveCost", "BilledCost"),   # SOURCES.md: 14.976514, 20.520227
+    (CUR_SAMPLE, "1.68", "1.68", "lineItem/UnblendedCost", "lineItem/UnblendedCost"),  # 1.682309
+    (AZURE_SAMPLE, "1.26", "1.26", "CostInBillingCurrency", "CostInBillingCurrency"),  # 1.261369
+    (GCP_SAMPLE, "2.40", "2.40", "cost", "cost"),   # 2.398313, and the sample has no credits
+])
+def test_each_shared_sample_ingests_and_costs_totals_equal_the_files_own_sums(
+        cli, path, effective, billed, effective_column, billed_column):
+    result = cli("ingest", "file", path)
+    assert result.code == 0, result.err
+    assert total(cli) == Decimal(effective) == cents(column_sum(path, effective_column))
+    assert total(cli, "--metric", "billed") == Decimal(billed) == cents(column_sum(path, billed_column))
+    by_provider = cli("costs", "--json", "--by", "provider,day").json()
+    assert sum(row["cost"] for row in by_provider["rows"]) == Decimal(effective)
+
+
+def test_the_samples_together_keep_their_own_sources_and_totals(cli):
+    for path in (FOCUS_SAMPLE, CUR_SAMPLE, AZURE_SAMPLE, GCP_SAMPLE):
+        assert cli("ingest", "file", path).code == 0
+    document = cli("costs", "--json", "--by", "provider").json()
+    assert document["total"] == Decimal("20.32")   # 14.98 + 1.68 + 1.26 + 2.40, summed in micros
+    assert {row["provider"]: row["cost"] for row in document["rows"]} == {
+        "AWS": Decimal("14.68"), "Microsoft": Decimal("3.24"), "Google Cloud": Decimal("2.40"), "Oracle": Decimal("0")}
+    assert (document["from"], document["to"]) == ("2023-09-02", "2024-09-30")
+    # Re-ingesting a sample replaces its source's days instead of adding to them.
+    assert cli("ingest", "file", FOCUS_SAMPLE).code == 0
+    assert total(cli) == Decimal("20.32")
+
+
+def test_gcp_credits_are_their_own_rows_and_both_metrics_are_net_of_them(cli, tmp_path):
+    with GCP_SAMPLE.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["credits"] = json.dumps([{"name": "Sustained use", "amount": -0.0015, "type": "SUSTAINED_USAGE_DISCOUNT"},
+                                     {"name": "Free tier", "amount": -0.0005, "type": "FREE_TIER"}])
+    rows[1]["credits"] = "[{'name': 'Promotion', 'amount': -0.25, 'type': 'PROMOTION'}]"   # BigQuery's CSV spelling
+    path = tmp_path / "gcp-with-credits.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert cli("ingest", "file", path).code == 0
+
+    # cost 2.398313 - credits 0.252 = 2.146313: the invoice (billed) and the effective cost are net.
+    assert total(cli) == total(cli, "--metric", "billed") == Decimal("2.15")
+    by_category = {r["charge_category"]: r["cost"] for r in cli("costs", "--json", "--by", "charge_category").json()["rows"]}
+    assert by_category == {"Usage": Decimal("2.40"), "Credit": Decimal("-0.25")}
+
+
+# --- the anomaly bench: every row of the teams' accounts to the right team ----------------------
+
+
+def test_the_anomaly_bench_allocates_every_row_of_the_teams_accounts_to_its_team(cli, db):
+    result = cli("ingest", "file", BENCH / "costs.csv.gz", "--teams", BENCH / "teams.yml")
+    assert result.code == 0, result.err
+
+    # Expected owners without the allocator: the team tag if it names a team, else the account's team.
+    raw = pd.read_csv(BENCH / "costs.csv.gz", dtype=str, keep_default_na=False)
+    teams_file = yaml.safe_load((BENCH / "teams.yml").read_text())
+    names = {team["name"] for team in teams_file["teams"]}
+    account_owner = {rule["sub_account_id"]: team["name"] for team in teams_file["teams"]
+                     for rule in team["match"] if "sub_account_id" in rule}
+    tag = raw["Tags"].map(lambda text: json.loads(text).get("team") if text else None)
+    raw["owner"] = [t if t in names else account_owner.get(a, UNALLOCATED) for t, a in zip(tag, raw["SubAccountId"],
+                                                                                            strict=True)]
+    raw["micros"] = [int(Decimal(v).scaleb(6)) for v in raw["EffectiveCost"]]
+
+    store = CostStore(db)
+    by_team_account = store.grouped_costs(by=["team", "account"])
+    stored = {(r.x_Team, r.SubAccountId): int(r.effective_micros) for r in by_team_account.itertuples()}
+    expected = raw.groupby(["owner", "SubAccountId"])["micros"].sum().to_dict()
+    assert stored == expected
+    # No dollar of a team's account is unallocated.
+    assert not [key for key in stored if key[1] in account_owner and key[0] == UNALLOCATED]
+
+    document = cli("costs", "--json", "--by", "team").json()
+    per_team = raw.groupby("owner")["micros"].sum().sort_values(ascending=False)
+    assert document["total"] == cents(Decimal(int(raw["micros"].sum())).scaleb(-6)) == Decimal("12186009.49")
+    parts = split_to_cents([Decimal(int(m)).scaleb(-6) for m in per_team], document["total"])
+    assert {row["team"]: row["cost"] for row in document["rows"]} == dict(zip(per_team.index, parts, strict=True))
+
+
+# --- bad input changes nothing ------------------------------------------------------------------
+
+
+def _unknown_format(tmp: Path) -> tuple[Path, str]:
+    path = write_csv(tmp / "mystery.csv", ["when", "amount"], [["2024-09-01", "1.00"]])
+    return path, f"{path}, line 1: not a known cost export format"
+
+
+def _missing_column(tmp: Path) -> tuple[Path, str]:
+    header = [c for c in FOCUS_HEADER if c != "EffectiveCost"]
+    path = write_csv(tmp / "short.csv", header, [[v for c, v in zip(FOCUS_HEADER, focus_row(), strict=True)
+                                                  if c != "EffectiveCost"]])
+    return path, f"{path}, line 1, column 'EffectiveCost': missing required column 'EffectiveCost'"
+
+
+def _bad_number(tmp: Path) -> tuple[Path, str]:
+    rows = [focus_row(f"2024-09-{1 + i % 28:02d}T00:00:00Z", billed=f"{i}.25") for i in range(1_500)]
+    rows[1_233][7] = "12,50"
+    rows[1_400][7] = "also bad"
+    path = write_csv(tmp / "bad_number.csv.gz", FOCUS_HEADER, rows, compress=True)
+    return path, f"{path}, line 1235, column 'BilledCost': not a number (value '12,50')"
+
+
+def _bad_date(tmp: Path) -> tuple[Path, str]:
+    rows = [focus_row() for _ in range(20)]
+    rows[9][0] = "2024-13-45"
+    path = write_csv(tmp / "bad_date.csv", FOCUS_HEADER, rows)
+    return path, f"{path}, line 11, column 'ChargePeriodStart': not a date"
+
+
+@pytest.mark.parametrize("make_bad_file", [_unknown_format, _missing_column, _bad_number, _bad_date])
+def test_bad_input_is_one_line_exit_1_and_the_database_is_exactly_as_before(cli, db, tmp_path, make_bad_file):
+    assert cli("ingest", "file", FOCUS_SAMPLE).code == 0
+    before = state(db)
+    bad, message = make_bad_file(tmp_path)
+    good = write_csv(tmp_path / "good.csv", FOCUS_HEADER, [focus_row(day="2024-09-02", effective="1000")])
+
+    result = cli("ingest", "file", good, bad)   # the good file first: it must not be written either
+
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"costbot: {message}"), result.err
+    assert result.out == ""
+    assert state(db) == before
+    last_run = cli("ingest", "runs", "--json", "--limit", "1").json()[0]
+    assert (last_run["status"], last_run["rows_written"]) == ("failed", 0)
+    assert f"costbot: {last_run['error']}" == lines[0]
+
+
+def test_an_invalid_teams_file_is_one_line_naming_file_line_and_key_and_changes_nothing(cli, db, tmp_path):
+    teams = tmp_path / "teams.yml"
+    teams.write_text('default_channel: "#finops"\nteams:\n  - name: payments\n    channel: "#pay"\n'
+                     '    match:\n      - sub_acount_id: "111"\n')
+    result = cli("ingest", "file", FOCUS_SAMPLE, "--teams", teams)
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        f"costbot: configuration error: {teams}, line 6, key 'teams[0].match[0].sub_acount_id': unknown match "
+        "field 'sub_acount_id' (did you mean 'sub_account_id'?); allowed: resource_id, tag, sub_account_id, "
+        "billing_account_id, provider, service, region, sku_id"]
+    assert CostStore(db).totals()["EffectiveCost"] == 0
+
+
+def test_an_invalid_sources_file_is_one_line_naming_file_line_and_key(cli, tmp_path):
+    sources = tmp_path / "sources.yml"
+    sources.write_text("sources:\n  - kind: aws-ce\n    billing_account_id: \"999900001111\"\n"
+                       "  - kind: azure\n    scope: subscriptions/x\n    cost_colum: Cost\n")
+    result = cli("ingest", "all", "--sources", sources)
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        f"costbot: configuration error: {sources}, line 6, key 'sources[1].cost_colum': unknown key 'cost_colum' "
+        "(did you mean 'cost_column'?); allowed: kind, scope, team_tag, cost_column, base_url"]
+
+
+def test_usage_errors_are_one_line_and_change_nothing(cli, db):
+    # UsageError's exit code is bot/cli/__init__.py's to give (documented as 2, returned as 1 today).
+    result = cli("costs", "--by", "colour")
+    assert result.code != 0 and result.err.startswith("costbot: --by: unknown dimension 'colour': use one of ")
+    result = cli("costs", "--from", "2024-10-01", "--to", "2024-09-01")
+    assert result.code != 0 and result.err.splitlines() == ["costbot: --from 2024-10-01 is after --to 2024-09-01"]
+    result = cli("ingest", "aws-ce", "--payer", "12")
+    assert result.code != 0 and result.err.splitlines() == [
+        "costbot: --payer '12' is not an AWS account ID (12 digits)"]
+    result = cli("ingest", "all")
+    assert result.code == 2 and result.err.splitlines() == [
+        "costbot: configuration error: --sources: no sources file: pass --sources FILE or set COSTBOT_SOURCES"]
+    assert CostStore(db).ingest_runs() == []
+
+
+# --- costs, coverage, teams on a small known organisation ---------------------------------------
+
+ORG_TEAMS = """\
+default_channel: "#finops"
+mandatory_tags: [team, env]
+teams:
+  - name: payments
+    channel: "#team-payments"
+    owners: [U_PAY]
+    budget_monthly: 1000
+    match:
+      - tag: {team: payments}
+  - name: search
+    channel: C0SEARCH01
+    mandatory_tags: [team]
+    match:
+      - sub_account_id: "222"
+shared_costs:
+  - name: support
+    split: proportional
+    match:
+      - service: AWS Support
+"""
+
+
+def org_rows(days: list[str]) -> list[list[object]]:
+    """Per day: payments (tagged) $60, search (untagged account) $30, support $9 (shared), $1 nobody owns."""
+    rows = []
+    for d in days:
+        rows += [focus_row(d, account="111", service="Amazon EC2", effective="60.00",
+                           tags=canonical_tags({"team": "payments", "env": "prod"})),
+                 focus_row(d, account="222", service="Amazon S3", effective="30.00"),
+                 focus_row(d, account="111", service="AWS Support", effective="9.00"),
+                 focus_row(d, account="999", service="Amazon EC2", effective="1.00", tags=canonical_tags({"env": "dev"}))]
+    return rows
+
+
+@pytest.fixture
+def org(cli, tmp_path) -> Path:
+    teams = tmp_path / "teams.yml"
+    teams.write_text(ORG_TEAMS)
+    this_month = date.today().replace(day=1).isoformat()
+    path = write_csv(tmp_path / "org.csv", FOCUS_HEADER, org_rows(["2024-09-29", "2024-09-30", "2024-10-01",
+                                                                    this_month]))
+    assert cli("ingest", "file", path, "--teams", teams).code == 0
+    return teams
+
+
+def test_costs_group_by_a_tag(cli, org):
+    document = cli("costs", "--json", "--by", "tag:env", "--from", "2024-09-01", "--to", "2024-10-31").json()
+    assert {r["tag:env"]: r["cost"] for r in document["rows"]} == {
+        "prod": Decimal("180.00"), "": Decimal("117.00"), "dev": Decimal("3.00")}
+    assert document["total"] == Decimal("300.00")
+
+
+def test_coverage_per_month_with_the_shared_pool_split_tags_and_drivers(cli, org):
+    result = cli("coverage", "--json", "--teams", org, "--from", "2024-09-01", "--to", "2024-10-31")
+    assert result.code == 0, result.err
+    document = result.json()
+    attribution = document["attribution"]
+    # Direct: payments 60 + search 30 a day; support 9 a day split 60:30; 1 a day unallocated.
+    assert {k: attribution[k] for k in ("total", "direct", "shared", "unallocated", "share")} == {
+        "total": Decimal("300.00"), "direct": Decimal("270.00"), "shared": Decimal("27.00"),
+        "unallocated": Decimal("3.00"), "share": Decimal("0.99")}
+    assert [(m["month"], m["total"], m["shared"], m["unallocated"]) for m in attribution["months"]] == [
+        ("2024-09", Decimal("200.00"), Decimal("18.00"), Decimal("2.00")),
+        ("2024-10", Decimal("100.00"), Decimal("9.00"), Decimal("1.00"))]
+    # team: required by everyone, carried by payments' 180 of 300 taggable; env: not required by search.
+    assert document["tags"] == [
+        {"tag": "team", "share": Decimal("0.6"), "required_by": ["payments", "search", "unallocated"]},
+        {"tag": "env", "share": Decimal("0.9104"), "required_by": ["payments", "unallocated"]}]
+    drivers = [(d["sub_account_id"], d["service"], d["team"], d["cost"], d["missing_tags"]) for d in document["untagged"]]
+    assert drivers == [("222", "Amazon S3", "search", Decimal("90.00"), ["team"]),
+                       ("111", "AWS Support", "payments, search", Decimal("27.00"), ["team", "env"]),
+                       ("999", "Amazon EC2", "unallocated", Decimal("3.00"), ["team"])]
+    (source,) = document["sources"]
+    assert source["source"] == "file:focus:AWS:999" and source["last_run"] is None
+
+
+def test_teams_lists_rules_budget_and_this_months_spend(cli, org):
+    document = cli("teams", "--json", "--teams", org).json()
+    payments, search = document["teams"]
+    # This month so far: one day of 60 direct + 6 of support for payments, 30 + 3 for search.
+    assert payments["spend"] == {"direct": Decimal("60.00"), "shared": Decimal("6.00"), "total": Decimal("66.00")}
+    assert (payments["budget_monthly"], payments["budget_used"]) == (Decimal("1000.0"), Decimal("0.066"))
+    assert payments["rules"] == [{"rule": "tag team=payments", "line": 9}]
+    assert (search["channel"], search["mandatory_tags"], search["budget_used"]) == ("C0SEARCH01", ["team"], None)
+    assert search["spend"]["total"] == Decimal("33.00")
+    assert document["unallocated"] == Decimal("1.00")
+    assert document["shared_costs"] == [{"name": "support", "split": "proportional", "teams": ["payments", "search"],
+                                         "percentages": None, "rules": [{"rule": "service=AWS Support", "line": 19}]}]
+    lines = cli("teams", "--teams", org).out.splitlines()
+    assert lines[3].split() == ["payments", "#team-payments", "U_PAY", "$60.00", "$6.00", "$66.00", "$1,000.00",
+                                "7", "%"]
+    assert lines[-1] == "  shared pool support: service=AWS Support (line 19) -> proportional across payments, search"
+
+
+def test_ingest_status_marks_the_partial_days(cli, tmp_path):
+    today = date.today()
+    yesterday = pd.Timestamp(today) - pd.Timedelta(days=1)
+    days = [(yesterday - pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in (2, 1, 0)]
+    assert cli("ingest", "file", write_csv(tmp_path / "f.csv", FOCUS_HEADER, [focus_row(d) for d in days])).code == 0
+    (status,) = cli("ingest", "status", "--json").json()
+    # The newest day of a fresh export is partial; the ones before it are complete.
+    assert (status["last_day"], status["complete_through"], status["partial_days"]) == (days[2], days[1], [days[2]])
+
+
+# --- connectors from the command line, against their local peers -------------------------------
+
+
+def test_ingest_aws_ce_from_the_command_line(cli, tmp_path):
+    teams = tmp_path / "teams.yml"
+    teams.write_text('default_channel: "#finops"\nteams:\n  - name: payments\n    channel: "#pay"\n'
+                     "    match:\n      - tag: {team: payments}\n")
+    with mock_aws():
+        queue({"ResultsByTime": [day("2026-10-01", "2026-10-02", [group(["111111111111", "team$payments"], "1", "1")])]},
+              {"ResultsByTime": [day("2026-10-01", "2026-10-02", [group(["Amazon EC2", "BoxUsage"], "10.01", "9.01",
+                                                                         ("5", "Hrs"))])]},
+              {"ResultsByTime": []})
+        result = cli("ingest", "aws-ce", "--payer", PAYER, "--start", "2026-10-01", "--end", "2026-10-01",
+                     "--teams", teams, "--json")
+    assert result.code == 0, result.err
+    run = result.json()
+    assert (run["source"], run["start"], run["end"], run["billed"], run["effective"]) == (
+        f"aws-ce:{PAYER}", "2026-10-01", "2026-10-01", Decimal("10.01"), Decimal("9.01"))
+    assert cli("costs", "--json").json()["rows"] == [{"team": "payments", "cost": Decimal("9.01")}]
+
+
+def test_ingest_aws_cur_from_the_command_line(cli):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="acme-billing")
+        s3.put_object(Bucket="acme-billing", Key="cur/acme/20231101-20231201/acme-1.csv.gz",
+                      Body=gzip.compress(CUR_SAMPLE.read_bytes()))
+        result = cli("ingest", "aws-cur", "--bucket", "acme-billing", "--prefix", "/cur/acme/", "--start",
+                     "2023-11-01", "--end", "2023-11-30")
+    assert result.code == 0, result.err
+    assert result.out.startswith("aws-cur:s3://acme-billing/cur/acme: 2023-11-01..2023-11-30, 803 daily rows")
+    assert total(cli, "--metric", "billed") == Decimal("1.68")
+
+
+@pytest.fixture
+def azure(monkeypatch):
+    monkeypatch.setattr(sources_config, "azure_credential", lambda: StaticToken("test-token"))
+    with AzureCostServer(SCOPE, ITEMS) as server:
+        yield server
+
+
+def test_ingest_azure_from_the_command_line(cli, azure):
+    result = cli("ingest", "azure", "--scope", SCOPE, "--base-url", azure.url, "--start", "2026-10-14",
+                 "--end", "2026-10-16", "--json")
+    assert result.code == 0, result.err
+    assert (result.json()["billed"], result.json()["effective"]) == (Decimal("333.32"), Decimal("43.32"))
+    assert total(cli) == Decimal("43.32")
+
+
+def test_a_failing_connector_is_one_line_exit_1_recorded_and_changes_nothing(cli, db, azure, monkeypatch):
+    monkeypatch.setattr(sources_config, "azure_credential", lambda: StaticToken("expired"))
+    before = state(db)
+    result = cli("ingest", "azure", "--scope", SCOPE, "--base-url", azure.url)
+    assert result.code == 1
+    assert result.err.strip().splitlines() == [
+        f"costbot: azure:{SCOPE}: Azure rejected the credentials (401 ExpiredAuthenticationToken)"]
+    assert state(db) == before
+    (run,) = cli("ingest", "runs", "--json").json()
+    assert (run["source"], run["status"], run["kind"]) == (f"azure:{SCOPE}", "failed", "azure")
+    (status,) = cli("ingest", "status", "--json").json()
+    assert status["last_run"]["status"] == "failed" and status["complete_through"] is None
+
+
+def test_ingest_all_pulls_each_configured_source_and_reports_failures_on_stderr(cli, azure, tmp_path, monkeypatch):
+    sources = tmp_path / "sources.yml"
+    sources.write_text(f"sources:\n  - kind: azure\n    scope: {SCOPE}\n    base_url: {azure.url}\n"
+                       "  - kind: aws-cur\n    bucket: acme-billing\n")
+    monkeypatch.setattr(sources_config, "azure_credential", lambda: StaticToken("expired"))
+    monkeypatch.setenv("COSTBOT_SOURCES", str(sources))
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="acme-billing")
+        result = cli("ingest", "all")
+    assert result.code == 1
+    assert result.err.strip().splitlines() == [
+        f"azure:{SCOPE}: Azure rejected the credentials (401 ExpiredAuthenticationToken) "
+        "(nothing changed; the next run retries)"]
+    assert result.out.startswith("aws-cur:s3://acme-billing: ")
+    runs = cli("ingest", "runs", "--json").json()
+    assert [(r["source"], r["status"]) for r in runs] == [("aws-cur:s3://acme-billing", "ok"),
+                                                          (f"azure:{SCOPE}", "failed")]
+
+
+@pytest.fixture(scope="module")
+def bigquery_url():
+    with running_emulator(PROJECT) as url:
+        client = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(),
+                                 client_options=ClientOptions(api_endpoint=url))
+        client.create_dataset("billing")
+        assert client.insert_rows_json(client.create_table(bigquery.Table(STANDARD, schema=SCHEMA)),
+                                       STANDARD_ROWS) == []
+        yield url
+
+
+def test_ingest_gcp_from_the_command_line(cli, bigquery_url, monkeypatch):
+    monkeypatch.setattr(sources_config, "gcp_credentials", AnonymousCredentials)
+    result = cli("ingest", "gcp", "--table", STANDARD, "--project", PROJECT, "--api-endpoint", bigquery_url,
+                 "--label-keys", "team", "--start", "2024-05-01", "--end", "2024-05-02", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["effective"] == Decimal("16.32")
+    rows = cli("costs", "--json", "--by", "tag:team").json()["rows"]
+    assert {r["tag:team"]: r["cost"] for r in rows} == {"payments": Decimal("15.25"), "": Decimal("1.07")}
