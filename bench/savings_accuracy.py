@@ -152,10 +152,11 @@ def run(seeds: int, scopes_per_seed: int) -> pd.DataFrame:
                                            verified_monthly=scope.estimate_monthly,
                                            as_of=after_end + pd.Timedelta(days=RECHECK_AFTER), control=ctrl)
                 rows.append({**common, "method": method, "realized": result.realized_monthly,
+                             "standard_error": result.standard_error_monthly,
                              "verified": result.outcome is FindingState.VERIFIED,
                              "regressed": recheck.regressed, "recheck_saving": recheck.saving_monthly})
             naive, naive_recent = _naive(scope)
-            rows.append({**common, "method": "naive", "realized": naive,
+            rows.append({**common, "method": "naive", "realized": naive, "standard_error": np.nan,
                          "verified": naive >= SHARE * scope.estimate_monthly,
                          "regressed": naive_recent < 0.5 * scope.estimate_monthly, "recheck_saving": naive_recent})
     return pd.DataFrame(rows)
@@ -184,6 +185,9 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
             "rolled back: verified (count)": int(rows.loc[rows["kind"] == "rolled_back", "verified"].sum()),
             "re-check: kept changes flagged": changed["regressed"].mean(),
             "re-check: rollbacks flagged": rows.loc[rows["kind"] == "rolled_back", "regressed"].mean(),
+            "|err| <= 3 std errors, all": ((rows["realized"] - rows["truth"]).abs()
+                                           <= 3 * rows["standard_error"]).mean()
+            if rows["standard_error"].notna().all() else np.nan,
         }
     return pd.DataFrame(out)
 

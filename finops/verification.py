@@ -26,11 +26,15 @@
   expected(day) = trend(day) × weekday factor × control(day)  (control = 1 without one).
 - **Realized saving** per day = mean expected − mean actual over the after window; monthly =
   per day × 30.4375 (365.25 / 12, the average month, so monthly × 12 is a year).
-- **Outcome.** ``verified`` when realized ≥ ``verified_share`` × estimate *and* realized is at least
+- **Outcome.** ``verified`` when realized ≥ ``verified_share`` × estimate, realized is at least
   three standard errors above zero (a saving lost in the scope's day-to-day noise is not
-  evidence); otherwise ``not_realized``, for a finance approver to look at. The standard error
-  comes from the robust spread of the baseline residuals (1.4826 × MAD), inflated for lag-1
-  autocorrelation ((1+ρ)/(1−ρ)), through both window means and the trend's extrapolation.
+  evidence), and the saving holds to the end: over the after window's last week (its second half
+  when shorter than two weeks) it still reaches half of ``verified_share`` × estimate (a change
+  rolled back mid-window fails this); otherwise ``not_realized``, for a finance approver to look
+  at. The standard error
+  comes from the robust spread (1.4826 × MAD / √2) of the baseline's same-weekday week-over-week
+  changes, inflated for their lag-1 autocorrelation ((1+ρ)/(1−ρ)), through both window means
+  and the trend's extrapolation.
 
 Daily series: index = day, value = the scope's daily cost. Days up to ``as_of`` (the last day with
 complete data) that are absent from the series count as $0: a deleted resource leaves no rows.
@@ -53,6 +57,9 @@ from finops.savings import FindingState
 
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 SIGNIFICANCE_Z = 3.0  # realized must exceed this many standard errors to count as verified
+# Over the after window's last week the saving must still reach this share of the threshold; half,
+# because one week is about 1.4x noisier than two and a real saving should not fail on that alone.
+HOLD_SHARE = 0.5
 MIN_BASELINE_DAYS = 14  # two whole weeks: the least that separates a weekday pattern from a trend
 _MAX_AUTOCORRELATION = 0.9  # caps the variance inflation at 19x when residuals are one long drift
 _FACTOR_ITERATIONS = 8  # a median fixed point can cycle on noisy data; it settles in 2-4 otherwise
@@ -79,14 +86,16 @@ class Window:
                 "daily_cost": float(cents(self.daily_cost))}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds a frame: compare fields, not results
 class VerificationResult:
     """The measured saving of one finding and the evidence behind it.
 
     ``series`` (for the chart) is indexed by day from the baseline's start to the after window's
     end, with columns ``actual``, ``expected`` (the fitted counterfactual; NaN on the
     implementation day) and ``window`` (``baseline`` / ``implementation`` / ``after``).
-    ``trend_per_day`` is the fitted trend as a share of the baseline level per day;
+    ``final_days`` / ``final_days_monthly``: the after window's last week (actual cost per day)
+    and the saving over it, the evidence that the saving held to the end.
+    ``trend_per_day`` is the applied trend as a share of the baseline level per day;
     ``trend_effect`` how much it moved the expected level from the baseline to the after window;
     ``control_change`` how much the control's daily cost moved between the windows (None
     without a control).
@@ -97,6 +106,8 @@ class VerificationResult:
     estimate_monthly: float
     verified_share: float
     standard_error_monthly: float
+    final_days: Window
+    final_days_monthly: float
     baseline: Window
     after: Window
     expected_daily_after: float
@@ -126,9 +137,13 @@ class VerificationResult:
         share = self.realized_monthly / self.estimate_monthly
         why = ""
         if self.outcome is FindingState.NOT_REALIZED:
-            why = (f" (needs {format_usd(self.threshold_monthly)}/month)"
-                   if self.realized_monthly < self.threshold_monthly else
-                   f" (within the scope's day-to-day noise, ±{format_usd(self.standard_error_monthly)}/month)")
+            if self.realized_monthly < self.threshold_monthly:
+                why = f" (needs {format_usd(self.threshold_monthly)}/month)"
+            elif not self.significant:
+                why = f" (within the scope's day-to-day noise, ±{format_usd(self.standard_error_monthly)}/month)"
+            else:
+                why = (f" (did not hold: {format_usd(self.final_days_monthly)}/month over "
+                       f"{self.final_days.start}..{self.final_days.end})")
         return (f"{self.outcome}: realized {format_usd(self.realized_monthly)}/month, {share:.0%} of the "
                 f"{format_usd(self.estimate_monthly)}/month estimate{why}; expected "
                 f"{format_usd(self.expected_daily_after)}/day without the change, actual "
@@ -148,6 +163,8 @@ class VerificationResult:
             "threshold_monthly": float(cents(self.threshold_monthly)),
             "standard_error_monthly": float(cents(self.standard_error_monthly)),
             "significant": self.significant,
+            "final_days": self.final_days.to_dict(),
+            "final_days_monthly": float(cents(self.final_days_monthly)),
             "baseline": self.baseline.to_dict(),
             "after": self.after.to_dict(),
             "expected_daily_after": float(cents(self.expected_daily_after)),
@@ -198,7 +215,7 @@ class RecheckResult:
 
 # ------------------------------------------------------------------------------------ the fit
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _BaselineFit:
     """The counterfactual fitted on the baseline, in the working series' units."""
 
@@ -240,38 +257,62 @@ def _theil_sen(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def _weekday_factors(y: np.ndarray, line: np.ndarray, weekday: np.ndarray) -> np.ndarray:
-    ratios = y / line
-    factors = np.array([np.median(ratios[weekday == w]) if (weekday == w).any() else 1.0 for w in range(7)])
+    """Median ratio to the trend line per weekday, normalised to average 1 over the baseline days.
+
+    The days are consecutive, so laying the ratios out in rows of seven (Monday first) puts each
+    weekday in its own column.
+    """
+    grid = np.full(-(-(len(y) + weekday[0]) // 7) * 7, np.nan)
+    grid[weekday[0]:weekday[0] + len(y)] = y / line
+    factors = np.nanmedian(grid.reshape(-1, 7), axis=0)
     return factors / factors[weekday].mean()
+
+
+def _seasonal_factors(t: np.ndarray, y: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """Weekday factors fitted jointly with the trend: each depends on the other, so alternate."""
+    factors = np.ones(7)
+    if not (y > 0).all():  # multiplicative factors need a positive cost every day
+        return factors
+    for _ in range(_FACTOR_ITERATIONS):
+        slope, intercept = _theil_sen(t, y / factors[weekday])
+        line = intercept + slope * t
+        if (line <= 0).any():
+            return np.ones(7)
+        updated = _weekday_factors(y, line, weekday)
+        if float(np.abs(updated - factors).max()) <= 1e-9:
+            return updated
+        factors = updated
+    return factors
+
+
+def _noise(adjusted: np.ndarray, line: np.ndarray) -> tuple[float, float]:
+    """Day-to-day noise of the baseline, relative to its level: (sigma, lag-1 autocorrelation).
+
+    Measured on same-weekday week-over-week changes, not on the fit's residuals: the weekday
+    factors are medians of about four values each, so residuals would understate the noise (half
+    of them are near zero by construction). The change over a week of a noise with spread sigma
+    has spread sigma·√2; its lag-1 autocorrelation is the noise's (for short-memory noise);
+    the trend only shifts every change equally and the median removes it.
+    """
+    level = float(np.abs(line).mean())
+    change = adjusted[7:] - adjusted[:-7]
+    change = (change - np.median(change)) / level if level > 0 else np.zeros_like(change)
+    sigma = _MAD_TO_SIGMA * float(np.median(np.abs(change))) / np.sqrt(2)
+    centred = change - change.mean()
+    energy = float(centred @ centred)
+    rho = float(centred[1:] @ centred[:-1]) / energy if energy > 0 else 0.0
+    # The lag-1 estimate from n points is biased low by about (1 + 3ρ)/n (Kendall); undo that.
+    return sigma, min(max(rho + (1 + 3 * rho) / len(change), 0.0), _MAX_AUTOCORRELATION)
 
 
 def _fit_baseline(days: pd.DatetimeIndex, y: np.ndarray) -> _BaselineFit:
     t = ((days - days[0]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
     weekday = days.day_of_week.to_numpy()
-    factors = np.ones(7)
-    # Weekday factors and trend depend on each other: alternate until the factors settle.
-    seasonal = len(t) >= MIN_BASELINE_DAYS and bool((y > 0).all())
-    for _ in range(_FACTOR_ITERATIONS if seasonal else 0):
-        slope, intercept = _theil_sen(t, y / factors[weekday])
-        line = intercept + slope * t
-        if (line <= 0).any():
-            factors = np.ones(7)
-            break
-        updated = _weekday_factors(y, line, weekday)
-        settled = np.allclose(updated, factors, rtol=0.0, atol=1e-9)
-        factors = updated
-        if settled:
-            break
+    factors = _seasonal_factors(t, y, weekday)
     adjusted = y / factors[weekday]
     slope, intercept = _theil_sen(t, adjusted)
     line = intercept + slope * t
-    residuals = np.where(line > 0, adjusted / np.where(line > 0, line, 1.0) - 1.0, 0.0)
-    sigma = _MAD_TO_SIGMA * float(np.median(np.abs(residuals - np.median(residuals))))
-    centred = residuals - residuals.mean()
-    energy = float(centred @ centred)
-    rho = float(centred[1:] @ centred[:-1]) / energy if energy > 0 else 0.0
-    # The lag-1 estimate from n points is biased low by about (1 + 3ρ)/n (Kendall); undo that.
-    rho = min(max(rho + (1 + 3 * rho) / len(t), 0.0), _MAX_AUTOCORRELATION)
+    sigma, rho = _noise(adjusted, line)
     t_mean, sxx = float(t.mean()), float(((t - t.mean()) ** 2).sum())
     # Weight the trend by how well it is measured, t²/(1+t²) with t = slope / its standard error:
     # a clear trend counts in full, one inside the noise barely, since extrapolating a noise-level
@@ -383,14 +424,21 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
         index=base_days.append(pd.DatetimeIndex([implemented])).append(after_days))
     series.index.name = "day"
 
-    verified = realized_monthly >= verified_share * estimate_monthly and \
-        realized_monthly >= SIGNIFICANCE_Z * standard_error
+    # A change undone mid-window still shows a partial saving over the whole window, and none
+    # over its last days: verified needs the saving to hold to the end.
+    tail = min(7, max(len(after_days) // 2, 1))
+    tail_monthly = float(expected[-tail:].mean() - actual[-tail:].mean()) * DAYS_PER_MONTH
+    threshold = verified_share * estimate_monthly
+    verified = (realized_monthly >= threshold and realized_monthly >= SIGNIFICANCE_Z * standard_error
+                and tail_monthly >= HOLD_SHARE * threshold)
     return VerificationResult(
         outcome=FindingState.VERIFIED if verified else FindingState.NOT_REALIZED,
         realized_monthly=realized_monthly,
         estimate_monthly=float(estimate_monthly),
         verified_share=verified_share,
         standard_error_monthly=standard_error,
+        final_days=Window(after_days[-tail].date(), after_days[-1].date(), float(actual[-tail:].mean())),
+        final_days_monthly=tail_monthly,
         baseline=Window(base_days[0].date(), base_days[-1].date(), float(base_cost.mean())),
         after=Window(after_days[0].date(), after_days[-1].date(), actual_mean),
         expected_daily_after=expected_mean,

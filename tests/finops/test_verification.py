@@ -125,6 +125,16 @@ def test_a_change_rolled_back_after_a_week_is_not_realized():
     assert result.outcome is FindingState.NOT_REALIZED
 
 
+def test_a_saving_that_does_not_hold_to_the_end_of_the_window_is_not_realized():
+    daily = series(step(100.0, 80.0, until_t=8))  # undone after seven days in the after window
+    result = verify_saving(daily, implemented_on=IMPL, estimate_monthly=350.0, as_of=READY)
+    assert cents(result.realized_monthly) == cents(304.38)  # 7 × 20 / 14 $/day: above 0.8 × 350 = 280
+    assert result.final_days == Window(date(2026, 3, 23), date(2026, 3, 29), 100.0)
+    assert result.final_days_monthly == 0.0
+    assert result.outcome is FindingState.NOT_REALIZED
+    assert "(did not hold: $0.00/month over 2026-03-23..2026-03-29)" in result.summary()
+
+
 def test_nothing_changed_in_a_noisy_scope_is_not_realized():
     noise = np.exp(np.random.default_rng(7).normal(0.0, 0.04, len(DAYS)))
     daily = series(200.0 * WEEK[DAYS.day_of_week] * noise)
