@@ -92,8 +92,10 @@ class Coded:
             try:
                 mapped[i] = fn(value)
             except ValueError as error:
-                row = int(np.flatnonzero(self.codes == i)[0])
-                raise BadValue(str(error), column=column, row=row, value=value) from None
+                rows = np.flatnonzero(self.codes == i)
+                if len(rows):  # values no row uses any more (after take) cannot be bad input
+                    raise BadValue(str(error), column=column, row=int(rows[0]), value=value) from None
+                mapped[i] = ""
         return recode(self.codes, mapped)
 
     def is_in(self, choices: Iterable[object]) -> np.ndarray:

@@ -281,6 +281,17 @@ def test_error_lines_are_editor_lines_even_after_a_value_with_line_breaks(tmp_pa
     assert caught.value.line == 6  # header 1, rows on 2, 3-4, 5, 6
 
 
+def test_quoted_line_breaks_in_a_multi_megabyte_file_are_read_as_values(tmp_path):
+    rows = _many_rows(30_000)
+    for row in rows:
+        row[4] = row[4].replace(" ", "\n")  # "Amazon\nEC2": every row spans two lines
+    path = write_csv(tmp_path / "multiline.csv", FOCUS_HEADER, rows)
+    assert path.stat().st_size > 2 * 2**20
+    frame = read_daily_costs([path], chunk_rows=7_000)
+    assert set(frame["ServiceName"]) == {"Amazon\nEC2", "Amazon\nS3", "AWS\nLambda"}
+    assert cents(frame["BilledCost"].sum()) == cents(sum(Decimal(r[7]) for r in rows))
+
+
 def test_tags_that_are_not_an_object_are_bad_input(tmp_path):
     rows = _many_rows(5)
     rows[2][12] = "team=payments"
