@@ -148,6 +148,9 @@ def _summed_chunks(paths: Sequence[str | Path], format: str,
                 rows = plan.normalize(table)
             except BadValue as bad:
                 raise _input_error(path, bad, first_line) from None
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+                # e.g. a Parquet column of a type the format cannot use as text or number
+                raise InputError(f"cannot read this chunk: {error}", file=str(path), line=first_line) from None
             yield path, name, first_line, table.num_rows, focus_files.aggregate_rows(rows)
 
 
@@ -171,11 +174,13 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == _GZIP_MAGIC
 
 
+def _binary(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if _is_gzip(path) else path.open("rb")
+
+
 def _text(path: Path) -> io.TextIOBase:
     # utf-8-sig drops the byte order mark some exports (Azure's) start with.
-    if _is_gzip(path):
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(_binary(path), encoding="utf-8-sig", newline="")
 
 
 def _header(path: Path) -> list[str]:
@@ -186,9 +191,10 @@ def _header(path: Path) -> list[str]:
             raise InputError(f"cannot read Parquet file: {error}", file=str(path)) from None
         return _flat_names(schema)
     try:
-        with _text(path) as text:
-            header = next(csv.reader(text), None)
-    except (UnicodeDecodeError, OSError, csv.Error) as error:
+        with _binary(path) as raw:
+            first = raw.readline().decode("utf-8-sig")
+        header = next(csv.reader([first]), None)
+    except (UnicodeDecodeError, OSError, EOFError, csv.Error) as error:
         raise InputError(f"cannot read the header: {error}", file=str(path), line=1) from None
     if not header:
         raise InputError("empty file: no header line", file=str(path), line=1)
@@ -240,11 +246,14 @@ def _parquet_chunks(path: Path, plan: ReadPlan, chunk_rows: int) -> Iterator[tup
     top = set(source.schema_arrow.names)
     roots = list(dict.fromkeys(name if name in top else name.split(".")[0] for name in plan.columns))
     offset = 0
-    for table in _rechunk(source.iter_batches(batch_size=chunk_rows, columns=roots), chunk_rows):
-        while any(pa.types.is_struct(field.type) for field in table.schema):
-            table = table.flatten()
-        yield offset + 1, table.select(list(plan.columns))
-        offset += table.num_rows
+    try:
+        for table in _rechunk(source.iter_batches(batch_size=chunk_rows, columns=roots), chunk_rows):
+            while any(pa.types.is_struct(field.type) for field in table.schema):
+                table = table.flatten()
+            yield offset + 1, table.select(list(plan.columns))
+            offset += table.num_rows
+    except (pa.ArrowInvalid, OSError) as error:
+        raise InputError(f"cannot read Parquet: {error}", file=str(path), line=offset + 1) from None
 
 
 def _csv_chunks(path: Path, plan: ReadPlan, chunk_rows: int) -> Iterator[tuple[int, pa.Table]]:
@@ -270,6 +279,8 @@ def _csv_chunks(path: Path, plan: ReadPlan, chunk_rows: int) -> Iterator[tuple[i
                 records += table.num_rows
     except pa.ArrowInvalid as error:
         raise _locate_csv_error(path, plan, error) from None
+    except (OSError, EOFError) as error:  # a truncated or corrupt gzip stream
+        raise InputError(f"cannot read: {error}", file=str(path), line=records + 2) from None
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -291,7 +302,7 @@ def _input_error(path: Path, bad: BadValue, first_line: int) -> InputError:
     line = first_line + bad.row
     if not _is_parquet(path):
         # The chunk counts records; a quoted value with line breaks shifts the editor's line.
-        line = next(line_no for i, (line_no, _) in enumerate(_records(path)) if i == line - 2)
+        line = next((line_no for i, (line_no, _) in enumerate(_records(path)) if i == line - 2), line)
     return InputError(bad.message, file=str(path), line=line, column=bad.column, value=bad.value)
 
 
@@ -312,6 +323,18 @@ def _locate_csv_error(path: Path, plan: ReadPlan, error: pa.ArrowInvalid) -> Inp
                 if value not in focus_files.NULL_MARKERS and not _NUMBER.fullmatch(value):
                     return InputError("not a number", file=str(path), line=line, column=name,
                                       value=fields[index])
-    except UnicodeDecodeError as decode_error:
-        return InputError(f"not UTF-8 text: {decode_error}", file=str(path))
+    except UnicodeDecodeError:
+        return _not_utf8(path)
     return InputError(f"cannot read CSV: {error}", file=str(path))
+
+
+def _not_utf8(path: Path) -> InputError:
+    with _binary(path) as raw:
+        for line, text in enumerate(raw, start=1):
+            try:
+                text.decode("utf-8")
+            except UnicodeDecodeError as error:
+                bad = text[error.start:error.end]
+                return InputError("not UTF-8 text (export the file as UTF-8)", file=str(path), line=line,
+                                  value=bad)
+    return InputError("not UTF-8 text (export the file as UTF-8)", file=str(path))

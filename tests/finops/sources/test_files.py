@@ -310,6 +310,23 @@ def test_a_row_with_the_wrong_number_of_fields_names_its_line(tmp_path):
     assert caught.value.line == 5 and "4 fields" in str(caught.value)
 
 
+def test_a_truncated_gzip_file_is_bad_input(tmp_path):
+    whole = write_csv(tmp_path / "whole.csv.gz", FOCUS_HEADER, _many_rows(20_000), compress=True)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(InputError) as caught:
+        list(read_cost_files([cut]))
+    assert caught.value.file == str(cut)
+
+
+def test_text_that_is_not_utf8_is_bad_input(tmp_path):
+    path = write_csv(tmp_path / "latin1.csv", FOCUS_HEADER, _many_rows(3))
+    path.write_bytes(path.read_bytes().replace(b"Amazon S3", b"Amazon S\xe9"))
+    with pytest.raises(InputError, match="not UTF-8") as caught:
+        list(read_cost_files([path]))
+    assert (caught.value.file, caught.value.line, caught.value.value) == (str(path), 3, b"\xe9")
+
+
 def test_a_bad_value_in_parquet_names_its_row_number(tmp_path):
     frame = pd.DataFrame(_many_rows(8), columns=FOCUS_HEADER)
     frame.loc[6, "BilledCost"] = "twelve"
