@@ -58,7 +58,6 @@ from finops.sources.focus_files import (
     focus_rows,
     merge_tags,
     number_column,
-    recode,
     resolve_columns,
     tags_column,
     tags_from_text,
@@ -142,8 +141,7 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         # amount, and fees, taxes and credits count no usage. The negation keeps the unit so it
         # sums into the same series as the usage it offsets; FOCUS leaves other units empty.
         quantity = np.where(line_type.is_in(USAGE_TYPES), numbers.get("usage_amount", np.nan), np.nan)
-        unit = text.get("unit", constant("", rows))
-        unit = recode(np.where(category.is_in(["Usage"]), unit.codes, len(unit.values)), np.append(unit.values, ""))
+        unit = text.get("unit", constant("", rows)).only_where(category.is_in(["Usage"]))
 
         product_map = table[found["product_map"]] if "product_map" in found else None
         service = coalesce([c for c in (text.get("product_name"), _map_value(product_map, "product_name"),

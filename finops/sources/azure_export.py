@@ -55,7 +55,6 @@ from finops.sources.focus_files import (
     focus_rows,
     money_column,
     number_column,
-    recode,
     resolve_columns,
     tags_column,
     text_column,
@@ -178,15 +177,12 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         numbers = {role: number_column(table[found[role]], column=found[role]) for role in NUMBERS if role in found}
         cost = money_column(table[found["cost"]], column=found["cost"])
         charge_type = text.get("charge_type", constant("Usage", rows))
-        lowered_type = np.char.lower(charge_type.values.astype(str))[charge_type.codes]
-        pricing_model = text.get("pricing_model", blank)
-        lowered_model = np.char.lower(pricing_model.values.astype(str))[pricing_model.codes]
-        is_usage = lowered_type == "usage"
-        covered = (is_usage & np.isin(lowered_model, list(_COMMITMENT_MODELS))) | np.isin(
-            lowered_type, list(_UNUSED_COMMITMENT))
+        lowered_type = charge_type.map(str.lower, column=found.get("charge_type", ""))
+        is_usage = lowered_type.is_in(["usage"])
+        covered = is_usage & text.get("pricing_model", blank).map(str.lower, column="").is_in(_COMMITMENT_MODELS)
+        covered |= lowered_type.is_in(_UNUSED_COMMITMENT)
         quantity = np.where(is_usage, numbers.get("quantity", np.nan), np.nan)
-        unit = text.get("unit", blank)
-        unit = recode(np.where(is_usage, unit.codes, len(unit.values)), np.append(unit.values, ""))
+        unit = text.get("unit", blank).only_where(is_usage)
         service_name, service_category = derive(
             [text.get(r, blank) for r in ("consumed_service", "resource", "meter_category")], service_of, 2)
         return focus_rows(

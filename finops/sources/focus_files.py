@@ -98,6 +98,10 @@ class Coded:
                 mapped[i] = ""
         return recode(self.codes, mapped)
 
+    def only_where(self, keep: np.ndarray) -> Coded:
+        """The same column with "" on the rows where ``keep`` is False."""
+        return recode(np.where(keep, self.codes, len(self.values)), np.append(self.values, ""))
+
     def is_in(self, choices: Iterable[object]) -> np.ndarray:
         """A boolean mask of the rows whose value is one of ``choices``."""
         return np.isin(self.values, list(choices))[self.codes] if len(self.values) else np.zeros(len(self), bool)

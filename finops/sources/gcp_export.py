@@ -42,7 +42,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops.sources.focus_files import (
-    BadValue,
     FocusRows,
     ReadPlan,
     coalesce,
@@ -53,7 +52,6 @@ from finops.sources.focus_files import (
     merge_tags,
     money_column,
     number_column,
-    recode,
     resolve_columns,
     tags_column,
     text_column,
@@ -129,15 +127,7 @@ def _credits(array: pa.Array | pa.ChunkedArray, *, column: str) -> np.ndarray:
         amounts = np.nan_to_num(amounts.astype(np.float64))
         parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
         return np.bincount(parents, weights=amounts, minlength=len(array))
-    texts = text_column(array)
-    totals = np.empty(len(texts.values))
-    for i, text in enumerate(texts.values):
-        try:
-            totals[i] = credit_total(text)
-        except ValueError as error:
-            row = int(np.flatnonzero(texts.codes == i)[0])
-            raise BadValue(str(error), column=column, row=row, value=text) from None
-    return totals[texts.codes]
+    return text_column(array).map(credit_total, column=column).row_values().astype(np.float64)
 
 
 def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
@@ -155,10 +145,6 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         category = text.get("cost_type", blank).map(charge_category, column=found.get("cost_type", ""))
         is_usage = category.is_in(["Usage"])
 
-        def usage_only(unit: str) -> object:
-            coded = text.get(unit, blank)
-            return recode(np.where(is_usage, coded.codes, len(coded.values)), np.append(coded.values, ""))
-
         label_parts = [tags_column(table[found[r]], column=found[r]) for r in ("project_labels", "labels")
                        if r in found]
         tags = merge_tags(label_parts) if len(label_parts) > 1 else (label_parts[0] if label_parts else blank)
@@ -175,14 +161,15 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
                 "ChargeCategory": category,
                 "SkuId": text.get("sku", blank),
                 "ResourceId": text.get("resource", blank),
-                "ConsumedUnit": usage_only("usage_unit"),
-                "PricingUnit": usage_only("pricing_unit"),
+                "ConsumedUnit": text.get("usage_unit", blank).only_where(is_usage),
+                "PricingUnit": text.get("pricing_unit", blank).only_where(is_usage),
                 "Tags": tags,
             },
             {
                 "BilledCost": cost,
                 "EffectiveCost": cost,
-                "ListCost": np.nan_to_num(numbers["cost_at_list"]) if "cost_at_list" in numbers else cost,
+                "ListCost": np.where(np.isnan(numbers["cost_at_list"]), cost, numbers["cost_at_list"])
+                if "cost_at_list" in numbers else cost,
             },
             {
                 "ConsumedQuantity": np.where(is_usage, numbers.get("usage_amount", np.nan), np.nan),

@@ -121,3 +121,10 @@ def test_an_export_without_a_service_is_refused(tmp_path):
     with pytest.raises(InputError) as caught:
         read_daily_costs([path])
     assert caught.value.column == "service.description"
+
+
+def test_list_cost_is_cost_at_list_where_exported(tmp_path):
+    header = ["usage_start_time", "service.description", "cost", "cost_at_list"]
+    rows = [["2024-05-01T00:00:00Z", "BigQuery", "8", "10"], ["2024-05-01T01:00:00Z", "BigQuery", "3", ""]]
+    frame = read_daily_costs([write_csv(tmp_path / "gcp.csv", header, rows)])
+    assert frame[["BilledCost", "ListCost"]].values.tolist() == [[11.0, 13.0]]
