@@ -6,7 +6,9 @@ size, each in a fresh child process (which reports its peak RSS from /proc):
 
 - floor: ``pyarrow`` reads the whole file and groups it to daily series, nothing else;
 - ours:  :func:`ingest_files` (``read_daily_costs``: stream in chunks, normalize, sum per chunk,
-  sum across chunks) producing the final daily cost frame.
+  sum across chunks) producing the final daily cost frame: the targets apply to this path;
+- chunks: the same stream drained through ``read_cost_files`` as pandas frames, concatenated and
+  summed with ``finops.model.aggregate_daily``, for comparison.
 
 Prints wall time, rows/s, peak RSS and the ratio to the floor, at two sizes to show growth; CPU
 seconds too, which a busy shared machine disturbs less than wall time.
@@ -36,8 +38,8 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from finops.model import DIMENSIONS  # noqa: E402
-from finops.sources.files import read_daily_costs  # noqa: E402
+from finops.model import DIMENSIONS, aggregate_daily  # noqa: E402
+from finops.sources.files import read_cost_files, read_daily_costs  # noqa: E402
 
 SERIES = 2_000
 TARGETS = {"csv.gz": 2.5, "parquet": 2.0}
@@ -142,6 +144,16 @@ def ours(path: str) -> dict[str, float]:
     return {"rows": None, "groups": len(frame), "effective": float(frame["EffectiveCost"].sum())}
 
 
+def chunks(path: str) -> dict[str, float]:
+    """The same stream taken chunk by chunk as pandas frames, then concatenated and summed with
+    finops.model.aggregate_daily: what a caller of read_cost_files would do by hand."""
+    frame = aggregate_daily(pd.concat([c.frame for c in read_cost_files([path])], ignore_index=True))
+    return {"rows": None, "groups": len(frame), "effective": float(frame["EffectiveCost"].sum())}
+
+
+MEASURED = {"floor": floor, "ours": ours, "chunks": chunks}
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS. /proc's VmHWM belongs to the current address space; getrusage's
     maxrss on Linux also counts the parent's memory this child was forked from before exec."""
@@ -160,7 +172,7 @@ def cpu_seconds() -> float:
 
 def child(kind: str, path: str) -> None:
     started, cpu = time.perf_counter(), cpu_seconds()
-    result = (floor if kind == "floor" else ours)(path)
+    result = MEASURED[kind](path)
     result["seconds"] = time.perf_counter() - started
     result["cpu"] = cpu_seconds() - cpu
     result["rss_mb"] = peak_rss_mb()
@@ -208,25 +220,28 @@ def main() -> None:
                   + ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in files.values()), flush=True)
             for fmt, path in files.items():
                 base, mine = measure("floor", path, repeat), measure("ours", path, repeat)
-                if base["groups"] != mine["groups"] or round(base["effective"], 2) != round(mine["effective"], 2):
-                    raise SystemExit(f"{path.name}: ours and the floor disagree: {base} vs {mine}")
-                results.append((fmt, rows, base, mine))
+                by_hand = measure("chunks", path, repeat)
+                for other in (mine, by_hand):
+                    if base["groups"] != other["groups"] or round(base["effective"], 2) != round(other["effective"], 2):
+                        raise SystemExit(f"{path.name}: a reader and the floor disagree: {base} vs {other}")
+                results.append((fmt, rows, base, mine, by_hand))
     report(results)
 
 
-def report(results: list[tuple[str, int, dict, dict]]) -> None:
+def report(results: list[tuple[str, int, dict, dict, dict]]) -> None:
     print(f"\n{'format':8} {'rows':>10} {'path':6} {'wall s':>7} {'rows/s':>11} {'peak RSS MB':>12} "
           f"{'x floor':>8} {'CPU s':>7} {'CPU x floor':>12}")
-    for fmt, rows, base, mine in results:
-        for name, m in (("floor", base), ("ours", mine)):
+    for fmt, rows, base, mine, by_hand in results:
+        for name, m in (("floor", base), ("ours", mine), ("chunks", by_hand)):
             print(f"{fmt:8} {rows:>10,} {name:6} {m['seconds']:>7.2f} {rows / m['seconds']:>11,.0f} "
                   f"{m['rss_mb']:>12.0f} {m['seconds'] / base['seconds']:>8.2f} {m['cpu']:>7.2f} "
                   f"{m['cpu'] / base['cpu']:>12.2f}")
-    print()
-    largest = max(rows for _, rows, _, _ in results)
-    smallest = min(rows for _, rows, _, _ in results)
+    print("ours: read_daily_costs (the hook: ingest_files); chunks: read_cost_files frames + pd.concat + "
+          "aggregate_daily\n")
+    largest = max(r[1] for r in results)
+    smallest = min(r[1] for r in results)
     met = True
-    for fmt, rows, base, mine in results:
+    for fmt, rows, base, mine, _ in results:
         if rows != largest:
             continue
         ratio = mine["seconds"] / base["seconds"]
@@ -236,7 +251,7 @@ def report(results: list[tuple[str, int, dict, dict]]) -> None:
               f"peak RSS {mine['rss_mb']:.0f} MB (target <= {RSS_TARGET_MB}): {'met' if ok_rss else 'MISSED'}")
         if smallest == largest:
             continue
-        small = next(m for f, r, _, m in results if f == fmt and r == smallest)
+        small = next(m for f, r, _, m, _ in results if f == fmt and r == smallest)
         print(f"{'':8} growth {smallest:,} -> {largest:,} rows ({largest / smallest:.0f}x): "
               f"wall {mine['seconds'] / small['seconds']:.1f}x, CPU {mine['cpu'] / small['cpu']:.1f}x, "
               f"RSS {mine['rss_mb'] / small['rss_mb']:.1f}x")

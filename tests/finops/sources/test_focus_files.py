@@ -29,6 +29,7 @@ from finops.sources.focus_files import (
     tags_from_text,
     text_column,
 )
+from finops.sources.focus_files import plan as focus_plan
 from tests.finops.sources.cost_file_helpers import FOCUS_HEADER, FOCUS_SAMPLE, focus_row, write_csv
 
 
@@ -123,15 +124,14 @@ def test_aggregate_rows_keeps_a_group_without_quantities_as_no_quantity():
     rows = pd.DataFrame([focus_row(quantity=""), focus_row(quantity=""), focus_row(account="2", quantity="4"),
                          focus_row(account="2", quantity="")], columns=FOCUS_HEADER)
     table = pa.Table.from_pandas(rows)
-    from finops.sources import focus_files
-    plan = focus_files.plan(FOCUS_HEADER, file="x.csv")
+    plan = focus_plan(FOCUS_HEADER, file="x.csv")
     frame = daily_frame(aggregate_rows(plan.normalize(table)))
     assert frame["SubAccountId"].tolist() == ["111", "2"]
     assert np.isnan(frame["ConsumedQuantity"][0]) and frame["ConsumedQuantity"][1] == 4.0
     assert frame["BilledCost"].tolist() == [3.0, 3.0]
 
 
-def test_focus_sample_dimensions_are_read_as_written(tmp_path):
+def test_focus_sample_dimensions_are_read_as_written():
     frame = read_daily_costs([FOCUS_SAMPLE])
     assert set(frame["ProviderName"]) == {"AWS", "Microsoft", "Oracle"}
     assert set(frame["ChargeCategory"]) == {"Usage", "Credit", "Adjustment"}
