@@ -56,7 +56,14 @@ c = C / D the daily cost, q = Q / D the daily quantity and p = c / q the unit pr
   D x (sum q_a - sum q_b) x (P_a + P_b)/2 with P its average unit price, and mix = sum usage_i - that.
   Volume in different units is not added up, so a shift between units counts as usage;
 - where quantities are missing in either period the run-rate change is
-  ``unexplained_by_quantity``: usage and rate cannot be told apart there.
+  ``unexplained_by_quantity``: usage and rate cannot be told apart there;
+- charges that do not accrue by the day (ChargeCategory Purchase, Tax, Credit or Adjustment:
+  a monthly support fee, a commitment fee on the 1st, tax on the last day, a credit) are their own
+  price lines and are compared as totals: D_a = D_b = 1 for them, so a 31-day month against a
+  30-day one shows no day count for a fee that did not change, and a changed fee is its whole
+  change (usage and rate where it has quantities). Rows without a category count as usage.
+  A recurring fee charged every day (FOCUS ChargeFrequency "Recurring") is treated as a fee too:
+  the store keeps no charge frequency to tell the two apart.
 
 Every formula is antisymmetric, so swapping A and B flips every sign (and turns new into gone);
 the parts add up exactly to the contributor's change. Rounding to cents keeps both properties:
@@ -103,7 +110,9 @@ FIXED_LEVELS: tuple[str, ...] = ("team", "service")
 DETAIL_LEVELS: tuple[str, ...] = ("account", "region", "sku", "resource")
 DRILL_COLUMNS: dict[str, str] = {key: SCOPE_COLUMNS[key] for key in (*FIXED_LEVELS, *DETAIL_LEVELS)}
 # Columns that tell price lines apart besides the drill-down dimensions.
-PRICE_COLUMNS: tuple[str, ...] = ("ProviderName", "PricingUnit", "ConsumedUnit")
+PRICE_COLUMNS: tuple[str, ...] = ("ProviderName", "PricingUnit", "ConsumedUnit", "ChargeCategory")
+# Charges that do not accrue by the day (FOCUS ChargeCategory values): never scaled by day count.
+FIXED_CHARGE_CATEGORIES: frozenset[str] = frozenset({"purchase", "tax", "credit", "adjustment"})
 VARIANCE_KEYS: tuple[str, ...] = (*DRILL_COLUMNS.values(), *PRICE_COLUMNS)
 
 PARTS: tuple[str, ...] = ("usage", "rate", "mix", "days", "new", "gone", "unexplained_by_quantity")
@@ -378,6 +387,12 @@ class _Series:
             return np.full(len(self.cost_a), "", dtype=object)
         return self.uniques[column][self.codes[column]]
 
+    def flag(self, column: str, test: Callable[[str], bool]) -> np.ndarray:
+        """``test`` of a key column's value per series, evaluated once per distinct value."""
+        if column not in self.codes:
+            return np.full(len(self.cost_a), test(""), dtype=bool)
+        return np.array([test(str(v)) for v in self.uniques[column]], dtype=bool)[self.codes[column]]
+
 
 def _series(rows: pd.DataFrame, metric: str) -> _Series:
     """Sum the rows (the pre-aggregated shape) per series and period."""
@@ -598,15 +613,19 @@ def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days
     both = (cost_a != 0) & (cost_b != 0)
     new = np.where((cost_b == 0) & (cost_a != 0), cost_a, 0.0)
     gone = np.where((cost_a == 0) & (cost_b != 0), -cost_b, 0.0)
-    mid = (days_a + days_b) / 2
-    daily_a, daily_b = cost_a / days_a, cost_b / days_b
-    days = np.where(both, (days_a - days_b) * (daily_a + daily_b) / 2, 0.0)
+    # Fees are compared as totals: one "day" each (see "Parts of a contributor").
+    fixed = series.flag("ChargeCategory", lambda category: category.casefold() in FIXED_CHARGE_CATEGORIES)
+    fixed = fixed[representative]
+    length_a, length_b = np.where(fixed, 1.0, float(days_a)), np.where(fixed, 1.0, float(days_b))
+    mid = (length_a + length_b) / 2
+    daily_a, daily_b = cost_a / length_a, cost_b / length_b
+    days = np.where(both, (length_a - length_b) * (daily_a + daily_b) / 2, 0.0)
     run_rate = np.where(both, mid * (daily_a - daily_b), 0.0)
     with np.errstate(invalid="ignore"):
         by_pricing = both & (pq_a > 0) & (pq_b > 0)
         by_consumed = both & ~by_pricing & (cq_a > 0) & (cq_b > 0)
-    q_a = np.where(by_pricing, pq_a, np.where(by_consumed, cq_a, 1.0)) / days_a
-    q_b = np.where(by_pricing, pq_b, np.where(by_consumed, cq_b, 1.0)) / days_b
+    q_a = np.where(by_pricing, pq_a, np.where(by_consumed, cq_a, 1.0)) / length_a
+    q_b = np.where(by_pricing, pq_b, np.where(by_consumed, cq_b, 1.0)) / length_b
     with np.errstate(over="ignore", divide="ignore"):
         p_a, p_b = daily_a / q_a, daily_b / q_b
     # A quantity so small that the unit price overflows says nothing about usage either.
@@ -621,16 +640,19 @@ def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days
     # lines' usage is the shift between them (mix).
     usage, mix = np.zeros(n_lines), np.zeros(n_lines)
     if split.any():
-        unit = np.where(by_pricing, "p:" + series.text("PricingUnit")[representative],
-                        "c:" + series.text("ConsumedUnit")[representative])[split]
-        groups = _group_ids(line[split], pd.factorize(unit, sort=True)[0])
+        # Fees and daily charges never share a unit group: their volumes are on different scales.
+        unit = np.where(fixed, "f", "d").astype(object) + np.where(by_pricing, "p:" + series.text("PricingUnit")[representative],
+                                                    "c:" + series.text("ConsumedUnit")[representative])
+        groups = _group_ids(line[split], pd.factorize(unit[split], sort=True)[0])
         count = int(groups.max()) + 1
         group_line = np.zeros(count, dtype=np.int64)
         group_line[groups] = line[split]
+        group_mid = np.zeros(count)
+        group_mid[groups] = mid[split]
         volume_a, volume_b = _sum_by(groups, q_a[split], count), _sum_by(groups, q_b[split], count)
         price_a = _sum_by(groups, daily_a[split], count) / volume_a
         price_b = _sum_by(groups, daily_b[split], count) / volume_b
-        usage_unit = mid * (volume_a - volume_b) * (price_a + price_b) / 2
+        usage_unit = group_mid * (volume_a - volume_b) * (price_a + price_b) / 2
         usage = _sum_by(group_line, usage_unit, n_lines)
         mix = _sum_by(group_line, _sum_by(groups, usage_i[split], count) - usage_unit, n_lines)
     return np.column_stack([usage, _sum_by(line, rate, n_lines), mix, _sum_by(line, days, n_lines),

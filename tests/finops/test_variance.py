@@ -112,6 +112,33 @@ def test_a_31_day_month_against_a_30_day_one_with_no_real_change_is_day_count():
     assert split(no_quantity.contributors[0]) == {"days": D("100.00")}
 
 
+
+def test_monthly_fees_tax_and_credits_are_not_scaled_by_day_count():
+    usage = spend("2026-09-01", "2026-10-31", daily=100.0, quantity=10)
+    fees = []
+    for first, last in (("2026-09-01", "2026-09-30"), ("2026-10-01", "2026-10-31")):
+        fee = spend(first, first, daily=6000.0)  # the same commitment fee on the 1st of each month
+        tax = spend(last, last, daily=210.0)  # the same tax on the last day
+        fees += [fee.assign(ChargeCategory="Purchase"), tax.assign(ChargeCategory="Tax")]
+    credit = spend("2026-10-18", "2026-10-18", daily=-50.0).assign(ChargeCategory="Credit")
+    costs = frame(usage.assign(ChargeCategory="Usage"), *fees, credit)
+    answer = explain_variance(costs, ask("2026-10"))
+    check_exact(answer)
+    assert (answer.total_b, answer.total_a, answer.delta) == (D("9210.00"), D("9260.00"), D("50.00"))
+    (line,) = answer.contributors
+    # Only usage accrues by the day: October's extra day is $100.00; the fees are equal totals,
+    # and the credit is new in October.
+    assert split(line) == {"days": D("100.00"), "new": D("-50.00")}
+    assert answer.days_effect == D("100.00")
+    # On a line of its own a fee that did not change has no parts at all.
+    alone = explain_variance(frame(*fees), ask("2026-10"))
+    assert [split(c) for c in alone.contributors] == [{}]
+    # A fee that changed is its whole change, not a day count offset by a run rate.
+    raised = frame(fees[0], fees[1], spend("2026-10-01", "2026-10-01", daily=6600.0).assign(ChargeCategory="Purchase"),
+                   fees[3])
+    (fee_line,) = explain_variance(raised, ask("2026-10")).contributors
+    assert split(fee_line) == {"unexplained_by_quantity": D("600.00")}
+
 def test_new_and_gone_services():
     costs = frame(spend("2026-07-01", "2026-08-31", daily=50.0, quantity=100),
                   spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon S3"),
