@@ -147,11 +147,22 @@ def _summed_chunks(paths: Sequence[str | Path], format: str,
             try:
                 rows = plan.normalize(table)
             except BadValue as bad:
-                raise _input_error(path, bad, first_line) from None
+                raise _input_error(path, _first_bad_value(plan, table, bad), first_line) from None
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
                 # e.g. a Parquet column of a type the format cannot use as text or number
                 raise InputError(f"cannot read this chunk: {error}", file=str(path), line=first_line) from None
             yield path, name, first_line, table.num_rows, focus_files.aggregate_rows(rows)
+
+
+def _first_bad_value(plan: ReadPlan, table: pa.Table, bad: BadValue) -> BadValue:
+    """The bad value on the earliest row: columns are checked one after another, so a later
+    column may hold an earlier bad row. Each retry reads only the rows before the last one found."""
+    while True:
+        try:
+            plan.normalize(table.slice(0, bad.row))
+            return bad
+        except BadValue as earlier:
+            bad = earlier
 
 
 def _format_of(path: Path, columns: list[str]) -> str:

@@ -292,6 +292,16 @@ def test_quoted_line_breaks_in_a_multi_megabyte_file_are_read_as_values(tmp_path
     assert cents(frame["BilledCost"].sum()) == cents(sum(Decimal(r[7]) for r in rows))
 
 
+def test_the_first_bad_row_is_named_whichever_column_it_is_in(tmp_path):
+    rows = _many_rows(10)
+    rows[6][12] = "not tags"  # tags are checked before amounts...
+    rows[2][8] = "nan"        # ...but this amount is on an earlier row
+    path = write_csv(tmp_path / "two_bad.csv", FOCUS_HEADER, rows)
+    with pytest.raises(InputError) as caught:
+        list(read_cost_files([path]))
+    assert (caught.value.line, caught.value.column) == (4, "EffectiveCost")
+
+
 def test_tags_that_are_not_an_object_are_bad_input(tmp_path):
     rows = _many_rows(5)
     rows[2][12] = "team=payments"
