@@ -560,7 +560,9 @@ def _lines(nodes: list[_Node], a: np.ndarray, b: np.ndarray, codes: dict[str, np
     """Order the drilled nodes by absolute change and fold the tail into one "other" line."""
     deltas = np.array([a[n.rows].sum() - b[n.rows].sum() for n in nodes], dtype=float)
     labels = [_node_label(n) for n in nodes]
-    order = sorted(range(len(nodes)), key=lambda i: (-abs(deltas[i]), labels[i]))
+    # Changes equal to the micro-dollar are ordered by label, not by the noise of float sums
+    # (which differs between a daily frame and storage's pre-aggregated one).
+    order = sorted(range(len(nodes)), key=lambda i: (-abs(round(deltas[i], 6)), labels[i]))
     moving = [i for i in order if abs(deltas[i]) >= 0.005]
     unchanged = [i for i in order if abs(deltas[i]) < 0.005]
     # At most top_n + 1 lines: fold the tail only when it is more than one line.

@@ -1,0 +1,243 @@
+"""The data of a variance answer: both periods of a question, summed in SQL by the variance keys.
+
+:meth:`VarianceStore.variance_frame` returns the *pre-aggregated frame* that
+:func:`finops.variance.explain_variance` accepts: one row per period (``"a"``/``"b"``) and
+combination of :data:`finops.variance.VARIANCE_KEYS`, money summed in exact micro-units (and as
+float dollars), quantities summed (NaN where none). The database does all the summing:
+
+- whole calendar months inside a period are read from the monthly roll-up ``cost_monthly``
+  (one row per series and month), the days around them from ``cost_daily``; each stretch is
+  summed per series, the stretches are added up per period and grouped by the variance keys;
+- the question's scope is a condition on ``cost_series`` (values compare case-insensitively;
+  ``account`` matches the account ID or name; ``tag:NAME=VALUE`` looks for ``"name":"value"`` in
+  the canonical Tags JSON, ``tag:NAME=""`` for series without that tag). SQLite lower-cases ASCII
+  letters only, so on SQLite other letters compare case-sensitively.
+
+The roll-up is rebuilt month by month from ``cost_daily`` when the triggers of migration 0005 have
+listed the month in ``cost_monthly_stale`` (any write to its days): :meth:`refresh` does it, and
+``variance_frame`` refreshes the months it is about to read first, so an answer never reads a
+stale month. Rebuilds hold a lock that keeps cost writers out for their duration (PostgreSQL:
+``SHARE ROW EXCLUSIVE`` on ``cost_daily``, which readers pass; SQLite: the database write lock),
+so no write can slip between reading the stale list and rebuilding.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Select,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.engine import Connection
+
+from finops.money import MICROS
+from finops.periods import SCOPE_COLUMNS, TAG_PREFIX, Period, Question
+from finops.variance import PERIOD, VARIANCE_KEYS
+from storage.costs import MONEY_COLUMNS, QUANTITY_COLUMNS, SERIES_COLUMNS
+from storage.db import Database
+from storage.tables.costs import CostDaily, CostSeries
+from storage.tables.variance import CostMonthly, CostMonthlyStale
+
+_SERIES = CostSeries.__table__  # type: ignore[attr-defined]
+_DAILY = CostDaily.__table__  # type: ignore[attr-defined]
+_MONTHLY = CostMonthly.__table__  # type: ignore[attr-defined]
+_STALE = CostMonthlyStale.__table__  # type: ignore[attr-defined]
+_SUMMED = ("billed_micros", "effective_micros", "list_micros", "consumed_quantity", "pricing_quantity")
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Consecutive days of a period read one way: whole months from the roll-up, or days."""
+
+    start: date
+    end: date
+    monthly: bool
+
+
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def period_stretches(period: Period) -> list[Stretch]:
+    """``period`` as whole calendar months (``monthly``) and the days before and after them."""
+    stretches: list[Stretch] = []
+    day = period.start
+    while day <= period.end:
+        last = min(month_end(day), period.end)
+        monthly = day.day == 1 and last == month_end(day)
+        if stretches and stretches[-1].monthly == monthly:
+            stretches[-1] = Stretch(stretches[-1].start, last, monthly)
+        else:
+            stretches.append(Stretch(day, last, monthly))
+        day = last + timedelta(days=1)
+    return stretches
+
+
+def _months(stretches: Iterable[Stretch]) -> list[date]:
+    """The first days of the whole months the monthly stretches cover."""
+    months = []
+    for stretch in stretches:
+        month = stretch.start
+        while stretch.monthly and month <= stretch.end:
+            months.append(month)
+            month = month_end(month) + timedelta(days=1)
+    return months
+
+
+def _folded(column: ColumnElement) -> ColumnElement:
+    return func.lower(column)
+
+
+def scope_condition(scope: Mapping[str, Sequence[str]]) -> ColumnElement | None:
+    """The SQL condition on ``cost_series`` for a question's scope (keys AND, values OR)."""
+    conditions = []
+    for key, values in scope.items():
+        wanted = [str(v).lower() for v in values]
+        if key.startswith(TAG_PREFIX):
+            tags = _folded(_SERIES.c.tags)
+            name = key[len(TAG_PREFIX):].lower()
+            # Tags are canonical JSON (finops.model.canonical_tags): '"name":"value"' is an exact test.
+            hits = [tags.contains(_json_pair(name, value), autoescape=True) for value in wanted]
+            if "" in wanted:
+                hits.append(not_(tags.contains(_json_pair(name, None), autoescape=True)))
+            conditions.append(or_(*hits))
+        elif key in SCOPE_COLUMNS:
+            column = _SERIES.c[SERIES_COLUMNS[SCOPE_COLUMNS[key]]]
+            hit = _folded(column).in_(wanted)
+            if key == "account":
+                hit = or_(hit, _folded(_SERIES.c.sub_account_name).in_(wanted))
+            conditions.append(hit)
+        else:
+            raise ValueError(f"unknown scope key {key!r}")
+    return and_(*conditions) if conditions else None
+
+
+def _json_pair(name: str, value: str | None) -> str:
+    """``"name":"value"`` as canonical JSON writes it (``"name":`` alone when value is None)."""
+    key = json.dumps(name)
+    return f"{key}:" if value is None else f"{key}:{json.dumps(value)}"
+
+
+class VarianceStore:
+    """Reads for variance answers, and the monthly roll-up behind them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # the roll-up ---------------------------------------------------------------------------
+    def stale_months(self, among: Iterable[date] | None = None) -> list[date]:
+        """Months whose roll-up must be rebuilt before it is read (all, or those ``among``)."""
+        query = select(_STALE.c.month).order_by(_STALE.c.month)
+        wanted = None if among is None else sorted(set(among))
+        if wanted is not None:
+            if not wanted:
+                return []
+            query = query.where(_STALE.c.month.in_(wanted))
+        with self.db.engine.connect() as conn:
+            return [_as_date(m) for m in conn.execute(query).scalars()]
+
+    def refresh(self, months: Iterable[date] | None = None) -> list[date]:
+        """Rebuild the stale months of the roll-up (all, or those among ``months``).
+
+        Returns the months rebuilt. Idempotent and safe to run from several threads or replicas.
+        """
+        wanted = None if months is None else sorted(set(months))
+        with self.db.engine.begin() as conn:
+            self._lock_cost_writes(conn)
+            query = select(_STALE.c.month).order_by(_STALE.c.month)
+            if wanted is not None:
+                query = query.where(_STALE.c.month.in_(wanted))
+            stale = [_as_date(m) for m in conn.execute(query).scalars()]
+            for month in stale:
+                self._rebuild_month(conn, month)
+            if stale:
+                conn.execute(delete(_STALE).where(_STALE.c.month.in_(stale)))
+        return stale
+
+    def _lock_cost_writes(self, conn: Connection) -> None:
+        if self.db.dialect == "postgresql":
+            # Waits for cost writes in progress (their stale marks are then visible) and keeps
+            # new ones and other rebuilds out until commit; readers are not blocked.
+            conn.execute(text("LOCK TABLE cost_daily IN SHARE ROW EXCLUSIVE MODE"))
+        else:
+            # SQLite takes its single write lock at the first write of a transaction.
+            conn.execute(delete(_STALE).where(literal(1) == 0))
+
+    def _rebuild_month(self, conn: Connection, month: date) -> None:
+        conn.execute(delete(_MONTHLY).where(_MONTHLY.c.month == month))
+        summed = select(literal(month, Date).label("month"), _DAILY.c.series_id,
+                        *(func.sum(_DAILY.c[c]).label(c) for c in _SUMMED)) \
+            .where(_DAILY.c.day.between(month, month_end(month)), _DAILY.c.series_id.in_(select(_SERIES.c.id))) \
+            .group_by(_DAILY.c.series_id)
+        conn.execute(insert(_MONTHLY).from_select(["month", "series_id", *_SUMMED], summed))
+
+    # the answer's data ---------------------------------------------------------------------
+    def variance_frame(self, question: Question) -> pd.DataFrame:
+        """Both periods of ``question`` in the pre-aggregated shape (module docstring)."""
+        periods = (("a", question.period_a), ("b", question.period_b))
+        stretches = {label: period_stretches(period) for label, period in periods}
+        months = _months(s for label in stretches for s in stretches[label])
+        if self.stale_months(months):
+            self.refresh(months)
+        in_scope = select(_SERIES.c.id)
+        condition = scope_condition(question.scope)
+        if condition is not None:
+            in_scope = in_scope.where(condition)
+        parts = [_summed_stretch(label, stretch, in_scope) for label in stretches for stretch in stretches[label]]
+        summed = union_all(*parts).subquery("summed")
+        keys = [_SERIES.c[SERIES_COLUMNS[column]].label(column) for column in VARIANCE_KEYS]
+        query = select(summed.c.period, *keys,
+                       *(cast(func.sum(summed.c[c]), BigInteger).label(c) for c in MONEY_COLUMNS.values()),
+                       *(func.sum(summed.c[c]).label(name) for name, c in QUANTITY_COLUMNS.items())) \
+            .select_from(summed.join(_SERIES, _SERIES.c.id == summed.c.series_id)) \
+            .group_by(summed.c.period, *(_SERIES.c[SERIES_COLUMNS[column]] for column in VARIANCE_KEYS))
+        with self.db.engine.connect() as conn:
+            result = conn.execute(query)
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        for column in (PERIOD, *VARIANCE_KEYS):
+            frame[column] = frame[column].astype(object)
+        for column, micros in MONEY_COLUMNS.items():
+            frame[micros] = pd.to_numeric(frame[micros]).fillna(0).astype(np.int64)
+            frame[column] = frame[micros] / MICROS
+        for column in QUANTITY_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
+        return frame
+
+
+def _summed_stretch(label: str, stretch: Stretch, in_scope: Select) -> Select:
+    """One stretch of one period summed per series, labelled with its period."""
+    table = _MONTHLY if stretch.monthly else _DAILY
+    when = table.c.month if stretch.monthly else table.c.day
+    # Listing the series (even all of them) lets SQLite walk the (series_id, day) index in order
+    # and sum as it goes instead of sorting every row of the stretch.
+    return select(literal_column(f"'{label}'").label(PERIOD), table.c.series_id,
+                  *(func.sum(table.c[c]).label(c) for c in _SUMMED)) \
+        .where(when.between(stretch.start, stretch.end), table.c.series_id.in_(in_scope)) \
+        .group_by(table.c.series_id)
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
