@@ -1,0 +1,174 @@
+"""``costbot why``: cost files ingested through the real path, answers checked by hand to the cent.
+
+Every test writes a FOCUS file, ingests it (allocation by teams.yml, freshness recorded) and asks
+the question through the CLI entry point (JSON on stdout), on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.cli import main
+from bot.variance_service import answer_question
+from finops.teams import parse_teams
+from finops.variance import PARTS, Explainer
+from jobs.ingest import ingest_cost_files
+from storage.costs import CostStore
+from storage.db import Database
+
+TEAMS = parse_teams("""\
+default_channel: "#finops"
+teams:
+  - name: payments
+    channel: "#team-payments"
+    match:
+      - tag: {team: payments}
+  - name: search
+    channel: "#team-search"
+    match:
+      - tag: {team: search}
+""", file="teams.yml")
+
+
+def rows(start: str, end: str, *, cost: float, quantity: float | None = None, team: str | None = "payments",
+         service: str = "Amazon EC2", category: str = "Usage", unit: str = "Hrs") -> list[dict]:
+    """One FOCUS row a day from start to end (both included), the same cost every day."""
+    return [{
+        "ChargePeriodStart": f"{day:%Y-%m-%d}T00:00:00Z", "ChargePeriodEnd": f"{day + pd.Timedelta(days=1):%Y-%m-%d}T00:00:00Z",
+        "ChargeCategory": category, "BilledCost": cost, "EffectiveCost": cost, "ListCost": cost,
+        "ProviderName": "AWS", "BillingAccountId": "999999999999", "BillingCurrency": "USD",
+        "SubAccountId": "111100000001", "SubAccountName": "prod", "ServiceName": service, "RegionId": "us-east-1",
+        "SkuId": f"{service} SKU", "ResourceId": "",
+        "PricingQuantity": quantity, "PricingUnit": unit if quantity is not None else None,
+        "ConsumedQuantity": quantity, "ConsumedUnit": unit if quantity is not None else None,
+        "Tags": json.dumps({"team": team}) if team else None,
+    } for day in pd.date_range(start, end)]
+
+
+def ingest(db: Database, tmp_path: Path, *parts: list[dict], today: date = date(2026, 11, 16)) -> None:
+    path = tmp_path / "focus.csv"
+    pd.DataFrame([row for part in parts for row in part]).to_csv(path, index=False)
+    ingest_cost_files(CostStore(db), TEAMS, [path], today=today)
+
+
+def why(db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, question: str, *,
+        as_of: str = "2026-11-16", json_output: bool = True) -> dict | str:
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+    capsys.readouterr()
+    code = main(["why", question, "--as-of", as_of, *(["--json"] if json_output else [])])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out) if json_output else captured.out
+
+
+def parts_of(contributor: dict) -> dict[str, float]:
+    return {name: contributor[name] for name in PARTS if contributor[name]}
+
+
+def test_a_month_over_month_change_driven_by_one_teams_usage(db, tmp_path, monkeypatch, capsys) -> None:
+    ingest(db, tmp_path,
+           rows("2026-07-01", "2026-07-31", cost=50.0, quantity=100.0),  # 100 h a day at $0.50
+           rows("2026-08-01", "2026-08-31", cost=75.0, quantity=150.0),  # 150 h a day at $0.50
+           rows("2026-07-01", "2026-08-31", cost=20.0, quantity=10.0, team="search", service="Amazon OpenSearch"))
+    answer = why(db, monkeypatch, capsys, "last month", as_of="2026-09-05")
+    assert answer["period_a"] == {"label": "August 2026", "kind": "month", "start": "2026-08-01",
+                                  "end": "2026-08-31", "days": 31, "total": 2945.0}  # (75 + 20) x 31
+    assert answer["period_b"] == {"label": "July 2026", "kind": "month", "start": "2026-07-01",
+                                  "end": "2026-07-31", "days": 31, "total": 2170.0}  # (50 + 20) x 31
+    assert (answer["delta"], answer["delta_pct"]) == (775.0, 35.71)
+    payments, unchanged = answer["contributors"]
+    assert payments["dimensions"] == {"team": "payments", "service": "Amazon EC2"}
+    assert (payments["b"], payments["a"], payments["delta"]) == (1550.0, 2325.0, 775.0)
+    assert parts_of(payments) == {"usage": 775.0}  # 50 h more a day x 31 days x $0.50
+    assert (unchanged["label"], unchanged["kind"], unchanged["delta"], unchanged["a"]) == ("1 other team", "other",
+                                                                                          0.0, 620.0)
+    assert answer["explained_by"] == [] and answer["note"] is None
+
+
+def test_a_31_day_month_against_a_30_day_one_with_no_real_change_is_day_count(db, tmp_path, monkeypatch,
+                                                                              capsys) -> None:
+    ingest(db, tmp_path,
+           rows("2026-09-01", "2026-10-31", cost=100.0, quantity=10.0),
+           # The same fee on the 1st and tax on the last day of each month: no day count in them.
+           rows("2026-09-01", "2026-09-01", cost=6000.0, service="Savings Plans", category="Purchase"),
+           rows("2026-10-01", "2026-10-01", cost=6000.0, service="Savings Plans", category="Purchase"),
+           rows("2026-09-30", "2026-09-30", cost=210.0, team=None, service="Tax", category="Tax"),
+           rows("2026-10-31", "2026-10-31", cost=210.0, team=None, service="Tax", category="Tax"))
+    answer = why(db, monkeypatch, capsys, "2026-10")
+    assert (answer["period_b"]["total"], answer["period_a"]["total"], answer["delta"]) == (9210.0, 9310.0, 100.0)
+    assert [parts_of(c) for c in answer["contributors"]] == [{"days": 100.0}, {}]
+    assert answer["contributors"][0]["dimensions"] == {"team": "payments", "service": "Amazon EC2"}
+    text = why(db, monkeypatch, capsys, "2026-10", json_output=False)
+    assert "Mostly day count: October 2026 has 31 days and September 2026 30; at the same daily spend " \
+           "that is +$100.00." in text
+
+
+def test_a_price_increase_with_flat_usage_and_new_and_gone_services(db, tmp_path, monkeypatch, capsys) -> None:
+    ingest(db, tmp_path,
+           rows("2026-07-01", "2026-07-31", cost=40.0, quantity=100.0),  # $0.40 an hour with a discount
+           rows("2026-08-01", "2026-08-31", cost=50.0, quantity=100.0),  # $0.50 on demand: rate
+           rows("2026-07-01", "2026-07-31", cost=10.0, service="Amazon S3"),  # gone in August
+           rows("2026-08-01", "2026-08-31", cost=20.0, service="Amazon SageMaker"))  # new in August
+    answer = why(db, monkeypatch, capsys, "2026-08 vs 2026-07")
+    assert (answer["period_b"]["total"], answer["period_a"]["total"], answer["delta"]) == (1550.0, 2170.0, 620.0)
+    assert [(c["dimensions"]["service"], c["delta"], parts_of(c)) for c in answer["contributors"]] == [
+        ("Amazon SageMaker", 620.0, {"new": 620.0}),
+        ("Amazon EC2", 310.0, {"rate": 310.0}),
+        ("Amazon S3", -310.0, {"gone": -310.0})]
+
+
+def test_an_incomplete_month_is_compared_like_for_like_and_says_so(db, tmp_path, monkeypatch, capsys) -> None:
+    # Data through 15 November, ingested on the 16th: the 15th is still partial (complete through the 14th).
+    ingest(db, tmp_path, rows("2026-10-01", "2026-10-31", cost=10.0, quantity=1.0),
+           rows("2026-11-01", "2026-11-15", cost=12.0, quantity=1.2))
+    answer = why(db, monkeypatch, capsys, "this month")
+    assert (answer["period_a"]["start"], answer["period_a"]["end"], answer["period_a"]["total"]) == \
+        ("2026-11-01", "2026-11-14", 168.0)
+    assert (answer["period_b"]["start"], answer["period_b"]["end"], answer["period_b"]["total"]) == \
+        ("2026-10-01", "2026-10-14", 140.0)
+    assert answer["delta"] == 28.0
+    assert answer["note"] == ("November 2026 has 14 complete days (data complete through 2026-11-14); "
+                              "compared with the first 14 days of October 2026.")
+
+
+def test_a_quarter_against_a_quarter_with_an_anomaly_and_a_verified_finding(db, tmp_path) -> None:
+    ingest(db, tmp_path,
+           rows("2026-04-01", "2026-09-30", cost=100.0, quantity=100.0),  # EC2 at $1 an hour
+           rows("2026-09-21", "2026-09-30", cost=150.0, quantity=150.0),  # the anomaly: 150 h more a day
+           rows("2026-04-01", "2026-06-30", cost=50.0, quantity=10.0, team="search", service="Amazon OpenSearch"),
+           # the finding, implemented on 1 July: 8 instances instead of 10 at $5 each
+           rows("2026-07-01", "2026-09-30", cost=40.0, quantity=8.0, team="search", service="Amazon OpenSearch"))
+    anomaly = Explainer(kind="anomaly", id=41, label="EC2 spike in payments", state="open", amount=1500.0,
+                        start=date(2026, 9, 21), dimensions={"team": "payments", "service": "Amazon EC2"})
+    finding = Explainer(kind="finding", id=17, label="Rightsize the search cluster", state="verified",
+                        amount=-920.0, start=date(2026, 7, 1), end=date(2026, 9, 30), dimensions={"team": "search"})
+    document = answer_question(db, "last quarter", today=date(2026, 11, 16), explainers=[finding, anomaly]).to_json()
+    assert (document["period_b"]["total"], document["period_a"]["total"], document["delta"]) == \
+        (13650.0, 14380.0, 730.0)
+    ec2, search = document["contributors"]
+    # Q3 has 92 days, Q2 91: EC2 went from $100.00 to $116.30 a day (10,700 h against 9,100 h at $1).
+    assert (ec2["dimensions"], ec2["delta"], parts_of(ec2)) == (
+        {"team": "payments", "service": "Amazon EC2"}, 1600.0, {"usage": 1491.85, "days": 108.15})
+    assert (search["delta"], parts_of(search)) == (-870.0, {"usage": -915.0, "days": 45.0})
+    assert [(e["kind"], e["id"], e["state"], e["amount"]) for e in document["explained_by"]] == [
+        ("anomaly", 41, "open", 1500.0), ("finding", 17, "verified", -920.0)]
+    assert document["explained_share"] == 1.0
+
+
+def test_a_question_it_cannot_parse_exits_1_with_the_correction_on_stderr(tmp_path: Path) -> None:
+    costbot = Path(sys.executable).parent / "costbot"
+    env = {"PATH": "/usr/bin:/bin", "COSTBOT_DATABASE_URL": f"sqlite:///{tmp_path}/costbot.db"}
+    for extra in ([], ["--json"]):
+        result = subprocess.run([str(costbot), "why", "last fortnight", "--as-of", "2026-11-16", *extra],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert result.stderr == ("costbot: I didn't understand 'fortnight' in 'last fortnight': say last month, "
+                                 "quarter, week, year or last N days. Try: `last month` or `Q3 2026 vs Q2 2026`\n")
