@@ -1,0 +1,108 @@
+"""``/cost why [scope] [period] [vs period]``: variance answers in Slack.
+
+The dispatcher acks at once ("Working out why spend changed…"); the answer is computed after the
+ack (bot/variance_service.py) and sent through ``response_url``: ephemeral by default, in the
+channel when the question says ``in-channel`` (or ``public``). A question it cannot parse gets the
+parser's one-line correction (the word it did not understand, two examples), ephemeral.
+
+The waterfall chart is rendered and uploaded after the answer is sent, so a slow upload never
+delays the answer. Where it goes follows who may see the answer: an in-channel answer gets its
+chart in the same channel; an ephemeral answer is private to the person who asked, and a file
+shared in the channel would show everyone what they asked, so its chart goes to their direct
+message with the bot instead (the answer says where). Slack cannot attach files to ephemeral
+messages.
+
+"Drill down" (one contributor: the same periods, scope narrowed to its dimensions) and "Show
+more" (the next page of lines) answer the person who clicked, ephemerally. They only read cost
+data anyone in the workspace can ask ``/cost why`` about, so anyone who sees the button may use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import Ack, App, Respond
+
+from bot.blocks.variance import DRILL_ACTION, MORE_ACTION, PAGE_SIZE, decode_question, variance_message
+from bot.charts.waterfall import waterfall_chart
+from bot.context import AppContext
+from bot.delivery import FileUpload, Message
+from bot.variance_service import answer_parsed, parse_why
+from finops.errors import QuestionError
+from finops.variance import VarianceAnswer, summary_lines
+from handlers.commands import CommandRequest, Reply, subcommand
+
+log = logging.getLogger(__name__)
+
+# Charts are drawn off the listener threads, after the answer went out; two at a time is plenty
+# for people asking questions (matplotlib holds the GIL while it draws).
+CHART_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="costbot-why-chart")
+CHART_IN_CHANNEL = "Chart: posted in this channel."
+CHART_IN_DM = "Chart: sent to you in a direct message (this answer is visible only to you)."
+
+
+@subcommand("why", usage="/cost why [scope] [period] [vs period] [--billed] [in-channel]", slow=True,
+            working_text="Working out why spend changed…",
+            summary="Why spend changed: who and what drove it, usage vs rate vs day count, anomalies and findings. "
+                    "Example: `/cost why team=payments last quarter`.")
+def answer_why(request: CommandRequest) -> Reply:
+    ctx = request.ctx
+    try:
+        question = parse_why(ctx.db, request.args, today=ctx.today())
+    except QuestionError as error:
+        return Reply(text=f":warning: {error}")  # the parser's one line already holds two examples
+    answer = answer_parsed(ctx.db, question)
+    message = variance_message(answer, chart_note=CHART_IN_CHANNEL if question.in_channel else CHART_IN_DM)
+    CHART_WORKERS.submit(deliver_chart, ctx, answer, channel_id=request.channel_id, user_id=request.user_id,
+                         asked=request.args)
+    return Reply(text=message["text"], blocks=message["blocks"], in_channel=question.in_channel)
+
+
+def deliver_chart(ctx: AppContext, answer: VarianceAnswer, *, channel_id: str, user_id: str, asked: str) -> None:
+    """Upload the answer's waterfall: into the channel (in-channel answers) or the asker's DM."""
+    try:
+        q = answer.question
+        key = f"why:{user_id}:{secrets.token_hex(6)}"
+        title = f"Why spend changed: {q.period_b.label} → {q.period_a.label}"
+        filename = f"why-{q.period_b.start:%Y%m%d}-{q.period_a.start:%Y%m%d}.png"
+        headline = summary_lines(answer)[0]
+        png = waterfall_chart(answer)
+        if q.in_channel:
+            ctx.delivery.upload(FileUpload(key=f"{key}:chart", channel=channel_id, filename=filename, content=png,
+                                           title=title, comment=headline))
+            return
+        # A file needs a conversation ID: posting to the user ID opens the DM and tells us its ID.
+        ctx.delivery.send(Message(key=key, channel=user_id, text=f"The chart of your `/cost why {asked}`: {headline}"))
+        link = ctx.delivery.message_link(key)
+        if link is None:
+            log.warning("no DM with %s for the chart of /cost why %s (kept in the outbox)", user_id, asked)
+            return
+        ctx.delivery.upload(FileUpload(key=f"{key}:chart", channel=link[0], filename=filename, content=png,
+                                       title=title))
+    except Exception:
+        log.exception("the chart of /cost why %s for %s failed", asked, user_id)
+
+
+def register(app: App, ctx: AppContext) -> None:
+    @app.action(re.compile(f"^({DRILL_ACTION}|{MORE_ACTION})$"))
+    def on_drill_down(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        try:
+            question, page = decode_question(body["actions"][0].get("value", ""))
+        except ValueError:
+            respond(replace_original=False, response_type="ephemeral",
+                    text=":warning: This button is from an older costbot; ask again with `/cost why ...`.")
+            return
+        try:
+            answer = answer_parsed(ctx.db, question, top_n=page * PAGE_SIZE)
+        except Exception:
+            reference = secrets.token_hex(3)
+            log.exception("/cost why drill-down failed (ref %s)", reference)
+            respond(replace_original=False, response_type="ephemeral",
+                    text=f":x: Something went wrong on our side. It was logged with reference `{reference}`.")
+            return
+        message = variance_message(answer, page=page)
+        respond(replace_original=False, response_type="ephemeral", text=message["text"], blocks=message["blocks"])
