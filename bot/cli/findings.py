@@ -1,0 +1,287 @@
+"""``costbot findings new|move|verify|show|list|import``: savings findings from the command line.
+
+Scripts rely on these names and JSON shapes (``findings show --json``: ``id``, ``state``,
+``estimate_monthly``, ``realized_monthly`` (null until measured), ``regressed``, ``baseline`` and
+``after`` (``start``, ``end``, ``daily_cost``; null until measured), ``history``).
+
+Who a CLI move acts as (``--by``):
+
+- ``--by U…`` (a Slack user ID): that person, with the rights teams.yml gives them for the
+  finding's team: owners and members (and channel members where the team takes them, when a Slack
+  token is set) make the team's moves; finance approvers their overrides. A refusal says why.
+- otherwise (``--by alice`` or no ``--by``): an operator with shell access to the bot's database,
+  who holds both the team's and the finance approvers' rights (``reopen`` needs finance rights,
+  ``accept`` the team's). The audit trail records them as ``cli:<name>`` (``$USER`` by default).
+
+``--at DATE``: for ``implemented``, the day the change went live (default today); for the other
+moves, the day the move is recorded on (default now; never in the future).
+
+:func:`finding_actor` is also how the Slack handlers decide who may press a finding's buttons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
+from bot.context import AppContext
+from finops.errors import InputError
+from finops.model import UNALLOCATED
+from finops.money import format_usd
+from finops.savings import Actor, FindingAction, FindingState
+from jobs.verify import publish_finding, verify_findings
+from storage.findings import FindingEvent, FindingRecord, FindingStore, NewFinding, describe_scope
+
+SLACK_USER = re.compile(r"^[UW][A-Z0-9_]+$")
+CLI_MOVES = ("accept", "reject", "start", "implemented", "reopen")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("findings", help="savings findings: open, move, verify, show, list, import")
+    commands = parser.add_subparsers(dest="findings_command", metavar="ACTION", required=True)
+
+    new = commands.add_parser("new", help="open a finding (state identified)")
+    new.add_argument("--title", required=True)
+    new.add_argument("--team", required=True, help="the owner team (teams.yml)")
+    new.add_argument("--scope", action="append", required=True, metavar="KEY=VALUE",
+                     help="cost filter, repeatable: provider, sub_account_id, service, region, resource_id, sku_id, "
+                          "tag:KEY (the same key twice means either value)")
+    new.add_argument("--estimate", required=True, metavar="USD_PER_MONTH", help="estimated saving, dollars a month")
+    new.add_argument("--due", type=parse_date, metavar="DATE")
+    new.add_argument("--assignee", metavar="USER", help="Slack user ID (default: the team's first owner)")
+    new.add_argument("--json", action="store_true", help="print the finding as JSON")
+    new.set_defaults(func=run_new)
+
+    move = commands.add_parser("move", help="move a finding: accept, reject, start, implemented, reopen")
+    move.add_argument("id", type=int)
+    move.add_argument("action", choices=CLI_MOVES)
+    move.add_argument("--at", type=parse_date, metavar="DATE",
+                      help="implemented: the day it went live (default today); others: the day of the move")
+    move.add_argument("--by", metavar="USER", help="a Slack user ID acts with that person's rights; any other name "
+                                                   "(default $USER) is an operator with team and finance rights")
+    move.add_argument("--reason", metavar="TEXT", help="why (needed to reject and reopen)")
+    move.add_argument("--json", action="store_true", help="print the finding as JSON")
+    move.set_defaults(func=run_move)
+
+    verify = commands.add_parser("verify", help="run verification and the monthly re-check as that day would")
+    verify.add_argument("--as-of", dest="as_of", type=parse_date, metavar="DATE",
+                        help="the day the job runs (default today); it uses data complete through the day before")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(func=run_verify)
+
+    show = commands.add_parser("show", help="one finding with its evidence and history")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=run_show)
+
+    listing = commands.add_parser("list", help="findings, optionally of a team and in a state")
+    listing.add_argument("--team")
+    listing.add_argument("--state", choices=[str(s) for s in FindingState])
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=run_list)
+
+
+# ------------------------------------------------------------------------------ who may act
+
+def finding_actor(ctx: AppContext, user: str, team: str) -> Actor:
+    """A Slack user's rights on a finding of ``team``: on the team, finance approver, both or neither.
+
+    On the team: the team's owners and members, and its channel's members when the team takes
+    members from its channel (as ``TeamsConfig.may_act``); for a team no longer in teams.yml, the
+    default channel's members when ``defaults.members_from_channel``. Unlike ``may_act``, being a
+    finance approver does not put someone on every team: the state machine gives finance its
+    own moves (verify, not realized, reopen) and leaves the team's to the team.
+    """
+    channel = ctx.teams.channel_for(team)
+    return Actor(user, on_team=_on_team(ctx, user, team, lambda: ctx.delivery.channel_members(channel)),
+                 finance=ctx.teams.is_finance_approver(user))
+
+
+def _on_team(ctx: AppContext, user: str, team: str, channel_members: Callable[[], set[str]]) -> bool:
+    known = team in ctx.teams.team_names
+    if known:
+        found = ctx.teams.team(team)
+        if user in found.owners or user in found.members:
+            return True
+        from_channel = found.members_from_channel
+    else:
+        from_channel = ctx.teams.defaults.members_from_channel
+    return from_channel and user in channel_members()  # asked only when the config does not decide
+
+
+def cli_actor(ctx: AppContext, by: str | None, team: str) -> Actor:
+    """Who a CLI move acts as (see the module docstring)."""
+    if by and SLACK_USER.match(by):
+        return finding_actor(ctx, by, team)
+    return Actor(f"cli:{by or os.environ.get('USER') or 'operator'}", on_team=True, finance=True)
+
+
+def default_assignee(ctx: AppContext, team: str) -> str | None:
+    """The team's first owner, who answers for its findings until someone else is assigned."""
+    if team in ctx.teams.team_names:
+        owners = ctx.teams.team(team).owners
+        return owners[0] if owners else None
+    return None
+
+
+def known_team(ctx: AppContext, team: str) -> str:
+    """``team`` if teams.yml has it (or it is ``unallocated``); InputError with the closest name otherwise."""
+    names = ctx.teams.team_names
+    if team in names or team == UNALLOCATED:
+        return team
+    close = difflib.get_close_matches(team, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; teams: {', '.join(names) or '(none in teams.yml)'}"
+    raise InputError(f"no team {team!r} in {ctx.teams.file}{hint}", column="team", value=team)
+
+
+def parse_scope(pairs: list[str]) -> dict[str, list[str]]:
+    """``["service=Amazon RDS", "tag:env=prod"]`` -> ``{"service": ["Amazon RDS"], "tag:env": ["prod"]}``."""
+    scope: dict[str, list[str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError("a scope is KEY=VALUE, e.g. service=Amazon RDS", column="scope", value=pair)
+        scope.setdefault(key.strip(), []).append(value.strip())
+    return scope
+
+
+# --------------------------------------------------------------------------------------- JSON
+
+def finding_json(finding: FindingRecord, history: list[FindingEvent] | None = None) -> dict[str, Any]:
+    """The finding as ``findings show --json`` prints it (money in dollars to the cent)."""
+    document: dict[str, Any] = {
+        "id": finding.id, "title": finding.title, "team": finding.team, "assignee": finding.assignee,
+        "state": str(finding.state), "scope": finding.scope, "estimate_monthly": float(finding.estimate_monthly),
+        "realized_monthly": None if finding.realized_monthly is None else float(finding.realized_monthly),
+        "regressed": finding.regressed, "source": finding.source, "external_id": finding.external_id,
+        "due_on": finding.due_on, "identified_on": finding.identified_on, "implemented_on": finding.implemented_on,
+        "verified_on": finding.verified_on, "version": finding.version,
+        "baseline": finding.baseline, "after": finding.after,
+        "verification": finding.evidence, "recheck": finding.recheck, "rechecked_on": finding.rechecked_on,
+    }
+    if history is not None:
+        document["history"] = [event.to_dict() for event in history]
+    return document
+
+
+# --------------------------------------------------------------------------------- commands
+
+def _print_finding(finding: FindingRecord) -> None:
+    realized = "not measured" if finding.realized_monthly is None else f"{format_usd(finding.realized_monthly)}/month"
+    print(f"#{finding.id} {finding.title}")
+    print(f"  {finding.state} · team {finding.team} · assignee {finding.assignee or '-'} · "
+          f"estimate {format_usd(finding.estimate_monthly)}/month · realized {realized}"
+          + (" · REGRESSED" if finding.regressed else ""))
+    print(f"  scope {describe_scope(finding.scope)} · due {finding.due_on or '-'} · source {finding.source}")
+
+
+def run_new(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    team = known_team(ctx, args.team)
+    new = NewFinding(title=args.title, team=team, scope=parse_scope(args.scope), estimate_monthly=args.estimate,
+                     assignee=args.assignee or default_assignee(ctx, team), due_on=args.due)
+    by = f"cli:{os.environ.get('USER') or 'operator'}"
+    finding = FindingStore(ctx.db).create(new, by=by, at=ctx.now())
+    publish_finding(ctx, finding.id)
+    if args.json:
+        print_json(finding_json(finding))
+    else:
+        print(f"Opened finding #{finding.id} for {finding.team} (posted in {ctx.teams.channel_for(team)}).")
+        _print_finding(finding)
+    return 0
+
+
+def _move_time(ctx: AppContext, action: str, at: date | None) -> tuple[datetime, date | None]:
+    now = ctx.now()
+    if action == FindingAction.IMPLEMENTED:
+        return now, at or now.date()
+    if at is None or at == now.date():
+        return now, None
+    if at > now.date():
+        raise UsageError(f"--at {at} is in the future (today is {now.date()})")
+    return datetime.combine(at, time(0), tzinfo=UTC), None
+
+
+def run_move(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    store = FindingStore(ctx.db)
+    finding = store.get(args.id)
+    actor = cli_actor(ctx, args.by, finding.team)
+    at, implemented_on = _move_time(ctx, args.action, args.at)
+    moved = store.move(finding.id, args.action, actor=actor, at=at, reason=args.reason,
+                       implemented_on=implemented_on)
+    publish_finding(ctx, moved.id)
+    if args.json:
+        print_json(finding_json(moved, store.history(moved.id)))
+    else:
+        print(f"Finding #{moved.id}: {finding.state} → {moved.state} ({args.action} by {actor.user}).")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    run = verify_findings(ctx, today=args.as_of or ctx.today())
+    if args.json:
+        print_json(run.to_dict())
+        return 0
+    print(f"Verification as of {run.today}: data complete through {run.data_through or '(no data)'}")
+    for finding_id in run.begun:
+        print(f"  #{finding_id}: implemented → verifying")
+    for finding_id, state, realized in run.concluded:
+        print(f"  #{finding_id}: verifying → {state}, realized {format_usd(realized)}/month")
+    for finding_id, ready in run.waiting:
+        print(f"  #{finding_id}: verifying; its settling window has complete data on {ready}")
+    for finding_id, regressed, saving in run.rechecked:
+        print(f"  #{finding_id}: re-checked, saving {format_usd(saving)}/month"
+              + (" — REGRESSED" if regressed else ", holding"))
+    for finding_id, reason in run.unmeasurable:
+        print(f"  #{finding_id}: cannot measure: {reason}")
+    if not (run.begun or run.concluded or run.waiting or run.rechecked or run.unmeasurable):
+        print("  nothing to verify")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    store = FindingStore(ctx.db)
+    finding = store.get(args.id)
+    history = store.history(finding.id)
+    if args.json:
+        print_json(finding_json(finding, history))
+        return 0
+    _print_finding(finding)
+    if finding.evidence:
+        base, after = finding.evidence["baseline"], finding.evidence["after"]
+        print(f"  baseline {base['start']}..{base['end']} {format_usd(base['daily_cost'])}/day · after "
+              f"{after['start']}..{after['end']} {format_usd(after['daily_cost'])}/day · expected without the "
+              f"change {format_usd(finding.evidence['expected_daily_after'])}/day")
+    print("history:")
+    for event in history:
+        change = f"{event.from_state or '-'} → {event.to_state}" if event.to_state else ""
+        reason = f": {event.reason}" if event.reason else ""
+        print(f"  {event.at:%Y-%m-%d %H:%M} {event.by} {event.action} {change}{reason}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    team = known_team(ctx, args.team) if args.team else None
+    findings = FindingStore(ctx.db).list_findings(team=team, states=[args.state] if args.state else None)
+    if args.json:
+        print_json([finding_json(f) for f in findings])
+        return 0
+    if not findings:
+        print("no findings", file=sys.stdout)
+        return 0
+    print_table(["id", "state", "team", "estimate/month", "realized/month", "title"],
+                [[f.id, f.state + (" (regressed)" if f.regressed else ""), f.team, format_usd(f.estimate_monthly),
+                  "-" if f.realized_monthly is None else format_usd(f.realized_monthly), f.title] for f in findings],
+                right={0, 3, 4})
+    return 0
