@@ -141,6 +141,8 @@ def _to_micros(values: pd.Series) -> np.ndarray:
 
 
 _TEXT_COLUMNS = (*model.DIMENSIONS, *model.OWNERSHIP)
+# SQLite's historical default limit of bound parameters per statement (newer builds allow more).
+_SQLITE_MAX_PARAMETERS = 999
 
 
 def _conformed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -289,21 +291,34 @@ class CostStore:
     def _bulk_insert_daily(self, conn: Connection, source: str, rows: pd.DataFrame) -> None:
         columns = ["source", "day", "series_id", "billed_micros", "effective_micros", "list_micros",
                    "consumed_quantity", "pricing_quantity"]
-        day_values = rows["day"].to_numpy(dtype="datetime64[D]").astype(object).tolist()  # datetime.date
+        days = rows["day"].to_numpy(dtype="datetime64[D]")
         quantities = [[None if value != value else value for value in rows[c].tolist()]  # NaN -> NULL
                       for c in ("consumed_quantity", "pricing_quantity")]
-        tuples = list(zip(itertools.repeat(source), day_values, rows["series_id"].tolist(),
-                          rows["billed_micros"].tolist(), rows["effective_micros"].tolist(),
-                          rows["list_micros"].tolist(), *quantities))
+        money = [rows[c].tolist() for c in ("billed_micros", "effective_micros", "list_micros")]
         if self.db.dialect == "postgresql":
             # COPY is an order of magnitude faster than INSERTs for bulk loads on PostgreSQL.
+            tuples = zip(itertools.repeat(source), days.astype(object).tolist(), rows["series_id"].tolist(), *money,
+                         *quantities)
             raw = conn.connection.driver_connection
             with raw.cursor() as cursor, cursor.copy(f"COPY cost_daily ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in tuples:
                     copy.write_row(row)
-        else:
-            placeholders = ", ".join("?" for _ in columns)
-            conn.exec_driver_sql(f"INSERT INTO cost_daily ({', '.join(columns)}) VALUES ({placeholders})", tuples)
+            return
+        # SQLite: dates as the 'YYYY-MM-DD' text SQLAlchemy's Date stores, formatted at once, and
+        # many rows per INSERT (one statement step per row costs more than the row itself).
+        values = list(zip(itertools.repeat(source), np.datetime_as_string(days, unit="D").tolist(),
+                          rows["series_id"].tolist(), *money, *quantities))
+        per_statement = _SQLITE_MAX_PARAMETERS // len(columns)
+        row_sql = "(" + ", ".join("?" for _ in columns) + ")"
+        head = f"INSERT INTO cost_daily ({', '.join(columns)}) VALUES "
+        full = len(values) - len(values) % per_statement
+        if full:
+            statement = head + ", ".join([row_sql] * per_statement)
+            conn.exec_driver_sql(statement, [tuple(itertools.chain.from_iterable(values[i:i + per_statement]))
+                                             for i in range(0, full, per_statement)])
+        if full < len(values):
+            rest = values[full:]
+            conn.exec_driver_sql(head + ", ".join([row_sql] * len(rest)), tuple(itertools.chain.from_iterable(rest)))
 
     def set_freshness(self, source: str, *, last_day: date, complete_through: date) -> None:
         with self.db.session() as session:
