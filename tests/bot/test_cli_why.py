@@ -172,3 +172,27 @@ def test_a_question_it_cannot_parse_exits_1_with_the_correction_on_stderr(tmp_pa
         assert result.stdout == ""
         assert result.stderr == ("costbot: I didn't understand 'fortnight' in 'last fortnight': say last month, "
                                  "quarter, week, year or last N days. Try: `last month` or `Q3 2026 vs Q2 2026`\n")
+
+
+def test_the_demo_quarter_is_explained_by_ml_usage_web_prices_and_one_more_day(sqlite_db, tmp_path, monkeypatch,
+                                                                               capsys) -> None:
+    from bot.demo.data import DEMO_TODAY, TEAMS_YAML, write_demo_files
+
+    costs_file, _ = write_demo_files(tmp_path)
+    ingest_cost_files(CostStore(sqlite_db), parse_teams(TEAMS_YAML, file="teams.yml"), [costs_file], today=DEMO_TODAY)
+    answer = why(sqlite_db, monkeypatch, capsys, "last quarter", as_of=DEMO_TODAY.isoformat())
+    assert (answer["period_a"]["label"], answer["period_b"]["label"]) == ("Q3 2026", "Q2 2026")
+    lines = answer["contributors"]
+    assert sum(c["delta"] for c in lines) == pytest.approx(answer["delta"], abs=0.001)
+    # ml's new models: the largest line, and it is usage.
+    top = lines[0]
+    assert (top["dimensions"]["team"], top["dimensions"]["service"]) == ("ml", "Amazon SageMaker")
+    assert top["usage"] > 0.9 * top["delta"]
+    # web's Azure price increase from 1 July: the largest rate change, on flat usage.
+    by_rate = max(lines, key=lambda c: abs(c["rate"]))
+    assert by_rate["dimensions"] == {"team": "web", "service": "Azure App Service"}
+    assert by_rate["rate"] > 5 * abs(by_rate["usage"])
+    # Q3 has 92 days, Q2 91: every line with daily spend has a day-count part, fees have none.
+    assert sum(c["days"] for c in lines) > 0.05 * answer["delta"]
+    assert all(c["days"] > 0 for c in lines if c["dimensions"].get("service") in ("Amazon SageMaker",
+                                                                                  "Azure App Service"))
