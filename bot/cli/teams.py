@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 
 from bot.cli._common import open_context, print_json, print_table
 from finops.model import ALLOCATION_RULE, DEFAULT_METRIC, METRICS, TEAM, UNALLOCATED, metric_column
@@ -61,11 +62,11 @@ def load_team_spend(store: CostStore, teams: TeamsConfig, today: date, *,
     frame = split_shared_costs(allocate_costs(store.load_daily_costs(start=start, end=today), teams), teams)
     micros = np.rint(frame[metric_column(metric)].to_numpy(dtype=np.float64) * MICROS).astype(np.int64)
     shared = frame[ALLOCATION_RULE].astype(str).str.startswith(SHARED_RULE_PREFIX).to_numpy()
-    by_team: dict[str, TeamSpend] = {}
-    for team in dict.fromkeys([*teams.team_names, UNALLOCATED, *frame[TEAM]]):
-        mine = (frame[TEAM] == team).to_numpy()
-        by_team[team] = TeamSpend(team, from_micros(int(micros[mine & ~shared].sum())),
-                                  from_micros(int(micros[mine & shared].sum())))
+    sums = pd.DataFrame({"team": frame[TEAM].to_numpy(dtype=object), "direct": np.where(shared, 0, micros),
+                         "shared": np.where(shared, micros, 0)}).groupby("team").sum()
+    by_team = {team: TeamSpend(team, Decimal(0), Decimal(0)) for team in (*teams.team_names, UNALLOCATED)}
+    for team, row in sums.iterrows():
+        by_team[str(team)] = TeamSpend(str(team), from_micros(int(row["direct"])), from_micros(int(row["shared"])))
     return MonthSpend(start, today, metric, by_team)
 
 
