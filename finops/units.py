@@ -1,0 +1,281 @@
+"""Unit costs: a team's cost divided by the business volume it serves (orders, active users).
+
+Teams declare their unit metrics in teams.yml (``unit_metrics``). Values arrive as
+:class:`UnitValue` records, each counting the units of one period: a day (``2026-11-03``), an ISO
+week (``2026-W45``) or a month (``2026-11``). They come from a CSV (:func:`read_unit_csv`), the
+HTTP endpoint or ``/cost unit record`` (both through :func:`unit_value`).
+
+:func:`unit_costs` divides each team's cost per calendar month or ISO week by the units of the
+same days. A value whose period straddles the bucket is prorated by days (a month's 31,000 orders
+count 7,000 in a 7-day week of it): the same rule for flows (orders) and for stocks (active users),
+so a week's cost per active user is the month's rate seen over a week. A bucket is reported only
+when values cover every one of its days and it lies within the complete cost data, because a full
+month's cost over half a month's orders would double the unit cost. The cost is the team's total
+including its shares of shared-cost pools (the caller passes costs after
+``finops.ownership.split_shared_costs``), as the allocation rules define what a team pays.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from finops.errors import InputError
+from finops.model import DAY, TEAM
+from finops.teams import TeamsConfig
+
+PERIODS: tuple[str, ...] = ("week", "month")
+CSV_COLUMNS: tuple[str, ...] = ("team", "metric", "period", "value")
+UNIT_COST_COLUMNS: tuple[str, ...] = ("team", "metric", "period", "start", "end", "cost", "units",
+                                      "cost_per_unit", "change_pct")
+# A trend needs this many consecutive periods with a unit cost (the latest and two before it).
+TREND_PERIODS = 3
+
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$", re.IGNORECASE)
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class UnitValue:
+    """``value`` units of ``metric`` for ``team`` from ``start`` to ``end`` (both included)."""
+
+    team: str
+    metric: str
+    start: date
+    end: date
+    value: float
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class UnitTrend:
+    """The latest unit cost of one team's metric and how it moved."""
+
+    team: str
+    metric: str
+    period: str  # label of the latest period: "2026-10" or "2026-W45"
+    cost_per_unit: float
+    previous: float | None  # the period before, when it has a unit cost
+    change_pct: float | None
+    periods: int  # consecutive periods with a unit cost, ending with the latest
+    history: tuple[tuple[str, float], ...]  # (period, cost per unit), oldest first
+
+    @property
+    def has_trend(self) -> bool:
+        return self.periods >= TREND_PERIODS
+
+
+def parse_unit_period(text: str) -> tuple[date, date]:
+    """``2026-11-03`` (a day), ``2026-W45`` (an ISO week) or ``2026-11`` (a month) -> (first, last day).
+
+    Raises ValueError with the accepted forms.
+    """
+    text = text.strip()
+    forms = "a day (2026-11-03), an ISO week (2026-W45) or a month (2026-11)"
+    try:
+        if _DAY_RE.match(text):
+            day = date.fromisoformat(text)
+            return day, day
+        if match := _WEEK_RE.match(text):
+            first = date.fromisocalendar(int(match[1]), int(match[2]), 1)
+            return first, first + timedelta(days=6)
+        if match := _MONTH_RE.match(text):
+            first = date(int(match[1]), int(match[2]), 1)
+            following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+            return first, following - timedelta(days=1)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date in the calendar: use {forms}") from None
+    raise ValueError(f"{text!r} is not a period: use {forms}")
+
+
+def unit_value(teams: TeamsConfig, team: str, metric: str, period: str, value: str | float) -> UnitValue:
+    """One validated value: the team exists and declares the metric, the period parses, the value
+    is a finite number >= 0. Raises ValueError saying which part is wrong and what is allowed."""
+    found = {t.name.casefold(): t for t in teams.teams}.get(team.strip().casefold())
+    if found is None:
+        known = ", ".join(teams.team_names) or "none"
+        raise ValueError(f"no team {team.strip()!r} in {teams.file} (teams: {known})")
+    declared = [m.name for m in found.unit_metrics]
+    if metric.strip() not in declared:
+        allowed = ", ".join(declared) if declared else "none: add unit_metrics to the team in teams.yml"
+        raise ValueError(f"team {found.name} has no unit metric {metric.strip()!r} (declared: {allowed})")
+    start, end = parse_unit_period(period)
+    try:
+        number = float(str(value).strip().replace(",", "").replace("_", ""))
+    except ValueError:
+        raise ValueError(f"value {value!r} is not a number") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"value {value!r} must be a number of units, 0 or more")
+    return UnitValue(found.name, metric.strip(), start, end, number)
+
+
+def read_unit_csv(text: str, teams: TeamsConfig, *, file: str = "units.csv") -> list[UnitValue]:
+    """Parse a CSV of unit values with columns ``team,metric,period,value`` (any order, a header).
+
+    Every problem is an :class:`InputError` naming the file, the line (the header is line 1),
+    the column and the value; nothing is returned unless every line is good. The same team,
+    metric and period twice in one file is an error (which one was meant?).
+    """
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError("the file is empty: it needs a header line team,metric,period,value", file=file,
+                         line=1) from None
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in CSV_COLUMNS if c not in names]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}: the header must name "
+                         f"{', '.join(CSV_COLUMNS)}", file=file, line=1, column=missing[0])
+    index = {c: names.index(c) for c in CSV_COLUMNS}
+    values: list[UnitValue] = []
+    first_line: dict[tuple[str, str, date, date], int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            raise InputError(f"{len(row)} fields where the header has {len(header)}", file=file, line=line)
+        cells = {c: row[i] for c, i in index.items()}
+        try:
+            value = unit_value(teams, cells["team"], cells["metric"], cells["period"], cells["value"])
+        except ValueError as error:
+            raise InputError(str(error), file=file, line=line, column=_column_of(str(error))) from None
+        key = (value.team, value.metric, value.start, value.end)
+        if key in first_line:
+            raise InputError(f"{value.team} {value.metric} for {cells['period'].strip()} is already on line "
+                             f"{first_line[key]}", file=file, line=line, column="period")
+        first_line[key] = line
+        values.append(value)
+    return values
+
+
+def _column_of(message: str) -> str:
+    """Which CSV column a :func:`unit_value` error is about."""
+    if message.startswith("no team"):
+        return "team"
+    if "unit metric" in message:
+        return "metric"
+    if message.startswith("value"):
+        return "value"
+    return "period"
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit costs
+
+
+def values_frame(values: Iterable[UnitValue]) -> pd.DataFrame:
+    """Unit values as a frame with columns team, metric, start, end, value."""
+    rows = [(v.team, v.metric, v.start, v.end, v.value) for v in values]
+    return pd.DataFrame(rows, columns=["team", "metric", "start", "end", "value"])
+
+
+def _period_labels(days: pd.DatetimeIndex, period: str) -> np.ndarray:
+    if period == "month":
+        return days.strftime("%Y-%m").to_numpy(dtype=object)
+    iso = days.isocalendar()
+    return np.array([f"{y}-W{w:02d}" for y, w in zip(iso["year"], iso["week"], strict=True)], dtype=object)
+
+
+def unit_costs(team_costs: pd.DataFrame, values: pd.DataFrame, *, period: str = "month",
+               through: date, metric: str = "EffectiveCost") -> pd.DataFrame:
+    """Cost per unit per team, metric and period (calendar month or ISO week), oldest first.
+
+    ``team_costs``: daily costs with ``ChargePeriodStart``, ``x_Team`` and ``metric`` (shared
+    pools already split). ``values``: :func:`values_frame`. ``through``: the last complete day
+    of cost data; later periods are left out. Columns: team, metric, period, start, end, cost,
+    units, cost_per_unit (None when there are 0 units), change_pct (against the period before
+    when it has a unit cost, else None). See the module docstring for prorating and coverage.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    if values.empty:
+        return pd.DataFrame(columns=list(UNIT_COST_COLUMNS))
+    # Spread each value over its days (value / days per day), then sum per team, metric, day.
+    lengths = (pd.to_datetime(values["end"]) - pd.to_datetime(values["start"])).dt.days.to_numpy() + 1
+    repeat = np.repeat(np.arange(len(values)), lengths)
+    offsets = np.arange(len(repeat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    daily = pd.DataFrame({
+        "team": values["team"].to_numpy(dtype=object)[repeat],
+        "metric": values["metric"].to_numpy(dtype=object)[repeat],
+        "day": pd.to_datetime(values["start"]).to_numpy()[repeat] + offsets.astype("timedelta64[D]"),
+        "units": (values["value"].to_numpy(dtype=np.float64) / lengths)[repeat],
+    })
+    daily = daily.groupby(["team", "metric", "day"], as_index=False)["units"].sum()
+    daily = daily[daily["day"] <= pd.Timestamp(through)]
+    daily["period"] = _period_labels(pd.DatetimeIndex(daily["day"]), period)
+
+    days = pd.to_datetime(team_costs[DAY])
+    in_data = (days <= pd.Timestamp(through)).to_numpy()
+    cost_by_period = (team_costs.loc[in_data, metric]
+                      .groupby([team_costs.loc[in_data, TEAM].to_numpy(),
+                                _period_labels(pd.DatetimeIndex(days[in_data]), period)]).sum())
+
+    rows = []
+    for (team, name, label), group in daily.groupby(["team", "metric", "period"], sort=True):
+        start, end = parse_unit_period(label)
+        if end > through or group["day"].nunique() < (end - start).days + 1:
+            continue  # values do not cover every day, or the period is not over in the cost data
+        cost = float(cost_by_period.get((team, label), 0.0))
+        units = float(group["units"].sum())
+        rows.append((team, name, label, start, end, cost, units, cost / units if units > 0 else None))
+    table = pd.DataFrame(rows, columns=list(UNIT_COST_COLUMNS[:-1]))
+    # Object columns keep None as None (a float column would turn it into NaN, which JSON lacks).
+    table["cost_per_unit"] = pd.Series([r[-1] for r in rows], dtype=object)
+    table["change_pct"] = pd.Series(_changes(table, period), dtype=object)
+    return table.reset_index(drop=True)
+
+
+def _previous_label(label: str, period: str) -> str:
+    start, _ = parse_unit_period(label)
+    before = start - timedelta(days=1)
+    if period == "month":
+        return before.strftime("%Y-%m")
+    year, week, _ = before.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _changes(table: pd.DataFrame, period: str) -> list[float | None]:
+    known = {(r.team, r.metric, r.period): r.cost_per_unit for r in table.itertuples()}
+    changes: list[float | None] = []
+    for r in table.itertuples():
+        before = known.get((r.team, r.metric, _previous_label(r.period, period)))
+        if r.cost_per_unit is None or before is None or before == 0:
+            changes.append(None)
+        else:
+            changes.append((r.cost_per_unit - before) / before * 100)
+    return changes
+
+
+def unit_trends(table: pd.DataFrame, period: str = "month") -> list[UnitTrend]:
+    """The latest unit cost of each team and metric in a :func:`unit_costs` table, with its
+    run of consecutive periods (a gap or a period with 0 units ends the run)."""
+    trends = []
+    for (team, name), group in table.groupby(["team", "metric"], sort=True):
+        group = group.sort_values("start")
+        labels, costs = list(group["period"]), list(group["cost_per_unit"])
+        if costs[-1] is None or pd.isna(costs[-1]):
+            continue
+        run = 1
+        while run < len(labels) and costs[-1 - run] is not None and not pd.isna(costs[-1 - run]) \
+                and _previous_label(labels[-run], period) == labels[-1 - run]:
+            run += 1
+        previous = costs[-2] if run >= 2 else None
+        last = group.iloc[-1]
+        history = tuple((labels[i], float(costs[i])) for i in range(len(labels) - run, len(labels)))
+        trends.append(UnitTrend(team, name, labels[-1], float(costs[-1]), previous,
+                                None if pd.isna(last["change_pct"]) else float(last["change_pct"]), run, history))
+    return trends
