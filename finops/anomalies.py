@@ -1,0 +1,1082 @@
+"""Cost anomaly detection: daily, per owned series, with root cause; and its replay.
+
+What is watched
+    Every *owned series*: provider x sub account x service x team x charge category (regions and
+    SKUs summed inside), plus two roll-ups per team that see changes spread thinly over several
+    series (one service across the team's accounts; one account across the team's services),
+    plus each region of a series, for new spend only. Credits are never watched: a credit is a
+    reduction the provider grants, not a behaviour of the workload, and it would otherwise read
+    as a drop (and its end as a spike). Purchase, Tax and Adjustment charges are their own series
+    (the category is part of the key), so a month-start fee is compared with earlier fees, not
+    with daily usage. Days after ``complete_through`` are partial and are dropped before anything.
+
+The expected cost of a day d (only data before d is used)
+    E(d) = L(d) * w(weekday of d) + M(d)
+
+    - w, weekly seasonality: multiplicative weekday factors, the median over the 12 most recent
+      clean Monday-Sunday weeks of each day's ratio to its week's mean. Weeks with masked days are
+      skipped; fewer than 3 usable weeks means no weekly pattern (w = 1). Refreshed weekly.
+    - L, level: the median of the de-seasonalised values of the last 28 clean days. A four-week
+      median follows a trend with a two-week lag: a growth of 20 %/month is then 10 % behind,
+      well inside the 30 % minimum change, and anything faster is worth a look anyway.
+    - M, recurring monthly charges (month-start fees, month-end batch jobs, tax on the last day):
+      learned from the series' own history. For day d, look at the same position in each of the
+      previous six months, both as day of month (the 1st, the 15th) and as days before month end
+      (the last day). Each such day's excess is its value minus the median of the same weekday
+      one and two weeks around it. A position is recurring when at least two months (and all
+      months but one) show an excess beyond 3 robust noise units in the same direction; then M is
+      the median excess and its spread widens the band.
+    - "Clean" history excludes holidays and the days of this scope's own earlier anomalies (and
+      those of its roll-ups/members), so an event never becomes its own baseline while it lasts.
+
+The noise and the rule
+    sigma(d) = s * L(d) * w(d) (+ the spread of the recurring effect), where s is the robust
+    relative noise of the series, 1.4826 * median |actual - expected| / expected over the last 56
+    clean days (the MAD, which ignores the outliers it is meant to find). A day is *out of band*
+    when it differs from E by more than 2 sigma (the chart band, about 95 %).
+
+    A candidate is a run of out-of-band days in one direction (gaps of fewer than 3 in-band days
+    allowed) whose last day is among the 3 most recent complete days. It is raised when, summed
+    over the run, all three hold:
+      |impact| >= min impact ($100 by default, per team),
+      |impact| / expected >= min % (30 % by default, per team),
+      |impact| / sd >= 4, where sd combines the daily noise and the error of the baseline itself
+      (a median of 28 days has a standard error of 1.25 sigma / sqrt(28), shared by all run days).
+    The first two are the team's business thresholds; the third is the statistical one: at 4
+    robust sigma a series gives well under one false alarm a year even with heavy tails. When a
+    long run of marginal days precedes a clear change, the earliest start whose run still passes
+    is reported, so the start is as early as the evidence allows.
+
+    Holidays (Dec 24-26, Dec 31, Jan 1 by default) never count as out of band downwards, and are
+    excluded from baselines; an increase on a holiday is still an increase.
+
+Kinds and directions
+    Increases raise alerts; decreases are recorded with ``direction="decrease"`` (kind "drop")
+    and alert only where the team's thresholds say ``alert_on_decrease``. Spend on a scope that
+    had none during the 56 days before (and the data covers those days) is ``kind="new_spend"``
+    once it reaches the minimum impact; a region new to a series is watched on its own for this,
+    so a small new region inside a large series is still reported.
+
+One event, one anomaly
+    While an anomaly is open its days are masked out of the baseline, so the expected value stays
+    at the pre-event level and the impact accumulates. Each run updates impact, expected and
+    actual so far and the last day seen. It ends when the series has been back in its band for 3
+    days (back means within 2 sigma, or below half the event's typical daily excess, whichever is
+    closer, so a noisy plateau does not flap); ``end`` is the last anomalous day. A change still
+    there after 90 days (28 for new spend) is accepted as the new normal: the anomaly ends and
+    its days become history again. An open scope is never raised again, and a new event on a scope
+    must start after its previous one ended.
+
+    Roll-ups versus members: when a member series (or a region inside a series) carries at least
+    half of a candidate's impact and itself has a candidate or an open anomaly, the more specific
+    scope is the one reported. Otherwise the change is spread, the roll-up is reported, and
+    same-direction candidates of its members that day are part of it. An open roll-up anomaly
+    covers its members.
+
+    The key is scope + start day, so a re-run, or a run on restated data, produces the same
+    anomaly, and storage updates instead of inserting.
+
+Root cause
+    Over the anomaly's days, each value of each dimension under the scope (accounts, services,
+    regions, SKUs, resources) gets the part of the expected cost it carried in the 28 days before
+    the start, and its impact is its actual minus that part; shares are impact / total impact, so
+    per dimension they sum to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from finops.anomaly_model import Anomaly, Contributor, DetectionResult, SeriesPoint
+from finops.model import DAY, TEAM, UNALLOCATED, metric_column
+from finops.teams import Thresholds
+
+# --- The model's windows (days unless named otherwise) ---------------------------------------
+LEVEL_DAYS = 28  # level: median of the last four clean weeks
+LEVEL_LOOKBACK_DAYS = 182  # how far back clean days may be searched when recent ones are masked
+FACTOR_WEEKS = 12  # weekday factors from the 12 most recent clean weeks ...
+FACTOR_LOOKBACK_WEEKS = 26  # ... found within the last half year
+MIN_FACTOR_WEEKS = 3
+NOISE_DAYS = 56  # noise scale from the last eight weeks
+MONTHS_BACK = 6  # recurring monthly charges learned from up to six previous months
+# Month-end work (batch jobs, tax) happens in the last days of a month. Further from the end,
+# the day of the month explains recurring charges, and counting from the end would only alias
+# it (the 15th of a 31-day month is 16 days before its end, like the 12th of February).
+MONTH_END_DAYS = 3
+
+# --- The rule ---------------------------------------------------------------------------------
+BAND_Z = 2.0  # out of band / chart band
+RAISE_Z = 4.5  # noise test for raising (see the module docstring)
+RECURRING_Z = 3.0  # a month position is recurring when its excess is beyond this many noise units
+MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
+MEDIAN_SE = math.sqrt(math.pi / 2)  # a median's standard error is this times the mean's
+BASELINE_SE = MEDIAN_SE / math.sqrt(LEVEL_DAYS)  # of the level, in units of the daily noise
+
+# --- The life of an anomaly --------------------------------------------------------------------
+RUN_DAYS = 56  # how far back a run may start
+END_AFTER_DAYS = 3  # back in band this many days: over
+MAX_OPEN_DAYS = 90  # a change lasting a quarter is the new normal
+NEW_SPEND_LOOKBACK_DAYS = 56  # no spend in this many days before: new spend
+NEW_SPEND_SETTLE_DAYS = LEVEL_DAYS  # a new scope has its own baseline after this many days
+SPIKE_MAX_DAYS = 3  # an increase longer than this is a shift
+MEMBER_SHARE = 0.5  # a member carrying this share of a roll-up's change is reported instead
+
+# --- Output ------------------------------------------------------------------------------------
+CHART_MIN_DAYS = 30
+CHART_MAX_DAYS = 60
+CHART_DAYS_BEFORE = 14
+ROOT_CAUSE_TOP = 5
+OTHER = "(other)"
+
+# Fixed-date holidays observed almost everywhere cloud spend is run: (month, day).
+DEFAULT_HOLIDAYS: tuple[tuple[int, int], ...] = ((1, 1), (12, 24), (12, 25), (12, 26), (12, 31))
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+# Scope levels and the frame columns keying them.
+SERIES, REGION, SERVICE_ROLLUP, ACCOUNT_ROLLUP = "series", "region", "service", "account"
+LEVEL_KEYS: dict[str, tuple[str, ...]] = {
+    SERIES: ("ProviderName", "SubAccountId", "ServiceName", TEAM, "ChargeCategory"),
+    REGION: ("ProviderName", "SubAccountId", "ServiceName", TEAM, "ChargeCategory", "RegionId"),
+    SERVICE_ROLLUP: ("ProviderName", "ServiceName", TEAM, "ChargeCategory"),
+    ACCOUNT_ROLLUP: ("ProviderName", "SubAccountId", TEAM, "ChargeCategory"),
+}
+DIMENSION_NAMES: dict[str, str] = {
+    "ProviderName": "provider", "SubAccountId": "sub_account_id", "ServiceName": "service",
+    "RegionId": "region", TEAM: "team", "ChargeCategory": "charge_category",
+}
+# Root-cause dimensions per level: what varies under the scope.
+ROOT_CAUSE_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    SERIES: ("RegionId", "SkuId", "ResourceId"),
+    REGION: ("SkuId", "ResourceId"),
+    SERVICE_ROLLUP: ("SubAccountId", "RegionId", "SkuId", "ResourceId"),
+    ACCOUNT_ROLLUP: ("ServiceName", "RegionId", "SkuId", "ResourceId"),
+}
+ROW_COLUMNS: tuple[str, ...] = ("ProviderName", "SubAccountId", "ServiceName", "RegionId", "SkuId",
+                                "ResourceId", TEAM, "ChargeCategory")
+NOT_WATCHED_CATEGORIES = ("Credit",)
+
+
+# ============================================================================ calendar and maths
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """Day-indexed calendar facts for the panel's days (index 0 is the first day of data)."""
+
+    first: date
+    size: int
+    dow: np.ndarray  # Monday = 0
+    holiday: np.ndarray
+    prev_same_day: np.ndarray  # (size, MONTHS_BACK): same day of month k months back, -1 if none
+    prev_same_from_end: np.ndarray  # (size, MONTHS_BACK): same distance from month end
+
+    def day(self, index: int) -> date:
+        return self.first + timedelta(days=int(index))
+
+    def index(self, day: date) -> int:
+        return (day - self.first).days
+
+
+def _build_calendar(first: date, size: int, holidays: Collection[tuple[int, int] | date]) -> _Calendar:
+    fixed = {h for h in holidays if isinstance(h, tuple)}
+    dated = {h for h in holidays if isinstance(h, date)}
+    dow = np.empty(size, dtype=np.int64)
+    holiday = np.zeros(size, dtype=bool)
+    same_day = np.full((size, MONTHS_BACK), -1, dtype=np.int64)
+    from_end = np.full((size, MONTHS_BACK), -1, dtype=np.int64)
+    for i in range(size):
+        d = first + timedelta(days=i)
+        dow[i] = d.weekday()
+        holiday[i] = (d.month, d.day) in fixed or d in dated
+        days_to_end = _month_length(d.year, d.month) - d.day
+        for k in range(1, MONTHS_BACK + 1):
+            year, month = divmod(d.year * 12 + d.month - 1 - k, 12)
+            month += 1
+            length = _month_length(year, month)
+            if d.day <= length:
+                same_day[i, k - 1] = (date(year, month, d.day) - first).days
+            if days_to_end < MONTH_END_DAYS and length - days_to_end >= 1:
+                from_end[i, k - 1] = (date(year, month, length - days_to_end) - first).days
+    same_day[same_day < 0] = -1
+    from_end[from_end < 0] = -1
+    return _Calendar(first, size, dow, holiday, same_day, from_end)
+
+
+def _month_length(year: int, month: int) -> int:
+    nxt = date(year + month // 12, month % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).day
+
+
+def _nanmedian(x: np.ndarray) -> np.ndarray:
+    """Median over the last axis ignoring NaN; NaN where a slice has no value.
+
+    Sorting puts NaN last, so the median is read at the positions the count of values gives;
+    this is much faster than ``np.nanmedian`` on many short slices.
+    """
+    s = np.sort(x, axis=-1)
+    n = np.sum(~np.isnan(x), axis=-1)
+    lo = np.maximum((n - 1) // 2, 0)[..., None]
+    hi = np.maximum(n // 2, 0)[..., None]
+    med = (np.take_along_axis(s, lo, -1)[..., 0] + np.take_along_axis(s, hi, -1)[..., 0]) / 2
+    return np.where(n > 0, med, np.nan)
+
+
+def _log_ratio(actual: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """log(actual / expected); +-inf where only one of them is positive (spend from nothing, a stop)."""
+    both = (actual > 0) & (expected > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.log(np.where(both, actual, 1.0) / np.where(both, expected, 1.0))
+        apart = np.where(actual == expected, 0.0, np.sign(actual - expected) * np.inf)
+    return np.where(both, ratio, apart)
+
+
+def _z(actual: np.ndarray, expected: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """How many sigmas (log scale) each day is from its expected cost."""
+    ratio = _log_ratio(actual, expected)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(sigma > 0, ratio / np.where(sigma > 0, sigma, 1.0), np.sign(ratio) * np.inf)
+    return np.nan_to_num(z, nan=0.0, posinf=np.inf, neginf=-np.inf)
+
+
+def _gather(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[:, index] with NaN where index is -1."""
+    out = values[:, np.maximum(index, 0)]
+    return np.where(index >= 0, out, np.nan)
+
+
+# ============================================================================ the expected band
+
+
+def _neighbour_median(values: np.ndarray) -> np.ndarray:
+    """Per day, the median of the same weekday one and two weeks before and after."""
+    k, size = values.shape
+    neighbours = np.full((k, size, 4), np.nan)
+    for j, offset in enumerate((-14, -7, 7, 14)):
+        lo, hi = max(0, -offset), min(size, size - offset)
+        neighbours[:, lo:hi, j] = values[:, lo + offset:hi + offset]
+    return _nanmedian(neighbours)
+
+
+def _weekly_factors(values: np.ndarray, clean: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """(k, anchors, 7) weekday factors from the clean weeks before each anchor (a Monday index).
+
+    Each factor is shrunk towards 1 by its own standard error (positive-part James-Stein), so a
+    series without a weekly pattern does not get a spurious one from noise, while a clear
+    pattern (a weekend at 60 % +- 3 %) is kept as measured.
+    """
+    k, n = values.shape[0], anchors.size
+    index = anchors[:, None] - 7 * FACTOR_LOOKBACK_WEEKS + np.arange(7 * FACTOR_LOOKBACK_WEEKS)[None, :]
+    present = index >= 0
+    safe = np.maximum(index, 0)
+    block = values[:, safe].reshape(k, n, FACTOR_LOOKBACK_WEEKS, 7)
+    usable = (clean[:, safe] & present).reshape(k, n, FACTOR_LOOKBACK_WEEKS, 7).all(axis=-1)
+    mean = block.mean(axis=-1)
+    usable &= mean > 0
+    # keep the FACTOR_WEEKS most recent usable weeks
+    recent_rank = np.cumsum(usable[..., ::-1], axis=-1)[..., ::-1]
+    keep = usable & (recent_rank <= FACTOR_WEEKS)
+    weeks = keep.sum(axis=-1)
+    ratio = np.where(keep[..., None], block / np.where(mean > 0, mean, 1.0)[..., None], np.nan).swapaxes(-1, -2)
+    factors = _nanmedian(ratio)
+    deviation = factors - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = MEDIAN_SE * MAD_TO_SD * _nanmedian(np.abs(ratio - factors[..., None])) / np.sqrt(weeks)[..., None]
+        shrink = np.clip(1 - (se / deviation) ** 2, 0, 1)
+    factors = 1 + np.nan_to_num(deviation * shrink)
+    factors[weeks < MIN_FACTOR_WEEKS] = 1.0
+    return factors
+
+
+def _level_index(clean: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """For rows grouped by clean pattern: the indices of the last LEVEL_DAYS clean days before each day.
+
+    Returns (group of each row, per group an index matrix (len(days), LEVEL_DAYS) with -1 padding).
+    Rows without masks share one pattern, so this is a handful of groups in practice.
+    """
+    _, first_row, group = np.unique(np.packbits(clean, axis=1), axis=0, return_index=True, return_inverse=True)
+    matrices = []
+    for row in first_row:
+        positions = np.flatnonzero(clean[row])
+        end = np.searchsorted(positions, days)  # clean days strictly before each day
+        take = end[:, None] - LEVEL_DAYS + np.arange(LEVEL_DAYS)[None, :]
+        index = positions[np.maximum(take, 0)] if positions.size else np.full(take.shape, -1)
+        index = np.where((take >= 0) & (index >= (days - LEVEL_LOOKBACK_DAYS)[:, None]), index, -1)
+        matrices.append(index)
+    return group.reshape(-1), matrices
+
+
+def _recurring(excess: np.ndarray, threshold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(median, spread, recurring) of month-position excesses (k, n, months) against thresholds.
+
+    Recurring: every month beyond the threshold in the direction of the median, with at least
+    two months; from four months on, one exception is allowed (an earlier anomaly, an outage).
+    A one-off event is not a pattern, and neither is a day-of-month job seen from the month end
+    (it lands on the same distance from the end only in months of the same length).
+    """
+    med = _nanmedian(excess)
+    months = np.sum(~np.isnan(excess), axis=-1)
+    with np.errstate(invalid="ignore"):
+        beyond = (np.abs(excess) > threshold) & (np.sign(excess) == np.sign(med)[..., None])
+    needed = np.where(months >= 4, months - 1, months)
+    recurring = (months >= 2) & (beyond.sum(axis=-1) >= needed) & (med != 0)
+    spread = np.nan_to_num(MAD_TO_SD * _nanmedian(np.abs(excess - med[..., None])))
+    return np.where(recurring, med, 0.0), np.where(recurring, spread, 0.0), recurring
+
+
+def _month_effect(values: np.ndarray, neighbours: np.ndarray, base: np.ndarray, noise: np.ndarray,
+                  positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recurring monthly effect at one calendar position, per row and day: (dollars, spread).
+
+    The excess of each earlier month is measured two ways, in dollars (a fee, a fixed-size job)
+    and relative to the same weekday around it (a job that scales with the workload, or one
+    that runs only on working days); where both recur, the steadier one is used.
+    """
+    k = values.shape[0]
+    flat = positions.reshape(-1)
+    then = _gather(values, flat).reshape(k, *positions.shape)
+    around = _gather(neighbours, flat).reshape(k, *positions.shape)
+    # each month's excess is judged against the noise at that month's own level
+    dollars, dollars_spread, dollars_ok = _recurring(then - around, RECURRING_Z * noise[..., None] * np.abs(around))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio, ratio_spread, ratio_ok = _recurring(np.where(around > 0, then / around - 1, np.nan),
+                                                   RECURRING_Z * noise[..., None])
+        steadier = ratio_spread * np.abs(dollars) < dollars_spread * np.abs(ratio)
+    use_ratio = ratio_ok & (~dollars_ok | steadier)
+    return (np.where(use_ratio, ratio * base, dollars),
+            np.where(use_ratio, ratio_spread * np.abs(base), dollars_spread))
+
+
+def _window_median(values: np.ndarray, ends: np.ndarray, length: int) -> np.ndarray:
+    """(k, len(ends)) median of values[:, end - length:end] ignoring NaN and negative positions."""
+    index = ends[:, None] - length + np.arange(length)[None, :]
+    index = np.where(index >= 0, index, -1)
+    return _nanmedian(_gather(values, index.reshape(-1)).reshape(values.shape[0], *index.shape))
+
+
+def _expected_band(values: np.ndarray, clean: np.ndarray, cal: _Calendar, lo: int, hi: int,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Expected cost and its noise (sigma, on the log scale) per row for days lo..hi.
+
+    Only days before a day are read for it. Cost noise is multiplicative (a busy day is busier in
+    every line item), so sigma is the robust spread of log(actual / expected): a +50 % day and a
+    -33 % day are equally far from normal, and the band is expected * exp(+-2 sigma).
+
+    ``values``/``clean`` may extend beyond ``hi``; nothing after a day is read for that day.
+    """
+    k = values.shape[0]
+    values, clean = values[:, : hi + 1], clean[:, : hi + 1]
+    first = max(0, lo - NOISE_DAYS - 7)  # the noise of day lo reads the residuals of earlier weeks
+    days = np.arange(first, hi + 1)
+    anchors, anchor_of_day = np.unique(days - cal.dow[days], return_inverse=True)
+    factors = _weekly_factors(values, clean, anchors)
+
+    level = np.empty((k, days.size))
+    group, index_by_group = _level_index(clean, days)
+    for g, index in enumerate(index_by_group):
+        rows = np.flatnonzero(group == g)
+        hist = _gather(values[rows], index.reshape(-1)).reshape(rows.size, *index.shape)
+        w = factors[rows][:, anchor_of_day[:, None], cal.dow[np.maximum(index, 0)]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            level[rows] = np.nan_to_num(_nanmedian(np.where(w > 0, hist / w, np.nan)), nan=0.0)
+    base = level * factors[:, anchor_of_day, cal.dow[days]]
+
+    # noise per week, on the log scale, from the clean days of the NOISE_DAYS before it
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_residual = np.abs(np.log(values[:, first:] / base))
+    log_residual[~(clean[:, first:] & (base > 0) & (values[:, first:] > 0))] = np.nan
+    noise = np.nan_to_num(_window_median(log_residual, anchors - first, NOISE_DAYS), nan=0.0) * MAD_TO_SD
+    noise = noise[:, anchor_of_day]
+
+    neighbours = _neighbour_median(values)
+    by_day, spread_day = _month_effect(values, neighbours, base, noise, cal.prev_same_day[days])
+    from_end, spread_end = _month_effect(values, neighbours, base, noise, cal.prev_same_from_end[days])
+    use_end = np.abs(from_end) > np.abs(by_day)
+    # a recurring dip never takes the expected cost below zero
+    expected = np.where(base >= 0, np.maximum(base + np.where(use_end, from_end, by_day), 0), base)
+    spread = np.where(use_end, spread_end, spread_day)
+
+    out = slice(lo - first, hi - first + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative_spread = np.where(expected[:, out] > 0, spread[:, out] / expected[:, out], 0.0)
+    return expected[:, out], np.sqrt(noise[:, out] ** 2 + relative_spread ** 2)
+
+
+# ============================================================================ the panel
+
+
+@dataclass
+class _Level:
+    name: str
+    keys: list[tuple[str, ...]]
+    values: np.ndarray  # (rows, days)
+    members: list[np.ndarray] = field(default_factory=list)  # roll-ups: series rows; series: region rows
+
+    def scope_id(self, row: int) -> str:
+        return "|".join((self.name, *self.keys[row]))
+
+
+@dataclass
+class _Panel:
+    cal: _Calendar
+    levels: dict[str, _Level]
+    series_of_region: np.ndarray
+    service_of_series: np.ndarray  # -1 when the series is alone in its roll-up
+    account_of_series: np.ndarray
+    rows: pd.DataFrame  # the frame's rows, sorted by series, for root cause
+    row_offsets: np.ndarray  # rows of series i are rows[row_offsets[i]:row_offsets[i+1]]
+
+    def rows_of(self, level: str, row: int) -> pd.DataFrame:
+        if level == SERIES:
+            series = [row]
+        elif level == REGION:
+            series = [int(self.series_of_region[row])]
+        else:
+            series = [int(m) for m in self.levels[level].members[row]]
+        parts = [self.rows.iloc[self.row_offsets[s]:self.row_offsets[s + 1]] for s in series]
+        frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+        if level == REGION:
+            frame = frame[frame["RegionId"] == self.levels[REGION].keys[row][-1]]
+        return frame
+
+
+def _build_panel(daily: pd.DataFrame, complete_through: date, metric: str,
+                 holidays: Collection[tuple[int, int] | date]) -> _Panel | None:
+    cost_column = metric_column(metric)
+    days = pd.to_datetime(daily[DAY]).dt.normalize()
+    keep = (days <= pd.Timestamp(complete_through)).to_numpy()
+    if "ChargeCategory" in daily:
+        keep = keep & ~daily["ChargeCategory"].isin(NOT_WATCHED_CATEGORIES).to_numpy()
+    frame = pd.DataFrame({"day": days[keep].to_numpy()})
+    for col in ROW_COLUMNS:
+        source = daily[col][keep] if col in daily else pd.Series("", index=daily.index[keep])
+        frame[col] = source.fillna("").astype(str).to_numpy()
+    frame.loc[frame[TEAM] == "", TEAM] = UNALLOCATED
+    frame["cost"] = pd.to_numeric(daily[cost_column][keep]).fillna(0.0).to_numpy(dtype=np.float64)
+    if frame.empty:
+        return None
+    first = frame["day"].min().date()
+    # a day with no rows at all has not landed, whatever the caller believes
+    complete_through = min(complete_through, frame["day"].max().date())
+    size = (complete_through - first).days + 1
+    cal = _build_calendar(first, size, holidays)
+    day_index = ((frame["day"] - pd.Timestamp(first)) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
+    frame["day_index"] = day_index
+
+    codes = {col: pd.factorize(frame[col], sort=True) for col in LEVEL_KEYS[REGION]}
+
+    def ids(columns: tuple[str, ...]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+        combined = np.zeros(len(frame), dtype=np.int64)
+        for col in columns:
+            combined = combined * len(codes[col][1]) + codes[col][0]
+        unique, inverse = np.unique(combined, return_inverse=True)
+        keys = []
+        for code in unique.tolist():
+            parts = []
+            for col in reversed(columns):
+                code, c = divmod(code, len(codes[col][1]))
+                parts.append(str(codes[col][1][c]))
+            keys.append(tuple(reversed(parts)))
+        return inverse.reshape(-1), keys
+
+    def matrix(row_ids: np.ndarray, n: int) -> np.ndarray:
+        flat = np.bincount(row_ids * size + day_index, weights=frame["cost"].to_numpy(), minlength=n * size)
+        return flat.reshape(n, size)
+
+    region_id, region_keys = ids(LEVEL_KEYS[REGION])
+    series_id, series_keys = ids(LEVEL_KEYS[SERIES])
+    frame["series"] = series_id
+    levels = {
+        SERIES: _Level(SERIES, series_keys, matrix(series_id, len(series_keys))),
+        REGION: _Level(REGION, region_keys, matrix(region_id, len(region_keys))),
+    }
+    series_of_region = np.zeros(len(region_keys), dtype=np.int64)
+    series_of_region[region_id] = series_id
+    levels[SERIES].members = [np.flatnonzero(series_of_region == s) for s in range(len(series_keys))]
+
+    parents = {}
+    for name in (SERVICE_ROLLUP, ACCOUNT_ROLLUP):
+        rollup_id, rollup_keys = ids(LEVEL_KEYS[name])
+        of_series = np.zeros(len(series_keys), dtype=np.int64)
+        of_series[series_id] = rollup_id
+        members = [np.flatnonzero(of_series == r) for r in range(len(rollup_keys))]
+        shared = [r for r, m in enumerate(members) if m.size >= 2]  # a roll-up of one is its member
+        renumber = np.full(len(rollup_keys), -1, dtype=np.int64)
+        renumber[shared] = np.arange(len(shared))
+        values = matrix(rollup_id, len(rollup_keys))[shared]
+        levels[name] = _Level(name, [rollup_keys[r] for r in shared], values, [members[r] for r in shared])
+        parents[name] = renumber[of_series]
+
+    order = np.argsort(series_id, kind="stable")
+    rows = frame.iloc[order].reset_index(drop=True)
+    offsets = np.searchsorted(rows["series"].to_numpy(), np.arange(len(series_keys) + 1))
+    return _Panel(cal, levels, series_of_region, parents[SERVICE_ROLLUP], parents[ACCOUNT_ROLLUP], rows, offsets)
+
+
+# ============================================================================ the detector
+
+
+@dataclass
+class _Event:
+    """The detector's working state of one anomaly (day indices into the panel calendar)."""
+
+    level: str
+    row: int
+    sign: int
+    start: int
+    detected_on: date
+    key: str
+    new_spend: bool
+    last_seen: int
+    raised_at: int
+    end: int | None = None
+    accepted: bool = False  # lasted long enough to be the new normal: its days are history again
+    through: int = 0  # the last day its figures cover
+    expected: float = 0.0
+    actual: float = 0.0
+
+
+@dataclass
+class _Candidate:
+    level: str
+    row: int
+    sign: int
+    start: int
+    last: int
+    impact: float
+    new_spend: bool
+
+
+class _Detector:
+    """Runs the daily detection over a panel, carrying anomalies from day to day.
+
+    The baselines of the owned series are kept for the calendar from ``origin`` on, each with
+    the masked days it was computed with. They are recomputed for a series only when its masks
+    change (an anomaly raised, ended or accepted), and only from the first changed day: a day's
+    baseline reads earlier days only. A replay therefore computes every baseline once and then
+    touches the few series with anomalies, and gets exactly what a daily run would have.
+    Roll-ups are not modelled on their own: their expected cost is the sum of their members',
+    so they see the members' seasonality, and their noise is measured on that sum's residuals.
+    """
+
+    def __init__(self, panel: _Panel, thresholds: Mapping[str, Thresholds], default: Thresholds,
+                 origin: int = 0) -> None:
+        self.panel = panel
+        self.cal = panel.cal
+        self.thresholds = thresholds
+        self.default = default
+        self.origin = origin
+        self.open: dict[tuple[str, int], _Event] = {}
+        self.history: dict[tuple[str, int], list[_Event]] = defaultdict(list)
+        self.events: list[_Event] = []
+        n = len(panel.levels[SERIES].keys)
+        self.expected = np.zeros((n, self.cal.size))
+        self.sigma = np.zeros((n, self.cal.size))
+        self.computed_with: list[tuple[tuple[int, int], ...] | None] = [None] * n
+
+    # -- masks ------------------------------------------------------------------------------------
+
+    def _related(self, level: str, row: int) -> list[tuple[str, int]]:
+        """Scopes whose anomalies are masked out of this scope's baseline."""
+        related = [(level, row)]
+        if level == SERIES:
+            for name, parent in ((SERVICE_ROLLUP, self.panel.service_of_series),
+                                 (ACCOUNT_ROLLUP, self.panel.account_of_series)):
+                if parent[row] >= 0:
+                    related.append((name, int(parent[row])))
+        elif level in (SERVICE_ROLLUP, ACCOUNT_ROLLUP):
+            related += [(SERIES, int(m)) for m in self.panel.levels[level].members[row]]
+        return related
+
+    def _masks(self, level: str, row: int) -> tuple[tuple[int, int], ...]:
+        """The masked day ranges of a scope (an open anomaly's runs to the end of the calendar)."""
+        out = set()
+        for scope in self._related(level, row):
+            for event in self.history.get(scope, ()):
+                if not event.accepted:
+                    out.add((event.start, self.cal.size - 1 if event.end is None else event.end))
+        return tuple(sorted(out))
+
+    def _clean(self, masks: Sequence[tuple[tuple[int, int], ...]]) -> np.ndarray:
+        clean = np.repeat(~self.cal.holiday[None, :], len(masks), axis=0)
+        for j, ranges in enumerate(masks):
+            for s, e in ranges:
+                clean[j, s:e + 1] = False
+        return clean
+
+    def _barrier(self, level: str, row: int) -> int:
+        """A new event on a scope starts after the last one on it (or a related one) ended."""
+        ends = [end for _, end in self._masks(level, row) if end < self.cal.size - 1]
+        ends += [e.end for e in self.history.get((level, row), ()) if e.end is not None]
+        return max(ends, default=-1)
+
+    def _band(self, level: str, rows: Sequence[int], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Expected cost and log-scale sigma for rows of a level over days lo..hi, honouring masks."""
+        rows = list(rows)
+        if level == SERIES:
+            self._refresh_series(rows)
+            return self.expected[rows, lo:hi + 1], self.sigma[rows, lo:hi + 1]
+        if level == REGION:
+            clean = self._clean([self._masks(level, row) for row in rows])
+            return _expected_band(self.panel.levels[level].values[rows], clean, self.cal, lo, hi)
+        return self._rollup_band(level, rows, lo, hi)
+
+    def _refresh_series(self, rows: list[int]) -> None:
+        """Recompute the kept baselines of series whose masks changed, from the first changed day."""
+        last = self.cal.size - 1
+        stale, masks, starts = [], [], []
+        for row in rows:
+            mask = self._masks(SERIES, row)
+            before = self.computed_with[row]
+            if before == mask:
+                continue
+            stale.append(row)
+            masks.append(mask)
+            if before is None:
+                starts.append(self.origin)
+            else:
+                differ = np.flatnonzero(self._clean([mask])[0] != self._clean([before])[0])
+                starts.append(max(self.origin, int(differ[0]) + 1) if differ.size else last)
+        if not stale:
+            return
+        lo = min(min(starts), last)
+        values = self.panel.levels[SERIES].values[stale]
+        expected, sigma = _chunked_band(values, self._clean(masks), self.cal, lo, last)
+        self.expected[stale, lo:] = expected
+        self.sigma[stale, lo:] = sigma
+        for row, mask in zip(stale, masks, strict=True):
+            self.computed_with[row] = mask
+
+    def _rollup_band(self, level: str, rows: list[int], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """A roll-up's expected cost is its members' sum; its noise, that of the sum's residuals."""
+        members = self.panel.levels[level].members
+        self._refresh_series(sorted({int(m) for row in rows for m in members[row]}))
+        first = max(self.origin, lo - NOISE_DAYS - 7)
+        expected = np.stack([self.expected[members[row], first:hi + 1].sum(axis=0) for row in rows])
+        values = self.panel.levels[level].values[rows, first:hi + 1]
+        clean = self._clean([self._masks(level, row) for row in rows])[:, first:hi + 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            log_residual = np.abs(np.log(values / expected))
+        log_residual[~(clean & (expected > 0) & (values > 0))] = np.nan
+        days = np.arange(lo, hi + 1)
+        noise = MAD_TO_SD * np.nan_to_num(_window_median(log_residual, days - self.cal.dow[days] - first, NOISE_DAYS))
+        return expected[:, lo - first:], noise
+
+    def _thresholds(self, level: str, row: int) -> Thresholds:
+        team = self.panel.levels[level].keys[row][LEVEL_KEYS[level].index(TEAM)]
+        return self.thresholds.get(team, self.default)
+
+    # -- one day ----------------------------------------------------------------------------------
+
+    def step(self, today: int, as_of: date) -> tuple[list[_Event], list[_Event], list[_Event]]:
+        """Detect with data through day ``today``; returns (new, updated, ended) events."""
+        updated, ended = self._update_open(today)
+        candidates = self._candidates(today)
+        raised = self._resolve(candidates, today)
+        new = []
+        for cand in raised:
+            level = self.panel.levels[cand.level]
+            event = _Event(cand.level, cand.row, cand.sign, cand.start, as_of,
+                           f"{level.scope_id(cand.row)}|{self.cal.day(cand.start).isoformat()}",
+                           cand.new_spend, last_seen=cand.last, raised_at=today)
+            self._add(event)
+            new.append(event)
+        for event in new:
+            self._refresh(event, today)
+        return new, updated, ended
+
+    def _add(self, event: _Event) -> None:
+        self.history[(event.level, event.row)].append(event)
+        self.events.append(event)
+        if event.end is None:
+            self.open[(event.level, event.row)] = event
+
+    def _update_open(self, today: int) -> tuple[list[_Event], list[_Event]]:
+        updated, ended = [], []
+        for scope, event in list(self.open.items()):
+            self._refresh(event, today)
+            if event.end is not None:
+                del self.open[scope]
+                ended.append(event)
+            else:
+                updated.append(event)
+        return updated, ended
+
+    def _refresh(self, event: _Event, today: int) -> None:
+        """Bring an open event's figures, last day seen and end up to date."""
+        expected, sigma = self._band(event.level, [event.row], event.start, today)
+        actual = self.panel.levels[event.level].values[event.row, event.start:today + 1]
+        change = _log_ratio(actual, expected[0]) * event.sign
+        out = _z(actual, expected[0], sigma[0]) * event.sign > BAND_Z
+        if event.sign < 0:
+            out &= ~self.cal.holiday[event.start:today + 1]
+        # back to normal: closer (on the log scale) to the expected than to the event's typical
+        # level; where that level is not finite (spend from nothing, a full stop), back in the band
+        typical = float(np.median(change[out])) if out.any() else math.inf
+        still = change > 0.5 * typical if math.isfinite(typical) else out
+        if event.sign < 0:
+            still &= ~self.cal.holiday[event.start:today + 1]
+        seen = np.flatnonzero(still)
+        event.last_seen = event.start + int(seen[-1]) if seen.size else event.start
+        cap = NEW_SPEND_SETTLE_DAYS if event.new_spend else MAX_OPEN_DAYS
+        if today - event.last_seen >= END_AFTER_DAYS:
+            event.end = event.last_seen
+        elif today - event.start + 1 >= cap and today > event.raised_at:
+            event.end, event.accepted = today, True
+        event.through = today if event.end is None else event.end
+        n = event.through - event.start + 1
+        event.expected = float(expected[0, :n].sum())
+        event.actual = float(actual[:n].sum())
+
+    def _candidates(self, today: int) -> list[_Candidate]:
+        lo = max(0, today - RUN_DAYS)
+        out: list[_Candidate] = []
+        new_rows: dict[str, set[int]] = {}
+        for name in (SERIES, REGION, SERVICE_ROLLUP, ACCOUNT_ROLLUP):
+            found = self._new_spend(name, today)
+            new_rows[name] = {c.row for c in found}
+            out += found
+        for name in (SERIES, SERVICE_ROLLUP, ACCOUNT_ROLLUP):
+            level = self.panel.levels[name]
+            rows = [r for r in range(len(level.keys)) if (name, r) not in self.open and r not in new_rows[name]]
+            if not rows:
+                continue
+            expected, sigma = self._band(name, rows, lo, today)
+            values = level.values[rows, lo:today + 1]
+            z = _z(values, expected, sigma)
+            recent = slice(-END_AFTER_DAYS, None)
+            for sign in (1, -1):
+                out_of_band = sign * z > BAND_Z
+                if sign < 0:
+                    out_of_band &= ~self.cal.holiday[lo:today + 1]
+                for i in np.flatnonzero(out_of_band[:, recent].any(axis=1)):
+                    cand = self._run(name, rows[i], sign, lo, today, values[i], expected[i], sigma[i],
+                                     out_of_band[i])
+                    if cand is not None:
+                        out.append(cand)
+        return out
+
+    def _run(self, name: str, row: int, sign: int, lo: int, today: int, actual: np.ndarray,
+             expected: np.ndarray, sigma: np.ndarray, out_of_band: np.ndarray) -> _Candidate | None:
+        """The earliest-starting run ending in the last days that passes every threshold."""
+        floor = max(lo, self._barrier(name, row) + 1)
+        if floor > today:
+            return None
+        offset = lo
+        flags = out_of_band[floor - offset:]
+        if not flags[-END_AFTER_DAYS:].any():
+            return None
+        last = int(np.flatnonzero(flags)[-1]) + floor
+        starts = [last]
+        gap = 0
+        for d in range(last - 1, floor - 1, -1):
+            if flags[d - floor]:
+                starts.append(d)
+                gap = 0
+            else:
+                gap += 1
+                if gap >= END_AFTER_DAYS:
+                    break
+        if starts[-1] - (LEVEL_DAYS) < 0:
+            return None  # not enough history before the run to call it unusual
+        limits = self._thresholds(name, row)
+        log_ratio = _log_ratio(actual, expected)
+        for start in sorted(starts):
+            part = slice(start - offset, last - offset + 1)
+            impact = float((actual[part] - expected[part]).sum()) * sign
+            base = float(expected[part].sum())
+            # the run's mean log change against its standard error: the days' noise plus the
+            # baseline's own error, which every day of the run shares
+            shift = float(log_ratio[part].sum()) * sign
+            sd = math.sqrt(float((sigma[part] ** 2).sum()) + (BASELINE_SE * float(sigma[part].sum())) ** 2)
+            if sign > 0:
+                pct_ok = base <= 0 or impact / base >= limits.min_pct
+            else:
+                pct_ok = base > 0 and impact / base >= limits.min_pct
+            z_ok = shift > 0 and (sd == 0 or shift / sd >= RAISE_Z)
+            if impact >= limits.min_impact_usd and pct_ok and z_ok:
+                return _Candidate(name, row, sign, start, last, impact * sign, new_spend=False)
+        return None
+
+    def _new_spend(self, name: str, today: int) -> list[_Candidate]:
+        """Scopes whose spend began in the run window after NEW_SPEND_LOOKBACK_DAYS without any."""
+        level = self.panel.levels[name]
+        first_start = max(NEW_SPEND_LOOKBACK_DAYS, today - RUN_DAYS)  # the data must cover the quiet days
+        if first_start > today or not level.keys:
+            return []
+        values = level.values[:, first_start - NEW_SPEND_LOOKBACK_DAYS:today + 1]
+        spending = values != 0
+        count = np.concatenate([np.zeros((len(level.keys), 1), dtype=np.int64), np.cumsum(spending, axis=1)], axis=1)
+        window = np.arange(NEW_SPEND_LOOKBACK_DAYS, values.shape[1])
+        quiet_before = (count[:, window] - count[:, window - NEW_SPEND_LOOKBACK_DAYS]) == 0
+        starts = spending[:, window] & quiet_before
+        ongoing = spending[:, -END_AFTER_DAYS:].any(axis=1)
+        out = []
+        for row in np.flatnonzero(starts.any(axis=1) & ongoing):
+            row = int(row)
+            if (name, row) in self.open:
+                continue
+            if name == REGION and self._single_region(row):
+                continue
+            start = first_start + int(np.flatnonzero(starts[row])[-1])
+            if start <= self._barrier(name, row):
+                continue
+            spend = level.values[row, start:today + 1]
+            if float(spend.sum()) >= self._thresholds(name, row).min_impact_usd:
+                last = start + int(np.flatnonzero(spend != 0)[-1])
+                out.append(_Candidate(name, row, 1, start, last, float(spend.sum()), new_spend=True))
+        return out
+
+    def _single_region(self, region_row: int) -> bool:
+        series = int(self.panel.series_of_region[region_row])
+        return self.panel.levels[SERIES].members[series].size == 1
+
+    # -- one event, one anomaly ------------------------------------------------------------------
+
+    def _ancestors(self, level: str, row: int) -> list[tuple[str, int]]:
+        if level == REGION:
+            series = int(self.panel.series_of_region[row])
+            return [(SERIES, series), *self._ancestors(SERIES, series)]
+        if level == SERIES:
+            return self._related(SERIES, row)[1:]
+        return []
+
+    def _descendants(self, level: str, row: int) -> list[tuple[str, int]]:
+        if level in (SERVICE_ROLLUP, ACCOUNT_ROLLUP):
+            return [(SERIES, int(m)) for m in self.panel.levels[level].members[row]]
+        if level == SERIES:
+            return [(REGION, int(m)) for m in self.panel.levels[SERIES].members[row] if not self._single_region(int(m))]
+        return []
+
+    def _resolve(self, candidates: list[_Candidate], today: int) -> list[_Candidate]:
+        by_scope = {(c.level, c.row): c for c in candidates}
+        dropped: set[tuple[str, int]] = set()
+        # an open anomaly above a scope already tells this event
+        for c in candidates:
+            for scope in self._ancestors(c.level, c.row):
+                event = self.open.get(scope)
+                if event is not None and event.sign == c.sign:
+                    dropped.add((c.level, c.row))
+        # the most specific scope carrying most of the change is reported, else the spread roll-up
+        order = {REGION: 0, SERIES: 1, SERVICE_ROLLUP: 2, ACCOUNT_ROLLUP: 2}
+        for c in sorted(candidates, key=lambda c: order[c.level]):
+            if (c.level, c.row) in dropped:
+                continue
+            below = self._descendants(c.level, c.row)
+            told = [s for s in below
+                    if (s in by_scope and by_scope[s].sign == c.sign and s not in dropped)
+                    or (s in self.open and self.open[s].sign == c.sign)]
+            if told and self._largest_share(told, c, today) >= MEMBER_SHARE:
+                dropped.add((c.level, c.row))
+                continue
+            for s in below:
+                member = by_scope.get(s)
+                if member is not None and member.sign == c.sign and member.start <= c.last:
+                    dropped.add(s)
+        return [c for c in candidates if (c.level, c.row) not in dropped]
+
+    def _largest_share(self, scopes: list[tuple[str, int]], cand: _Candidate, today: int) -> float:
+        level = scopes[0][0]
+        rows = [r for _, r in scopes]
+        expected, _ = self._band(level, rows, cand.start, cand.last)
+        actual = self.panel.levels[level].values[rows, cand.start:cand.last + 1]
+        carried = (actual - expected).sum(axis=1) * cand.sign
+        return float(carried.max() / (cand.impact * cand.sign)) if cand.impact else 0.0
+
+
+def _chunked_band(values: np.ndarray, clean: np.ndarray, cal: _Calendar, lo: int, hi: int,
+                  chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_expected_band` over row chunks, to bound memory on large panels."""
+    if values.shape[0] <= chunk:
+        return _expected_band(values, clean, cal, lo, hi)
+    parts = [_expected_band(values[i:i + chunk], clean[i:i + chunk], cal, lo, hi)
+             for i in range(0, values.shape[0], chunk)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+# ============================================================================ public API
+
+
+def detect_anomalies(daily: pd.DataFrame, *, as_of: date, complete_through: date,
+                     open_anomalies: Iterable[Anomaly] = (), ended_anomalies: Iterable[Anomaly] = (),
+                     thresholds: Mapping[str, Thresholds] | None = None,
+                     default_thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                     holidays: Collection[tuple[int, int] | date] = DEFAULT_HOLIDAYS,
+                     metric: str = "effective") -> DetectionResult:
+    """One daily detection run over every owned series, using complete days only.
+
+    ``daily`` is the daily cost frame with ``x_Team`` filled (at least the days the baselines
+    need: about seven months for recurring monthly charges, eight weeks for the rest); rows after
+    ``complete_through`` are ignored. ``open_anomalies`` are the anomalies storage still has open:
+    they are updated (or ended), never raised again. ``ended_anomalies`` are those that ended in
+    the last half year: their days stay out of the baselines and a new event on their scope must
+    start after them. ``thresholds`` maps team names to their thresholds; other teams (and
+    unallocated spend) use ``default_thresholds``. ``as_of`` is the run's day (``detected_on``).
+    """
+    open_anomalies, ended_anomalies = list(open_anomalies), list(ended_anomalies)
+    panel = _build_panel(daily, complete_through, metric, holidays)
+    if panel is None:
+        return DetectionResult(updated=tuple(open_anomalies))
+    today = panel.cal.size - 1
+    # the first day whose baseline any part of this run reads
+    oldest = min([today - RUN_DAYS, today - CHART_MAX_DAYS] + [panel.cal.index(a.start) for a in open_anomalies])
+    origin = max(0, oldest - CHART_DAYS_BEFORE - NOISE_DAYS - 7)
+    detector = _Detector(panel, thresholds or {}, default_thresholds, origin)
+    scopes = {level.scope_id(row): (name, row) for name, level in panel.levels.items()
+              for row in range(len(level.keys))}
+    unknown = []
+    for anomaly, is_open in [(a, False) for a in ended_anomalies] + [(a, True) for a in open_anomalies]:
+        scope = scopes.get(anomaly.scope_id)
+        if scope is None or anomaly.start > panel.cal.day(panel.cal.size - 1):
+            if is_open:
+                unknown.append(anomaly)
+            continue
+        detector._add(_event_from(anomaly, scope, panel.cal, is_open))
+    new, updated, ended = detector.step(today, as_of)
+    return DetectionResult(
+        new=tuple(_describe(detector, e, today) for e in new),
+        updated=tuple(_describe(detector, e, today) for e in updated) + tuple(unknown),
+        ended=tuple(_describe(detector, e, today) for e in ended),
+    )
+
+
+def replay_detection(daily: pd.DataFrame, *, start: date, end: date, complete_lag_days: int = 0,
+                     thresholds: Mapping[str, Thresholds] | None = None,
+                     default_thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                     holidays: Collection[tuple[int, int] | date] = DEFAULT_HOLIDAYS,
+                     metric: str = "effective") -> list[Anomaly]:
+    """Run the daily detection for every day from ``start`` to ``end`` as it would have run then.
+
+    On day D the data is read through ``D - complete_lag_days`` only, and the anomalies open
+    after day D-1 are carried into day D as storage would carry them. Returns every anomaly raised,
+    in the order raised, in its final state (``detected_on`` is the day it was raised; ``end``,
+    impact and root cause as of ``end``).
+
+    Fast by construction: the series matrices and the baselines of every scope without anomalies
+    are computed once for the whole range (a day's baseline only reads earlier days); each day
+    only recomputes the few scopes whose own anomalies are masked out.
+    """
+    panel = _build_panel(daily, end - timedelta(days=complete_lag_days), metric, holidays)
+    if panel is None:
+        return []
+    detector = _Detector(panel, thresholds or {}, default_thresholds)
+    day = start
+    while day <= end:
+        today = panel.cal.index(day - timedelta(days=complete_lag_days))
+        if 0 <= today < panel.cal.size:
+            detector.step(today, day)
+        day += timedelta(days=1)
+    final = panel.cal.size - 1
+    return [_describe(detector, event, final) for event in detector.events]
+
+
+def _event_from(anomaly: Anomaly, scope: tuple[str, int], cal: _Calendar, is_open: bool) -> _Event:
+    level, row = scope
+    start = max(0, cal.index(anomaly.start))
+    end = None if is_open or anomaly.end is None else cal.index(anomaly.end)
+    new_spend = anomaly.kind == "new_spend"
+    cap = NEW_SPEND_SETTLE_DAYS if new_spend else MAX_OPEN_DAYS
+    return _Event(level, row, 1 if anomaly.direction == "increase" else -1, start, anomaly.detected_on,
+                  anomaly.key, new_spend, last_seen=max(start, cal.index(anomaly.last_seen)),
+                  raised_at=cal.index(anomaly.detected_on), end=end,
+                  accepted=end is not None and end - start + 1 >= cap)
+
+
+# ============================================================================ description
+
+
+def _describe(detector: _Detector, event: _Event, today: int) -> Anomaly:
+    """The event as an :class:`Anomaly`: figures, kind, dimensions, root cause and chart."""
+    panel, cal = detector.panel, detector.cal
+    level = panel.levels[event.level]
+    key_columns = LEVEL_KEYS[event.level]
+    team = level.keys[event.row][key_columns.index(TEAM)]
+    rows = panel.rows_of(event.level, event.row)
+    dimensions = {DIMENSION_NAMES[c]: v for c, v in zip(key_columns, level.keys[event.row], strict=True)}
+    window = rows[(rows["day_index"] >= event.start - LEVEL_DAYS) & (rows["day_index"] <= event.through)]
+    if event.level == SERIES and window["RegionId"].nunique() == 1:
+        dimensions["region"] = str(window["RegionId"].iloc[0])
+
+    chart_end = today if event.end is None else min(today, event.end + END_AFTER_DAYS)
+    chart_start = max(0, chart_end - CHART_MAX_DAYS + 1,
+                      min(event.start - CHART_DAYS_BEFORE, chart_end - CHART_MIN_DAYS + 1))
+    expected, sigma = detector._band(event.level, [event.row], chart_start, chart_end)
+    actual = level.values[event.row, chart_start:chart_end + 1]
+    series = tuple(
+        SeriesPoint(cal.day(chart_start + i), float(actual[i]), float(expected[0, i]),
+                    float(expected[0, i] * math.exp(-BAND_Z * sigma[0, i])),
+                    float(expected[0, i] * math.exp(BAND_Z * sigma[0, i])))
+        for i in range(actual.size)
+    )
+    impact = event.actual - event.expected
+    if event.new_spend:
+        kind = "new_spend"
+    elif event.sign < 0:
+        kind = "drop"
+    else:
+        kind = "spike" if event.last_seen - event.start + 1 <= SPIKE_MAX_DAYS else "shift"
+    limits = detector._thresholds(event.level, event.row)
+    return Anomaly(
+        key=event.key,
+        detected_on=event.detected_on,
+        start=cal.day(event.start),
+        end=None if event.end is None else cal.day(event.end),
+        last_seen=cal.day(event.last_seen),
+        level=event.level,
+        dimensions=dimensions,
+        team=team,
+        kind=kind,
+        direction="increase" if event.sign > 0 else "decrease",
+        expected_cost=event.expected,
+        actual_cost=event.actual,
+        impact=impact,
+        impact_pct=impact / event.expected if event.expected > 0 else None,
+        alert=event.sign > 0 or limits.alert_on_decrease,
+        root_cause=root_cause(rows, ROOT_CAUSE_DIMENSIONS[event.level], start=event.start,
+                              through=event.through, expected_total=event.expected),
+        series=series,
+    )
+
+
+def root_cause(rows: pd.DataFrame, dimensions: Sequence[str], *, start: int, through: int,
+               expected_total: float) -> tuple[Contributor, ...]:
+    """Who carries an anomaly's impact, per dimension, with shares summing to 1 per dimension.
+
+    ``rows`` are the cost rows under the scope with ``day_index`` and ``cost`` columns; days
+    ``start..through`` are the anomaly's. Each value's expected part is ``expected_total`` split
+    by its share of the cost in the LEVEL_DAYS before ``start`` (evenly when there was none), so
+    the values' impacts add up to the anomaly's impact exactly.
+    """
+    day = rows["day_index"].to_numpy()
+    before = rows[(day >= start - LEVEL_DAYS) & (day < start)]
+    during = rows[(day >= start) & (day <= through)]
+    total_impact = float(during["cost"].sum()) - expected_total
+    if total_impact == 0:
+        return ()
+    out: list[Contributor] = []
+    for dim in dimensions:
+        base = before.groupby(dim, sort=False)["cost"].sum()
+        actual = during.groupby(dim, sort=False)["cost"].sum()
+        values = actual.index.union(base.index)
+        base = base.reindex(values, fill_value=0.0)
+        actual = actual.reindex(values, fill_value=0.0)
+        base_total = float(base.sum())
+        if base_total > 0:
+            expected = expected_total * base / base_total
+        else:
+            expected = pd.Series(expected_total / len(values), index=values)
+        impact = (actual - expected).sort_values(key=lambda s: -np.sign(total_impact) * s)
+        top = impact.iloc[:ROOT_CAUSE_TOP]
+        rest = float(impact.iloc[ROOT_CAUSE_TOP:].sum())
+        for value, part in top.items():
+            out.append(Contributor(dim, str(value), float(part), float(part) / total_impact))
+        if len(impact) > ROOT_CAUSE_TOP:
+            out.append(Contributor(dim, OTHER, rest, rest / total_impact))
+    return tuple(out)
