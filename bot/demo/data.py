@@ -40,7 +40,7 @@ teams:
   - name: payments
     channel: "#team-payments"
     owners: [U_PAYMENTS_LEAD]
-    budget_monthly: 52000
+    budget_monthly: 80000
     unit_metrics:
       - {name: orders, description: "orders checked out"}
     match:
@@ -49,28 +49,28 @@ teams:
   - name: search
     channel: "#team-search"
     owners: [U_SEARCH_LEAD]
-    budget_monthly: 30000
+    budget_monthly: 50000
     match:
       - tag: {team: search}
       - sub_account_id: "111100000002"
   - name: data-platform
     channel: "#team-data"
     owners: [U_DATA_LEAD]
-    budget_monthly: 24000
+    budget_monthly: 42000
     match:
       - tag: {team: data-platform}
       - sub_account_id: "data-platform-prod"
   - name: ml
     channel: "#team-ml"
     owners: [U_ML_LEAD]
-    budget_monthly: 40000
+    budget_monthly: 95000
     match:
       - tag: {team: ml}
       - sub_account_id: "111100000003"
   - name: web
     channel: "#team-web"
     owners: [U_WEB_LEAD]
-    budget_monthly: 16000
+    budget_monthly: 20000
     unit_metrics:
       - {name: active_users, description: "monthly active users"}
     match:
