@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from finops.errors import InputError, TransitionError
 from finops.money import cents, from_micros, to_micros
-from finops.savings import SYSTEM_ACTOR, Actor, FindingAction, FindingState, apply_action
+from finops.savings import MOVES, SYSTEM_ACTOR, Actor, FindingAction, FindingState, apply_action
 from finops.verification import RecheckResult, VerificationResult
 from storage.audit import add_audit
 from storage.db import Database
@@ -383,8 +383,13 @@ class FindingStore:
         return row
 
     def _last_move(self, session: Session, finding_id: int) -> FindingEvent | None:
-        moves = [e for e in self._history(session, finding_id) if e.action != "recheck"]
+        moves = [e for e in self._history(session, finding_id) if e.action not in ("recheck", "cannot_verify")]
         return moves[-1] if moves else None
+
+    def last_move(self, finding_id: int) -> FindingEvent | None:
+        """The latest move of the finding (its creation if it never moved)."""
+        with self.db.session() as session:
+            return self._last_move(session, finding_id)
 
     def _apply(self, session: Session, row: Finding, action: FindingAction | str, *, actor: Actor, at: datetime,
                expected_version: int | None, **kwargs: Any):
@@ -393,7 +398,9 @@ class FindingStore:
         try:
             return apply_action(row.state, action, actor=actor, at=at, finding_id=row.id, **kwargs)
         except TransitionError as error:
-            last = self._last_move(session, int(row.id))  # type: ignore[arg-type]
+            # When the state itself rules the move out, say who brought the finding there.
+            legal_here = any(m.from_state == row.state and m.action == action for m in MOVES)
+            last = None if legal_here else self._last_move(session, int(row.id))  # type: ignore[arg-type]
             note = f" (last move: {last.action} by {last.by} at {_stamp(last.at)})" if last else ""
             raise TransitionError(f"finding #{row.id}: {error}{note}") from None
 

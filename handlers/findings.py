@@ -1,0 +1,199 @@
+"""``/cost finding new`` (a modal), ``/cost findings [team] [state]`` and ``/cost savings [team] [quarter]``.
+
+The new-finding modal is also opened from an anomaly alert (handlers/finding_actions.py) with its
+scope and estimate filled in; both submit to the same ``finding_new`` view, validated here: a
+mistake is shown next to its field (``response_action: errors``), a good form opens the finding,
+turns the modal into a confirmation, and posts the finding's message in its team's channel.
+Anyone may open a finding (identifying savings is the point); the team triages it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.blocks.findings import (
+    NEW_CALLBACK,
+    PICKED_SCOPE,
+    FindingDraft,
+    created_view,
+    findings_list_message,
+    ledger_message,
+    new_finding_modal,
+)
+from bot.cli.findings import default_assignee, parse_scope
+from bot.cli.savings import load_ledger, parse_quarter
+from bot.context import AppContext
+from finops.errors import InputError, QuestionError
+from finops.model import UNALLOCATED
+from finops.savings import FindingState
+from handlers.commands import CommandRequest, Reply, subcommand
+from jobs.verify import publish_finding
+from storage.costs import CostStore
+from storage.findings import FindingStore, NewFinding, normalize_scope
+
+log = logging.getLogger(__name__)
+
+SCOPE_OPTION_DAYS = 35  # the scope pickers offer what has cost something lately, biggest first
+
+
+def field_value(values: dict[str, dict[str, dict]], block_id: str) -> Any:
+    """The value of a modal input, whatever its element: text, select(s), date or user."""
+    element = next(iter(values.get(block_id, {}).values()), None)
+    if element is None:
+        return None
+    kind = element.get("type")
+    if kind == "static_select":
+        return (element.get("selected_option") or {}).get("value")
+    if kind == "multi_static_select":
+        return [option["value"] for option in element.get("selected_options") or []]
+    if kind == "datepicker":
+        return element.get("selected_date")
+    if kind == "users_select":
+        return element.get("selected_user")
+    value = element.get("value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def scope_options(ctx: AppContext) -> dict[str, list[str]]:
+    """Values for the scope pickers: those with spend in the last weeks, biggest first (100 at most)."""
+    store = CostStore(ctx.db)
+    start = ctx.today() - timedelta(days=SCOPE_OPTION_DAYS)
+    options = {}
+    for key in PICKED_SCOPE:
+        grouped = store.grouped_costs(by=[key], start=start)
+        if grouped.empty:
+            continue
+        column = grouped.columns[0]
+        ranked = grouped[grouped[column] != ""].sort_values("EffectiveCost", ascending=False)
+        options[key] = [str(v) for v in ranked[column].head(100)]
+    return options
+
+
+def team_of(ctx: AppContext, user: str) -> str | None:
+    """The first team the user owns or is a member of (the form's default team)."""
+    return next((t.name for t in ctx.teams.teams if user in t.owners or user in t.members), None)
+
+
+def open_new_finding_modal(ctx: AppContext, trigger_id: str, draft: FindingDraft, *, channel: str = "") -> None:
+    """Open the new-finding form, pre-filled with ``draft``."""
+    metadata = {"channel": channel, "source": draft.source, "external_id": draft.external_id}
+    view = new_finding_modal(ctx.teams.team_names, scope_options(ctx), draft, metadata=metadata)
+    ctx.delivery.open_view(trigger_id, view)
+
+
+@subcommand("finding new", usage="/cost finding new",
+            summary="Open a savings finding: a form for its title, team, scope, estimate and due date.")
+def new_finding(request: CommandRequest) -> Reply:
+    draft = FindingDraft(team=team_of(request.ctx, request.user_id))
+    open_new_finding_modal(request.ctx, request.trigger_id, draft, channel=request.channel_id)
+    return Reply(text=":memo: Fill in the form to open a savings finding.")
+
+
+def parse_list_filters(ctx: AppContext, args: str) -> tuple[str | None, str | None]:
+    """``payments in_progress`` (either order, either optional) -> (team, state)."""
+    team = state = None
+    states = {str(s) for s in FindingState} | {str(s).replace("_", "-") for s in FindingState}
+    for word in args.split():
+        if word in ctx.teams.team_names or word == UNALLOCATED:
+            team = word
+        elif word.lower() in states:
+            state = word.lower().replace("-", "_")
+        else:
+            raise QuestionError(f"`{word}` is neither a team nor a finding state "
+                                f"(states: {', '.join(FindingState)}).", word=word,
+                                examples=tuple(f"/cost findings {t}" for t in ctx.teams.team_names[:2])
+                                + ("/cost findings verified",))
+    return team, state
+
+
+@subcommand("findings", usage="/cost findings [team] [state]",
+            summary="Savings findings, of a team and in a state (e.g. `/cost findings payments in_progress`).")
+def list_findings(request: CommandRequest) -> Reply:
+    team, state = parse_list_filters(request.ctx, request.args)
+    findings = FindingStore(request.ctx.db).list_findings(team=team, states=[state] if state else None)
+    return Reply(**findings_list_message(findings, team=team, state=state))
+
+
+@subcommand("savings", usage="/cost savings [team] [quarter]", slow=True, working_text="Adding up the ledger…",
+            summary="The savings ledger: identified vs implemented vs verified $, by team and quarter.")
+def show_savings(request: CommandRequest) -> Reply:
+    team = quarter = None
+    for word in request.args.split():
+        if word in request.ctx.teams.team_names or word == UNALLOCATED:
+            team = word
+            continue
+        try:
+            quarter = parse_quarter(word)
+        except InputError:
+            raise QuestionError(f"`{word}` is neither a team nor a quarter.", word=word,
+                                examples=("/cost savings", "/cost savings 2026Q4")
+                                + tuple(f"/cost savings {t}" for t in request.ctx.teams.team_names[:1])) from None
+    ledger = load_ledger(FindingStore(request.ctx.db), team=team, quarter=quarter)
+    return Reply(**ledger_message(ledger.rows, None if ledger.empty else ledger.total, team=team, quarter=quarter))
+
+
+def _estimate(text: str | None) -> Decimal:
+    try:
+        value = Decimal((text or "").replace(",", "").replace("$", "").strip())
+    except InvalidOperation:
+        raise ValueError("Write the saving as dollars per month, e.g. 1200") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError("The saving must be more than $0 a month")
+    return value
+
+
+def read_new_finding(ctx: AppContext, values: dict[str, dict[str, dict]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The submitted form as NewFinding fields, and errors by block id (empty when it is fine)."""
+    errors: dict[str, str] = {}
+    fields: dict[str, Any] = {"title": field_value(values, "title") or ""}
+    if not fields["title"]:
+        errors["title"] = "Say what to save, e.g. “Rightsize the payments RDS instance”"
+    team = field_value(values, "team")
+    if team not in ctx.teams.team_names and team != UNALLOCATED:
+        errors["team"] = f"No team {team!r} in teams.yml" if team else "Pick the team that owns the spend"
+    fields["team"] = team
+    scope: dict[str, list[str]] = {key: picked for key in PICKED_SCOPE if (picked := field_value(values, f"scope_{key}"))}
+    more = field_value(values, "scope_more")
+    try:
+        for key, picked in parse_scope([line for line in (more or "").splitlines() if line.strip()]).items():
+            scope.setdefault(key, []).extend(picked)
+        fields["scope"] = normalize_scope(scope)
+    except InputError as error:
+        text = str(error).removeprefix("column 'scope': ")
+        errors["scope_more"] = text if scope or more else "Pick at least one scope (what the saving is measured on)"
+    try:
+        fields["estimate_monthly"] = _estimate(field_value(values, "estimate"))
+    except ValueError as error:
+        errors["estimate"] = str(error)
+    due = field_value(values, "due")
+    fields["due_on"] = date.fromisoformat(due) if due else None
+    fields["assignee"] = field_value(values, "assignee")
+    return fields, errors
+
+
+def register(app: App, ctx: AppContext) -> None:
+    @app.view(NEW_CALLBACK)
+    def on_new_finding(ack: Ack, body: dict, view: dict) -> None:
+        user = body["user"]["id"]
+        fields, errors = read_new_finding(ctx, view["state"]["values"])
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        new = NewFinding(**fields, source=metadata.get("source") or "manual",
+                         external_id=metadata.get("external_id") or None)
+        if not new.assignee:
+            new = NewFinding(**{**new.__dict__, "assignee": default_assignee(ctx, new.team)})
+        try:
+            finding = FindingStore(ctx.db).create(new, by=user, at=ctx.now())
+        except InputError as error:
+            ack(response_action="errors", errors={"title": str(error)})
+            return
+        ack(response_action="update", view=created_view(finding, ctx.teams.channel_for(finding.team)))
+        publish_finding(ctx, finding.id)

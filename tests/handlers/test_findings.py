@@ -1,0 +1,316 @@
+"""Savings findings through the real app over HTTP, as Slack drives it: the modal, the buttons, the
+verification job and the ledger, on SQLite and PostgreSQL; refusals that change nothing; the
+message edited in place with its history in the thread."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.blocks.findings import finding_key, history_key
+from finops.savings import Actor, FindingState
+from jobs.ingest import ingest_cost_files
+from jobs.verify import publish_finding, verify_findings
+from storage.audit import AuditLog
+from storage.costs import CostStore
+from storage.db import Database
+from storage.findings import FindingStore, NewFinding
+from tests.finops.sources.cost_file_helpers import FOCUS_HEADER, focus_row, write_csv
+from tests.handlers.test_commands import wait_for
+from tests.harness import RunningBot, start_bot
+
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+IMPLEMENTED_ON = date(2026, 10, 20)
+CHANNEL = "#team-payments"
+
+
+def org_rows(*, step_on: date = IMPLEMENTED_ON, before: float = 100.0, after: float = 60.0,
+             start: str = "2026-08-01", end: str = "2026-11-15") -> list[list[object]]:
+    """payments' RDS at ``before`` $/day, ``after`` from the day after ``step_on``; search's EC2 at $300/day."""
+    rows = []
+    for day in pd.date_range(start, end):
+        stamp = day.strftime("%Y-%m-%dT00:00:00Z")
+        rds = before if day.date() <= step_on else after
+        rows.append(focus_row(stamp, account="111222330440", service="Amazon RDS", billed=f"{rds:.2f}",
+                              effective=f"{rds:.2f}", listed=f"{rds:.2f}"))
+        rows.append(focus_row(stamp, account="111222331441", service="Amazon EC2", billed="300.00",
+                              effective="300.00", listed="300.00"))
+    return rows
+
+
+def workspace(bot: RunningBot) -> RunningBot:
+    """The team channels and the people of tests/harness.py's teams.yml, as in a real workspace."""
+    for channel in (CHANNEL, "#team-search", "#finops"):
+        bot.slack.add_channel(channel)
+    for user in ("U_PAY_OWNER", "U_PAY_DEV", "U_SEARCH_OWNER", "U_FINANCE", "U_STRANGER"):
+        bot.slack.add_user(user, name=user.lower())
+    return bot
+
+
+@pytest.fixture
+def team_bot(bot: RunningBot) -> RunningBot:
+    """The ``bot`` fixture (SQLite, real clock) with the workspace's channels and people."""
+    return workspace(bot)
+
+
+def ingest(db: Database, bot: RunningBot, rows: list[list[object]], tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "costs.csv", FOCUS_HEADER, rows)
+    ingest_cost_files(CostStore(db), bot.ctx.teams, [path], today=NOW.date())
+
+
+@pytest.fixture
+def org(db: Database, fake_slack, tmp_path):
+    """The app on the test backend, the clock at 2026-11-16 09:00 UTC, costs through 2026-11-15."""
+    running = workspace(start_bot(db, fake_slack, now=lambda: NOW, files_dir=tmp_path / "files"))
+    ingest(db, running, org_rows(), tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def main_message(bot: RunningBot, finding_id: int) -> dict:
+    (message,) = [m for m in bot.slack.messages(CHANNEL) if not m.get("thread_ts")
+                  and (m.get("metadata") or {}).get("event_payload", {}).get("key") == f"finding:{finding_id}"]
+    return message
+
+
+def thread(bot: RunningBot, parent_ts: str) -> list[str]:
+    return [m["text"] for m in bot.slack.messages(CHANNEL) if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts]
+
+
+def buttons(message: dict) -> list[str]:
+    return [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def press(bot: RunningBot, finding_id: int, action: str, user: str, *, version: int | None = None):
+    """Press a button on the finding's message; returns (ack, response_url) for reading an ephemeral answer."""
+    message = main_message(bot, finding_id)
+    value = version if version is not None else FindingStore(bot.ctx.db).get(finding_id).version
+    url = bot.slack.response_url(channel=CHANNEL, message_ts=message["ts"])
+    channel_id = bot.slack.channel_id(CHANNEL)
+    ack = bot.client.action(f"finding_{action}", f"{finding_id}:{value}", user_id=user, channel_id=channel_id,
+                            message_ts=message["ts"], response_url=url)
+    assert ack.status == 200
+    return ack, url
+
+
+def select(value: str) -> dict:
+    return {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": value},
+                                                         "value": value}}
+
+
+def multi(*values: str) -> dict:
+    return {"type": "multi_static_select", "selected_options": [
+        {"text": {"type": "plain_text", "text": v}, "value": v} for v in values]}
+
+
+def date_pick(day: str | None) -> dict:
+    return {"type": "datepicker", "selected_date": day}
+
+
+NEW_FORM = {"title": {"value": "Rightsize the payments RDS instance"}, "team": {"value": select("payments")},
+            "scope_service": {"value": multi("Amazon RDS")}, "scope_more": {"value": "sub_account_id=111222330440"},
+            "estimate": {"value": "1,000"}, "due": {"value": date_pick("2026-11-30")}}
+
+
+def open_finding(bot: RunningBot, user: str = "U_PAY_OWNER", form: dict = NEW_FORM) -> int:
+    ack = bot.client.slash("finding new", user_id=user)
+    assert ack.status == 200 and ack.json()["text"].startswith(":memo:")
+    view = bot.slack.last("views.open")["view"]
+    submitted = bot.client.view_submission("finding_new", form, user_id=user, view=view)
+    assert submitted.status == 200
+    answer = submitted.json()
+    assert answer["response_action"] == "update", answer
+    finding = FindingStore(bot.ctx.db).list_findings()[-1]
+    wait_for(lambda: [m for m in bot.slack.messages(CHANNEL) if not m.get("thread_ts")])
+    return finding.id
+
+
+def moved_to(bot: RunningBot, finding_id: int, state: FindingState) -> None:
+    """Wait until the finding is in ``state`` and its message and thread show it (the listener's
+    work after the ack), so the next press does not race the last one's delivery."""
+    store = FindingStore(bot.ctx.db)
+    wait_for(lambda: store.get(finding_id).state is state)
+    last_reply = history_key(finding_id, len(store.history(finding_id)) - 1)
+    outbox = bot.ctx.delivery.outbox
+    wait_for(lambda: all((record := outbox.get(key)) is not None and not record.needs_sending
+                         for key in (finding_key(finding_id), last_reply)))
+
+
+def test_the_life_of_a_finding_modal_buttons_verification_ledger(org: RunningBot):
+    bot = org
+    ack = bot.client.slash("finding new", user_id="U_PAY_OWNER")
+    view = bot.slack.last("views.open")["view"]
+    assert view["callback_id"] == "finding_new"
+    blocks = {b["block_id"]: b for b in view["blocks"]}
+    assert blocks["team"]["element"]["initial_option"]["value"] == "payments"
+    assert [o["value"] for o in blocks["scope_service"]["element"]["options"]] == ["Amazon EC2", "Amazon RDS"]
+    assert ack.json()["response_type"] == "ephemeral"
+
+    finding_id = open_finding(bot)
+    finding = FindingStore(bot.ctx.db).get(finding_id)
+    assert (finding.state, finding.estimate_monthly, finding.assignee, finding.due_on) == (
+        FindingState.IDENTIFIED, 1000, "U_PAY_OWNER", date(2026, 11, 30))
+    assert finding.scope == {"service": ["Amazon RDS"], "sub_account_id": ["111222330440"]}
+    message = wait_for(lambda: main_message(bot, finding_id))
+    assert buttons(message) == ["finding_accept", "finding_reject", "finding_reassign"]
+    assert message["blocks"][0]["text"]["text"] == f"Savings finding #{finding_id}"
+
+    # Someone from another team presses Accept: told it is not theirs; nothing changes.
+    _, url = press(bot, finding_id, "accept", "U_STRANGER")
+    (answer,) = wait_for(lambda: bot.slack.response_url_calls(url))
+    assert "is not yours" in answer["text"] and answer["response_type"] == "ephemeral"
+    assert FindingStore(bot.ctx.db).get(finding_id).version == 1
+    assert bot.slack.calls("chat.update") == []
+
+    press(bot, finding_id, "accept", "U_PAY_DEV")
+    moved_to(bot, finding_id, FindingState.ACCEPTED)
+    press(bot, finding_id, "start", "U_PAY_OWNER")
+    moved_to(bot, finding_id, FindingState.IN_PROGRESS)
+
+    # Mark implemented opens a modal asking for the date the change went live.
+    press(bot, finding_id, "implemented", "U_PAY_DEV")
+    modal = wait_for(lambda: [c["view"] for c in bot.slack.calls("views.open") if c["view"]["callback_id"] == "finding_move"])[-1]
+    assert modal["blocks"][1]["element"]["initial_date"] == "2026-11-16"
+    done = bot.client.view_submission("finding_move", {"implemented_on": {"value": date_pick("2026-10-20")},
+                                                       "reason": {"value": "db.r6g.2xlarge since Tuesday"}},
+                                      user_id="U_PAY_DEV", view=modal)
+    assert done.status == 200 and done.body == ""
+    moved_to(bot, finding_id, FindingState.IMPLEMENTED)
+
+    run = verify_findings(bot.ctx)
+    assert run.begun == [finding_id]
+    assert [(i, s, str(r)) for i, s, r in run.concluded] == [(finding_id, "verified", "1217.50")]
+    verified = FindingStore(bot.ctx.db).get(finding_id)
+    assert verified.realized_monthly == pytest.approx(1217.50)  # $40/day less × 30.4375
+    assert verified.baseline == {"start": "2026-09-22", "end": "2026-10-19", "daily_cost": 100.0}
+    assert verified.after == {"start": "2026-10-21", "end": "2026-11-03", "daily_cost": 60.0}
+
+    message = wait_for(lambda: main_message(bot, finding_id))
+    assert buttons(message) == ["finding_not_realized", "finding_reopen"]
+    assert any("Realized *$1,217.50/month*" in b.get("text", {}).get("text", "") for b in message["blocks"])
+    # One message for the finding, edited in place; every move a reply in its thread.
+    assert len([m for m in bot.slack.messages(CHANNEL) if not m.get("thread_ts")]) == 1
+    replies = wait_for(lambda: len(thread(bot, message["ts"])) == 6 and thread(bot, message["ts"]))
+    assert replies[0] == "<@U_PAY_DEV> accepted it · identified → accepted"
+    assert replies[2] == ("<@U_PAY_DEV> marked it implemented (live on 2026-10-20) · in_progress → implemented\n"
+                          "> db.r6g.2xlarge since Tuesday")
+    assert replies[4].startswith(":white_check_mark: verified: realized $1,217.50/month, 122% of the $1,000.00")
+    assert replies[5] == "Evidence: actual vs expected without the change, data through 2026-11-14"
+    (chart,) = bot.slack.files(CHANNEL)
+    assert chart.content.startswith(b"\x89PNG") and chart.thread_ts == message["ts"]
+
+    url = bot.slack.response_url()
+    bot.client.slash("savings", user_id="U_FINANCE", response_url=url)
+    (ledger,) = wait_for(lambda: bot.slack.response_url_calls(url))
+    assert ledger["text"] == "Savings ledger (all teams, all quarters): $1,217.50/mo verified of $1,000.00/mo identified"
+    assert bot.slack.violations == []
+
+
+def test_a_stale_button_is_told_who_moved_it_where_and_changes_nothing(team_bot: RunningBot):
+    bot = team_bot
+    store = FindingStore(bot.ctx.db)
+    finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
+                           by="U_PAY_OWNER", at=datetime.now(UTC))
+    publish_finding(bot.ctx, finding.id)
+    press(bot, finding.id, "accept", "U_PAY_OWNER")
+    moved_to(bot, finding.id, FindingState.ACCEPTED)
+    _, url = press(bot, finding.id, "reject", "U_PAY_DEV", version=1)
+    (answer,) = wait_for(lambda: bot.slack.response_url_calls(url))
+    assert answer["text"].startswith(f":warning: Finding #{finding.id} was already moved by <@U_PAY_OWNER> "
+                                     "to *accepted* (accept, ")
+    assert store.get(finding.id).version == 2
+    assert not [c for c in bot.slack.calls("views.open") if c["view"].get("callback_id") == "finding_move"]
+    refused = [a for a in AuditLog(bot.ctx.db).history("finding", finding.id) if a.action.startswith("refused:")]
+    assert [(a.actor, a.action) for a in refused] == [("U_PAY_DEV", "refused:reject")]
+
+
+def test_finance_cannot_make_the_teams_moves_and_the_team_cannot_override(team_bot: RunningBot):
+    bot = team_bot
+    store = FindingStore(bot.ctx.db)
+    finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
+                           by="U_PAY_OWNER", at=datetime.now(UTC))
+    publish_finding(bot.ctx, finding.id)
+    _, url = press(bot, finding.id, "accept", "U_FINANCE")
+    (answer,) = wait_for(lambda: bot.slack.response_url_calls(url))
+    assert answer["text"] == (f":no_entry: You cannot accept finding #{finding.id} (a finance approver): finding is "
+                              "identified; allowed: accept, reject, reassign / finance approvers: (none).")
+    assert store.get(finding.id).state is FindingState.IDENTIFIED
+
+
+def test_reject_asks_for_a_reason_in_the_modal(team_bot: RunningBot):
+    bot = team_bot
+    store = FindingStore(bot.ctx.db)
+    finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
+                           by="U_PAY_OWNER", at=datetime.now(UTC))
+    publish_finding(bot.ctx, finding.id)
+    press(bot, finding.id, "reject", "U_PAY_OWNER")
+    modal = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
+    empty = bot.client.view_submission("finding_move", {"reason": {"value": ""}}, user_id="U_PAY_OWNER", view=modal)
+    assert empty.json() == {"response_action": "errors", "errors": {
+        "reason": "finding #1: reject needs a reason: say why, it goes into the finding's history"}}
+    assert store.get(finding.id).state is FindingState.IDENTIFIED
+    ok = bot.client.view_submission("finding_move", {"reason": {"value": "volumes are DR copies"}},
+                                    user_id="U_PAY_OWNER", view=modal)
+    assert ok.status == 200 and ok.body == ""
+    assert store.get(finding.id).state is FindingState.REJECTED
+    assert store.history(finding.id)[-1].reason == "volumes are DR copies"
+
+
+def test_finance_verifies_by_hand_with_the_amount_to_book(team_bot: RunningBot):
+    bot = team_bot
+    store = FindingStore(bot.ctx.db)
+    now = datetime.now(UTC)
+    finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
+                           by="U_PAY_OWNER", at=now)
+    owner = Actor("U_PAY_OWNER", on_team=True)
+    for action in ("accept", "start"):
+        store.move(finding.id, action, actor=owner, at=now)
+    store.move(finding.id, "implemented", actor=owner, at=now, implemented_on=now.date())
+    publish_finding(bot.ctx, finding.id)
+    assert buttons(main_message(bot, finding.id)) == ["finding_reassign", "finding_verify", "finding_not_realized"]
+    press(bot, finding.id, "verify", "U_FINANCE")
+    modal = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
+    assert modal["blocks"][1]["element"]["initial_value"] == "200.00"
+    bad = bot.client.view_submission("finding_move", {"realized": {"value": "-5"}, "reason": {"value": "invoice"}},
+                                     user_id="U_FINANCE", view=modal)
+    assert bad.json()["errors"] == {"realized": "A verified saving is more than $0 a month"}
+    ok = bot.client.view_submission("finding_move", {"realized": {"value": "187.25"}, "reason": {"value": "invoice"}},
+                                    user_id="U_FINANCE", view=modal)
+    assert ok.status == 200
+    verified = store.get(finding.id)
+    assert (verified.state, verified.realized_monthly) == (FindingState.VERIFIED, 187.25)
+
+
+def test_the_new_finding_form_shows_mistakes_next_to_their_fields(team_bot: RunningBot):
+    bot = team_bot
+    bot.client.slash("finding new", user_id="U_PAY_OWNER")
+    view = bot.slack.last("views.open")["view"]
+    form = {"title": {"value": "Cheaper"}, "team": {"value": select("payments")},
+            "scope_more": {"value": "account=1"}, "estimate": {"value": "a lot"}, "due": {"value": date_pick(None)}}
+    answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view).json()
+    assert answer == {"response_action": "errors", "errors": {
+        "scope_more": "unknown scope key 'account': use provider, sub_account_id, service, region, resource_id, "
+                      "sku_id or tag:KEY",
+        "estimate": "Write the saving as dollars per month, e.g. 1200"}}
+    form["scope_more"] = {"value": ""}
+    answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view).json()
+    assert answer["errors"]["scope_more"] == "Pick at least one scope (what the saving is measured on)"
+    assert FindingStore(bot.ctx.db).list_findings() == []
+
+
+def test_findings_list_by_team_and_state(team_bot: RunningBot):
+    bot = team_bot
+    store = FindingStore(bot.ctx.db)
+    now = datetime.now(UTC)
+    for title, team in (("Delete idle volumes", "payments"), ("Shrink the search cluster", "search")):
+        store.create(NewFinding(title, team, {"service": "Amazon EC2"}, "120.50"), by="cli:ops", at=now)
+    answer = bot.client.slash("findings payments identified", user_id="U_ANYONE").json()
+    assert answer["text"] == "1 savings findings (payments identified)"
+    assert answer["blocks"][1]["text"]["text"] == ":mag: *#1* Delete idle volumes · payments · est. $120.50/mo"
+    wrong = bot.client.slash("findings paymnts", user_id="U_ANYONE").json()
+    assert wrong["text"].startswith(":warning: `paymnts` is neither a team nor a finding state")
