@@ -9,6 +9,10 @@ answer through :func:`answer_question`, so they agree to the cent. The steps:
 2. sum both periods in SQL by the variance keys (``storage.variance.VarianceStore``);
 3. decompose the change (``finops.variance.explain_variance``) with the anomalies and verified
    findings that explain part of it: :func:`explainers_for` reads them from their stores.
+
+A verified finding explains the saving it realized, from the day it was implemented on: its
+realized monthly saving is spread over the average month (365.25 / 12 days, as verification
+measures it), so over a question's days it removed ``realized_monthly / 30.4375`` a day.
 """
 
 from __future__ import annotations
@@ -17,10 +21,16 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from finops.periods import Question, parse_question
+from finops.savings import FindingState
 from finops.variance import DEFAULT_TOP_N, Explainer, VarianceAnswer, explain_variance
+from finops.verification import DAYS_PER_MONTH
 from storage.costs import CostStore
 from storage.db import Database
+from storage.findings import FindingRecord, FindingStore
 from storage.variance import VarianceStore
+
+# Finding scope keys (storage/findings.py) under the question's filter keys.
+_FINDING_KEYS = {"sub_account_id": "account", "resource_id": "resource", "sku_id": "sku"}
 
 
 def complete_through(db: Database, today: date) -> date:
@@ -45,27 +55,47 @@ def parse_why(db: Database, text: str, *, today: date) -> Question:
 def explainers_for(db: Database, question: Question) -> list[Explainer]:
     """Anomalies and verified findings that may explain part of ``question``'s change.
 
-    The anomaly and finding stores are not part of the code base yet: until they are, nothing is
-    read here and answers name no explainers. Callers that know of some pass them to
-    :func:`answer_question` directly.
+    Verified findings come from the finding store. Anomalies have no store in the code base yet:
+    until they do, callers that know of some pass them to :func:`answer_question` as extras.
     """
-    return []
+    last_day = max(question.period_a.end, question.period_b.end)
+    return [e for e in (finding_explainer(f, last_day) for f in FindingStore(db).list_findings(
+        states=[FindingState.VERIFIED])) if e is not None]
 
 
-def answer_question(db: Database, text: str, *, today: date, explainers: Iterable[Explainer] | None = None,
+def finding_explainer(finding: FindingRecord, last_day: date) -> Explainer | None:
+    """A verified finding as the saving it realized from its implementation to ``last_day``.
+
+    None when it has no realized saving or was implemented after ``last_day``. Scope keys with one
+    value become dimensions (a key with several values cannot name one line of the answer).
+    """
+    start = finding.implemented_on or finding.verified_on
+    if finding.realized_monthly is None or not finding.realized_monthly or start is None or start > last_day:
+        return None
+    days = (last_day - start).days + 1
+    saved = float(finding.realized_monthly) / DAYS_PER_MONTH * days
+    dimensions = {"team": finding.team}
+    for key, values in finding.scope.items():
+        if len(values) == 1:
+            dimensions[_FINDING_KEYS.get(key, key)] = values[0]
+    return Explainer(kind="finding", id=finding.id, label=finding.title, state=str(finding.state), amount=-saved,
+                     start=start, end=last_day, dimensions=dimensions)
+
+
+def answer_question(db: Database, text: str, *, today: date, extra_explainers: Iterable[Explainer] = (),
                     top_n: int = DEFAULT_TOP_N) -> VarianceAnswer:
     """Answer a ``why`` question (see the module docstring).
 
-    ``explainers`` replaces what :func:`explainers_for` would read (tests, callers with their own);
-    ``top_n`` caps the contributor lines before the "other" line.
+    ``extra_explainers`` are added to those :func:`explainers_for` reads (anomalies known to the
+    caller while they have no store); ``top_n`` caps the contributor lines before the "other" line.
     """
     question = parse_why(db, text, today=today)
-    return answer_parsed(db, question, explainers=explainers, top_n=top_n)
+    return answer_parsed(db, question, extra_explainers=extra_explainers, top_n=top_n)
 
 
-def answer_parsed(db: Database, question: Question, *, explainers: Iterable[Explainer] | None = None,
+def answer_parsed(db: Database, question: Question, *, extra_explainers: Iterable[Explainer] = (),
                   top_n: int = DEFAULT_TOP_N) -> VarianceAnswer:
     """:func:`answer_question` for a question already parsed."""
     frame = VarianceStore(db).variance_frame(question)
-    found = explainers_for(db, question) if explainers is None else list(explainers)
-    return explain_variance(frame, question, explainers=found, top_n=top_n)
+    explainers = [*explainers_for(db, question), *extra_explainers]
+    return explain_variance(frame, question, explainers=explainers, top_n=top_n)

@@ -9,19 +9,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bot.cli import main
 from bot.variance_service import answer_question
+from finops.savings import SYSTEM_ACTOR, Actor
 from finops.teams import parse_teams
 from finops.variance import PARTS, Explainer
+from finops.verification import verify_saving
 from jobs.ingest import ingest_cost_files
 from storage.costs import CostStore
 from storage.db import Database
+from storage.findings import FindingRecord, FindingStore, NewFinding
 
 TEAMS = parse_teams("""\
 default_channel: "#finops"
@@ -138,18 +143,39 @@ def test_an_incomplete_month_is_compared_like_for_like_and_says_so(db, tmp_path,
                               "compared with the first 14 days of October 2026.")
 
 
-def test_a_quarter_against_a_quarter_with_an_anomaly_and_a_verified_finding(db, tmp_path) -> None:
+def verified_finding(db: Database, scope_costs: pd.Series, *, implemented_on: date) -> FindingRecord:
+    """A finding moved through its whole life in the finding store, verified on ``scope_costs``."""
+    store = FindingStore(db)
+    at = datetime(2026, 6, 20, 9, 0, tzinfo=UTC)
+    owner = Actor("U_SEARCH_OWNER", on_team=True)
+    finding = store.create(NewFinding(title="Rightsize the search cluster", team="search",
+                                      scope={"service": "Amazon OpenSearch"}, estimate_monthly="300"),
+                           by="U_SEARCH_OWNER", at=at)
+    store.move(finding.id, "accept", actor=owner, at=at)
+    store.move(finding.id, "start", actor=owner, at=at)
+    done = datetime(2026, 7, 2, 9, 0, tzinfo=UTC)
+    store.move(finding.id, "implemented", actor=owner, at=done, implemented_on=implemented_on)
+    store.move(finding.id, "begin_verification", actor=SYSTEM_ACTOR, at=done)
+    result = verify_saving(scope_costs, implemented_on=implemented_on, estimate_monthly=300.0, as_of=date(2026, 9, 30))
+    return store.conclude_verification(finding.id, result, chart=None, as_of=date(2026, 9, 30),
+                                       at=datetime(2026, 10, 1, 9, 0, tzinfo=UTC))
+
+
+def test_a_quarter_against_a_quarter_with_an_anomaly_and_a_verified_finding(db, tmp_path, monkeypatch,
+                                                                             capsys) -> None:
     ingest(db, tmp_path,
            rows("2026-04-01", "2026-09-30", cost=100.0, quantity=100.0),  # EC2 at $1 an hour
            rows("2026-09-21", "2026-09-30", cost=150.0, quantity=150.0),  # the anomaly: 150 h more a day
            rows("2026-04-01", "2026-06-30", cost=50.0, quantity=10.0, team="search", service="Amazon OpenSearch"),
            # the finding, implemented on 1 July: 8 instances instead of 10 at $5 each
            rows("2026-07-01", "2026-09-30", cost=40.0, quantity=8.0, team="search", service="Amazon OpenSearch"))
-    anomaly = Explainer(kind="anomaly", id=41, label="EC2 spike in payments", state="open", amount=1500.0,
-                        start=date(2026, 9, 21), dimensions={"team": "payments", "service": "Amazon EC2"})
-    finding = Explainer(kind="finding", id=17, label="Rightsize the search cluster", state="verified",
-                        amount=-920.0, start=date(2026, 7, 1), end=date(2026, 9, 30), dimensions={"team": "search"})
-    document = answer_question(db, "last quarter", today=date(2026, 11, 16), explainers=[finding, anomaly]).to_json()
+    search_daily = pd.Series(np.where(pd.date_range("2026-04-01", "2026-09-30") < "2026-07-01", 50.0, 40.0),
+                             index=pd.date_range("2026-04-01", "2026-09-30"))
+    finding = verified_finding(db, search_daily, implemented_on=date(2026, 7, 1))
+    assert finding.realized_monthly == Decimal("304.38")  # $10 a day over the average month of 30.4375 days
+
+    # The CLI names the verified finding from the store: $304.38 / 30.4375 x 92 days of Q3 = $920.0151.
+    document = why(db, monkeypatch, capsys, "last quarter")
     assert (document["period_b"]["total"], document["period_a"]["total"], document["delta"]) == \
         (13650.0, 14380.0, 730.0)
     ec2, search = document["contributors"]
@@ -157,9 +183,20 @@ def test_a_quarter_against_a_quarter_with_an_anomaly_and_a_verified_finding(db, 
     assert (ec2["dimensions"], ec2["delta"], parts_of(ec2)) == (
         {"team": "payments", "service": "Amazon EC2"}, 1600.0, {"usage": 1491.85, "days": 108.15})
     assert (search["delta"], parts_of(search)) == (-870.0, {"usage": -915.0, "days": 45.0})
-    assert [(e["kind"], e["id"], e["state"], e["amount"]) for e in document["explained_by"]] == [
-        ("anomaly", 41, "open", 1500.0), ("finding", 17, "verified", -920.0)]
-    assert document["explained_share"] == 1.0
+    (item,) = document["explained_by"]
+    assert (item["kind"], item["id"], item["state"], item["in_a"], item["in_b"], item["amount"]) == (
+        "finding", finding.id, "verified", -920.02, 0.0, -920.02)
+    assert item["dimensions"] == {"team": "search", "service": "Amazon OpenSearch"}
+
+    # An anomaly the caller knows of (anomalies have no store yet) is named next to it.
+    anomaly = Explainer(kind="anomaly", id=41, label="EC2 spike in payments", state="open", amount=1500.0,
+                        start=date(2026, 9, 21), dimensions={"team": "payments", "service": "Amazon EC2"})
+    answer = answer_question(db, "last quarter", today=date(2026, 11, 16), extra_explainers=[anomaly])
+    assert [(i.explainer.kind, i.amount) for i in answer.explained_by] == [("anomaly", Decimal("1500.00")),
+                                                                         ("finding", Decimal("-920.02"))]
+    assert answer.explained_share == 1.0
+    text = why(db, monkeypatch, capsys, "team=payments last quarter", json_output=False)
+    assert "finding #" not in text  # the search team's finding is outside the payments question
 
 
 def test_a_question_it_cannot_parse_exits_1_with_the_correction_on_stderr(tmp_path: Path) -> None:
