@@ -128,7 +128,7 @@ def daily_chunks(size: Size, series: pd.DataFrame, chunk_days: int = 30) -> Iter
         frames = []
         for day in days:
             years = (day - pd.Timestamp(size.start)).days / 365.25
-            usage = base * (1 + 0.2 * years) * (0.85 if day.dayofweek >= 5 else 1.0) * rng.normal(1, 0.05, n)
+            usage = base * (1 + 0.2 * years) * (0.85 if day.day_of_week >= 5 else 1.0) * rng.normal(1, 0.05, n)
             unit_price = price.copy()
             if day >= story_start:
                 usage = np.where(team_07, usage * 1.3, usage)
