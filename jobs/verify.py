@@ -153,7 +153,8 @@ def _share_chart(ctx: AppContext, finding: FindingRecord, store: FindingStore) -
     if latest.chart:
         ctx.delivery.upload(FileUpload(
             key=f"{finding_key(finding.id)}:chart:{latest.id}", channel=_home_channel(ctx, finding, store),
-            filename=f"finding-{finding.id}-verification-{latest.as_of}.png", content=latest.chart,
+            # Short: the terminal transport keeps the file name where Slack's file ID goes (32 characters).
+            filename=f"finding-{finding.id}-{latest.as_of}.png", content=latest.chart,
             title=f"Finding #{finding.id}: verification evidence", thread_key=finding_key(finding.id),
             comment=f"Evidence: actual vs expected without the change, data through {latest.as_of}"))
 

@@ -1,0 +1,163 @@
+"""``costbot findings ...`` and ``costbot savings`` in process, on SQLite and PostgreSQL: the contract
+scripts rely on (names, JSON shapes, exact cents), who a CLI move acts as, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+
+from bot.cli import main
+from storage.db import Database
+from tests.finops.sources.cost_file_helpers import FOCUS_HEADER, write_csv
+from tests.handlers.test_findings import org_rows
+from tests.harness import TEAMS_YAML
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out, parse_float=Decimal)
+
+    @property
+    def last_line(self) -> str:
+        return self.out.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def cli(db: Database, monkeypatch, capsys, tmp_path):
+    """``cli("findings", "list")`` runs costbot here against the test database and the harness's teams.yml,
+    with the org's costs (payments' RDS $100/day stepping to $60/day after 2026-10-20) ingested."""
+    for name in ("COSTBOT_SOURCES", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    teams = tmp_path / "teams.yml"
+    teams.write_text(TEAMS_YAML)
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams))
+    monkeypatch.setenv("USER", "ops")
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse
+            code = exit_.code
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    assert run("ingest", "file", write_csv(tmp_path / "costs.csv", FOCUS_HEADER, org_rows())).code == 0
+    return run
+
+
+NEW = ("findings", "new", "--title", "Rightsize the payments RDS", "--team", "payments",
+       "--scope", "service=Amazon RDS", "--scope", "sub_account_id=111222330440", "--estimate", "1000.10",
+       "--due", "2026-12-31")
+
+
+def test_new_prints_the_finding_with_its_id(cli):
+    result = cli(*NEW, "--json")
+    assert result.code == 0, result.err
+    finding = result.json()
+    assert {k: finding[k] for k in ("id", "title", "team", "assignee", "state", "scope", "estimate_monthly",
+                                    "realized_monthly", "regressed", "baseline", "after", "due_on", "source")} == {
+        "id": 1, "title": "Rightsize the payments RDS", "team": "payments", "assignee": "U_PAY_OWNER",
+        "state": "identified", "scope": {"service": ["Amazon RDS"], "sub_account_id": ["111222330440"]},
+        "estimate_monthly": Decimal("1000.1"), "realized_monthly": None, "regressed": False, "baseline": None,
+        "after": None, "due_on": "2026-12-31", "source": "manual"}
+    assert "SAVINGS FINDING #1" in result.err  # the team channel's message, rendered off stdout
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("--team", "paymnts"), "costbot: column 'team': no team 'paymnts' in "),
+    (("--scope", "account=1"), "costbot: column 'scope': unknown scope key 'account'"),
+    (("--scope", "service"), "costbot: column 'scope': a scope is KEY=VALUE"),
+    (("--estimate", "-3"), "costbot: column 'estimate': the estimate must be a positive number"),
+])
+def test_bad_input_is_one_line_and_opens_nothing(cli, change, message):
+    args = list(NEW)
+    args[args.index(change[0]) + 1] = change[1]
+    result = cli(*args)
+    assert result.code == 1 and result.err.startswith(message), result.err
+    assert cli("findings", "list", "--json").json() == []
+
+
+def test_the_life_of_a_finding_from_the_command_line(cli):
+    assert cli(*NEW).code == 0
+    assert cli("findings", "move", "1", "accept", "--by", "U_PAY_DEV").last_line == \
+        "Finding #1: identified → accepted (accept by U_PAY_DEV)."
+    assert cli("findings", "move", "1", "start").last_line == "Finding #1: accepted → in_progress (start by cli:ops)."
+    assert cli("findings", "move", "1", "implemented", "--at", "2026-10-20", "--reason", "smaller instance").code == 0
+
+    run = cli("findings", "verify", "--as-of", "2026-11-16", "--json").json()
+    assert run == {"today": "2026-11-16", "data_through": "2026-11-15", "begun": [1],
+                   "concluded": [{"id": 1, "state": "verified", "realized_monthly": Decimal("1217.5")}],
+                   "waiting": [], "rechecked": [], "unmeasurable": []}
+
+    shown = cli("findings", "show", "1", "--json").json()
+    assert (shown["state"], shown["realized_monthly"], shown["regressed"], shown["implemented_on"]) == (
+        "verified", Decimal("1217.5"), False, "2026-10-20")
+    assert shown["baseline"] == {"start": "2026-09-22", "end": "2026-10-19", "daily_cost": Decimal("100.0")}
+    assert shown["after"] == {"start": "2026-10-21", "end": "2026-11-03", "daily_cost": Decimal("60.0")}
+    assert [(h["action"], h["from"], h["to"], h["by"]) for h in shown["history"]] == [
+        ("create", None, "identified", "cli:ops"), ("accept", "identified", "accepted", "U_PAY_DEV"),
+        ("start", "accepted", "in_progress", "cli:ops"), ("implemented", "in_progress", "implemented", "cli:ops"),
+        ("begin_verification", "implemented", "verifying", "system"), ("verify", "verifying", "verified", "system")]
+    assert shown["history"][3]["implemented_on"] == "2026-10-20" and shown["history"][3]["reason"] == "smaller instance"
+    assert shown["verification"]["threshold_monthly"] == Decimal("800.08")
+
+    listed = cli("findings", "list", "--team", "payments", "--state", "verified", "--json").json()
+    assert [(f["id"], f["realized_monthly"]) for f in listed] == [(1, Decimal("1217.5"))]
+    assert cli("findings", "list", "--state", "identified", "--json").json() == []
+
+    ledger = cli("savings", "--json").json()
+    assert ledger["total"]["identified_monthly"] == Decimal("1000.1")
+    assert ledger["total"]["realized_monthly"] == Decimal("1217.5")
+    assert ledger["total"]["realized_annual"] == Decimal("14610.0")
+    assert ledger["total"]["implementation_rate_count"] == Decimal("1.0")
+    assert [(r["team"], r["quarter"], r["implemented_monthly"], r["realized_monthly"]) for r in ledger["rows"]] == [
+        ("payments", "2026Q4", Decimal("1000.1"), Decimal("1217.5"))]
+    assert cli("savings", "--quarter", "Q3 2026", "--json").json()["total"]["identified_count"] == 0
+
+
+def test_who_a_cli_move_acts_as(cli):
+    assert cli(*NEW).code == 0
+    stranger = cli("findings", "move", "1", "accept", "--by", "U_STRANGER")
+    assert stranger.code == 1
+    assert stranger.err.strip() == ("costbot: finding #1: only members of the finding's team may accept this "
+                                    "finding; U_STRANGER is not on the team")
+    finance = cli("findings", "move", "1", "accept", "--by", "U_FINANCE")
+    assert "U_FINANCE is not on the team" in finance.err
+    assert cli("findings", "move", "1", "reject", "--by", "U_PAY_OWNER").err.strip() == (
+        "costbot: finding #1: reject needs a reason: say why, it goes into the finding's history")
+    assert cli("findings", "move", "1", "reject", "--reason", "not ours").code == 0
+    # The operator holds finance rights too: reopen works, and is audited under the operator's name.
+    assert cli("findings", "move", "1", "reopen", "--by", "alice", "--reason", "it is ours").last_line == \
+        "Finding #1: rejected → identified (reopen by cli:alice)."
+    assert cli("findings", "move", "1", "reopen", "--reason", "again").err.strip().startswith(
+        "costbot: finding #1: cannot reopen: finding is identified; allowed: accept, reject, reassign")
+
+
+def test_dates_of_moves(cli):
+    assert cli(*NEW).code == 0
+    assert cli("findings", "move", "1", "accept", "--at", "2026-10-01").code == 0
+    accepted = cli("findings", "show", "1", "--json").json()["history"][-1]
+    assert accepted["at"] == "2026-10-01T00:00:00+00:00"
+    future = cli("findings", "move", "1", "start", "--at", "2099-01-01")
+    assert future.code == 1 and "is in the future" in future.err
+    assert cli("findings", "move", "1", "start").code == 0
+    late = cli("findings", "move", "1", "implemented", "--at", "2099-01-01")
+    assert late.code == 1 and "implemented date 2099-01-01 is in the future" in late.err
+    assert cli("findings", "show", "1", "--json").json()["state"] == "in_progress"
+
+
+def test_show_of_an_unknown_finding_and_bad_arguments(cli):
+    missing = cli("findings", "show", "9")
+    assert missing.code == 1 and missing.err.strip() == "costbot: column 'id': no finding #9 (value 9)"
+    assert cli("findings", "move", "1", "verify").code == 2  # not a CLI move
+    assert cli("savings", "--quarter", "2026-13").code == 2
