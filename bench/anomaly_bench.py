@@ -10,11 +10,13 @@ scored with ``../shared/bench/score_anomalies.py`` (precision, recall, F1, dupli
    planted spikes, shifts, ramps, drops and new services of random size, labeled by the same
    rule as the shared bench (an increase is a must when it adds >= $100 and >= 30 %).
 
-The baseline is the README's reference: per provider x account x service, a rolling 28-day
-median/MAD z-score, reporting every day where z > 5 and the excess is > $50.
+The baseline is the README's reference: per provider x account x service (usage charges), a
+rolling 28-day median/MAD z-score firing where z > 5 and the excess is > $50. It is scored two
+ways: consecutive firing days as one report (this reproduces the README's F1 0.59 on the shared
+bench), and one report per firing day (every further day of an event is then a duplicate).
 
     .venv/bin/python bench/anomaly_bench.py             # both data sets, full replays
-    .venv/bin/python bench/anomaly_bench.py --smoke     # a month of the shared bench, one small synthetic
+    .venv/bin/python bench/anomaly_bench.py --smoke     # 60 days of the shared bench, one small synthetic
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ OUT_DIR = ROOT / "bench" / "out"
 
 TARGETS = "F1 >= 0.90, zero duplicates, median delay 0 days; replay <= 60 s"
 SYNTHETIC_SEEDS = (11, 23, 37)
+SMOKE_DAYS = 60
+SMOKE_WARM_UP_DAYS = 90
 BASELINE_WINDOW = 28
 BASELINE_Z = 5.0
 BASELINE_MIN_EXCESS = 50.0
@@ -247,17 +251,20 @@ def synthetic_bench(seed: int, *, days: int = 500, n_series: int = 40) -> tuple[
 # ---------------------------------------------------------------------------------------------- baseline
 
 
-def rolling_zscore_reports(daily: pd.DataFrame, start: date, end: date) -> list[dict]:
-    """The plain reference detector: one report per series and day where z > 5 and excess > $50.
+def rolling_zscore_reports(daily: pd.DataFrame, start: date, end: date, *, merge_runs: bool) -> list[dict]:
+    """The plain reference detector: reports where z > 5 and the excess is > $50.
 
-    Per provider x account x service, the day's total against the median and MAD of the 28 days
-    before it; no seasonality, no memory of earlier reports.
+    Per provider x account x service, the day's usage cost against the median and MAD of the 28
+    days before it; no seasonality. ``merge_runs``: consecutive firing days of a series form one
+    report (detected on its first day); otherwise every firing day is its own report.
     """
     keys = ["ProviderName", "SubAccountId", "ServiceName"]
-    totals = daily.groupby([*keys, DAY], sort=True)["EffectiveCost"].sum().unstack(DAY, fill_value=0.0)
+    usage = daily[daily["ChargeCategory"] == "Usage"]
+    totals = usage.groupby([*keys, DAY], sort=True)["EffectiveCost"].sum().unstack(DAY, fill_value=0.0)
     days = totals.columns
     values = totals.to_numpy()
-    reports = []
+    reports: list[dict] = []
+    running: dict[int, dict] = {}  # series -> its report still firing yesterday
     for j, day in enumerate(days):
         d = day.date()
         if d < start or d > end or j < BASELINE_WINDOW:
@@ -268,11 +275,19 @@ def rolling_zscore_reports(daily: pd.DataFrame, start: date, end: date) -> list[
         excess = values[:, j] - median
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(mad > 0, excess / mad, np.inf * np.sign(excess))
-        for i in np.flatnonzero((z > BASELINE_Z) & (excess > BASELINE_MIN_EXCESS)):
+        firing = set(np.flatnonzero((z > BASELINE_Z) & (excess > BASELINE_MIN_EXCESS)).tolist())
+        for i in firing:
+            if merge_runs and i in running:
+                running[i]["end"] = d.isoformat()
+                running[i]["impact"] += float(excess[i])
+                continue
             provider, account, service = totals.index[i]
-            reports.append({"id": f"z:{i}:{d}", "detected_on": d.isoformat(), "start": d.isoformat(),
-                            "end": d.isoformat(), "impact": float(excess[i]),
-                            "dimensions": {"provider": provider, "sub_account_id": account, "service": service}})
+            report = {"id": f"z:{i}:{d}", "detected_on": d.isoformat(), "start": d.isoformat(),
+                      "end": d.isoformat(), "impact": float(excess[i]),
+                      "dimensions": {"provider": provider, "sub_account_id": account, "service": service}}
+            reports.append(report)
+            running[i] = report
+        running = {i: r for i, r in running.items() if i in firing}
     return reports
 
 
@@ -292,6 +307,14 @@ def replay_reports(daily: pd.DataFrame, start: date, end: date) -> tuple[list[di
     return reports, elapsed
 
 
+def labels_from(labels: dict, start: date) -> dict:
+    """Labels for a replay from ``start``: events that began earlier become may-detect."""
+    began = [lab for lab in labels["must_detect"] if date.fromisoformat(lab["start"]) < start]
+    return {**labels, "score_from": start.isoformat(),
+            "must_detect": [lab for lab in labels["must_detect"] if lab not in began],
+            "may_detect": labels["may_detect"] + began}
+
+
 def score(labels_path: Path, reports: list[dict], reports_path: Path) -> dict:
     """Run the shared scorer on reports written to ``reports_path``."""
     reports_path.write_text(json.dumps(reports, indent=1))
@@ -301,6 +324,7 @@ def score(labels_path: Path, reports: list[dict], reports_path: Path) -> dict:
 
 
 def line(name: str, result: dict) -> str:
+    """One printed line of scores."""
     return (f"  {name:<22} F1 {result['f1']:.3f}  precision {result['precision']:.3f}  recall {result['recall']:.3f}"
             f"  found {result['found']}/{result['must']} (on time {result['on_time']})  false+ {result['false_positives']}"
             f"  duplicates {result['duplicates']}  median delay {result['median_delay_days']}  reports {result['reports']}")
@@ -308,20 +332,23 @@ def line(name: str, result: dict) -> str:
 
 def run_data_set(title: str, daily: pd.DataFrame, labels: dict, labels_path: Path, out: Path,
                  start: date, end: date) -> tuple[dict, dict, float]:
+    """Replay and score costbot and the reference on one data set; print and return the scores."""
     ours, seconds = replay_reports(daily, start, end)
-    baseline = rolling_zscore_reports(daily, start, end)
     ours_score = score(labels_path, ours, out / "replay.json")
-    base_score = score(labels_path, baseline, out / "baseline.json")
+    merged = score(labels_path, rolling_zscore_reports(daily, start, end, merge_runs=True), out / "baseline.json")
+    per_day = score(labels_path, rolling_zscore_reports(daily, start, end, merge_runs=False),
+                    out / "baseline-per-day.json")
     print(f"{title}: replay {start}..{end}, {len(labels['must_detect'])} must-detect labels")
     print(line("costbot", ours_score))
-    print(line("rolling z-score (ref)", base_score))
+    print(line("z-score, runs (ref)", merged))
+    print(line("z-score, per day", per_day))
     print(f"  replay wall time {seconds:.1f} s")
-    return ours_score, base_score, seconds
+    return ours_score, merged, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="a month of the shared bench and one small synthetic set")
+    parser.add_argument("--smoke", action="store_true", help="the last 60 days of the shared bench, one small synthetic set")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where replay.json and labels are written")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -329,11 +356,18 @@ def main(argv: list[str] | None = None) -> int:
 
     daily, labels = load_shared_bench()
     last = daily[DAY].max().date()
-    start = last - timedelta(days=30) if args.smoke else date.fromisoformat(labels["score_from"])
     shared_dir = args.out / "shared"
     shared_dir.mkdir(exist_ok=True)
-    ours, base, seconds = run_data_set("shared anomaly bench", daily, labels, BENCH_DIR / "labels.json",
-                                       shared_dir, start, last)
+    labels_path = BENCH_DIR / "labels.json"
+    start = date.fromisoformat(labels["score_from"])
+    if args.smoke:
+        # score the last days only, after a warm-up replay that learns the events before them
+        # (as a first install replays its backfill), so an event ending just before is known
+        labels = labels_from(labels, last - timedelta(days=SMOKE_DAYS))
+        labels_path = shared_dir / "labels-smoke.json"
+        labels_path.write_text(json.dumps(labels, indent=1))
+        start = date.fromisoformat(labels["score_from"]) - timedelta(days=SMOKE_WARM_UP_DAYS)
+    ours, base, seconds = run_data_set("shared anomaly bench", daily, labels, labels_path, shared_dir, start, last)
 
     seeds = SYNTHETIC_SEEDS[:1] if args.smoke else SYNTHETIC_SEEDS
     synth = []
