@@ -390,6 +390,7 @@ def child_ack(seconds: float, askers: int) -> dict:
     acks: list[float] = []
     health: list[float] = []
     answers: list[float] = []
+    probe_urls: list[str] = []
     in_flight = [0]
     lock = threading.Lock()
     with FakeSlack() as slack:
@@ -418,7 +419,8 @@ def child_ack(seconds: float, askers: int) -> dict:
                 with lock:
                     busy = in_flight[0] > 0
                 if busy:
-                    response = bot.client.slash(f"why {QUESTION}", user_id="U0", response_url=slack.response_url())
+                    probe_urls.append(slack.response_url())
+                    response = bot.client.slash(f"why {QUESTION}", user_id="U0", response_url=probe_urls[-1])
                     acks.append(response.elapsed)
                     started = time.perf_counter()
                     with urllib.request.urlopen(bot.url + "/health", timeout=10) as reply:
@@ -427,7 +429,10 @@ def child_ack(seconds: float, askers: int) -> dict:
                 time.sleep(0.5)
             for thread in threads:
                 thread.join()
-            handlers.why.CHART_WORKERS.shutdown(wait=True)  # the last charts, before the fake stops
+            # Every answer, then every chart, before the fake stops.
+            while not all(slack.response_url_calls(url) for url in probe_urls) and time.monotonic() < deadline + 120:
+                time.sleep(0.05)
+            handlers.why.CHART_WORKERS.shutdown(wait=True)
         finally:
             bot.stop()
     from sqlalchemy import text

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import Ack, App, Respond
 
+from bot.blocks.costs import escape
 from bot.blocks.variance import DRILL_ACTION, MORE_ACTION, PAGE_SIZE, decode_question, variance_message
 from bot.charts.waterfall import waterfall_chart
 from bot.context import AppContext
@@ -72,10 +73,11 @@ def deliver_chart(ctx: AppContext, answer: VarianceAnswer, *, channel_id: str, u
         png = waterfall_chart(answer)
         if q.in_channel:
             ctx.delivery.upload(FileUpload(key=f"{key}:chart", channel=channel_id, filename=filename, content=png,
-                                           title=title, comment=headline))
+                                           title=title, comment=escape(headline)))
             return
         # A file needs a conversation ID: posting to the user ID opens the DM and tells us its ID.
-        ctx.delivery.send(Message(key=key, channel=user_id, text=f"The chart of your `/cost why {asked}`: {headline}"))
+        ctx.delivery.send(Message(key=key, channel=user_id,
+                                  text=f"The chart of your `/cost why {escape(asked)}`: {escape(headline)}"))
         link = ctx.delivery.message_link(key)
         if link is None:
             log.warning("no DM with %s for the chart of /cost why %s (kept in the outbox)", user_id, asked)
