@@ -1,0 +1,144 @@
+"""Block Kit for month-end forecasts and budgets: ``/cost forecast``, ``/cost budget`` and the
+budget alert posted in a team's channel. Pure functions from forecast results to messages.
+
+Lists are packed into sections and cut with a pointer to ``costbot forecast`` (which has no
+limit) when they would pass the 50-block message limit, whatever the number of teams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from bot.blocks.costs import cut, packed_sections
+from finops.forecast import BudgetStatus, MonthForecast, TeamForecast
+from finops.money import format_usd
+
+MAX_BLOCKS = 50
+LEVEL_EMOJI = {"ok": ":large_green_circle:", "warning": ":large_yellow_circle:", "over": ":red_circle:"}
+LEVEL_WORDS = {"ok": "under 80 % of budget", "warning": "80 % of budget or more", "over": "over budget"}
+
+
+def month_label(month: str) -> str:
+    """``2026-11`` -> ``November 2026``."""
+    return pd.Timestamp(month).strftime("%B %Y")
+
+
+def _header(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": cut(text, 150)}}
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, 3000)}}
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, 3000)}]}
+
+
+def basis_text(forecast: MonthForecast) -> str:
+    """Where the numbers come from, in one line."""
+    interval = (f"{forecast.coverage:.0%} interval learned from {forecast.interval_months} past months"
+                if forecast.interval_months else "no interval yet (less than two months of history)")
+    return (f"As of {forecast.as_of:%a %d %b %Y}, from data complete through {forecast.complete_through:%d %b}; "
+            f"{interval}. Effective cost, all charge categories, shared costs split.")
+
+
+def range_text(f: TeamForecast | Any) -> str:
+    """``$88,764.12 (80 %: $88,181.21 – $89,082.34)``, or just the forecast when low == high."""
+    if abs(f.high - f.low) < 0.005:
+        return format_usd(f.forecast)
+    return f"{format_usd(f.forecast)} ({format_usd(f.low)} – {format_usd(f.high)})"
+
+
+def status_line(status: BudgetStatus) -> str:
+    """One budgeted team: emoji, forecast against budget, share."""
+    return (f"{LEVEL_EMOJI[status.level]} *{status.team}*: forecast {format_usd(status.forecast)} of "
+            f"{format_usd(status.budget)} ({status.share * 100:.0f} %), {format_usd(status.actual_to_date)} spent")
+
+
+def forecast_message(forecast: MonthForecast, statuses: Sequence[BudgetStatus], *,
+                     team: str | None = None) -> dict[str, Any]:
+    """``/cost forecast [team]``: the org's month-end forecast, then each team's (or one team's)."""
+    month = month_label(forecast.month)
+    by_team = {s.team: s for s in statuses}
+    org = forecast.org
+    blocks: list[dict] = [_header(f"Month-end forecast: {month}" + (f" · {team}" if team else "")),
+                          _section(f"*Organisation*: {range_text(org)}; {format_usd(org.actual_to_date)} spent so far")]
+    teams = [t for t in forecast.teams if team is None or t.team == team]
+    lines = []
+    for t in sorted(teams, key=lambda t: -t.forecast):
+        budget = by_team.get(t.team)
+        tail = (f" · {LEVEL_EMOJI[budget.level]} {budget.share * 100:.0f} % of {format_usd(budget.budget)}"
+                if budget else "")
+        lines.append(f"*{t.team}*: {range_text(t)}; {format_usd(t.actual_to_date)} spent{tail}")
+    if team is not None and not teams:
+        lines.append(f"*{team}*: no spend this month")
+    sections, left = packed_sections(lines, max_sections=MAX_BLOCKS - 4)
+    blocks += sections
+    if left:
+        blocks.append(_context(f"…and {left} more teams: `costbot forecast` lists them all."))
+    blocks.append(_context(basis_text(forecast)))
+    text = f"Month-end forecast for {month}: {format_usd(org.forecast)} for the organisation"
+    if team is not None:
+        found = forecast.team(team)
+        text = f"Month-end forecast for {month}: {team} {format_usd(found.forecast if found else 0)}"
+    return {"text": text, "blocks": blocks}
+
+
+def budget_message(forecast: MonthForecast, statuses: Sequence[BudgetStatus], *,
+                   team: str | None = None) -> dict[str, Any]:
+    """``/cost budget [team]``: each budgeted team's forecast against its budget, worst first."""
+    month = month_label(forecast.month)
+    chosen = [s for s in statuses if team is None or s.team == team]
+    blocks: list[dict] = [_header(f"Budgets: {month}" + (f" · {team}" if team else ""))]
+    if not chosen:
+        blocks.append(_section(f"No budget set for *{team}*: add `budget_monthly` to the team in teams.yml."
+                               if team else "No team has a budget: add `budget_monthly` to teams in teams.yml."))
+        return {"text": f"Budgets for {month}: none set", "blocks": blocks}
+    counts = {level: sum(1 for s in chosen if s.level == level) for level in LEVEL_EMOJI}
+    if team is None:
+        blocks.append(_section(f"{counts['over']} over budget · {counts['warning']} at 80 % or more · "
+                               f"{counts['ok']} under 80 %"))
+    ordered = sorted(chosen, key=lambda s: (-s.share, s.team))
+    sections, left = packed_sections([status_line(s) for s in ordered], max_sections=MAX_BLOCKS - 4)
+    blocks += sections
+    if left:
+        blocks.append(_context(f"…and {left} more: `costbot forecast` lists every team."))
+    blocks.append(_context(basis_text(forecast)))
+    text = (f"Budgets for {month}: {counts['over']} over, {counts['warning']} at 80 % or more" if team is None
+            else f"{team}: forecast {format_usd(chosen[0].forecast)} of its {format_usd(chosen[0].budget)} budget")
+    return {"text": text, "blocks": blocks}
+
+
+def budget_alert_message(status: BudgetStatus, forecast: MonthForecast, *, announced_level: str) -> dict[str, Any]:
+    """The alert in the team's channel, edited in place as the forecast moves through the month."""
+    month = month_label(forecast.month)
+    if status.level == "over":
+        headline = f"{status.team} is forecast to go over its {month} budget"
+    elif status.level == "warning":
+        headline = f"{status.team} is forecast to use {status.share * 100:.0f} % of its {month} budget"
+    else:
+        headline = f"{status.team} is back under 80 % of its {month} budget"
+    interval = f" (80 % interval {format_usd(status.low)} – {format_usd(status.high)})" \
+        if abs(status.high - status.low) >= 0.005 else ""
+    left = status.budget - status.actual_to_date
+    remaining = (f"{format_usd(left)} of the budget left" if left >= 0
+                 else f"already {format_usd(-left)} over the budget")
+    body = (f"{LEVEL_EMOJI[status.level]} Forecast month-end spend *{format_usd(status.forecast)}*{interval} "
+            f"against a budget of *{format_usd(status.budget)}*: *{status.share * 100:.0f} %*.\n"
+            f"Spent so far: {format_usd(status.actual_to_date)} through {forecast.complete_through:%d %b}; "
+            f"{remaining}.")
+    note = (f"Updated daily as the forecast moves (highest level announced: {LEVEL_WORDS[announced_level]}). "
+            f"`/cost budget {status.team}` · `/cost why team={status.team} this month`")
+    return {"text": f"{headline}: forecast {format_usd(status.forecast)} of {format_usd(status.budget)}",
+            "blocks": [_header(headline), _section(body), _context(note)]}
+
+
+def budget_level_reply(status: BudgetStatus, forecast: MonthForecast) -> str:
+    """The thread reply that notifies people when the level rises (an edit notifies nobody)."""
+    what = "is now forecast *over budget*" if status.level == "over" else "has reached *80 % of its budget*"
+    return (f"{LEVEL_EMOJI[status.level]} {status.team} {what} for {month_label(forecast.month)}: "
+            f"{format_usd(status.forecast)} of {format_usd(status.budget)} ({status.share * 100:.0f} %).")

@@ -1,0 +1,152 @@
+"""``costbot forecast [--team T] [--as-of DATE] [--json]``: month-end forecast per team and for the org.
+
+``--json`` prints exactly ``{"as_of", "month", "org": {"forecast", "low", "high"}, "teams":
+[{"team", "forecast", "low", "high", "budget"}]}``: month-end totals of the default metric
+(EffectiveCost), all charge categories, shared pools split, money rounded to cents; ``budget`` is
+the team's monthly budget from teams.yml or null. ``--as-of D`` forecasts the month of D using
+only the data up to and including D.
+
+:func:`load_team_daily` and :func:`load_forecast` are also what ``/cost forecast``, ``/cost
+budget``, the daily budget job, the digest and App Home read, so they all show the same numbers.
+They read the owners recorded at ingestion (the variance answers do the same): daily sums by
+team are grouped in SQL, so 19 months of a large store stay a small frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, timedelta
+
+import pandas as pd
+
+from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
+from finops.errors import InputError
+from finops.forecast import MonthForecast, budget_status, forecast_month_end
+from finops.model import ALLOCATION_RULE, DAY, MONEY, QUANTITIES, TEAM
+from finops.money import format_usd
+from finops.ownership import split_shared_costs
+from finops.teams import TeamsConfig
+from storage.costs import CostStore
+
+# The forecast learns month patterns from 6 months and its interval from the 12 before this
+# one, each of which needs its own 6 months of pattern: 19 months cover both.
+HISTORY_MONTHS = 19
+
+
+def load_team_daily(store: CostStore, teams: TeamsConfig, *, start: date | None, end: date | None) -> pd.DataFrame:
+    """Daily cost per team and charge category from ``start`` to ``end``, shared pools split.
+
+    Columns: ChargePeriodStart, x_Team, x_AllocationRule, ChargeCategory, the money columns and
+    quantities (float dollars).
+    """
+    frame = store.grouped_costs(by=[DAY, TEAM, ALLOCATION_RULE, "ChargeCategory"], start=start, end=end)
+    frame = frame[[DAY, TEAM, ALLOCATION_RULE, "ChargeCategory", *MONEY, *QUANTITIES]]
+    return split_shared_costs(frame, teams)
+
+
+def complete_through(store: CostStore, as_of: date) -> date | None:
+    """The last complete day of cost data up to ``as_of`` (the sources' freshness, else the last day held)."""
+    complete = store.complete_through()
+    if complete is None:
+        held = store.date_range()
+        complete = held[1] if held else None
+    return None if complete is None else min(complete, as_of)
+
+
+def history_start(as_of: date, months: int = HISTORY_MONTHS) -> date:
+    """The first day of the month ``months`` before the month of ``as_of``."""
+    return (pd.Timestamp(as_of).to_period("M") - months).start_time.date()
+
+
+def load_forecast(store: CostStore, teams: TeamsConfig, as_of: date) -> MonthForecast:
+    """The month-end forecast of the month of ``as_of``, from data up to ``as_of`` only."""
+    complete = complete_through(store, as_of)
+    if complete is None:
+        raise InputError("no cost data yet: ingest some first (costbot ingest file PATH)")
+    daily = load_team_daily(store, teams, start=history_start(as_of), end=as_of)
+    return forecast_month_end(daily, as_of=as_of, complete_through=complete)
+
+
+def budgets_of(teams: TeamsConfig) -> dict[str, float]:
+    """Team -> monthly budget, for the teams of teams.yml that have one (in file order)."""
+    return {t.name: t.budget_monthly for t in teams.teams if t.budget_monthly is not None}
+
+
+def forecast_document(forecast: MonthForecast, teams: TeamsConfig, team: str | None = None) -> dict:
+    """The ``--json`` document; with ``team`` only that team's line (zeros when it has no spend)."""
+    document = forecast.to_json(budgets_of(teams))
+    if team is not None:
+        lines = [line for line in document["teams"] if line["team"] == team]
+        if not lines:
+            budget = budgets_of(teams).get(team)
+            lines = [{"team": team, "forecast": 0.0, "low": 0.0, "high": 0.0,
+                      "budget": None if budget is None else float(budget)}]
+        document["teams"] = lines
+    return document
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("forecast", help="month-end forecast per team and for the org, with budgets")
+    parser.add_argument("--team", metavar="NAME", help="only this team (the org total is still shown)")
+    parser.add_argument("--as-of", dest="as_of", type=parse_date, metavar="DATE",
+                        help="forecast the month of DATE from data up to and including DATE (default: today)")
+    parser.add_argument("--teams", metavar="FILE", help="teams.yml (default: $COSTBOT_TEAMS)")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.set_defaults(func=run_forecast)
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    team = resolve_team(ctx.teams, args.team) if args.team else None
+    as_of = args.as_of or ctx.today()
+    forecast = load_forecast(CostStore(ctx.db), ctx.teams, as_of)
+    if args.json:
+        print_json(forecast_document(forecast, ctx.teams, team))
+        return 0
+    print_forecast(forecast, ctx.teams, team)
+    return 0
+
+
+def resolve_team(teams: TeamsConfig, name: str) -> str:
+    """The team's name as teams.yml spells it (``unallocated`` too); UsageError naming the teams."""
+    by_folded = {t.casefold(): t for t in (*teams.team_names, "unallocated")}
+    found = by_folded.get(name.strip().casefold())
+    if found is None:
+        raise UsageError(f"no team {name!r} in {teams.file}; teams: {', '.join(teams.team_names) or 'none'}")
+    return found
+
+
+def print_forecast(forecast: MonthForecast, teams: TeamsConfig, team: str | None = None) -> None:
+    """A table: month to date, forecast, interval, budget and its share per team, then the org."""
+    print(f"Month-end forecast for {forecast.month}, as of {forecast.as_of} (data complete through "
+          f"{forecast.complete_through}); {forecast.coverage:.0%} interval"
+          + ("" if forecast.interval_months else " not available yet (less than two months of history)"))
+    budgets = budgets_of(teams)
+    statuses = {s.team: s for s in budget_status(forecast, budgets)}
+    rows = []
+    names = [t.team for t in forecast.teams] + [b for b in budgets if forecast.team(b) is None]
+    for name in names:
+        if team is not None and name != team:
+            continue
+        found = forecast.team(name)
+        spent, f, lo, hi = (found.actual_to_date, found.forecast, found.low, found.high) if found else (0, 0, 0, 0)
+        status = statuses.get(name)
+        rows.append([name, format_usd(spent), format_usd(f), f"{format_usd(lo)} – {format_usd(hi)}",
+                     format_usd(budgets[name]) if name in budgets else "-",
+                     f"{status.share * 100:.0f} %" if status else "-", status.level if status else "-"])
+    org = forecast.org
+    rows.append(["(org)", format_usd(org.actual_to_date), format_usd(org.forecast),
+                 f"{format_usd(org.low)} – {format_usd(org.high)}", "-", "-", "-"])
+    print_table(["team", "to date", "forecast", "80 % interval", "budget", "of budget", "status"], rows,
+                right={1, 2, 4, 5})
+
+
+def month_days_left(forecast: MonthForecast) -> int:
+    """Days of the month after the last complete day."""
+    month_end = (pd.Timestamp(forecast.month) + pd.offsets.MonthEnd(0)).date()
+    return max(0, (month_end - max(forecast.complete_through, pd.Timestamp(forecast.month).date()
+                                   - timedelta(days=1))).days)

@@ -1,0 +1,44 @@
+"""``/cost forecast [team]`` and ``/cost budget [team]``: month-end forecasts and budgets.
+
+Both read up to 19 months of daily sums (bot/cli/forecast.py), so they are ``slow``: acked at
+once, answered through ``response_url``, ephemeral.
+"""
+
+from __future__ import annotations
+
+from bot.blocks.forecast import budget_message, forecast_message
+from bot.cli._common import UsageError
+from bot.cli.forecast import budgets_of, load_forecast, resolve_team
+from finops.errors import QuestionError
+from finops.forecast import budget_status
+from handlers.commands import CommandRequest, Reply, subcommand
+from storage.costs import CostStore
+
+
+def _team_argument(request: CommandRequest, command: str) -> str | None:
+    name = request.args.strip()
+    if not name:
+        return None
+    try:
+        return resolve_team(request.ctx.teams, name)
+    except UsageError:
+        examples = tuple(f"/cost {command} {t}" for t in request.ctx.teams.team_names[:2]) or (f"/cost {command}",)
+        raise QuestionError(f"No team called `{name}` in teams.yml.", word=name, examples=examples) from None
+
+
+@subcommand("forecast", usage="/cost forecast [team]", slow=True, working_text="Forecasting the month…",
+            summary="Month-end forecast for the org and each team, with its 80 % interval and budget.")
+def show_forecast(request: CommandRequest) -> Reply:
+    team = _team_argument(request, "forecast")
+    ctx = request.ctx
+    forecast = load_forecast(CostStore(ctx.db), ctx.teams, ctx.today())
+    return Reply(**forecast_message(forecast, budget_status(forecast, budgets_of(ctx.teams)), team=team))
+
+
+@subcommand("budget", usage="/cost budget [team]", slow=True, working_text="Checking budgets…",
+            summary="Each team's month-end forecast against its monthly budget.")
+def show_budget(request: CommandRequest) -> Reply:
+    team = _team_argument(request, "budget")
+    ctx = request.ctx
+    forecast = load_forecast(CostStore(ctx.db), ctx.teams, ctx.today())
+    return Reply(**budget_message(forecast, budget_status(forecast, budgets_of(ctx.teams)), team=team))

@@ -1,0 +1,93 @@
+"""Daily budget check: forecast each team's month, alert its channel once when the forecast crosses
+80 % or 100 % of the budget, and keep that one alert up to date as the forecast moves.
+
+One message per team and month (key ``budget:<team>:<YYYY-MM>``): the first crossing posts it;
+later days edit it in place (the outbox only calls Slack when the content changed), never a
+second post. An edit notifies nobody, so when the level *rises* (warning -> over,
+``finops.forecast.level_rose``) a thread reply says so, once per level and month. A forecast that
+falls back under 80 % edits the message to say so; rising again does not announce a level twice.
+Safe on several replicas: every Slack write is keyed, the state row is upserted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.blocks.forecast import budget_alert_message, budget_level_reply
+from bot.cli.forecast import budgets_of, load_forecast
+from bot.context import AppContext
+from bot.delivery import Message
+from finops.forecast import BudgetStatus, MonthForecast, budget_status, level_rose
+from jobs.scheduler import schedule_timezone
+from storage.costs import CostStore
+from storage.digests import BudgetAlertStore
+
+log = logging.getLogger(__name__)
+
+# After the usual morning ingest; the forecast only moves when new data lands.
+CHECK_HOUR, CHECK_MINUTE = 10, 0
+
+
+@dataclass(frozen=True)
+class BudgetAlertOutcome:
+    """What the check did for one budgeted team."""
+
+    team: str
+    month: str
+    level: str
+    action: str  # "none" (under 80 %, no alert yet), "posted", "updated", "raised" (updated + thread reply)
+
+
+def alert_key(team: str, month: str) -> str:
+    return f"budget:{team}:{month}"
+
+
+def check_budgets(ctx: AppContext, *, as_of: date | None = None) -> list[BudgetAlertOutcome]:
+    """Forecast the month of ``as_of`` (default: today) and post or update each team's alert."""
+    budgets = budgets_of(ctx.teams)
+    if not budgets:
+        return []
+    store = CostStore(ctx.db)
+    if store.date_range() is None:
+        return []
+    forecast = load_forecast(store, ctx.teams, as_of or ctx.today())
+    alerts = BudgetAlertStore(ctx.db)
+    return [_alert_team(ctx, alerts, status, forecast) for status in budget_status(forecast, budgets)]
+
+
+def _alert_team(ctx: AppContext, alerts: BudgetAlertStore, status: BudgetStatus,
+                forecast: MonthForecast) -> BudgetAlertOutcome:
+    month = forecast.month
+    saved = alerts.get(status.team, month)
+    if saved is None and status.level == "ok":
+        return BudgetAlertOutcome(status.team, month, status.level, "none")
+    key = alert_key(status.team, month)
+    announced = saved.announced_level if saved else None
+    rose = level_rose(announced, status.level)
+    announced_now = status.level if rose else (announced or status.level)
+    channel = ctx.teams.channel_for(status.team)
+    message = budget_alert_message(status, forecast, announced_level=announced_now)
+    ctx.delivery.send(Message(key=key, channel=channel, text=message["text"], blocks=message["blocks"]))
+    action = "posted" if saved is None else "updated"
+    if saved is not None and rose:
+        ctx.delivery.send(Message(key=f"{key}:{status.level}", channel=channel,
+                                  text=budget_level_reply(status, forecast), thread_key=key))
+        action = "raised"
+    alerts.save(status.team, month, message_key=key, level=status.level, announced_level=announced_now,
+                forecast=status.forecast, budget=status.budget, at=ctx.now())
+    log.info("budget %s %s: %s (%.0f %%), %s", status.team, month, status.level, status.share * 100, action)
+    return BudgetAlertOutcome(status.team, month, status.level, action)
+
+
+def schedule(scheduler: BaseScheduler, ctx: AppContext) -> None:
+    """Daily at 10:00 in the digest's time zone."""
+    scheduler.add_job(check_budgets, CronTrigger(hour=CHECK_HOUR, minute=CHECK_MINUTE,
+                                                 timezone=schedule_timezone(ctx)),
+                      args=[ctx], id="budget_alerts", max_instances=1, coalesce=True, misfire_grace_time=3600,
+                      replace_existing=True)
+

@@ -1,0 +1,39 @@
+"""Forecast and budget messages stay within Block Kit limits for any number of teams."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.blocks.forecast import budget_alert_message, budget_message, forecast_message
+from finops.forecast import ForecastRange, MonthForecast, TeamForecast, budget_status
+from tests.slack.fake_slack import check_message
+
+
+def many_teams(n: int) -> MonthForecast:
+    teams = tuple(TeamForecast(f"platform-infrastructure-team-{i:04d}", 1000.0 + i, 990.0 + i, 1010.0 + i, 500.0)
+                  for i in range(n))
+    return MonthForecast("2026-11", date(2026, 11, 16), date(2026, 11, 15), 0.8, 12,
+                         ForecastRange(sum(t.forecast for t in teams), 0.0, 1e9, 1.0), teams)
+
+
+def test_thousands_of_teams_are_summarised_with_a_pointer_to_the_cli() -> None:
+    forecast = many_teams(3000)
+    statuses = budget_status(forecast, {t.team: 1500.0 for t in forecast.teams})
+    for message in (forecast_message(forecast, statuses), budget_message(forecast, statuses)):
+        assert len(message["blocks"]) <= 50
+        assert check_message(message) == (None, [])
+        more = message["blocks"][-2]["elements"][0]["text"]
+        assert more.startswith("…and ") and "`costbot forecast`" in more
+        shown = sum(b["text"]["text"].count("\n") + 1 for b in message["blocks"][2:-2] if b["type"] == "section")
+        assert shown + int(more.split()[1]) == 3000
+
+
+def test_the_alert_says_where_the_team_stands() -> None:
+    forecast = many_teams(1)
+    status = budget_status(forecast, {"platform-infrastructure-team-0000": 800.0})[0]
+    message = budget_alert_message(status, forecast, announced_level="over")
+    assert message["text"] == ("platform-infrastructure-team-0000 is forecast to go over its November 2026 budget: "
+                               "forecast $1,000.00 of $800.00")
+    assert message["blocks"][1]["text"]["text"] == (
+        ":red_circle: Forecast month-end spend *$1,000.00* (80 % interval $990.00 – $1,010.00) against a budget "
+        "of *$800.00*: *125 %*.\nSpent so far: $500.00 through 15 Nov; $300.00 of the budget left.")

@@ -1,0 +1,85 @@
+"""``costbot forecast``: the JSON contract, exact month-end totals of a flat organisation (shared
+pool split included), --as-of ignoring later data, --team, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from storage.db import Database
+from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
+
+
+@pytest.fixture
+def cli(db: Database, monkeypatch, capsys, tmp_path: Path):
+    teams_file = tmp_path / "teams.yml"
+    teams_file.write_text(TEAMS_YAML)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "COSTBOT_SOURCES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def test_json_is_exactly_the_contract_with_shared_costs_split(db: Database, cli) -> None:
+    flat_history(db, teams_config())
+    code, out, err = cli("forecast", "--as-of", "2026-11-15", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {
+        "as_of": "2026-11-15",
+        "month": "2026-11",
+        # $100 a day for 30 days; the interval is the point because the past months were exact.
+        "org": {"forecast": 3000.0, "low": 3000.0, "high": 3000.0},
+        "teams": [
+            {"team": "payments", "forecast": 1980.0, "low": 1980.0, "high": 1980.0, "budget": 2300.0},
+            {"team": "search", "forecast": 990.0, "low": 990.0, "high": 990.0, "budget": 1500.0},
+            {"team": "unallocated", "forecast": 30.0, "low": 30.0, "high": 30.0, "budget": None},
+        ],
+    }
+
+
+def test_as_of_uses_only_data_up_to_that_day(db: Database, cli) -> None:
+    teams = teams_config()
+    flat_history(db, teams)
+    # Payments triples from November 11: invisible to a forecast as of November 10.
+    store_costs(db, teams, cost_rows(date(2026, 11, 11), date(2026, 11, 15), payments=180.0),
+                complete_through=date(2026, 11, 15))
+    _, before, _ = cli("forecast", "--as-of", "2026-11-10", "--json", "--team", "payments")
+    assert json.loads(before)["teams"] == [
+        {"team": "payments", "forecast": 1980.0, "low": 1980.0, "high": 1980.0, "budget": 2300.0}]
+    _, after, _ = cli("forecast", "--as-of", "2026-11-15", "--json", "--team", "PAYMENTS")
+    # From Nov 11 payments' direct spend is $180 and it takes 180/210 of the $9 pool: $187.71.../day,
+    # a new level after 5 days; 10 days at $66 + 20 at $187.714285 = $4,414.29.
+    payments = json.loads(after)["teams"][0]
+    assert (payments["team"], payments["forecast"]) == ("payments", 4414.29)
+    assert json.loads(after)["org"]["forecast"] == 3000.0 + 20 * 120.0
+
+
+def test_terminal_table_and_errors(db: Database, cli) -> None:
+    code, _, err = cli("forecast")
+    assert code == 1 and err.strip() == "costbot: no cost data yet: ingest some first (costbot ingest file PATH)"
+    flat_history(db, teams_config())
+    code, out, _ = cli("forecast", "--as-of", "2026-11-15")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("Month-end forecast for 2026-11, as of 2026-11-15 (data complete through 2026-11-15)")
+    payments = next(line for line in lines if line.startswith("payments"))
+    assert payments.split() == ["payments", "$990.00", "$1,980.00", "$1,980.00", "–", "$1,980.00", "$2,300.00",
+                                "86", "%", "warning"]
+    assert any(line.startswith("(org)") and "$3,000.00" in line for line in lines)
+    code, _, err = cli("forecast", "--team", "payment")
+    assert code == 1 and "no team 'payment' in" in err and "teams: payments, search" in err

@@ -1,0 +1,92 @@
+"""The daily budget check through the Slack harness: one alert per team and month, posted when the
+forecast crosses 80 %, edited (never re-posted) as it moves, a thread reply when it goes over."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from jobs.budgets import check_budgets
+from storage.db import Database
+from storage.digests import BudgetAlertStore
+from tests.harness import start_bot
+from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
+
+NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def org(sqlite_db: Database, fake_slack):
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
+    teams = teams_config()
+    flat_history(sqlite_db, teams, through=date(2026, 11, 5))
+    # Payments' EC2 doubles from November 6 ($60 -> $120 a day direct; it then takes 120/150 of
+    # the $9 support pool: $127.20 a day in all).
+    store_costs(sqlite_db, teams, cost_rows(date(2026, 11, 6), date(2026, 11, 15), payments=120.0),
+                complete_through=date(2026, 11, 15))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def texts(messages: list[dict]) -> list[str]:
+    return [m["text"] for m in messages]
+
+
+def test_budget_alert_fires_once_and_is_updated_in_place(org) -> None:
+    slack = org.slack
+    # Nov 4: payments $1,980 of $2,300 (86 %): a warning, posted once; search $990 of $1,500 is 66 %.
+    outcomes = check_budgets(org.ctx, as_of=date(2026, 11, 4))
+    assert [(o.team, o.level, o.action) for o in outcomes] == [("payments", "warning", "posted"),
+                                                               ("search", "ok", "none")]
+    assert texts(slack.messages("#team-payments")) == [
+        "payments is forecast to use 86 % of its November 2026 budget: forecast $1,980.00 of $2,300.00"]
+    assert slack.calls("chat.postMessage")[0]["channel"] == "#team-payments"
+    with pytest.raises(KeyError):
+        slack.messages("#team-search")  # no channel was ever posted to
+
+    # Nov 5: the same forecast; only "spent so far" moves: the same message is edited.
+    check_budgets(org.ctx, as_of=date(2026, 11, 5))
+    assert len(slack.calls("chat.postMessage")) == 1
+    assert len(slack.calls("chat.update")) == 1
+
+    # Nov 12: the doubling is a new level (7 days): 5 x $66 + 25 x $127.20 = $3,510 (153 %): over.
+    # The alert is edited, and a thread reply notifies people (an edit notifies nobody).
+    outcomes = check_budgets(org.ctx, as_of=date(2026, 11, 12))
+    assert (outcomes[0].level, outcomes[0].action) == ("over", "raised")
+    messages = slack.messages("#team-payments")
+    assert texts(messages) == [
+        "payments is forecast to go over its November 2026 budget: forecast $3,510.00 of $2,300.00",
+        ":red_circle: payments is now forecast *over budget* for November 2026: $3,510.00 of $2,300.00 (153 %).",
+    ]
+    assert messages[1]["thread_ts"] == messages[0]["ts"]
+    assert "*153 %*" in messages[0]["blocks"][1]["text"]["text"]
+
+    # The same day again: nothing changes, no Slack call at all.
+    calls = len(slack.all_calls())
+    assert [o.action for o in check_budgets(org.ctx, as_of=date(2026, 11, 12))] == ["updated", "none"]
+    assert len(slack.all_calls()) == calls
+
+    # Back to the warning level (as of Nov 4 again): edited, no new reply, "over" stays announced.
+    outcomes = check_budgets(org.ctx, as_of=date(2026, 11, 4))
+    assert (outcomes[0].level, outcomes[0].action) == ("warning", "updated")
+    assert len(slack.calls("chat.postMessage")) == 2  # the alert and its one reply
+    saved = BudgetAlertStore(org.ctx.db).get("payments", "2026-11")
+    assert (saved.level, saved.announced_level, saved.forecast) == ("warning", "over", Decimal("1980"))
+    assert slack.messages("#team-payments")[0]["text"].startswith("payments is forecast to use 86 %")
+    # Rising again does not announce "over" a second time.
+    assert check_budgets(org.ctx, as_of=date(2026, 11, 12))[0].action == "updated"
+    assert len(slack.calls("chat.postMessage")) == 2
+
+
+def test_a_new_month_is_a_new_alert(org) -> None:
+    check_budgets(org.ctx, as_of=date(2026, 11, 12))
+    store_costs(org.ctx.db, teams_config(), cost_rows(date(2026, 11, 16), date(2026, 12, 3), payments=120.0),
+                complete_through=date(2026, 12, 3))
+    outcomes = check_budgets(org.ctx, as_of=date(2026, 12, 3))
+    assert (outcomes[0].month, outcomes[0].level, outcomes[0].action) == ("2026-12", "over", "posted")
+    keys = [c["metadata"]["event_payload"]["key"] for c in org.slack.calls("chat.postMessage")]
+    assert keys == ["budget:payments:2026-11", "budget:payments:2026-12"]
