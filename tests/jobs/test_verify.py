@@ -1,0 +1,187 @@
+"""The verification job on SQLite and PostgreSQL: when it measures, what it measures against (the rest of
+the org), what it records, the monthly re-check and its notice, and replicas running it at once."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.config import Settings
+from bot.context import AppContext, build_context
+from bot.delivery import TerminalTransport
+from finops.savings import Actor, FindingState
+from finops.teams import parse_teams
+from jobs.ingest import ingest_cost_files
+from jobs.verify import load_scope_costs, schedule, verify_findings
+from storage.costs import CostStore
+from storage.db import Database
+from storage.findings import FindingStore, NewFinding
+from tests.finops.sources.cost_file_helpers import FOCUS_HEADER, focus_row, write_csv
+from tests.harness import TEAMS_YAML
+
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+IMPLEMENTED_ON = date(2026, 10, 20)
+OWNER = Actor("U_PAY_OWNER", on_team=True)
+RDS = {"service": ["Amazon RDS"], "sub_account_id": ["111222330440"]}
+Cost = Callable[[date], float]
+
+
+def flat(value: float) -> Cost:
+    return lambda day: value
+
+
+def step(before: float, after: float, on: date = IMPLEMENTED_ON, until: date | None = None) -> Cost:
+    return lambda day: after if on < day and (until is None or day < until) else before
+
+
+def write_org(tmp_path, rds: Cost, ec2: Cost | None = None, *, end: str = "2026-11-15",
+              extra: list[list[object]] = ()) -> object:
+    """payments' RDS and search's EC2 (default $300/day) from 2026-08-01 to ``end``, as a FOCUS file."""
+    ec2 = ec2 or flat(300.0)
+    rows = []
+    for day in pd.date_range("2026-08-01", end):
+        stamp = day.strftime("%Y-%m-%dT00:00:00Z")
+        for account, service, cost in (("111222330440", "Amazon RDS", rds(day.date())),
+                                       ("111222331441", "Amazon EC2", ec2(day.date()))):
+            rows.append(focus_row(stamp, account=account, service=service, billed=f"{cost:.2f}",
+                                  effective=f"{cost:.2f}", listed=f"{cost:.2f}"))
+    return write_csv(tmp_path / f"costs-{end}.csv", FOCUS_HEADER, rows + list(extra))
+
+
+def make_context(db: Database) -> AppContext:
+    """A context on ``db`` with the harness's teams, the clock at NOW, messages rendered to a buffer."""
+    return build_context(Settings(database_url=db.url), teams=parse_teams(TEAMS_YAML),
+                         transport=TerminalTransport(stream=io.StringIO()), upgrade=False, now=lambda: NOW)
+
+
+@pytest.fixture
+def ctx(db: Database) -> AppContext:
+    return make_context(db)
+
+
+def ingest(ctx: AppContext, path, today: date | None = None) -> None:
+    ingest_cost_files(CostStore(ctx.db), ctx.teams, [path], today=today or NOW.date())
+
+
+def implemented(ctx: AppContext, *, estimate: float = 1000.0, scope=RDS, on: date = IMPLEMENTED_ON) -> int:
+    store = FindingStore(ctx.db)
+    finding = store.create(NewFinding("Rightsize RDS", "payments", scope, estimate), by="U_PAY_OWNER",
+                           at=datetime(2026, 9, 1, tzinfo=UTC))
+    store.move(finding.id, "accept", actor=OWNER, at=datetime(2026, 9, 2, tzinfo=UTC))
+    store.move(finding.id, "start", actor=OWNER, at=datetime(2026, 9, 3, tzinfo=UTC))
+    store.move(finding.id, "implemented", actor=OWNER, at=datetime(2026, 10, 21, tzinfo=UTC), implemented_on=on)
+    return finding.id
+
+
+def test_it_waits_for_the_settling_window_then_verifies(ctx: AppContext, tmp_path):
+    ingest(ctx, write_org(tmp_path, step(100.0, 60.0)))
+    finding_id = implemented(ctx)
+    early = verify_findings(ctx, today=date(2026, 11, 3))  # data through 2026-11-02; the window ends 11-03
+    assert (early.begun, early.concluded, early.waiting) == ([finding_id], [], [(finding_id, date(2026, 11, 4))])
+    assert FindingStore(ctx.db).get(finding_id).state is FindingState.VERIFYING
+    run = verify_findings(ctx, today=date(2026, 11, 4))
+    assert run.data_through == date(2026, 11, 3)
+    assert [(i, s, str(r)) for i, s, r in run.concluded] == [(finding_id, "verified", "1217.50")]
+    (verification,) = FindingStore(ctx.db).verifications(finding_id)
+    assert verification.chart.startswith(b"\x89PNG") and verification.as_of == date(2026, 11, 3)
+    assert verify_findings(ctx, today=date(2026, 11, 5)).concluded == []  # done once
+
+
+def test_an_org_wide_change_on_the_day_is_measured_against_the_rest_of_the_org(ctx: AppContext, tmp_path):
+    # Everything costs 20 % more from the implementation day (a price change); the RDS change cut
+    # its cost by 40 % on top: without the change it would cost 120/day, it costs 72.
+    ingest(ctx, write_org(tmp_path, step(100.0, 72.0), step(300.0, 360.0)))
+    finding_id = implemented(ctx, estimate=1400.0)
+    run = verify_findings(ctx)
+    assert [(s, str(r)) for _, s, r in run.concluded] == [("verified", "1461.00")]  # 48/day × 30.4375
+    evidence = FindingStore(ctx.db).get(finding_id).evidence
+    assert evidence["expected_daily_after"] == 120.0
+    assert evidence["adjustments"]["control_change"] == pytest.approx(0.2)
+
+
+def test_the_scope_is_measured_on_usage_so_a_fee_on_the_first_is_not_a_step(ctx: AppContext, tmp_path):
+    fee = focus_row("2026-11-01T00:00:00Z", account="111222330440", service="Amazon RDS", category="Purchase",
+                    billed="3000.00", effective="3000.00", listed="3000.00")
+    ingest(ctx, write_org(tmp_path, step(100.0, 60.0), extra=[fee]))
+    implemented(ctx)
+    assert [str(r) for _, _, r in verify_findings(ctx).concluded] == ["1217.50"]
+    costs = load_scope_costs(CostStore(ctx.db), RDS, date(2026, 10, 25), date(2026, 11, 2))
+    assert costs.usage_only and costs.daily.loc["2026-11-01"] == 60.0
+    assert costs.control.loc["2026-11-01"] == 300.0
+
+
+def test_a_change_with_no_effect_is_not_realized(ctx: AppContext, tmp_path):
+    ingest(ctx, write_org(tmp_path, flat(100.0)))
+    finding_id = implemented(ctx)
+    run = verify_findings(ctx)
+    assert [(s, str(r)) for _, s, r in run.concluded] == [("not_realized", "0.00")]
+    finding = FindingStore(ctx.db).get(finding_id)
+    assert (finding.state, finding.realized_monthly, finding.verified_on) == (FindingState.NOT_REALIZED, 0, None)
+    assert FindingStore(ctx.db).history(finding_id)[-1].reason.startswith(
+        "not_realized: realized $0.00/month, 0% of the $1,000.00/month estimate (needs $800.00/month)")
+
+
+def test_a_scope_that_matches_nothing_is_noted_once_and_stays_verifying(ctx: AppContext, tmp_path):
+    ingest(ctx, write_org(tmp_path, flat(100.0)))
+    finding_id = implemented(ctx, scope={"service": ["Amazon Redshift"]})
+    first = verify_findings(ctx)
+    assert first.unmeasurable == [(finding_id, "column 'daily': the scope has 0 days of cost before the "
+                                               "implementation day 2026-10-20; verification needs at least 14")]
+    verify_findings(ctx, today=date(2026, 11, 17))
+    store = FindingStore(ctx.db)
+    assert [e.action for e in store.history(finding_id)].count("cannot_verify") == 1
+    assert store.get(finding_id).state is FindingState.VERIFYING
+
+
+def test_the_monthly_recheck_flags_a_rollback_and_tells_the_team(ctx: AppContext, tmp_path):
+    ingest(ctx, write_org(tmp_path, step(100.0, 60.0)))
+    finding_id = implemented(ctx)
+    verify_findings(ctx)
+    store = FindingStore(ctx.db)
+    assert store.get(finding_id).state is FindingState.VERIFIED
+    # Too early for a re-check: 30 days after the after window's end (2026-11-03) have not passed.
+    assert verify_findings(ctx, today=date(2026, 11, 20)).rechecked == []
+    rolled_back = step(100.0, 60.0, until=date(2026, 12, 5))  # 14 of the re-check's 30 days still saved
+    ingest(ctx, write_org(tmp_path, rolled_back, end="2026-12-20"), today=date(2026, 12, 22))
+    run = verify_findings(ctx, today=date(2026, 12, 22))
+    assert [(i, g, str(s)) for i, g, s in run.rechecked] == [(finding_id, True, "568.17")]  # 40 × 14/30 × 30.4375
+    finding = store.get(finding_id)
+    assert finding.regressed and finding.state is FindingState.VERIFIED and finding.rechecked_on == date(2026, 12, 20)
+    notice = ctx.delivery.outbox.get(f"finding:{finding_id}:regressed:2026-12-20")
+    assert notice.channel == "#team-payments" and "has come back" in notice.text
+    # The next re-check is a month later, not the next day.
+    assert verify_findings(ctx, today=date(2026, 12, 23)).rechecked == []
+
+
+def test_two_replicas_running_at_once_conclude_each_finding_once(ctx: AppContext, tmp_path):
+    ingest(ctx, write_org(tmp_path, step(100.0, 60.0)))
+    finding_id = implemented(ctx)
+    barrier = threading.Barrier(2)
+    runs = []
+
+    def replica() -> None:
+        barrier.wait()
+        runs.append(verify_findings(ctx))
+
+    threads = [threading.Thread(target=replica) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    store = FindingStore(ctx.db)
+    assert sum(len(r.concluded) for r in runs) == 1
+    assert len(store.verifications(finding_id)) == 1
+    assert [e.action for e in store.history(finding_id)].count("verify") == 1
+
+
+def test_schedule_runs_it_daily(ctx: AppContext):
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule(scheduler, ctx)
+    (job,) = scheduler.get_jobs()
+    assert (job.id, str(job.trigger.fields[5]), str(job.trigger.fields[6])) == ("verify_findings", "7", "30")
