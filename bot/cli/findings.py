@@ -36,8 +36,16 @@ from finops.errors import InputError
 from finops.model import UNALLOCATED
 from finops.money import format_usd
 from finops.savings import Actor, FindingAction, FindingState
+from finops.sources.recommendations import RecommendationSource, owner_teams
 from jobs.verify import publish_finding, verify_findings
-from storage.findings import FindingEvent, FindingRecord, FindingStore, NewFinding, describe_scope
+from storage.findings import (
+    FindingEvent,
+    FindingRecord,
+    FindingStore,
+    ImportResult,
+    NewFinding,
+    describe_scope,
+)
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9_]+$")
 CLI_MOVES = ("accept", "reject", "start", "implemented", "reopen")
@@ -86,6 +94,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--state", choices=[str(s) for s in FindingState])
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=run_list)
+
+    imports = commands.add_parser("import", help="open findings from provider recommendations (deduplicated)")
+    sources = imports.add_subparsers(dest="import_source", metavar="SOURCE", required=True)
+    coh = sources.add_parser("aws-coh", help="AWS Cost Optimization Hub (standard AWS credential chain)")
+    coh.add_argument("--account", action="append", default=[], metavar="ID", help="only these member accounts")
+    coh.add_argument("--all", dest="include_all", action="store_true",
+                     help="every recommendation, also those the hub marks as overlapping (default: one per resource)")
+    coh.add_argument("--json", action="store_true")
+    coh.set_defaults(func=run_import)
 
 
 # ------------------------------------------------------------------------------ who may act
@@ -267,6 +284,41 @@ def run_show(args: argparse.Namespace) -> int:
         change = f"{event.from_state or '-'} → {event.to_state}" if event.to_state else ""
         reason = f": {event.reason}" if event.reason else ""
         print(f"  {event.at:%Y-%m-%d %H:%M} {event.by} {event.action} {change}{reason}")
+    return 0
+
+
+def import_recommendations(ctx: AppContext, source: RecommendationSource, *, by: str) -> ImportResult:
+    """Open a finding for each recommendation not imported before (by source and id), owned by the
+    team teams.yml gives its resource, account and tags; post the new ones in their channels."""
+    found = source.recommendations()
+    teams = owner_teams(found, ctx.teams)
+    new = [NewFinding(title=r.title, team=team, scope=r.scope, estimate_monthly=round(r.estimate_monthly, 2),
+                      assignee=default_assignee(ctx, team), source=r.source, external_id=r.external_id,
+                      notes=r.notes + ("" if r.currency == "USD" else f" (amounts in {r.currency})"))
+           for r, team in zip(found, teams, strict=True)]
+    result = FindingStore(ctx.db).import_findings(new, by=by, at=ctx.now())
+    for finding in result.created:
+        publish_finding(ctx, finding.id)
+    return result
+
+
+def _recommendation_source(args: argparse.Namespace) -> RecommendationSource:
+    from finops.sources.aws_cost_optimization_hub import CostOptimizationHub
+
+    return CostOptimizationHub(account_ids=args.account, include_all=args.include_all)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    source = _recommendation_source(args)
+    result = import_recommendations(ctx, source, by=f"cli:{os.environ.get('USER') or 'operator'}")
+    if args.json:
+        print_json({"source": source.source, "created": [finding_json(f) for f in result.created],
+                    "existing": [f.id for f in result.existing]})
+        return 0
+    print(f"{source.source}: {len(result.created)} new findings, {len(result.existing)} already imported")
+    for finding in result.created:
+        print(f"  #{finding.id} {finding.team}: {finding.title} ({format_usd(finding.estimate_monthly)}/month)")
     return 0
 
 
