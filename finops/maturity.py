@@ -1,0 +1,453 @@
+"""The FinOps maturity scorecard: the five questions of the article the product was conceived from
+(``finops-maturity-article.txt``, "The practical maturity assessment"), answered from the bot's
+own data, each rated Crawl / Walk / Run with the number behind it.
+
+1. *Attribution*: the share of last month's spend allocated to a team (direct + shared pools).
+   Below 70 % Crawl; 70-90 % Walk; above 90 % Run when shared costs are allocated too (a shared
+   pool split some spend, or nothing is left unallocated). The SPEC's thresholds.
+2. *Anomaly routing*: median time from the end of an anomaly's first cost day to its alert in
+   Slack, over the alerts of the last 90 days. More than a week Crawl ("weeks"); within a week
+   Walk ("hours", days at worst); within 72 hours *and* at least 90 % of alerts posted in the
+   owning team's channel (not the default one) Run ("automated with owner routing"). 72 hours
+   leave room for the provider's own delay (cost data lands 24-48 hours after the day) plus one
+   daily detection run; no alert at all is Crawl (nothing shows detection works).
+3. *Implementation*: of the savings identified in the last four quarters (rejected ones left out:
+   a reasoned no is not an unrealised saving), the share implemented or later, by estimated $
+   (the rating) and by count. Below 30 % Crawl; 30-70 % Walk; above 70 % with at least one
+   verified, measured saving Run ("with verification").
+4. *Variance*: the share of last quarter's change (against the quarter before) the variance
+   answer explains (``VarianceAnswer.explained_share``: the part of the gross movement with a
+   named cause). Below 50 % Crawl ("no"); 50-80 % Walk ("with some engineering input"); 80 % or
+   more Run ("yes, with evidence"). Not enough history for two quarters is Crawl.
+5. *Unit cost*: a cost per business unit for a recent month (ending within the last 62 days).
+   None Crawl; known but with fewer than 3 consecutive months Walk ("approximately"); 3 months
+   or more Run ("yes, with a trend").
+
+The *highest-value next step* is the article's advice for the weakest dimension (lowest rating;
+between equals the one with the most dollars at stake, then the question order), made specific
+with our numbers: which tags and cost drivers, which findings, which teams.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pandas as pd
+
+from finops.money import format_usd
+from finops.ownership import Coverage
+from finops.savings import FindingState, savings_ledger
+from finops.units import UnitTrend
+from finops.variance import VarianceAnswer
+
+RATINGS: tuple[str, ...] = ("Crawl", "Walk", "Run")
+
+ATTRIBUTION_WALK, ATTRIBUTION_RUN = 0.70, 0.90
+ROUTING_WALK_HOURS, ROUTING_RUN_HOURS, ROUTING_RUN_OWNER_SHARE = 7 * 24.0, 72.0, 0.90
+ROUTING_WINDOW_DAYS = 90
+IMPLEMENTATION_WALK, IMPLEMENTATION_RUN = 0.30, 0.70
+IMPLEMENTATION_WINDOW_DAYS = 365
+VARIANCE_WALK, VARIANCE_RUN = 0.50, 0.80
+UNIT_RECENT_DAYS = 62
+ARTICLE_MANDATORY_TAGS = 4  # "Define four mandatory tags"
+NAMED = 3  # drivers, findings, teams named in a next step
+
+QUESTIONS: dict[int, tuple[str, str]] = {
+    1: ("attribution", "What percentage of your cloud spend can you attribute to a specific team or product?"),
+    2: ("anomaly routing", "How quickly do you detect and route cost anomalies?"),
+    3: ("implementation", "What percentage of identified savings opportunities are actually implemented?"),
+    4: ("variance", "Can you explain last quarter's cloud cost variance in five minutes without help from "
+                    "engineering?"),
+    5: ("unit cost", "Do you know the cost to serve one unit of your core product?"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+@dataclass(frozen=True)
+class AlertTiming:
+    """One anomaly alert's timeline: cost day -> detected -> posted -> first human response."""
+
+    anomaly_id: int | str
+    team: str
+    cost_day: date  # the anomaly's first day of cost
+    detected_at: datetime
+    posted_at: datetime | None
+    first_response_at: datetime | None
+    routed_to_owner: bool  # posted in the owning team's channel, not the default channel
+    impact: float = 0.0
+    scope: str = ""  # e.g. "Amazon EC2 in 111100000001", for next steps
+
+    @property
+    def cost_available_at(self) -> datetime:
+        """The end of the cost day (UTC): the earliest the cost could be known."""
+        return datetime.combine(self.cost_day + timedelta(days=1), time(0), tzinfo=UTC)
+
+    @property
+    def hours_to_alert(self) -> float | None:
+        if self.posted_at is None:
+            return None
+        return (self.posted_at - self.cost_available_at).total_seconds() / 3600
+
+    @property
+    def hours_to_response(self) -> float | None:
+        if self.posted_at is None or self.first_response_at is None:
+            return None
+        return (self.first_response_at - self.posted_at).total_seconds() / 3600
+
+
+@dataclass(frozen=True)
+class FindingSummary:
+    """What the scorecard reads of a savings finding (the fields of the savings ledger, and names)."""
+
+    id: int
+    title: str
+    team: str
+    state: str
+    estimate_monthly: float
+    identified_on: date
+    implemented_on: date | None = None
+    verified_on: date | None = None
+    realized_monthly: float | None = None
+    regressed: bool = False
+
+    def ledger_record(self) -> dict[str, object]:
+        return {"team": self.team, "state": self.state, "estimate_monthly": self.estimate_monthly,
+                "identified_on": self.identified_on, "implemented_on": self.implemented_on,
+                "verified_on": self.verified_on, "realized_monthly": self.realized_monthly,
+                "regressed": self.regressed}
+
+
+@dataclass(frozen=True)
+class VarianceSummary:
+    """What the scorecard reads of last quarter's variance answer."""
+
+    period_a: str
+    period_b: str
+    delta: Decimal
+    explained_share: float
+    gross: Decimal  # sum over contributors of the absolute values of their parts
+    unexplained: tuple[tuple[str, Decimal, str], ...]  # (contributor, $ without a cause, why), largest first
+
+
+def variance_summary(answer: VarianceAnswer) -> VarianceSummary:
+    """The scorecard's view of a variance answer: its share explained and the lines without a cause."""
+    gross = sum((abs(v) for c in answer.contributors for v in c.parts().values()), Decimal(0))
+    lines = []
+    for c in answer.contributors:
+        if c.kind == "other":
+            amount = sum((abs(v) for v in c.parts().values()), Decimal(0))
+            why = "spread over lines too small to list"
+        else:
+            amount, why = abs(c.unexplained_by_quantity), "no usage quantities to split usage from rate"
+        if amount:
+            lines.append((c.label, amount, why))
+    lines.sort(key=lambda line: -line[1])
+    q = answer.question
+    return VarianceSummary(q.period_a.label, q.period_b.label, answer.delta, answer.explained_share, gross,
+                           tuple(lines))
+
+
+@dataclass(frozen=True)
+class MaturityInputs:
+    """Everything the scorecard is computed from (plain data; see bot/cli/maturity.py for the loader).
+
+    ``alert_timings`` is None when the bot has no anomaly records to read. ``unit_trends`` are
+    monthly (``finops.units.unit_trends`` of a ``period="month"`` table). ``untagged_drivers``
+    has the columns of ``finops.ownership.untagged_cost_drivers``. ``team_spend`` is each
+    owner's spend in ``attribution_period``; ``unit_metrics`` the metrics each team declares.
+    """
+
+    as_of: date
+    attribution_period: str
+    coverage: Coverage
+    mandatory_tags: tuple[str, ...]
+    tag_coverage: Mapping[str, float | None]
+    untagged_drivers: pd.DataFrame
+    alert_timings: Sequence[AlertTiming] | None
+    findings: Sequence[FindingSummary]
+    variance: VarianceSummary | None
+    unit_trends: Sequence[UnitTrend]
+    team_spend: Mapping[str, float] = field(default_factory=dict)
+    unit_metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unallocated_team: str = "unallocated"
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    """One question: its rating, the number behind it in words and as a value, and what to do next."""
+
+    number: int
+    dimension: str
+    question: str
+    rating: str
+    value: float | None  # the headline number: a share (0..1) or hours; None when not measurable
+    figure: str
+    next_step: str
+    at_stake: float | None = None  # dollars the gap leaves unmanaged (per month where it is a rate)
+    detail: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"question": self.number, "dimension": self.dimension, "text": self.question,
+                "rating": self.rating, "value": self.value, "figure": self.figure,
+                "at_stake": None if self.at_stake is None else round(self.at_stake, 2),
+                "next_step": self.next_step, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """The five lines and the one next step (for the weakest line)."""
+
+    as_of: date
+    lines: tuple[ScoreLine, ...]
+    weakest: int  # the question number the next step is for
+
+    @property
+    def next_step(self) -> str:
+        return self.line(self.weakest).next_step
+
+    @property
+    def overall(self) -> str:
+        """The organisation's stage is its weakest dimension's."""
+        return self.line(self.weakest).rating
+
+    def line(self, number: int) -> ScoreLine:
+        return next(line for line in self.lines if line.number == number)
+
+    def to_json(self) -> dict[str, object]:
+        """The ``costbot maturity --json`` document."""
+        return {"as_of": self.as_of.isoformat(), "overall": self.overall, "weakest": self.weakest,
+                "next_step": self.next_step, "lines": [line.to_json() for line in self.lines]}
+
+
+def _rate(value: float, walk: float, run: float, *, run_condition: bool = True, strict_run: bool = True) -> str:
+    if value < walk:
+        return "Crawl"
+    above = value > run if strict_run else value >= run
+    return "Run" if above and run_condition else "Walk"
+
+
+def _pct(share: float | None) -> str:
+    return "–" if share is None else f"{share * 100:.1f} %"
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
+
+
+def _singular(unit: str) -> str:
+    """``orders`` -> ``order``, ``active_users`` -> ``active user`` (for "$0.41 per order")."""
+    unit = unit.replace("_", " ")
+    return unit[:-1] if unit.endswith("s") and not unit.endswith("ss") else unit
+
+
+def _line(number: int, rating: str, value: float | None, figure: str, next_step: str,
+          at_stake: float | None = None, **detail: object) -> ScoreLine:
+    dimension, question = QUESTIONS[number]
+    return ScoreLine(number, dimension, question, rating, value, figure, next_step, at_stake, dict(detail))
+
+
+# ---------------------------------------------------------------------------------------------
+# The five questions
+
+
+def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
+    """Question 1 (see the module docstring)."""
+    cov = inputs.coverage
+    share = cov.share
+    if share is None:
+        return _line(1, "Crawl", None, f"no spend recorded in {inputs.attribution_period}",
+                     "Ingest cost data first: `costbot ingest file PATH` or a connector.")
+    shared_in_use = cov.allocated_shared > 0 or cov.unallocated == 0
+    rating = _rate(share, ATTRIBUTION_WALK, ATTRIBUTION_RUN, run_condition=shared_in_use)
+    figure = (f"{_pct(share)} of {inputs.attribution_period}'s {format_usd(cov.total)} allocated "
+              f"({format_usd(cov.allocated_direct)} direct, {format_usd(cov.allocated_shared)} shared); "
+              f"{format_usd(cov.unallocated)} unallocated")
+    drivers = inputs.untagged_drivers.head(NAMED)
+    named = "; ".join(
+        f"{row.ServiceName or 'spend'} in {row.SubAccountId or row.ProviderName}"
+        + (f" ({row.ResourceId})" if row.ResourceId else "") + f" {format_usd(row.cost)}, missing {row.missing_tags}"
+        for row in drivers.itertuples())
+    tags = ", ".join(f"{tag} {_pct(inputs.tag_coverage.get(tag))}" for tag in inputs.mandatory_tags)
+    if rating == "Walk" and share > ATTRIBUTION_RUN:
+        step = (f"Allocate shared costs: {format_usd(cov.unallocated)} of {inputs.attribution_period} has no owner "
+                f"and no shared pool; add a `shared_costs` pool in teams.yml (proportional, even or fixed)"
+                + (f" for: {named}." if named else "."))
+    else:
+        count = len(inputs.mandatory_tags)
+        define = ("" if count >= ARTICLE_MANDATORY_TAGS else
+                  f"Define {ARTICLE_MANDATORY_TAGS} mandatory tags (teams.yml has {count}"
+                  + (f": {', '.join(inputs.mandatory_tags)}" if count else "") + ") and enforce them in account "
+                  "policy. ")
+        step = (f"Fix tagging first. {define}Tag the top untagged cost drivers"
+                + (f": {named}" if named else "") + (f" (tag coverage: {tags})" if tags else "")
+                + f". {format_usd(cov.unallocated)} a month has no owner today.")
+    return _line(1, rating, share, figure, step, float(cov.unallocated),
+                 period=inputs.attribution_period, total=float(cov.total), unallocated=float(cov.unallocated),
+                 shared=float(cov.allocated_shared))
+
+
+def rate_routing(inputs: MaturityInputs) -> ScoreLine:
+    """Question 2 (see the module docstring)."""
+    if inputs.alert_timings is None:
+        return _line(2, "Crawl", None, "no anomaly records to measure",
+                     "Turn on anomaly detection (`costbot detect`, scheduled daily) so each cost anomaly reaches "
+                     "its owner's channel.")
+    since = inputs.as_of - timedelta(days=ROUTING_WINDOW_DAYS)
+    posted = [t for t in inputs.alert_timings if t.posted_at is not None and t.posted_at.date() >= since]
+    if not posted:
+        return _line(2, "Crawl", None, f"no anomaly alert posted in the last {ROUTING_WINDOW_DAYS} days",
+                     "Check that detection runs daily after ingestion (`costbot detect`) and that teams.yml "
+                     "thresholds are not set so high that nothing is ever raised.")
+    hours = statistics.median(t.hours_to_alert for t in posted)  # type: ignore[misc]
+    owned = sum(1 for t in posted if t.routed_to_owner) / len(posted)
+    responses = [h for h in (t.hours_to_response for t in posted) if h is not None]
+    response = statistics.median(responses) if responses else None
+    rating = ("Crawl" if hours > ROUTING_WALK_HOURS else
+              "Run" if hours <= ROUTING_RUN_HOURS and owned >= ROUTING_RUN_OWNER_SHARE else "Walk")
+    figure = (f"median {_hours(hours)} from cost to alert over {len(posted)} alerts; {owned * 100:.0f} % posted in "
+              f"the owning team's channel; " + (f"first human response after a median {_hours(response)}"
+                                                  if response is not None else "no human response recorded yet"))
+    misrouted = [t for t in posted if not t.routed_to_owner]
+    slow = [t for t in posted if t.routed_to_owner and (t.hours_to_alert or 0) > ROUTING_RUN_HOURS]
+    at_stake = sum(t.impact for t in misrouted + slow)
+    if misrouted:
+        biggest = sorted(misrouted, key=lambda t: -t.impact)[:NAMED]
+        step = (f"Route alerts to owners: {len(misrouted)} of {len(posted)} alerts "
+                f"({format_usd(sum(t.impact for t in misrouted))}) went to the default channel because no rule owns "
+                "their spend: " + "; ".join(f"#{t.anomaly_id} {t.scope or t.team} {format_usd(t.impact)}"
+                                            for t in biggest) + ". Add match rules in teams.yml.")
+    elif slow or rating != "Run":
+        step = (f"Alert sooner: the median alert comes {_hours(hours)} after the cost day; ingest and detect "
+                "daily as soon as the provider's data lands (sources.yml schedule), and check the sources' "
+                "freshness with `costbot coverage`.")
+    else:
+        step = "Keep it: alerts reach their owners automatically within hours."
+    return _line(2, rating, round(hours, 2), figure, step, at_stake, owner_share=round(owned, 4),
+                 alerts=len(posted), median_response_hours=None if response is None else round(response, 2))
+
+
+def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
+    """Question 3 (see the module docstring)."""
+    since = inputs.as_of - timedelta(days=IMPLEMENTATION_WINDOW_DAYS)
+    cohort = [f for f in inputs.findings if f.identified_on >= since]
+    if not cohort:
+        return _line(3, "Crawl", None, "no savings findings identified in the last four quarters",
+                     "Track savings as findings: `/cost finding new`, or import AWS Cost Optimization Hub "
+                     "recommendations, so every opportunity is followed to a verified saving.")
+    total = savings_ledger([f.ledger_record() for f in cohort], by=()).iloc[0]
+    rate_usd = total["implementation_rate_usd"]
+    rate_count = total["implementation_rate_count"]
+    considered = [f for f in cohort if f.state != FindingState.REJECTED]
+    done_states = {FindingState.IMPLEMENTED, FindingState.VERIFYING, FindingState.VERIFIED,
+                   FindingState.NOT_REALIZED}
+    done = [f for f in considered if f.state in done_states]
+    open_ = [f for f in considered if f.state not in done_states]
+    identified_usd = sum(f.estimate_monthly for f in considered)
+    done_usd = sum(f.estimate_monthly for f in done)
+    verified = int(total["verified_count"])
+    if pd.isna(rate_usd):
+        value, rating = None, "Crawl"
+    else:
+        value = float(rate_usd)
+        rating = _rate(value, IMPLEMENTATION_WALK, IMPLEMENTATION_RUN, run_condition=verified > 0)
+    figure = (f"{_pct(value)} of {format_usd(identified_usd)}/month identified is implemented "
+              f"({format_usd(done_usd)}/month; {len(done)} of {len(considered)} findings, "
+              f"{_pct(None if pd.isna(rate_count) else float(rate_count))}); {verified} verified, "
+              f"{format_usd(total['realized_monthly'])}/month realized")
+    biggest = sorted(open_, key=lambda f: (-f.estimate_monthly, f.id))[:NAMED]
+    if biggest:
+        step = ("Fix the implementation rate: follow the identified savings through. Biggest open findings: "
+                + "; ".join(f"#{f.id} {f.team} \u201c{f.title}\u201d {format_usd(f.estimate_monthly)}/month "
+                            f"({f.state.replace('_', ' ')} since {f.identified_on:%d %b})" for f in biggest)
+                + f". {format_usd(identified_usd - done_usd)}/month is still waiting.")
+    elif verified == 0:
+        step = "Let verification finish: implemented findings are measured after their settling window."
+    else:
+        step = "Keep it: identified savings are implemented and verified."
+    return _line(3, rating, None if value is None else round(value, 4), figure, step,
+                 identified_usd - done_usd, count_rate=None if pd.isna(rate_count) else round(float(rate_count), 4),
+                 identified_monthly=round(identified_usd, 2), implemented_monthly=round(done_usd, 2),
+                 verified=verified, realized_monthly=float(total["realized_monthly"]))
+
+
+def rate_variance(inputs: MaturityInputs) -> ScoreLine:
+    """Question 4 (see the module docstring)."""
+    v = inputs.variance
+    if v is None:
+        return _line(4, "Crawl", None, "not enough history for last quarter and the one before",
+                     "Keep at least two full quarters of cost data (ingest history: `costbot ingest file PATH`).")
+    share = v.explained_share
+    rating = _rate(share, VARIANCE_WALK, VARIANCE_RUN, strict_run=False)
+    unexplained = float(v.gross) * (1 - share)
+    figure = (f"{_pct(share)} of {v.period_a}'s change against {v.period_b} ({format_usd(v.delta, signed=True)}) "
+              f"explained by named causes (usage, rate, mix, day count, new, gone, anomalies, findings)")
+    if v.unexplained:
+        step = ("Explain the rest: " + "; ".join(f"{label} {format_usd(amount)} ({why})"
+                                                 for label, amount, why in v.unexplained[:NAMED])
+                + ". Ingest usage quantities for these (FOCUS ConsumedQuantity/PricingQuantity) and keep "
+                  "anomalies and findings up to date so the answer can name them.")
+    else:
+        step = "Keep it: `/cost why last quarter` explains the change with evidence."
+    return _line(4, rating, round(share, 4), figure, step, unexplained, period=v.period_a,
+                 compared_with=v.period_b, delta=float(v.delta))
+
+
+def rate_unit_cost(inputs: MaturityInputs) -> ScoreLine:
+    """Question 5 (see the module docstring)."""
+    recent = inputs.as_of - timedelta(days=UNIT_RECENT_DAYS)
+    known = [t for t in inputs.unit_trends
+             if pd.Timestamp(t.period).to_period("M").end_time.date() >= recent]
+    with_trend = [t for t in known if t.has_trend]
+    rating = "Run" if with_trend else "Walk" if known else "Crawl"
+    best = sorted(known, key=lambda t: (-t.periods, -inputs.team_spend.get(t.team, 0.0), t.team))
+    if best:
+        t = best[0]
+        change = "" if t.change_pct is None else f", {t.change_pct:+.1f} % vs the month before"
+        figure = (f"{t.team}: {format_usd(t.cost_per_unit)} per {_singular(t.metric)} in {t.period}{change} "
+                  f"({t.periods} month{'s' if t.periods != 1 else ''} of history)"
+                  + (f"; {len(known) - 1} more unit costs" if len(known) > 1 else ""))
+    else:
+        figure = "no cost per unit known for a recent month"
+    covered = {t.team for t in known}
+    candidates = sorted(((team, spend) for team, spend in inputs.team_spend.items()
+                         if team != inputs.unallocated_team and team not in covered),
+                        key=lambda pair: (-pair[1], pair[0]))[:NAMED]
+    declared = [(team, spend) for team, spend in candidates if inputs.unit_metrics.get(team)]
+    undeclared = [(team, spend) for team, spend in candidates if not inputs.unit_metrics.get(team)]
+    parts = []
+    if declared:
+        parts.append("record monthly values (`costbot units ingest FILE`, the units endpoint or `/cost unit record`) "
+                     "for " + ", ".join(f"{team}'s {'/'.join(inputs.unit_metrics[team])} "
+                                        f"({format_usd(spend)} in {inputs.attribution_period})"
+                                        for team, spend in declared))
+    if undeclared:
+        parts.append("declare `unit_metrics` in teams.yml for " + ", ".join(
+            f"{team} ({format_usd(spend)} in {inputs.attribution_period})" for team, spend in undeclared))
+    if known and not with_trend:
+        parts.append("keep recording them monthly: a trend needs 3 months")
+    step = ("Build unit economics: " + "; ".join(parts) + ", then set an improvement target."
+            if parts else "Keep it: unit costs are measured monthly with a trend; set an improvement target.")
+    return _line(5, rating, None if not best else round(best[0].cost_per_unit, 6), figure, step,
+                 unit_costs=[{"team": t.team, "metric": t.metric, "period": t.period,
+                              "cost_per_unit": round(t.cost_per_unit, 6),
+                              "change_pct": None if t.change_pct is None else round(t.change_pct, 2),
+                              "months": t.periods} for t in best])
+
+
+def maturity_scorecard(inputs: MaturityInputs) -> Scorecard:
+    """The five lines, and which one the next step is for (see the module docstring)."""
+    lines = (rate_attribution(inputs), rate_routing(inputs), rate_implementation(inputs), rate_variance(inputs),
+             rate_unit_cost(inputs))
+    weakest = min(lines, key=lambda line: (RATINGS.index(line.rating), -(line.at_stake or 0.0), line.number))
+    return Scorecard(inputs.as_of, lines, weakest.number)

@@ -1,0 +1,195 @@
+"""The maturity scorecard against hand-computed figures on a small fixture: every rating threshold,
+the number behind it, and the one next step for the weakest dimension, made specific."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from finops.maturity import (
+    AlertTiming,
+    FindingSummary,
+    MaturityInputs,
+    VarianceSummary,
+    maturity_scorecard,
+    rate_attribution,
+    rate_implementation,
+    rate_routing,
+    rate_unit_cost,
+    rate_variance,
+)
+from finops.model import ALLOCATION_RULE, DAY, TEAM
+from finops.ownership import DRIVER_COLUMNS, attribution_coverage
+from finops.units import UnitTrend
+
+AS_OF = date(2026, 11, 16)
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+def coverage(direct: float, shared: float, unallocated: float):
+    """Attribution coverage of a one-day frame: the real measure, not a hand-built result."""
+    frame = pd.DataFrame({
+        DAY: pd.to_datetime(["2026-10-01"] * 3), TEAM: ["payments", "search", "unallocated"],
+        ALLOCATION_RULE: ["payments: tag team=payments (teams.yml line 5)",
+                          "shared pool support: proportional, matched service=AWS Support (teams.yml line 9)", ""],
+        "EffectiveCost": [direct, shared, unallocated],
+    })
+    return attribution_coverage(frame)
+
+
+DRIVERS = pd.DataFrame({
+    "ProviderName": ["AWS", "AWS"], "SubAccountId": ["222", "999"], "ServiceName": ["Amazon S3", "Amazon EC2"],
+    "ResourceId": ["search-index", ""], TEAM: ["search", "unallocated"], "cost": [930.0, 31.0],
+    "missing_tags": ["team, env", "team"],
+})[list(DRIVER_COLUMNS)]
+
+TIMINGS = (
+    # 10 h after the cost day ended; answered 1.5 h after the post.
+    AlertTiming(41, "payments", date(2026, 11, 1), at(2, 9), at(2, 10), at(2, 11, 30), True, 1200.0, "EC2 in 111"),
+    # 30 h; nobody answered yet.
+    AlertTiming(42, "search", date(2026, 11, 3), at(5, 5), at(5, 6), None, True, 300.0, "S3 in 222"),
+    # 72 h, and in the default channel: no rule owns its account.
+    AlertTiming(43, "unallocated", date(2026, 11, 5), at(8, 23), at(9, 0), None, False, 500.0, "EC2 in 999"),
+    # Raised but never posted: not an alert.
+    AlertTiming(44, "payments", date(2026, 11, 10), at(11, 9), None, None, True, 80.0),
+)
+
+FINDINGS = (
+    FindingSummary(1, "Rightsize RDS", "payments", "verified", 1000.0, date(2026, 1, 10), date(2026, 2, 1),
+                   date(2026, 3, 1), 900.0),
+    FindingSummary(2, "Delete old snapshots", "search", "in_progress", 600.0, date(2026, 9, 1)),
+    FindingSummary(3, "Reserved instances", "web", "rejected", 300.0, date(2026, 8, 1)),
+    FindingSummary(4, "Spot for batch", "ml", "implemented", 200.0, date(2026, 6, 1), date(2026, 10, 1)),
+    FindingSummary(5, "Idle load balancers", "web", "identified", 50.0, date(2026, 10, 20)),
+    FindingSummary(9, "Ancient", "web", "identified", 9999.0, date(2024, 1, 1)),  # outside the four quarters
+)
+
+VARIANCE = VarianceSummary("Q3 2026", "Q2 2026", Decimal("12000.00"), 0.62, Decimal("20000.00"),
+                           (("payments / Amazon EC2", Decimal("5000.00"), "no usage quantities to split usage from rate"),
+                            ("12 other lines", Decimal("2600.00"), "spread over lines too small to list")))
+
+TRENDS = (UnitTrend("payments", "orders", "2026-10", 0.41, 0.43, -4.651, 3,
+                    (("2026-08", 0.45), ("2026-09", 0.43), ("2026-10", 0.41))),)
+
+
+def inputs(**changes) -> MaturityInputs:
+    base = MaturityInputs(
+        as_of=AS_OF, attribution_period="2026-10", coverage=coverage(850.0, 60.0, 90.0),
+        mandatory_tags=("team", "env"), tag_coverage={"team": 0.7, "env": 0.42}, untagged_drivers=DRIVERS,
+        alert_timings=TIMINGS, findings=FINDINGS, variance=VARIANCE, unit_trends=TRENDS,
+        team_spend={"payments": 2046.0, "search": 1023.0, "web": 400.0, "unallocated": 31.0},
+        unit_metrics={"payments": ("orders",), "search": ("queries",)},
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_attribution_share_and_its_thresholds() -> None:
+    line = rate_attribution(inputs())
+    # (850 + 60) / 1000 = 91 %: above 90 % with a shared pool split: Run.
+    assert (line.rating, line.value, line.at_stake) == ("Run", 0.91, 90.0)
+    assert line.figure == ("91.0 % of 2026-10's $1,000.00 allocated ($850.00 direct, $60.00 shared); "
+                           "$90.00 unallocated")
+    # Above 90 % but nothing shared and something unallocated: not "accurate shared cost allocation".
+    assert rate_attribution(inputs(coverage=coverage(910.0, 0.0, 90.0))).rating == "Walk"
+    assert rate_attribution(inputs(coverage=coverage(1000.0, 0.0, 0.0))).rating == "Run"
+    assert rate_attribution(inputs(coverage=coverage(850.0, 50.0, 100.0))).rating == "Walk"  # exactly 90 %
+    assert rate_attribution(inputs(coverage=coverage(650.0, 50.0, 300.0))).rating == "Walk"  # exactly 70 %
+    crawl = rate_attribution(inputs(coverage=coverage(600.0, 0.0, 400.0)))
+    assert (crawl.rating, crawl.value) == ("Crawl", 0.6)
+    assert crawl.next_step == (
+        "Fix tagging first. Define 4 mandatory tags (teams.yml has 2: team, env) and enforce them in account policy. "
+        "Tag the top untagged cost drivers: Amazon S3 in 222 (search-index) $930.00, missing team, env; "
+        "Amazon EC2 in 999 $31.00, missing team (tag coverage: team 70.0 %, env 42.0 %). "
+        "$400.00 a month has no owner today.")
+    unshared = rate_attribution(inputs(coverage=coverage(910.0, 0.0, 90.0)))
+    assert unshared.next_step.startswith("Allocate shared costs: $90.00 of 2026-10 has no owner and no shared pool")
+
+
+def test_routing_time_from_cost_to_owner_alert() -> None:
+    line = rate_routing(inputs())
+    # Posted alerts: 10 h, 30 h, 72 h -> median 30 h (within 72 h), but only 2 of 3 in the owner's channel.
+    assert (line.rating, line.value) == ("Walk", 30.0)
+    assert line.detail == {"owner_share": 0.6667, "alerts": 3, "median_response_hours": 1.5}
+    assert line.figure == ("median 30 h from cost to alert over 3 alerts; 67 % posted in the owning team's channel; "
+                           "first human response after a median 2 h")
+    assert line.at_stake == 500.0
+    assert line.next_step == ("Route alerts to owners: 1 of 3 alerts ($500.00) went to the default channel because "
+                              "no rule owns their spend: #43 EC2 in 999 $500.00. Add match rules in teams.yml.")
+    routed = tuple(dataclasses.replace(t, routed_to_owner=True) for t in TIMINGS)
+    assert rate_routing(inputs(alert_timings=routed)).rating == "Run"
+    late = tuple(dataclasses.replace(t, posted_at=t.posted_at.replace(day=t.posted_at.day + 8) if t.posted_at else None,
+                                     routed_to_owner=True) for t in TIMINGS[:3])
+    assert rate_routing(inputs(alert_timings=late)).rating == "Crawl"  # median 30 h + 8 days
+    assert rate_routing(inputs(alert_timings=None)).figure == "no anomaly records to measure"
+    assert rate_routing(inputs(alert_timings=())).rating == "Crawl"
+
+
+def test_implementation_rate_in_dollars_and_count_with_verification() -> None:
+    line = rate_implementation(inputs())
+    # Four quarters, rejected left out: $1,000 + $600 + $200 + $50 = $1,850 identified;
+    # implemented or later: $1,000 (verified) + $200 = $1,200 -> 64.9 %; 2 of 4 findings.
+    assert (line.rating, line.value) == ("Walk", 0.6486)
+    assert line.detail == {"count_rate": 0.5, "identified_monthly": 1850.0, "implemented_monthly": 1200.0,
+                           "verified": 1, "realized_monthly": 900.0}
+    assert line.figure == ("64.9 % of $1,850.00/month identified is implemented ($1,200.00/month; 2 of 4 findings, "
+                           "50.0 %); 1 verified, $900.00/month realized")
+    assert line.at_stake == 650.0
+    assert line.next_step == (
+        "Fix the implementation rate: follow the identified savings through. Biggest open findings: "
+        "#2 search \u201cDelete old snapshots\u201d $600.00/month (in progress since 01 Sep); "
+        "#5 web \u201cIdle load balancers\u201d $50.00/month (identified since 20 Oct). $650.00/month is still waiting.")
+    done = tuple(dataclasses.replace(f, state="implemented", implemented_on=date(2026, 11, 1))
+                 if f.id in (2, 5) else f for f in FINDINGS)
+    assert rate_implementation(inputs(findings=done)).rating == "Run"
+    unverified = tuple(dataclasses.replace(f, state="implemented", verified_on=None, realized_monthly=None,
+                                           implemented_on=date(2026, 11, 1)) if f.id != 3 else f for f in FINDINGS)
+    assert rate_implementation(inputs(findings=unverified)).rating == "Walk"  # above 70 % but nothing verified
+    assert rate_implementation(inputs(findings=FINDINGS[1:2])).rating == "Crawl"  # 0 %
+    assert rate_implementation(inputs(findings=())).value is None
+
+
+def test_variance_share_explained() -> None:
+    line = rate_variance(inputs())
+    assert (line.rating, line.value, line.at_stake) == ("Walk", 0.62, pytest.approx(7600.0))
+    assert line.figure.startswith("62.0 % of Q3 2026's change against Q2 2026 (+$12,000.00) explained")
+    assert line.next_step.startswith("Explain the rest: payments / Amazon EC2 $5,000.00 (no usage quantities to "
+                                     "split usage from rate); 12 other lines $2,600.00 (spread over lines too small")
+    assert rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.8))).rating == "Run"
+    assert rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.49))).rating == "Crawl"
+    assert rate_variance(inputs(variance=None)).rating == "Crawl"
+
+
+def test_unit_cost_with_a_trend() -> None:
+    line = rate_unit_cost(inputs())
+    assert (line.rating, line.value) == ("Run", 0.41)
+    assert line.figure == "payments: $0.41 per order in 2026-10, -4.7 % vs the month before (3 months of history)"
+    assert line.next_step == (
+        "Build unit economics: record monthly values (`costbot units ingest FILE`, the units endpoint or "
+        "`/cost unit record`) for search's queries ($1,023.00 in 2026-10); declare `unit_metrics` in teams.yml for "
+        "web ($400.00 in 2026-10), then set an improvement target.")
+    short = (dataclasses.replace(TRENDS[0], periods=2, history=TRENDS[0].history[1:]),)
+    assert rate_unit_cost(inputs(unit_trends=short)).rating == "Walk"
+    stale = (dataclasses.replace(TRENDS[0], period="2026-08"),)
+    assert rate_unit_cost(inputs(unit_trends=stale)).rating == "Crawl"  # August ended more than 62 days ago
+
+
+def test_the_next_step_is_for_the_weakest_dimension_with_the_most_at_stake() -> None:
+    card = maturity_scorecard(inputs())
+    assert [line.rating for line in card.lines] == ["Run", "Walk", "Walk", "Walk", "Run"]
+    # Three Walks: variance leaves $7,600 unexplained, implementation $650/month, routing $500.
+    assert card.weakest == 4 and card.overall == "Walk"
+    assert card.next_step == card.line(4).next_step
+    crawl = maturity_scorecard(inputs(coverage=coverage(600.0, 0.0, 400.0)))
+    assert (crawl.weakest, crawl.overall) == (1, "Crawl")
+    document = card.to_json()
+    assert list(document) == ["as_of", "overall", "weakest", "next_step", "lines"]
+    assert [(line["question"], line["dimension"], line["rating"]) for line in document["lines"]] == [
+        (1, "attribution", "Run"), (2, "anomaly routing", "Walk"), (3, "implementation", "Walk"),
+        (4, "variance", "Walk"), (5, "unit cost", "Run")]
