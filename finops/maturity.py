@@ -292,7 +292,7 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
         step = (f"Fix tagging first. {define}Tag the top untagged cost drivers"
                 + (f": {named}" if named else "") + (f" (tag coverage: {tags})" if tags else "")
                 + f". {format_usd(cov.unallocated)} a month has no owner today.")
-    return _line(1, rating, share, figure, step, float(cov.unallocated),
+    return _line(1, rating, round(share, 4), figure, step, float(cov.unallocated),
                  period=inputs.attribution_period, total=float(cov.total), unallocated=float(cov.unallocated),
                  shared=float(cov.allocated_shared))
 

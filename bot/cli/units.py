@@ -1,0 +1,108 @@
+"""``costbot units ingest FILE`` and ``costbot units show [--team T] [--period month|week] [--json]``:
+business volumes per team (orders, active users) and the cost per unit they give.
+
+The CSV has a header and the columns ``team,metric,period,value`` (period: ``2026-11-03``,
+``2026-W45`` or ``2026-11``; see finops/units.py). A bad line stops the whole file with its line
+number and column, and nothing is written. Recording a period again replaces its value.
+
+:func:`load_unit_costs` is what the digest, App Home and the scorecard read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from bot.cli._common import open_context, print_json, print_table
+from bot.cli.forecast import complete_through, load_team_daily
+from finops.errors import InputError
+from finops.money import format_usd
+from finops.teams import TeamsConfig
+from finops.units import read_unit_csv, unit_costs, values_frame
+from storage.costs import CostStore
+from storage.db import Database
+from storage.units import UnitStore
+
+DEFAULT_MONTHS = 6
+
+
+def load_unit_costs(db: Database, teams: TeamsConfig, today: date, *, period: str = "month",
+                    months: int = DEFAULT_MONTHS, team_daily: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Cost per unit per team, metric and period over the last ``months`` months of complete data.
+
+    ``team_daily`` (from :func:`bot.cli.forecast.load_team_daily`) saves a second read when the
+    caller has it. Columns: those of :func:`finops.units.unit_costs`.
+    """
+    store = CostStore(db)
+    through = complete_through(store, today)
+    empty = unit_costs(pd.DataFrame(), pd.DataFrame(), through=today)
+    if through is None:
+        return empty
+    start = (pd.Timestamp(through).to_period("M") - months).start_time.date()
+    values = values_frame(UnitStore(db).values(start=start, end=through))
+    if values.empty:
+        return empty
+    daily = team_daily if team_daily is not None else load_team_daily(store, teams, start=start, end=through)
+    return unit_costs(daily, values, period=period, through=through)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("units", help="unit metrics: ingest values, show cost per unit")
+    commands = parser.add_subparsers(dest="units_command", metavar="COMMAND", required=True)
+    ingest = commands.add_parser("ingest", help="record unit values from a CSV (team,metric,period,value)")
+    ingest.add_argument("file", metavar="FILE", help="CSV with a header: team,metric,period,value")
+    ingest.add_argument("--teams", metavar="FILE", help="teams.yml (default: $COSTBOT_TEAMS)")
+    ingest.set_defaults(func=run_ingest)
+    show = commands.add_parser("show", help="cost per unit per team, metric and month (or week)")
+    show.add_argument("--team", metavar="NAME")
+    show.add_argument("--period", choices=("month", "week"), default="month")
+    show.add_argument("--teams", metavar="FILE", help="teams.yml (default: $COSTBOT_TEAMS)")
+    show.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    show.set_defaults(func=run_show)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise InputError(f"cannot read the file: {error.strerror or error}", file=str(path)) from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"not UTF-8 text ({error.reason} at byte {error.start})", file=str(path)) from None
+    ctx = open_context(args)
+    values = read_unit_csv(text, ctx.teams, file=str(path))
+    changed = UnitStore(ctx.db).record(values, source="csv", by=f"cli:{getpass.getuser()}", at=ctx.now())
+    print(f"{path}: {len(values)} values read, {changed} new or changed")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    ctx = open_context(args, json_output=args.json)
+    table = load_unit_costs(ctx.db, ctx.teams, ctx.today(), period=args.period)
+    if args.team:
+        table = table[table["team"] == args.team]
+    if args.json:
+        print_json({"period": args.period, "rows": [
+            {"team": r.team, "metric": r.metric, "period": r.period, "start": r.start, "end": r.end,
+             "cost": round(r.cost, 2), "units": r.units,
+             "cost_per_unit": None if r.cost_per_unit is None else round(r.cost_per_unit, 6),
+             "change_pct": None if r.change_pct is None else round(r.change_pct, 2)}
+            for r in table.itertuples()]})
+        return 0
+    if table.empty:
+        print("no unit cost yet: record values with `costbot units ingest FILE` (team,metric,period,value)")
+        return 0
+    print_table(["team", "metric", args.period, "cost", "units", "cost per unit", "change"],
+                [[r.team, r.metric, r.period, format_usd(r.cost), f"{r.units:,.0f}",
+                  "-" if r.cost_per_unit is None else f"${r.cost_per_unit:,.4f}",
+                  "-" if r.change_pct is None else f"{r.change_pct:+.1f} %"] for r in table.itertuples()],
+                right={3, 4, 5, 6})
+    return 0

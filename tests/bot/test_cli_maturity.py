@@ -1,0 +1,100 @@
+"""``costbot maturity`` on the small organisation of tests/jobs/digest_data.py: the scorecard's figures
+read from the bot's own data (coverage, findings, variance answer, unit values), hand-computed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.cli.maturity import last_complete_month, load_maturity_inputs, load_scorecard
+from bot.variance_service import answer_question
+from finops.units import UnitValue
+from storage.db import Database
+from storage.findings import FindingStore, NewFinding
+from storage.units import UnitStore
+from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
+
+TODAY = date(2026, 11, 16)
+AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def org(db: Database) -> Database:
+    teams = teams_config()
+    flat_history(db, teams)  # Jan 1 .. Nov 15 2026
+    FindingStore(db).create(NewFinding("Delete old index snapshots", "search", {"service": "Amazon S3"}, 500),
+                            by="U_SEARCH_OWNER", at=AT)
+    # Payments' orders: August 10,230; September 19,800; October 20,460 -> $0.20, $0.10, $0.10 per order.
+    UnitStore(db).record([UnitValue("payments", "orders", date(2026, 8, 1), date(2026, 8, 31), 10_230.0),
+                          UnitValue("payments", "orders", date(2026, 9, 1), date(2026, 9, 30), 19_800.0),
+                          UnitValue("payments", "orders", date(2026, 10, 1), date(2026, 10, 31), 20_460.0)],
+                         source="csv", by="test", at=AT)
+    return db
+
+
+def test_last_complete_month() -> None:
+    assert last_complete_month(date(2026, 11, 15)) == (date(2026, 10, 1), date(2026, 10, 31))
+    assert last_complete_month(date(2026, 10, 31)) == (date(2026, 10, 1), date(2026, 10, 31))
+
+
+def test_inputs_and_scorecard_from_the_stores(org: Database, monkeypatch) -> None:
+    # Anomaly timelines are covered by tests/finops/test_maturity.py; here: none recorded.
+    monkeypatch.setattr("bot.cli.maturity.load_alert_timings", lambda db: None)
+    inputs = load_maturity_inputs(org, teams_config(), TODAY)
+    # October: $100 a day for 31 days; $90 direct + $9 shared support + $1 unallocated a day.
+    cov = inputs.coverage
+    assert (inputs.attribution_period, cov.total, cov.allocated_direct, cov.allocated_shared, cov.unallocated) == (
+        "2026-10", 3100, 2790, 279, 31)
+    # Tagged with team: payments' $60 of $100 a day; env: payments' $60 and the stray $1.
+    assert inputs.tag_coverage == {"team": pytest.approx(0.60), "env": pytest.approx(0.61)}
+    assert inputs.untagged_drivers[["SubAccountId", "ServiceName", "cost", "missing_tags"]].values.tolist() == [
+        ["222", "Amazon S3", 930.0, "team, env"], ["555", "AWS Support", 279.0, "team, env"],
+        ["999", "Amazon EC2", 31.0, "team"]]
+    assert inputs.team_spend == {"payments": pytest.approx(2046.0), "search": pytest.approx(1023.0),
+                                 "unallocated": pytest.approx(31.0)}
+    assert [(f.id, f.team, f.state, f.estimate_monthly) for f in inputs.findings] == [
+        (1, "search", "identified", 500.0)]
+    expected = answer_question(org, "last quarter", today=TODAY)
+    assert (inputs.variance.period_a, inputs.variance.period_b) == ("Q3 2026", "Q2 2026")
+    assert inputs.variance.explained_share == expected.explained_share
+    assert inputs.variance.delta == expected.delta == 100  # one more day in Q3 at $100 a day
+    [trend] = inputs.unit_trends
+    assert (trend.team, trend.metric, trend.period, trend.periods) == ("payments", "orders", "2026-10", 3)
+    assert trend.cost_per_unit == pytest.approx(0.10) and trend.change_pct == pytest.approx(0.0)
+
+    card = load_scorecard(org, teams_config(), TODAY)
+    ratings = {line.dimension: line.rating for line in card.lines}
+    assert ratings["attribution"] == "Run"  # 99 % with the support pool split
+    assert ratings["implementation"] == "Crawl"  # $0 of $500 implemented
+    assert ratings["unit cost"] == "Run"  # three months of a cost per order
+    # Implementation has $500/month at stake; an unmeasured routing line has nothing to weigh.
+    assert ratings["anomaly routing"] == "Crawl"
+    assert card.line(card.weakest).dimension == "implementation"
+    assert card.next_step.startswith("Fix the implementation rate: follow the identified savings through. "
+                                     "Biggest open findings: #1 search \u201cDelete old index snapshots\u201d "
+                                     "$500.00/month (identified since 02 Nov)")
+
+
+def test_the_command_prints_the_card_and_its_json(org: Database, monkeypatch, capsys, tmp_path: Path) -> None:
+    teams_file = tmp_path / "teams.yml"
+    teams_file.write_text(TEAMS_YAML)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", org.url)
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
+    monkeypatch.setattr("bot.context.AppContext.today", lambda self: TODAY)
+    assert main(["maturity", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["as_of"] == "2026-11-16"
+    first = document["lines"][0]
+    assert (first["dimension"], first["rating"], first["value"], first["at_stake"]) == ("attribution", "Run", 0.99, 31.0)
+    assert first["figure"] == ("99.0 % of 2026-10's $3,100.00 allocated ($2,790.00 direct, $279.00 shared); "
+                               "$31.00 unallocated")
+    assert main(["maturity"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FinOps maturity as of 2026-11-16: Crawl")
+    assert "\nNext step (" in out
