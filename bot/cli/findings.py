@@ -103,6 +103,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="every recommendation, also those the hub marks as overlapping (default: one per resource)")
     coh.add_argument("--json", action="store_true")
     coh.set_defaults(func=run_import)
+    advisor = sources.add_parser("azure-advisor", help="Azure Advisor cost recommendations of a subscription "
+                                                       "(DefaultAzureCredential; Reader suffices)")
+    advisor.add_argument("--subscription", required=True, metavar="ID")
+    advisor.add_argument("--json", action="store_true")
+    advisor.set_defaults(func=run_import)
 
 
 # ------------------------------------------------------------------------------ who may act
@@ -303,6 +308,11 @@ def import_recommendations(ctx: AppContext, source: RecommendationSource, *, by:
 
 
 def _recommendation_source(args: argparse.Namespace) -> RecommendationSource:
+    # Each provider's SDK is imported only when its import is asked for.
+    if args.import_source == "azure-advisor":
+        from finops.sources.azure_advisor import AzureAdvisor
+
+        return AzureAdvisor(args.subscription)
     from finops.sources.aws_cost_optimization_hub import CostOptimizationHub
 
     return CostOptimizationHub(account_ids=args.account, include_all=args.include_all)
