@@ -91,22 +91,28 @@ def _press(body: dict) -> Press:
 
 
 def anomaly_draft(ctx: AppContext, anomaly_id: int) -> tuple[FindingDraft, str]:
-    """The new-finding form filled from an anomaly: its scope, and its daily excess × 30.4375 as the
-    estimate; with the anomaly's team. Raises InputError when there is no such anomaly.
+    """The new-finding form filled from an anomaly, and the anomaly's team.
 
-    The anomaly store is read here and only here (storage/anomalies.py, built alongside).
+    Scope: the anomaly's dimensions (provider, sub_account_id, service, region); estimate: its
+    daily excess (impact so far over the days it has lasted) × 30.4375. The anomaly store
+    (storage/anomalies.py, owned by the anomalies area) is read here and only here: ``get(id)``
+    with ``team``, ``dimensions``, ``start``, ``end`` (None while open), ``detected_on``,
+    ``expected_cost``, ``actual_cost`` and ``impact``. InputError when it cannot be read.
     """
-    from storage.anomalies import AnomalyStore  # noqa: PLC0415  (the anomalies area owns this module)
-
+    try:
+        from storage.anomalies import AnomalyStore  # noqa: PLC0415  (the anomalies area owns this module)
+    except ImportError:
+        raise InputError(f"anomaly #{anomaly_id} cannot be read: this costbot has no anomaly store yet") from None
     anomaly = AnomalyStore(ctx.db).get(anomaly_id)
     dimensions = anomaly.dimensions
     scope = {key: [str(dimensions[key])] for key in ("provider", "sub_account_id", "service", "region")
              if dimensions.get(key)}
     days = max(((anomaly.end or anomaly.detected_on) - anomaly.start).days + 1, 1)
-    excess = (float(anomaly.actual_cost) - float(anomaly.expected_cost)) / days
+    impact = getattr(anomaly, "impact", None)
+    excess = float(impact if impact is not None else float(anomaly.actual_cost) - float(anomaly.expected_cost)) / days
     title = f"Reduce {dimensions.get('service') or 'spend'} after anomaly #{anomaly_id}"
     return FindingDraft(title=title, team=anomaly.team, scope=scope,
-                        estimate_monthly=round(max(excess, 0.0) * DAYS_PER_MONTH, 2) or None,
+                        estimate_monthly=round(excess * DAYS_PER_MONTH, 2) if excess > 0 else None,
                         source="anomaly", external_id=str(anomaly_id)), anomaly.team
 
 

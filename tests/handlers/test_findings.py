@@ -4,8 +4,10 @@ message edited in place with its history in the thread."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -314,3 +316,83 @@ def test_findings_list_by_team_and_state(team_bot: RunningBot):
     assert answer["blocks"][1]["text"]["text"] == ":mag: *#1* Delete idle volumes · payments · est. $120.50/mo"
     wrong = bot.client.slash("findings paymnts", user_id="U_ANYONE").json()
     assert wrong["text"].startswith(":warning: `paymnts` is neither a team nor a finding state")
+
+
+def test_reassign_to_another_team_posts_there_too(team_bot: RunningBot):
+    bot = team_bot
+    store = FindingStore(bot.ctx.db)
+    finding = store.create(NewFinding("Shrink the search cluster", "payments", {"service": "Amazon EC2"}, 500),
+                           by="U_PAY_OWNER", at=datetime.now(UTC))
+    publish_finding(bot.ctx, finding.id)
+    press(bot, finding.id, "reassign", "U_PAY_OWNER")
+    modal = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
+    done = bot.client.view_submission("finding_move", {"team": {"value": select("search")},
+                                                       "assignee": {"value": {"type": "users_select",
+                                                                              "selected_user": None}},
+                                                       "reason": {"value": "their cluster"}},
+                                      user_id="U_PAY_OWNER", view=modal)
+    assert done.status == 200 and done.body == ""
+    moved = store.get(finding.id)
+    assert (moved.team, moved.assignee, moved.state) == ("search", "U_SEARCH_OWNER", FindingState.IDENTIFIED)
+    copy = wait_for(lambda: [m for m in bot.slack.messages("#team-search") if "Savings finding" in m["text"]])
+    assert copy[0]["metadata"]["event_payload"]["key"] == f"finding:{finding.id}:team:search"
+    # The payments owner is no longer on the finding's team; the search owner is.
+    _, url = press(bot, finding.id, "accept", "U_PAY_OWNER")
+    assert "is not yours" in wait_for(lambda: bot.slack.response_url_calls(url))[0]["text"]
+    press(bot, finding.id, "accept", "U_SEARCH_OWNER")
+    moved_to(bot, finding.id, FindingState.ACCEPTED)
+
+
+class FakeAnomalyStore:
+    """What handlers/finding_actions.py reads of storage/anomalies.py (built by the anomalies area)."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    def get(self, anomaly_id: int):
+        return SimpleNamespace(
+            id=anomaly_id, team="payments", start=date(2026, 11, 11), end=None, detected_on=date(2026, 11, 15),
+            dimensions={"provider": "AWS", "sub_account_id": "111222330440", "service": "Amazon EC2",
+                        "region": "us-east-1", "team": "payments"},
+            expected_cost=5000.0, actual_cost=5500.0, impact=500.0)
+
+
+def test_open_finding_from_an_anomaly_prefills_scope_and_estimate(team_bot: RunningBot, monkeypatch):
+    bot = team_bot
+    monkeypatch.setitem(sys.modules, "storage.anomalies", SimpleNamespace(AnomalyStore=FakeAnomalyStore))
+    channel = bot.slack.channel_id(CHANNEL)
+    url = bot.slack.response_url(channel=CHANNEL)
+    bot.client.action("anomaly_open_finding", "41", user_id="U_STRANGER", channel_id=channel, response_url=url)
+    assert "Anomaly #41 is not yours" in wait_for(lambda: bot.slack.response_url_calls(url))[0]["text"]
+    assert bot.slack.calls("views.open") == []
+
+    bot.client.action("anomaly_open_finding", "41", user_id="U_PAY_DEV", channel_id=channel)
+    view = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
+    blocks = {b["block_id"]: b["element"] for b in view["blocks"]}
+    assert blocks["title"]["initial_value"] == "Reduce Amazon EC2 after anomaly #41"
+    assert blocks["estimate"]["initial_value"] == "3043.75"  # $100/day over 5 days × 30.4375
+    assert [o["value"] for o in blocks["scope_service"]["initial_options"]] == ["Amazon EC2"]
+    assert [o["value"] for o in blocks["scope_sub_account_id"]["initial_options"]] == ["111222330440"]
+    assert blocks["team"]["initial_option"]["value"] == "payments"
+    form = {"title": {"value": "Stop the load-test fleet"}, "team": {"value": select("payments")},
+            "scope_service": {"value": multi("Amazon EC2")}, "scope_region": {"value": multi("us-east-1")},
+            "estimate": {"value": "3043.75"}, "due": {"value": date_pick(None)}}
+    answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_DEV", view=view).json()
+    assert answer["response_action"] == "update"
+    (finding,) = FindingStore(bot.ctx.db).list_findings()
+    assert (finding.source, finding.external_id, finding.assignee) == ("anomaly", "41", "U_PAY_OWNER")
+
+    again = bot.slack.response_url(channel=CHANNEL)
+    bot.client.action("anomaly_open_finding", "41", user_id="U_PAY_DEV", channel_id=channel, response_url=again)
+    assert wait_for(lambda: bot.slack.response_url_calls(again))[0]["text"].startswith(
+        f"Finding #{finding.id} was already opened from this anomaly (identified)")
+
+
+def test_without_an_anomaly_store_the_button_says_so(team_bot: RunningBot, monkeypatch):
+    bot = team_bot
+    monkeypatch.setitem(sys.modules, "storage.anomalies", None)  # importing it fails
+    url = bot.slack.response_url(channel=CHANNEL)
+    bot.client.action("anomaly_open_finding", "41", user_id="U_PAY_DEV", channel_id=bot.slack.channel_id(CHANNEL),
+                      response_url=url)
+    assert wait_for(lambda: bot.slack.response_url_calls(url))[0]["text"] == (
+        ":warning: anomaly #41 cannot be read: this costbot has no anomaly store yet")
