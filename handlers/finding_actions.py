@@ -183,17 +183,16 @@ def register(app: App, ctx: AppContext) -> None:
             if not kwargs["realized_monthly"] > 0:
                 ack(response_action="errors", errors={"realized": "A verified saving is more than $0 a month"})
                 return
-        if not actor.roles:
-            ack(response_action="errors", errors={where: not_yours(finding)})
-            return
-        try:
-            store.move(finding.id, action, actor=actor, at=ctx.now(), expected_version=int(metadata["version"]),
-                       **kwargs)
-        except FindingConflict as conflict:
-            ack(response_action="errors", errors={where: str(conflict)})
-            return
-        except TransitionError as error:
-            ack(response_action="errors", errors={where: str(error)})
+        refusal = not_yours(finding) if not actor.roles else None
+        if refusal is None:
+            try:
+                store.move(finding.id, action, actor=actor, at=ctx.now(), expected_version=int(metadata["version"]),
+                           **kwargs)
+            except TransitionError as error:  # a conflict, or a move the state or the person does not allow
+                refusal = str(error)
+        if refusal is not None:
+            ack(response_action="errors", errors={where: refusal})
+            store.record_refusal(finding.id, by=user, action=str(action), reason=refusal, at=ctx.now())
             return
         ack()
         publish_finding(ctx, finding.id)

@@ -186,10 +186,8 @@ def register(app: App, ctx: AppContext) -> None:
             ack(response_action="errors", errors=errors)
             return
         metadata = json.loads(view.get("private_metadata") or "{}")
-        new = NewFinding(**fields, source=metadata.get("source") or "manual",
-                         external_id=metadata.get("external_id") or None)
-        if not new.assignee:
-            new = NewFinding(**{**new.__dict__, "assignee": default_assignee(ctx, new.team)})
+        new = NewFinding(**{**fields, "assignee": fields["assignee"] or default_assignee(ctx, fields["team"])},
+                         source=metadata.get("source") or "manual", external_id=metadata.get("external_id") or None)
         try:
             finding = FindingStore(ctx.db).create(new, by=user, at=ctx.now())
         except InputError as error:

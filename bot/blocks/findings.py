@@ -215,6 +215,9 @@ def history_line(event: FindingEvent) -> str:
 
 # ----------------------------------------------------------------------------------------- lists
 
+_BEFORE_DONE = (FindingState.IDENTIFIED, FindingState.ACCEPTED, FindingState.IN_PROGRESS)
+
+
 def findings_list_message(findings: Sequence[FindingRecord], *, team: str | None, state: str | None) -> dict[str, Any]:
     """``/cost findings [team] [state]``: one line per finding, newest first, within Slack's limits."""
     what = " ".join(x for x in (team, state and state.replace("_", " ")) if x) or "all"
@@ -241,9 +244,6 @@ def findings_list_message(findings: Sequence[FindingRecord], *, team: str | None
     more = f" · {len(findings) - LIST_LIMIT} more: `costbot findings list`" if len(findings) > LIST_LIMIT else ""
     blocks.append(_context(f"{len(findings)} findings, {format_usd(estimate)}/month estimated{more}"))
     return {"text": f"{len(findings)} savings findings ({what})", "blocks": blocks[:MAX_BLOCKS]}
-
-
-_BEFORE_DONE = (FindingState.IDENTIFIED, FindingState.ACCEPTED, FindingState.IN_PROGRESS)
 
 
 def _rate(value: float | None) -> str:
