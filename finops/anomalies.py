@@ -219,8 +219,11 @@ def _nanmedian(x: np.ndarray) -> np.ndarray:
     """Median over the last axis ignoring NaN; NaN where a slice has no value.
 
     Sorting puts NaN last, so the median is read at the positions the count of values gives;
-    this is much faster than ``np.nanmedian`` on many short slices.
+    this is much faster than ``np.nanmedian`` on many short slices; without NaN, partitioning is
+    faster still.
     """
+    if x.size == 0 or not np.isnan(x).any():
+        return np.median(x, axis=-1) if x.shape[-1] else np.full(x.shape[:-1], np.nan)
     s = np.sort(x, axis=-1)
     n = np.sum(~np.isnan(x), axis=-1)
     lo = np.maximum((n - 1) // 2, 0)[..., None]
@@ -280,11 +283,16 @@ def _weekly_factors(values: np.ndarray, clean: np.ndarray, anchors: np.ndarray) 
     usable = (clean[:, safe] & present).reshape(k, n, FACTOR_LOOKBACK_WEEKS, 7).all(axis=-1)
     mean = block.mean(axis=-1)
     usable &= mean > 0
-    # keep the FACTOR_WEEKS most recent usable weeks
+    # the FACTOR_WEEKS most recent usable weeks, gathered to the front (most often all of them)
     recent_rank = np.cumsum(usable[..., ::-1], axis=-1)[..., ::-1]
     keep = usable & (recent_rank <= FACTOR_WEEKS)
-    weeks = keep.sum(axis=-1)
-    ratio = np.where(keep[..., None], block / np.where(mean > 0, mean, 1.0)[..., None], np.nan).swapaxes(-1, -2)
+    pick = np.argsort(~keep, axis=-1, kind="stable")[..., :FACTOR_WEEKS]
+    kept = np.take_along_axis(keep, pick, axis=-1)
+    weeks = kept.sum(axis=-1)
+    chosen = np.take_along_axis(block, pick[..., None], axis=-2)
+    chosen_mean = np.take_along_axis(mean, pick, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(kept[..., None], chosen / chosen_mean[..., None], np.nan).swapaxes(-1, -2)
     factors = _nanmedian(ratio)
     deviation = factors - 1
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -321,14 +329,19 @@ def _recurring(excess: np.ndarray, threshold: np.ndarray) -> tuple[np.ndarray, n
     A one-off event is not a pattern, and neither is a day-of-month job seen from the month end
     (it lands on the same distance from the end only in months of the same length).
     """
-    med = _nanmedian(excess)
     months = np.sum(~np.isnan(excess), axis=-1)
     with np.errstate(invalid="ignore"):
-        beyond = (np.abs(excess) > threshold) & (np.sign(excess) == np.sign(med)[..., None])
+        beyond = np.abs(excess) > threshold
+        up, down = (beyond & (excess > 0)).sum(axis=-1), (beyond & (excess < 0)).sum(axis=-1)
+    # (with this many months agreeing, the median has their sign)
     needed = np.where(months >= 4, months - 1, months)
-    recurring = (months >= 2) & (beyond.sum(axis=-1) >= needed) & (med != 0)
-    spread = np.nan_to_num(MAD_TO_SD * _nanmedian(np.abs(excess - med[..., None])))
-    return np.where(recurring, med, 0.0), np.where(recurring, spread, 0.0), recurring
+    recurring = (months >= 2) & (np.maximum(up, down) >= needed)
+    median, spread = np.zeros(recurring.shape), np.zeros(recurring.shape)
+    if recurring.any():  # medians only where a pattern is possible: a few days a month
+        found = excess[recurring]
+        median[recurring] = _nanmedian(found)
+        spread[recurring] = np.nan_to_num(MAD_TO_SD * _nanmedian(np.abs(found - median[recurring][:, None])))
+    return median, spread, recurring
 
 
 def _month_effect(values: np.ndarray, neighbours: np.ndarray, base: np.ndarray, noise: np.ndarray,
@@ -362,10 +375,12 @@ def _window_median(values: np.ndarray, ends: np.ndarray, length: int) -> np.ndar
 
 
 def _expected_band(values: np.ndarray, clean: np.ndarray, cal: _Calendar, lo: int, hi: int,
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Expected cost and its noise (sigma, on the log scale) per row for days lo..hi.
+                   ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Expected cost and its noise (sigma, on the log scale) per row, and the first expected day.
 
-    Only days before a day are read for it. Cost noise is multiplicative (a busy day is busier in
+    Sigma is for days lo..hi; the expected cost for days first..hi, where first is the earliest
+    day the noise of day lo reads (NOISE_DAYS and a week before it). Only days before a day are
+    read for it. Cost noise is multiplicative (a busy day is busier in
     every line item), so sigma is the robust spread of log(actual / expected): a +50 % day and a
     -33 % day are equally far from normal, and the band is expected * exp(+-2 sigma).
 
@@ -406,7 +421,7 @@ def _expected_band(values: np.ndarray, clean: np.ndarray, cal: _Calendar, lo: in
     out = slice(lo - first, hi - first + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         relative_spread = np.where(expected[:, out] > 0, spread[:, out] / expected[:, out], 0.0)
-    return expected[:, out], np.sqrt(noise[:, out] ** 2 + relative_spread ** 2)
+    return expected, np.sqrt(noise[:, out] ** 2 + relative_spread ** 2), first
 
 
 # ============================================================================ the panel
@@ -424,59 +439,82 @@ class _Level:
 
 
 @dataclass
+class _Rows:
+    """The frame's rows as integer codes, with an index by series: what root cause reads."""
+
+    day: np.ndarray
+    cost: np.ndarray
+    codes: dict[str, np.ndarray]  # column -> code per row
+    labels: dict[str, np.ndarray]  # column -> the value of each code
+    by_series: np.ndarray  # row positions ordered by series ...
+    offsets: np.ndarray  # ... those of series i at [offsets[i], offsets[i + 1])
+
+
+@dataclass
 class _Panel:
     cal: _Calendar
     levels: dict[str, _Level]
-    series_of_region: np.ndarray
+    series_of_region: np.ndarray  # regions are kept only for series spanning several
     service_of_series: np.ndarray  # -1 when the series is alone in its roll-up
     account_of_series: np.ndarray
-    rows: pd.DataFrame  # the frame's rows, sorted by series, for root cause
-    row_offsets: np.ndarray  # rows of series i are rows[row_offsets[i]:row_offsets[i+1]]
+    rows: _Rows
 
-    def rows_of(self, level: str, row: int) -> pd.DataFrame:
+    def rows_of(self, level: str, row: int) -> np.ndarray:
+        """Positions in ``rows`` of the cost rows under a scope."""
         if level == SERIES:
             series = [row]
         elif level == REGION:
             series = [int(self.series_of_region[row])]
         else:
             series = [int(m) for m in self.levels[level].members[row]]
-        parts = [self.rows.iloc[self.row_offsets[s]:self.row_offsets[s + 1]] for s in series]
-        frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+        offsets = self.rows.offsets
+        positions = np.concatenate([self.rows.by_series[offsets[s]:offsets[s + 1]] for s in series])
         if level == REGION:
-            frame = frame[frame["RegionId"] == self.levels[REGION].keys[row][-1]]
-        return frame
+            region = self.levels[REGION].keys[row][-1]
+            code = int(np.flatnonzero(self.rows.labels["RegionId"] == region)[0])
+            positions = positions[self.rows.codes["RegionId"][positions] == code]
+        return positions
+
+
+def _codes(daily: pd.DataFrame, column: str, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per kept row, sorted labels) of a dimension column; missing values are ""."""
+    if column not in daily:
+        return np.zeros(int(keep.sum()), dtype=np.int32), np.array([""], dtype=object)
+    codes, uniques = pd.factorize(daily[column], use_na_sentinel=True)
+    codes = codes[keep] if not keep.all() else codes
+    labels = [("" if pd.isna(u) else str(u)) for u in uniques] + [""]
+    if column == TEAM:
+        labels = [label or UNALLOCATED for label in labels]
+    # two raw values may read the same once cleaned ("" and NaN): factorize the labels again
+    canonical, remap = np.unique(np.array(labels, dtype=object), return_inverse=True)
+    small = np.int16 if canonical.size < 2**15 else np.int32  # a frame of millions of rows: keep codes small
+    return remap.reshape(-1).astype(small)[codes], canonical  # code -1 (missing) takes the last label
 
 
 def _build_panel(daily: pd.DataFrame, complete_through: date, metric: str,
                  holidays: Collection[tuple[int, int] | date]) -> _Panel | None:
-    cost_column = metric_column(metric)
-    days = pd.to_datetime(daily[DAY]).dt.normalize()
-    keep = (days <= pd.Timestamp(complete_through)).to_numpy()
+    cost = pd.to_numeric(daily[metric_column(metric)]).fillna(0.0).to_numpy(dtype=np.float64)
+    day = pd.to_datetime(daily[DAY]).to_numpy().astype("datetime64[D]")
+    keep = day <= np.datetime64(complete_through, "D")
     if "ChargeCategory" in daily:
-        keep = keep & ~daily["ChargeCategory"].isin(NOT_WATCHED_CATEGORIES).to_numpy()
-    frame = pd.DataFrame({"day": days[keep].to_numpy()})
-    for col in ROW_COLUMNS:
-        source = daily[col][keep] if col in daily else pd.Series("", index=daily.index[keep])
-        frame[col] = source.fillna("").astype(str).to_numpy()
-    frame.loc[frame[TEAM] == "", TEAM] = UNALLOCATED
-    frame["cost"] = pd.to_numeric(daily[cost_column][keep]).fillna(0.0).to_numpy(dtype=np.float64)
-    if frame.empty:
+        keep &= ~daily["ChargeCategory"].isin(NOT_WATCHED_CATEGORIES).to_numpy()
+    if not keep.any():
         return None
-    first = frame["day"].min().date()
+    day, cost = day[keep], cost[keep]
+    first = day.min().astype(date)
     # a day with no rows at all has not landed, whatever the caller believes
-    complete_through = min(complete_through, frame["day"].max().date())
+    complete_through = min(complete_through, day.max().astype(date))
     size = (complete_through - first).days + 1
     cal = _build_calendar(first, size, holidays)
-    day_index = ((frame["day"] - pd.Timestamp(first)) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
-    frame["day_index"] = day_index
-
-    codes = {col: pd.factorize(frame[col], sort=True) for col in LEVEL_KEYS[REGION]}
+    day_index = (day - np.datetime64(first, "D")).astype(np.int32)
+    del day
+    codes = {col: _codes(daily, col, keep) for col in ROW_COLUMNS}
 
     def ids(columns: tuple[str, ...]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
-        combined = np.zeros(len(frame), dtype=np.int64)
+        combined = np.zeros(day_index.size, dtype=np.int64)
         for col in columns:
-            combined = combined * len(codes[col][1]) + codes[col][0]
-        unique, inverse = np.unique(combined, return_inverse=True)
+            combined = combined * len(codes[col][1]) + codes[col][0].astype(np.int64)
+        inverse, unique = pd.factorize(combined)
         keys = []
         for code in unique.tolist():
             parts = []
@@ -484,40 +522,57 @@ def _build_panel(daily: pd.DataFrame, complete_through: date, metric: str,
                 code, c = divmod(code, len(codes[col][1]))
                 parts.append(str(codes[col][1][c]))
             keys.append(tuple(reversed(parts)))
-        return inverse.reshape(-1), keys
+        return inverse, keys
 
-    def matrix(row_ids: np.ndarray, n: int) -> np.ndarray:
-        flat = np.bincount(row_ids * size + day_index, weights=frame["cost"].to_numpy(), minlength=n * size)
-        return flat.reshape(n, size)
+    def matrix(row_ids: np.ndarray, n: int, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        flat = row_ids[rows].astype(np.int64) * size + day_index[rows]
+        return np.bincount(flat, weights=cost[rows], minlength=n * size).reshape(n, size)
 
-    region_id, region_keys = ids(LEVEL_KEYS[REGION])
     series_id, series_keys = ids(LEVEL_KEYS[SERIES])
-    frame["series"] = series_id
-    levels = {
-        SERIES: _Level(SERIES, series_keys, matrix(series_id, len(series_keys))),
-        REGION: _Level(REGION, region_keys, matrix(region_id, len(region_keys))),
-    }
+    region_id, region_keys = ids(LEVEL_KEYS[REGION])
     series_of_region = np.zeros(len(region_keys), dtype=np.int64)
     series_of_region[region_id] = series_id
-    levels[SERIES].members = [np.flatnonzero(series_of_region == s) for s in range(len(series_keys))]
+    # a region is watched on its own (for new spend) only inside a series spanning several
+    regions_per_series = np.bincount(series_of_region, minlength=len(series_keys))
+    kept = np.flatnonzero(regions_per_series[series_of_region] >= 2)
+    renumber = np.full(len(region_keys), -1, dtype=np.int64)
+    renumber[kept] = np.arange(kept.size)
+    region_rows = np.flatnonzero(renumber[region_id] >= 0)
+    levels = {
+        SERIES: _Level(SERIES, series_keys, matrix(series_id, len(series_keys))),
+        REGION: _Level(REGION, [region_keys[r] for r in kept],
+                       matrix(renumber[region_id], kept.size, region_rows)),
+    }
+    series_of_region = series_of_region[kept]
+    levels[SERIES].members = _groups(series_of_region, len(series_keys))
+    del region_id, renumber, region_rows
 
     parents = {}
     for name in (SERVICE_ROLLUP, ACCOUNT_ROLLUP):
         rollup_id, rollup_keys = ids(LEVEL_KEYS[name])
         of_series = np.zeros(len(series_keys), dtype=np.int64)
         of_series[series_id] = rollup_id
-        members = [np.flatnonzero(of_series == r) for r in range(len(rollup_keys))]
+        members = _groups(of_series, len(rollup_keys))
         shared = [r for r, m in enumerate(members) if m.size >= 2]  # a roll-up of one is its member
         renumber = np.full(len(rollup_keys), -1, dtype=np.int64)
         renumber[shared] = np.arange(len(shared))
-        values = matrix(rollup_id, len(rollup_keys))[shared]
+        values = matrix(rollup_id, len(rollup_keys))[shared] if shared else np.zeros((0, size))
         levels[name] = _Level(name, [rollup_keys[r] for r in shared], values, [members[r] for r in shared])
         parents[name] = renumber[of_series]
 
-    order = np.argsort(series_id, kind="stable")
-    rows = frame.iloc[order].reset_index(drop=True)
-    offsets = np.searchsorted(rows["series"].to_numpy(), np.arange(len(series_keys) + 1))
-    return _Panel(cal, levels, series_of_region, parents[SERVICE_ROLLUP], parents[ACCOUNT_ROLLUP], rows, offsets)
+    order = np.argsort(series_id, kind="stable").astype(np.int32 if series_id.size < 2**31 else np.int64)
+    described = {dim for dims in ROOT_CAUSE_DIMENSIONS.values() for dim in dims}
+    rows = _Rows(day=day_index, cost=cost, codes={col: codes[col][0] for col in described},
+                 labels={col: codes[col][1] for col in described}, by_series=order,
+                 offsets=np.searchsorted(series_id[order], np.arange(len(series_keys) + 1)))
+    return _Panel(cal, levels, series_of_region, parents[SERVICE_ROLLUP], parents[ACCOUNT_ROLLUP], rows)
+
+
+def _groups(owner: np.ndarray, n: int) -> list[np.ndarray]:
+    """For each of n groups, the indices whose owner it is (one sort, not n scans)."""
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(n + 1))
+    return [order[bounds[g]:bounds[g + 1]] for g in range(n)]
 
 
 # ============================================================================ the detector
@@ -625,7 +680,8 @@ class _Detector:
             return self.expected[rows, lo:hi + 1], self.sigma[rows, lo:hi + 1]
         if level == REGION:
             clean = self._clean([self._masks(level, row) for row in rows])
-            return _expected_band(self.panel.levels[level].values[rows], clean, self.cal, lo, hi)
+            expected, sigma, first = _expected_band(self.panel.levels[level].values[rows], clean, self.cal, lo, hi)
+            return expected[:, lo - first:], sigma
         return self._rollup_band(level, rows, lo, hi)
 
     def _refresh_series(self, rows: list[int]) -> None:
@@ -648,8 +704,8 @@ class _Detector:
             return
         lo = min(min(starts), last)
         values = self.panel.levels[SERIES].values[stale]
-        expected, sigma = _chunked_band(values, self._clean(masks), self.cal, lo, last)
-        self.expected[stale, lo:] = expected
+        expected, sigma, first = _chunked_band(values, self._clean(masks), self.cal, lo, last)
+        self.expected[stale, first:] = expected  # (unchanged before lo: nothing earlier was masked anew)
         self.sigma[stale, lo:] = sigma
         for row, mask in zip(stale, masks, strict=True):
             self.computed_with[row] = mask
@@ -658,7 +714,7 @@ class _Detector:
         """A roll-up's expected cost is its members' sum; its noise, that of the sum's residuals."""
         members = self.panel.levels[level].members
         self._refresh_series(sorted({int(m) for row in rows for m in members[row]}))
-        first = max(self.origin, lo - NOISE_DAYS - 7)
+        first = max(0, self.origin - NOISE_DAYS - 7, lo - NOISE_DAYS - 7)
         expected = np.stack([self.expected[members[row], first:hi + 1].sum(axis=0) for row in rows])
         values = self.panel.levels[level].values[rows, first:hi + 1]
         clean = self._clean([self._masks(level, row) for row in rows])[:, first:hi + 1]
@@ -823,8 +879,6 @@ class _Detector:
             row = int(row)
             if (name, row) in self.open:
                 continue
-            if name == REGION and self._single_region(row):
-                continue
             start = first_start + int(np.flatnonzero(starts[row])[-1])
             if start <= self._barrier(name, row):
                 continue
@@ -833,10 +887,6 @@ class _Detector:
                 last = start + int(np.flatnonzero(spend != 0)[-1])
                 out.append(_Candidate(name, row, 1, start, last, float(spend.sum()), new_spend=True))
         return out
-
-    def _single_region(self, region_row: int) -> bool:
-        series = int(self.panel.series_of_region[region_row])
-        return self.panel.levels[SERIES].members[series].size == 1
 
     # -- one event, one anomaly ------------------------------------------------------------------
 
@@ -852,7 +902,7 @@ class _Detector:
         if level in (SERVICE_ROLLUP, ACCOUNT_ROLLUP):
             return [(SERIES, int(m)) for m in self.panel.levels[level].members[row]]
         if level == SERIES:
-            return [(REGION, int(m)) for m in self.panel.levels[SERIES].members[row] if not self._single_region(int(m))]
+            return [(REGION, int(m)) for m in self.panel.levels[SERIES].members[row]]
         return []
 
     def _resolve(self, candidates: list[_Candidate], today: int) -> list[_Candidate]:
@@ -892,13 +942,11 @@ class _Detector:
 
 
 def _chunked_band(values: np.ndarray, clean: np.ndarray, cal: _Calendar, lo: int, hi: int,
-                  chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+                  chunk: int = 500) -> tuple[np.ndarray, np.ndarray, int]:
     """:func:`_expected_band` over row chunks, to bound memory on large panels."""
-    if values.shape[0] <= chunk:
-        return _expected_band(values, clean, cal, lo, hi)
     parts = [_expected_band(values[i:i + chunk], clean[i:i + chunk], cal, lo, hi)
              for i in range(0, values.shape[0], chunk)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), parts[0][2]
 
 
 # ============================================================================ public API
@@ -925,9 +973,9 @@ def detect_anomalies(daily: pd.DataFrame, *, as_of: date, complete_through: date
     if panel is None:
         return DetectionResult(updated=tuple(open_anomalies))
     today = panel.cal.size - 1
-    # the first day whose baseline any part of this run reads
-    oldest = min([today - RUN_DAYS, today - CHART_MAX_DAYS] + [panel.cal.index(a.start) for a in open_anomalies])
-    origin = max(0, oldest - CHART_DAYS_BEFORE - NOISE_DAYS - 7)
+    # the first day whose band any part of this run reads (runs, open anomalies, charts)
+    starts = [panel.cal.index(a.start) - CHART_DAYS_BEFORE for a in open_anomalies]
+    origin = max(0, min([today - RUN_DAYS, today - CHART_MAX_DAYS, *starts]))
     detector = _Detector(panel, thresholds or {}, default_thresholds, origin)
     scopes = {level.scope_id(row): (name, row) for name, level in panel.levels.items()
               for row in range(len(level.keys))}
@@ -998,11 +1046,14 @@ def _describe(detector: _Detector, event: _Event, today: int) -> Anomaly:
     level = panel.levels[event.level]
     key_columns = LEVEL_KEYS[event.level]
     team = level.keys[event.row][key_columns.index(TEAM)]
-    rows = panel.rows_of(event.level, event.row)
+    positions = panel.rows_of(event.level, event.row)
     dimensions = {DIMENSION_NAMES[c]: v for c, v in zip(key_columns, level.keys[event.row], strict=True)}
-    window = rows[(rows["day_index"] >= event.start - LEVEL_DAYS) & (rows["day_index"] <= event.through)]
-    if event.level == SERIES and window["RegionId"].nunique() == 1:
-        dimensions["region"] = str(window["RegionId"].iloc[0])
+    if event.level == SERIES:
+        days = panel.rows.day[positions]
+        recent = positions[(days >= event.start - LEVEL_DAYS) & (days <= event.through)]
+        regions = np.unique(panel.rows.codes["RegionId"][recent])
+        if regions.size == 1:
+            dimensions["region"] = str(panel.rows.labels["RegionId"][regions[0]])
 
     chart_end = today if event.end is None else min(today, event.end + END_AFTER_DAYS)
     chart_start = max(0, chart_end - CHART_MAX_DAYS + 1,
@@ -1039,44 +1090,41 @@ def _describe(detector: _Detector, event: _Event, today: int) -> Anomaly:
         impact=impact,
         impact_pct=impact / event.expected if event.expected > 0 else None,
         alert=event.sign > 0 or limits.alert_on_decrease,
-        root_cause=root_cause(rows, ROOT_CAUSE_DIMENSIONS[event.level], start=event.start,
-                              through=event.through, expected_total=event.expected),
+        root_cause=_root_cause(panel.rows, positions, ROOT_CAUSE_DIMENSIONS[event.level], start=event.start,
+                               through=event.through, expected_total=event.expected),
         series=series,
     )
 
 
-def root_cause(rows: pd.DataFrame, dimensions: Sequence[str], *, start: int, through: int,
-               expected_total: float) -> tuple[Contributor, ...]:
+def _root_cause(rows: _Rows, positions: np.ndarray, dimensions: Sequence[str], *, start: int, through: int,
+                expected_total: float) -> tuple[Contributor, ...]:
     """Who carries an anomaly's impact, per dimension, with shares summing to 1 per dimension.
 
-    ``rows`` are the cost rows under the scope with ``day_index`` and ``cost`` columns; days
-    ``start..through`` are the anomaly's. Each value's expected part is ``expected_total`` split
-    by its share of the cost in the LEVEL_DAYS before ``start`` (evenly when there was none), so
-    the values' impacts add up to the anomaly's impact exactly.
+    ``positions`` are the cost rows under the scope; days ``start..through`` are the anomaly's.
+    Each value's expected part is ``expected_total`` split by its share of the cost in the
+    LEVEL_DAYS before ``start`` (evenly when there was none), so the values' impacts add up to
+    the anomaly's impact exactly.
     """
-    day = rows["day_index"].to_numpy()
-    before = rows[(day >= start - LEVEL_DAYS) & (day < start)]
-    during = rows[(day >= start) & (day <= through)]
-    total_impact = float(during["cost"].sum()) - expected_total
+    day = rows.day[positions]
+    before = positions[(day >= start - LEVEL_DAYS) & (day < start)]
+    during = positions[(day >= start) & (day <= through)]
+    total_impact = float(rows.cost[during].sum()) - expected_total
     if total_impact == 0:
         return ()
     out: list[Contributor] = []
     for dim in dimensions:
-        base = before.groupby(dim, sort=False)["cost"].sum()
-        actual = during.groupby(dim, sort=False)["cost"].sum()
-        values = actual.index.union(base.index)
-        base = base.reindex(values, fill_value=0.0)
-        actual = actual.reindex(values, fill_value=0.0)
-        base_total = float(base.sum())
-        if base_total > 0:
-            expected = expected_total * base / base_total
-        else:
-            expected = pd.Series(expected_total / len(values), index=values)
-        impact = (actual - expected).sort_values(key=lambda s: -np.sign(total_impact) * s)
-        top = impact.iloc[:ROOT_CAUSE_TOP]
-        rest = float(impact.iloc[ROOT_CAUSE_TOP:].sum())
-        for value, part in top.items():
-            out.append(Contributor(dim, str(value), float(part), float(part) / total_impact))
-        if len(impact) > ROOT_CAUSE_TOP:
+        n = rows.labels[dim].size
+        base = np.bincount(rows.codes[dim][before], weights=rows.cost[before], minlength=n)
+        actual = np.bincount(rows.codes[dim][during], weights=rows.cost[during], minlength=n)
+        present = np.flatnonzero(np.bincount(rows.codes[dim][np.concatenate([before, during])], minlength=n))
+        base, actual = base[present], actual[present]
+        share = base / base.sum() if base.sum() > 0 else np.full(present.size, 1 / present.size)
+        impact = actual - expected_total * share
+        order = np.argsort(-np.sign(total_impact) * impact, kind="stable")
+        for i in order[:ROOT_CAUSE_TOP]:
+            value = str(rows.labels[dim][present[i]])
+            out.append(Contributor(dim, value, float(impact[i]), float(impact[i]) / total_impact))
+        if present.size > ROOT_CAUSE_TOP:
+            rest = float(impact[order[ROOT_CAUSE_TOP:]].sum())
             out.append(Contributor(dim, OTHER, rest, rest / total_impact))
     return tuple(out)
