@@ -15,7 +15,8 @@ team are grouped in SQL, so 19 months of a large store stay a small frame.
 from __future__ import annotations
 
 import argparse
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date
 
 import pandas as pd
 
@@ -33,15 +34,16 @@ from storage.costs import CostStore
 HISTORY_MONTHS = 19
 
 
-def load_team_daily(store: CostStore, teams: TeamsConfig, *, start: date | None, end: date | None) -> pd.DataFrame:
+def load_team_daily(store: CostStore, teams: TeamsConfig, *, start: date | None, end: date | None,
+                    extra: Sequence[str] = ()) -> pd.DataFrame:
     """Daily cost per team and charge category from ``start`` to ``end``, shared pools split.
 
-    Columns: ChargePeriodStart, x_Team, x_AllocationRule, ChargeCategory, the money columns and
-    quantities (float dollars).
+    Columns: ChargePeriodStart, x_Team, x_AllocationRule, ChargeCategory, the FOCUS columns in
+    ``extra`` (e.g. ServiceName), the money columns and quantities (float dollars).
     """
-    frame = store.grouped_costs(by=[DAY, TEAM, ALLOCATION_RULE, "ChargeCategory"], start=start, end=end)
-    frame = frame[[DAY, TEAM, ALLOCATION_RULE, "ChargeCategory", *MONEY, *QUANTITIES]]
-    return split_shared_costs(frame, teams)
+    keys = [DAY, TEAM, ALLOCATION_RULE, "ChargeCategory", *extra]
+    frame = store.grouped_costs(by=keys, start=start, end=end)
+    return split_shared_costs(frame[[*keys, *MONEY, *QUANTITIES]], teams)
 
 
 def complete_through(store: CostStore, as_of: date) -> date | None:
@@ -144,9 +146,3 @@ def print_forecast(forecast: MonthForecast, teams: TeamsConfig, team: str | None
     print_table(["team", "to date", "forecast", "80 % interval", "budget", "of budget", "status"], rows,
                 right={1, 2, 4, 5})
 
-
-def month_days_left(forecast: MonthForecast) -> int:
-    """Days of the month after the last complete day."""
-    month_end = (pd.Timestamp(forecast.month) + pd.offsets.MonthEnd(0)).date()
-    return max(0, (month_end - max(forecast.complete_through, pd.Timestamp(forecast.month).date()
-                                   - timedelta(days=1))).days)

@@ -1,0 +1,220 @@
+"""Block Kit for the weekly digests: pure functions from finops/digest.py results to messages.
+
+Whatever the number of teams, anomalies or findings, a digest stays far inside the 50-block
+message limit: each list shows its first lines and a count of the rest, and where the rest is
+worth reading a "Show more" button (``digest_more``) answers the person who pressed it with the
+whole list (handlers/digest.py), itself summarised within the limits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bot.blocks.costs import channel_ref, cut, escape, packed_sections
+from bot.blocks.forecast import LEVEL_EMOJI, month_label
+from bot.blocks.maturity import scorecard_blocks
+from finops.digest import AnomalyLine, Change, OrgDigest, TeamDigest, TeamRank
+from finops.maturity import FindingSummary
+from finops.money import format_usd
+from finops.units import UnitTrend
+
+MORE_ACTION = "digest_more"
+TEAM_LINES = 10
+MOVER_LINES = 5
+ANOMALY_LINES = 5
+FINDING_LINES = 3
+STALLED_LINES = 3
+DRIVER_LINES = 5
+UNIT_LINES = 5
+SECTION_CHARS = 2_900
+MAX_BLOCKS = 50
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_CHARS)}}
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, SECTION_CHARS)}]}
+
+
+def _header(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": cut(text, 150)}}
+
+
+def more_button(label: str, kind: str, week: str, team: str = "") -> dict:
+    """An actions block with a "Show more" button; its value says which list to show."""
+    value = json.dumps({"kind": kind, "week": week, "team": team}, separators=(",", ":"))
+    return {"type": "actions", "elements": [{"type": "button", "action_id": MORE_ACTION, "value": value,
+                                             "text": {"type": "plain_text", "text": cut(label, 75)}}]}
+
+
+def parse_more_value(value: str) -> tuple[str, str, str]:
+    """(kind, week, team) of a "Show more" button; ValueError when it is not one of ours."""
+    data = json.loads(value)
+    if not isinstance(data, dict) or data.get("kind") not in ("teams", "findings", "anomalies"):
+        raise ValueError(f"not a digest button value: {value!r}")
+    return str(data["kind"]), str(data.get("week", "")), str(data.get("team", ""))
+
+
+def change_text(change: Change) -> str:
+    """``$1,234.00 (+$120.00, +10.8 % vs $1,114.00)``."""
+    pct = "" if change.pct is None else f", {change.pct:+.1f} %"
+    return f"{format_usd(change.last)} ({format_usd(change.delta, signed=True)}{pct} vs {format_usd(change.before)})"
+
+
+def mover_line(change: Change) -> str:
+    arrow = ":arrow_up_small:" if change.delta > 0 else ":arrow_down_small:"
+    pct = "new" if change.pct is None else f"{change.pct:+.0f} %"
+    return (f"{arrow} {escape(change.label)}: {format_usd(change.delta, signed=True)} ({pct}), "
+            f"{format_usd(change.before)} → {format_usd(change.last)}")
+
+
+def anomaly_line(anomaly: AnomalyLine) -> str:
+    return (f"• #{anomaly.id} {escape(anomaly.label)}: {format_usd(anomaly.impact, signed=True)} since "
+            f"{anomaly.start:%d %b} ({anomaly.kind})")
+
+
+def finding_line(finding: FindingSummary) -> str:
+    return (f"• #{finding.id} {escape(finding.title)}: {format_usd(finding.estimate_monthly)}/month, "
+            f"{finding.state.replace('_', ' ')}")
+
+
+def unit_line(trend: UnitTrend) -> str:
+    change = "" if trend.change_pct is None else f" ({trend.change_pct:+.1f} % vs the {_period_word(trend)} before)"
+    history = " → ".join(f"{format_usd(cost)}" for _, cost in trend.history[-4:])
+    return (f"• {escape(trend.metric)}: *{format_usd(trend.cost_per_unit)}* per unit in {trend.period}{change}"
+            + (f"; {history}" if len(trend.history) > 1 else ""))
+
+
+def _period_word(trend: UnitTrend) -> str:
+    return "week" if "-W" in trend.period else "month"
+
+
+def _budget_text(digest: TeamDigest) -> str:
+    month = month_label(digest.month)
+    to_date = f"through {min(digest.week.end, digest.complete_through):%d %b}"
+    if digest.budget is None:
+        forecast = "" if digest.forecast is None else f" · month-end forecast {format_usd(digest.forecast)}"
+        return f"*{month} to date* {format_usd(digest.month_to_date)} ({to_date}; no budget){forecast}"
+    b = digest.budget
+    return (f"*{month} to date* {format_usd(digest.month_to_date)} of the {format_usd(b.budget)} budget "
+            f"({float(digest.month_to_date) / b.budget * 100:.0f} %, {to_date}) · month-end forecast "
+            f"{format_usd(b.forecast)}: {LEVEL_EMOJI[b.level]} {b.share * 100:.0f} % of budget")
+
+
+def _listed(lines: Sequence[str], limit: int, rest: str) -> str:
+    shown = list(lines[:limit])
+    if len(lines) > limit:
+        shown.append(f"…and {len(lines) - limit} more {rest}")
+    return "\n".join(shown)
+
+
+def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
+    """A team channel's weekly digest (see the module docstring for the limits)."""
+    week = digest.week
+    blocks: list[dict] = [
+        _header(f"{digest.team} · {week.title}"),
+        _section(f"*Last week* {change_text(digest.spend)}\n{_budget_text(digest)}"),
+    ]
+    if digest.movers:
+        blocks.append(_section("*Top movers* (by service, against the week before)\n"
+                               + "\n".join(mover_line(m) for m in digest.movers[:MOVER_LINES])))
+    if digest.anomalies is None:
+        anomalies = "*Open anomalies*: not tracked yet"
+    elif not digest.anomalies:
+        anomalies = "*Open anomalies*: none"
+    else:
+        anomalies = (f"*Open anomalies* ({len(digest.anomalies)}, "
+                     f"{format_usd(sum(a.impact for a in digest.anomalies), signed=True)} so far)\n"
+                     + _listed([anomaly_line(a) for a in digest.anomalies], ANOMALY_LINES,
+                               f"in {channel_ref(digest.channel)}: `/cost anomalies {digest.team}`"))
+    blocks.append(_section(anomalies))
+    if digest.findings:
+        pipeline = " · ".join(f"{t.state.replace('_', ' ')} {t.count} ({format_usd(t.monthly)}/mo)"
+                              for t in digest.findings)
+        text = f"*Findings*: {pipeline}"
+        if digest.open_findings:
+            text += "\nBiggest open:\n" + "\n".join(finding_line(f) for f in digest.open_findings[:FINDING_LINES])
+        if digest.stalled:
+            text += "\nStalled:\n" + _listed([f"• {line}" for line in digest.stalled], STALLED_LINES, "stalled")
+        blocks.append(_section(text))
+        if len(digest.open_findings) > FINDING_LINES:
+            blocks.append(more_button(f"Show all {len(digest.open_findings)} open findings", "findings",
+                                      week.label, digest.team))
+    else:
+        blocks.append(_section("*Findings*: none yet. `/cost finding new` opens one."))
+    saved = (f"*Savings realized in {digest.quarter}*: {format_usd(digest.realized_quarter)}/month from "
+             f"{digest.verified_quarter} verified finding{'s' if digest.verified_quarter != 1 else ''}")
+    if digest.units:
+        saved += "\n*Unit cost*\n" + _listed([unit_line(u) for u in digest.units], UNIT_LINES, "metrics")
+    blocks.append(_section(saved))
+    partial = (f" Data is complete through {digest.complete_through:%a %d %b}: the last days of the week may "
+               "still change." if digest.partial else "")
+    blocks.append(_context(f"Effective cost, shared costs split. `/cost why team={digest.team} last week` explains "
+                           f"the change; the chart is in the thread.{partial}"))
+    text = (f"{digest.team} weekly digest, {week.title}: {format_usd(digest.spend.last)} "
+            f"({format_usd(digest.spend.delta, signed=True)} vs the week before)")
+    return {"text": text, "blocks": blocks}
+
+
+def rank_line(rank: TeamRank) -> str:
+    change = rank.change
+    pct = "" if change.pct is None else f" ({change.pct:+.1f} %)"
+    budget = ""
+    if rank.budget is not None:
+        budget = f" · {LEVEL_EMOJI[rank.budget.level]} {rank.budget.share * 100:.0f} % of budget"
+    return (f"*{escape(change.label)}*: {format_usd(change.last)}, {format_usd(change.delta, signed=True)}{pct}"
+            + budget)
+
+
+def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
+    """The default channel's weekly digest: the org view and the maturity scorecard."""
+    week = digest.week
+    forecast = ""
+    if digest.forecast is not None:
+        interval = (f" ({format_usd(digest.forecast_low)} – {format_usd(digest.forecast_high)})"
+                    if digest.forecast_high is not None and digest.forecast_low is not None
+                    and abs(digest.forecast_high - digest.forecast_low) >= 0.005 else "")
+        forecast = f" · month-end forecast {format_usd(digest.forecast)}{interval}"
+    blocks: list[dict] = [
+        _header(f"Organisation · {week.title}"),
+        _section(f"*Last week* {change_text(digest.spend)}\n*{month_label(digest.month)} to date* "
+                 f"{format_usd(digest.month_to_date)}{forecast}"),
+        _section("*Teams by change*\n" + _listed([rank_line(r) for r in digest.teams], TEAM_LINES, "teams")),
+    ]
+    if len(digest.teams) > TEAM_LINES:
+        blocks.append(more_button(f"Show all {len(digest.teams)} teams", "teams", week.label))
+    unallocated = f"*Unallocated* {change_text(digest.unallocated)}"
+    if not digest.untagged.empty:
+        drivers = [f"• {escape(r.ServiceName or '(no service)')} in {escape(r.SubAccountId or r.ProviderName)}"
+                   + (f" `{escape(cut(r.ResourceId, 60))}`" if r.ResourceId else "")
+                   + f": {format_usd(r.cost)}, missing {escape(r.missing_tags)} ({escape(r.x_Team)})"
+                   for r in digest.untagged.itertuples()]
+        unallocated += "\n*Top untagged cost drivers* of the week\n" + _listed(drivers, DRIVER_LINES,
+                                                                                "in `costbot coverage`")
+    blocks.append(_section(unallocated))
+    anomalies = ("not tracked yet" if digest.open_anomalies is None else str(digest.open_anomalies))
+    count, monthly = digest.open_findings
+    blocks.append(_section(f"*Open anomalies*: {anomalies} · *Open findings*: {count} "
+                           f"({format_usd(monthly)}/month identified) · *Realized in {digest.quarter}*: "
+                           f"{format_usd(digest.realized_quarter)}/month"))
+    partial = (f" Data complete through {digest.complete_through:%a %d %b}." if digest.complete_through < week.end
+               else "")
+    blocks.append(_context(f"Effective cost, shared costs split; each team's digest is in its channel.{partial}"))
+    if digest.scorecard is not None:
+        blocks += scorecard_blocks(digest.scorecard)
+    text = (f"Weekly digest, {week.title}: {format_usd(digest.spend.last)} "
+            f"({format_usd(digest.spend.delta, signed=True)} vs the week before)")
+    return {"text": text, "blocks": blocks}
+
+
+def more_message(title: str, lines: Sequence[str], *, pointer: str) -> dict[str, Any]:
+    """The answer to "Show more": every line, packed; past the block limit, a count and ``pointer``."""
+    sections, left = packed_sections(list(lines), max_sections=MAX_BLOCKS - 2)
+    blocks = [_header(title), *sections]
+    if left:
+        blocks.append(_context(f"…and {left} more: {pointer}"))
+    return {"text": title, "blocks": blocks}

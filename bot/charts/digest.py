@@ -1,0 +1,76 @@
+"""The weekly digests' charts.
+
+- a team's daily cost over the last five weeks, the reported week in colour and the weeks before
+  in grey, with the budget's daily pace when the team has a budget (days far above the usual, a
+  month-start fee, are cut at twice the 90th percentile and labelled with their amount);
+- the organisation's teams, last week next to the week before, the largest changes first (at
+  most :data:`ORG_TEAMS` teams, so the chart stays readable with any number of teams).
+"""
+
+from __future__ import annotations
+
+import calendar
+
+import numpy as np
+from matplotlib.ticker import FuncFormatter
+
+from bot.charts import COLORS, new_figure, to_png, usd_axis
+from finops.digest import OrgDigest, TeamDigest
+from finops.money import format_usd
+
+ORG_TEAMS = 12
+CLIP_FACTOR = 2.0
+
+
+def team_week_chart(digest: TeamDigest) -> bytes:
+    """A PNG of the team's daily cost (see the module docstring)."""
+    days = [day for day, _ in digest.daily]
+    costs = [cost for _, cost in digest.daily]
+    figure, axes = new_figure(width=8.0, height=3.4)
+    axes.set_axisbelow(True)
+    colours = [COLORS["actual"] if day >= digest.week.start else COLORS["band"] for day in days]
+    axes.bar(range(len(days)), costs, color=colours)
+    # A month-start fee can be several times a normal day; cut the axis above the usual days and
+    # label the bars that pass it, so a week's change stays visible.
+    usual = float(np.percentile(costs, 90)) if costs else 0.0
+    top = max(costs, default=0.0)
+    if usual > 0 and top > CLIP_FACTOR * usual:
+        ceiling = CLIP_FACTOR * usual
+        axes.set_ylim(min(0.0, min(costs)), ceiling)
+        for i, cost in enumerate(costs):
+            if cost > ceiling:
+                axes.annotate(f"{format_usd(cost)} ↑", (i, ceiling), ha="center", va="top", fontsize=7,
+                              xytext=(0, -2), textcoords="offset points", rotation=90)
+    if digest.budget is not None:
+        end = digest.week.end
+        pace = digest.budget.budget / calendar.monthrange(end.year, end.month)[1]
+        axes.axhline(pace, color=COLORS["highlight"], linestyle="--", linewidth=1,
+                     label=f"budget pace {format_usd(pace)}/day")
+        axes.legend(loc="upper left", fontsize=7, frameon=False)
+    ticks = [i for i, day in enumerate(days) if day.weekday() == 0]
+    axes.set_xticks(ticks, [f"{days[i]:%d %b}" for i in ticks], fontsize=7)
+    usd_axis(axes)
+    axes.set_title(f"{digest.team}: daily cost, {digest.week.title} in colour "
+                   f"({format_usd(digest.spend.delta, signed=True)} vs the week before)", fontsize=9)
+    return to_png(figure)
+
+
+def org_week_chart(digest: OrgDigest) -> bytes:
+    """A PNG of the teams' weekly cost, last week next to the week before."""
+    shown = list(digest.weekly[:ORG_TEAMS])
+    names = [team for team, _, _ in shown][::-1]
+    before = np.array([b for _, b, _ in shown][::-1])
+    last = np.array([a for _, _, a in shown][::-1])
+    figure, axes = new_figure(width=8.0, height=max(2.4, 0.42 * len(shown) + 1.0))
+    axes.grid(axis="y", visible=False)
+    axes.grid(axis="x", color="#eeeeee")
+    axes.set_axisbelow(True)
+    y = np.arange(len(shown))
+    axes.barh(y + 0.2, before, height=0.4, color=COLORS["band"], label="week before")
+    axes.barh(y - 0.2, last, height=0.4, color=COLORS["actual"], label=digest.week.title)
+    axes.set_yticks(y, names, fontsize=8)
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"${value:,.0f}"))
+    axes.legend(loc="lower right", fontsize=7, frameon=False)
+    more = f" (the {ORG_TEAMS} largest changes)" if len(digest.weekly) > ORG_TEAMS else ""
+    axes.set_title(f"Weekly cost by team{more}: {format_usd(digest.spend.delta, signed=True)} in all", fontsize=9)
+    return to_png(figure)

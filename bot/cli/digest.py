@@ -1,0 +1,46 @@
+"""``costbot digest [--team NAME] [--dry-run]``: the weekly digest of the last complete ISO week.
+
+Without ``--dry-run`` it posts, exactly as the scheduled run does (jobs/digest.py): each digest is
+claimed first, so one already posted this week (by the scheduler or another run) is not posted
+again, and the command says so. ``--team`` posts (or shows) only that team's digest; without it,
+every team's and the org's. ``--dry-run`` prints the digests as text and posts nothing. With no
+Slack token, "posting" prints them too (the terminal transport).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.blocks.text import blocks_to_text
+from bot.cli._common import open_context
+from bot.cli.forecast import resolve_team
+from finops.digest import week_reported
+from jobs.digest import post_weekly_digests, preview_digest, run_day
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("digest", help="post (or print with --dry-run) the weekly digests")
+    parser.add_argument("--team", metavar="NAME", help="only this team's digest")
+    parser.add_argument("--dry-run", action="store_true", help="print the digests; post nothing")
+    parser.add_argument("--teams", metavar="FILE", help="teams.yml (default: $COSTBOT_TEAMS)")
+    parser.set_defaults(func=run_digest)
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    team = resolve_team(ctx.teams, args.team) if args.team else None
+    week = week_reported(run_day(ctx))
+    if args.dry_run:
+        for digest in preview_digest(ctx, team=team):
+            print(f"── {digest.message.channel} ({digest.message.key}) " + "─" * 20)
+            print(blocks_to_text(digest.message.blocks, digest.message.text))
+            print(f"(chart in the thread: {digest.chart.filename})\n")
+        return 0
+    posted = post_weekly_digests(ctx, teams=[team] if team else None, org=team is None)
+    wanted = 1 if team else len(ctx.teams.team_names) + 1
+    print(f"{week.title}: {len(posted)} digest{'s' if len(posted) != 1 else ''} posted"
+          + (f"; {wanted - len(posted)} already posted this week (or failed: see the log)"
+             if len(posted) < wanted else ""))
+    for digest in posted:
+        print(f"  {digest.message.channel}: {digest.message.key}")
+    return 0

@@ -1,0 +1,331 @@
+"""What goes into the weekly digests: each team's, and the organisation's. Pure: frames and records
+in, dataclasses out; rendering is bot/blocks/digest.py, gathering the inputs jobs/digest.py.
+
+A digest covers the last complete ISO week (Monday to Sunday) before the day it runs, compared
+with the week before. Money is summed in micro-dollars and shown in cents. A week whose last
+days are not complete in the cost data yet says so (``complete_through``) instead of reading a
+low partial day as a drop.
+
+Team digest: last week vs the week before; the month of the week's last day to date against
+its budget and month-end forecast; the top movers (services whose week changed most, shared-pool
+parts marked); open anomalies; findings by state with their estimated $; savings realized this
+quarter (verified findings, the savings ledger); unit cost trend; the daily series for the chart.
+
+Org digest: the same totals for everyone, teams ranked by the size of their change, unallocated
+spend and the top untagged cost drivers of the week, and the maturity scorecard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from finops.forecast import BudgetStatus, MonthForecast, budget_status
+from finops.maturity import FindingSummary, Scorecard
+from finops.model import ALLOCATION_RULE, DAY, TEAM, UNALLOCATED
+from finops.money import MICROS, from_micros
+from finops.ownership import SHARED_RULE_PREFIX
+from finops.savings import FindingState, savings_ledger
+from finops.units import UnitTrend
+
+TOP_MOVERS = 5
+CHART_WEEKS = 5
+# Findings states shown in the pipeline, in the order of the ticket's life.
+PIPELINE_STATES: tuple[str, ...] = tuple(str(s) for s in (
+    FindingState.IDENTIFIED, FindingState.ACCEPTED, FindingState.IN_PROGRESS, FindingState.IMPLEMENTED,
+    FindingState.VERIFYING, FindingState.VERIFIED, FindingState.NOT_REALIZED, FindingState.REJECTED))
+OPEN_STATES = frozenset(PIPELINE_STATES[:5])
+
+
+@dataclass(frozen=True)
+class Week:
+    """An ISO week: ``label`` like ``2026-W46``, Monday ``start`` to Sunday ``end``."""
+
+    label: str
+    start: date
+    end: date
+
+    @classmethod
+    def of(cls, day: date) -> Week:
+        year, week, weekday = day.isocalendar()
+        start = day - timedelta(days=weekday - 1)
+        return cls(f"{year}-W{week:02d}", start, start + timedelta(days=6))
+
+    @classmethod
+    def from_label(cls, label: str) -> Week:
+        """``2026-W46`` -> that week; ValueError for anything else."""
+        year, _, week = label.partition("-W")
+        return cls.of(date.fromisocalendar(int(year), int(week), 1))
+
+    def previous(self) -> Week:
+        return Week.of(self.start - timedelta(days=1))
+
+    @property
+    def title(self) -> str:
+        """``Week 46 · 9–15 Nov 2026``."""
+        same_month = self.start.month == self.end.month
+        first = f"{self.start.day}" if same_month else f"{self.start.day} {self.start:%b}"
+        return f"Week {int(self.label[-2:])} · {first}–{self.end.day} {self.end:%b %Y}"
+
+
+def week_reported(run_day: date) -> Week:
+    """The last complete ISO week before ``run_day`` (the week a digest sent that day covers)."""
+    return Week.of(run_day - timedelta(days=run_day.isoweekday()))
+
+
+@dataclass(frozen=True)
+class AnomalyLine:
+    """An open anomaly as the digest lists it."""
+
+    id: int | str
+    team: str
+    label: str  # scope in words: "Amazon EC2 in 111100000001"
+    start: date
+    impact: float
+    kind: str = "spike"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A total in two weeks and the change."""
+
+    label: str
+    last: Decimal
+    before: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return self.last - self.before
+
+    @property
+    def pct(self) -> float | None:
+        return float(self.delta / self.before * 100) if self.before else None
+
+
+@dataclass(frozen=True)
+class StateTotal:
+    state: str
+    count: int
+    monthly: Decimal  # estimated monthly saving of the findings in that state
+
+
+@dataclass(frozen=True)
+class TeamDigest:
+    team: str
+    channel: str
+    week: Week
+    complete_through: date
+    spend: Change
+    month: str
+    month_to_date: Decimal
+    budget: BudgetStatus | None  # None when the team has no budget
+    forecast: float | None  # month-end forecast (None without a forecast)
+    movers: tuple[Change, ...]
+    anomalies: tuple[AnomalyLine, ...] | None  # None: the bot keeps no anomaly records
+    findings: tuple[StateTotal, ...]
+    open_findings: tuple[FindingSummary, ...]  # biggest first
+    stalled: tuple[str, ...]
+    quarter: str
+    realized_quarter: Decimal
+    verified_quarter: int
+    units: tuple[UnitTrend, ...]
+    daily: tuple[tuple[date, float], ...]  # the chart: daily cost of the last CHART_WEEKS weeks
+
+    @property
+    def partial(self) -> bool:
+        """The week's last days are not complete in the cost data yet."""
+        return self.complete_through < self.week.end
+
+
+@dataclass(frozen=True)
+class TeamRank:
+    """One team's line in the org digest."""
+
+    change: Change
+    forecast: float | None
+    budget: BudgetStatus | None
+
+
+@dataclass(frozen=True)
+class OrgDigest:
+    channel: str
+    week: Week
+    complete_through: date
+    spend: Change
+    month: str
+    month_to_date: Decimal
+    forecast: float | None
+    forecast_low: float | None
+    forecast_high: float | None
+    teams: tuple[TeamRank, ...]  # by the size of the change, largest first
+    unallocated: Change
+    untagged: pd.DataFrame  # finops.ownership.DRIVER_COLUMNS, the week's top untagged drivers
+    open_anomalies: int | None
+    open_findings: tuple[int, Decimal]  # count, estimated monthly $
+    realized_quarter: Decimal
+    quarter: str
+    scorecard: Scorecard | None
+    weekly: tuple[tuple[str, float, float], ...] = field(default=())  # (team, week before, last week) for the chart
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks
+
+
+def _micros(values: pd.Series) -> np.ndarray:
+    return np.rint(values.to_numpy(dtype=np.float64) * MICROS).astype(np.int64)
+
+
+def _sum(frame: pd.DataFrame, mask: np.ndarray, metric: str) -> Decimal:
+    return from_micros(int(_micros(frame.loc[mask, metric]).sum())) if len(frame) else Decimal(0)
+
+
+def _in(frame: pd.DataFrame, start: date, end: date) -> np.ndarray:
+    days = pd.to_datetime(frame[DAY])
+    return ((days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))).to_numpy()
+
+
+def week_change(frame: pd.DataFrame, week: Week, label: str = "", *, metric: str = "EffectiveCost") -> Change:
+    """Total of ``frame`` in ``week`` and in the week before."""
+    before = week.previous()
+    return Change(label, _sum(frame, _in(frame, week.start, week.end), metric),
+                  _sum(frame, _in(frame, before.start, before.end), metric))
+
+
+def top_movers(frame: pd.DataFrame, week: Week, *, by: str = "ServiceName", n: int = TOP_MOVERS,
+               metric: str = "EffectiveCost") -> tuple[Change, ...]:
+    """The ``n`` values of ``by`` whose weekly total changed most (by absolute $), ties by name.
+
+    Shared-pool parts are their own movers, labelled ``(shared)``: a team reads its share of
+    support fees apart from its own services.
+    """
+    before = week.previous()
+    rows = frame[_in(frame, before.start, week.end)]
+    if rows.empty:
+        return ()
+    shared = rows[ALLOCATION_RULE].astype(str).str.startswith(SHARED_RULE_PREFIX).to_numpy() \
+        if ALLOCATION_RULE in rows else np.zeros(len(rows), dtype=bool)
+    labels = rows[by].astype(str).to_numpy(dtype=object)
+    labels = np.where(shared, labels + " (shared)", labels)
+    last = _in(rows, week.start, week.end)
+    table = pd.DataFrame({"label": labels, "last": np.where(last, _micros(rows[metric]), 0),
+                          "before": np.where(last, 0, _micros(rows[metric]))}).groupby("label").sum()
+    table = table.assign(size=(table["last"] - table["before"]).abs()).reset_index()
+    ordered = table[table["size"] > 0].sort_values(["size", "label"], ascending=[False, True], kind="stable").head(n)
+    return tuple(Change(str(r.label), from_micros(int(r.last)), from_micros(int(r.before)))
+                 for r in ordered.itertuples())
+
+
+def findings_by_state(findings: Sequence[FindingSummary]) -> tuple[StateTotal, ...]:
+    """Count and estimated monthly $ per state, in the ticket's order; states with none left out."""
+    totals = []
+    for state in PIPELINE_STATES:
+        mine = [f for f in findings if f.state == state]
+        if mine:
+            totals.append(StateTotal(state, len(mine), sum((Decimal(repr(f.estimate_monthly)) for f in mine),
+                                                           Decimal(0))))
+    return tuple(totals)
+
+
+def quarter_of(day: date) -> str:
+    return str(pd.Timestamp(day).to_period("Q"))
+
+
+def realized_in_quarter(findings: Sequence[FindingSummary], quarter: str, team: str | None = None) -> tuple[Decimal, int]:
+    """Realized monthly savings (and how many findings) verified in ``quarter``, from the savings ledger."""
+    records = [f.ledger_record() for f in findings if team is None or f.team == team]
+    if not records:
+        return Decimal(0), 0
+    ledger = savings_ledger(records, by=("quarter",))
+    row = ledger[ledger["quarter"] == quarter]
+    if row.empty:
+        return Decimal(0), 0
+    return Decimal(repr(float(row["realized_monthly"].iloc[0]))), int(row["verified_count"].iloc[0])
+
+
+def _daily_series(frame: pd.DataFrame, week: Week, metric: str) -> tuple[tuple[date, float], ...]:
+    first = week.end - timedelta(days=7 * CHART_WEEKS - 1)
+    days = pd.date_range(first, week.end, freq="D")
+    rows = frame[_in(frame, first, week.end)]
+    sums = rows.groupby(pd.to_datetime(rows[DAY]))[metric].sum().reindex(days, fill_value=0.0)
+    return tuple((d.date(), float(v)) for d, v in sums.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# The digests
+
+
+def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date,
+                forecast: MonthForecast | None, budget: float | None,
+                anomalies: Sequence[AnomalyLine] | None, findings: Sequence[FindingSummary],
+                stalled: Sequence[str] = (), units: Sequence[UnitTrend] = (),
+                metric: str = "EffectiveCost") -> TeamDigest:
+    """One team's digest of ``week``.
+
+    ``costs``: daily costs with ChargePeriodStart, x_Team, x_AllocationRule, ServiceName and
+    ``metric`` (shared pools split), covering at least the chart's weeks and the month of the
+    week's end; other teams' rows are ignored. ``forecast``: the month-end forecast as of the
+    week's last day. ``findings``: every finding (other teams' are ignored).
+    """
+    mine = costs[(costs[TEAM] == team).to_numpy()]
+    month_start = week.end.replace(day=1)
+    status = None
+    if budget is not None and forecast is not None:
+        status = budget_status(forecast, {team: budget})[0]
+    found = forecast.team(team) if forecast is not None else None
+    my_findings = [f for f in findings if f.team == team]
+    open_ = sorted((f for f in my_findings if f.state in OPEN_STATES), key=lambda f: (-f.estimate_monthly, f.id))
+    quarter = quarter_of(week.end)
+    realized, verified = realized_in_quarter(my_findings, quarter)
+    return TeamDigest(
+        team=team, channel=channel, week=week, complete_through=complete_through,
+        spend=week_change(mine, week, team, metric=metric), month=f"{week.end:%Y-%m}",
+        month_to_date=_sum(mine, _in(mine, month_start, min(week.end, complete_through)), metric),
+        budget=status, forecast=None if forecast is None else (found.forecast if found else 0.0),
+        movers=top_movers(mine, week, metric=metric),
+        anomalies=None if anomalies is None else tuple(sorted((a for a in anomalies if a.team == team),
+                                                              key=lambda a: (-abs(a.impact), str(a.id)))),
+        findings=findings_by_state(my_findings), open_findings=tuple(open_), stalled=tuple(stalled),
+        quarter=quarter, realized_quarter=realized, verified_quarter=verified,
+        units=tuple(u for u in units if u.team == team), daily=_daily_series(mine, week, metric),
+    )
+
+
+def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date, teams: Sequence[str],
+               forecast: MonthForecast | None, budgets: Mapping[str, float], untagged: pd.DataFrame,
+               anomalies: Sequence[AnomalyLine] | None, findings: Sequence[FindingSummary],
+               scorecard: Scorecard | None, metric: str = "EffectiveCost") -> OrgDigest:
+    """The organisation's digest of ``week``: ``costs`` as for :func:`team_digest` (every team's),
+    ``teams`` the names of teams.yml (teams with no spend are ranked too, at zero)."""
+    month_start = week.end.replace(day=1)
+    statuses = {s.team: s for s in budget_status(forecast, budgets)} if forecast is not None else {}
+    owners = list(dict.fromkeys([*teams, *sorted(set(costs[TEAM]) - {UNALLOCATED} - set(teams))]))
+    ranks = []
+    for team in owners:
+        mine = costs[(costs[TEAM] == team).to_numpy()]
+        found = forecast.team(team) if forecast is not None else None
+        ranks.append(TeamRank(week_change(mine, week, team, metric=metric),
+                              None if forecast is None else (found.forecast if found else 0.0), statuses.get(team)))
+    ranks.sort(key=lambda r: (-abs(r.change.delta), r.change.label))
+    unallocated = costs[(costs[TEAM] == UNALLOCATED).to_numpy()]
+    open_ = [f for f in findings if f.state in OPEN_STATES]
+    quarter = quarter_of(week.end)
+    realized, _ = realized_in_quarter(findings, quarter)
+    return OrgDigest(
+        channel=channel, week=week, complete_through=complete_through,
+        spend=week_change(costs, week, "organisation", metric=metric), month=f"{week.end:%Y-%m}",
+        month_to_date=_sum(costs, _in(costs, month_start, min(week.end, complete_through)), metric),
+        forecast=None if forecast is None else forecast.org.forecast,
+        forecast_low=None if forecast is None else forecast.org.low,
+        forecast_high=None if forecast is None else forecast.org.high,
+        teams=tuple(ranks), unallocated=week_change(unallocated, week, UNALLOCATED, metric=metric),
+        untagged=untagged, open_anomalies=None if anomalies is None else len(anomalies),
+        open_findings=(len(open_), sum((Decimal(repr(f.estimate_monthly)) for f in open_), Decimal(0))),
+        realized_quarter=realized, quarter=quarter, scorecard=scorecard,
+        weekly=tuple((r.change.label, float(r.change.before), float(r.change.last)) for r in ranks),
+    )

@@ -1,0 +1,88 @@
+"""``/cost digest preview [team]`` and the digests' "Show more" buttons.
+
+The preview is what the next weekly run would post, shown only to the person who asked: the
+named team's digest; with no team, the team the asker belongs to (owner or member in teams.yml)
+when there is exactly one, else the org digest. Nothing is claimed or posted.
+
+"Show more" (``digest_more``) answers the person who pressed it, ephemerally, with the whole list
+the digest summarised: every team ranked by its change that week, or a team's open findings. It
+reads cost data and findings any workspace member can list with ``/cost``, so anyone may press it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from slack_bolt import Ack, App, Respond
+
+from bot.blocks.digest import MORE_ACTION, finding_line, more_message, parse_more_value, rank_line
+from bot.cli._common import UsageError
+from bot.cli.forecast import resolve_team
+from bot.cli.maturity import load_findings
+from bot.context import AppContext
+from finops.digest import OPEN_STATES, Week
+from finops.errors import QuestionError
+from handlers.commands import CommandRequest, Reply, subcommand
+from jobs.digest import build_org_digest, load_digest_inputs, preview_digest, preview_org_digest
+from jobs.scheduler import schedule_timezone
+
+log = logging.getLogger(__name__)
+
+
+def _team_of(request: CommandRequest) -> str | None:
+    teams = request.ctx.teams
+    name = request.args.strip()
+    if name:
+        try:
+            return resolve_team(teams, name)
+        except UsageError:
+            raise QuestionError(f"No team called `{name}` in teams.yml.", word=name,
+                                examples=tuple(f"/cost digest preview {t}" for t in teams.team_names[:2])
+                                or ("/cost digest preview",)) from None
+    mine = [t.name for t in teams.teams if request.user_id in t.owners or request.user_id in t.members]
+    return mine[0] if len(mine) == 1 else None
+
+
+@subcommand("digest preview", usage="/cost digest preview [team]", slow=True, working_text="Building the digest…",
+            summary="Preview this week's digest (your team's, a named team's, or the org's); only you see it.")
+def show_preview(request: CommandRequest) -> Reply:
+    ctx = request.ctx
+    team = _team_of(request)
+    digest = preview_digest(ctx, team=team)[0] if team else preview_org_digest(ctx)
+    schedule = ctx.teams.digest
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        f"Preview, not posted. The digest goes to {digest.message.channel} at `{schedule.cron}` "
+        f"({schedule_timezone(ctx)}), with its chart in the thread.")}]}
+    return Reply(text=f"Preview: {digest.message.text}", blocks=[*digest.message.blocks, note][:50])
+
+
+def register(app: App, ctx: AppContext) -> None:
+    @app.action(MORE_ACTION)
+    def on_show_more(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        try:
+            kind, week_label, team = parse_more_value(body["actions"][0].get("value", ""))
+            week = Week.from_label(week_label)
+        except ValueError:
+            respond(replace_original=False, response_type="ephemeral",
+                    text=":warning: This button is from an older costbot; `/cost digest preview` shows the digest.")
+            return
+        try:
+            if kind == "teams":
+                digest = build_org_digest(ctx, load_digest_inputs(ctx, week), None)
+                message = more_message(f"Every team by its change, {week.title}",
+                                       [rank_line(r) for r in digest.teams], pointer="`costbot forecast` lists all.")
+            else:
+                findings = sorted((f for f in load_findings(ctx.db) if f.team == team and f.state in OPEN_STATES),
+                                  key=lambda f: (-f.estimate_monthly, f.id))
+                message = more_message(f"{team}: {len(findings)} open findings",
+                                       [finding_line(f) for f in findings],
+                                       pointer=f"`costbot findings list --team {team}` lists all.")
+        except Exception:
+            reference = secrets.token_hex(3)
+            log.exception("digest 'show more' failed (ref %s)", reference)
+            respond(replace_original=False, response_type="ephemeral",
+                    text=f":x: Something went wrong on our side. It was logged with reference `{reference}`.")
+            return
+        respond(replace_original=False, response_type="ephemeral", text=message["text"], blocks=message["blocks"])

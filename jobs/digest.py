@@ -1,0 +1,237 @@
+"""The weekly digest: every team channel gets its week, the default channel the org view and the
+maturity scorecard. Load -> domain (finops/digest.py) -> render (bot/blocks/digest.py) -> deliver.
+
+When: the cron of teams.yml's ``digest`` (default Monday 09:00) in its time zone, which
+``COSTBOT_TIMEZONE`` overrides. The job lives in the scheduler's persistent job store
+(jobs/scheduler.py): a run missed while the bot was down runs once when it starts again.
+
+Once: each digest is claimed before it is built (``digest_run``, unique per ISO week and
+audience), so of several replicas, or of a missed run and a scheduled one, exactly one posts it;
+its message key (``digest:<team>:<week>``, ``digest-org:<week>``) makes delivery post it once too.
+The week is the last complete ISO week before the run day. A digest that fails is logged, its
+claim released (the next run retries it), and the other digests still go out.
+
+``preview_digest`` builds the same messages without claiming or posting (``costbot digest
+--dry-run`` and ``/cost digest preview``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.blocks.digest import org_digest_message, team_digest_message
+from bot.charts.digest import org_week_chart, team_week_chart
+from bot.cli.coverage import load_coverage
+from bot.cli.forecast import budgets_of, complete_through, load_forecast, load_team_daily
+from bot.cli.maturity import load_findings, load_scorecard
+from bot.cli.units import load_unit_costs
+from bot.context import AppContext
+from bot.delivery import FileUpload, Message
+from finops.digest import (
+    CHART_WEEKS,
+    AnomalyLine,
+    OrgDigest,
+    TeamDigest,
+    Week,
+    org_digest,
+    team_digest,
+    week_reported,
+)
+from finops.errors import InputError
+from finops.forecast import MonthForecast
+from finops.maturity import FindingSummary, Scorecard
+from finops.units import UnitTrend, unit_trends
+from jobs.reminders import weekly_view_lines
+from jobs.scheduler import add_persistent_job, schedule_timezone
+from storage.costs import CostStore
+from storage.db import Database
+from storage.digests import ORG_AUDIENCE, TEAM_AUDIENCE, DigestRunStore
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "weekly_digest"
+
+
+def team_key(team: str, week: Week) -> str:
+    return f"digest:{team}:{week.label}"
+
+
+def org_key(week: Week) -> str:
+    return f"digest-org:{week.label}"
+
+
+def run_day(ctx: AppContext) -> date:
+    """Today in the schedule's time zone (a Monday 09:00 digest in Sydney is still Monday there)."""
+    return ctx.now().astimezone(ZoneInfo(schedule_timezone(ctx))).date()
+
+
+def claimant() -> str:
+    """Who claims a digest: this host and process (shown in ``digest_run.claimed_by``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def load_open_anomalies(db: Database) -> list[AnomalyLine] | None:
+    """Open anomalies from the anomaly store, as digest lines; None while there is no anomaly store
+    (storage/anomalies.py, built by the anomalies area) or it cannot list open anomalies yet."""
+    try:
+        from storage.anomalies import AnomalyStore  # noqa: PLC0415  (the anomalies area owns this module)
+    except ImportError:
+        return None
+    listing = getattr(AnomalyStore(db), "digest_lines", None)
+    return None if listing is None else [AnomalyLine(**line) for line in listing()]
+
+
+@dataclass(frozen=True)
+class DigestInputs:
+    """Everything the week's digests are built from, loaded once per run."""
+
+    week: Week
+    complete_through: date
+    costs: pd.DataFrame  # by day, team, rule, category, service; shared pools split
+    forecast: MonthForecast | None
+    anomalies: list[AnomalyLine] | None
+    findings: list[FindingSummary]
+    units: list[UnitTrend]
+
+
+def load_digest_inputs(ctx: AppContext, week: Week) -> DigestInputs:
+    """Costs of the chart's weeks and of the week's month, the forecast as of the week's last day,
+    anomalies, findings and unit costs (weekly where a team records weekly values, else monthly)."""
+    store = CostStore(ctx.db)
+    through = complete_through(store, week.end) or week.end
+    start = min(week.end - timedelta(days=7 * CHART_WEEKS - 1), week.end.replace(day=1))
+    costs = load_team_daily(store, ctx.teams, start=start, end=week.end, extra=["ServiceName"])
+    try:
+        forecast = load_forecast(store, ctx.teams, week.end)
+    except InputError:
+        forecast = None
+    weekly = load_unit_costs(ctx.db, ctx.teams, week.end, period="week")
+    monthly = load_unit_costs(ctx.db, ctx.teams, week.end, period="month")
+    this_week = [t for t in (unit_trends(weekly, "week") if not weekly.empty else []) if t.period == week.label]
+    shown = {(t.team, t.metric) for t in this_week}
+    units = this_week + [t for t in (unit_trends(monthly) if not monthly.empty else [])
+                         if (t.team, t.metric) not in shown]
+    return DigestInputs(week, through, costs, forecast, load_open_anomalies(ctx.db), load_findings(ctx.db), units)
+
+
+def build_team_digest(ctx: AppContext, inputs: DigestInputs, team: str, today: date) -> TeamDigest:
+    return team_digest(team, ctx.teams.channel_for(team), inputs.week, costs=inputs.costs,
+                       complete_through=inputs.complete_through, forecast=inputs.forecast,
+                       budget=budgets_of(ctx.teams).get(team), anomalies=inputs.anomalies, findings=inputs.findings,
+                       stalled=weekly_view_lines(ctx, team, today=today), units=inputs.units)
+
+
+def build_org_digest(ctx: AppContext, inputs: DigestInputs, scorecard: Scorecard | None) -> OrgDigest:
+    week = inputs.week
+    untagged = load_coverage(CostStore(ctx.db), ctx.teams, start=week.start, end=week.end, top=5).untagged
+    return org_digest(ctx.teams.default_channel, week, costs=inputs.costs, complete_through=inputs.complete_through,
+                      teams=ctx.teams.team_names, forecast=inputs.forecast, budgets=budgets_of(ctx.teams),
+                      untagged=untagged, anomalies=inputs.anomalies, findings=inputs.findings, scorecard=scorecard)
+
+
+@dataclass(frozen=True)
+class DigestMessage:
+    """One digest ready to deliver: the message, its chart, and who it is for."""
+
+    audience: str
+    team: str  # "" for the org digest
+    message: Message
+    chart: FileUpload
+
+
+def team_message(digest: TeamDigest) -> DigestMessage:
+    rendered = team_digest_message(digest)
+    key = team_key(digest.team, digest.week)
+    chart = FileUpload(key=f"{key}:chart", channel=digest.channel, filename=f"digest-{digest.team}-{digest.week.label}.png",
+                       content=team_week_chart(digest), title=f"{digest.team}: {digest.week.title}", thread_key=key)
+    return DigestMessage(TEAM_AUDIENCE, digest.team,
+                         Message(key=key, channel=digest.channel, text=rendered["text"], blocks=rendered["blocks"]),
+                         chart)
+
+
+def org_message(digest: OrgDigest) -> DigestMessage:
+    rendered = org_digest_message(digest)
+    key = org_key(digest.week)
+    chart = FileUpload(key=f"{key}:chart", channel=digest.channel, filename=f"digest-org-{digest.week.label}.png",
+                       content=org_week_chart(digest), title=f"Teams: {digest.week.title}", thread_key=key)
+    return DigestMessage(ORG_AUDIENCE, "", Message(key=key, channel=digest.channel, text=rendered["text"],
+                                                   blocks=rendered["blocks"]), chart)
+
+
+def preview_digest(ctx: AppContext, *, team: str | None = None, org: bool = True,
+                   today: date | None = None) -> list[DigestMessage]:
+    """The digests a run today would post, unposted: one team's, or (no ``team``) every team's and,
+    with ``org``, the org's last."""
+    day = today or run_day(ctx)
+    inputs = load_digest_inputs(ctx, week_reported(day))
+    teams = [team] if team is not None else list(ctx.teams.team_names)
+    messages = [team_message(build_team_digest(ctx, inputs, name, day)) for name in teams]
+    if org and team is None:
+        messages.append(org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day))))
+    return messages
+
+
+def preview_org_digest(ctx: AppContext, *, today: date | None = None) -> DigestMessage:
+    """The org digest a run today would post, unposted."""
+    day = today or run_day(ctx)
+    inputs = load_digest_inputs(ctx, week_reported(day))
+    return org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day)))
+
+
+def post_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Sequence[str] | None = None,
+                        org: bool = True) -> list[DigestMessage]:
+    """Claim, build and post the week's digests (every team's and the org's by default).
+
+    Returns the digests this process posted (the others were claimed elsewhere or earlier).
+    """
+    day = today or run_day(ctx)
+    week = week_reported(day)
+    runs, me = DigestRunStore(ctx.db), claimant()
+    names = list(ctx.teams.team_names if teams is None else teams)
+    wanted = [(TEAM_AUDIENCE, name, ctx.teams.channel_for(name), team_key(name, week)) for name in names]
+    if org:
+        wanted.append((ORG_AUDIENCE, "", ctx.teams.default_channel, org_key(week)))
+    claimed = [w for w in wanted if runs.claim(week.label, w[0], w[1], channel=w[2], message_key=w[3], by=me,
+                                               at=ctx.now())]
+    if not claimed:
+        log.info("digests of %s: all posted or being posted elsewhere", week.label)
+        return []
+    inputs = load_digest_inputs(ctx, week)
+    posted = []
+    for audience, team, _, _ in claimed:
+        try:
+            if audience == TEAM_AUDIENCE:
+                digest = team_message(build_team_digest(ctx, inputs, team, day))
+            else:
+                digest = org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day)))
+            ctx.delivery.send(digest.message)
+            ctx.delivery.upload(digest.chart)
+        except Exception:
+            log.exception("the %s digest of %s failed; released for the next run", team or "org", week.label)
+            runs.release(week.label, audience, team, by=me)
+            continue
+        runs.mark_posted(week.label, audience, team, at=ctx.now())
+        posted.append(digest)
+    log.info("digests of %s: %d posted by %s", week.label, len(posted), me)
+    return posted
+
+
+def scheduled_digests(ctx: AppContext) -> list[DigestMessage]:
+    """What the scheduler runs: every digest of the week, as of now."""
+    return post_weekly_digests(ctx)
+
+
+def schedule(scheduler: BaseScheduler, ctx: AppContext) -> None:
+    """The weekly digest at teams.yml's cron, in the persistent job store (missed runs run once)."""
+    trigger = CronTrigger(**ctx.teams.digest.trigger_fields, timezone=schedule_timezone(ctx))
+    add_persistent_job(scheduler, ctx, "jobs.digest:scheduled_digests", trigger, JOB_ID)
