@@ -247,7 +247,7 @@ class TerminalTransport:
             path.write_bytes(content)
             where = str(path)
         self._print(f"{channel_id} (file)", f"{title or filename}: {where}")
-        return filename
+        return f"F{self._next_ts().replace('.', '')[-12:]}"  # a short file ID, like Slack's
 
     def join(self, channel_id: str) -> None:
         return None
@@ -330,7 +330,10 @@ class Delivery:
             try:
                 self._wait_for_rate_limit()
                 self._deliver_claimed(record)
-                return self.outbox.get(key)  # type: ignore[return-value]
+                latest = self.outbox.get(key)
+                if latest is not None and latest.needs_sending:
+                    continue  # newer content arrived while we were sending: send that too
+                return latest  # type: ignore[return-value]
             except DeliveryError as e:
                 if e.error == "not_in_channel" and record.channel_id and attempt == 0:
                     self._try_join(record)

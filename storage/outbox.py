@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
@@ -105,15 +105,12 @@ class OutboxStore:
     def claim(self, key: str, *, hold: timedelta = timedelta(seconds=120)) -> OutboxRecord | None:
         """Take the row for sending and count the attempt; None if someone else holds it.
 
-        The record returned shows ``maybe_sent`` as it was before this claim: True means an
-        earlier attempt may have reached Slack without us learning its ts.
+        The row is read back after the claim, so a sender that finished in between (and released
+        the row) is seen: its ts and sent content are in the record, and nothing is sent twice.
+        ``maybe_sent`` True means an earlier attempt may have reached Slack unanswered.
         """
         now = utcnow()
         with self.db.session() as session:
-            before = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
-            if before is None:
-                return None
-            previous = _record(before)
             result = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.key == key,
@@ -123,7 +120,9 @@ class OutboxStore:
             )
             if result.rowcount != 1:
                 return None
-            return replace(previous, attempts=previous.attempts + 1)
+            row = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)
+                               .execution_options(populate_existing=True)).one()
+            return _record(row)
 
     def mark_in_flight(self, key: str) -> None:
         """Committed just before the post: from here on the outcome is unknown until answered."""

@@ -162,3 +162,16 @@ def test_terminal_transport_prints_channel_then_message(backend: str, sqlite_db:
     assert "*Spend* $1,234.00 (details (https://x.test))" in printed
     assert "[Acknowledge]" in printed
     assert "(message updated)" in printed and printed.rstrip().endswith("updated")
+
+
+def test_concurrent_sends_of_one_key_post_once_and_edit_in_place(db: Database, fake_slack: FakeSlack) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    delivery = make_delivery(db, fake_slack)
+    fake_slack.delay("chat.postMessage", 0.05)  # widen the window in which threads overlap
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: delivery.send(alert(text=f"impact so far ${i}00")), range(16)))
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    messages = fake_slack.messages("#team-payments")
+    assert len(messages) == 1
+    assert messages[0]["text"] == OutboxStore(db).get("anomaly:1").text  # Slack shows the latest content
