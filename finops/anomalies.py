@@ -2,85 +2,92 @@
 
 What is watched
     Every *owned series*: provider x sub account x service x team x charge category (regions and
-    SKUs summed inside), plus two roll-ups per team that see changes spread thinly over several
-    series (one service across the team's accounts; one account across the team's services),
-    plus each region of a series, for new spend only. Credits are never watched: a credit is a
-    reduction the provider grants, not a behaviour of the workload, and it would otherwise read
-    as a drop (and its end as a spike). Purchase, Tax and Adjustment charges are their own series
-    (the category is part of the key), so a month-start fee is compared with earlier fees, not
-    with daily usage. Days after ``complete_through`` are partial and are dropped before anything.
+    SKUs summed inside); two roll-ups per team that see a change spread thinly over several series
+    (one service across the team's accounts, one account across the team's services); and, for
+    new spend only, each region of a series that spans several. Credits are never watched: a
+    credit is a reduction the provider grants, not a behaviour of the workload, and it would read
+    as a drop (and its end as a spike). Purchase, Tax and Adjustment charges are series of their
+    own (the category is part of the key), so a month-start fee is compared with earlier fees,
+    never with daily usage. Days after ``complete_through`` are partial and are dropped first.
 
-The expected cost of a day d (only data before d is used)
+The expected cost of day d (only days before d are read)
     E(d) = L(d) * w(weekday of d) + M(d)
 
-    - w, weekly seasonality: multiplicative weekday factors, the median over the 12 most recent
-      clean Monday-Sunday weeks of each day's ratio to its week's mean. Weeks with masked days are
-      skipped; fewer than 3 usable weeks means no weekly pattern (w = 1). Refreshed weekly.
+    - w, weekly seasonality: multiplicative weekday factors, each the median over the 12 most
+      recent clean Monday-Sunday weeks of the day's ratio to its week's mean, shrunk towards 1 by
+      its own standard error (so noise does not invent a weekly pattern; a weekend at 60 % +- 3 %
+      stays 60 %). Fewer than 3 usable weeks: no pattern. Refreshed each Monday.
     - L, level: the median of the de-seasonalised values of the last 28 clean days. A four-week
-      median follows a trend with a two-week lag: a growth of 20 %/month is then 10 % behind,
-      well inside the 30 % minimum change, and anything faster is worth a look anyway.
-    - M, recurring monthly charges (month-start fees, month-end batch jobs, tax on the last day):
-      learned from the series' own history. For day d, look at the same position in each of the
-      previous six months, both as day of month (the 1st, the 15th) and as days before month end
-      (the last day). Each such day's excess is its value minus the median of the same weekday
-      one and two weeks around it. A position is recurring when at least two months (and all
-      months but one) show an excess beyond 3 robust noise units in the same direction; then M is
-      the median excess and its spread widens the band.
-    - "Clean" history excludes holidays and the days of this scope's own earlier anomalies (and
-      those of its roll-ups/members), so an event never becomes its own baseline while it lasts.
+      median follows a trend with a two-week lag: growth of 20 %/month leaves it 10 % behind, well
+      inside the 30 % minimum change; faster growth is worth a look anyway.
+    - M, recurring monthly charges (month-start fees, mid-month and month-end batch jobs, tax on
+      the last day), learned from the series' own history: the same position in each of the six
+      previous months, as a day of the month (the 1st, the 15th) and, in a month's last three
+      days, as a distance from its end (the last day). Each earlier month's excess is measured
+      against the same weekday one and two weeks around it, in dollars (a fee, a fixed job) and
+      as a ratio (a job that scales with the workload or runs on working days only). A position
+      recurs when every month (at least two; from four months on, all but one) is beyond 3 noise
+      units, at that month's level, in the same direction; M is then the median excess of the
+      steadier of the two measures, and the months' spread widens the band.
+    - Clean history leaves out holidays and the days of earlier anomalies of this scope (and of
+      its roll-ups or members), so an event never becomes its own baseline while it lasts.
 
 The noise and the rule
-    sigma(d) = s * L(d) * w(d) (+ the spread of the recurring effect), where s is the robust
-    relative noise of the series, 1.4826 * median |actual - expected| / expected over the last 56
-    clean days (the MAD, which ignores the outliers it is meant to find). A day is *out of band*
-    when it differs from E by more than 2 sigma (the chart band, about 95 %).
+    Cost noise is multiplicative (a busy day is busier in every line item), so it is measured on
+    the log scale: s, the robust spread of log(actual / expected) over the last 56 clean days
+    (1.4826 x the median absolute value, which ignores the outliers it is there to find),
+    refreshed weekly; with the spread of a recurring charge, sigma(d). A day is *out of band*
+    when |log(actual / E)| > 2 sigma; the chart band is E * exp(+-2 sigma).
 
     A candidate is a run of out-of-band days in one direction (gaps of fewer than 3 in-band days
-    allowed) whose last day is among the 3 most recent complete days. It is raised when, summed
-    over the run, all three hold:
-      |impact| >= min impact ($100 by default, per team),
-      |impact| / expected >= min % (30 % by default, per team),
-      |impact| / sd >= 4, where sd combines the daily noise and the error of the baseline itself
-      (a median of 28 days has a standard error of 1.25 sigma / sqrt(28), shared by all run days).
-    The first two are the team's business thresholds; the third is the statistical one: at 4
-    robust sigma a series gives well under one false alarm a year even with heavy tails. When a
-    long run of marginal days precedes a clear change, the earliest start whose run still passes
-    is reported, so the start is as early as the evidence allows.
+    allowed) whose last day is among the 3 most recent complete days, with 28 days of data before
+    it. It is raised when, over the run, all three hold:
+      |impact| >= the team's minimum impact ($100 by default),
+      |impact| / expected >= the team's minimum change (30 % by default),
+      the summed log change is >= 4.5 standard errors, where the error adds the days' noise and
+      that of the baseline itself (a median of 28 days: 1.25 sigma / sqrt(28), shared by all the
+      run's days, so a long run cannot pass on a biased baseline alone).
+    The first two are business thresholds; the third is the statistical one. A one-sided Gaussian
+    day beyond 4 sigma happens once in about 30,000 days (one false alarm per ~90 series-years);
+    sigma itself is estimated from eight weeks and is uncertain by about 15 %, so 4.5 estimated
+    sigmas keep that rate. When marginal days precede a clear change, the earliest start whose run
+    still passes is reported, so the start is as early as the evidence allows.
 
-    Holidays (Dec 24-26, Dec 31, Jan 1 by default) never count as out of band downwards, and are
-    excluded from baselines; an increase on a holiday is still an increase.
+    Holidays (Dec 24-26, Dec 31 and Jan 1 by default) never count as out of band downwards and
+    are left out of baselines; an increase on a holiday is still an increase.
 
 Kinds and directions
-    Increases raise alerts; decreases are recorded with ``direction="decrease"`` (kind "drop")
-    and alert only where the team's thresholds say ``alert_on_decrease``. Spend on a scope that
-    had none during the 56 days before (and the data covers those days) is ``kind="new_spend"``
-    once it reaches the minimum impact; a region new to a series is watched on its own for this,
-    so a small new region inside a large series is still reported.
+    Increases alert ("spike" for up to 3 days, "shift" beyond). Decreases are recorded with
+    ``direction="decrease"`` (kind "drop") and alert only where the team's thresholds say
+    ``alert_on_decrease``. Spend on a scope that had none during the 56 days before (data
+    covering those days) is ``kind="new_spend"`` once it reaches the minimum impact; a region new
+    to a series is watched on its own for this, so a small new region in a large series counts.
 
 One event, one anomaly
-    While an anomaly is open its days are masked out of the baseline, so the expected value stays
-    at the pre-event level and the impact accumulates. Each run updates impact, expected and
-    actual so far and the last day seen. It ends when the series has been back in its band for 3
-    days (back means within 2 sigma, or below half the event's typical daily excess, whichever is
-    closer, so a noisy plateau does not flap); ``end`` is the last anomalous day. A change still
-    there after 90 days (28 for new spend) is accepted as the new normal: the anomaly ends and
-    its days become history again. An open scope is never raised again, and a new event on a scope
-    must start after its previous one ended.
+    While an anomaly is open its days are masked out of the baseline: the expected cost stays at
+    the pre-event level and the impact accumulates. Every run updates the impact, expected and
+    actual so far and the last day seen. The anomaly ends when the series has been back for 3
+    days, back meaning closer (on the log scale) to the expected cost than to the event's typical
+    level, or within the band where that level is not finite (spend from nothing, a full stop);
+    ``end`` is its last anomalous day. A change still there after 90 days (28 for new spend) is
+    the new normal: the anomaly ends and its days are history again. An open scope is never
+    raised again, and a new event on a scope must start after the previous one ended.
 
-    Roll-ups versus members: when a member series (or a region inside a series) carries at least
-    half of a candidate's impact and itself has a candidate or an open anomaly, the more specific
-    scope is the one reported. Otherwise the change is spread, the roll-up is reported, and
-    same-direction candidates of its members that day are part of it. An open roll-up anomaly
-    covers its members.
+    Roll-ups are not modelled on their own: a roll-up's expected cost is the sum of its members'
+    (so it has their seasonality and recurring charges), and its noise is that of the sum's
+    residuals. When a member (or a region in a series) carries at least half of a candidate's
+    impact and has a candidate or an open anomaly itself, that more specific scope is reported.
+    Otherwise the change is spread: the roll-up is reported, and the same-direction candidates of
+    its members that day are part of it. An open roll-up anomaly covers its members.
 
-    The key is scope + start day, so a re-run, or a run on restated data, produces the same
-    anomaly, and storage updates instead of inserting.
+    The key is the scope and the start day, so a re-run, or a run on restated data, produces the
+    same anomaly and storage updates instead of inserting.
 
 Root cause
     Over the anomaly's days, each value of each dimension under the scope (accounts, services,
-    regions, SKUs, resources) gets the part of the expected cost it carried in the 28 days before
-    the start, and its impact is its actual minus that part; shares are impact / total impact, so
-    per dimension they sum to 1.
+    regions, SKUs, resources) is given the part of the expected cost it carried in the 28 days
+    before the start; its impact is its actual cost minus that part. Shares are impact / total
+    impact, so per dimension they sum to 1.
 """
 
 from __future__ import annotations
@@ -134,6 +141,13 @@ CHART_MAX_DAYS = 60
 CHART_DAYS_BEFORE = 14
 ROOT_CAUSE_TOP = 5
 OTHER = "(other)"
+
+# What a daily run reads before ``complete_through``: the oldest day it evaluates (a run's start,
+# a chart), the noise window before that, and the longest look back from there (six months of
+# recurring charges with their neighbours, half a year of clean days). Callers load this much
+# daily history, and pass the anomalies that ended within it.
+HISTORY_DAYS = (max(RUN_DAYS, CHART_MAX_DAYS) + NOISE_DAYS + 7
+                + max(LEVEL_LOOKBACK_DAYS, 7 * FACTOR_LOOKBACK_WEEKS, 31 * MONTHS_BACK + 14))
 
 # Fixed-date holidays observed almost everywhere cloud spend is run: (month, day).
 DEFAULT_HOLIDAYS: tuple[tuple[int, int], ...] = ((1, 1), (12, 24), (12, 25), (12, 26), (12, 31))
@@ -735,7 +749,7 @@ class _Detector:
         """Detect with data through day ``today``; returns (new, updated, ended) events."""
         updated, ended = self._update_open(today)
         candidates = self._candidates(today)
-        raised = self._resolve(candidates, today)
+        raised = self._resolve(candidates)
         new = []
         for cand in raised:
             level = self.panel.levels[cand.level]
@@ -792,6 +806,7 @@ class _Detector:
         event.actual = float(actual[:n].sum())
 
     def _candidates(self, today: int) -> list[_Candidate]:
+        """Every scope's new spend, and every run of out-of-band days that passes the rule."""
         lo = max(0, today - RUN_DAYS)
         out: list[_Candidate] = []
         new_rows: dict[str, set[int]] = {}
@@ -822,12 +837,9 @@ class _Detector:
     def _run(self, name: str, row: int, sign: int, lo: int, today: int, actual: np.ndarray,
              expected: np.ndarray, sigma: np.ndarray, out_of_band: np.ndarray) -> _Candidate | None:
         """The earliest-starting run ending in the last days that passes every threshold."""
-        floor = max(lo, self._barrier(name, row) + 1)
-        if floor > today:
-            return None
-        offset = lo
-        flags = out_of_band[floor - offset:]
-        if not flags[-END_AFTER_DAYS:].any():
+        floor = max(lo, self._barrier(name, row) + 1)  # arrays start at day lo
+        flags = out_of_band[floor - lo:]
+        if floor > today or not flags[-END_AFTER_DAYS:].any():
             return None
         last = int(np.flatnonzero(flags)[-1]) + floor
         starts = [last]
@@ -840,12 +852,12 @@ class _Detector:
                 gap += 1
                 if gap >= END_AFTER_DAYS:
                     break
-        if starts[-1] - (LEVEL_DAYS) < 0:
+        if starts[-1] < LEVEL_DAYS:
             return None  # not enough history before the run to call it unusual
         limits = self._thresholds(name, row)
         log_ratio = _log_ratio(actual, expected)
         for start in sorted(starts):
-            part = slice(start - offset, last - offset + 1)
+            part = slice(start - lo, last - lo + 1)
             impact = float((actual[part] - expected[part]).sum()) * sign
             base = float(expected[part].sum())
             # the run's mean log change against its standard error: the days' noise plus the
@@ -891,6 +903,7 @@ class _Detector:
     # -- one event, one anomaly ------------------------------------------------------------------
 
     def _ancestors(self, level: str, row: int) -> list[tuple[str, int]]:
+        """The scopes a scope is part of: its series (for a region) and roll-ups."""
         if level == REGION:
             series = int(self.panel.series_of_region[row])
             return [(SERIES, series), *self._ancestors(SERIES, series)]
@@ -899,13 +912,15 @@ class _Detector:
         return []
 
     def _descendants(self, level: str, row: int) -> list[tuple[str, int]]:
+        """The scopes directly under a scope: a roll-up's series, a series' regions."""
         if level in (SERVICE_ROLLUP, ACCOUNT_ROLLUP):
             return [(SERIES, int(m)) for m in self.panel.levels[level].members[row]]
         if level == SERIES:
             return [(REGION, int(m)) for m in self.panel.levels[SERIES].members[row]]
         return []
 
-    def _resolve(self, candidates: list[_Candidate], today: int) -> list[_Candidate]:
+    def _resolve(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        """One event, one anomaly: drop the candidates another scope reports (see the module doc)."""
         by_scope = {(c.level, c.row): c for c in candidates}
         dropped: set[tuple[str, int]] = set()
         # an open anomaly above a scope already tells this event
@@ -923,7 +938,7 @@ class _Detector:
             told = [s for s in below
                     if (s in by_scope and by_scope[s].sign == c.sign and s not in dropped)
                     or (s in self.open and self.open[s].sign == c.sign)]
-            if told and self._largest_share(told, c, today) >= MEMBER_SHARE:
+            if told and self._largest_share(told, c) >= MEMBER_SHARE:
                 dropped.add((c.level, c.row))
                 continue
             for s in below:
@@ -932,7 +947,8 @@ class _Detector:
                     dropped.add(s)
         return [c for c in candidates if (c.level, c.row) not in dropped]
 
-    def _largest_share(self, scopes: list[tuple[str, int]], cand: _Candidate, today: int) -> float:
+    def _largest_share(self, scopes: list[tuple[str, int]], cand: _Candidate) -> float:
+        """The largest part of a candidate's impact that one of the scopes below it carries."""
         level = scopes[0][0]
         rows = [r for _, r in scopes]
         expected, _ = self._band(level, rows, cand.start, cand.last)
@@ -960,11 +976,11 @@ def detect_anomalies(daily: pd.DataFrame, *, as_of: date, complete_through: date
                      metric: str = "effective") -> DetectionResult:
     """One daily detection run over every owned series, using complete days only.
 
-    ``daily`` is the daily cost frame with ``x_Team`` filled (at least the days the baselines
-    need: about seven months for recurring monthly charges, eight weeks for the rest); rows after
+    ``daily`` is the daily cost frame with ``x_Team`` filled, covering the HISTORY_DAYS before
+    ``complete_through`` (less works, with less knowledge of recurring charges); rows after
     ``complete_through`` are ignored. ``open_anomalies`` are the anomalies storage still has open:
-    they are updated (or ended), never raised again. ``ended_anomalies`` are those that ended in
-    the last half year: their days stay out of the baselines and a new event on their scope must
+    they are updated (or ended), never raised again. ``ended_anomalies`` are those that ended
+    within HISTORY_DAYS: their days stay out of the baselines and a new event on their scope must
     start after them. ``thresholds`` maps team names to their thresholds; other teams (and
     unallocated spend) use ``default_thresholds``. ``as_of`` is the run's day (``detected_on``).
     """
@@ -1010,6 +1026,10 @@ def replay_detection(daily: pd.DataFrame, *, start: date, end: date, complete_la
     Fast by construction: the series matrices and the baselines of every scope without anomalies
     are computed once for the whole range (a day's baseline only reads earlier days); each day
     only recomputes the few scopes whose own anomalies are masked out.
+
+    A first install replays its backfilled history this way before its first daily run, so
+    storage starts knowing the events in that history (a daily run without them would read the
+    end of an earlier shift as a drop).
     """
     panel = _build_panel(daily, end - timedelta(days=complete_lag_days), metric, holidays)
     if panel is None:

@@ -193,6 +193,20 @@ def test_an_open_anomaly_is_never_raised_again():
     assert money(anomalies[0].impact) == Decimal("4000.00") and anomalies[0].end is None
 
 
+def test_an_ended_anomaly_passed_back_keeps_its_days_out_of_the_baseline():
+    shift = days(date(2025, 11, 1), date(2025, 12, 10))
+    last = date(2025, 12, 20)
+    daily = frame(rows(FIRST, last, lambda d: 300.0 if d in shift else 100.0))
+    (ended,) = replay_detection(daily, start=date(2025, 10, 25), end=last)
+    assert (ended.start, ended.end, money(ended.impact)) == (date(2025, 11, 1), date(2025, 12, 10),
+                                                             Decimal("8000.00"))
+
+    assert detect(daily, last, ended_anomalies=[ended]).new == ()
+    # forgotten, the shift has become the baseline, and its end reads as a drop
+    (drop,) = detect(daily, last).new
+    assert (drop.direction, drop.start) == ("decrease", date(2025, 12, 11))
+
+
 # ---------------------------------------------------------------------------------------------- kinds
 
 
