@@ -16,14 +16,6 @@ from finops.money import cents
 
 Direction = Literal["increase", "decrease"]
 
-# Anomaly kinds. "spike" is an increase of a few days, "shift" one that lasts longer, "new_spend"
-# spend with no history in the lookback, "drop" a decrease, "aws" an import from AWS Cost Anomaly
-# Detection (its own model decided).
-KINDS: tuple[str, ...] = ("spike", "shift", "new_spend", "drop", "aws")
-
-# Scope levels: one owned series, a region inside it (new spend only), and two roll-ups.
-LEVELS: tuple[str, ...] = ("series", "region", "service", "account", "aws")
-
 
 @dataclass(frozen=True)
 class Contributor:
@@ -58,6 +50,12 @@ class Anomaly:
     restated data, produces the same key, so storage updates instead of inserting. ``impact`` is
     actual minus expected summed over the anomaly's days so far; ``impact_pct`` is impact over
     expected (None when nothing was expected, as for new spend).
+
+    ``kind``: "spike" (an increase of up to three days), "shift" (a longer one), "new_spend"
+    (spend where there was none), "drop" (a decrease), "aws" (imported from AWS Cost Anomaly
+    Detection). ``level``: "series" (provider x account x service x team x charge category),
+    "region" (a region inside a series, for new spend), "service" (a team's service across its
+    accounts), "account" (a team's account across its services), "aws".
     """
 
     key: str

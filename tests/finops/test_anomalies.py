@@ -123,8 +123,7 @@ def test_fees_tax_month_end_jobs_holidays_weekends_and_credits_raise_nothing():
 
 
 def test_the_first_day_of_a_month_is_not_read_against_the_day_before():
-    # the fee's first occurrence is new spend, its second is not yet a pattern; from then on the
-    # 1st is expected to carry it
+    # with earlier months to learn from, the 1st is expected to carry the fee
     last = date(2026, 1, 1)
     daily = frame(rows(FIRST, last, 100.0),
                   rows(FIRST, last, lambda d: 5000.0 if d.day == 1 else 0.0, service="AWS Support (Business)",
