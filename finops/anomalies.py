@@ -124,6 +124,7 @@ RAISE_Z = 4.5  # noise test for raising (see the module docstring)
 RECURRING_Z = 3.0  # a month position is recurring when its excess is beyond this many noise units
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
 MEDIAN_SE = math.sqrt(math.pi / 2)  # a median's standard error is this times the mean's
+MEAN_ABS_TO_SD = math.sqrt(math.pi / 2)  # mean absolute deviation of a normal times this is its sd
 BASELINE_SE = MEDIAN_SE / math.sqrt(LEVEL_DAYS)  # of the level, in units of the daily noise
 
 # --- The life of an anomaly --------------------------------------------------------------------
@@ -309,8 +310,15 @@ def _weekly_factors(values: np.ndarray, clean: np.ndarray, anchors: np.ndarray) 
         ratio = np.where(kept[..., None], chosen / chosen_mean[..., None], np.nan).swapaxes(-1, -2)
     factors = _nanmedian(ratio)
     deviation = factors - 1
+    # the spread of the weeks (robust: MAD); where most weeks agree exactly, as a weekday that is
+    # idle in most weeks and busy in a few (a job now and then), the MAD reads zero, and the mean
+    # absolute deviation says how unsteady it is
+    deviations = np.abs(ratio - factors[..., None])
     with np.errstate(invalid="ignore", divide="ignore"):
-        se = MEDIAN_SE * MAD_TO_SD * _nanmedian(np.abs(ratio - factors[..., None])) / np.sqrt(weeks)[..., None]
+        spread = MAD_TO_SD * _nanmedian(deviations)
+        mean_spread = MEAN_ABS_TO_SD * np.nansum(deviations, axis=-1) / weeks[..., None]
+        spread = np.where(spread > 0, spread, mean_spread)
+        se = MEDIAN_SE * spread / np.sqrt(weeks)[..., None]
         shrink = np.clip(1 - (se / deviation) ** 2, 0, 1)
     factors = 1 + np.nan_to_num(deviation * shrink)
     factors[weeks < MIN_FACTOR_WEEKS] = 1.0
@@ -414,7 +422,14 @@ def _expected_band(values: np.ndarray, clean: np.ndarray, cal: _Calendar, lo: in
         hist = _gather(values[rows], index.reshape(-1)).reshape(rows.size, *index.shape)
         w = factors[rows][:, anchor_of_day[:, None], cal.dow[np.maximum(index, 0)]]
         with np.errstate(invalid="ignore", divide="ignore"):
-            level[rows] = np.nan_to_num(_nanmedian(np.where(w > 0, hist / w, np.nan)), nan=0.0)
+            deseasonalised = np.where(w > 0, hist / w, np.nan)
+            median = _nanmedian(deseasonalised)
+            # a series spending on fewer than half of its days (a job now and then) has a median
+            # of zero; its level is then its average day
+            sparse = (median == 0) & (np.nanmax(np.nan_to_num(deseasonalised, nan=0.0), axis=-1) > 0)
+            if sparse.any():
+                median[sparse] = np.nanmean(deseasonalised[sparse], axis=-1)
+        level[rows] = np.nan_to_num(median, nan=0.0)
     base = level * factors[:, anchor_of_day, cal.dow[days]]
 
     # noise per week, on the log scale, from the clean days of the NOISE_DAYS before it
@@ -786,13 +801,13 @@ class _Detector:
         change = _log_ratio(actual, expected[0]) * event.sign
         out = _z(actual, expected[0], sigma[0]) * event.sign > BAND_Z
         if event.sign < 0:
-            out &= ~self.cal.holiday[event.start:today + 1]
+            out &= self._may_drop(event.level, [event.row], event.start, today)[0]
         # back to normal: closer (on the log scale) to the expected than to the event's typical
         # level; where that level is not finite (spend from nothing, a full stop), back in the band
         typical = float(np.median(change[out])) if out.any() else math.inf
         still = change > 0.5 * typical if math.isfinite(typical) else out
         if event.sign < 0:
-            still &= ~self.cal.holiday[event.start:today + 1]
+            still &= self._may_drop(event.level, [event.row], event.start, today)[0]
         seen = np.flatnonzero(still)
         event.last_seen = event.start + int(seen[-1]) if seen.size else event.start
         cap = NEW_SPEND_SETTLE_DAYS if event.new_spend else MAX_OPEN_DAYS
@@ -826,13 +841,26 @@ class _Detector:
             for sign in (1, -1):
                 out_of_band = sign * z > BAND_Z
                 if sign < 0:
-                    out_of_band &= ~self.cal.holiday[lo:today + 1]
+                    out_of_band &= self._may_drop(name, rows, lo, today)
                 for i in np.flatnonzero(out_of_band[:, recent].any(axis=1)):
                     cand = self._run(name, rows[i], sign, lo, today, values[i], expected[i], sigma[i],
                                      out_of_band[i])
                     if cand is not None:
                         out.append(cand)
         return out
+
+    def _may_drop(self, level: str, rows: list[int], lo: int, hi: int) -> np.ndarray:
+        """Which days of lo..hi may count as low: not holidays, and not a day without spend on a
+        series that had days without spend in the NOISE_DAYS before (for it, a pause is normal;
+        a stop is news only on a series that never stops)."""
+        values = self.panel.levels[level].values[rows]
+        first = max(0, lo - NOISE_DAYS)
+        idle = np.concatenate([np.zeros((len(rows), 1), dtype=np.int64),
+                               np.cumsum(values[:, first:hi + 1] == 0, axis=1)], axis=1)
+        days = np.arange(lo, hi + 1)
+        idle_before = idle[:, days - first] - idle[:, np.maximum(days - NOISE_DAYS, first) - first]
+        pause = (values[:, lo:hi + 1] == 0) & (idle_before > 0)
+        return ~self.cal.holiday[lo:hi + 1] & ~pause
 
     def _run(self, name: str, row: int, sign: int, lo: int, today: int, actual: np.ndarray,
              expected: np.ndarray, sigma: np.ndarray, out_of_band: np.ndarray) -> _Candidate | None:
@@ -862,13 +890,14 @@ class _Detector:
             base = float(expected[part].sum())
             # the run's mean log change against its standard error: the days' noise plus the
             # baseline's own error, which every day of the run shares
-            shift = float(log_ratio[part].sum()) * sign
+            with np.errstate(invalid="ignore"):  # a run both from nothing and to nothing: no verdict
+                shift = float(log_ratio[part].sum()) * sign
             sd = math.sqrt(float((sigma[part] ** 2).sum()) + (BASELINE_SE * float(sigma[part].sum())) ** 2)
             if sign > 0:
                 pct_ok = base <= 0 or impact / base >= limits.min_pct
             else:
                 pct_ok = base > 0 and impact / base >= limits.min_pct
-            z_ok = shift > 0 and (sd == 0 or shift / sd >= RAISE_Z)
+            z_ok = shift > 0 and (sd == 0 or shift / sd >= RAISE_Z)  # (False for NaN)
             if impact >= limits.min_impact_usd and pct_ok and z_ok:
                 return _Candidate(name, row, sign, start, last, impact * sign, new_spend=False)
         return None
