@@ -17,9 +17,10 @@ The expected cost of day d (only days before d are read)
       recent clean Monday-Sunday weeks of the day's ratio to its week's mean, shrunk towards 1 by
       its own standard error (so noise does not invent a weekly pattern; a weekend at 60 % +- 3 %
       stays 60 %). Fewer than 3 usable weeks: no pattern. Refreshed each Monday.
-    - L, level: the median of the de-seasonalised values of the last 28 clean days. A four-week
-      median follows a trend with a two-week lag: growth of 20 %/month leaves it 10 % behind, well
-      inside the 30 % minimum change; faster growth is worth a look anyway.
+    - L, level: the median of the de-seasonalised values of the last 28 clean days (their mean
+      for a series idle on most days). A four-week median follows a trend with a two-week lag:
+      growth of 20 %/month leaves it 10 % behind, well inside the 30 % minimum change; faster
+      growth is worth a look anyway.
     - M, recurring monthly charges (month-start fees, mid-month and month-end batch jobs, tax on
       the last day), learned from the series' own history: the same position in each of the six
       previous months, as a day of the month (the 1st, the 15th) and, in a month's last three
@@ -54,7 +55,9 @@ The noise and the rule
     still passes is reported, so the start is as early as the evidence allows.
 
     Holidays (Dec 24-26, Dec 31 and Jan 1 by default) never count as out of band downwards and
-    are left out of baselines; an increase on a holiday is still an increase.
+    are left out of baselines; an increase on a holiday is still an increase. Nor does a day
+    without spend on a series that had such days in the eight weeks before: for it a pause is
+    normal (a stop is news only on a series that never stops).
 
 Kinds and directions
     Increases alert ("spike" for up to 3 days, "shift" beyond). Decreases are recorded with
