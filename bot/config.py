@@ -23,6 +23,7 @@ DEFAULT_PORT = 3000
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     teams_path: Path | None = None
+    sources_path: Path | None = None  # sources.yml: the cloud connectors `costbot run` pulls daily
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
@@ -58,6 +59,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if not teams_path.is_file():
             raise ConfigError(f"file not found: {teams}", key="COSTBOT_TEAMS")
 
+    sources_path = None
+    if sources := get("COSTBOT_SOURCES"):
+        sources_path = Path(sources)
+        if not sources_path.is_file():
+            raise ConfigError(f"file not found: {sources}", key="COSTBOT_SOURCES")
+
     bot_token = get("SLACK_BOT_TOKEN")
     if bot_token and not bot_token.startswith("xoxb-"):
         raise ConfigError("must be a bot token starting with 'xoxb-'", key="SLACK_BOT_TOKEN")
@@ -87,6 +94,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=database_url,
         teams_path=teams_path,
+        sources_path=sources_path,
         slack_bot_token=bot_token,
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         slack_app_token=app_token,

@@ -182,7 +182,7 @@ class DigestSchedule:
         Days of the week are spelled out as names (``mon,tue``): APScheduler numbers them from
         Monday = 0 while cron uses Sunday = 0, so passing numbers through would shift the day.
         """
-        return _cron_fields(self.cron)
+        return cron_fields(self.cron)
 
 
 @dataclass(frozen=True)
@@ -285,15 +285,15 @@ def parse_teams(text: str, *, file: str = "teams.yml") -> TeamsConfig:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        raise _yaml_syntax_error(error, file) from None
+        raise yaml_syntax_error(error, file) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"not valid YAML: {error}", file=file) from None
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
         raise ConfigError("the file is empty: it needs at least default_channel and teams", file=file, line=1)
-    return _ConfigReader(file).config(root)
+    return ConfigReader(file).config(root)
 
 
-def _yaml_syntax_error(error: yaml.MarkedYAMLError, file: str) -> ConfigError:
+def yaml_syntax_error(error: yaml.MarkedYAMLError, file: str) -> ConfigError:
     """Name the line where the mistake is: for an unclosed quote or bracket the parser only
     notices at the end of the file, so the line where the construct started is the useful one."""
     problem, context = error.problem or "syntax error", error.context
@@ -332,21 +332,21 @@ VERIFICATION_KEYS = ("settle_days", "baseline_days", "verified_share")
 _EMPTY_CHANNEL = 'the channel is empty; quote it, e.g. "#team-payments" (YAML reads an unquoted # as a comment)'
 
 
-def _line(node: Node) -> int:
+def node_line(node: Node) -> int:
     return node.start_mark.line + 1
 
 
-def _path(parent: str, key: str | int) -> str:
+def node_path(parent: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{parent}[{key}]"
     return f"{parent}.{key}" if parent else key
 
 
-def _is_null(node: Node) -> bool:
+def is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag == _NULL
 
 
-def _describe_node(node: Node) -> str:
+def describe_node(node: Node) -> str:
     if isinstance(node, MappingNode):
         return "a mapping"
     if isinstance(node, SequenceNode):
@@ -362,14 +362,14 @@ def _unknown(word: str, allowed: Sequence[str], what: str, listed: str = "allowe
     return f"unknown {what} {word!r}{hint}; {listed}: {', '.join(allowed)}"
 
 
-class _ConfigReader:
+class ConfigReader:
     """Reads the composed YAML tree into the dataclasses, raising ConfigError on the first problem."""
 
     def __init__(self, file: str) -> None:
         self.file = file
 
     def error(self, message: str, node: Node, key: str | None) -> ConfigError:
-        return ConfigError(message, file=self.file, line=_line(node), key=key or None)
+        return ConfigError(message, file=self.file, line=node_line(node), key=key or None)
 
     # -- generic shapes -------------------------------------------------------------------------
 
@@ -377,17 +377,17 @@ class _ConfigReader:
                 what: str = "key") -> dict[str, tuple[Node, Node]]:
         """Key -> (key node, value node); unknown and duplicate keys are errors."""
         if not isinstance(node, MappingNode):
-            raise self.error(f"must be a mapping (key: value lines), got {_describe_node(node)}", node, key)
+            raise self.error(f"must be a mapping (key: value lines), got {describe_node(node)}", node, key)
         out: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or _is_null(key_node):
+            if not isinstance(key_node, ScalarNode) or is_null(key_node):
                 raise self.error("keys must be plain words", key_node, key)
             name = key_node.value
-            where = _path(key, name)
+            where = node_path(key, name)
             if allowed is not None and name not in allowed:
                 raise self.error(_unknown(name, allowed, what), key_node, where)
             if name in out:
-                raise self.error(f"duplicate key {name!r} (first on line {_line(out[name][0])})", key_node, where)
+                raise self.error(f"duplicate key {name!r} (first on line {node_line(out[name][0])})", key_node, where)
             out[name] = (key_node, value_node)
         return out
 
@@ -402,19 +402,19 @@ class _ConfigReader:
     def text(self, node: Node, key: str) -> str:
         """A non-empty text value, exactly as written (so IDs keep leading zeros)."""
         if not isinstance(node, ScalarNode) or node.tag not in (_STR, _INT, _FLOAT, _BOOL):
-            raise self.error(f"must be a text value, got {_describe_node(node)}", node, key)
+            raise self.error(f"must be a text value, got {describe_node(node)}", node, key)
         value = node.value.strip()
         if not value:
             raise self.error("must not be empty", node, key)
         return value
 
     def texts(self, node: Node, key: str) -> tuple[str, ...]:
-        return tuple(self.text(item, _path(key, i)) for i, item in enumerate(self.items(node, key)))
+        return tuple(self.text(item, node_path(key, i)) for i, item in enumerate(self.items(node, key)))
 
     def number(self, node: Node, key: str, *, minimum: float | None = None, maximum: float | None = None,
                hint: str = "") -> float:
         if not isinstance(node, ScalarNode) or node.tag not in (_INT, _FLOAT):
-            raise self.error(f"must be a number{hint}, got {_describe_node(node)}", node, key)
+            raise self.error(f"must be a number{hint}, got {describe_node(node)}", node, key)
         value = float(_CONSTRUCT.construct_yaml_int(node) if node.tag == _INT else _CONSTRUCT.construct_yaml_float(node))
         if value != value or value in (float("inf"), float("-inf")):
             raise self.error(f"must be a finite number, got {node.value!r}", node, key)
@@ -426,7 +426,7 @@ class _ConfigReader:
 
     def integer(self, node: Node, key: str, *, minimum: int) -> int:
         if not isinstance(node, ScalarNode) or node.tag != _INT:
-            raise self.error(f"must be a whole number, got {_describe_node(node)}", node, key)
+            raise self.error(f"must be a whole number, got {describe_node(node)}", node, key)
         value = int(_CONSTRUCT.construct_yaml_int(node))
         if value < minimum:
             raise self.error(f"must be at least {minimum}, got {value}", node, key)
@@ -434,7 +434,7 @@ class _ConfigReader:
 
     def boolean(self, node: Node, key: str) -> bool:
         if not isinstance(node, ScalarNode) or node.tag != _BOOL:
-            raise self.error(f"must be true or false, got {_describe_node(node)}", node, key)
+            raise self.error(f"must be true or false, got {describe_node(node)}", node, key)
         return bool(_CONSTRUCT.construct_yaml_bool(node))
 
     def name(self, node: Node, key: str, what: str) -> str:
@@ -456,7 +456,7 @@ class _ConfigReader:
         for i, (item, user) in enumerate(zip(self.items(node, key), users, strict=True)):
             if not _USER_RE.match(user):
                 raise self.error(f"{user!r} is not a Slack user ID: IDs look like U0123ABCD "
-                                 "(profile menu > Copy member ID)", item, _path(key, i))
+                                 "(profile menu > Copy member ID)", item, node_path(key, i))
         return tuple(dict.fromkeys(users))
 
     def tag_keys(self, node: Node, key: str) -> tuple[str, ...]:
@@ -465,7 +465,7 @@ class _ConfigReader:
         for i, (item, tag) in enumerate(zip(self.items(node, key), keys, strict=True)):
             if tag.casefold() in seen:
                 raise self.error(f"tag {tag!r} is listed twice (tag keys compare case-insensitively)",
-                                 item, _path(key, i))
+                                 item, node_path(key, i))
             seen[tag.casefold()] = i
         return keys
 
@@ -485,9 +485,9 @@ class _ConfigReader:
     def config(self, root: Node) -> TeamsConfig:
         if not isinstance(root, MappingNode):
             raise self.error(f"the file must be a mapping of keys (default_channel:, teams:, ...), "
-                             f"got {_describe_node(root)}", root, None)
+                             f"got {describe_node(root)}", root, None)
         top = self.mapping(root, "", TOP_KEYS)
-        if "default_channel" in top and _is_null(top["default_channel"][1]):
+        if "default_channel" in top and is_null(top["default_channel"][1]):
             raise self.error(_EMPTY_CHANNEL, top["default_channel"][1], "default_channel")
         if "default_channel" not in top:
             raise self.error('missing default_channel: where unallocated spend and org posts go, '
@@ -498,7 +498,7 @@ class _ConfigReader:
         defaults = self.defaults(top["defaults"][1]) if "defaults" in top else Defaults()
         teams = self.teams(top["teams"][1], defaults)
         names = tuple(t.name for t in teams)
-        optional = {key: node for key, (_, node) in top.items() if not _is_null(node)}
+        optional = {key: node for key, (_, node) in top.items() if not is_null(node)}
         timezone = self.timezone(optional["timezone"], "timezone") if "timezone" in optional else "UTC"
         return TeamsConfig(
             default_channel=default_channel,
@@ -521,8 +521,8 @@ class _ConfigReader:
         fields = self.mapping(node, key, THRESHOLD_KEYS)
         changes: dict[str, object] = {}
         for name, (_, value) in fields.items():
-            where = _path(key, name)
-            if _is_null(value):
+            where = node_path(key, name)
+            if is_null(value):
                 continue
             if name == "min_impact_usd":
                 changes[name] = self.number(value, where, minimum=0)
@@ -548,57 +548,57 @@ class _ConfigReader:
                            hint=' (a fraction: 0.3 is 30 %; or write "30%")')
 
     def defaults(self, node: Node) -> Defaults:
-        if _is_null(node):
+        if is_null(node):
             return Defaults()
         fields = self.mapping(node, "defaults", DEFAULTS_KEYS)
         result = Defaults()
-        if "thresholds" in fields and not _is_null(fields["thresholds"][1]):
+        if "thresholds" in fields and not is_null(fields["thresholds"][1]):
             result = replace(result, thresholds=self.thresholds(fields["thresholds"][1], "defaults.thresholds",
                                                                 Thresholds()))
-        if "members_from_channel" in fields and not _is_null(fields["members_from_channel"][1]):
+        if "members_from_channel" in fields and not is_null(fields["members_from_channel"][1]):
             result = replace(result, members_from_channel=self.boolean(fields["members_from_channel"][1],
                                                                        "defaults.members_from_channel"))
         return result
 
     def teams(self, node: Node, defaults: Defaults) -> tuple[Team, ...]:
-        if _is_null(node):
+        if is_null(node):
             return ()
         if not isinstance(node, SequenceNode):
-            raise self.error(f"must be a list of teams (lines starting with '- name:'), got {_describe_node(node)}",
+            raise self.error(f"must be a list of teams (lines starting with '- name:'), got {describe_node(node)}",
                              node, "teams")
         teams: list[Team] = []
         first_line: dict[str, int] = {}
         for i, item in enumerate(node.value):
-            team = self.team(item, _path("teams", i), defaults)
+            team = self.team(item, node_path("teams", i), defaults)
             folded = team.name.casefold()
             if folded in first_line:
                 name_node = self.mapping(item, "", None)["name"][1]
                 raise self.error(f"duplicate team name {team.name!r} (first defined on line {first_line[folded]}; "
-                                 "names compare case-insensitively)", name_node, _path(_path("teams", i), "name"))
+                                 "names compare case-insensitively)", name_node, node_path(node_path("teams", i), "name"))
             first_line[folded] = team.line
             teams.append(team)
         return tuple(teams)
 
     def team(self, node: Node, key: str, defaults: Defaults) -> Team:
         fields = self.mapping(node, key, TEAM_KEYS)
-        given = {name: value for name, (_, value) in fields.items() if not _is_null(value)}
+        given = {name: value for name, (_, value) in fields.items() if not is_null(value)}
         if "name" not in given:
-            raise self.error("missing name: every team needs one, e.g. name: payments", node, _path(key, "name"))
-        name = self.name(given["name"], _path(key, "name"), "team")
+            raise self.error("missing name: every team needs one, e.g. name: payments", node, node_path(key, "name"))
+        name = self.name(given["name"], node_path(key, "name"), "team")
         if name.casefold() == UNALLOCATED:
             raise self.error(f"{UNALLOCATED!r} is reserved for spend no rule matches", given["name"],
-                             _path(key, "name"))
+                             node_path(key, "name"))
         if "channel" in fields and "channel" not in given:
-            raise self.error(_EMPTY_CHANNEL, fields["channel"][1], _path(key, "channel"))
+            raise self.error(_EMPTY_CHANNEL, fields["channel"][1], node_path(key, "channel"))
         if "channel" not in given:
             raise self.error(f'missing channel: the team\'s alert channel, e.g. channel: "#team-{name}"',
-                             node, _path(key, "channel"))
-        team = Team(name=name, channel=self.channel(given["channel"], _path(key, "channel")),
+                             node, node_path(key, "channel"))
+        team = Team(name=name, channel=self.channel(given["channel"], node_path(key, "channel")),
                     thresholds=defaults.thresholds, members_from_channel=defaults.members_from_channel,
-                    line=_line(node))
+                    line=node_line(node))
         changes: dict[str, object] = {}
         for field_name, value in given.items():
-            where = _path(key, field_name)
+            where = node_path(key, field_name)
             if field_name == "match":
                 changes["match"] = self.rules(value, where)
             elif field_name in ("owners", "members"):
@@ -621,28 +621,28 @@ class _ConfigReader:
         metrics: list[UnitMetric] = []
         seen: dict[str, int] = {}
         for i, item in enumerate(self.items(node, key)):
-            where = _path(key, i)
-            if isinstance(item, ScalarNode) and not _is_null(item):
+            where = node_path(key, i)
+            if isinstance(item, ScalarNode) and not is_null(item):
                 metric = UnitMetric(self.name(item, where, "unit metric"))
             else:
                 fields = self.mapping(item, where, UNIT_METRIC_KEYS)
-                if "name" not in fields or _is_null(fields["name"][1]):
-                    raise self.error("missing name: e.g. name: orders", item, _path(where, "name"))
+                if "name" not in fields or is_null(fields["name"][1]):
+                    raise self.error("missing name: e.g. name: orders", item, node_path(where, "name"))
                 description = fields.get("description", (None, None))[1]
                 metric = UnitMetric(
-                    name=self.name(fields["name"][1], _path(where, "name"), "unit metric"),
-                    description=("" if description is None or _is_null(description)
-                                 else self.text(description, _path(where, "description"))),
+                    name=self.name(fields["name"][1], node_path(where, "name"), "unit metric"),
+                    description=("" if description is None or is_null(description)
+                                 else self.text(description, node_path(where, "description"))),
                 )
             if metric.name in seen:
                 raise self.error(f"unit metric {metric.name!r} is listed twice (first on line {seen[metric.name]})",
                                  item, where)
-            seen[metric.name] = _line(item)
+            seen[metric.name] = node_line(item)
             metrics.append(metric)
         return tuple(metrics)
 
     def rules(self, node: Node, key: str) -> tuple[MatchRule, ...]:
-        return tuple(self.rule(item, _path(key, i)) for i, item in enumerate(self.items(node, key)))
+        return tuple(self.rule(item, node_path(key, i)) for i, item in enumerate(self.items(node, key)))
 
     def rule(self, node: Node, key: str) -> MatchRule:
         fields = self.mapping(node, key, tuple(MATCH_FIELDS), what="match field")
@@ -651,7 +651,7 @@ class _ConfigReader:
                              "e.g. - sub_account_id: \"111222330440\"", node, key)
         conditions: list[Condition] = []
         for name, (_, value) in fields.items():
-            where = _path(key, name)
+            where = node_path(key, name)
             if name != "tag":
                 conditions.append(Condition(name, self.match_values(value, where)))
                 continue
@@ -662,14 +662,14 @@ class _ConfigReader:
             for tag_key, (tag_key_node, tag_value) in tags.items():
                 if tag_key.casefold() in folded:
                     raise self.error(f"tag {tag_key!r} appears twice (tag keys compare case-insensitively)",
-                                     tag_key_node, _path(where, tag_key))
+                                     tag_key_node, node_path(where, tag_key))
                 folded[tag_key.casefold()] = 1
-                conditions.append(Condition("tag", self.match_values(tag_value, _path(where, tag_key)),
+                conditions.append(Condition("tag", self.match_values(tag_value, node_path(where, tag_key)),
                                             tag_key=tag_key))
-        return MatchRule(tuple(conditions), _line(node))
+        return MatchRule(tuple(conditions), node_line(node))
 
     def match_values(self, node: Node, key: str) -> tuple[str, ...]:
-        if _is_null(node):
+        if is_null(node):
             raise self.error("missing value to match", node, key)
         values = self.texts(node, key)
         if not values:
@@ -678,44 +678,44 @@ class _ConfigReader:
 
     def pools(self, node: Node, team_names: tuple[str, ...]) -> tuple[SharedCostPool, ...]:
         if not isinstance(node, SequenceNode):
-            raise self.error(f"must be a list of pools (lines starting with '- name:'), got {_describe_node(node)}",
+            raise self.error(f"must be a list of pools (lines starting with '- name:'), got {describe_node(node)}",
                              node, "shared_costs")
         pools: list[SharedCostPool] = []
         first_line: dict[str, int] = {}
         for i, item in enumerate(node.value):
-            pool = self.pool(item, _path("shared_costs", i), team_names)
+            pool = self.pool(item, node_path("shared_costs", i), team_names)
             if pool.name in first_line:
                 raise self.error(f"duplicate pool name {pool.name!r} (first defined on line {first_line[pool.name]})",
-                                 item, _path(_path("shared_costs", i), "name"))
+                                 item, node_path(node_path("shared_costs", i), "name"))
             first_line[pool.name] = pool.line
             pools.append(pool)
         return tuple(pools)
 
     def pool(self, node: Node, key: str, team_names: tuple[str, ...]) -> SharedCostPool:
         fields = self.mapping(node, key, POOL_KEYS)
-        given = {name: value for name, (_, value) in fields.items() if not _is_null(value)}
+        given = {name: value for name, (_, value) in fields.items() if not is_null(value)}
         if "name" not in given:
             raise self.error("missing name: every shared-cost pool needs one, e.g. name: support-fees",
-                             node, _path(key, "name"))
-        name = self.name(given["name"], _path(key, "name"), "pool")
+                             node, node_path(key, "name"))
+        name = self.name(given["name"], node_path(key, "name"), "pool")
         if "match" not in given:
-            raise self.error("missing match: the rules that pick the pool's spend", node, _path(key, "match"))
-        rules = self.rules(given["match"], _path(key, "match"))
+            raise self.error("missing match: the rules that pick the pool's spend", node, node_path(key, "match"))
+        rules = self.rules(given["match"], node_path(key, "match"))
         if not rules:
-            raise self.error("give at least one rule", given["match"], _path(key, "match"))
+            raise self.error("give at least one rule", given["match"], node_path(key, "match"))
         split: Split = "proportional"
         if "split" in given:
-            word = self.text(given["split"], _path(key, "split"))
+            word = self.text(given["split"], node_path(key, "split"))
             if word not in SPLITS:
-                raise self.error(_unknown(word, SPLITS, "split"), given["split"], _path(key, "split"))
+                raise self.error(_unknown(word, SPLITS, "split"), given["split"], node_path(key, "split"))
             split = word  # type: ignore[assignment]
-        teams_key = _path(key, "teams")
+        teams_key = node_path(key, "teams")
         if split == "fixed":
             if "teams" not in given or not isinstance(given["teams"], MappingNode):
                 raise self.error("split: fixed needs teams as {team: percent}, e.g. teams: {payments: 60, search: 40}",
                                  given.get("teams", node), teams_key)
             return SharedCostPool(name, rules, split, *self.fixed_shares(given["teams"], teams_key, team_names),
-                                  line=_line(node))
+                                  line=node_line(node))
         if "teams" in given and isinstance(given["teams"], MappingNode):
             raise self.error(f"teams as {{team: percent}} is only for split: fixed; for split: {split} "
                              "give a list of team names", given["teams"], teams_key)
@@ -723,12 +723,12 @@ class _ConfigReader:
         if "teams" in given:
             teams = self.texts(given["teams"], teams_key)
             for i, (item, team) in enumerate(zip(self.items(given["teams"], teams_key), teams, strict=True)):
-                self.known_team(team, item, _path(teams_key, i), team_names)
+                self.known_team(team, item, node_path(teams_key, i), team_names)
                 if team in teams[:i]:
-                    raise self.error(f"team {team!r} is listed twice", item, _path(teams_key, i))
+                    raise self.error(f"team {team!r} is listed twice", item, node_path(teams_key, i))
         if not teams:
             raise self.error("no teams to split across", given.get("teams", node), teams_key)
-        return SharedCostPool(name, rules, split, teams, line=_line(node))
+        return SharedCostPool(name, rules, split, teams, line=node_line(node))
 
     def fixed_shares(self, node: Node, key: str,
                      team_names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, float], ...]]:
@@ -738,7 +738,7 @@ class _ConfigReader:
         total = Decimal(0)
         pairs: list[tuple[str, float]] = []
         for team, (team_node, value) in shares.items():
-            where = _path(key, team)
+            where = node_path(key, team)
             self.known_team(team, team_node, where, team_names)
             percent = self.number(value, where, minimum=0, maximum=100, hint=" (a percent, e.g. 25)")
             if percent == 0:
@@ -756,12 +756,12 @@ class _ConfigReader:
 
     def digest(self, node: Node, timezone: str) -> DigestSchedule:
         fields = self.mapping(node, "digest", DIGEST_KEYS)
-        given = {name: value for name, (_, value) in fields.items() if not _is_null(value)}
+        given = {name: value for name, (_, value) in fields.items() if not is_null(value)}
         cron = DEFAULT_CRON
         if "cron" in given:
             cron = self.text(given["cron"], "digest.cron")
             try:
-                _cron_fields(cron)
+                cron_fields(cron)
             except ValueError as error:
                 raise self.error(f"bad cron {cron!r}: {error}", given["cron"], "digest.cron") from None
         if "timezone" in given:
@@ -772,9 +772,9 @@ class _ConfigReader:
         fields = self.mapping(node, "verification", VERIFICATION_KEYS)
         changes: dict[str, object] = {}
         for name, (_, value) in fields.items():
-            if _is_null(value):
+            if is_null(value):
                 continue
-            where = _path("verification", name)
+            where = node_path("verification", name)
             if name == "verified_share":
                 share = self.number(value, where, minimum=0, maximum=1, hint=" (a fraction: 0.8 is 80 %)")
                 if share == 0:
@@ -799,7 +799,7 @@ _WEEKDAYS_FROM_SUNDAY = _CRON_FIELDS[4][4]
 _WEEKDAYS_FROM_MONDAY = (*_WEEKDAYS_FROM_SUNDAY[1:], _WEEKDAYS_FROM_SUNDAY[0])
 
 
-def _cron_fields(expression: str) -> dict[str, str]:
+def cron_fields(expression: str) -> dict[str, str]:
     """Validate a standard 5-field cron and return it as APScheduler CronTrigger fields."""
     parts = expression.split()
     if len(parts) != 5:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from storage.db import Database
 from tests.slack.fixtures import fake_slack  # noqa: F401  (fixture)
 
+
 def _find_shared() -> Path:
     """../shared next to the checkout (COSTBOT_SHARED_DIR overrides; /work/shared as a fallback
     for a clone made elsewhere on this machine)."""

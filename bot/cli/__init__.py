@@ -15,6 +15,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from bot.cli._common import UsageError
 from finops.errors import ConfigError, CostbotError
 
 
@@ -50,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as e:
         print(f"costbot: configuration error: {e}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"costbot: {e}", file=sys.stderr)
         return 2
     except CostbotError as e:
         print(f"costbot: {e}", file=sys.stderr)

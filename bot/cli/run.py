@@ -31,6 +31,10 @@ def run_bot(args: argparse.Namespace) -> int:
     configure_logging(args.verbose, default=logging.INFO)
     settings = load_settings()
     require_slack_settings(settings)
+    if settings.sources_path:  # a bad sources.yml stops the start-up before anything connects
+        from finops.sources.config import load_sources
+
+        load_sources(settings.sources_path)
     ctx = build_context(settings)
     try:
         identity = ctx.slack_client.auth_test()  # type: ignore[union-attr]

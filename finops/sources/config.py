@@ -42,13 +42,13 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from finops.errors import ConfigError
 from finops.sources.connector import CostConnector
 from finops.teams import (
-    _ConfigReader,
-    _cron_fields,
-    _describe_node,
-    _is_null,
-    _line,
-    _path,
-    _yaml_syntax_error,
+    ConfigReader,
+    cron_fields,
+    describe_node,
+    is_null,
+    node_line,
+    node_path,
+    yaml_syntax_error,
 )
 
 DEFAULT_SCHEDULE = "30 6 * * *"
@@ -192,7 +192,7 @@ class SourcesConfig:
     @property
     def trigger_fields(self) -> dict[str, str]:
         """The schedule as APScheduler ``CronTrigger`` keyword arguments."""
-        return _cron_fields(self.schedule)
+        return cron_fields(self.schedule)
 
 
 def load_sources(path: str | Path) -> SourcesConfig:
@@ -211,10 +211,10 @@ def parse_sources(text: str, *, file: str = "sources.yml") -> SourcesConfig:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        raise _yaml_syntax_error(error, file) from None
+        raise yaml_syntax_error(error, file) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"not valid YAML: {error}", file=file) from None
-    if root is None or _is_null(root):
+    if root is None or is_null(root):
         raise ConfigError("the file is empty: it needs a list of sources", file=file, line=1)
     return _SourcesReader(file).config(root)
 
@@ -234,59 +234,59 @@ REQUIRED: dict[str, tuple[str, str]] = {  # kind -> (key, example)
 }
 
 
-class _SourcesReader(_ConfigReader):
+class _SourcesReader(ConfigReader):
     """teams.yml's node reader, with the sections of sources.yml."""
 
     def config(self, root: Node) -> SourcesConfig:  # type: ignore[override]
         if not isinstance(root, MappingNode):
-            raise self.error(f"the file must be a mapping (schedule:, sources:), got {_describe_node(root)}",
+            raise self.error(f"the file must be a mapping (schedule:, sources:), got {describe_node(root)}",
                              root, None)
         top = self.mapping(root, "", TOP_KEYS)
         schedule = DEFAULT_SCHEDULE
-        if "schedule" in top and not _is_null(top["schedule"][1]):
+        if "schedule" in top and not is_null(top["schedule"][1]):
             node = top["schedule"][1]
             schedule = self.text(node, "schedule")
             try:
-                _cron_fields(schedule)
+                cron_fields(schedule)
             except ValueError as error:
                 raise self.error(f"bad cron {schedule!r}: {error}", node, "schedule") from None
-        if "sources" not in top or _is_null(top["sources"][1]):
+        if "sources" not in top or is_null(top["sources"][1]):
             raise self.error("missing sources: the list of connectors to pull (- kind: aws-ce, ...)",
                              top["sources"][1] if "sources" in top else root, "sources")
         node = top["sources"][1]
         if not isinstance(node, SequenceNode):
-            raise self.error(f"must be a list of sources (lines starting with '- kind:'), got {_describe_node(node)}",
+            raise self.error(f"must be a list of sources (lines starting with '- kind:'), got {describe_node(node)}",
                              node, "sources")
         specs: list[SourceSpec] = []
         first_line: dict[str, int] = {}
         for i, item in enumerate(node.value):
-            spec = self.source(item, _path("sources", i))
+            spec = self.source(item, node_path("sources", i))
             key = source_key(spec)
             if key in first_line:
                 raise self.error(f"source {key} is listed twice (first on line {first_line[key]})", item,
-                                 _path("sources", i))
+                                 node_path("sources", i))
             first_line[key] = spec.line
             specs.append(spec)
         return SourcesConfig(tuple(specs), schedule, self.file)
 
     def source(self, node: Node, key: str) -> SourceSpec:
         fields = self.mapping(node, key, None)
-        if "kind" not in fields or _is_null(fields["kind"][1]):
-            raise self.error(f"missing kind: one of {', '.join(KINDS)}", node, _path(key, "kind"))
+        if "kind" not in fields or is_null(fields["kind"][1]):
+            raise self.error(f"missing kind: one of {', '.join(KINDS)}", node, node_path(key, "kind"))
         kind_node = fields["kind"][1]
-        kind = self.text(kind_node, _path(key, "kind"))
+        kind = self.text(kind_node, node_path(key, "kind"))
         if kind not in KINDS:
-            raise self.error(_unknown_kind(kind), kind_node, _path(key, "kind"))
+            raise self.error(_unknown_kind(kind), kind_node, node_path(key, "kind"))
         fields = self.mapping(node, key, SOURCE_KEYS[kind])
-        given = {name: value for name, (_, value) in fields.items() if not _is_null(value) and name != "kind"}
+        given = {name: value for name, (_, value) in fields.items() if not is_null(value) and name != "kind"}
         required, example = REQUIRED[kind]
         if required not in given:
-            raise self.error(f"missing {required}: e.g. {example}", node, _path(key, required))
-        values: dict[str, Any] = {"line": _line(node)}
+            raise self.error(f"missing {required}: e.g. {example}", node, node_path(key, required))
+        values: dict[str, Any] = {"line": node_line(node)}
         for name, value in given.items():
-            values[name] = self.value(kind, name, value, _path(key, name))
+            values[name] = self.value(kind, name, value, node_path(key, name))
         # An explicit null team_tag means "no team tag"; a missing one keeps the default.
-        if "team_tag" in fields and _is_null(fields["team_tag"][1]):
+        if "team_tag" in fields and is_null(fields["team_tag"][1]):
             values["team_tag"] = None
         return KINDS[kind](**values)
 

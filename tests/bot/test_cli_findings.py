@@ -149,7 +149,7 @@ def test_dates_of_moves(cli):
     accepted = cli("findings", "show", "1", "--json").json()["history"][-1]
     assert accepted["at"] == "2026-10-01T00:00:00+00:00"
     future = cli("findings", "move", "1", "start", "--at", "2099-01-01")
-    assert future.code == 1 and "is in the future" in future.err
+    assert future.code == 2 and "is in the future" in future.err  # a usage error, like argparse's
     assert cli("findings", "move", "1", "start").code == 0
     late = cli("findings", "move", "1", "implemented", "--at", "2099-01-01")
     assert late.code == 1 and "implemented date 2099-01-01 is in the future" in late.err

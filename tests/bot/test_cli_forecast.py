@@ -82,4 +82,4 @@ def test_terminal_table_and_errors(db: Database, cli) -> None:
                                 "86", "%", "warning"]
     assert any(line.startswith("(org)") and "$3,000.00" in line for line in lines)
     code, _, err = cli("forecast", "--team", "payment")
-    assert code == 1 and "no team 'payment' in" in err and "teams: payments, search" in err
+    assert code == 2 and "no team 'payment' in" in err and "teams: payments, search" in err
