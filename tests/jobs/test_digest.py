@@ -1,0 +1,260 @@
+"""The weekly digest through the Slack harness: every team's digest in its channel once per ISO week,
+charts uploaded, within Block Kit limits with 50 teams and 200 open findings ("Show more"); the
+persistent schedule (a missed run runs once on start, never twice); two replica processes on the
+real PostgreSQL post each digest once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.blocks.digest import MORE_ACTION
+from jobs.digest import JOB_ID, post_weekly_digests, schedule
+from jobs.scheduler import PERSISTENT
+from storage.db import Database
+from storage.digests import DigestRunStore, scheduled_next_run
+from storage.findings import FindingStore, NewFinding
+from storage.tables.digests import SCHEDULER_JOB_TABLE
+from tests.conftest import make_database
+from tests.handlers.test_commands import wait_for
+from tests.harness import start_bot
+from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
+from tests.slack.fake_slack import FakeSlack
+
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def keys(slack: FakeSlack, method: str = "chat.postMessage") -> list[str]:
+    return [c["metadata"]["event_payload"]["key"] for c in slack.calls(method) if "metadata" in c]
+
+
+@pytest.fixture
+def org(sqlite_db: Database, fake_slack):
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
+    teams = teams_config()
+    flat_history(sqlite_db, teams, through=date(2026, 11, 8))
+    store_costs(sqlite_db, teams, cost_rows(date(2026, 11, 9), date(2026, 11, 15), payments=120.0),
+                complete_through=date(2026, 11, 15))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_each_digest_lands_in_its_channel_once_per_week_with_its_chart(org) -> None:
+    slack = org.slack
+    posted = post_weekly_digests(org.ctx)
+    assert [d.message.key for d in posted] == ["digest:payments:2026-W46", "digest:search:2026-W46",
+                                               "digest-org:2026-W46"]
+    assert keys(slack) == ["digest:payments:2026-W46", "digest:search:2026-W46", "digest-org:2026-W46"]
+    payments = slack.messages("#team-payments")
+    assert payments[0]["text"] == ("payments weekly digest, Week 46 · 9–15 Nov 2026: $890.40 "
+                                   "(+$428.40 vs the week before)")
+    summary = payments[0]["blocks"][1]["text"]["text"]
+    assert summary.startswith("*Last week* $890.40 (+$428.40, +92.7 % vs $462.00)\n*November 2026 to date* "
+                              "$1,418.40 of the $2,300.00 budget (62 %, through 15 Nov)")
+    assert ":red_circle: 145 % of budget" in summary  # forecast $3,326.40
+    assert slack.messages("#team-search")[0]["text"].startswith("search weekly digest, Week 46")
+    org_blocks = slack.messages("#finops")[0]["blocks"]
+    assert org_blocks[0]["text"]["text"] == "Organisation · Week 46 · 9–15 Nov 2026"
+    assert any(b["type"] == "header" and b["text"]["text"].startswith("FinOps maturity:") for b in org_blocks)
+    # One chart per digest, in the digest's thread.
+    for channel, name in (("#team-payments", "digest-payments-2026-W46.png"),
+                          ("#team-search", "digest-search-2026-W46.png"), ("#finops", "digest-org-2026-W46.png")):
+        [chart] = slack.files(channel)
+        assert chart.filename == name and chart.content.startswith(b"\x89PNG")
+        assert chart.thread_ts == slack.messages(channel)[0]["ts"]
+    assert [(r.team, r.audience, r.posted_at is not None) for r in DigestRunStore(org.ctx.db).runs("2026-W46")] == [
+        ("payments", "team", True), ("search", "team", True), ("", "org", True)]
+
+    # The same week again (a restart, a second replica, a manual run): nothing is posted.
+    calls = len(slack.all_calls())
+    assert post_weekly_digests(org.ctx, today=date(2026, 11, 18)) == []
+    assert len(slack.all_calls()) == calls
+    # The next week is a new digest.
+    assert [d.message.key for d in post_weekly_digests(org.ctx, today=date(2026, 11, 23), org=False)] == [
+        "digest:payments:2026-W47", "digest:search:2026-W47"]
+
+
+def test_a_failing_digest_is_released_and_the_others_still_go_out(org, monkeypatch) -> None:
+    import jobs.digest
+
+    real = jobs.digest.team_message
+
+    def broken(digest):
+        if digest.team == "search":
+            raise RuntimeError("chart backend down")
+        return real(digest)
+
+    monkeypatch.setattr(jobs.digest, "team_message", broken)
+    posted = post_weekly_digests(org.ctx)
+    assert [d.message.key for d in posted] == ["digest:payments:2026-W46", "digest-org:2026-W46"]
+    assert [r.team for r in DigestRunStore(org.ctx.db).runs("2026-W46")] == ["payments", ""]
+    monkeypatch.setattr(jobs.digest, "team_message", real)
+    assert [d.message.key for d in post_weekly_digests(org.ctx)] == ["digest:search:2026-W46"]
+
+
+def test_fifty_teams_and_two_hundred_open_findings_stay_within_limits(sqlite_db: Database, fake_slack,
+                                                                      monkeypatch) -> None:
+    # Charts are checked above; here 50 of them would only cost time.
+    monkeypatch.setattr("jobs.digest.team_week_chart", lambda digest: b"\x89PNG team chart")
+    names = [f"team-{i:02d}" for i in range(50)]
+    yaml = 'default_channel: "#finops"\nteams:\n' + "".join(
+        f'  - name: {n}\n    channel: "#{n}"\n    budget_monthly: 5000\n    match:\n      - sub_account_id: "{i:03d}"\n'
+        for i, n in enumerate(names))
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=yaml, now=lambda: NOW)
+    try:
+        base = cost_rows(date(2026, 9, 1), date(2026, 11, 15))
+        base = base[base["SubAccountId"] == "222"]
+        frames = []
+        for i in range(50):
+            part = base.assign(SubAccountId=f"{i:03d}", EffectiveCost=10.0 + i, BilledCost=10.0 + i)
+            frames.append(part)
+        store_costs(sqlite_db, running.ctx.teams, pd.concat(frames), complete_through=date(2026, 11, 15))
+        findings = FindingStore(sqlite_db)
+        for k in range(200):
+            findings.create(NewFinding(f"Rightsize cluster {k:03d}", "team-07", {"service": "Amazon S3"}, 10 + k),
+                            by="U1", at=NOW - timedelta(days=3))
+        posted = post_weekly_digests(running.ctx)
+        assert len(posted) == 51
+        for call in fake_slack.calls("chat.postMessage"):
+            assert len(call["blocks"]) <= 50
+        assert fake_slack.violations == []
+        team7 = fake_slack.messages("#team-07")[0]
+        [button] = [e for b in team7["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert button["text"]["text"] == "Show all 200 open findings"
+        assert "#200 Rightsize cluster 199: $209.00/month, identified" in json.dumps(team7["blocks"])
+        org_message = fake_slack.messages("#finops")[0]
+        [teams_button] = [e for b in org_message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert teams_button["text"]["text"] == "Show all 50 teams"
+
+        for pressed, expected_title, expected_lines in ((button, "team-07: 200 open findings", 200),
+                                                        (teams_button, "Every team by its change", 50)):
+            url = fake_slack.response_url()
+            response = running.client.action(MORE_ACTION, pressed["value"], user_id="U_ANYONE", response_url=url)
+            assert response.status == 200
+            answer = wait_for(lambda url=url: fake_slack.response_url_calls(url), timeout=20)[0]
+            assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+            assert answer["blocks"][0]["text"]["text"].startswith(expected_title)
+            lines = sum(b["text"]["text"].count("\n") + 1 for b in answer["blocks"] if b["type"] == "section")
+            assert lines == expected_lines and len(answer["blocks"]) <= 50
+        assert fake_slack.violations == []
+    finally:
+        running.stop()
+
+
+def persistent_scheduler(db: Database) -> BackgroundScheduler:
+    return BackgroundScheduler(timezone="UTC", jobstores={
+        "default": MemoryJobStore(), PERSISTENT: SQLAlchemyJobStore(engine=db.engine, tablename=SCHEDULER_JOB_TABLE)})
+
+
+def simulate_downtime(db: Database, ctx, *, due: datetime) -> None:
+    """Leave the digest job stored as a bot that was down when it fell due leaves it.
+
+    A bot runs and stops (the store holds the next Monday 09:00); then the stored job's run time
+    is moved to ``due`` in the past through the job store itself (its pickled state and the
+    indexed column together), with no scheduler loop running: a loop would pick a due job up
+    while shutting down.
+    """
+    first = persistent_scheduler(db)
+    schedule(first, ctx)
+    first.start()
+    first.shutdown()
+    store = SQLAlchemyJobStore(engine=db.engine, tablename=SCHEDULER_JOB_TABLE)
+    store.start(BackgroundScheduler(timezone="UTC"), PERSISTENT)
+    job = store.lookup_job(JOB_ID)
+    state = job.__getstate__()
+    state["next_run_time"] = due
+    job.__setstate__(state)
+    store.update_job(job)
+    assert scheduled_next_run(db, JOB_ID) == due
+
+
+def test_a_missed_run_runs_once_on_start_and_never_twice(org) -> None:
+    ctx, slack = org.ctx, org.slack
+    simulate_downtime(ctx.db, ctx, due=datetime.now(UTC) - timedelta(hours=5))
+
+    restarted = persistent_scheduler(ctx.db)
+    schedule(restarted, ctx)
+    restarted.start()
+    try:
+        wait_for(lambda: len(slack.files()) == 3, timeout=60)
+    finally:
+        restarted.shutdown()
+    assert keys(slack) == ["digest:payments:2026-W46", "digest:search:2026-W46", "digest-org:2026-W46"]
+    # The store now holds the next Monday 09:00, not the missed run.
+    following = scheduled_next_run(ctx.db, JOB_ID)
+    assert following > datetime.now(UTC) and (following.weekday(), following.hour) == (0, 9)
+
+    again = persistent_scheduler(ctx.db)
+    schedule(again, ctx)
+    again.start()
+    time.sleep(1.5)
+    again.shutdown()
+    assert len(slack.calls("chat.postMessage")) == 3
+    assert scheduled_next_run(ctx.db, JOB_ID) == following
+
+
+def test_the_schedule_follows_teams_yml_and_the_time_zone_setting(org) -> None:
+    import dataclasses
+
+    from finops.teams import DigestSchedule
+
+    ctx = dataclasses.replace(org.ctx, teams=dataclasses.replace(
+        org.ctx.teams, digest=DigestSchedule(cron="30 7 * * FRI", timezone="Europe/Paris")))
+    scheduler = persistent_scheduler(ctx.db)
+    schedule(scheduler, ctx)
+    [job] = [j for j in scheduler.get_jobs() if j.id == JOB_ID]
+    assert (str(job.trigger.timezone), [str(f) for f in job.trigger.fields][4:7]) == ("Europe/Paris", ["fri", "7", "30"])
+    ctx = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, timezone="America/New_York"))
+    scheduler = persistent_scheduler(ctx.db)
+    schedule(scheduler, ctx)
+    assert str(scheduler.get_jobs()[0].trigger.timezone) == "America/New_York"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("mode", ["scheduler", "direct"])
+def test_two_replica_processes_post_each_digest_once(request, tmp_path, fake_slack, mode) -> None:
+    """``scheduler``: both run the production scheduler on the shared job store, the missed run due;
+    ``direct``: both run the digest job at the same instant (both schedulers fired at 09:00)."""
+    db = make_database("postgres", request, tmp_path)
+    try:
+        running = start_bot(db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
+        try:
+            flat_history(db, teams_config(), through=date(2026, 11, 15))
+            simulate_downtime(db, running.ctx, due=datetime.now(UTC) - timedelta(minutes=5))
+        finally:
+            running.stop()
+        start_at = time.time() + 6  # both processes import and schedule first, then start together
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        replicas = [subprocess.Popen([sys.executable, "-m", "tests.jobs.digest_replica", db.url, fake_slack.base_url,
+                                      str(start_at), mode], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outcomes = []
+        for replica in replicas:
+            out, err = replica.communicate(timeout=120)
+            assert replica.returncode == 0, err[-3000:]
+            outcomes.append(json.loads(out.strip().splitlines()[-1]))
+        assert all("error" not in o for o in outcomes), outcomes
+        assert any(o["ran"] for o in outcomes) if mode == "scheduler" else all(o["ran"] for o in outcomes)
+        # Whichever replicas ran the job, each digest was posted by exactly one of them, once.
+        posted = sorted(key for o in outcomes for key in o["posted"])
+        assert posted == ["digest-org:2026-W46", "digest:payments:2026-W46", "digest:search:2026-W46"]
+        assert sorted(keys(fake_slack)) == posted
+        assert len(fake_slack.files()) == 3
+        claims = DigestRunStore(db).runs("2026-W46")
+        assert len(claims) == 3 and all(c.posted_at is not None for c in claims)
+    finally:
+        db.dispose()
