@@ -26,6 +26,7 @@ def run_bot(args: argparse.Namespace) -> int:
 
     from bot.app import create_app
     from bot.http_server import make_wsgi_app, start_http_server
+    from handlers.units import UNITS_PATH, units_endpoint
     from jobs.scheduler import build_scheduler
 
     configure_logging(args.verbose, default=logging.INFO)
@@ -56,17 +57,18 @@ def run_bot(args: argparse.Namespace) -> int:
         except Exception as e:  # a health check reports, it does not raise
             return {"ok": False, "database": str(e)}
 
+    routes = {UNITS_PATH: units_endpoint(ctx)}  # unit metric values from other systems (COSTBOT_UNITS_TOKEN)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        server = start_http_server(make_wsgi_app(None, health=health), port=settings.port)
+        server = start_http_server(make_wsgi_app(None, health=health, routes=routes), port=settings.port)
         handler = SocketModeHandler(app, settings.slack_app_token)
         handler.connect()
         log.info("Socket Mode connected; health on :%d/health", server.server_port)
     else:
-        server = start_http_server(make_wsgi_app(app, health=health), port=settings.port)
+        server = start_http_server(make_wsgi_app(app, health=health, routes=routes), port=settings.port)
         log.info("HTTP mode: Slack requests on :%d/slack/events, health on /health", server.server_port)
     try:
         stop.wait()

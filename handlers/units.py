@@ -1,0 +1,127 @@
+"""Unit metric values in: ``/cost unit record TEAM METRIC PERIOD VALUE`` and the HTTP endpoint.
+
+``/cost unit record payments orders 2026-11 31000`` records 31,000 orders for payments in November
+2026 (periods: a day ``2026-11-03``, an ISO week ``2026-W45``, a month ``2026-11``). Who may: the
+team's owners and members (and its channel's members when teams.yml says so) and finance
+approvers; anyone else is told so and nothing is recorded. Recording a period again replaces it.
+
+The endpoint (``POST /units``, mounted by ``costbot run``) is for systems that know the volumes
+(the order database, the analytics pipeline). It needs ``Authorization: Bearer
+$COSTBOT_UNITS_TOKEN`` and takes JSON, one value ``{"team", "metric", "period", "value"}`` or
+``{"values": [...]}``, or a CSV (``Content-Type: text/csv``, the columns of ``costbot units
+ingest``). All or nothing: a bad value answers 400 naming it (``index`` or ``line``) and nothing
+is written. Without a token configured the endpoint is off (404).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bot.context import AppContext
+from finops.errors import InputError, QuestionError
+from finops.units import UnitValue, read_unit_csv, unit_value
+from handlers.commands import CommandRequest, Reply, subcommand
+from storage.units import UnitStore
+
+UNITS_PATH = "/units"
+MAX_BODY_BYTES = 5 * 1024 * 1024
+USAGE_EXAMPLES = ("/cost unit record payments orders 2026-11 31000", "/cost unit record web active_users 2026-W45 1200")
+
+
+@subcommand("unit record", usage="/cost unit record TEAM METRIC PERIOD VALUE",
+            summary="Record a unit metric value (orders, active users) for a team: period 2026-11, 2026-W45 "
+                    "or 2026-11-03.")
+def record_unit(request: CommandRequest) -> Reply:
+    ctx = request.ctx
+    words = request.args.split()
+    if len(words) != 4:
+        raise QuestionError(f"`/cost unit record` takes a team, a metric, a period and a value; got "
+                            f"{len(words)} word{'s' if len(words) != 1 else ''}.", word=" ".join(words[:1]) or None,
+                            examples=USAGE_EXAMPLES)
+    try:
+        value = unit_value(ctx.teams, *words)
+    except ValueError as error:
+        raise QuestionError(f"{error}.", word=words[0], examples=USAGE_EXAMPLES) from None
+    members = frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(value.team)))
+    if not ctx.teams.may_act(request.user_id, value.team, members):
+        return Reply(text=f":no_entry: Only {value.team}'s owners and members (or finance approvers) record its "
+                          "unit metrics. Nothing was recorded.")
+    UnitStore(ctx.db).record([value], source="slack", by=request.user_id, at=ctx.now())
+    span = value.start.isoformat() if value.start == value.end else f"{value.start} to {value.end}"
+    return Reply(text=f":white_check_mark: Recorded {value.value:,.10g} {value.metric} for {value.team}, {span}. "
+                      "The weekly digest shows the cost per unit once the period's cost data is complete.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The HTTP endpoint
+
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def _answer(start_response: Callable, status: str, document: dict[str, Any]) -> list[bytes]:
+    body = json.dumps(document).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _values_from_json(ctx: AppContext, body: bytes) -> list[UnitValue]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"not JSON: {error}") from None
+    items = document.get("values") if isinstance(document, dict) and "values" in document else [document]
+    if not isinstance(items, list) or not items:
+        raise InputError('give {"team", "metric", "period", "value"} or {"values": [...]}')
+    values, seen = [], set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or any(k not in item for k in ("team", "metric", "period", "value")):
+            raise InputError(f'values[{index}]: needs "team", "metric", "period" and "value"')
+        try:
+            value = unit_value(ctx.teams, str(item["team"]), str(item["metric"]), str(item["period"]), item["value"])
+        except ValueError as error:
+            raise InputError(f"values[{index}]: {error}") from None
+        if (value.team, value.metric, value.start, value.end) in seen:
+            raise InputError(f"values[{index}]: {value.team} {value.metric} for {item['period']} is given twice")
+        seen.add((value.team, value.metric, value.start, value.end))
+        values.append(value)
+    return values
+
+
+def units_endpoint(ctx: AppContext) -> WsgiApp:
+    """The WSGI app of ``POST /units`` (see the module docstring)."""
+
+    def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        token = ctx.settings.units_api_token
+        if not token:
+            return _answer(start_response, "404 Not Found",
+                           {"error": "the units endpoint is off: set COSTBOT_UNITS_TOKEN to turn it on"})
+        given = environ.get("HTTP_AUTHORIZATION", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return _answer(start_response, "401 Unauthorized", {"error": "missing or wrong bearer token"})
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _answer(start_response, "405 Method Not Allowed", {"error": "POST unit values here"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_BODY_BYTES:
+            return _answer(start_response, "413 Content Too Large" if length > MAX_BODY_BYTES else "400 Bad Request",
+                           {"error": f"send a body of 1 byte to {MAX_BODY_BYTES // (1024 * 1024)} MB"})
+        body = environ["wsgi.input"].read(length)
+        try:
+            if environ.get("CONTENT_TYPE", "").split(";")[0].strip() == "text/csv":
+                values = read_unit_csv(body.decode("utf-8-sig"), ctx.teams, file="request")
+            else:
+                values = _values_from_json(ctx, body)
+        except UnicodeDecodeError:
+            return _answer(start_response, "400 Bad Request", {"error": "the CSV is not UTF-8"})
+        except InputError as error:
+            return _answer(start_response, "400 Bad Request",
+                           {"error": str(error), **({"line": error.line} if error.line else {})})
+        changed = UnitStore(ctx.db).record(values, source="api", by="api", at=ctx.now())
+        return _answer(start_response, "200 OK", {"recorded": len(values), "changed": changed})
+
+    return application

@@ -1,0 +1,63 @@
+"""``costbot units ingest FILE`` (line-numbered errors, nothing written on a bad line) and
+``costbot units show`` (cost per unit with shared costs included), on both backends."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from storage.db import Database
+from storage.units import UnitStore
+from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
+
+
+@pytest.fixture
+def cli(db: Database, monkeypatch, capsys, tmp_path: Path):
+    teams_file = tmp_path / "teams.yml"
+    teams_file.write_text(TEAMS_YAML)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
+    monkeypatch.setattr("bot.context.AppContext.today", lambda self: date(2026, 11, 16))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def test_ingest_then_show_the_cost_per_unit(db: Database, cli, tmp_path: Path) -> None:
+    flat_history(db, teams_config())
+    good = tmp_path / "orders.csv"
+    good.write_text("team,metric,period,value\npayments,orders,2026-09,19800\npayments,orders,2026-10,20460\n")
+    code, out, _ = cli("units", "ingest", str(good))
+    assert (code, out.strip()) == (0, f"{good}: 2 values read, 2 new or changed")
+    code, out, _ = cli("units", "show", "--json")
+    # Payments: $60 direct + $6 of the support pool a day: $1,980 in September, $2,046 in October.
+    assert json.loads(out) == {"period": "month", "rows": [
+        {"team": "payments", "metric": "orders", "period": "2026-09", "start": "2026-09-01", "end": "2026-09-30",
+         "cost": 1980.0, "units": 19800.0, "cost_per_unit": 0.1, "change_pct": None},
+        {"team": "payments", "metric": "orders", "period": "2026-10", "start": "2026-10-01", "end": "2026-10-31",
+         "cost": 2046.0, "units": 20460.0, "cost_per_unit": 0.1, "change_pct": 0.0}]}
+    code, out, _ = cli("units", "show")
+    assert "payments  orders  2026-10  $2,046.00  20,460        $0.1000  +0.0 %" in out.splitlines()[-1]
+
+
+def test_a_bad_line_names_the_line_and_nothing_is_written(db: Database, cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("team,metric,period,value\npayments,orders,2026-10,20460\npayments,orders,2026-10-32,5\n")
+    code, _, err = cli("units", "ingest", str(bad))
+    assert code == 1
+    assert err.strip() == (f"costbot: {bad}, line 3, column 'period': '2026-10-32' is not a date in the calendar: "
+                           "use a day (2026-11-03), an ISO week (2026-W45) or a month (2026-11)")
+    assert UnitStore(db).values() == []
+    code, _, err = cli("units", "ingest", str(tmp_path / "missing.csv"))
+    assert code == 1 and "cannot read the file" in err

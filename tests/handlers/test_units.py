@@ -1,0 +1,123 @@
+"""Unit values in through Slack (/cost unit record, for the team's people only) and through the
+authenticated HTTP endpoint (JSON or CSV, all or nothing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.error
+import urllib.request
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.http_server import make_wsgi_app, start_http_server
+from finops.units import UnitValue
+from handlers.units import UNITS_PATH, units_endpoint
+from storage.audit import AuditLog
+from storage.db import Database
+from storage.units import UnitStore
+from tests.harness import start_bot
+from tests.jobs.digest_data import TEAMS_YAML
+
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+TOKEN = "units-secret-token"
+
+
+@pytest.fixture
+def bot(sqlite_db: Database, fake_slack):
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_team_people_record_a_value_others_are_refused(bot) -> None:
+    answer = bot.client.slash("unit record payments orders 2026-11 31,000", user_id="U_PAY_DEV").json()
+    assert answer["text"] == (":white_check_mark: Recorded 31,000 orders for payments, 2026-11-01 to 2026-11-30. "
+                              "The weekly digest shows the cost per unit once the period's cost data is complete.")
+    refused = bot.client.slash("unit record payments orders 2026-W46 7000", user_id="U_SEARCH_OWNER").json()
+    assert refused["text"].startswith(":no_entry: Only payments's owners and members")
+    assert UnitStore(bot.ctx.db).values() == [
+        UnitValue("payments", "orders", date(2026, 11, 1), date(2026, 11, 30), 31000.0)]
+    assert [a.actor for a in AuditLog(bot.ctx.db).history("unit_metric", "payments:orders")] == ["U_PAY_DEV"]
+
+
+def test_mistakes_get_a_correction_with_examples(bot) -> None:
+    cases = {
+        "unit record payments orders 2026-11": "takes a team, a metric, a period and a value; got 3 words",
+        "unit record payments visits 2026-11 5": "team payments has no unit metric 'visits' (declared: orders)",
+        "unit record payments orders November 5": "'November' is not a period",
+    }
+    for text, message in cases.items():
+        answer = bot.client.slash(text, user_id="U_PAY_OWNER").json()
+        assert answer["response_type"] == "ephemeral"
+        assert message in answer["text"], answer["text"]
+        assert "`/cost unit record payments orders 2026-11 31000`" in answer["text"]
+    assert UnitStore(bot.ctx.db).values() == []
+
+
+def post(url: str, body: bytes, *, token: str | None = TOKEN, content_type: str = "application/json",
+         method: str = "POST") -> tuple[int, dict]:
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=body if method == "POST" else None, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def endpoint(bot):
+    ctx = dataclasses.replace(bot.ctx, settings=dataclasses.replace(bot.ctx.settings, units_api_token=TOKEN))
+    server = start_http_server(make_wsgi_app(None, health=lambda: {"ok": True},
+                                             routes={UNITS_PATH: units_endpoint(ctx)}), host="127.0.0.1", port=0)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{UNITS_PATH}", ctx
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_endpoint_takes_json_and_csv_with_the_token(endpoint) -> None:
+    url, ctx = endpoint
+    one = json.dumps({"team": "payments", "metric": "orders", "period": "2026-W46", "value": 7000}).encode()
+    assert post(url, one) == (200, {"recorded": 1, "changed": 1})
+    assert post(url, one) == (200, {"recorded": 1, "changed": 0})
+    csv = b"team,metric,period,value\npayments,orders,2026-11-09,1000\npayments,orders,2026-11-10,1100\n"
+    assert post(url, csv, content_type="text/csv") == (200, {"recorded": 2, "changed": 2})
+    assert [(v.start, v.end, v.value) for v in UnitStore(ctx.db).values()] == [
+        (date(2026, 11, 9), date(2026, 11, 9), 1000.0), (date(2026, 11, 9), date(2026, 11, 15), 7000.0),
+        (date(2026, 11, 10), date(2026, 11, 10), 1100.0)]
+    assert AuditLog(ctx.db).history("unit_metric", "payments:orders")[0].actor == "api"
+
+
+def test_endpoint_refuses_bad_requests_and_writes_nothing(endpoint) -> None:
+    url, ctx = endpoint
+    good = {"team": "payments", "metric": "orders", "period": "2026-11", "value": 1}
+    assert post(url, json.dumps(good).encode(), token=None)[0] == 401
+    assert post(url, json.dumps(good).encode(), token="wrong")[0] == 401
+    assert post(url, b"", method="GET")[0] == 405
+    status, answer = post(url, json.dumps({"values": [good, {**good, "period": "2026-13"}]}).encode())
+    assert (status, answer["error"]) == (400, "values[1]: '2026-13' is not a date in the calendar: use a day "
+                                              "(2026-11-03), an ISO week (2026-W45) or a month (2026-11)")
+    status, answer = post(url, b"team,metric,period,value\npayments,orders,2026-11,1\nsearch,orders,2026-11,2\n",
+                          content_type="text/csv")
+    assert (status, answer["line"]) == (400, 3) and "team search has no unit metric 'orders'" in answer["error"]
+    assert post(url, b"{not json")[0] == 400
+    assert UnitStore(ctx.db).values() == []
+
+
+def test_endpoint_is_off_without_a_token(bot) -> None:
+    server = start_http_server(make_wsgi_app(None, health=lambda: {"ok": True},
+                                             routes={UNITS_PATH: units_endpoint(bot.ctx)}), host="127.0.0.1", port=0)
+    try:
+        status, answer = post(f"http://127.0.0.1:{server.server_port}{UNITS_PATH}", b"{}")
+        assert status == 404 and "COSTBOT_UNITS_TOKEN" in answer["error"]
+    finally:
+        server.shutdown()
+        server.server_close()
