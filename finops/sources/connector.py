@@ -30,7 +30,9 @@ from finops.errors import CostbotError
 from finops.model import DAY, aggregate_daily, conform_daily_frame
 
 # First run: how far back to load so anomaly baselines and month-over-month answers have history.
-DEFAULT_BACKFILL_DAYS = 90
+# The first pull loads about 13 months: anomaly detection learns recurring monthly charges from the
+# previous six months and needs ~320 days of history; forecasts back-test themselves on a year.
+DEFAULT_BACKFILL_DAYS = 395
 # Providers close the previous month's invoice in the first days of a month (AWS, Azure and GCP
 # all apply credits, discounts and corrections then); until that day the whole month stays open.
 DEFAULT_MONTH_CLOSE_DAYS = 5

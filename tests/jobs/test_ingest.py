@@ -89,10 +89,10 @@ def test_cost_explorer_pulls_only_open_days_and_replaces_exactly_that_window(db:
                            "2026-10-02": ("11.00", "10.00"), "2026-10-03": ("12.00", "11.00")}))
         first = ingest_from_connector(store, TEAMS, AwsCostExplorer(PAYER, client=client), date(2026, 10, 4))
 
-        # First run: the 90-day backfill up to yesterday; complete through the day before yesterday.
-        assert (first.start, first.end, first.complete_through) == (date(2026, 7, 6), date(2026, 10, 3),
+        # First run: the default backfill (DEFAULT_BACKFILL_DAYS) up to yesterday; complete through the day before yesterday.
+        assert (first.start, first.end, first.complete_through) == (date(2025, 9, 4), date(2026, 10, 3),
                                                                     date(2026, 10, 2))
-        assert sent_requests()[0]["TimePeriod"] == {"Start": "2026-07-06", "End": "2026-10-04"}
+        assert sent_requests()[0]["TimePeriod"] == {"Start": "2025-09-04", "End": "2026-10-04"}
         assert (billed(store), effective(store)) == (Decimal("38"), Decimal("34"))
         assert effective(store, filters={"team": ["payments"]}) == Decimal("34")
         fresh = freshness(store, f"aws-ce:{PAYER}")
@@ -114,7 +114,7 @@ def test_cost_explorer_pulls_only_open_days_and_replaces_exactly_that_window(db:
     runs = store.ingest_runs(f"aws-ce:{PAYER}")
     assert [(r.status, r.period_start, r.period_end, r.rows_written, r.billed_total) for r in runs] == [
         ("ok", date(2026, 9, 30), date(2026, 10, 19), 3, Decimal("28")),
-        ("ok", date(2026, 7, 6), date(2026, 10, 3), 4, Decimal("38"))]
+        ("ok", date(2025, 9, 4), date(2026, 10, 3), 4, Decimal("38"))]
     assert {r.kind for r in runs} == {"aws-ce"}
 
 
@@ -138,7 +138,7 @@ def test_a_failing_pull_is_recorded_keeps_the_data_and_the_next_run_asks_for_the
                       today=date(2026, 10, 18))
     first = ingest_from_connector(store, TEAMS, azure_connector(azure), date(2026, 10, 18))
     assert first.complete_through == date(2026, 10, 16)
-    # Every served item is inside the 90-day window: actual 443.32, amortized 153.32 (+2.50 from the file).
+    # Every served item is inside the first pull's window: actual 443.32, amortized 153.32 (+2.50 from the file).
     assert (billed(store), effective(store)) == (Decimal("444.82"), Decimal("155.82"))
     before = (store.totals(), len(store.series()), freshness(store, f"azure:{SCOPE}"))
 
@@ -200,7 +200,7 @@ def test_configured_sources_run_one_by_one_and_a_failure_does_not_stop_the_other
 
     assert [r.source for r in runs] == [f"azure:{SCOPE}", "aws-cur:s3://acme-billing/cur/acme"]
     assert runs[0].error == f"azure:{SCOPE}: Azure rejected the credentials (401 ExpiredAuthenticationToken)"
-    assert (runs[1].error, runs[1].start, runs[1].end) == (None, date(2023, 8, 18), date(2023, 11, 15))
+    assert (runs[1].error, runs[1].start, runs[1].end) == (None, date(2022, 10, 17), date(2023, 11, 15))
     # The legacy CUR sample's lineItem/UnblendedCost sums to 1.682309 (stored per daily row in
     # micro-dollars, so sub-micro line items move the sum by a few micros, never a cent).
     assert cents(billed(store)) == Decimal("1.68")
@@ -333,6 +333,6 @@ def test_connector_runs_as_json_documents(db: Database, azure):
 
     run = ingest_from_connector(CostStore(db), TEAMS, azure_connector(azure), date(2026, 10, 18))
     assert run_document(run) == {
-        "source": f"azure:{SCOPE}", "start": date(2026, 7, 20), "end": date(2026, 10, 17), "rows": 9,
+        "source": f"azure:{SCOPE}", "start": date(2025, 9, 18), "end": date(2026, 10, 17), "rows": 9,
         "billed": Decimal("443.32"), "effective": Decimal("153.32"), "complete_through": date(2026, 10, 16),
         "error": None, "skipped": False}
