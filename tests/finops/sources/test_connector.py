@@ -12,7 +12,7 @@ from finops.sources.connector import SourceError, daily_frame_from_records, days
 
 
 def test_first_run_backfills_up_to_yesterday():
-    assert days_to_fetch(date(2026, 10, 20), None, 3) == (date(2026, 7, 22), date(2026, 10, 19))
+    assert days_to_fetch(date(2026, 10, 20), None, 3) == (date(2025, 9, 20), date(2026, 10, 19))  # 395 days
     assert days_to_fetch(date(2026, 10, 20), None, 3, backfill_days=7) == (date(2026, 10, 13), date(2026, 10, 19))
 
 
