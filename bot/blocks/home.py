@@ -1,0 +1,129 @@
+"""The App Home tab: the viewer's team dashboard. Pure functions from :class:`TeamHome` to a view.
+
+For each of the viewer's teams (at most :data:`MAX_TEAMS`): this month's spend against its budget
+and month-end forecast, open anomalies, the team's open findings with the buttons their state
+allows (the same buttons as in the finding's channel message, handled by
+handlers/finding_actions.py), and unit cost. A view holds at most 100 blocks: lists are cut with a
+count and the command that lists everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bot.blocks.costs import channel_ref, cut, escape
+from bot.blocks.digest import anomaly_line, unit_line
+from bot.blocks.findings import finding_message, state_label
+from bot.blocks.forecast import LEVEL_EMOJI, month_label
+from finops.digest import AnomalyLine
+from finops.forecast import BudgetStatus
+from finops.money import format_usd
+from finops.units import UnitTrend
+from storage.findings import FindingRecord
+
+MAX_VIEW_BLOCKS = 100
+MAX_TEAMS = 3
+FINDINGS_SHOWN = 8
+ANOMALIES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class TeamHome:
+    """One team's dashboard data."""
+
+    team: str
+    channel: str
+    month: str  # "YYYY-MM"
+    month_to_date: float
+    complete_through: date | None
+    forecast: float | None
+    budget: BudgetStatus | None
+    anomalies: Sequence[AnomalyLine] | None  # None: the bot keeps no anomaly records
+    findings: Sequence[FindingRecord]  # open ones, biggest first
+    units: Sequence[UnitTrend]
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, 2_900)}}
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, 2_900)}]}
+
+
+def _spend_text(home: TeamHome) -> str:
+    month = month_label(home.month)
+    through = f" through {home.complete_through:%d %b}" if home.complete_through else ""
+    text = f"*{month}*: {format_usd(home.month_to_date)} spent{through}"
+    if home.budget is not None:
+        b = home.budget
+        return (text + f" of the {format_usd(b.budget)} budget\nMonth-end forecast {format_usd(b.forecast)} "
+                f"({format_usd(b.low)} – {format_usd(b.high)}): {LEVEL_EMOJI[b.level]} {b.share * 100:.0f} % of budget")
+    if home.forecast is not None:
+        return text + f" (no budget)\nMonth-end forecast {format_usd(home.forecast)}"
+    return text
+
+
+def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
+    """One team's part of the view, using at most ``budget_blocks`` blocks."""
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": cut(f"{home.team} · cost dashboard", 150)}},
+        _section(_spend_text(home)),
+    ]
+    if home.anomalies is None:
+        blocks.append(_section("*Open anomalies*: not tracked yet"))
+    elif not home.anomalies:
+        blocks.append(_section("*Open anomalies*: none"))
+    else:
+        lines = [anomaly_line(a) for a in home.anomalies[:ANOMALIES_SHOWN]]
+        if len(home.anomalies) > ANOMALIES_SHOWN:
+            lines.append(f"…and {len(home.anomalies) - ANOMALIES_SHOWN} more: `/cost anomalies {home.team}`")
+        blocks.append(_section(f"*Open anomalies* ({len(home.anomalies)})\n" + "\n".join(lines)))
+    if home.units:
+        blocks.append(_section("*Unit cost*\n" + "\n".join(unit_line(u) for u in home.units[:5])))
+    tail = _context(f"Alerts and the weekly digest go to {channel_ref(home.channel)}. "
+                    f"`/cost why team={home.team} this month` · `/cost budget {home.team}`")
+    room = budget_blocks - len(blocks) - 3  # the findings heading, "…and N more", the closing context
+    total = sum(float(f.estimate_monthly) for f in home.findings)
+    heading = (f"*Open findings* ({len(home.findings)}, {format_usd(total)}/month identified)"
+               if home.findings else "*Open findings*: none. `/cost finding new` opens one.")
+    blocks.append(_section(heading))
+    shown = 0
+    for finding in home.findings[:FINDINGS_SHOWN]:
+        actions = [b for b in finding_message(finding)["blocks"] if b["type"] == "actions"]
+        needed = 1 + len(actions)
+        if needed > room:
+            break
+        blocks.append(_section(f"*#{finding.id} {escape(finding.title)}* · {format_usd(finding.estimate_monthly)}"
+                               f"/month · {state_label(finding.state)}"
+                               + (f" · due {finding.due_on:%d %b}" if finding.due_on else "")))
+        blocks += actions
+        room -= needed
+        shown += 1
+    if shown < len(home.findings):
+        blocks.append(_context(f"…and {len(home.findings) - shown} more: `/cost findings {home.team}`"))
+    blocks.append(tail)
+    return blocks
+
+
+def home_view(homes: Sequence[TeamHome], *, viewer_has_team: bool, org_line: str | None = None) -> dict[str, Any]:
+    """The Home tab view: each team's dashboard, within the 100-block limit."""
+    blocks: list[dict] = []
+    if not viewer_has_team:
+        blocks.append(_section("You are not on a team in teams.yml yet, so here is the organisation. "
+                               "Ask your costbot admin to add you to your team's `owners` or `members`."))
+        if org_line:
+            blocks.append(_section(org_line))
+    chosen = list(homes[:MAX_TEAMS])
+    for i, home in enumerate(chosen):
+        if i:
+            blocks.append({"type": "divider"})
+        room = (MAX_VIEW_BLOCKS - len(blocks) - 1) // (len(chosen) - i)
+        blocks += team_blocks(home, budget_blocks=room)
+    if len(homes) > MAX_TEAMS:
+        blocks.append(_context(f"You are on {len(homes)} teams; the first {MAX_TEAMS} are shown. "
+                               "`/cost budget` covers every team."))
+    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}

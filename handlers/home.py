@@ -1,0 +1,96 @@
+"""App Home: on ``app_home_opened`` (the Home tab), publish the viewer's team dashboard.
+
+The viewer's teams are those listing them as an owner or member in teams.yml; failing that, the
+teams whose channel they are in (for teams that count channel members, the default). Someone on
+no team sees the organisation's month. Bolt acknowledges the event at once; the view is built
+after (a forecast reads months of daily sums) and published with ``views.publish``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+
+from bot.blocks.home import MAX_TEAMS, TeamHome, home_view
+from bot.cli.forecast import budgets_of, load_forecast
+from bot.cli.units import load_unit_costs
+from bot.context import AppContext
+from finops.digest import OPEN_STATES
+from finops.errors import InputError
+from finops.forecast import MonthForecast, budget_status
+from finops.money import format_usd
+from finops.units import unit_trends
+from jobs.digest import load_open_anomalies
+from storage.costs import CostStore
+from storage.findings import FindingStore
+
+log = logging.getLogger(__name__)
+
+# Channel membership is looked up in Slack (one call per team): only for a handful of teams.
+MAX_CHANNEL_LOOKUPS = 20
+
+
+def viewer_teams(ctx: AppContext, user: str) -> list[str]:
+    """The teams ``user`` belongs to (see the module docstring), in teams.yml order."""
+    listed = [t.name for t in ctx.teams.teams if user in t.owners or user in t.members]
+    if listed:
+        return listed
+    found = []
+    for team in [t for t in ctx.teams.teams if t.members_from_channel][:MAX_CHANNEL_LOOKUPS]:
+        if user in ctx.delivery.channel_members(team.channel):
+            found.append(team.name)
+    return found
+
+
+def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None) -> list[TeamHome]:
+    """The dashboard data of ``teams`` (at most the number the view shows)."""
+    teams = teams[:MAX_TEAMS]
+    budgets = budgets_of(ctx.teams)
+    statuses = {s.team: s for s in budget_status(forecast, {t: budgets[t] for t in teams if t in budgets})} \
+        if forecast is not None else {}
+    findings = FindingStore(ctx.db)
+    anomalies = load_open_anomalies(ctx.db)
+    units = load_unit_costs(ctx.db, ctx.teams, ctx.today())
+    trends = unit_trends(units) if not units.empty else []
+    homes = []
+    for team in teams:
+        found = forecast.team(team) if forecast is not None else None
+        open_findings = sorted(findings.list_findings(team=team, states=OPEN_STATES),
+                               key=lambda f: (-f.estimate_monthly, f.id))
+        homes.append(TeamHome(
+            team=team, channel=ctx.teams.channel_for(team),
+            month=forecast.month if forecast is not None else f"{ctx.today():%Y-%m}",
+            month_to_date=found.actual_to_date if found else 0.0,
+            complete_through=forecast.complete_through if forecast is not None else None,
+            forecast=None if forecast is None else (found.forecast if found else 0.0), budget=statuses.get(team),
+            anomalies=None if anomalies is None else [a for a in anomalies if a.team == team],
+            findings=open_findings, units=[t for t in trends if t.team == team]))
+    return homes
+
+
+def publish_home(ctx: AppContext, user: str) -> dict:
+    """Build and publish ``user``'s Home tab; returns the view."""
+    teams = viewer_teams(ctx, user)
+    try:
+        forecast = load_forecast(CostStore(ctx.db), ctx.teams, ctx.today())
+    except InputError:
+        forecast = None
+    org_line = None
+    if forecast is not None:
+        org_line = (f"*Organisation, {forecast.month}*: {format_usd(forecast.org.actual_to_date)} spent; month-end "
+                    f"forecast {format_usd(forecast.org.forecast)}")
+    if teams:
+        view = home_view(load_home(ctx, teams, forecast), viewer_has_team=True)
+    else:
+        view = home_view([], viewer_has_team=False, org_line=org_line)
+    ctx.delivery.publish_home(user, view)
+    return view
+
+
+def register(app: App, ctx: AppContext) -> None:
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict) -> None:
+        if event.get("tab", "home") != "home":
+            return  # the Messages tab
+        publish_home(ctx, event["user"])

@@ -1,0 +1,87 @@
+"""App Home through the real app: app_home_opened -> the viewer's team dashboard via views.publish,
+within 100 blocks however many findings; the finding buttons work from the Home tab."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage.db import Database
+from storage.findings import FindingStore, NewFinding
+from tests.handlers.test_commands import wait_for
+from tests.harness import start_bot
+from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
+
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def org(sqlite_db: Database, fake_slack):
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
+    flat_history(sqlite_db, teams_config())
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def open_home(bot, user: str) -> dict:
+    bot.slack.reset()
+    assert bot.client.event({"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home"}).status == 200
+    return wait_for(lambda: bot.slack.home_view(user), timeout=20)
+
+
+def texts(view: dict) -> list[str]:
+    out = []
+    for block in view["blocks"]:
+        if block["type"] in ("section", "header"):
+            out.append(block["text"]["text"])
+        elif block["type"] == "context":
+            out.append(block["elements"][0]["text"])
+    return out
+
+
+def test_the_viewer_sees_their_teams_month_findings_and_buttons(org) -> None:
+    store = FindingStore(org.ctx.db)
+    small = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EC2"}, 120), by="U1",
+                         at=NOW - timedelta(days=5))
+    big = store.create(NewFinding("Rightsize RDS", "payments", {"service": "Amazon RDS"}, 900), by="U1",
+                       at=NOW - timedelta(days=2))
+    store.create(NewFinding("S3 lifecycle", "search", {"service": "Amazon S3"}, 50), by="U1", at=NOW)
+    view = open_home(org, "U_PAY_DEV")
+    assert view["type"] == "home" and len(view["blocks"]) <= 100
+    shown = texts(view)
+    assert shown[0] == "payments · cost dashboard"
+    assert shown[1] == ("*November 2026*: $990.00 spent through 15 Nov of the $2,300.00 budget\n"
+                        "Month-end forecast $1,980.00 ($1,980.00 – $1,980.00): :large_yellow_circle: 86 % of budget")
+    assert "*Open findings* (2, $1,020.00/month identified)" in shown
+    findings = [t for t in shown if t.startswith("*#")]
+    assert [t.split(" ·")[0] for t in findings] == [f"*#{big.id} Rightsize RDS*", f"*#{small.id} Delete idle volumes*"]
+    buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert {b["action_id"] for b in buttons} >= {"finding_accept", "finding_reject"}
+    assert not any("S3 lifecycle" in t for t in shown)  # search's finding is not payments'
+
+    # Pressing Accept on the Home tab moves the finding like the channel message's button does.
+    accept = next(b for b in buttons if b["action_id"] == "finding_accept" and b["value"].startswith(f"{big.id}:"))
+    org.client.action("finding_accept", accept["value"], user_id="U_PAY_OWNER",
+                      container={"type": "view", "view_id": view.get("id", "V1")})
+    wait_for(lambda: store.get(big.id).state == "accepted", timeout=10)
+
+
+def test_someone_on_no_team_sees_the_organisation(org) -> None:
+    view = open_home(org, "U_STRANGER")
+    assert texts(view) == [
+        "You are not on a team in teams.yml yet, so here is the organisation. Ask your costbot admin to add you to "
+        "your team's `owners` or `members`.",
+        "*Organisation, 2026-11*: $1,500.00 spent; month-end forecast $3,000.00"]
+
+
+def test_two_hundred_findings_stay_within_the_view_limit(org) -> None:
+    store = FindingStore(org.ctx.db)
+    for k in range(200):
+        store.create(NewFinding(f"Cleanup {k:03d}", "payments", {"service": "Amazon EC2"}, 10 + k), by="U1", at=NOW)
+    view = open_home(org, "U_PAY_OWNER")
+    assert len(view["blocks"]) <= 100
+    assert any(t.startswith("…and ") and t.endswith("more: `/cost findings payments`") for t in texts(view))
+    assert org.slack.violations == []
