@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,9 @@ class Subcommand:
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {}
+# Slow answers run here, not on Bolt's listener threads, so a flood of heavy questions queues
+# its answers but never delays the 3-second acks of everyone else.
+SLOW_WORK = ThreadPoolExecutor(max_workers=4, thread_name_prefix="costbot-slow")
 
 
 def subcommand(name: str, *, usage: str, summary: str, slow: bool = False,
@@ -130,9 +134,17 @@ def register(app: App, ctx: AppContext) -> None:
             ack(**(reply or Reply(text="Done.")).as_response())
             return
         ack(text=found.working_text, response_type="ephemeral")
-        reply = run_subcommand(found, request)
-        if reply is not None:
+        SLOW_WORK.submit(answer_later, found, request, respond)
+
+
+def answer_later(command: Subcommand, request: CommandRequest, respond: Respond) -> None:
+    """Run a slow subcommand after its ack and send the answer through response_url."""
+    reply = run_subcommand(command, request)
+    if reply is not None:
+        try:
             respond(**reply.as_response(), replace_original=False)
+        except Exception:  # the asker is gone (expired response_url); nothing else to tell
+            log.exception("could not answer /cost %s through response_url", request.name)
 
 
 @subcommand("help", usage="/cost help", summary="This list of commands.")

@@ -19,17 +19,24 @@ from bot.cli._common import UsageError
 from finops.errors import ConfigError, CostbotError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules(argv: Sequence[str] | None = None) -> list[str]:
+    """The modules to load: only the named command's (each module is named after its command),
+    or all of them for help and unknown commands. Importing every command pulls in every cloud
+    SDK, which costs seconds at each start of a one-shot command."""
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    return [first] if first in names else names
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="costbot",
         description="Cloud cost accountability in Slack: anomalies to owners, savings to verified "
                     "savings, variance answers, weekly digests.")
     parser.add_argument("--verbose", "-v", action="store_true", help="log more (to stderr)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    for name in command_modules(argv):
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
@@ -44,7 +51,8 @@ def configure_logging(verbose: bool = False, *, default: int = logging.WARNING) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
