@@ -1,0 +1,65 @@
+"""``costbot digest [--team NAME] [--dry-run]``: prints without posting, posts once per week."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.cli import digest as digest_cli
+from bot.cli import main
+from storage.db import Database
+from storage.digests import DigestRunStore
+from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
+
+
+@pytest.fixture
+def cli(sqlite_db: Database, monkeypatch, capsys, tmp_path: Path):
+    teams_file = tmp_path / "teams.yml"
+    teams_file.write_text(TEAMS_YAML)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", sqlite_db.url)
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
+    real_open = digest_cli.open_context
+
+    def pinned_context(args, **kwargs):
+        ctx = real_open(args, **kwargs)
+        ctx.now = lambda: datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday: week 46 is reported
+        return ctx
+
+    monkeypatch.setattr(digest_cli, "open_context", pinned_context)
+    monkeypatch.setattr("bot.cli.maturity.load_alert_timings", lambda db: None)
+    flat_history(sqlite_db, teams_config(), through=date(2026, 11, 15))
+
+    def run(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        return code, capsys.readouterr().out
+
+    return run
+
+
+def test_dry_run_prints_and_posts_nothing(cli, sqlite_db: Database) -> None:
+    code, out = cli("digest", "--team", "payments", "--dry-run")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("── #team-payments (digest:payments:2026-W46) ")
+    assert lines[1] == "PAYMENTS · WEEK 46 · 9–15 NOV 2026"
+    assert "*Last week* $462.00 ($0.00, +0.0 % vs $462.00)" in out
+    assert "(chart in the thread: digest-payments-2026-W46.png)" in out
+    assert DigestRunStore(sqlite_db).runs() == []
+
+
+def test_posting_twice_posts_once(cli, sqlite_db: Database) -> None:
+    code, out = cli("digest")
+    assert code == 0
+    # No Slack token: "posting" prints each digest under its channel, then the summary.
+    assert "── #team-payments " in out and "── #finops " in out
+    assert out.splitlines()[-4:] == ["Week 46 · 9–15 Nov 2026: 3 digests posted", "  #team-payments: "
+                                     "digest:payments:2026-W46", "  #team-search: digest:search:2026-W46",
+                                     "  #finops: digest-org:2026-W46"]
+    code, out = cli("digest")
+    assert out.strip() == "Week 46 · 9–15 Nov 2026: 0 digests posted; 3 already posted this week (or failed: see the log)"
+    assert len(DigestRunStore(sqlite_db).runs("2026-W46")) == 3

@@ -1,0 +1,55 @@
+"""/cost digest preview through the real app: the asker's team digest (or a named team's, or the
+org's), ephemeral, nothing posted or claimed."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from storage.db import Database
+from storage.digests import DigestRunStore
+from tests.handlers.test_commands import wait_for
+from tests.harness import start_bot
+from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
+
+NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def org(sqlite_db: Database, fake_slack, monkeypatch):
+    monkeypatch.setattr("bot.cli.maturity.load_alert_timings", lambda db: None)
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
+    teams = teams_config()
+    flat_history(sqlite_db, teams, through=date(2026, 11, 8))
+    store_costs(sqlite_db, teams, cost_rows(date(2026, 11, 9), date(2026, 11, 15), payments=120.0),
+                complete_through=date(2026, 11, 15))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def preview(bot, text: str, user: str) -> dict:
+    url = bot.slack.response_url()
+    ack = bot.client.slash(text, user_id=user, response_url=url)
+    assert ack.json()["text"] == "Building the digest…"
+    return wait_for(lambda: bot.slack.response_url_calls(url), timeout=30)[0]
+
+
+def test_preview_of_my_team_a_named_team_and_the_org(org) -> None:
+    mine = preview(org, "digest preview", "U_PAY_DEV")
+    assert mine["response_type"] == "ephemeral"
+    assert mine["text"] == ("Preview: payments weekly digest, Week 46 · 9–15 Nov 2026: $890.40 "
+                            "(+$428.40 vs the week before)")
+    assert mine["blocks"][-1]["elements"][0]["text"] == (
+        "Preview, not posted. The digest goes to #team-payments at `0 9 * * MON` (UTC), with its chart in the thread.")
+    search = preview(org, "digest preview Search", "U_PAY_DEV")
+    assert search["text"].startswith("Preview: search weekly digest, Week 46")
+    whole = preview(org, "digest preview", "U_STRANGER")
+    assert whole["text"].startswith("Preview: Weekly digest, Week 46 · 9–15 Nov 2026: $1,120.00")
+    assert len(whole["blocks"]) <= 50
+    assert org.slack.calls("chat.postMessage") == [] and org.slack.files() == []
+    assert DigestRunStore(org.ctx.db).runs() == []
+    wrong = preview(org, "digest preview paymnts", "U_PAY_DEV")
+    assert wrong["text"].startswith(":warning: No team called `paymnts` in teams.yml.")
