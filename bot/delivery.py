@@ -300,7 +300,8 @@ class Delivery:
     def upload(self, upload: FileUpload) -> OutboxRecord:
         """Share a file once under its key (a re-send with the same content does nothing)."""
         self.outbox.record(key=upload.key, channel=upload.channel, text=upload.comment, kind="file",
-                           file_name=upload.filename, file_content=upload.content, thread_key=upload.thread_key)
+                           file_name=upload.filename, file_title=upload.title or None, file_content=upload.content,
+                           thread_key=upload.thread_key)
         return self._deliver(upload.key)
 
     def flush(self, now: datetime | None = None) -> int:
@@ -380,7 +381,8 @@ class Delivery:
                     raise DeliveryError(f"no channel ID known for {record.channel}", transient=False)
                 self.outbox.mark_in_flight(record.key)
                 file_id = self.transport.upload(channel_id=channel_id, filename=record.file_name or "file",
-                                                content=record.file_content or b"", title=record.file_name or "",
+                                                content=record.file_content or b"",
+                                                title=record.file_title or record.file_name or "",
                                                 thread_ts=thread_ts, comment=record.text)
                 self.outbox.mark_sent(record.key, channel_id=channel_id, ts=file_id, sent_hash=record.content_hash)
             else:  # files are immutable in Slack; a changed chart gets a new key from its caller

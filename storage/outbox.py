@@ -41,6 +41,7 @@ class OutboxRecord:
     text: str
     blocks: list[dict] | None
     file_name: str | None
+    file_title: str | None
     file_content: bytes | None
     content_hash: str
     sent_hash: str | None
@@ -58,7 +59,7 @@ class OutboxRecord:
 
 def _record(row: OutboxMessage) -> OutboxRecord:
     return OutboxRecord(row.key, row.kind, row.channel, row.channel_id, row.thread_key, row.text, row.blocks,
-                        row.file_name, row.file_content, row.content_hash, row.sent_hash, row.ts, row.status,
+                        row.file_name, row.file_title, row.file_content, row.content_hash, row.sent_hash, row.ts, row.status,
                         row.attempts, row.maybe_sent, row.last_error, row.created_at)
 
 
@@ -68,22 +69,24 @@ class OutboxStore:
 
     def record(self, *, key: str, channel: str, text: str, blocks: list[dict] | None = None,
                thread_key: str | None = None, kind: str = "message", file_name: str | None = None,
-               file_content: bytes | None = None) -> OutboxRecord:
+               file_title: str | None = None, file_content: bytes | None = None) -> OutboxRecord:
         """Insert the message, or store its new content if the key exists (an update to send)."""
         try:
-            return self._record(key, channel, text, blocks, thread_key, kind, file_name, file_content)
+            return self._record(key, channel, text, blocks, thread_key, kind, file_name, file_title, file_content)
         except IntegrityError:  # another thread inserted the same key first: now it is an update
-            return self._record(key, channel, text, blocks, thread_key, kind, file_name, file_content)
+            return self._record(key, channel, text, blocks, thread_key, kind, file_name, file_title, file_content)
 
     def _record(self, key: str, channel: str, text: str, blocks: list[dict] | None, thread_key: str | None,
-                kind: str, file_name: str | None, file_content: bytes | None) -> OutboxRecord:
+                kind: str, file_name: str | None, file_title: str | None,
+                file_content: bytes | None) -> OutboxRecord:
         digest = content_hash(text, blocks, file_content)
         now = utcnow()
         with self.db.session() as session:
             row = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
             if row is None:
                 row = OutboxMessage(key=key, kind=kind, channel=channel, thread_key=thread_key, text=text,
-                                    blocks=blocks, file_name=file_name, file_content=file_content,
+                                    blocks=blocks, file_name=file_name, file_title=file_title,
+                                    file_content=file_content,
                                     content_hash=digest, status="pending", created_at=now, updated_at=now,
                                     next_attempt_at=now)
                 session.add(row)

@@ -62,6 +62,7 @@ class OutboxMessage(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     blocks: list[dict] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     file_name: str | None = Field(default=None, max_length=200)
+    file_title: str | None = Field(default=None, max_length=250)
     file_content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     content_hash: str = Field(max_length=64)
     sent_hash: str | None = Field(default=None, max_length=64)

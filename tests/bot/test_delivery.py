@@ -143,6 +143,7 @@ def test_thread_replies_and_files_go_under_their_parent(db: Database, fake_slack
     assert reply["thread_ts"] == parent.ts
     files = fake_slack.files("#team-payments")
     assert len(files) == 1 and files[0].content == b"\x89PNG fake" and files[0].thread_ts == parent.ts
+    assert files[0].title == "EC2 daily cost"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

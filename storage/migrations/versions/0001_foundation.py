@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('blocks', sa.JSON(), nullable=True),
     sa.Column('file_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('file_title', sqlmodel.sql.sqltypes.AutoString(length=250), nullable=True),
     sa.Column('file_content', sa.LargeBinary(), nullable=True),
     sa.Column('content_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('sent_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
