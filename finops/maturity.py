@@ -41,7 +41,7 @@ import pandas as pd
 from finops.money import format_usd
 from finops.ownership import Coverage
 from finops.savings import FindingState, savings_ledger
-from finops.units import UnitTrend
+from finops.units import UnitTrend, format_unit_cost, singular
 from finops.variance import VarianceAnswer
 
 RATINGS: tuple[str, ...] = ("Crawl", "Walk", "Run")
@@ -245,12 +245,6 @@ def _hours(hours: float) -> str:
     return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
 
 
-def _singular(unit: str) -> str:
-    """``orders`` -> ``order``, ``active_users`` -> ``active user`` (for "$0.41 per order")."""
-    unit = unit.replace("_", " ")
-    return unit[:-1] if unit.endswith("s") and not unit.endswith("ss") else unit
-
-
 def _line(number: int, rating: str, value: float | None, figure: str, next_step: str,
           at_stake: float | None = None, **detail: object) -> ScoreLine:
     dimension, question = QUESTIONS[number]
@@ -315,7 +309,8 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
     response = statistics.median(responses) if responses else None
     rating = ("Crawl" if hours > ROUTING_WALK_HOURS else
               "Run" if hours <= ROUTING_RUN_HOURS and owned >= ROUTING_RUN_OWNER_SHARE else "Walk")
-    figure = (f"median {_hours(hours)} from cost to alert over {len(posted)} alerts; {owned * 100:.0f} % posted in "
+    figure = (f"median {_hours(hours)} from cost to alert over {len(posted)} alert{'s' if len(posted) != 1 else ''}; "
+              f"{owned * 100:.0f} % posted in "
               f"the owning team's channel; " + (f"first human response after a median {_hours(response)}"
                                                   if response is not None else "no human response recorded yet"))
     misrouted = [t for t in posted if not t.routed_to_owner]
@@ -414,7 +409,7 @@ def rate_unit_cost(inputs: MaturityInputs) -> ScoreLine:
     if best:
         t = best[0]
         change = "" if t.change_pct is None else f", {t.change_pct:+.1f} % vs the month before"
-        figure = (f"{t.team}: {format_usd(t.cost_per_unit)} per {_singular(t.metric)} in {t.period}{change} "
+        figure = (f"{t.team}: {format_unit_cost(t.cost_per_unit)} per {singular(t.metric)} in {t.period}{change} "
                   f"({t.periods} month{'s' if t.periods != 1 else ''} of history)"
                   + (f"; {len(known) - 1} more unit costs" if len(known) > 1 else ""))
     else:

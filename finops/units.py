@@ -8,7 +8,9 @@ HTTP endpoint or ``/cost unit record`` (both through :func:`unit_value`).
 :func:`unit_costs` divides each team's cost per calendar month or ISO week by the units of the
 same days. A value whose period straddles the bucket is prorated by days (a month's 31,000 orders
 count 7,000 in a 7-day week of it): the same rule for flows (orders) and for stocks (active users),
-so a week's cost per active user is the month's rate seen over a week. A bucket is reported only
+so a week's cost per active user is the month's rate seen over a week. Where values of different
+periods cover the same day (a month's total and a week's), the finest period's value is used for
+that day, so nothing is counted twice. A bucket is reported only
 when values cover every one of its days and it lies within the complete cost data, because a full
 month's cost over half a month's orders would double the unit cost. The cost is the team's total
 including its shares of shared-cost pools (the caller passes costs after
@@ -75,6 +77,17 @@ class UnitTrend:
     @property
     def has_trend(self) -> bool:
         return self.periods >= TREND_PERIODS
+
+
+def singular(metric: str) -> str:
+    """``orders`` -> ``order``, ``active_users`` -> ``active user`` (for "$0.41 per order")."""
+    name = metric.replace("_", " ")
+    return name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+
+
+def format_unit_cost(amount: float) -> str:
+    """Dollars per unit: cents from $1 up, four decimals below ($0.0331), where cents would hide the trend."""
+    return f"${amount:,.2f}" if abs(amount) >= 1 else f"${amount:.4f}"
 
 
 def parse_unit_period(text: str) -> tuple[date, date]:
@@ -213,8 +226,11 @@ def unit_costs(team_costs: pd.DataFrame, values: pd.DataFrame, *, period: str = 
         "metric": values["metric"].to_numpy(dtype=object)[repeat],
         "day": pd.to_datetime(values["start"]).to_numpy()[repeat] + offsets.astype("timedelta64[D]"),
         "units": (values["value"].to_numpy(dtype=np.float64) / lengths)[repeat],
+        "length": lengths[repeat],
     })
-    daily = daily.groupby(["team", "metric", "day"], as_index=False)["units"].sum()
+    # A day covered by a month's value and a week's keeps the week's: the finest period wins.
+    finest = daily.groupby(["team", "metric", "day"])["length"].transform("min")
+    daily = daily[daily["length"] == finest].groupby(["team", "metric", "day"], as_index=False)["units"].sum()
     daily = daily[daily["day"] <= pd.Timestamp(through)]
     daily["period"] = _period_labels(pd.DatetimeIndex(daily["day"]), period)
 

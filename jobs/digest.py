@@ -81,14 +81,13 @@ def claimant() -> str:
 
 
 def load_open_anomalies(db: Database) -> list[AnomalyLine] | None:
-    """Open anomalies from the anomaly store, as digest lines; None while there is no anomaly store
-    (storage/anomalies.py, built by the anomalies area) or it cannot list open anomalies yet."""
+    """Open anomalies from the anomaly store, as digest lines; None when the code base has no
+    anomaly store (storage/anomalies.py, built by the anomalies area)."""
     try:
         from storage.anomalies import AnomalyStore  # noqa: PLC0415  (the anomalies area owns this module)
     except ImportError:
         return None
-    listing = getattr(AnomalyStore(db), "digest_lines", None)
-    return None if listing is None else [AnomalyLine(**line) for line in listing()]
+    return [AnomalyLine(**line) for line in AnomalyStore(db).digest_lines()]
 
 
 @dataclass(frozen=True)

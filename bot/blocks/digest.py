@@ -18,7 +18,7 @@ from bot.blocks.maturity import scorecard_blocks
 from finops.digest import AnomalyLine, Change, OrgDigest, TeamDigest, TeamRank
 from finops.maturity import FindingSummary
 from finops.money import format_usd
-from finops.units import UnitTrend
+from finops.units import UnitTrend, format_unit_cost, singular
 
 MORE_ACTION = "digest_more"
 TEAM_LINES = 10
@@ -84,9 +84,9 @@ def finding_line(finding: FindingSummary) -> str:
 
 def unit_line(trend: UnitTrend) -> str:
     change = "" if trend.change_pct is None else f" ({trend.change_pct:+.1f} % vs the {_period_word(trend)} before)"
-    history = " → ".join(f"{format_usd(cost)}" for _, cost in trend.history[-4:])
-    return (f"• {escape(trend.metric)}: *{format_usd(trend.cost_per_unit)}* per unit in {trend.period}{change}"
-            + (f"; {history}" if len(trend.history) > 1 else ""))
+    history = " → ".join(format_unit_cost(cost) for _, cost in trend.history[-4:])
+    return (f"• *{format_unit_cost(trend.cost_per_unit)}* per {escape(singular(trend.metric))} in {trend.period}"
+            f"{change}" + (f"; {history}" if len(trend.history) > 1 else ""))
 
 
 def _period_word(trend: UnitTrend) -> str:
@@ -139,7 +139,7 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
         if digest.open_findings:
             text += "\nBiggest open:\n" + "\n".join(finding_line(f) for f in digest.open_findings[:FINDING_LINES])
         if digest.stalled:
-            text += "\nStalled:\n" + _listed([f"• {line}" for line in digest.stalled], STALLED_LINES, "stalled")
+            text += "\nStalled:\n" + _listed(list(digest.stalled), STALLED_LINES, "stalled")
         blocks.append(_section(text))
         if len(digest.open_findings) > FINDING_LINES:
             blocks.append(more_button(f"Show all {len(digest.open_findings)} open findings", "findings",

@@ -55,15 +55,14 @@ def last_complete_month(through: date) -> tuple[date, date]:
 def load_alert_timings(db: Database) -> list[AlertTiming] | None:
     """Each anomaly alert's cost day -> detected -> posted -> first response, from the anomaly store.
 
-    None while the anomaly store (storage/anomalies.py, built by the anomalies area) is not in the
-    code base or cannot give the timeline yet: the scorecard then says there is nothing to measure.
+    None when the code base has no anomaly store (storage/anomalies.py, built by the anomalies
+    area): the scorecard then says there is nothing to measure.
     """
     try:
         from storage.anomalies import AnomalyStore  # noqa: PLC0415  (the anomalies area owns this module)
     except ImportError:
         return None
-    timeline = getattr(AnomalyStore(db), "alert_timings", None)
-    return None if timeline is None else [AlertTiming(**timing) for timing in timeline()]
+    return [AlertTiming(**timing) for timing in AnomalyStore(db).alert_timings()]
 
 
 def load_findings(db: Database) -> list[FindingSummary]:

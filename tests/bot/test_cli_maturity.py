@@ -4,13 +4,13 @@ read from the bot's own data (coverage, findings, variance answer, unit values),
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from bot.cli.maturity import last_complete_month, load_maturity_inputs, load_scorecard
+from bot.cli.maturity import last_complete_month, load_alert_timings, load_maturity_inputs, load_scorecard
 from bot.variance_service import answer_question
 from finops.units import UnitValue
 from storage.db import Database
@@ -98,3 +98,36 @@ def test_the_command_prints_the_card_and_its_json(org: Database, monkeypatch, ca
     out = capsys.readouterr().out
     assert out.startswith("FinOps maturity as of 2026-11-16: Crawl")
     assert "\nNext step (" in out
+
+
+def save_alerted_anomaly(db: Database, *, team: str = "payments", start: date = date(2026, 11, 9)) -> int:
+    """One anomaly as the detection job leaves it: detected, posted in the owner's channel."""
+    from finops.anomaly_model import Anomaly, DetectionResult
+    from storage.anomalies import AnomalyStore
+
+    anomaly = Anomaly(key=f"{team}|Amazon EC2|{start}", detected_on=start + timedelta(days=2), start=start, end=None,
+                      last_seen=start + timedelta(days=1), level="series",
+                      dimensions={"service": "Amazon EC2", "sub_account_id": "111"}, team=team, kind="spike",
+                      direction="increase", expected_cost=132.0, actual_cost=254.4, impact=122.4, impact_pct=0.93,
+                      alert=True)
+    store = AnomalyStore(db)
+    saved = store.save_detection(DetectionResult(new=(anomaly,)), through=start + timedelta(days=1),
+                                 at=datetime(2026, 11, 11, 7, 0, tzinfo=UTC))
+    anomaly_id = saved.new[0].id
+    store.mark_posted(anomaly_id, channel="#team-payments", message_key=f"anomaly:{anomaly_id}",
+                      at=datetime(2026, 11, 11, 7, 30, tzinfo=UTC), step=100, routed_to_owner=True)
+    store.acknowledge(anomaly_id, by="U_PAY_DEV", at=datetime(2026, 11, 11, 9, 30, tzinfo=UTC))
+    return anomaly_id
+
+
+def test_alert_timings_come_from_the_anomaly_store(org: Database) -> None:
+    anomaly_id = save_alerted_anomaly(org)
+    [timing] = load_alert_timings(org)
+    assert (timing.anomaly_id, timing.team, timing.cost_day, timing.routed_to_owner) == (
+        anomaly_id, "payments", date(2026, 11, 9), True)
+    # The cost day ended Nov 10 00:00 UTC; posted Nov 11 07:30 (31.5 h); acknowledged 2 h later.
+    assert (timing.hours_to_alert, timing.hours_to_response) == (31.5, 2.0)
+    line = load_scorecard(org, teams_config(), TODAY).line(2)
+    assert (line.rating, line.value) == ("Run", 31.5)
+    assert line.figure == ("median 32 h from cost to alert over 1 alert; 100 % posted in the owning team's channel; "
+                           "first human response after a median 2 h")

@@ -169,7 +169,7 @@ def test_variance_share_explained() -> None:
 def test_unit_cost_with_a_trend() -> None:
     line = rate_unit_cost(inputs())
     assert (line.rating, line.value) == ("Run", 0.41)
-    assert line.figure == "payments: $0.41 per order in 2026-10, -4.7 % vs the month before (3 months of history)"
+    assert line.figure == "payments: $0.4100 per order in 2026-10, -4.7 % vs the month before (3 months of history)"
     assert line.next_step == (
         "Build unit economics: record monthly values (`costbot units ingest FILE`, the units endpoint or "
         "`/cost unit record`) for search's queries ($1,023.00 in 2026-10); declare `unit_metrics` in teams.yml for "

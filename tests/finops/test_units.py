@@ -123,6 +123,19 @@ def test_weeks_prorate_a_monthly_value_and_need_every_day_covered() -> None:
     assert list(table["change_pct"]) == pytest.approx([None, 0.0, 0.0])
 
 
+def test_where_a_week_and_a_month_overlap_the_week_counts_once() -> None:
+    costs = daily_costs("shop", "2026-10-01", "2026-11-01", 100.0)
+    values = values_frame([UnitValue("shop", "orders", date(2026, 10, 1), date(2026, 10, 31), 31000.0),
+                           UnitValue("shop", "orders", date(2026, 10, 26), date(2026, 11, 1), 14000.0)])
+    month = unit_costs(costs, values, period="month", through=date(2026, 11, 1))
+    # October: 25 days of the month's value (25,000) and 6 of the week's (12,000).
+    assert list(month["units"]) == pytest.approx([37000.0])
+    week = unit_costs(costs, values, period="week", through=date(2026, 11, 1))
+    assert list(zip(week["period"], week["units"], strict=True)) == [
+        ("2026-W41", pytest.approx(7000.0)), ("2026-W42", pytest.approx(7000.0)),
+        ("2026-W43", pytest.approx(7000.0)), ("2026-W44", pytest.approx(14000.0))]
+
+
 def test_periods_after_the_complete_data_are_left_out() -> None:
     costs = daily_costs("shop", "2026-10-01", "2026-11-15", 100.0)
     values = values_frame([UnitValue("shop", "orders", date(2026, 10, 1), date(2026, 10, 31), 31000.0),

@@ -258,3 +258,17 @@ def test_two_replica_processes_post_each_digest_once(request, tmp_path, fake_sla
         assert len(claims) == 3 and all(c.posted_at is not None for c in claims)
     finally:
         db.dispose()
+
+
+def test_open_anomalies_from_the_anomaly_store_are_in_the_team_digest(org) -> None:
+    from tests.bot.test_cli_maturity import save_alerted_anomaly
+
+    anomaly_id = save_alerted_anomaly(org.ctx.db)
+    post_weekly_digests(org.ctx, org=False)
+    blocks = org.slack.messages("#team-payments")[0]["blocks"]
+    anomalies = next(b["text"]["text"] for b in blocks
+                     if b["type"] == "section" and b["text"]["text"].startswith("*Open anomalies*"))
+    assert anomalies == (f"*Open anomalies* (1, +$122.40 so far)\n• #{anomaly_id} Amazon EC2 in 111: +$122.40 since "
+                         "09 Nov (spike)")
+    search = org.slack.messages("#team-search")[0]["blocks"]
+    assert any(b["type"] == "section" and b["text"]["text"] == "*Open anomalies*: none" for b in search)
