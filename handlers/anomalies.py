@@ -1,0 +1,36 @@
+"""``/cost anomalies [team] [open|all]``: the anomalies of a team (or all teams), open ones by default."""
+
+from __future__ import annotations
+
+from bot.blocks.anomalies import anomalies_list_message
+from bot.context import AppContext
+from finops.errors import QuestionError
+from finops.model import UNALLOCATED
+from handlers.commands import CommandRequest, Reply, subcommand
+from storage.anomalies import AnomalyStore
+
+WHICH = ("open", "all")
+
+
+def parse_anomaly_filters(ctx: AppContext, args: str) -> tuple[str | None, str]:
+    """``payments all`` (either order, either optional) -> (team, "open" | "all")."""
+    team, which = None, "open"
+    for word in args.split():
+        if word in ctx.teams.team_names or word == UNALLOCATED:
+            team = word
+        elif word.lower() in WHICH:
+            which = word.lower()
+        else:
+            raise QuestionError(f"`{word}` is neither a team nor `open`/`all`.", word=word,
+                                examples=tuple(f"/cost anomalies {t}" for t in ctx.teams.team_names[:2])
+                                + ("/cost anomalies all",))
+    return team, which
+
+
+@subcommand("anomalies", usage="/cost anomalies [team] [open|all]",
+            summary="Cost anomalies of a team (or every team): open ones, or all of them.")
+def list_anomalies(request: CommandRequest) -> Reply:
+    team, which = parse_anomaly_filters(request.ctx, request.args)
+    records = AnomalyStore(request.ctx.db).list_anomalies(team=team, open_only=which == "open")
+    return Reply(**anomalies_list_message(records, team=team, which=which))
+

@@ -1,0 +1,174 @@
+"""The buttons on an anomaly alert and their modals: Acknowledge, Expected…, Not ours…, Snooze.
+
+("Open savings finding" on the same alert is handled by handlers/finding_actions.py.)
+
+Every press is acked at once, then checked: only the owning team (its owners and members, and its
+channel's members as teams.yml says) and finance approvers may answer; anyone else gets an
+ephemeral "not yours", nothing changes, and the refused press is audited. An accepted answer is
+stored (audited, the first one recorded as the alert's first human response), the alert is edited
+in place and the answer noted in its thread. On an anomaly imported from AWS, the answer is also
+written back to AWS (Acknowledge: a real anomaly; Expected: planned activity; Not ours: no).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, timedelta
+
+from slack_bolt import Ack, App, Respond
+
+from bot.blocks.anomalies import (
+    ACKNOWLEDGE,
+    EXPECTED,
+    EXPECTED_CALLBACK,
+    NOT_OURS,
+    NOT_OURS_CALLBACK,
+    SNOOZE_DAY,
+    SNOOZE_DAYS,
+    SNOOZE_WEEK,
+    expected_modal,
+    not_ours_modal,
+    not_yours_text,
+)
+from bot.context import AppContext
+from finops.errors import InputError, TransitionError
+from finops.model import UNALLOCATED
+from handlers.findings import field_value
+from jobs.detect import move_anomaly, owner_rule, reply_to_answer, tell_aws
+from storage.anomalies import AnomalyRecord, AnomalyStore
+
+log = logging.getLogger(__name__)
+
+
+def may_answer(ctx: AppContext, user: str, record: AnomalyRecord) -> bool:
+    """Whether ``user`` may answer the anomaly: on its owning team, or a finance approver."""
+    if ctx.teams.is_finance_approver(user):
+        return True
+    members = ctx.delivery.channel_members(ctx.teams.channel_for(record.team))
+    return ctx.teams.may_act(user, record.team, frozenset(members))
+
+
+def register(app: App, ctx: AppContext) -> None:
+    store = AnomalyStore(ctx.db)
+
+    def ephemeral(respond: Respond, text: str) -> None:
+        respond(replace_original=False, response_type="ephemeral", text=text)
+
+    def pressed(body: dict, respond: Respond, action: str) -> AnomalyRecord | None:
+        """The anomaly a press is about, if the presser may answer it (else answered and audited)."""
+        user = body["user"]["id"]
+        try:
+            record = store.get(int(body["actions"][0].get("value", "")))
+        except (InputError, ValueError):
+            ephemeral(respond, ":warning: This alert's anomaly is no longer known to costbot.")
+            return None
+        if not may_answer(ctx, user, record):
+            text = not_yours_text(record)
+            ephemeral(respond, text)
+            store.record_refusal(record.id, by=user, action=action, reason=text, at=ctx.now())
+            return None
+        return record
+
+    def aws_note(error: str) -> str:
+        return f":warning: AWS could not be told ({error}); the answer stands in costbot."
+
+    @app.action(ACKNOWLEDGE)
+    def on_acknowledge(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        record = pressed(body, respond, "acknowledged")
+        if record is None:
+            return
+        answered = store.acknowledge(record.id, by=body["user"]["id"], at=ctx.now())
+        error = tell_aws(answered, "acknowledge")
+        if error:
+            ephemeral(respond, aws_note(error))
+        reply_to_answer(ctx, answered)
+
+    @app.action(SNOOZE_DAY)
+    @app.action(SNOOZE_WEEK)
+    def on_snooze(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        record = pressed(body, respond, "snoozed")
+        if record is None:
+            return
+        days = SNOOZE_DAYS[body["actions"][0]["action_id"]]
+        try:
+            answered = store.snooze(record.id, by=body["user"]["id"], at=ctx.now(),
+                                    until=ctx.today() + timedelta(days=days))
+        except TransitionError as error:
+            ephemeral(respond, f":no_entry: {error}")
+            store.record_refusal(record.id, by=body["user"]["id"], action="snoozed", reason=str(error), at=ctx.now())
+            return
+        reply_to_answer(ctx, answered)
+
+    @app.action(EXPECTED)
+    def on_expected(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        record = pressed(body, respond, "expected")
+        if record is None:
+            return
+        metadata = {"id": record.id, "channel": (body.get("channel") or {}).get("id", "")}
+        ctx.delivery.open_view(body["trigger_id"], expected_modal(record, today=ctx.today(), metadata=metadata))
+
+    @app.view(EXPECTED_CALLBACK)
+    def on_expected_submitted(ack: Ack, body: dict, view: dict) -> None:
+        user = body["user"]["id"]
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        record = store.get(int(metadata["id"]))
+        values = view["state"]["values"]
+        reason = field_value(values, "reason")
+        picked = field_value(values, "until")
+        until = date.fromisoformat(picked) if picked else None
+        if not may_answer(ctx, user, record):
+            refusal = not_yours_text(record)
+            ack(response_action="errors", errors={"reason": refusal})
+            store.record_refusal(record.id, by=user, action="expected", reason=refusal, at=ctx.now())
+            return
+        if not reason:
+            ack(response_action="errors", errors={"reason": "Say why it is expected: the team and finance read it"})
+            return
+        if until is not None and until < ctx.today():
+            ack(response_action="errors", errors={"until": f"Pick today ({ctx.today()}) or a later day"})
+            return
+        answered = store.expect(record.id, by=user, at=ctx.now(), reason=reason, until=until)
+        ack()
+        error = tell_aws(answered, "expected")
+        if error and metadata.get("channel"):
+            ctx.delivery.post_ephemeral(metadata["channel"], user, aws_note(error))
+        reply_to_answer(ctx, answered)
+
+    @app.action(NOT_OURS)
+    def on_not_ours(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        record = pressed(body, respond, "not_ours")
+        if record is None:
+            return
+        metadata = {"id": record.id, "channel": (body.get("channel") or {}).get("id", "")}
+        teams = [*ctx.teams.team_names, UNALLOCATED]
+        ctx.delivery.open_view(body["trigger_id"], not_ours_modal(record, team_names=teams,
+                                                                  rule=owner_rule(ctx, record), metadata=metadata))
+
+    @app.view(NOT_OURS_CALLBACK)
+    def on_not_ours_submitted(ack: Ack, body: dict, view: dict) -> None:
+        user = body["user"]["id"]
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        record = store.get(int(metadata["id"]))
+        values = view["state"]["values"]
+        team = field_value(values, "team") or ""
+        if not may_answer(ctx, user, record):
+            refusal = not_yours_text(record)
+            ack(response_action="errors", errors={"team": refusal})
+            store.record_refusal(record.id, by=user, action="not_ours", reason=refusal, at=ctx.now())
+            return
+        if team not in ctx.teams.team_names and team != UNALLOCATED:
+            ack(response_action="errors", errors={"team": f"No team {team!r} in teams.yml"})
+            return
+        if team == record.team:
+            ack(response_action="errors", errors={"team": f"It is already with {team}: pick the team it belongs to"})
+            return
+        ack()
+        moved = move_anomaly(ctx, record.id, to_team=team, by=user, reason=field_value(values, "reason"))
+        error = tell_aws(moved, "not_ours")
+        if error and metadata.get("channel"):
+            ctx.delivery.post_ephemeral(metadata["channel"], user, aws_note(error))
