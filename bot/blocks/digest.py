@@ -54,7 +54,7 @@ def more_button(label: str, kind: str, week: str, team: str = "") -> dict:
 def parse_more_value(value: str) -> tuple[str, str, str]:
     """(kind, week, team) of a "Show more" button; ValueError when it is not one of ours."""
     data = json.loads(value)
-    if not isinstance(data, dict) or data.get("kind") not in ("teams", "findings", "anomalies"):
+    if not isinstance(data, dict) or data.get("kind") not in ("teams", "findings"):
         raise ValueError(f"not a digest button value: {value!r}")
     return str(data["kind"]), str(data.get("week", "")), str(data.get("team", ""))
 

@@ -33,6 +33,7 @@ from finops.maturity import (
     FindingSummary,
     MaturityInputs,
     Scorecard,
+    VarianceSummary,
     maturity_scorecard,
     variance_summary,
 )
@@ -73,7 +74,7 @@ def load_findings(db: Database) -> list[FindingSummary]:
             for f in FindingStore(db).list_findings()]
 
 
-def load_variance(db: Database, today: date):
+def load_variance(db: Database, today: date) -> VarianceSummary | None:
     """Last quarter against the one before, when the store holds both whole quarters; else None."""
     held = CostStore(db).date_range()
     if held is None:
