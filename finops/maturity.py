@@ -411,7 +411,7 @@ def rate_unit_cost(inputs: MaturityInputs) -> ScoreLine:
         change = "" if t.change_pct is None else f", {t.change_pct:+.1f} % vs the month before"
         figure = (f"{t.team}: {format_unit_cost(t.cost_per_unit)} per {singular(t.metric)} in {t.period}{change} "
                   f"({t.periods} month{'s' if t.periods != 1 else ''} of history)"
-                  + (f"; {len(known) - 1} more unit costs" if len(known) > 1 else ""))
+                  + (f"; {len(known) - 1} more unit cost{'s' if len(known) > 2 else ''}" if len(known) > 1 else ""))
     else:
         figure = "no cost per unit known for a recent month"
     covered = {t.team for t in known}
