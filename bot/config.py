@@ -29,7 +29,7 @@ class Settings:
     slack_app_token: str | None = None
     slack_api_url: str | None = None  # only for tests and proxies; Slack's own by default
     port: int = DEFAULT_PORT
-    timezone: str = "UTC"
+    timezone: str | None = None  # COSTBOT_TIMEZONE; None: teams.yml's time zone (UTC by default)
     units_api_token: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -85,11 +85,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ConfigError(f"must be a TCP port number (0-65535), got {port_text!r}", key="PORT")
 
-    timezone = get("COSTBOT_TIMEZONE") or "UTC"
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {timezone!r} (example: Europe/Paris)", key="COSTBOT_TIMEZONE") from None
+    timezone = get("COSTBOT_TIMEZONE")
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"unknown time zone {timezone!r} (example: Europe/Paris)",
+                              key="COSTBOT_TIMEZONE") from None
 
     return Settings(
         database_url=database_url,

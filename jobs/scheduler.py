@@ -45,7 +45,7 @@ _CONTEXTS: dict[str, AppContext] = {}
 def build_scheduler(ctx: AppContext) -> BackgroundScheduler:
     """A scheduler with every job module's jobs (not started)."""
     scheduler = BackgroundScheduler(
-        timezone=ctx.settings.timezone,
+        timezone=schedule_timezone(ctx),
         jobstores={"default": MemoryJobStore(),
                    PERSISTENT: SQLAlchemyJobStore(engine=ctx.db.engine, tablename=SCHEDULER_JOB_TABLE)},
     )
@@ -64,7 +64,7 @@ def build_scheduler(ctx: AppContext) -> BackgroundScheduler:
 def schedule_timezone(ctx: AppContext) -> str:
     """The time zone of scheduled posts: ``COSTBOT_TIMEZONE`` when set, else teams.yml's ``digest``
     time zone (UTC by default)."""
-    return ctx.settings.timezone if ctx.settings.timezone != "UTC" else ctx.teams.digest.timezone
+    return ctx.settings.timezone or ctx.teams.digest.timezone
 
 
 def context_key(ctx: AppContext) -> str:

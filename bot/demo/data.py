@@ -187,7 +187,7 @@ def generate_demo_costs(seed: int = 20261116) -> pd.DataFrame:
     series = _series()
     for s in series:
         years = (days - days[0]).days / 365.25
-        weekday = np.where(days.dayofweek >= 5, s.weekend_factor, 1.0)
+        weekday = np.where(days.day_of_week >= 5, s.weekend_factor, 1.0)
         noise = rng.normal(0.0, s.noise, len(days))
         for i, day in enumerate(days):
             usage_factor, price_factor = _story_factor(s, day)
