@@ -105,7 +105,9 @@ def root_cause_lines(record: AnomalyRecord, per_dimension: int = ROOT_CAUSE_VALU
     lines = []
     dimensions = list(dict.fromkeys(c.dimension for c in record.root_cause))
     for dimension in dimensions:
-        values = [c for c in record.root_cause if c.dimension == dimension and c.value != "(other)"][:per_dimension]
+        # values carrying less than half a percent are noise beside the ones that matter
+        values = [c for c in record.root_cause if c.dimension == dimension and c.value != "(other)"
+                  and abs(c.share) >= 0.005][:per_dimension]
         rest = sum(c.share for c in record.root_cause if c.dimension == dimension) - sum(c.share for c in values)
         parts = [f"`{escape(cut(c.value or '(none)', 80))}` {c.share:.0%} ({format_usd(c.impact, signed=True)})"
                  for c in values]

@@ -1,0 +1,266 @@
+"""The daily detection job through the Slack harness: ingest -> detect -> one alert per anomaly in its
+owner's channel, edited in place as it grows (thread replies at impact steps) and once more when
+it ends; silenced ones stay quiet; the scheduled job runs once per completed day; a first run learns
+the history; AWS's own anomalies are imported into the same store (botocore Stubber)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from bot.blocks.anomalies import alert_key
+from finops.model import UNALLOCATED
+from jobs.detect import (
+    detect_when_data_lands,
+    impact_step,
+    import_aws_anomalies,
+    replay_anomalies,
+    run_detection,
+)
+from storage.anomalies import AnomalyStore
+from storage.db import Database
+from tests.harness import RunningBot, start_bot
+from tests.jobs.anomaly_data import SHIFT_FROM, ingest_through
+
+DAY_ONE = date(2026, 11, 16)  # data through the 14th
+
+
+class Clock:
+    """The bot's clock, moved by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def day(self, day: date, hour: int = 9) -> None:
+        self.at = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 16, 9, tzinfo=UTC))
+
+
+@pytest.fixture
+def org(db: Database, fake_slack, clock, tmp_path):
+    running = start_bot(db, fake_slack, now=clock)
+    ingest_through(running.ctx, date(2026, 11, 14), tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def top_level(bot: RunningBot, channel: str) -> list[dict]:
+    return [m for m in bot.slack.messages(channel) if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
+
+
+def thread(bot: RunningBot, channel: str, parent: dict) -> list[str]:
+    return [m["text"] for m in bot.slack.messages(channel) if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"]]
+
+
+def test_each_alert_lands_once_in_its_owners_channel_and_is_edited_as_it_grows_and_ends(org, clock, tmp_path) -> None:
+    slack, store = org.slack, AnomalyStore(org.ctx.db)
+    run = run_detection(org.ctx, as_of=DAY_ONE)
+    assert run.complete_through == date(2026, 11, 14)
+    by_team = {r.team: r for r in run.saved.all}
+    ec2, s3, drop = by_team["payments"], by_team[UNALLOCATED], by_team["search"]
+    assert run.alerts == {ec2.id: "posted", s3.id: "posted", drop.id: "silent"}
+    # exact figures: EC2 +$1,600 a day on the 12th..14th against $1,000 a day; S3 +$900 on the 14th
+    assert (ec2.start, ec2.expected_cost, ec2.actual_cost, ec2.impact) == (SHIFT_FROM, 3000, 7800, 4800)
+    assert (s3.start, s3.impact, drop.impact, drop.alert) == (date(2026, 11, 14), 900, -800, False)
+    assert [(c.dimension, c.value, c.share) for c in ec2.root_cause if c.dimension == "ResourceId"] == [
+        ("ResourceId", "i-bbb", 1.0), ("ResourceId", "i-aaa", 0.0)]
+
+    (payments_alert,) = top_level(org, "#team-payments")
+    (finops_alert,) = top_level(org, "#finops")
+    with pytest.raises(KeyError):
+        slack.messages("#team-search")  # the drop is recorded, not alerted
+    assert payments_alert["text"] == ("Cost spike: Amazon EC2 in 111222330440 (us-east-1) for payments: "
+                                      f"+$4,800.00 (+160%) so far, since 2026-11-12 (anomaly #{ec2.id})")
+    assert payments_alert["metadata"]["event_payload"]["key"] == alert_key(ec2.id)
+    assert len(payments_alert["blocks"]) <= 50
+    buttons = [e["action_id"] for b in payments_alert["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == ["anomaly_ack", "anomaly_expected", "anomaly_not_ours", "anomaly_snooze_day",
+                       "anomaly_snooze_week", "anomaly_open_finding"]
+    assert [(f.filename, f.thread_ts) for f in slack.files("#team-payments")] == [
+        (f"anomaly-{ec2.id}.png", payments_alert["ts"])]
+    assert slack.files("#team-payments")[0].content.startswith(b"\x89PNG")
+    posted = store.get(ec2.id)
+    assert (posted.posted_at, posted.channel, posted.routed_to_owner, posted.announced_step) == (
+        clock.at, "#team-payments", True, 2000)
+    assert store.get(s3.id).routed_to_owner is False  # unallocated: the default channel
+
+    # the same day again: nothing new reaches Slack
+    calls = len(slack.all_calls())
+    run_detection(org.ctx, as_of=DAY_ONE)
+    assert len(slack.all_calls()) == calls
+
+    # the next day: edited in place, and a thread reply where the impact crossed a step
+    ingest_through(org.ctx, date(2026, 11, 15), tmp_path)
+    clock.day(date(2026, 11, 17))
+    run = run_detection(org.ctx, as_of=date(2026, 11, 17))
+    assert run.alerts == {ec2.id: "grew", s3.id: "grew", drop.id: "silent"}
+    assert [m["ts"] for m in top_level(org, "#team-payments")] == [payments_alert["ts"]]
+    edited = slack.message("#team-payments", payments_alert["ts"])
+    assert edited["text"].startswith("Cost shift: Amazon EC2 in 111222330440 (us-east-1) for payments: "
+                                     "+$6,400.00 (+160%) so far")
+    assert thread(org, "#team-payments", payments_alert) == [
+        "Daily cost against the expected band (shaded: the anomaly's days)",
+        ":arrow_up: Still growing: +$6,400.00 (+160%) through 2026-11-15 (past $5,000.00)."]
+    assert len(slack.files("#team-payments")) == 1  # the chart is shared once
+
+    # three normal days after the S3 spike: it ends, and its alert is edited once more
+    ingest_through(org.ctx, date(2026, 11, 18), tmp_path)
+    clock.day(date(2026, 11, 20))
+    run = run_detection(org.ctx, as_of=date(2026, 11, 20))
+    assert run.alerts[s3.id] == "updated" and s3.id in [r.id for r in run.saved.ended]
+    resolved = store.get(s3.id)
+    assert (resolved.state, resolved.end, resolved.impact) == ("resolved", date(2026, 11, 15), 1800)
+    closed = slack.message("#finops", finops_alert["ts"])
+    assert closed["blocks"][0]["text"]["text"].startswith("Resolved · Cost spike")
+    updates = len(slack.calls("chat.update"))
+    clock.day(date(2026, 11, 21))
+    run_detection(org.ctx, as_of=date(2026, 11, 21))
+    assert s3.id not in run_detection(org.ctx, as_of=date(2026, 11, 21)).alerts  # over: left alone
+    assert all(c["ts"] != finops_alert["ts"] for c in slack.calls("chat.update")[updates:])
+
+
+def test_snoozed_and_expected_anomalies_grow_without_thread_replies(sqlite_db, fake_slack, clock, tmp_path) -> None:
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        ingest_through(bot.ctx, date(2026, 11, 14), tmp_path)
+        store = AnomalyStore(bot.ctx.db)
+        first = run_detection(bot.ctx, as_of=DAY_ONE)
+        ec2 = next(r for r in first.saved.all if r.team == "payments")
+        s3 = next(r for r in first.saved.all if r.team == UNALLOCATED)
+        store.snooze(ec2.id, by="U_PAY_DEV", at=clock.at, until=date(2026, 11, 18))
+        store.expect(s3.id, by="U_FINANCE", at=clock.at, reason="backfill of the data lake")
+        ingest_through(bot.ctx, date(2026, 11, 15), tmp_path)
+        run = run_detection(bot.ctx, as_of=date(2026, 11, 17))
+        assert (run.alerts[ec2.id], run.alerts[s3.id]) == ("updated", "updated")
+        assert [m for m in fake_slack.messages("#team-payments") if m.get("thread_ts") and "Still" in m["text"]] == []
+        # the snooze runs out on the 18th: the next growth past a step is announced again
+        run = run_detection(bot.ctx, as_of=date(2026, 11, 18))
+        assert store.get(ec2.id).state == "open"
+        assert store.history(ec2.id)[-1].action == "snooze_ended"
+        assert run.alerts[ec2.id] == "grew"
+    finally:
+        bot.stop()
+
+
+def test_an_expected_scope_is_not_alerted_again_until_the_day_given(sqlite_db, fake_slack, clock, tmp_path) -> None:
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        spikes = (date(2026, 11, 14), date(2026, 11, 15), date(2026, 11, 25))
+        ingest_through(bot.ctx, date(2026, 11, 14), tmp_path, spike_days=spikes)
+        store = AnomalyStore(bot.ctx.db)
+        s3 = next(r for r in run_detection(bot.ctx, as_of=DAY_ONE).saved.all if r.team == UNALLOCATED)
+        store.expect(s3.id, by="U_FINANCE", at=clock.at, reason="monthly reprocessing", until=date(2026, 11, 30))
+        ingest_through(bot.ctx, date(2026, 11, 25), tmp_path, spike_days=spikes)
+        assert s3.id in [r.id for r in run_detection(bot.ctx, as_of=date(2026, 11, 19)).saved.ended]
+        run = run_detection(bot.ctx, as_of=date(2026, 11, 26))
+        (again,) = [r for r in run.saved.new if r.team == UNALLOCATED]
+        assert (again.start, again.state, run.alerts[again.id]) == (date(2026, 11, 25), "expected", "silent")
+        assert len([m for m in top_level(bot, "#finops")]) == 1
+    finally:
+        bot.stop()
+
+
+def test_a_first_run_learns_the_events_already_in_the_history(sqlite_db, fake_slack, clock, tmp_path) -> None:
+    """A spike that ended weeks ago is stored resolved and never alerted; the shift going on now is
+    alerted once, from its real first day."""
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        spikes = (date(2026, 10, 1), date(2026, 10, 2), date(2026, 11, 14))
+        ingest_through(bot.ctx, date(2026, 11, 14), tmp_path, spike_days=spikes)
+        run = run_detection(bot.ctx, as_of=DAY_ONE)
+        records = AnomalyStore(bot.ctx.db).list_anomalies(open_only=False)
+        assert [(r.team, r.start, r.end, r.state, r.posted_at is not None) for r in records] == [
+            (UNALLOCATED, date(2026, 11, 14), None, "open", True),
+            ("search", date(2026, 11, 13), None, "open", False),
+            ("payments", SHIFT_FROM, None, "open", True),
+            (UNALLOCATED, date(2026, 10, 1), date(2026, 10, 2), "resolved", False)]
+        assert sorted(run.alerts.values()) == ["posted", "posted", "silent"]
+        assert len(top_level(bot, "#finops")) == 1
+    finally:
+        bot.stop()
+
+
+def test_the_scheduled_job_runs_once_per_completed_day(sqlite_db, fake_slack, clock, tmp_path) -> None:
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        assert detect_when_data_lands(bot.ctx) is None  # no data yet
+        ingest_through(bot.ctx, date(2026, 11, 14), tmp_path)
+        run = detect_when_data_lands(bot.ctx)
+        assert run is not None and run.complete_through == date(2026, 11, 14)
+        clock.at += timedelta(minutes=30)
+        assert detect_when_data_lands(bot.ctx) is None  # the same day is not detected twice
+        assert len(fake_slack.calls("chat.postMessage")) == 2
+        ingest_through(bot.ctx, date(2026, 11, 15), tmp_path)
+        clock.day(date(2026, 11, 17))
+        again = detect_when_data_lands(bot.ctx)
+        assert again is not None and again.complete_through == date(2026, 11, 15)
+    finally:
+        bot.stop()
+
+
+def test_replay_is_an_analysis_and_leaves_the_store_alone(sqlite_db, fake_slack, clock, tmp_path) -> None:
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        ingest_through(bot.ctx, date(2026, 11, 15), tmp_path)
+        raised = replay_anomalies(bot.ctx, date(2026, 11, 1), date(2026, 11, 15))
+        assert [(a.team, a.start, a.detected_on) for a in raised] == [
+            ("payments", SHIFT_FROM, SHIFT_FROM), ("search", date(2026, 11, 13), date(2026, 11, 13)),
+            (UNALLOCATED, date(2026, 11, 14), date(2026, 11, 14))]
+        assert AnomalyStore(bot.ctx.db).list_anomalies(open_only=False) == []
+        assert fake_slack.all_calls() == []
+    finally:
+        bot.stop()
+
+
+def test_impact_steps_go_one_two_five() -> None:
+    assert [impact_step(x) for x in (0.5, 99.99, 100, 199, 200, 499.5, 500, 4_999, 5_000, 12_345, -2_500)] == [
+        0, 50, 100, 100, 200, 200, 500, 2_000, 5_000, 10_000, 2_000]
+
+
+AWS_ANOMALY = {
+    "AnomalyId": "a1b2c3", "AnomalyStartDate": "2026-11-12", "AnomalyEndDate": "2026-11-14",
+    "DimensionValue": "Amazon Elastic Compute Cloud - Compute", "MonitorArn": "arn:aws:ce::1:anomalymonitor/m",
+    "AnomalyScore": {"MaxScore": 0.9, "CurrentScore": 0.4},
+    "Impact": {"MaxImpact": 900.0, "TotalImpact": 2100.5, "TotalActualSpend": 5100.5, "TotalExpectedSpend": 3000.0,
+               "TotalImpactPercentage": 70.02},
+    "RootCauses": [{"Service": "Amazon Elastic Compute Cloud - Compute", "Region": "us-east-1",
+                    "LinkedAccount": "111222331441", "UsageType": "BoxUsage:c6i.4xlarge",
+                    "Impact": {"Contribution": 2100.5}}],
+}
+
+
+def test_aws_anomalies_are_imported_routed_and_alerted_like_ours(sqlite_db, fake_slack, clock) -> None:
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        client = boto3.client("ce", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        stub = Stubber(client)
+        window = {"DateInterval": {"StartDate": "2026-11-01", "EndDate": "2026-11-16"}}
+        still_open = {k: v for k, v in AWS_ANOMALY.items() if k != "AnomalyEndDate"}
+        stub.add_response("get_anomalies", {"Anomalies": [still_open]}, window)
+        stub.add_response("get_anomalies", {"Anomalies": [AWS_ANOMALY]}, window)
+        with stub:
+            saved, alerts = import_aws_anomalies(bot.ctx, client, date(2026, 11, 1), DAY_ONE)
+            (record,) = saved.new
+            assert (record.key, record.source, record.kind, record.team, record.impact) == (
+                "aws:a1b2c3", "aws", "aws", "search", 2100.5)
+            assert alerts == {record.id: "posted"}
+            (alert,) = top_level(bot, "#team-search")
+            assert "from AWS Cost Anomaly Detection (a1b2c3)" in str(alert["blocks"])
+            saved, alerts = import_aws_anomalies(bot.ctx, client, date(2026, 11, 1), DAY_ONE)
+        assert saved.new == [] and [r.end for r in saved.ended] == [date(2026, 11, 14)]
+        assert alerts == {record.id: "updated"} and len(top_level(bot, "#team-search")) == 1
+        assert AnomalyStore(bot.ctx.db).get(record.id).state == "resolved"
+    finally:
+        bot.stop()
