@@ -2,7 +2,7 @@
 
 Teams as in tests/harness.py (payments owns account 111222330440, search 111222331441); account
 999999999999 is owned by nobody (its spend goes to the default channel, #finops). Every day from
-2026-06-01:
+2026-09-01:
 
 - payments' EC2: instance i-aaa $600 and i-bbb $400 ($1,000 a day);
   from 2026-11-12 i-bbb runs at $2,000 (+$1,600 a day: a shift carried by i-bbb alone);
@@ -25,7 +25,7 @@ from jobs.ingest import ingest_cost_files
 from storage.costs import CostStore
 from tests.finops.sources.cost_file_helpers import write_csv
 
-FIRST_DAY = date(2026, 6, 1)
+FIRST_DAY = date(2026, 9, 1)
 SHIFT_FROM = date(2026, 11, 12)
 DROP_FROM = date(2026, 11, 13)
 SPIKE_DAYS = (date(2026, 11, 14), date(2026, 11, 15))
