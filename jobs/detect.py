@@ -118,13 +118,15 @@ def run_detection(ctx: AppContext, *, as_of: date | None = None, deliver: bool =
         return DetectionRun(as_of, None)
     first = through - timedelta(days=HISTORY_DAYS)
     daily = costs.load_daily_costs(start=first, end=through)
-    if not anomalies.has_finished_run():
-        _learn_history(anomalies, daily, through, ctx)
+    learned = _learn_history(anomalies, daily, through, ctx) if not anomalies.has_finished_run() else set()
     open_now, ended = anomalies.detection_inputs(ended_since=first)
     result = detect_anomalies(daily, as_of=as_of, complete_through=through, open_anomalies=open_now,
                               ended_anomalies=ended, thresholds=team_thresholds(ctx.teams),
                               default_thresholds=ctx.teams.defaults.thresholds)
     saved = anomalies.save_detection(result, through=through, at=ctx.now())
+    if learned:  # what the first run learned from the history and is still going on is news today
+        saved = SavedDetection([*saved.new, *(r for r in saved.updated if r.id in learned)],
+                               [r for r in saved.updated if r.id not in learned], saved.ended)
     anomalies.end_expired_snoozes(as_of, at=ctx.now())
     alerts = {r.id: publish_anomaly(ctx, r.id, today=as_of) for r in saved.all} if deliver else {}
     anomalies.finish_run(through, as_of=as_of, by=claimant(), at=ctx.now(), new=len(saved.new),
@@ -134,15 +136,18 @@ def run_detection(ctx: AppContext, *, as_of: date | None = None, deliver: bool =
     return DetectionRun(as_of, through, saved, alerts)
 
 
-def _learn_history(anomalies: AnomalyStore, daily: pd.DataFrame, through: date, ctx: AppContext) -> None:
+def _learn_history(anomalies: AnomalyStore, daily: pd.DataFrame, through: date, ctx: AppContext) -> set[int]:
     """A first run replays the days before it (BOOTSTRAP_DAYS) and stores what they raised, so the
     store knows the events already in the history: without them, the end of an earlier shift
     would read as a drop today, and an event going on for weeks would be raised as new. Those that
-    ended are stored resolved and never alerted; those still open are alerted by today's run."""
+    ended are stored resolved and never alerted; those still open are alerted by today's run.
+    Returns the ids stored."""
     history = replay_detection(daily, start=through - timedelta(days=BOOTSTRAP_DAYS), end=through - timedelta(days=1),
                                thresholds=team_thresholds(ctx.teams), default_thresholds=ctx.teams.defaults.thresholds)
-    anomalies.save_detection(DetectionResult(new=tuple(history)), through=through - timedelta(days=1), at=ctx.now())
+    saved = anomalies.save_detection(DetectionResult(new=tuple(history)), through=through - timedelta(days=1),
+                                     at=ctx.now())
     log.info("first detection: %d anomalies learned from the %d days before %s", len(history), BOOTSTRAP_DAYS, through)
+    return {r.id for r in saved.new}
 
 
 def replay_anomalies(ctx: AppContext, start: date, end: date) -> list[Anomaly]:
