@@ -955,6 +955,7 @@ class _Detector:
         """One event, one anomaly: drop the candidates another scope reports (see the module doc)."""
         by_scope = {(c.level, c.row): c for c in candidates}
         dropped: set[tuple[str, int]] = set()
+        delegated: set[tuple[str, int]] = set()  # dropped for a more specific scope that reports the event
         # an open anomaly above a scope already tells this event
         for c in candidates:
             for scope in self._ancestors(c.level, c.row):
@@ -968,10 +969,11 @@ class _Detector:
                 continue
             below = self._descendants(c.level, c.row)
             told = [s for s in below
-                    if (s in by_scope and by_scope[s].sign == c.sign and s not in dropped)
+                    if (s in by_scope and by_scope[s].sign == c.sign and (s not in dropped or s in delegated))
                     or (s in self.open and self.open[s].sign == c.sign)]
             if told and self._largest_share(told, c) >= MEMBER_SHARE:
                 dropped.add((c.level, c.row))
+                delegated.add((c.level, c.row))
                 continue
             for s in below:
                 member = by_scope.get(s)
