@@ -34,9 +34,11 @@ HEADER = ["ChargePeriodStart", "ProviderName", "BillingAccountId", "SubAccountId
           "ChargeCategory", "SkuId", "ResourceId", "BilledCost", "EffectiveCost", "ListCost", "Tags"]
 
 
-def _row(day: date, account: str, service: str, sku: str, resource: str, cost: float) -> list[object]:
+def focus_row(day: date, account: str, service: str, sku: str, resource: str, cost: float,
+              region: str = "us-east-1") -> list[object]:
+    """One row in :data:`HEADER` order."""
     amount = f"{cost:.2f}"
-    return [f"{day.isoformat()}T00:00:00Z", "AWS", "999000999000", account, service, "us-east-1", "Usage", sku,
+    return [f"{day.isoformat()}T00:00:00Z", "AWS", "999000999000", account, service, region, "Usage", sku,
             resource, amount, amount, amount, ""]
 
 
@@ -45,12 +47,12 @@ def cost_rows(through: date, *, spike_days: tuple[date, ...] = SPIKE_DAYS) -> li
     rows = []
     day = FIRST_DAY
     while day <= through:
-        rows.append(_row(day, PAYMENTS_ACCOUNT, "Amazon EC2", "BoxUsage:m6i.xlarge", "i-aaa", 600.0))
-        rows.append(_row(day, PAYMENTS_ACCOUNT, "Amazon EC2", "BoxUsage:m6i.xlarge", "i-bbb",
+        rows.append(focus_row(day, PAYMENTS_ACCOUNT, "Amazon EC2", "BoxUsage:m6i.xlarge", "i-aaa", 600.0))
+        rows.append(focus_row(day, PAYMENTS_ACCOUNT, "Amazon EC2", "BoxUsage:m6i.xlarge", "i-bbb",
                          2000.0 if day >= SHIFT_FROM else 400.0))
-        rows.append(_row(day, SEARCH_ACCOUNT, "Amazon OpenSearch Service", "ESInstance", "search-main",
+        rows.append(focus_row(day, SEARCH_ACCOUNT, "Amazon OpenSearch Service", "ESInstance", "search-main",
                          100.0 if day >= DROP_FROM else 500.0))
-        rows.append(_row(day, NOBODY, "Amazon S3", "TimedStorage", "bucket-x", 1200.0 if day in spike_days else 300.0))
+        rows.append(focus_row(day, NOBODY, "Amazon S3", "TimedStorage", "bucket-x", 1200.0 if day in spike_days else 300.0))
         day += timedelta(days=1)
     return rows
 

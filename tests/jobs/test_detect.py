@@ -20,10 +20,13 @@ from jobs.detect import (
     replay_anomalies,
     run_detection,
 )
+from jobs.ingest import ingest_cost_files
 from storage.anomalies import AnomalyStore
+from storage.costs import CostStore
 from storage.db import Database
+from tests.finops.sources.cost_file_helpers import write_csv
 from tests.harness import RunningBot, start_bot
-from tests.jobs.anomaly_data import SHIFT_FROM, ingest_through
+from tests.jobs.anomaly_data import FIRST_DAY, HEADER, SEARCH_ACCOUNT, SHIFT_FROM, focus_row, ingest_through
 
 DAY_ONE = date(2026, 11, 16)  # data through the 14th
 
@@ -188,6 +191,32 @@ def test_a_first_run_learns_the_events_already_in_the_history(sqlite_db, fake_sl
             (UNALLOCATED, date(2026, 10, 1), date(2026, 10, 2), "resolved", False)]
         assert sorted(run.alerts.values()) == ["posted", "posted", "silent"]
         assert len(top_level(bot, "#finops")) == 1
+    finally:
+        bot.stop()
+
+
+def test_new_spend_in_a_new_region_is_one_alert_not_one_per_scope_above_it(sqlite_db, fake_slack, clock,
+                                                                           tmp_path) -> None:
+    """Search's OpenSearch opens a second region: the region's new spend is the event; its series
+    and the account roll-up (all of search's services there) rise with it but are not alerted again."""
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        rows, day = [], FIRST_DAY
+        while day <= date(2026, 11, 14):
+            rows.append(focus_row(day, SEARCH_ACCOUNT, "Amazon OpenSearch Service", "ESInstance", "search-main", 600.0))
+            rows.append(focus_row(day, SEARCH_ACCOUNT, "Amazon OpenSearch Service", "ESInstance", "search-west", 20.0,
+                                  region="us-west-2"))
+            rows.append(focus_row(day, SEARCH_ACCOUNT, "Amazon EC2", "BoxUsage", "i-search", 400.0))
+            if day >= date(2026, 11, 12):
+                rows.append(focus_row(day, SEARCH_ACCOUNT, "Amazon OpenSearch Service", "ESInstance", "search-eu",
+                                      470.0, region="eu-west-1"))
+            day += timedelta(days=1)
+        path = write_csv(tmp_path / "costs.csv", HEADER, rows)
+        ingest_cost_files(CostStore(bot.ctx.db), bot.ctx.teams, [path], today=date(2026, 11, 16))
+        run = run_detection(bot.ctx, as_of=DAY_ONE)
+        assert [(r.level, r.kind, r.dimensions.get("region"), r.impact) for r in run.saved.all] == [
+            ("region", "new_spend", "eu-west-1", 3 * 470)]
+        assert len(top_level(bot, "#team-search")) == 1
     finally:
         bot.stop()
 
