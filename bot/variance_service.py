@@ -24,6 +24,7 @@ from finops.periods import Question, parse_question
 from finops.savings import FindingState
 from finops.variance import DEFAULT_TOP_N, Explainer, VarianceAnswer, explain_variance
 from finops.verification import DAYS_PER_MONTH
+from storage.anomalies import AnomalyRecord, AnomalyStore
 from storage.costs import CostStore
 from storage.db import Database
 from storage.findings import FindingRecord, FindingStore
@@ -55,12 +56,28 @@ def parse_why(db: Database, text: str, *, today: date) -> Question:
 def explainers_for(db: Database, question: Question) -> list[Explainer]:
     """Anomalies and verified findings that may explain part of ``question``'s change.
 
-    Verified findings come from the finding store. Anomalies have no store in the code base yet:
-    until they do, callers that know of some pass them to :func:`answer_question` as extras.
+    Verified findings come from the finding store; anomalies whose days overlap the question's
+    periods from the anomaly store (costbot's own: AWS's imported ones would tell the same events
+    twice).
     """
+    first_day = min(question.period_a.start, question.period_b.start)
     last_day = max(question.period_a.end, question.period_b.end)
-    return [e for e in (finding_explainer(f, last_day) for f in FindingStore(db).list_findings(
+    findings = [e for e in (finding_explainer(f, last_day) for f in FindingStore(db).list_findings(
         states=[FindingState.VERIFIED])) if e is not None]
+    anomalies = [anomaly_explainer(r) for r in AnomalyStore(db).list_anomalies(open_only=False, start=first_day,
+                                                                                end=last_day)
+                 if r.source == "costbot"]
+    return findings + anomalies
+
+
+def anomaly_explainer(anomaly: AnomalyRecord) -> Explainer:
+    """An anomaly as the spend it added (or removed) from its first day to the last day its figures
+    cover (its end, or the last complete day of the run that last updated it)."""
+    dimensions = {key: value for key, value in anomaly.dimensions.items()
+                  if key in ("provider", "sub_account_id", "service", "region")}
+    return Explainer(kind="anomaly", id=anomaly.id, label=f"{anomaly.kind.replace('_', ' ')} in {anomaly.label}",
+                     state=anomaly.state, amount=float(anomaly.impact), start=anomaly.start, end=anomaly.through,
+                     dimensions={"team": anomaly.team, **dimensions})
 
 
 def finding_explainer(finding: FindingRecord, last_day: date) -> Explainer | None:
@@ -86,8 +103,8 @@ def answer_question(db: Database, text: str, *, today: date, extra_explainers: I
                     top_n: int = DEFAULT_TOP_N) -> VarianceAnswer:
     """Answer a ``why`` question (see the module docstring).
 
-    ``extra_explainers`` are added to those :func:`explainers_for` reads (anomalies known to the
-    caller while they have no store); ``top_n`` caps the contributor lines before the "other" line.
+    ``extra_explainers`` are added to those :func:`explainers_for` reads; ``top_n`` caps the
+    contributor lines before the "other" line.
     """
     question = parse_why(db, text, today=today)
     return answer_parsed(db, question, extra_explainers=extra_explainers, top_n=top_n)

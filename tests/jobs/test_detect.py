@@ -6,12 +6,14 @@ the history; AWS's own anomalies are imported into the same store (botocore Stub
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from bot.blocks.anomalies import alert_key
+from bot.variance_service import answer_question
 from finops.model import UNALLOCATED
 from jobs.detect import (
     detect_when_data_lands,
@@ -249,6 +251,24 @@ def test_replay_is_an_analysis_and_leaves_the_store_alone(sqlite_db, fake_slack,
             (UNALLOCATED, date(2026, 11, 14), date(2026, 11, 14))]
         assert AnomalyStore(bot.ctx.db).list_anomalies(open_only=False) == []
         assert fake_slack.all_calls() == []
+    finally:
+        bot.stop()
+
+
+def test_variance_answers_name_the_stored_anomalies(sqlite_db, fake_slack, clock, tmp_path) -> None:
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        ingest_through(bot.ctx, date(2026, 11, 14), tmp_path)
+        ec2 = next(r for r in run_detection(bot.ctx, as_of=DAY_ONE).saved.all if r.team == "payments")
+        answer = answer_question(bot.ctx.db, "team=payments 2026-11-12..2026-11-14", today=DAY_ONE)
+        assert answer.delta == Decimal("4800.00")
+        (item,) = answer.explained_by
+        assert (item.explainer.kind, item.explainer.id, item.explainer.state, item.in_a, item.in_b, item.amount) == (
+            "anomaly", ec2.id, "open", Decimal("4800.00"), Decimal("0.00"), Decimal("4800.00"))
+        assert item.explainer.label == "spike in Amazon EC2 in 111222330440 (us-east-1)"
+        assert answer.explained_share == 1.0
+        everyone = answer_question(bot.ctx.db, "2026-11-12..2026-11-14", today=DAY_ONE)
+        assert sorted(float(i.amount) for i in everyone.explained_by) == [-800.0, 900.0, 4800.0]
     finally:
         bot.stop()
 
