@@ -173,7 +173,11 @@ def detect_when_data_lands(ctx: AppContext) -> DetectionRun | None:
         return None
     if not anomalies.claim_run(through, as_of=today, by=claimant(), at=ctx.now()):
         return None
-    return run_detection(ctx, as_of=today)
+    try:
+        return run_detection(ctx, as_of=today)
+    except Exception:
+        anomalies.release_run(through)  # the next check tries this day again
+        raise
 
 
 def schedule(scheduler: BaseScheduler, ctx: AppContext) -> None:

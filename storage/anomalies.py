@@ -443,6 +443,15 @@ class AnomalyStore:
             return False
         return True
 
+    def release_run(self, complete_through: date) -> None:
+        """Give up an unfinished claim (the run failed), so the next check runs it again."""
+        with self.db.session() as session:
+            row = session.exec(select(AnomalyDetectionRun).where(
+                AnomalyDetectionRun.complete_through == complete_through,
+                col(AnomalyDetectionRun.finished_at).is_(None))).first()
+            if row is not None:
+                session.delete(row)
+
     def finish_run(self, complete_through: date, *, as_of: date, by: str, at: datetime, new: int, updated: int,
                    ended: int) -> None:
         """Record a finished run (creating its row when it was not claimed first, as from the CLI)."""

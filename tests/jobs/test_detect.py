@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+import jobs.detect
 from bot.blocks.anomalies import alert_key
 from bot.variance_service import answer_question
 from finops.model import UNALLOCATED
@@ -223,11 +224,15 @@ def test_new_spend_in_a_new_region_is_one_alert_not_one_per_scope_above_it(sqlit
         bot.stop()
 
 
-def test_the_scheduled_job_runs_once_per_completed_day(sqlite_db, fake_slack, clock, tmp_path) -> None:
+def test_the_scheduled_job_runs_once_per_completed_day(sqlite_db, fake_slack, clock, tmp_path, monkeypatch) -> None:
     bot = start_bot(sqlite_db, fake_slack, now=clock)
     try:
         assert detect_when_data_lands(bot.ctx) is None  # no data yet
         ingest_through(bot.ctx, date(2026, 11, 14), tmp_path)
+        with monkeypatch.context() as broken:  # a failed run gives its day back for the next check
+            broken.setattr(jobs.detect, "detect_anomalies", lambda *args, **kwargs: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                detect_when_data_lands(bot.ctx)
         run = detect_when_data_lands(bot.ctx)
         assert run is not None and run.complete_through == date(2026, 11, 14)
         clock.at += timedelta(minutes=30)

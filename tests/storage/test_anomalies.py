@@ -194,6 +194,8 @@ def test_a_detection_run_is_claimed_once(store: AnomalyStore) -> None:
     assert store.claim_run(date(2026, 11, 15), as_of=date(2026, 11, 16), by="host:1", at=AT)
     assert not store.claim_run(date(2026, 11, 15), as_of=date(2026, 11, 16), by="host:2", at=AT)
     assert not store.has_finished_run()
+    store.release_run(date(2026, 11, 15))  # the run failed: the day may be claimed again
+    assert store.claim_run(date(2026, 11, 15), as_of=date(2026, 11, 16), by="host:2", at=AT)
     store.finish_run(date(2026, 11, 15), as_of=date(2026, 11, 16), by="host:1", at=AT, new=2, updated=1, ended=0)
     store.finish_run(date(2026, 11, 16), as_of=date(2026, 11, 17), by="cli", at=AT, new=0, updated=3, ended=0)
     assert store.has_finished_run() and store.last_run_through() == date(2026, 11, 16)
