@@ -126,7 +126,7 @@ class TeamDigest:
     budget: BudgetStatus | None  # None when the team has no budget
     forecast: float | None  # month-end forecast (None without a forecast)
     movers: tuple[Change, ...]
-    anomalies: tuple[AnomalyLine, ...] | None  # None: the bot keeps no anomaly records
+    anomalies: tuple[AnomalyLine, ...]  # open, the largest impact first
     findings: tuple[StateTotal, ...]
     open_findings: tuple[FindingSummary, ...]  # biggest first
     stalled: tuple[str, ...]
@@ -165,7 +165,7 @@ class OrgDigest:
     teams: tuple[TeamRank, ...]  # by the size of the change, largest first
     unallocated: Change
     untagged: pd.DataFrame  # finops.ownership.DRIVER_COLUMNS, the week's top untagged drivers
-    open_anomalies: int | None
+    open_anomalies: int
     open_findings: tuple[int, Decimal]  # count, estimated monthly $
     realized_quarter: Decimal
     quarter: str
@@ -262,7 +262,7 @@ def _daily_series(frame: pd.DataFrame, week: Week, metric: str) -> tuple[tuple[d
 
 def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date,
                 forecast: MonthForecast | None, budget: float | None,
-                anomalies: Sequence[AnomalyLine] | None, findings: Sequence[FindingSummary],
+                anomalies: Sequence[AnomalyLine], findings: Sequence[FindingSummary],
                 stalled: Sequence[str] = (), units: Sequence[UnitTrend] = (),
                 metric: str = "EffectiveCost") -> TeamDigest:
     """One team's digest of ``week``.
@@ -288,8 +288,7 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
         month_to_date=_sum(mine, _in(mine, month_start, min(week.end, complete_through)), metric),
         budget=status, forecast=None if forecast is None else (found.forecast if found else 0.0),
         movers=top_movers(mine, week, metric=metric),
-        anomalies=None if anomalies is None else tuple(sorted((a for a in anomalies if a.team == team),
-                                                              key=lambda a: (-abs(a.impact), str(a.id)))),
+        anomalies=tuple(sorted((a for a in anomalies if a.team == team), key=lambda a: (-abs(a.impact), str(a.id)))),
         findings=findings_by_state(my_findings), open_findings=tuple(open_), stalled=tuple(stalled),
         quarter=quarter, realized_quarter=realized, verified_quarter=verified,
         units=tuple(u for u in units if u.team == team), daily=_daily_series(mine, week, metric),
@@ -298,7 +297,7 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
 
 def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date, teams: Sequence[str],
                forecast: MonthForecast | None, budgets: Mapping[str, float], untagged: pd.DataFrame,
-               anomalies: Sequence[AnomalyLine] | None, findings: Sequence[FindingSummary],
+               anomalies: Sequence[AnomalyLine], findings: Sequence[FindingSummary],
                scorecard: Scorecard | None, metric: str = "EffectiveCost") -> OrgDigest:
     """The organisation's digest of ``week``: ``costs`` as for :func:`team_digest` (every team's),
     ``teams`` the names of teams.yml (teams with no spend are ranked too, at zero)."""
@@ -324,7 +323,7 @@ def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_throug
         forecast_low=None if forecast is None else forecast.org.low,
         forecast_high=None if forecast is None else forecast.org.high,
         teams=tuple(ranks), unallocated=week_change(unallocated, week, UNALLOCATED, metric=metric),
-        untagged=untagged, open_anomalies=None if anomalies is None else len(anomalies),
+        untagged=untagged, open_anomalies=len(anomalies),
         open_findings=(len(open_), sum((Decimal(repr(f.estimate_monthly)) for f in open_), Decimal(0))),
         realized_quarter=realized, quarter=quarter, scorecard=scorecard,
         weekly=tuple((r.change.label, float(r.change.before), float(r.change.last)) for r in ranks),

@@ -158,7 +158,7 @@ def variance_summary(answer: VarianceAnswer) -> VarianceSummary:
 class MaturityInputs:
     """Everything the scorecard is computed from (plain data; see bot/cli/maturity.py for the loader).
 
-    ``alert_timings`` is None when the bot has no anomaly records to read. ``unit_trends`` are
+    ``unit_trends`` are
     monthly (``finops.units.unit_trends`` of a ``period="month"`` table). ``untagged_drivers``
     has the columns of ``finops.ownership.untagged_cost_drivers``. ``team_spend`` is each
     owner's spend in ``attribution_period``; ``unit_metrics`` the metrics each team declares.
@@ -170,7 +170,7 @@ class MaturityInputs:
     mandatory_tags: tuple[str, ...]
     tag_coverage: Mapping[str, float | None]
     untagged_drivers: pd.DataFrame
-    alert_timings: Sequence[AlertTiming] | None
+    alert_timings: Sequence[AlertTiming]
     findings: Sequence[FindingSummary]
     variance: VarianceSummary | None
     unit_trends: Sequence[UnitTrend]
@@ -293,10 +293,6 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
 
 def rate_routing(inputs: MaturityInputs) -> ScoreLine:
     """Question 2 (see the module docstring)."""
-    if inputs.alert_timings is None:
-        return _line(2, "Crawl", None, "no anomaly records to measure",
-                     "Turn on anomaly detection (`costbot detect`, scheduled daily) so each cost anomaly reaches "
-                     "its owner's channel.")
     since = inputs.as_of - timedelta(days=ROUTING_WINDOW_DAYS)
     posted = [t for t in inputs.alert_timings if t.posted_at is not None and t.posted_at.date() >= since]
     if not posted:

@@ -17,10 +17,9 @@ import secrets
 from slack_bolt import Ack, App, Respond
 
 from bot.blocks.digest import MORE_ACTION, finding_line, more_message, parse_more_value, rank_line
-from bot.cli._common import UsageError
-from bot.cli.forecast import resolve_team
-from bot.cli.maturity import load_findings
 from bot.context import AppContext
+from bot.services.forecast import find_team
+from bot.services.records import load_findings
 from finops.digest import OPEN_STATES, Week
 from finops.errors import QuestionError
 from handlers.commands import CommandRequest, Reply, subcommand
@@ -34,12 +33,12 @@ def _team_of(request: CommandRequest) -> str | None:
     teams = request.ctx.teams
     name = request.args.strip()
     if name:
-        try:
-            return resolve_team(teams, name)
-        except UsageError:
+        found = find_team(teams, name)
+        if found is None:
             raise QuestionError(f"No team called `{name}` in teams.yml.", word=name,
                                 examples=tuple(f"/cost digest preview {t}" for t in teams.team_names[:2])
-                                or ("/cost digest preview",)) from None
+                                or ("/cost digest preview",))
+        return found
     mine = [t.name for t in teams.teams if request.user_id in t.owners or request.user_id in t.members]
     return mine[0] if len(mine) == 1 else None
 

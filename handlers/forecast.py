@@ -1,14 +1,13 @@
 """``/cost forecast [team]`` and ``/cost budget [team]``: month-end forecasts and budgets.
 
-Both read up to 19 months of daily sums (bot/cli/forecast.py), so they are ``slow``: acked at
+Both read up to 19 months of daily sums (bot/services/forecast.py), so they are ``slow``: acked at
 once, answered through ``response_url``, ephemeral.
 """
 
 from __future__ import annotations
 
 from bot.blocks.forecast import budget_message, forecast_message
-from bot.cli._common import UsageError
-from bot.cli.forecast import budgets_of, load_forecast, resolve_team
+from bot.services.forecast import budgets_of, find_team, load_forecast
 from finops.errors import QuestionError
 from finops.forecast import budget_status
 from handlers.commands import CommandRequest, Reply, subcommand
@@ -19,11 +18,11 @@ def _team_argument(request: CommandRequest, command: str) -> str | None:
     name = request.args.strip()
     if not name:
         return None
-    try:
-        return resolve_team(request.ctx.teams, name)
-    except UsageError:
+    found = find_team(request.ctx.teams, name)
+    if found is None:
         examples = tuple(f"/cost {command} {t}" for t in request.ctx.teams.team_names[:2]) or (f"/cost {command}",)
-        raise QuestionError(f"No team called `{name}` in teams.yml.", word=name, examples=examples) from None
+        raise QuestionError(f"No team called `{name}` in teams.yml.", word=name, examples=examples)
+    return found
 
 
 @subcommand("forecast", usage="/cost forecast [team]", slow=True, working_text="Forecasting the month…",

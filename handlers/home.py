@@ -13,15 +13,15 @@ import logging
 from slack_bolt import App
 
 from bot.blocks.home import MAX_TEAMS, TeamHome, home_view
-from bot.cli.forecast import budgets_of, load_forecast
-from bot.cli.units import load_unit_costs
 from bot.context import AppContext
+from bot.services.forecast import budgets_of, load_forecast
+from bot.services.records import load_open_anomalies
+from bot.services.units import load_unit_costs
 from finops.digest import OPEN_STATES
 from finops.errors import InputError
 from finops.forecast import MonthForecast, budget_status
 from finops.money import format_usd
 from finops.units import unit_trends
-from jobs.digest import load_open_anomalies
 from storage.costs import CostStore
 from storage.findings import FindingStore
 
@@ -64,7 +64,7 @@ def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None)
             month_to_date=found.actual_to_date if found else 0.0,
             complete_through=forecast.complete_through if forecast is not None else None,
             forecast=None if forecast is None else (found.forecast if found else 0.0), budget=statuses.get(team),
-            anomalies=None if anomalies is None else [a for a in anomalies if a.team == team],
+            anomalies=[a for a in anomalies if a.team == team],
             findings=open_findings, units=[t for t in trends if t.team == team]))
     return homes
 

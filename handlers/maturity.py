@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.blocks.maturity import maturity_message
-from bot.cli.maturity import load_scorecard
+from bot.services.maturity import load_scorecard
 from finops.errors import QuestionError
 from handlers.commands import CommandRequest, Reply, subcommand
 

@@ -19,9 +19,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.blocks.forecast import budget_alert_message, budget_level_reply
-from bot.cli.forecast import budgets_of, load_forecast
 from bot.context import AppContext
 from bot.delivery import Message
+from bot.services.forecast import budgets_of, load_forecast
 from finops.forecast import BudgetStatus, MonthForecast, budget_status, level_rose
 from jobs.scheduler import schedule_timezone
 from storage.costs import CostStore

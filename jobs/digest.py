@@ -32,11 +32,12 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.blocks.digest import org_digest_message, team_digest_message
 from bot.charts.digest import org_week_chart, team_week_chart
 from bot.cli.coverage import load_coverage
-from bot.cli.forecast import budgets_of, complete_through, load_forecast, load_team_daily
-from bot.cli.maturity import load_findings, load_scorecard
-from bot.cli.units import load_unit_costs
 from bot.context import AppContext
 from bot.delivery import FileUpload, Message
+from bot.services.forecast import budgets_of, complete_through, load_forecast, load_team_daily
+from bot.services.maturity import load_scorecard
+from bot.services.records import load_findings, load_open_anomalies
+from bot.services.units import load_unit_costs
 from finops.digest import (
     CHART_WEEKS,
     AnomalyLine,
@@ -54,7 +55,6 @@ from finops.units import UnitTrend, unit_trends
 from jobs.reminders import weekly_view_lines
 from jobs.scheduler import add_persistent_job, schedule_timezone
 from storage.costs import CostStore
-from storage.db import Database
 from storage.digests import ORG_AUDIENCE, TEAM_AUDIENCE, DigestRunStore
 
 log = logging.getLogger(__name__)
@@ -80,16 +80,6 @@ def claimant() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def load_open_anomalies(db: Database) -> list[AnomalyLine] | None:
-    """Open anomalies from the anomaly store, as digest lines; None when the code base has no
-    anomaly store (storage/anomalies.py, built by the anomalies area)."""
-    try:
-        from storage.anomalies import AnomalyStore  # noqa: PLC0415  (the anomalies area owns this module)
-    except ImportError:
-        return None
-    return [AnomalyLine(**line) for line in AnomalyStore(db).digest_lines()]
-
-
 @dataclass(frozen=True)
 class DigestInputs:
     """Everything the week's digests are built from, loaded once per run."""
@@ -98,7 +88,7 @@ class DigestInputs:
     complete_through: date
     costs: pd.DataFrame  # by day, team, rule, category, service; shared pools split
     forecast: MonthForecast | None
-    anomalies: list[AnomalyLine] | None
+    anomalies: list[AnomalyLine]
     findings: list[FindingSummary]
     units: list[UnitTrend]
 

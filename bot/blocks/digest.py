@@ -122,9 +122,7 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
     if digest.movers:
         blocks.append(_section("*Top movers* (by service, against the week before)\n"
                                + "\n".join(mover_line(m) for m in digest.movers[:MOVER_LINES])))
-    if digest.anomalies is None:
-        anomalies = "*Open anomalies*: not tracked yet"
-    elif not digest.anomalies:
+    if not digest.anomalies:
         anomalies = "*Open anomalies*: none"
     else:
         anomalies = (f"*Open anomalies* ({len(digest.anomalies)}, "
@@ -196,9 +194,8 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
         unallocated += "\n*Top untagged cost drivers* of the week\n" + _listed(drivers, DRIVER_LINES,
                                                                                 "in `costbot coverage`")
     blocks.append(_section(unallocated))
-    anomalies = ("not tracked yet" if digest.open_anomalies is None else str(digest.open_anomalies))
     count, monthly = digest.open_findings
-    blocks.append(_section(f"*Open anomalies*: {anomalies} · *Open findings*: {count} "
+    blocks.append(_section(f"*Open anomalies*: {digest.open_anomalies} · *Open findings*: {count} "
                            f"({format_usd(monthly)}/month identified) · *Realized in {digest.quarter}*: "
                            f"{format_usd(digest.realized_quarter)}/month"))
     partial = (f" Data complete through {digest.complete_through:%a %d %b}." if digest.complete_through < week.end

@@ -41,7 +41,7 @@ class TeamHome:
     complete_through: date | None
     forecast: float | None
     budget: BudgetStatus | None
-    anomalies: Sequence[AnomalyLine] | None  # None: the bot keeps no anomaly records
+    anomalies: Sequence[AnomalyLine]  # open, the largest impact first
     findings: Sequence[FindingRecord]  # open ones, biggest first
     units: Sequence[UnitTrend]
 
@@ -73,9 +73,7 @@ def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
         {"type": "header", "text": {"type": "plain_text", "text": cut(f"{home.team} · cost dashboard", 150)}},
         _section(_spend_text(home)),
     ]
-    if home.anomalies is None:
-        blocks.append(_section("*Open anomalies*: not tracked yet"))
-    elif not home.anomalies:
+    if not home.anomalies:
         blocks.append(_section("*Open anomalies*: none"))
     else:
         lines = [anomaly_line(a) for a in home.anomalies[:ANOMALIES_SHOWN]]

@@ -1,15 +1,7 @@
 """``costbot maturity [--json]``: the FinOps maturity scorecard (finops/maturity.py) from the bot's data.
 
-:func:`load_scorecard` gathers its inputs and is also what ``/cost maturity`` and the org digest
-show. Where each number comes from:
-
-1. attribution: ``load_coverage`` (current teams.yml, shared pools split) of the last complete
-   calendar month, with tag coverage and the top untagged cost drivers;
-2. anomaly routing: the anomaly store's timeline per alert (:func:`load_alert_timings`);
-3. implementation: every savings finding (storage/findings.py) through the savings ledger;
-4. variance: ``/cost why last quarter``'s answer (bot/variance_service.py), when the store holds
-   both quarters;
-5. unit cost: monthly unit costs (bot/cli/units.py).
+Its inputs come from bot/services/maturity.py (where each number comes from is written there),
+which ``/cost maturity`` and the org digest read too.
 
 ``--json`` prints ``{"as_of", "overall", "weakest", "next_step", "lines": [{"question",
 "dimension", "text", "rating", "value", "figure", "at_stake", "next_step", "detail"}]}``.
@@ -18,101 +10,9 @@ show. Where each number comes from:
 from __future__ import annotations
 
 import argparse
-from datetime import date, timedelta
-
-import pandas as pd
 
 from bot.cli._common import open_context, print_json, print_table
-from bot.cli.coverage import load_coverage
-from bot.cli.forecast import complete_through, load_team_daily
-from bot.cli.units import load_unit_costs
-from bot.variance_service import answer_question
-from finops.errors import CostbotError
-from finops.maturity import (
-    AlertTiming,
-    FindingSummary,
-    MaturityInputs,
-    Scorecard,
-    VarianceSummary,
-    maturity_scorecard,
-    variance_summary,
-)
-from finops.model import TEAM
-from finops.teams import TeamsConfig
-from finops.units import unit_trends
-from storage.costs import CostStore
-from storage.db import Database
-from storage.findings import FindingStore
-
-
-def last_complete_month(through: date) -> tuple[date, date]:
-    """The last calendar month whose every day is complete on ``through``."""
-    month = pd.Timestamp(through).to_period("M")
-    if through != month.end_time.date():
-        month -= 1
-    return month.start_time.date(), month.end_time.date()
-
-
-def load_alert_timings(db: Database) -> list[AlertTiming] | None:
-    """Each anomaly alert's cost day -> detected -> posted -> first response, from the anomaly store.
-
-    None when the code base has no anomaly store (storage/anomalies.py, built by the anomalies
-    area): the scorecard then says there is nothing to measure.
-    """
-    try:
-        from storage.anomalies import AnomalyStore  # noqa: PLC0415  (the anomalies area owns this module)
-    except ImportError:
-        return None
-    return [AlertTiming(**timing) for timing in AnomalyStore(db).alert_timings()]
-
-
-def load_findings(db: Database) -> list[FindingSummary]:
-    """Every savings finding, as the scorecard reads it."""
-    return [FindingSummary(f.id, f.title, f.team, str(f.state), float(f.estimate_monthly), f.identified_on,
-                           f.implemented_on, f.verified_on,
-                           None if f.realized_monthly is None else float(f.realized_monthly), f.regressed)
-            for f in FindingStore(db).list_findings()]
-
-
-def load_variance(db: Database, today: date) -> VarianceSummary | None:
-    """Last quarter against the one before, when the store holds both whole quarters; else None."""
-    held = CostStore(db).date_range()
-    if held is None:
-        return None
-    try:
-        answer = answer_question(db, "last quarter", today=today)
-    except CostbotError:
-        return None
-    if held[0] > answer.question.period_b.start:
-        return None  # the comparison quarter is not all there: its share would mean nothing
-    return variance_summary(answer)
-
-
-def load_maturity_inputs(db: Database, teams: TeamsConfig, today: date) -> MaturityInputs:
-    """Everything the scorecard needs, as of ``today`` (see the module docstring)."""
-    store = CostStore(db)
-    through = complete_through(store, today - timedelta(days=1)) or today - timedelta(days=1)
-    start, end = last_complete_month(through)
-    report = load_coverage(store, teams, start=start, end=end)
-    daily = load_team_daily(store, teams, start=(pd.Timestamp(start).to_period("M") - 6).start_time.date(),
-                            end=through)
-    in_month = (daily["ChargePeriodStart"] >= pd.Timestamp(start)) & (daily["ChargePeriodStart"] <= pd.Timestamp(end))
-    spend = daily[in_month].groupby(TEAM)["EffectiveCost"].sum()
-    units = load_unit_costs(db, teams, today, team_daily=daily)
-    return MaturityInputs(
-        as_of=today, attribution_period=f"{start:%Y-%m}", coverage=report.attribution,
-        mandatory_tags=tuple(t.tag for t in report.tags), tag_coverage={t.tag: t.share for t in report.tags},
-        untagged_drivers=report.untagged, alert_timings=load_alert_timings(db), findings=load_findings(db),
-        variance=load_variance(db, today), unit_trends=unit_trends(units) if not units.empty else [],
-        team_spend={str(team): float(cost) for team, cost in spend.items()},
-        unit_metrics={t.name: tuple(m.name for m in t.unit_metrics) for t in teams.teams},
-    )
-
-
-def load_scorecard(db: Database, teams: TeamsConfig, today: date) -> Scorecard:
-    """The scorecard as of ``today``."""
-    return maturity_scorecard(load_maturity_inputs(db, teams, today))
-
+from bot.services.maturity import load_scorecard
 
 # ---------------------------------------------------------------------------------------------
 # The command

@@ -5,50 +5,22 @@ The CSV has a header and the columns ``team,metric,period,value`` (period: ``202
 ``2026-W45`` or ``2026-11``; see finops/units.py). A bad line stops the whole file with its line
 number and column, and nothing is written. Recording a period again replaces its value.
 
-:func:`load_unit_costs` is what the digest, App Home and the scorecard read.
+The cost per unit comes from bot/services/units.py, which the digest, App Home and the scorecard
+read too.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-from datetime import date
 from pathlib import Path
 
-import pandas as pd
-
 from bot.cli._common import open_context, print_json, print_table
-from bot.cli.forecast import complete_through, load_team_daily
+from bot.services.units import load_unit_costs
 from finops.errors import InputError
 from finops.money import format_usd
-from finops.teams import TeamsConfig
-from finops.units import read_unit_csv, unit_costs, values_frame
-from storage.costs import CostStore
-from storage.db import Database
+from finops.units import read_unit_csv
 from storage.units import UnitStore
-
-DEFAULT_MONTHS = 6
-
-
-def load_unit_costs(db: Database, teams: TeamsConfig, today: date, *, period: str = "month",
-                    months: int = DEFAULT_MONTHS, team_daily: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Cost per unit per team, metric and period over the last ``months`` months of complete data.
-
-    ``team_daily`` (from :func:`bot.cli.forecast.load_team_daily`) saves a second read when the
-    caller has it. Columns: those of :func:`finops.units.unit_costs`.
-    """
-    store = CostStore(db)
-    through = complete_through(store, today)
-    empty = unit_costs(pd.DataFrame(), pd.DataFrame(), through=today)
-    if through is None:
-        return empty
-    start = (pd.Timestamp(through).to_period("M") - months).start_time.date()
-    values = values_frame(UnitStore(db).values(start=start, end=through))
-    if values.empty:
-        return empty
-    daily = team_daily if team_daily is not None else load_team_daily(store, teams, start=start, end=through)
-    return unit_costs(daily, values, period=period, through=through)
-
 
 # ---------------------------------------------------------------------------------------------
 # The command

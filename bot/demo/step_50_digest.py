@@ -14,8 +14,9 @@ from datetime import date
 
 from bot.blocks.forecast import budget_message
 from bot.blocks.text import blocks_to_text
-from bot.cli.forecast import budgets_of, load_forecast, print_forecast
+from bot.cli.forecast import print_forecast
 from bot.demo import DemoRun
+from bot.services.forecast import budgets_of, load_forecast
 from finops.forecast import budget_status
 from finops.units import read_unit_csv
 from jobs.budgets import check_budgets

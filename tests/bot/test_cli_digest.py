@@ -30,7 +30,6 @@ def cli(sqlite_db: Database, monkeypatch, capsys, tmp_path: Path):
         return ctx
 
     monkeypatch.setattr(digest_cli, "open_context", pinned_context)
-    monkeypatch.setattr("bot.cli.maturity.load_alert_timings", lambda db: None)
     flat_history(sqlite_db, teams_config(), through=date(2026, 11, 15))
 
     def run(*args: str) -> tuple[int, str]:

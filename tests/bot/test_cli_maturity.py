@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.cli.maturity import last_complete_month, load_alert_timings, load_maturity_inputs, load_scorecard
+from bot.services.maturity import last_complete_month, load_maturity_inputs, load_scorecard
+from bot.services.records import load_alert_timings
 from bot.variance_service import answer_question
 from finops.units import UnitValue
 from storage.db import Database
@@ -43,7 +44,6 @@ def test_last_complete_month() -> None:
 
 def test_inputs_and_scorecard_from_the_stores(org: Database, monkeypatch) -> None:
     # Anomaly timelines are covered by tests/finops/test_maturity.py; here: none recorded.
-    monkeypatch.setattr("bot.cli.maturity.load_alert_timings", lambda db: None)
     inputs = load_maturity_inputs(org, teams_config(), TODAY)
     # October: $100 a day for 31 days; $90 direct + $9 shared support + $1 unallocated a day.
     cov = inputs.coverage

@@ -8,12 +8,12 @@ import io
 from datetime import UTC, datetime, time
 from pathlib import Path
 
-from bot.cli.forecast import budgets_of, load_forecast
 from bot.config import Settings
 from bot.context import build_context
 from bot.delivery import TerminalTransport
 from bot.demo import DemoRun, step_50_digest
 from bot.demo.data import DEMO_TODAY, write_demo_files
+from bot.services.forecast import budgets_of, load_forecast
 from finops.forecast import budget_status
 from finops.teams import load_teams
 from jobs.ingest import ingest_cost_files
@@ -22,7 +22,6 @@ from storage.db import Database
 
 
 def test_the_weekly_rhythm_chapter(sqlite_db: Database, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("bot.cli.maturity.load_alert_timings", lambda db: None)
     costs_file, teams_file = write_demo_files(tmp_path / "data")
     out = io.StringIO()
     now = datetime.combine(DEMO_TODAY, time(9, 0), tzinfo=UTC)

@@ -80,8 +80,8 @@ def test_team_digest_numbers(costs: pd.DataFrame) -> None:
     assert len(digest.daily) == 35 and digest.daily[-1] == (date(2026, 11, 15), pytest.approx(127.2))
     assert not digest.partial
     late = team_digest("payments", "#team-payments", WEEK, costs=costs, complete_through=date(2026, 11, 13),
-                       forecast=None, budget=None, anomalies=None, findings=())
-    assert late.partial and late.anomalies is None and late.budget is None and late.forecast is None
+                       forecast=None, budget=None, anomalies=(), findings=())
+    assert late.partial and late.anomalies == () and late.budget is None and late.forecast is None
     assert late.month_to_date == Decimal("1164")  # through Nov 13: 8 x 66 + 5 x 127.20
 
 

@@ -127,7 +127,6 @@ def test_routing_time_from_cost_to_owner_alert() -> None:
     late = tuple(dataclasses.replace(t, posted_at=t.posted_at.replace(day=t.posted_at.day + 8) if t.posted_at else None,
                                      routed_to_owner=True) for t in TIMINGS[:3])
     assert rate_routing(inputs(alert_timings=late)).rating == "Crawl"  # median 30 h + 8 days
-    assert rate_routing(inputs(alert_timings=None)).figure == "no anomaly records to measure"
     assert rate_routing(inputs(alert_timings=())).rating == "Crawl"
 
 

@@ -18,7 +18,6 @@ NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def org(sqlite_db: Database, fake_slack, monkeypatch):
-    monkeypatch.setattr("bot.cli.maturity.load_alert_timings", lambda db: None)
     running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
     teams = teams_config()
     flat_history(sqlite_db, teams, through=date(2026, 11, 8))

@@ -13,7 +13,6 @@ NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
 def test_maturity_scorecard_in_slack(sqlite_db: Database, fake_slack, monkeypatch) -> None:
-    monkeypatch.setattr("bot.cli.maturity.load_alert_timings", lambda db: None)
     running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
     try:
         flat_history(sqlite_db, teams_config())
