@@ -16,6 +16,7 @@ import getpass
 from pathlib import Path
 
 from bot.cli._common import open_context, print_json, print_table
+from bot.cli.forecast import resolve_team
 from bot.services.units import load_unit_costs
 from finops.errors import InputError
 from finops.money import format_usd
@@ -58,13 +59,14 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
+    team = resolve_team(ctx.teams, args.team) if args.team else None
     table = load_unit_costs(ctx.db, ctx.teams, ctx.today(), period=args.period)
-    if args.team:
-        table = table[table["team"] == args.team]
+    if team is not None:
+        table = table[table["team"] == team]
     if args.json:
         print_json({"period": args.period, "rows": [
             {"team": r.team, "metric": r.metric, "period": r.period, "start": r.start, "end": r.end,
-             "cost": round(r.cost, 2), "units": r.units,
+             "cost": round(r.cost, 2), "units": round(r.units, 6),
              "cost_per_unit": None if r.cost_per_unit is None else round(r.cost_per_unit, 6),
              "change_pct": None if r.change_pct is None else round(r.change_pct, 2)}
             for r in table.itertuples()]})

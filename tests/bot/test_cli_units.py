@@ -61,3 +61,22 @@ def test_a_bad_line_names_the_line_and_nothing_is_written(db: Database, cli, tmp
     assert UnitStore(db).values() == []
     code, _, err = cli("units", "ingest", str(tmp_path / "missing.csv"))
     assert code == 1 and "cannot read the file" in err
+
+
+def test_show_rounds_prorated_units_and_refuses_an_unknown_team(db: Database, cli, tmp_path: Path) -> None:
+    flat_history(db, teams_config())
+    # Spread over its 30 days and summed back, 10,000,000 is 10000000.000000002 in floating point.
+    orders = tmp_path / "orders.csv"
+    orders.write_text("team,metric,period,value\npayments,orders,2026-09,10000000\n")
+    assert cli("units", "ingest", str(orders))[0] == 0
+    code, out, _ = cli("units", "show", "--json")
+    assert code == 0
+    assert json.loads(out)["rows"] == [
+        {"team": "payments", "metric": "orders", "period": "2026-09", "start": "2026-09-01", "end": "2026-09-30",
+         "cost": 1980.0, "units": 10000000.0, "cost_per_unit": 0.000198, "change_pct": None}]
+    assert '"units": 10000000.0,' in out
+    code, out, err = cli("units", "show", "--team", "PAYMENTS", "--json")
+    assert code == 0 and [r["team"] for r in json.loads(out)["rows"]] == ["payments"]
+    code, out, err = cli("units", "show", "--team", "nosuch")
+    assert (code, out) == (2, "")
+    assert "no team 'nosuch'" in err and "teams: payments, search" in err
