@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,8 @@ def unit_value(teams: TeamsConfig, team: str, metric: str, period: str, value: s
     found = {t.name.casefold(): t for t in teams.teams}.get(team.strip().casefold())
     if found is None:
         known = ", ".join(teams.team_names) or "none"
-        raise ValueError(f"no team {team.strip()!r} in {teams.file} (teams: {known})")
+        # The file's name, not its path: this message also answers HTTP clients of the units endpoint.
+        raise ValueError(f"no team {team.strip()!r} in {Path(teams.file).name} (teams: {known})")
     declared = [m.name for m in found.unit_metrics]
     if metric.strip() not in declared:
         allowed = ", ".join(declared) if declared else "none: add unit_metrics to the team in teams.yml"

@@ -7,10 +7,12 @@ approvers; anyone else is told so and nothing is recorded. Recording a period ag
 
 The endpoint (``POST /units``, mounted by ``costbot run``) is for systems that know the volumes
 (the order database, the analytics pipeline). It needs ``Authorization: Bearer
-$COSTBOT_UNITS_TOKEN`` and takes JSON, one value ``{"team", "metric", "period", "value"}`` or
-``{"values": [...]}``, or a CSV (``Content-Type: text/csv``, the columns of ``costbot units
-ingest``). All or nothing: a bad value answers 400 naming it (``index`` or ``line``) and nothing
-is written. Without a token configured the endpoint is off (404).
+$COSTBOT_UNITS_TOKEN`` (the scheme in any case) and takes JSON, one value ``{"team", "metric",
+"period", "value"}`` or ``{"values": [...]}``, or a CSV (``Content-Type: text/csv``, the columns
+of ``costbot units ingest``). All or nothing: a bad value answers 400 with ``{"error"}`` and where
+it is (``index`` in the JSON values, 0 for a single value; ``line`` and ``column`` in a CSV, the
+header being line 1), and nothing is written. Without a token configured the endpoint is off
+(404). docs/units.md has examples.
 """
 
 from __future__ import annotations
@@ -67,27 +69,45 @@ def _answer(start_response: Callable, status: str, document: dict[str, Any]) -> 
     return [body]
 
 
+class BadRequest(Exception):
+    """A request the endpoint refuses with 400: ``body`` is the JSON answer (``error`` and where)."""
+
+    def __init__(self, error: str, **where: object) -> None:
+        super().__init__(error)
+        self.body = {"error": error, **where}
+
+
 def _values_from_json(ctx: AppContext, body: bytes) -> list[UnitValue]:
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"not JSON: {error}") from None
+        raise BadRequest(f"not JSON: {error}") from None
     items = document.get("values") if isinstance(document, dict) and "values" in document else [document]
     if not isinstance(items, list) or not items:
-        raise InputError('give {"team", "metric", "period", "value"} or {"values": [...]}')
+        raise BadRequest('give {"team", "metric", "period", "value"} or {"values": [...]}')
     values, seen = [], set()
     for index, item in enumerate(items):
         if not isinstance(item, dict) or any(k not in item for k in ("team", "metric", "period", "value")):
-            raise InputError(f'values[{index}]: needs "team", "metric", "period" and "value"')
+            raise BadRequest(f'values[{index}]: needs "team", "metric", "period" and "value"', index=index)
         try:
             value = unit_value(ctx.teams, str(item["team"]), str(item["metric"]), str(item["period"]), item["value"])
         except ValueError as error:
-            raise InputError(f"values[{index}]: {error}") from None
+            raise BadRequest(f"values[{index}]: {error}", index=index) from None
         if (value.team, value.metric, value.start, value.end) in seen:
-            raise InputError(f"values[{index}]: {value.team} {value.metric} for {item['period']} is given twice")
+            raise BadRequest(f"values[{index}]: {value.team} {value.metric} for {item['period']} is given twice",
+                             index=index)
         seen.add((value.team, value.metric, value.start, value.end))
         values.append(value)
     return values
+
+
+def _bearer_token(header: str) -> str:
+    """The credentials of an ``Authorization: Bearer ...`` header ("" for any other scheme).
+
+    The scheme is case-insensitive (RFC 9110, section 11.1).
+    """
+    scheme, _, credentials = header.strip().partition(" ")
+    return credentials.strip() if scheme.casefold() == "bearer" else ""
 
 
 def units_endpoint(ctx: AppContext) -> WsgiApp:
@@ -98,8 +118,8 @@ def units_endpoint(ctx: AppContext) -> WsgiApp:
         if not token:
             return _answer(start_response, "404 Not Found",
                            {"error": "the units endpoint is off: set COSTBOT_UNITS_TOKEN to turn it on"})
-        given = environ.get("HTTP_AUTHORIZATION", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        given = _bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
+        if not hmac.compare_digest(given.encode(), token.encode()):
             return _answer(start_response, "401 Unauthorized", {"error": "missing or wrong bearer token"})
         if environ.get("REQUEST_METHOD") != "POST":
             return _answer(start_response, "405 Method Not Allowed", {"error": "POST unit values here"})
@@ -118,9 +138,11 @@ def units_endpoint(ctx: AppContext) -> WsgiApp:
                 values = _values_from_json(ctx, body)
         except UnicodeDecodeError:
             return _answer(start_response, "400 Bad Request", {"error": "the CSV is not UTF-8"})
-        except InputError as error:
-            return _answer(start_response, "400 Bad Request",
-                           {"error": str(error), **({"line": error.line} if error.line else {})})
+        except BadRequest as error:
+            return _answer(start_response, "400 Bad Request", error.body)
+        except InputError as error:  # a CSV line: the message names the line and column too
+            where = {key: value for key, value in (("line", error.line), ("column", error.column)) if value}
+            return _answer(start_response, "400 Bad Request", {"error": str(error), **where})
         changed = UnitStore(ctx.db).record(values, source="api", by="api", at=ctx.now())
         return _answer(start_response, "200 OK", {"recorded": len(values), "changed": changed})
 

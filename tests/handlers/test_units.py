@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.http_server import make_wsgi_app, start_http_server
+from finops.teams import parse_teams
 from finops.units import UnitValue
 from handlers.units import UNITS_PATH, units_endpoint
 from storage.audit import AuditLog
@@ -22,6 +23,7 @@ from tests.jobs.digest_data import TEAMS_YAML
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 TOKEN = "units-secret-token"
+SERVER_TEAMS_PATH = "/srv/costbot/config/teams.yml"
 
 
 @pytest.fixture
@@ -59,10 +61,10 @@ def test_mistakes_get_a_correction_with_examples(bot) -> None:
 
 
 def post(url: str, body: bytes, *, token: str | None = TOKEN, content_type: str = "application/json",
-         method: str = "POST") -> tuple[int, dict]:
+         method: str = "POST", scheme: str = "Bearer") -> tuple[int, dict]:
     headers = {"Content-Type": content_type}
     if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+        headers["Authorization"] = f"{scheme} {token}"
     request = urllib.request.Request(url, data=body if method == "POST" else None, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
@@ -73,7 +75,8 @@ def post(url: str, body: bytes, *, token: str | None = TOKEN, content_type: str 
 
 @pytest.fixture
 def endpoint(bot):
-    ctx = dataclasses.replace(bot.ctx, settings=dataclasses.replace(bot.ctx.settings, units_api_token=TOKEN))
+    ctx = dataclasses.replace(bot.ctx, settings=dataclasses.replace(bot.ctx.settings, units_api_token=TOKEN),
+                              teams=parse_teams(TEAMS_YAML, file=SERVER_TEAMS_PATH))
     server = start_http_server(make_wsgi_app(None, health=lambda: {"ok": True},
                                              routes={UNITS_PATH: units_endpoint(ctx)}), host="127.0.0.1", port=0)
     try:
@@ -87,6 +90,11 @@ def test_endpoint_takes_json_and_csv_with_the_token(endpoint) -> None:
     url, ctx = endpoint
     one = json.dumps({"team": "payments", "metric": "orders", "period": "2026-W46", "value": 7000}).encode()
     assert post(url, one) == (200, {"recorded": 1, "changed": 1})
+    # The scheme of the Authorization header is case-insensitive; the token is not.
+    assert post(url, one, scheme="bearer") == (200, {"recorded": 1, "changed": 0})
+    assert post(url, one, scheme="BEARER") == (200, {"recorded": 1, "changed": 0})
+    assert post(url, one, token=TOKEN.upper())[0] == 401
+    assert post(url, one, scheme="Basic")[0] == 401
     assert post(url, one) == (200, {"recorded": 1, "changed": 0})
     csv = b"team,metric,period,value\npayments,orders,2026-11-09,1000\npayments,orders,2026-11-10,1100\n"
     assert post(url, csv, content_type="text/csv") == (200, {"recorded": 2, "changed": 2})
@@ -103,11 +111,20 @@ def test_endpoint_refuses_bad_requests_and_writes_nothing(endpoint) -> None:
     assert post(url, json.dumps(good).encode(), token="wrong")[0] == 401
     assert post(url, b"", method="GET")[0] == 405
     status, answer = post(url, json.dumps({"values": [good, {**good, "period": "2026-13"}]}).encode())
-    assert (status, answer["error"]) == (400, "values[1]: '2026-13' is not a date in the calendar: use a day "
-                                              "(2026-11-03), an ISO week (2026-W45) or a month (2026-11)")
+    assert (status, answer) == (400, {"error": "values[1]: '2026-13' is not a date in the calendar: use a day "
+                                               "(2026-11-03), an ISO week (2026-W45) or a month (2026-11)",
+                                      "index": 1})
+    status, answer = post(url, json.dumps({"values": [{"team": "payments"}]}).encode())
+    assert (status, answer["index"]) == (400, 0)
     status, answer = post(url, b"team,metric,period,value\npayments,orders,2026-11,1\nsearch,orders,2026-11,2\n",
                           content_type="text/csv")
-    assert (status, answer["line"]) == (400, 3) and "team search has no unit metric 'orders'" in answer["error"]
+    assert (status, answer["line"], answer["column"]) == (400, 3, "metric")
+    assert "team search has no unit metric 'orders'" in answer["error"]
+    # An unknown team is named with the teams file's name, never the server's path to it.
+    status, answer = post(url, json.dumps({**good, "team": "nosuch"}).encode())
+    assert (status, answer) == (400, {"error": "values[0]: no team 'nosuch' in teams.yml (teams: payments, search)",
+                                      "index": 0})
+    assert ctx.teams.file == SERVER_TEAMS_PATH
     assert post(url, b"{not json")[0] == 400
     assert UnitStore(ctx.db).values() == []
 
