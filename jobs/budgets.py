@@ -18,7 +18,7 @@ from datetime import date
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.blocks.forecast import budget_alert_message, budget_level_reply
+from bot.blocks.forecast import budget_alert_message, budget_level_reply, budget_share
 from bot.context import AppContext
 from bot.delivery import Message
 from bot.services.forecast import budgets_of, load_forecast
@@ -80,7 +80,7 @@ def _alert_team(ctx: AppContext, alerts: BudgetAlertStore, status: BudgetStatus,
         action = "raised"
     alerts.save(status.team, month, message_key=key, level=status.level, announced_level=announced_now,
                 forecast=status.forecast, budget=status.budget, at=ctx.now())
-    log.info("budget %s %s: %s (%.0f %%), %s", status.team, month, status.level, status.share * 100, action)
+    log.info("budget %s %s: %s (%s), %s", status.team, month, status.level, budget_share(status), action)
     return BudgetAlertOutcome(status.team, month, status.level, action)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
-from bot.blocks.forecast import LEVEL_EMOJI, month_label
+from bot.blocks.forecast import NO_SPEND_BUDGETED, month_label, share_of_budget
 from bot.blocks.maturity import scorecard_blocks
 from finops.digest import AnomalyLine, Change, OrgDigest, TeamDigest, TeamRank
 from finops.maturity import FindingSummary
@@ -100,9 +100,12 @@ def _budget_text(digest: TeamDigest) -> str:
         forecast = "" if digest.forecast is None else f" · month-end forecast {format_usd(digest.forecast)}"
         return f"*{month} to date* {format_usd(digest.month_to_date)} ({to_date}; no budget){forecast}"
     b = digest.budget
+    if b.budget <= 0:
+        return (f"*{month} to date* {format_usd(digest.month_to_date)} ({to_date}; {NO_SPEND_BUDGETED}) · "
+                f"month-end forecast {format_usd(b.forecast)}: {share_of_budget(b)}")
     return (f"*{month} to date* {format_usd(digest.month_to_date)} of the {format_usd(b.budget)} budget "
             f"({float(digest.month_to_date) / b.budget * 100:.0f} %, {to_date}) · month-end forecast "
-            f"{format_usd(b.forecast)}: {LEVEL_EMOJI[b.level]} {b.share * 100:.0f} % of budget")
+            f"{format_usd(b.forecast)}: {share_of_budget(b)}")
 
 
 def _listed(lines: Sequence[str], limit: int, rest: str) -> str:
@@ -163,7 +166,7 @@ def rank_line(rank: TeamRank) -> str:
     pct = "" if change.pct is None else f" ({change.pct:+.1f} %)"
     budget = ""
     if rank.budget is not None:
-        budget = f" · {LEVEL_EMOJI[rank.budget.level]} {rank.budget.share * 100:.0f} % of budget"
+        budget = f" · {share_of_budget(rank.budget)}"
     return (f"*{escape(change.label)}*: {format_usd(change.last)}, {format_usd(change.delta, signed=True)}{pct}"
             + budget)
 

@@ -19,6 +19,8 @@ from finops.money import format_usd
 MAX_BLOCKS = 50
 LEVEL_EMOJI = {"ok": ":large_green_circle:", "warning": ":large_yellow_circle:", "over": ":red_circle:"}
 LEVEL_WORDS = {"ok": "under 80 % of budget", "warning": "80 % of budget or more", "over": "over budget"}
+# A $0 budget has no share to show (any spend is over it): its lines say so instead of "inf %".
+NO_SPEND_BUDGETED = "no spend budgeted"
 
 
 def month_label(month: str) -> str:
@@ -53,10 +55,24 @@ def range_text(f: TeamForecast | Any) -> str:
     return f"{format_usd(f.forecast)} ({format_usd(f.low)} – {format_usd(f.high)})"
 
 
+def budget_share(status: BudgetStatus) -> str:
+    """``86 %`` of the budget, or ``no spend budgeted`` when the budget is $0."""
+    return f"{status.share * 100:.0f} %" if status.budget > 0 else NO_SPEND_BUDGETED
+
+
+def share_of_budget(status: BudgetStatus) -> str:
+    """``:large_yellow_circle: 86 % of budget``, or ``:red_circle: no spend budgeted`` for a $0 budget."""
+    share = f"{budget_share(status)} of budget" if status.budget > 0 else NO_SPEND_BUDGETED
+    return f"{LEVEL_EMOJI[status.level]} {share}"
+
+
 def status_line(status: BudgetStatus) -> str:
     """One budgeted team: emoji, forecast against budget, share."""
+    if status.budget <= 0:
+        return (f"{LEVEL_EMOJI[status.level]} *{status.team}*: {NO_SPEND_BUDGETED}: forecast "
+                f"{format_usd(status.forecast)}, {format_usd(status.actual_to_date)} spent")
     return (f"{LEVEL_EMOJI[status.level]} *{status.team}*: forecast {format_usd(status.forecast)} of "
-            f"{format_usd(status.budget)} ({status.share * 100:.0f} %), {format_usd(status.actual_to_date)} spent")
+            f"{format_usd(status.budget)} ({budget_share(status)}), {format_usd(status.actual_to_date)} spent")
 
 
 def forecast_message(forecast: MonthForecast, statuses: Sequence[BudgetStatus], *,
@@ -71,8 +87,10 @@ def forecast_message(forecast: MonthForecast, statuses: Sequence[BudgetStatus], 
     lines = []
     for t in sorted(teams, key=lambda t: -t.forecast):
         budget = by_team.get(t.team)
-        tail = (f" · {LEVEL_EMOJI[budget.level]} {budget.share * 100:.0f} % of {format_usd(budget.budget)}"
-                if budget else "")
+        tail = ""
+        if budget is not None:
+            tail = (f" · {LEVEL_EMOJI[budget.level]} {budget_share(budget)} of {format_usd(budget.budget)}"
+                    if budget.budget > 0 else f" · {share_of_budget(budget)}")
         lines.append(f"*{t.team}*: {range_text(t)}; {format_usd(t.actual_to_date)} spent{tail}")
     if team is not None and not teams:
         lines.append(f"*{team}*: no spend this month")
@@ -116,7 +134,9 @@ def budget_message(forecast: MonthForecast, statuses: Sequence[BudgetStatus], *,
 def budget_alert_message(status: BudgetStatus, forecast: MonthForecast, *, announced_level: str) -> dict[str, Any]:
     """The alert in the team's channel, edited in place as the forecast moves through the month."""
     month = month_label(forecast.month)
-    if status.level == "over":
+    if status.budget <= 0 and status.level == "over":
+        headline = f"{status.team} has no spend budgeted for {month} but is forecast to spend some"
+    elif status.level == "over":
         headline = f"{status.team} is forecast to go over its {month} budget"
     elif status.level == "warning":
         headline = f"{status.team} is forecast to use {status.share * 100:.0f} % of its {month} budget"
@@ -128,7 +148,7 @@ def budget_alert_message(status: BudgetStatus, forecast: MonthForecast, *, annou
     remaining = (f"{format_usd(left)} of the budget left" if left >= 0
                  else f"already {format_usd(-left)} over the budget")
     body = (f"{LEVEL_EMOJI[status.level]} Forecast month-end spend *{format_usd(status.forecast)}*{interval} "
-            f"against a budget of *{format_usd(status.budget)}*: *{status.share * 100:.0f} %*.\n"
+            f"against a budget of *{format_usd(status.budget)}*: *{budget_share(status)}*.\n"
             f"Spent so far: {format_usd(status.actual_to_date)} through {forecast.complete_through:%d %b}; "
             f"{remaining}.")
     note = (f"Updated daily as the forecast moves (highest level announced: {LEVEL_WORDS[announced_level]}). "
@@ -141,4 +161,4 @@ def budget_level_reply(status: BudgetStatus, forecast: MonthForecast) -> str:
     """The thread reply that notifies people when the level rises (an edit notifies nobody)."""
     what = "is now forecast *over budget*" if status.level == "over" else "has reached *80 % of its budget*"
     return (f"{LEVEL_EMOJI[status.level]} {status.team} {what} for {month_label(forecast.month)}: "
-            f"{format_usd(status.forecast)} of {format_usd(status.budget)} ({status.share * 100:.0f} %).")
+            f"{format_usd(status.forecast)} of {format_usd(status.budget)} ({budget_share(status)}).")

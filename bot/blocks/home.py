@@ -17,7 +17,7 @@ from typing import Any
 from bot.blocks.costs import channel_ref, cut, escape
 from bot.blocks.digest import anomaly_line, unit_line
 from bot.blocks.findings import finding_message, state_label
-from bot.blocks.forecast import LEVEL_EMOJI, month_label
+from bot.blocks.forecast import month_label, range_text, share_of_budget
 from finops.digest import AnomalyLine
 from finops.forecast import BudgetStatus
 from finops.money import format_usd
@@ -60,8 +60,8 @@ def _spend_text(home: TeamHome) -> str:
     text = f"*{month}*: {format_usd(home.month_to_date)} spent{through}"
     if home.budget is not None:
         b = home.budget
-        return (text + f" of the {format_usd(b.budget)} budget\nMonth-end forecast {format_usd(b.forecast)} "
-                f"({format_usd(b.low)} – {format_usd(b.high)}): {LEVEL_EMOJI[b.level]} {b.share * 100:.0f} % of budget")
+        budget = f" of the {format_usd(b.budget)} budget" if b.budget > 0 else ""
+        return text + f"{budget}\nMonth-end forecast {range_text(b)}: {share_of_budget(b)}"
     if home.forecast is not None:
         return text + f" (no budget)\nMonth-end forecast {format_usd(home.forecast)}"
     return text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+from bot.blocks.forecast import budget_share
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
 from bot.services.forecast import (
     budgets_of,
@@ -90,7 +91,7 @@ def print_forecast(forecast: MonthForecast, teams: TeamsConfig, team: str | None
         status = statuses.get(name)
         rows.append([name, format_usd(spent), format_usd(f), f"{format_usd(lo)} – {format_usd(hi)}",
                      format_usd(budgets[name]) if name in budgets else "-",
-                     f"{status.share * 100:.0f} %" if status else "-", status.level if status else "-"])
+                     budget_share(status) if status else "-", status.level if status else "-"])
     org = forecast.org
     rows.append(["(org)", format_usd(org.actual_to_date), format_usd(org.forecast),
                  f"{format_usd(org.low)} – {format_usd(org.high)}", "-", "-", "-"])

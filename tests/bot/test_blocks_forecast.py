@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.blocks.forecast import budget_alert_message, budget_message, forecast_message
+from bot.blocks.forecast import budget_alert_message, budget_level_reply, budget_message, forecast_message
 from finops.forecast import ForecastRange, MonthForecast, TeamForecast, budget_status
 from tests.slack.fake_slack import check_message
 
@@ -37,3 +37,25 @@ def test_the_alert_says_where_the_team_stands() -> None:
     assert message["blocks"][1]["text"]["text"] == (
         ":red_circle: Forecast month-end spend *$1,000.00* (80 % interval $990.00 – $1,010.00) against a budget "
         "of *$800.00*: *125 %*.\nSpent so far: $500.00 through 15 Nov; $300.00 of the budget left.")
+
+
+def test_a_zero_budget_reads_no_spend_budgeted() -> None:
+    forecast = many_teams(1)
+    status = budget_status(forecast, {"platform-infrastructure-team-0000": 0.0})[0]
+    assert status.level == "over"
+    message = budget_alert_message(status, forecast, announced_level="over")
+    assert message["text"] == ("platform-infrastructure-team-0000 has no spend budgeted for November 2026 but is "
+                               "forecast to spend some: forecast $1,000.00 of $0.00")
+    assert message["blocks"][1]["text"]["text"] == (
+        ":red_circle: Forecast month-end spend *$1,000.00* (80 % interval $990.00 – $1,010.00) against a budget "
+        "of *$0.00*: *no spend budgeted*.\nSpent so far: $500.00 through 15 Nov; already $500.00 over the budget.")
+    assert budget_level_reply(status, forecast) == (
+        ":red_circle: platform-infrastructure-team-0000 is now forecast *over budget* for November 2026: $1,000.00 "
+        "of $0.00 (no spend budgeted).")
+    lines = [b["text"]["text"] for m in (budget_message(forecast, [status]), forecast_message(forecast, [status]))
+             for b in m["blocks"] if b["type"] == "section"]
+    assert ":red_circle: *platform-infrastructure-team-0000*: no spend budgeted: forecast $1,000.00, $500.00 spent" \
+        in lines
+    assert ("*platform-infrastructure-team-0000*: $1,000.00 ($990.00 – $1,010.00); $500.00 spent · "
+            ":red_circle: no spend budgeted") in lines
+    assert not any("inf %" in line for line in lines)

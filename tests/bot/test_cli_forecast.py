@@ -83,3 +83,17 @@ def test_terminal_table_and_errors(db: Database, cli) -> None:
     assert any(line.startswith("(org)") and "$3,000.00" in line for line in lines)
     code, _, err = cli("forecast", "--team", "payment")
     assert code == 2 and "no team 'payment' in" in err and "teams: payments, search" in err
+
+
+def test_a_zero_budget_is_no_spend_budgeted(db: Database, cli, tmp_path: Path, monkeypatch) -> None:
+    # Named teams.yml like the file the costs were allocated with (pool rows are matched by its name).
+    (tmp_path / "zero").mkdir()
+    teams_file = tmp_path / "zero" / "teams.yml"
+    teams_file.write_text(TEAMS_YAML.replace("budget_monthly: 1500", "budget_monthly: 0"))
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
+    flat_history(db, teams_config())
+    code, out, _ = cli("forecast", "--as-of", "2026-11-15")
+    assert code == 0
+    search = next(line for line in out.splitlines() if line.startswith("search"))
+    assert search.split() == ["search", "$495.00", "$990.00", "$990.00", "–", "$990.00", "$0.00", "no", "spend",
+                              "budgeted", "over"]

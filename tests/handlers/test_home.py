@@ -53,8 +53,9 @@ def test_the_viewer_sees_their_teams_month_findings_and_buttons(org) -> None:
     assert view["type"] == "home" and len(view["blocks"]) <= 100
     shown = texts(view)
     assert shown[0] == "payments · cost dashboard"
+    # Flat spend: the interval is the point, so it is not printed as "$1,980.00 ($1,980.00 – $1,980.00)".
     assert shown[1] == ("*November 2026*: $990.00 spent through 15 Nov of the $2,300.00 budget\n"
-                        "Month-end forecast $1,980.00 ($1,980.00 – $1,980.00): :large_yellow_circle: 86 % of budget")
+                        "Month-end forecast $1,980.00: :large_yellow_circle: 86 % of budget")
     assert "*Open findings* (2, $1,020.00/month identified)" in shown
     findings = [t for t in shown if t.startswith("*#")]
     assert [t.split(" ·")[0] for t in findings] == [f"*#{big.id} Rightsize RDS*", f"*#{small.id} Delete idle volumes*"]

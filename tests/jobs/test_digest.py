@@ -272,3 +272,23 @@ def test_open_anomalies_from_the_anomaly_store_are_in_the_team_digest(org) -> No
                          "09 Nov (spike)")
     search = org.slack.messages("#team-search")[0]["blocks"]
     assert any(b["type"] == "section" and b["text"]["text"] == "*Open anomalies*: none" for b in search)
+
+
+def test_a_team_with_no_spend_budgeted_gets_its_digest(sqlite_db: Database, fake_slack) -> None:
+    teams_yaml = TEAMS_YAML.replace("budget_monthly: 1500", "budget_monthly: 0")
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=teams_yaml, now=lambda: NOW)
+    try:
+        flat_history(sqlite_db, teams_config(teams_yaml))
+        posted = post_weekly_digests(running.ctx)
+        assert [d.message.key for d in posted] == ["digest:payments:2026-W46", "digest:search:2026-W46",
+                                                   "digest-org:2026-W46"]
+        # Search: $33 a day, $495 through Nov 15, $990 forecast, against a $0 budget.
+        summary = fake_slack.messages("#team-search")[0]["blocks"][1]["text"]["text"]
+        assert summary.splitlines()[1] == ("*November 2026 to date* $495.00 (through 15 Nov; no spend budgeted) · "
+                                           "month-end forecast $990.00: :red_circle: no spend budgeted")
+        ranking = next(b["text"]["text"] for b in fake_slack.messages("#finops")[0]["blocks"]
+                       if b["type"] == "section" and b["text"]["text"].startswith("*Teams by change*"))
+        assert "*search*: $231.00, $0.00 (+0.0 %) · :red_circle: no spend budgeted" in ranking.splitlines()
+        assert not any("inf %" in json.dumps(m["blocks"]) for m in fake_slack.calls("chat.postMessage"))
+    finally:
+        running.stop()
