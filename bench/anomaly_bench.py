@@ -34,11 +34,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from finops.anomalies import replay_detection
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.shared_data
+
+from finops.anomalies import replay_detection  # noqa: E402
 from finops.model import DAY, TEAM, UNALLOCATED, canonical_tags, conform_daily_frame
+from tests.shared_data import find_shared  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = find_shared()
 BENCH_DIR = SHARED / "data" / "anomaly-bench"
 SCORER = SHARED / "bench" / "score_anomalies.py"
 OUT_DIR = ROOT / "bench" / "out"

@@ -32,12 +32,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from finops.forecast import forecast_month_end, naive_month_end
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.shared_data
+
+from finops.forecast import forecast_month_end, naive_month_end  # noqa: E402
 from finops.model import DAY, TEAM, conform_daily_frame
 from finops.ownership import allocate_costs, split_shared_costs
 from finops.teams import load_teams
+from tests.shared_data import find_shared  # noqa: E402
 
-BENCH_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "anomaly-bench"
+BENCH_DIR = find_shared() / "data" / "anomaly-bench"
 FORECAST_DAYS = (7, 15, 22)
 MIN_HISTORY_MONTHS = 3  # the interval learns from the model's errors on earlier months
 ORG = "(org)"

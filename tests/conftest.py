@@ -20,27 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from storage.db import Database
+from tests.shared_data import SHARED, shared_path  # noqa: F401  (re-exported for tests)
 from tests.slack.fixtures import fake_slack  # noqa: F401  (fixture)
 
-
-def _find_shared() -> Path:
-    """../shared next to the checkout (COSTBOT_SHARED_DIR overrides; /work/shared as a fallback
-    for a clone made elsewhere on this machine)."""
-    candidates = [os.environ.get("COSTBOT_SHARED_DIR"), Path(__file__).resolve().parents[2] / "shared",
-                  "/work/shared"]
-    for candidate in candidates:
-        if candidate and Path(candidate, "SPEC.md").is_file():
-            return Path(candidate)
-    return Path(__file__).resolve().parents[2] / "shared"
-
-
-SHARED = _find_shared()
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared (read-only reference data)."""
-    return SHARED.joinpath(*parts)
 
 
 def _in_ci() -> bool:
