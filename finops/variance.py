@@ -19,8 +19,10 @@ Accepted frames
    No day count is needed: both periods' lengths come from the question (calendar days, the same
    for every series: a series absent on a day spent $0 that day).
 
-Scope: a daily frame is filtered with :func:`filter_scope`; a pre-aggregated frame is filtered on
-the scope keys whose columns it has, and is trusted to be filtered already on the others (tags).
+Scope: a daily frame is filtered with :func:`filter_scope`; a pre-aggregated frame is trusted to
+hold the question's scope already (storage applies it in SQL, :func:`aggregate_for_variance`
+applies it while aggregating). Filtering it again could only lose rows: it lacks the columns some
+filters read (``account`` matches the account name too, ``tag:`` reads the tags).
 
 Contributors (the drill-down)
 -----------------------------
@@ -327,13 +329,14 @@ def _labelled_periods(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
 def aggregate_for_variance(frame: pd.DataFrame, question: Question) -> pd.DataFrame:
     """Reduce a daily cost frame to the pre-aggregated shape (see the module docstring).
 
-    One row per period ("a"/"b") and combination of the :data:`VARIANCE_KEYS` columns present;
-    money summed, quantities summed with NaN kept where a group has none. This is what storage's
-    SQL returns for large stores; :func:`explain_variance` gives the same answer for either.
+    Only the rows inside the question's scope; one row per period ("a"/"b") and combination of
+    the :data:`VARIANCE_KEYS` columns present; money summed, quantities summed with NaN kept where
+    a group has none. This is what storage's SQL returns for large stores; :func:`explain_variance`
+    gives the same answer for either.
     """
     keys = [c for c in VARIANCE_KEYS if c in frame]
     values = [c for c in (*MONEY, *QUANTITIES) if c in frame]
-    rows = _labelled_periods(frame[[DAY, *keys, *values]], question)
+    rows = _labelled_periods(filter_scope(frame, question.scope)[[DAY, *keys, *values]], question)
     for key in keys:
         rows[key] = rows[key].fillna("").astype(str)
     grouped = rows.groupby([PERIOD, *keys], sort=True)
@@ -768,9 +771,7 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
     if top_n < 1:
         raise ValueError("top_n must be at least 1")
     if PERIOD in frame:
-        present = {key: values for key, values in question.scope.items()
-                   if key in SCOPE_COLUMNS and SCOPE_COLUMNS[key] in frame}
-        rows = filter_scope(frame, present)
+        rows = frame  # already inside the scope (module docstring, "Scope")
     else:
         needed = [c for c in (DAY, *VARIANCE_KEYS, metric_column(question.metric), *QUANTITIES) if c in frame]
         rows = _labelled_periods(filter_scope(frame, question.scope)[needed], question)

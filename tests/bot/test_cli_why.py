@@ -129,6 +129,17 @@ def test_a_price_increase_with_flat_usage_and_new_and_gone_services(db, tmp_path
         ("Amazon S3", -310.0, {"gone": -310.0})]
 
 
+def test_an_account_is_found_by_its_name_as_by_its_id(db, tmp_path, monkeypatch, capsys) -> None:
+    ingest(db, tmp_path,
+           rows("2026-07-01", "2026-07-31", cost=50.0, quantity=100.0),
+           rows("2026-08-01", "2026-08-31", cost=75.0, quantity=150.0))
+    by_name = why(db, monkeypatch, capsys, "account=PROD last month", as_of="2026-09-05")
+    by_id = why(db, monkeypatch, capsys, "account=111100000001 last month", as_of="2026-09-05")
+    assert (by_name["period_b"]["total"], by_name["period_a"]["total"], by_name["delta"]) == (1550.0, 2325.0, 775.0)
+    assert by_name["contributors"] == by_id["contributors"]
+    assert by_name["scope"] == {"account": ["PROD"]}
+
+
 def test_an_incomplete_month_is_compared_like_for_like_and_says_so(db, tmp_path, monkeypatch, capsys) -> None:
     # Data through 15 November, ingested on the 16th: the 15th is still partial (complete through the 14th).
     ingest(db, tmp_path, rows("2026-10-01", "2026-10-31", cost=10.0, quantity=1.0),

@@ -332,6 +332,21 @@ def test_the_pre_aggregated_shape_gives_the_same_answer():
     assert (answer.total_a, answer.total_b, answer.contributors[0].label) == (D("15.00"), D("12.00"), "EC2")
 
 
+def test_a_pre_aggregated_frame_is_taken_as_already_inside_the_scope():
+    # Storage's frame has account IDs but no account names; it was filtered on the name in SQL.
+    costs = frame(spend("2026-07-01", "2026-08-31", daily=10.0),
+                  spend("2026-08-01", "2026-08-31", daily=1.0, team="search"))
+    costs["SubAccountName"] = "payments-prod"
+    question = ask("account=payments-prod 2026-08")
+    stored = aggregate_for_variance(costs, question).drop(columns=["SubAccountName"], errors="ignore")
+    answer = explain_variance(stored, question)
+    assert (answer.total_b, answer.total_a, answer.delta) == (D("310.00"), D("341.00"), D("31.00"))
+    assert answer.to_json() == explain_variance(costs, question).to_json()
+    # Aggregating applies the scope: only search's rows for team=search.
+    searched = aggregate_for_variance(costs, ask("team=search 2026-08"))
+    assert set(searched["x_Team"]) == {"search"}
+
+
 def test_bad_frames_are_refused_with_the_column_named():
     question = ask("Q3 2026")
     with pytest.raises(ValueError, match="'period' column holds"):
