@@ -3,8 +3,11 @@
 ``--json`` prints exactly ``{"as_of", "month", "org": {"forecast", "low", "high"}, "teams":
 [{"team", "forecast", "low", "high", "budget"}]}``: month-end totals of the default metric
 (EffectiveCost), all charge categories, shared pools split, money rounded to cents; ``budget`` is
-the team's monthly budget from teams.yml or null. ``--as-of D`` forecasts the month of D using
-only the data up to and including D.
+the team's monthly budget from teams.yml or null. Every team of teams.yml has a line (zeros when
+it has no spend this month), and so does ``unallocated`` when it has spend. ``--as-of D``
+forecasts the month of D using only the data up to and including D. With less than two months of
+history there is no past month to learn the interval from: ``low`` and ``high`` equal
+``forecast`` (the table says "interval not available yet"). docs/forecast.md has the method.
 
 The numbers come from bot/services/forecast.py, which every other surface reads too.
 """
@@ -27,16 +30,21 @@ from finops.teams import TeamsConfig
 from storage.costs import CostStore
 
 
+def listed_teams(forecast: MonthForecast, teams: TeamsConfig) -> list[str]:
+    """Every team of teams.yml (at zero when it has no spend this month) and every other owner with
+    spend (``unallocated``), by name: the JSON and the table list the same teams."""
+    return sorted({*teams.team_names, *(t.team for t in forecast.teams)})
+
+
 def forecast_document(forecast: MonthForecast, teams: TeamsConfig, team: str | None = None) -> dict:
-    """The ``--json`` document; with ``team`` only that team's line (zeros when it has no spend)."""
-    document = forecast.to_json(budgets_of(teams))
-    if team is not None:
-        lines = [line for line in document["teams"] if line["team"] == team]
-        if not lines:
-            budget = budgets_of(teams).get(team)
-            lines = [{"team": team, "forecast": 0.0, "low": 0.0, "high": 0.0,
-                      "budget": None if budget is None else float(budget)}]
-        document["teams"] = lines
+    """The ``--json`` document: a line for each of :func:`listed_teams` (or only ``team``'s)."""
+    budgets = budgets_of(teams)
+    document = forecast.to_json(budgets)
+    by_team = {line["team"]: line for line in document["teams"]}
+    document["teams"] = [
+        by_team.get(name) or {"team": name, "forecast": 0.0, "low": 0.0, "high": 0.0,
+                              "budget": float(budgets[name]) if name in budgets else None}
+        for name in ([team] if team is not None else listed_teams(forecast, teams))]
     return document
 
 
@@ -82,10 +90,7 @@ def print_forecast(forecast: MonthForecast, teams: TeamsConfig, team: str | None
     budgets = budgets_of(teams)
     statuses = {s.team: s for s in budget_status(forecast, budgets)}
     rows = []
-    names = [t.team for t in forecast.teams] + [b for b in budgets if forecast.team(b) is None]
-    for name in names:
-        if team is not None and name != team:
-            continue
+    for name in [team] if team is not None else listed_teams(forecast, teams):
         found = forecast.team(name)
         spent, f, lo, hi = (found.actual_to_date, found.forecast, found.low, found.high) if found else (0, 0, 0, 0)
         status = statuses.get(name)

@@ -97,3 +97,36 @@ def test_a_zero_budget_is_no_spend_budgeted(db: Database, cli, tmp_path: Path, m
     search = next(line for line in out.splitlines() if line.startswith("search"))
     assert search.split() == ["search", "$495.00", "$990.00", "$990.00", "–", "$990.00", "$0.00", "no", "spend",
                               "budgeted", "over"]
+
+
+def test_every_team_of_teams_yml_is_listed_even_without_spend(db: Database, cli, tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "more").mkdir()
+    teams_file = tmp_path / "more" / "teams.yml"
+    text = TEAMS_YAML.replace("shared_costs:", """\
+  - name: mobile
+    channel: "#team-mobile"
+    budget_monthly: 500
+    match:
+      - sub_account_id: "333"
+  - name: ads
+    channel: "#team-ads"
+    match:
+      - sub_account_id: "444"
+shared_costs:""")
+    teams_file.write_text(text)
+    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
+    flat_history(db, teams_config(text))
+    code, out, err = cli("forecast", "--as-of", "2026-11-15", "--json")
+    assert code == 0, err
+    assert json.loads(out)["teams"] == [
+        {"team": "ads", "forecast": 0.0, "low": 0.0, "high": 0.0, "budget": None},
+        {"team": "mobile", "forecast": 0.0, "low": 0.0, "high": 0.0, "budget": 500.0},
+        {"team": "payments", "forecast": 1980.0, "low": 1980.0, "high": 1980.0, "budget": 2300.0},
+        {"team": "search", "forecast": 990.0, "low": 990.0, "high": 990.0, "budget": 1500.0},
+        {"team": "unallocated", "forecast": 30.0, "low": 30.0, "high": 30.0, "budget": None},
+    ]
+    code, out, _ = cli("forecast", "--as-of", "2026-11-15")
+    table = [line.split()[0] for line in out.splitlines()[3:]]
+    assert table == ["ads", "mobile", "payments", "search", "unallocated", "(org)"]
+    code, out, _ = cli("forecast", "--as-of", "2026-11-15", "--json", "--team", "ads")
+    assert json.loads(out)["teams"] == [{"team": "ads", "forecast": 0.0, "low": 0.0, "high": 0.0, "budget": None}]
