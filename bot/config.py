@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,7 +31,6 @@ class Settings:
     port: int = DEFAULT_PORT
     timezone: str | None = None  # COSTBOT_TIMEZONE; None: teams.yml's time zone (UTC by default)
     units_api_token: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def slack_enabled(self) -> bool:
@@ -92,6 +91,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"unknown time zone {timezone!r} (example: Europe/Paris)",
                               key="COSTBOT_TIMEZONE") from None
+
+    level = get("COSTBOT_LOG_LEVEL")
+    if level and level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"unknown log level {level!r}: DEBUG, INFO, WARNING, ERROR or CRITICAL",
+                          key="COSTBOT_LOG_LEVEL")
 
     return Settings(
         database_url=database_url,

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import IO
 
 from slack_sdk import WebClient
+from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
 from bot.delivery import Delivery, SlackTransport, TerminalTransport, Transport
+from finops.errors import ConfigError
 from finops.teams import TeamsConfig, load_teams, parse_teams
 from storage.db import Database
 from storage.outbox import OutboxStore
@@ -55,7 +57,11 @@ def build_context(settings: Settings, *, teams: TeamsConfig | None = None, trans
     """Open the database (migrating it), load teams.yml and pick Slack or the terminal."""
     db = Database(settings.database_url)
     if upgrade:
-        db.upgrade()
+        try:
+            db.upgrade()
+        except OperationalError as e:  # unreachable server, missing directory, bad credentials
+            reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+            raise ConfigError(f"cannot open the database ({reason})", key="COSTBOT_DATABASE_URL") from None
     teams = teams or load_teams_config(settings)
     client = None
     if transport is None:

@@ -40,6 +40,11 @@ METADATA_EVENT = "costbot_message"
 # Slack answers these when the request was fine but Slack itself failed: worth retrying.
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout", "team_added_to_org"})
+# The bot's own credentials or scopes are wrong: every message would fail the same way. Messages
+# wait (nothing is lost) until an operator fixes the token; one loud log line per attempt.
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+                         "missing_scope", "no_permission", "not_allowed_token_type", "ekm_access_denied"})
+AUTH_RETRY = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,12 @@ class Transport(Protocol):
 
     def channel_members(self, channel_id: str) -> set[str]: ...
 
-    def permalink(self, channel_id: str, ts: str) -> str: ...
+    def find_file(self, *, channel_id: str, filename: str, title: str, since: datetime,
+                  thread_ts: str | None) -> str | None: ...
+
+    def lookup_channel(self, name: str) -> str | None: ...
+
+    def identity(self) -> dict: ...
 
 
 class SlackTransport:
@@ -120,7 +130,7 @@ class SlackTransport:
             status = e.response.status_code
             error = e.response.get("error", f"http_{status}") if isinstance(e.response.data, dict) else f"http_{status}"
             retry_after = e.response.headers.get("Retry-After") or e.response.headers.get("retry-after")
-            transient = status == 429 or status >= 500 or error in TRANSIENT_ERRORS
+            transient = status == 429 or status >= 500 or error in TRANSIENT_ERRORS or error in AUTH_ERRORS
             # A 5xx may come after Slack acted; a 429 or an `ok: false` answer means it did not.
             posted = None if status >= 500 else False
             raise DeliveryError(error, transient=transient,
@@ -159,6 +169,43 @@ class SlackTransport:
             if not data.get("has_more") or not cursor:
                 return None
         return None
+
+    def find_file(self, *, channel_id: str, filename: str, title: str, since: datetime,
+                  thread_ts: str | None) -> str | None:
+        """The ID of a file share with this name and title posted since ``since`` (file shares
+        carry no metadata, so a lost upload answer is recognised by its name and title)."""
+        oldest = f"{since.timestamp() - 60:.6f}"
+        kwargs: dict = {"channel": channel_id, "oldest": oldest, "limit": 200}
+        if thread_ts:
+            data = self._call(self.client.conversations_replies, ts=thread_ts, **kwargs)
+        else:
+            data = self._call(self.client.conversations_history, **kwargs)
+        for message in data.get("messages", []):
+            for shared in message.get("files") or []:
+                if shared.get("name") == filename and shared.get("title") in (title, filename):
+                    return shared.get("id")
+        return None
+
+    def lookup_channel(self, name: str) -> str | None:
+        """A channel's ID from its name (``#team-x``), or None when the bot cannot see it."""
+        wanted = name.lstrip("#").lower()
+        cursor = None
+        for _ in range(50):  # 50 pages of 1,000 channels
+            kwargs: dict = {"types": "public_channel,private_channel", "exclude_archived": True, "limit": 1000}
+            if cursor:
+                kwargs["cursor"] = cursor
+            data = self._call(self.client.conversations_list, **kwargs)
+            for channel in data.get("channels", []):
+                if str(channel.get("name", "")).lower() == wanted:
+                    return channel["id"]
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    def identity(self) -> dict:
+        """Who the token belongs to (auth.test): workspace and bot user."""
+        return self._call(self.client.auth_test)
 
     def upload(self, *, channel_id: str, filename: str, content: bytes, title: str,
                thread_ts: str | None, comment: str) -> str:
@@ -202,9 +249,6 @@ class SlackTransport:
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return members
-
-    def permalink(self, channel_id: str, ts: str) -> str:
-        return self._call(self.client.chat_getPermalink, channel=channel_id, message_ts=ts)["permalink"]
 
 
 class TerminalTransport:
@@ -271,8 +315,15 @@ class TerminalTransport:
     def channel_members(self, channel_id: str) -> set[str]:
         return set()
 
-    def permalink(self, channel_id: str, ts: str) -> str:
-        return ""
+    def find_file(self, *, channel_id: str, filename: str, title: str, since: datetime,
+                  thread_ts: str | None) -> str | None:
+        return None
+
+    def lookup_channel(self, name: str) -> str | None:
+        return None
+
+    def identity(self) -> dict:
+        return {"team": "(terminal)", "user": "costbot"}
 
 
 class Delivery:
@@ -335,8 +386,19 @@ class Delivery:
                 if latest is not None and latest.needs_sending:
                     continue  # newer content arrived while we were sending: send that too
                 return latest  # type: ignore[return-value]
+            except ParentNotSent as e:
+                if e.parent_failed:
+                    self.outbox.mark_failed(key, error=str(e))
+                else:  # no point sleeping here: the parent's own retry comes first
+                    self.outbox.defer(key, error=str(e), retry_at=utcnow() + timedelta(seconds=60), maybe_sent=False)
+                return self.outbox.get(key)  # type: ignore[return-value]
             except DeliveryError as e:
-                if e.error == "not_in_channel" and record.channel_id and attempt == 0:
+                if e.error in AUTH_ERRORS:
+                    log.error("Slack refused costbot's token (%s): message %s waits until it is fixed "
+                              "(check SLACK_BOT_TOKEN and the app's scopes)", e.error, key)
+                    self.outbox.defer(key, error=e.error, retry_at=utcnow() + AUTH_RETRY, maybe_sent=e.posted is None)
+                    return self.outbox.get(key)  # type: ignore[return-value]
+                if e.error == "not_in_channel" and attempt == 0:
                     self._try_join(record)
                     self.outbox.defer(key, error=e.error, retry_at=utcnow(), maybe_sent=False)
                     continue
@@ -361,20 +423,15 @@ class Delivery:
         return self.outbox.get(key)  # type: ignore[return-value]
 
     def _deliver_claimed(self, record: OutboxRecord) -> None:
-        ts, channel_id = record.ts, record.channel_id or self._known_channel_id(record.channel)
-        thread_ts = None
+        ts, thread_ts = record.ts, None
+        channel_id = record.channel_id or self._resolve_channel_id(record.channel)
         if record.thread_key:
             parent = self.outbox.get(record.thread_key)
             if parent is None or parent.ts is None:
-                raise DeliveryError(f"waiting for parent message {record.thread_key}", transient=True)
+                raise ParentNotSent(record.thread_key, failed=parent is not None and parent.status == "failed")
             thread_ts, channel_id = parent.ts, parent.channel_id
-        if ts is None and record.maybe_sent and channel_id:
-            found = self.transport.find(channel_id=channel_id, key=record.key, since=record.created_at,
-                                        thread_ts=thread_ts)
-            if found:
-                log.info("message %s was already in Slack (ts %s): not posting it again", record.key, found)
-                self.outbox.mark_found(record.key, channel_id=channel_id, ts=found)
-                ts = found
+        if ts is None and record.maybe_sent:
+            ts = self._recover(record, channel_id, thread_ts)
         if record.kind == "file":
             if ts is None:
                 if not channel_id:
@@ -399,14 +456,60 @@ class Delivery:
             self.transport.update(channel_id=channel_id, ts=ts, text=record.text, blocks=record.blocks)
             self.outbox.mark_sent(record.key, channel_id=channel_id, ts=ts, sent_hash=record.content_hash)
 
-    def _known_channel_id(self, channel: str) -> str | None:
-        if _looks_like_id(channel):
+    def _recover(self, record: OutboxRecord, channel_id: str | None, thread_ts: str | None) -> str | None:
+        """An earlier attempt may have reached Slack unanswered: look for it before sending again.
+
+        Messages carry their key in metadata; files are recognised by name and title. If the
+        channel cannot be searched (no ID, no history scope), the message is sent again: a rare
+        duplicate is better than a lost alert.
+        """
+        if not channel_id:
+            log.warning("message %s may already be in %s, which cannot be searched: sending it", record.key,
+                        record.channel)
+            return None
+        try:
+            if record.kind == "file":
+                found = self.transport.find_file(channel_id=channel_id, filename=record.file_name or "file",
+                                                 title=record.file_title or record.file_name or "",
+                                                 since=record.created_at, thread_ts=thread_ts)
+            else:
+                found = self.transport.find(channel_id=channel_id, key=record.key, since=record.created_at,
+                                            thread_ts=thread_ts)
+        except DeliveryError as e:
+            if e.transient:
+                raise  # rate limited or Slack trouble: look again on the next attempt
+            log.warning("could not search %s for message %s (%s): sending it", record.channel, record.key, e.error)
+            return None
+        if found:
+            log.info("message %s was already in Slack (%s): not sending it again", record.key, found)
+            self.outbox.mark_found(record.key, channel_id=channel_id, ts=found)
+        return found
+
+    def _resolve_channel_id(self, channel: str) -> str | None:
+        """The conversation ID for a configured channel: IDs as given, names looked up once (and
+        kept), users' DMs once the bot has written to them. None if not known (yet)."""
+        if _is_conversation_id(channel):
             return channel
-        return self.outbox.channel_id(channel)
+        known = self.outbox.channel_id(channel)
+        if known or _is_user_id(channel):
+            return known
+        try:
+            found = self.transport.lookup_channel(channel)
+        except DeliveryError as e:
+            if e.transient:
+                raise
+            log.warning("could not look up channel %s: %s", channel, e.error)
+            return None
+        if found:
+            self.outbox.remember_channel(channel, found)
+        return found
 
     def _try_join(self, record: OutboxRecord) -> None:
+        channel_id = record.channel_id or self._resolve_channel_id(record.channel)
+        if not channel_id:
+            return
         try:
-            self.transport.join(record.channel_id or record.channel)
+            self.transport.join(channel_id)
         except DeliveryError as e:
             log.warning("could not join %s: %s", record.channel, e.error)
 
@@ -418,7 +521,7 @@ class Delivery:
         self.send(Message(key=f"delivery-failure:{record.key}", channel=self.default_channel,
                           text=f":warning: costbot could not post `{record.key}` to {record.channel}: "
                                f"`{error}`. Check the channel in teams.yml and invite the bot; the message "
-                               f"is kept and will be sent after `costbot outbox retry`."))
+                               f"is kept: run `costbot outbox retry` once it is fixed."))
 
     def retry_failed(self) -> int:
         """Put permanently failed messages back in the queue (after the config was fixed)."""
@@ -449,13 +552,35 @@ class Delivery:
     def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict] | None = None) -> None:
         self.transport.post_ephemeral(channel, user, text, blocks)
 
+    def identity(self) -> dict:
+        """auth.test: the workspace and bot user the token belongs to."""
+        return self.transport.identity()
+
     def channel_members(self, channel: str) -> set[str]:
-        channel_id = self._known_channel_id(channel)
+        channel_id = self._resolve_channel_id(channel)
         if not channel_id:
             return set()
         return self.transport.channel_members(channel_id)
 
 
 def _looks_like_id(channel: str) -> bool:
-    # Slack IDs: C/G (channels), D (DMs), U/W (users, for DMs); names start with '#' or are lower-case.
-    return bool(channel) and channel[0] in "CGDUW" and channel[1:].isalnum() and channel.upper() == channel
+    # Slack IDs are upper-case letters and digits (C…, G…, D…, U…, W…); names are lower-case.
+    return len(channel) > 1 and channel[1:].isalnum() and channel.upper() == channel
+
+
+def _is_conversation_id(channel: str) -> bool:
+    """C… (channel), G… (private channel), D… (DM): what conversations.history accepts."""
+    return _looks_like_id(channel) and channel[0] in "CGD"
+
+
+def _is_user_id(channel: str) -> bool:
+    """U…/W…: posting to a user opens the bot's DM with them; the DM's D… ID comes back."""
+    return _looks_like_id(channel) and channel[0] in "UW"
+
+
+class ParentNotSent(Exception):
+    """A thread reply whose parent message is not in Slack (yet, or ever)."""
+
+    def __init__(self, parent_key: str, *, failed: bool) -> None:
+        super().__init__(f"parent message {parent_key} {'failed' if failed else 'is not sent yet'}")
+        self.parent_failed = failed

@@ -16,6 +16,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from storage.db import Database
+
 log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -30,6 +32,16 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s - %s", self.address_string(), format % args)
+
+
+def health_report(db: Database, *, mode: str) -> dict:
+    """/health: the database answers (a health check reports; it never raises)."""
+    try:
+        db.current_revision()
+    except Exception as e:
+        return {"ok": False, "database": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                "mode": mode}
+    return {"ok": True, "database": "ok", "mode": mode}
 
 
 def make_wsgi_app(bolt_app: App | None, *, health: Callable[[], dict],

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from finops.periods import Question, parse_question
+from finops.periods import Question, check_against_data, parse_question
 from finops.savings import FindingState
 from finops.variance import DEFAULT_TOP_N, Explainer, VarianceAnswer, explain_variance
 from finops.verification import DAYS_PER_MONTH
@@ -34,23 +34,33 @@ from storage.variance import VarianceStore
 _FINDING_KEYS = {"sub_account_id": "account", "resource_id": "resource", "sku_id": "sku"}
 
 
-def complete_through(db: Database, today: date) -> date:
+def complete_through(db: Database, today: date, *, held: tuple[date, date] | None = None) -> date:
     """The last day whose costs are final: the sources' freshness, else the last day held.
 
-    Never later than yesterday (today's costs are never final).
+    Never later than yesterday (today's costs are never final). ``held`` is the store's
+    ``date_range()`` when the caller has read it already.
     """
     store = CostStore(db)
     complete = store.complete_through()
     if complete is None:
-        held = store.date_range()
+        held = held or store.date_range()
         complete = held[1] if held else None
     yesterday = today - timedelta(days=1)
     return yesterday if complete is None else min(complete, yesterday)
 
 
 def parse_why(db: Database, text: str, *, today: date) -> Question:
-    """The question in ``text``, cut to complete days; raises ``QuestionError`` (one line)."""
-    return parse_question(text, today=today, complete_through=complete_through(db, today))
+    """The question in ``text``, cut to complete days; raises ``QuestionError`` (one line).
+
+    A question the data cannot answer is refused the same way (finops.periods.check_against_data):
+    a filter value no cost data has (a typo: "did you mean payments?"), or a period starting
+    before the first day held.
+    """
+    held = CostStore(db).date_range()
+    question = parse_question(text, today=today, complete_through=complete_through(db, today, held=held))
+    check_against_data(question, today=today, first_day=held[0] if held else None,
+                       known_values=VarianceStore(db).known_scope_values(question.scope))
+    return question
 
 
 def explainers_for(db: Database, question: Question) -> list[Explainer]:

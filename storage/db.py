@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
@@ -21,6 +21,7 @@ from finops.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///costbot.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x636F7374  # "cost": the advisory lock taken while migrating PostgreSQL
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class Database:
         from alembic import command
 
         with self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                # Replicas start together: one migrates, the others wait here and find it done.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

@@ -78,5 +78,5 @@ def start_bot(db: Database, slack: FakeSlack, *, teams_yaml: str = TEAMS_YAML,
     app = create_app(ctx)
     server = start_http_server(make_wsgi_app(app, health=lambda: {"ok": True}), host="127.0.0.1", port=0)
     client = SignedSlackClient(f"http://127.0.0.1:{server.server_port}/slack/events", SIGNING_SECRET,
-                               response_urls=slack.response_url)
+                               response_urls=slack.response_url, check_answer=slack.check_ack)
     return RunningBot(ctx, server, slack, client)

@@ -25,6 +25,11 @@ def _axis_label(text: str) -> str:
     return "\n".join(lines)
 
 
+def worth_charting(answer: VarianceAnswer) -> bool:
+    """True when some contributor moved spend: a waterfall of no change has nothing to show."""
+    return any(c.delta for c in answer.contributors)
+
+
 def waterfall_chart(answer: VarianceAnswer) -> bytes:
     """A PNG of the answer's waterfall (see the module docstring)."""
     q = answer.question

@@ -18,8 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_upgrade(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from finops.errors import ConfigError
+
     db = Database(load_settings().database_url)
-    db.upgrade()
+    try:
+        db.upgrade()
+    except OperationalError as e:
+        reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+        raise ConfigError(f"cannot open the database ({reason})", key="COSTBOT_DATABASE_URL") from None
     print(f"database at revision {db.current_revision()}")
     return 0
 

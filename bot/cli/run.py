@@ -25,7 +25,8 @@ def run_bot(args: argparse.Namespace) -> int:
     from slack_sdk.errors import SlackApiError
 
     from bot.app import create_app
-    from bot.http_server import make_wsgi_app, start_http_server
+    from bot.delivery import DeliveryError
+    from bot.http_server import health_report, make_wsgi_app, start_http_server
     from handlers.units import UNITS_PATH, units_endpoint
     from jobs.scheduler import build_scheduler
 
@@ -38,9 +39,12 @@ def run_bot(args: argparse.Namespace) -> int:
         load_sources(settings.sources_path)
     ctx = build_context(settings)
     try:
-        identity = ctx.slack_client.auth_test()  # type: ignore[union-attr]
-    except SlackApiError as e:
-        raise ConfigError(f"Slack rejected the token ({e.response.get('error')})", key="SLACK_BOT_TOKEN") from None
+        identity = ctx.delivery.identity()
+    except DeliveryError as e:
+        if e.error.startswith("connection"):
+            raise ConfigError(f"cannot reach Slack ({e.error})",
+                              key="SLACK_API_URL" if settings.slack_api_url else "SLACK_BOT_TOKEN") from None
+        raise ConfigError(f"Slack rejected the token ({e.error})", key="SLACK_BOT_TOKEN") from None
     log.info("connected to Slack workspace %s as %s", identity.get("team"), identity.get("user"))
     app = create_app(ctx)
     ctx.delivery.flush()  # finish anything a previous run recorded but did not send
@@ -51,11 +55,7 @@ def run_bot(args: argparse.Namespace) -> int:
         scheduler.start()
 
     def health() -> dict:
-        try:
-            ctx.db.current_revision()
-            return {"ok": True, "database": "ok", "mode": "socket" if settings.socket_mode else "http"}
-        except Exception as e:  # a health check reports, it does not raise
-            return {"ok": False, "database": str(e)}
+        return health_report(ctx.db, mode="socket" if settings.socket_mode else "http")
 
     routes = {UNITS_PATH: units_endpoint(ctx)}  # unit metric values from other systems (COSTBOT_UNITS_TOKEN)
     stop = threading.Event()
@@ -65,7 +65,11 @@ def run_bot(args: argparse.Namespace) -> int:
 
         server = start_http_server(make_wsgi_app(None, health=health, routes=routes), port=settings.port)
         handler = SocketModeHandler(app, settings.slack_app_token)
-        handler.connect()
+        try:
+            handler.connect()
+        except SlackApiError as e:
+            raise ConfigError(f"Slack refused the Socket Mode connection ({e.response.get('error')})",
+                              key="SLACK_APP_TOKEN") from None
         log.info("Socket Mode connected; health on :%d/health", server.server_port)
     else:
         server = start_http_server(make_wsgi_app(app, health=health, routes=routes), port=settings.port)

@@ -176,3 +176,71 @@ def test_concurrent_sends_of_one_key_post_once_and_edit_in_place(db: Database, f
     messages = fake_slack.messages("#team-payments")
     assert len(messages) == 1
     assert messages[0]["text"] == OutboxStore(db).get("anomaly:1").text  # Slack shows the latest content
+
+
+def test_first_message_to_a_channel_name_with_a_lost_answer_is_not_posted_twice(
+        db: Database, fake_slack: FakeSlack) -> None:
+    fake_slack.add_channel("#team-payments")  # exists, but the bot has never posted there
+    delivery = make_delivery(db, fake_slack, max_inline_attempts=1)
+    fake_slack.drop_response_next("chat.postMessage")
+    lost = delivery.send(alert(text="first ever"))
+    assert lost.ts is None and lost.maybe_sent
+    make_delivery(db, fake_slack).flush(now=utcnow() + timedelta(minutes=2))
+    assert [m["text"] for m in fake_slack.messages("#team-payments")] == ["first ever"]
+    assert fake_slack.calls("conversations.list")  # the name was resolved to its ID once
+    assert OutboxStore(db).channel_id("#team-payments") == fake_slack.channel_id("#team-payments")
+
+
+def test_a_dm_with_a_lost_answer_is_found_in_the_dm_not_failed(db: Database, fake_slack: FakeSlack) -> None:
+    fake_slack.add_user("U0ALICE", name="alice")
+    delivery = make_delivery(db, fake_slack, max_inline_attempts=1)
+    delivery.send(Message(key="reminder:1", channel="U0ALICE", text="finding #1 is past due"))
+    fake_slack.drop_response_next("chat.postMessage")
+    lost = delivery.send(Message(key="reminder:2", channel="U0ALICE", text="finding #2 is past due"))
+    assert lost.status == "pending" and lost.maybe_sent
+    make_delivery(db, fake_slack).flush(now=utcnow() + timedelta(minutes=2))
+    record = OutboxStore(db).get("reminder:2")
+    assert record.status == "sent" and record.channel_id == fake_slack.dm_channel("U0ALICE")
+    assert [m["text"] for m in fake_slack.messages(fake_slack.dm_channel("U0ALICE"))] == [
+        "finding #1 is past due", "finding #2 is past due"]
+    assert [c["channel"] for c in fake_slack.calls("chat.postMessage")].count("#finops") == 0  # no false notice
+
+
+def test_a_chart_upload_with_a_lost_answer_is_not_uploaded_twice(db: Database, fake_slack: FakeSlack) -> None:
+    delivery = make_delivery(db, fake_slack, max_inline_attempts=1)
+    parent = delivery.send(alert())
+    fake_slack.drop_response_next("files.completeUploadExternal")
+    chart = FileUpload(key="anomaly:1:chart", channel="#team-payments", filename="anomaly-1.png",
+                       content=b"\x89PNG fake", title="EC2 daily cost", thread_key="anomaly:1")
+    lost = delivery.upload(chart)
+    assert lost.ts is None and lost.maybe_sent
+    recovered = make_delivery(db, fake_slack).flush(now=utcnow() + timedelta(minutes=2))
+    assert recovered == 1
+    files = fake_slack.files("#team-payments")
+    assert len(files) == 1 and files[0].thread_ts == parent.ts
+    assert OutboxStore(db).get("anomaly:1:chart").ts == files[0].id
+
+
+def test_a_rejected_token_keeps_messages_waiting_instead_of_failing_them(db: Database, fake_slack: FakeSlack) -> None:
+    delivery = make_delivery(db, fake_slack)
+    fake_slack.fail_next("chat.postMessage", error="invalid_auth")
+    record = delivery.send(alert())
+    assert (record.status, record.last_error) == ("pending", "invalid_auth")
+    assert [c["channel"] for c in fake_slack.calls("chat.postMessage")] == ["#team-payments"]  # no notice
+    assert delivery.flush() == 0  # waits ~15 minutes before trying again
+    assert delivery.flush(now=utcnow() + timedelta(minutes=16)) == 1
+    assert len(fake_slack.messages("#team-payments")) == 1
+
+
+def test_a_reply_waits_for_its_parent_without_sleeping_and_fails_with_it(db: Database, fake_slack: FakeSlack) -> None:
+    sleep = RecordedSleep()
+    delivery = make_delivery(db, fake_slack, sleep)
+    fake_slack.fail_next("chat.postMessage", error="channel_not_found")
+    delivery.send(alert(channel="#gone"))
+    reply = delivery.send(Message(key="anomaly:1:step:2", channel="#gone", text="grew", thread_key="anomaly:1"))
+    assert (reply.status, reply.last_error) == ("failed", "parent message anomaly:1 failed")
+    OutboxStore(db).record(key="anomaly:7", channel="#team-search", text="not sent yet")
+    waiting = delivery.send(Message(key="anomaly:7:step:2", channel="#team-search", text="grew",
+                                    thread_key="anomaly:7"))
+    assert waiting.status == "pending" and waiting.last_error == "parent message anomaly:7 is not sent yet"
+    assert sleep.waits == []

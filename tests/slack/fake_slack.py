@@ -491,6 +491,7 @@ class FakeSlack:
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
+            "conversations.list": self._conversations_list,
             "conversations.members": self._conversations_members,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
@@ -713,6 +714,30 @@ class FakeSlack:
         name = unquote(url_or_name.rstrip("/").rsplit("/", 1)[-1])
         with self._lock:
             return copy.deepcopy(self._response_calls.get(name, []))
+
+    def check_ack(self, answer: Any) -> None:
+        """Check an app's HTTP answer to Slack like the messages it sends: a slash command's ack
+        carries a message, a view_submission's ``response_action`` a view. Problems become
+        violations (Slack would refuse the answer just the same)."""
+        if answer.status != 200 or "json" not in answer.headers.get("content-type", ""):
+            return
+        try:
+            body = json.loads(answer.body or "{}")
+        except ValueError:
+            self.violations.append(f"ack: not JSON: {answer.body[:100]!r}")
+            return
+        if not isinstance(body, dict):
+            return
+        problems: list[str] = []
+        if body.get("response_action") in ("update", "push"):
+            problems = check_view(body.get("view"))
+        elif body.get("response_action") == "errors":
+            if not isinstance(body.get("errors"), dict):
+                problems = ["ack: response_action errors needs an errors object"]
+        elif "text" in body or "blocks" in body:
+            problems = check_message(body)[1]
+        with self._lock:
+            self.violations.extend(f"ack: {p}" for p in problems)
 
     # -- failure injection ----------------------------------------------------------------------
 
@@ -1192,6 +1217,29 @@ class FakeSlack:
         if self.bot_user_id not in channel.members:
             channel.members.append(self.bot_user_id)
         return {"channel": self._channel_info(channel)}
+
+    def _conversations_list(self, args: dict) -> dict:
+        types = {t.strip() for t in str(args.get("types") or "public_channel").split(",") if t.strip()}
+        unknown = types - {"public_channel", "private_channel", "mpim", "im"}
+        if unknown:
+            raise SlackError("invalid_types")
+
+        def listed(channel: _Channel) -> bool:
+            if channel.is_im:
+                return "im" in types
+            if channel.is_private:  # a bot sees only the private channels it is in
+                return "private_channel" in types and self.bot_user_id in channel.members
+            return "public_channel" in types
+
+        channels = [c for c in self._channels.values() if listed(c)]
+        start = int(_decode_cursor(args.get("cursor"), "offset") or 0)
+        limit = _limit(args)
+        page = channels[start : start + limit]
+        more = start + limit < len(channels)
+        return {
+            "channels": [self._channel_info(c) for c in page],
+            "response_metadata": {"next_cursor": _encode_cursor("offset", str(start + limit)) if more else ""},
+        }
 
     def _conversations_members(self, args: dict) -> dict:
         channel = self._channel_by_id("conversations.members", args["channel"])

@@ -84,6 +84,7 @@ class SignedSlackClient:
         bot_user_id: str = "UBOT",
         response_urls: Callable[..., str] | None = None,
         timeout: float = 10.0,
+        check_answer: Callable[[SignedResponse], None] | None = None,
     ) -> None:
         """`url`: the app's events endpoint, e.g. http://127.0.0.1:PORT/slack/events.
 
@@ -102,6 +103,8 @@ class SignedSlackClient:
         self.bot_user_id = bot_user_id
         self.response_urls = response_urls
         self.timeout = timeout
+        # Called with every answer (e.g. FakeSlack.check_ack: acks carry messages and views too).
+        self.check_answer = check_answer
         self._host = parts.hostname
         self._port = parts.port or 80
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -357,7 +360,10 @@ class SignedSlackClient:
             text = response.read().decode("utf-8", "replace")
             elapsed = time.perf_counter() - started
             answer_headers = {name.lower(): value for name, value in response.getheaders()}
-            return SignedResponse(response.status, answer_headers, text, elapsed, sent)
+            answer = SignedResponse(response.status, answer_headers, text, elapsed, sent)
+            if self.check_answer is not None:
+                self.check_answer(answer)
+            return answer
         finally:
             connection.close()
 

@@ -798,3 +798,17 @@ def test_teardown_check_lists_every_violation():
     assert message.startswith("the app made 2 call(s) Slack would refuse:\n")
     assert "  - chat.postMessage: blocks[0].text.text: 3001 characters" in message
     assert "  - chat.nope: no such Slack Web API method" in message
+
+
+def test_an_over_long_ack_is_a_violation() -> None:
+    from tests.slack.signed_client import SignedResponse
+
+    with FakeSlack() as fake:
+        long_section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3500}}
+        body = json.dumps({"text": "t", "blocks": [long_section] * 60})
+        fake.check_ack(SignedResponse(200, {"content-type": "application/json"}, body, 0.01, {}))
+        assert any("50" in v for v in fake.violations) and any("3,000" in v or "3000" in v for v in fake.violations)
+        fake.violations.clear()
+        fine = json.dumps({"text": "ok", "response_type": "ephemeral"})
+        fake.check_ack(SignedResponse(200, {"content-type": "application/json"}, fine, 0.01, {}))
+        assert fake.violations == []
