@@ -36,7 +36,9 @@ first word it could not place, with two example questions; the parser never gues
 from __future__ import annotations
 
 import calendar
+import difflib
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -591,6 +593,73 @@ class _Parser:
                 sentence += f"; compared with all {other.days} days of {other.label}"
             sentences.append(sentence)
         return _truncated(a, days_a), _truncated(b, days_b), ". ".join(sentences) + "."
+
+
+def _scope_examples(today: date, term: str) -> tuple[str, str]:
+    """Two questions about ``term`` (``team=payments``, or "" for none) that parse: last month,
+    and last quarter against the one before."""
+    last_quarter = _relative_period("quarter", today, -1)
+    return (f"{term} last month".strip(),
+            f"{term} {last_quarter.label} vs {previous_period(last_quarter).label}".strip())
+
+
+def _closest(value: str, known: Collection[str]) -> str | None:
+    """The known value most like ``value`` (case-insensitively), None when none is close."""
+    by_folded = {k.casefold(): k for k in sorted(known)}
+    match = difflib.get_close_matches(value.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return by_folded[match[0]] if match else None
+
+
+def check_against_data(question: Question, *, today: date, first_day: date | None,
+                       known_values: Mapping[str, Collection[str]]) -> None:
+    """Refuse a question the data cannot answer, rather than answer "$0.00 -> $0.00".
+
+    ``first_day`` is the first day of cost data held (None: none held); ``known_values`` maps a
+    scope key of the question to every value the data has for it (``account``: IDs and names;
+    ``tag:NAME``: the tag's values). Raises :class:`QuestionError` naming the filter value no cost
+    data has (with the closest known value: a typo gets "did you mean payments?"), or the period
+    that starts before the data does (its comparison would be all "new spend"). Values compare
+    case-insensitively; ``tag:NAME=""`` (series without the tag) is always accepted.
+    """
+    text = _one_line(question.text)
+    if first_day is None:
+        raise QuestionError("There is no cost data yet: ingest some first (`costbot ingest file PATH`, or a "
+                            "connector)", word=question.text, examples=())
+    # Tag names compare case-insensitively: tag:ENV and tag:env are the same filter.
+    by_key = {(k.casefold() if k.startswith(TAG_PREFIX) else k): v for k, v in known_values.items()}
+    for key, values in question.scope.items():
+        known = by_key.get(key.casefold() if key.startswith(TAG_PREFIX) else key)
+        if known is None:
+            continue
+        folded = {k.casefold() for k in known}
+        for value in values:
+            if value.casefold() in folded or (value == "" and key.startswith(TAG_PREFIX)):
+                continue
+            term = scope_text({key: (value,)})
+            pieces = [p.strip() for p in value.split(",") if p.strip()]
+            suggestion = None
+            if len(pieces) > 1 and all(p.casefold() in folded for p in pieces):
+                terms = scope_text({key: tuple(pieces)})
+                reason = f"to ask about several, repeat the filter: {terms}"
+                examples = _scope_examples(today, terms)
+            else:
+                suggestion = _closest(value, known)
+                reason = f"did you mean {suggestion}?" if suggestion else (
+                    f"no cost data has that {key}" if known else f"no cost data has a {key}")
+                example = suggestion or (sorted(known)[0] if known else None)
+                examples = _scope_examples(today, scope_text({key: (example,)}) if example else "")
+            raise QuestionError(f"I don't know {key} '{_one_line(value, 40)}' in '{text}' ({reason}). "
+                                f"Try: `{examples[0]}` or `{examples[1]}`", word=term, examples=examples)
+    for period, role in ((question.period_a, "the period asked about"), (question.period_b, "the comparison")):
+        if period.start >= first_day:
+            continue
+        later = _relative_period("quarter", today, -1)
+        examples = ("last month", f"{later.label} vs {previous_period(later).label}")
+        held = f"there is none for {period.label}" if period.end < first_day else \
+            f"it covers only part of {period.label}"
+        raise QuestionError(f"Cost data starts on {first_day.isoformat()}, so {held} ({role} in "
+                            f"'{text}'). Ask about periods from {first_day.isoformat()} on. "
+                            f"Try: `{examples[0]}` or `{examples[1]}`", word=period.label, examples=examples)
 
 
 def parse_question(text: str, *, today: date, complete_through: date | None = None) -> Question:

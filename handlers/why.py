@@ -6,7 +6,7 @@ channel when the question says ``in-channel`` (or ``public``). A question it can
 parser's one-line correction (the word it did not understand, two examples), ephemeral.
 
 The waterfall chart is rendered and uploaded after the answer is sent, so a slow upload never
-delays the answer. Where it goes follows who may see the answer: an in-channel answer gets its
+delays the answer (an answer where nothing moved gets no chart). Where it goes follows who may see the answer: an in-channel answer gets its
 chart in the same channel; an ephemeral answer is private to the person who asked, and a file
 shared in the channel would show everyone what they asked, so its chart goes to their direct
 message with the bot instead (the answer says where). Slack cannot attach files to ephemeral
@@ -28,7 +28,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.blocks.costs import escape
 from bot.blocks.variance import DRILL_ACTION, MORE_ACTION, PAGE_SIZE, decode_question, variance_message
-from bot.charts.waterfall import waterfall_chart
+from bot.charts.waterfall import waterfall_chart, worth_charting
 from bot.context import AppContext
 from bot.delivery import FileUpload, Message
 from bot.variance_service import answer_parsed, parse_why
@@ -56,9 +56,12 @@ def answer_why(request: CommandRequest) -> Reply:
     except QuestionError as error:
         return Reply(text=f":warning: {error}")  # the parser's one line already holds two examples
     answer = answer_parsed(ctx.db, question)
-    message = variance_message(answer, chart_note=CHART_IN_CHANNEL if question.in_channel else CHART_IN_DM)
-    CHART_WORKERS.submit(deliver_chart, ctx, answer, channel_id=request.channel_id, user_id=request.user_id,
-                         asked=request.args)
+    charted = worth_charting(answer)
+    chart_note = (CHART_IN_CHANNEL if question.in_channel else CHART_IN_DM) if charted else None
+    message = variance_message(answer, chart_note=chart_note)
+    if charted:
+        CHART_WORKERS.submit(deliver_chart, ctx, answer, channel_id=request.channel_id, user_id=request.user_id,
+                             asked=request.args)
     return Reply(text=message["text"], blocks=message["blocks"], in_channel=question.in_channel)
 
 

@@ -51,6 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from finops.model import parse_tags
 from finops.money import MICROS
 from finops.periods import SCOPE_COLUMNS, TAG_PREFIX, Period, Question
 from finops.variance import PERIOD, VARIANCE_KEYS
@@ -192,6 +193,32 @@ class VarianceStore:
             .where(_DAILY.c.day.between(month, month_end(month)), _DAILY.c.series_id.in_(select(_SERIES.c.id))) \
             .group_by(_DAILY.c.series_id)
         conn.execute(insert(_MONTHLY).from_select(["month", "series_id", *_SUMMED], summed))
+
+    # what questions may name ----------------------------------------------------------------
+    def known_scope_values(self, keys: Iterable[str]) -> dict[str, set[str]]:
+        """Every value the cost data has for each scope key (``team``, ``account``, ``tag:env``...).
+
+        ``account`` holds the account IDs and names; ``tag:NAME`` the values of that tag (names
+        compare case-insensitively, as in the scope). A question naming a value outside these
+        would be answered "$0.00 -> $0.00": the caller refuses it instead.
+        """
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, set[str]] = {}
+        with self.db.engine.connect() as conn:
+            for key in wanted:
+                if key.startswith(TAG_PREFIX):
+                    name = key[len(TAG_PREFIX):].casefold()
+                    found[key] = {str(value) for tags in conn.execute(select(_SERIES.c.tags).distinct()).scalars()
+                                  for tag, value in parse_tags(tags).items() if tag.casefold() == name}
+                elif key in SCOPE_COLUMNS:
+                    columns = [_SERIES.c[SERIES_COLUMNS[SCOPE_COLUMNS[key]]]]
+                    if key == "account":
+                        columns.append(_SERIES.c.sub_account_name)
+                    found[key] = {str(v) for column in columns
+                                  for v in conn.execute(select(column).distinct()).scalars() if v is not None}
+                else:
+                    raise ValueError(f"unknown scope key {key!r}")
+        return found
 
     # the answer's data ---------------------------------------------------------------------
     def variance_frame(self, question: Question) -> pd.DataFrame:

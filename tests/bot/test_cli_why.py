@@ -222,6 +222,28 @@ def test_a_question_it_cannot_parse_exits_1_with_the_correction_on_stderr(tmp_pa
                                  "quarter, week, year or last N days. Try: `last month` or `Q3 2026 vs Q2 2026`\n")
 
 
+def test_a_typo_or_a_period_before_the_data_is_corrected_not_answered_with_zero(db, tmp_path, monkeypatch,
+                                                                                capsys) -> None:
+    ingest(db, tmp_path, rows("2026-06-01", "2026-08-31", cost=50.0, quantity=100.0),
+           rows("2026-06-01", "2026-08-31", cost=20.0, team="search", service="Amazon OpenSearch"))
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+    for question, error in (
+            ("team=paymnts last month", "costbot: I don't know team 'paymnts' in 'team=paymnts last month' (did you "
+                                        "mean payments?). Try: `team=payments last month` or `team=payments Q2 2026 "
+                                        "vs Q1 2026`\n"),
+            ("team=payments,search last month", "costbot: I don't know team 'payments,search' in 'team=payments,search "
+                                                "last month' (to ask about several, repeat the filter: team=payments "
+                                                "team=search). Try: `team=payments team=search last month` or "
+                                                "`team=payments team=search Q2 2026 vs Q1 2026`\n"),
+            ("2026-06", "costbot: Cost data starts on 2026-06-01, so there is none for May 2026 (the comparison in "
+                        "'2026-06'). Ask about periods from 2026-06-01 on. Try: `last month` or `Q2 2026 vs Q1 2026`\n")):
+        capsys.readouterr()
+        assert main(["why", question, "--as-of", "2026-09-05", "--json"]) == 1
+        assert capsys.readouterr() == ("", error)
+    answer = why(db, monkeypatch, capsys, "team=payments team=search last month", as_of="2026-09-05")
+    assert answer["period_a"]["total"] == 2170.0
+
+
 def test_the_demo_quarter_is_explained_by_ml_usage_web_prices_and_one_more_day(sqlite_db, tmp_path, monkeypatch,
                                                                                capsys) -> None:
     from bot.demo.data import DEMO_TODAY, TEAMS_YAML, write_demo_files

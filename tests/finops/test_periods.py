@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finops.errors import QuestionError
-from finops.periods import Period, parse_question, question_text, scope_text
+from finops.periods import Period, check_against_data, parse_question, question_text, scope_text
 
 TODAY = date(2026, 10, 13)  # a Tuesday; data complete through Monday 2026-10-12 by default
 
@@ -184,6 +184,50 @@ def test_a_period_without_complete_data_is_refused():
     with pytest.raises(QuestionError) as caught:
         parse_question("this month", today=date(2026, 10, 1))
     assert caught.value.word == "this"
+
+
+KNOWN = {"team": {"payments", "search", "unallocated"}, "account": {"111222330440", "payments-prod"},
+         "tag:env": {"prod", "dev"}, "region": set()}
+
+
+def refusal(text: str, *, first_day: date | None = date(2025, 6, 1)) -> QuestionError:
+    question = parse_question(text, today=TODAY)
+    with pytest.raises(QuestionError) as caught:
+        check_against_data(question, today=TODAY, first_day=first_day, known_values=KNOWN)
+    return caught.value
+
+
+def test_a_filter_value_no_data_has_is_refused_with_the_closest_known_one():
+    error = refusal("team=paymnts last month")
+    assert str(error) == ("I don't know team 'paymnts' in 'team=paymnts last month' (did you mean payments?). "
+                          "Try: `team=payments last month` or `team=payments Q3 2026 vs Q2 2026`")
+    assert (error.word, error.examples) == ("team=paymnts", ("team=payments last month",
+                                                             "team=payments Q3 2026 vs Q2 2026"))
+    several = refusal("team=payments,search last month")
+    assert "(to ask about several, repeat the filter: team=payments team=search)" in str(several)
+    assert several.examples[0] == "team=payments team=search last month"
+    assert "(did you mean prod?)" in str(refusal("tag:ENV=prdo last month"))
+    assert "(no cost data has a region)" in str(refusal("region=mars last month"))
+    far = refusal("team=zzzzzz last month")
+    assert "(no cost data has that team)" in str(far) and far.examples[0] == "team=payments last month"
+
+
+def test_known_values_any_case_and_a_missing_tag_are_accepted():
+    for text in ("team=PAYMENTS last month", "account=Payments-Prod last month", "account=111222330440 last month",
+                 'tag:env="" last month', "tag:Env=Prod team=search last month", "last month"):
+        check_against_data(parse_question(text, today=TODAY), today=TODAY, first_day=date(2025, 6, 1),
+                           known_values=KNOWN)
+
+
+def test_a_period_before_the_first_day_of_data_is_refused():
+    assert str(refusal("September 2025 vs September 2024")) == (
+        "Cost data starts on 2025-06-01, so there is none for September 2024 (the comparison in 'September 2025 "
+        "vs September 2024'). Ask about periods from 2025-06-01 on. Try: `last month` or `Q3 2026 vs Q2 2026`")
+    assert "so it covers only part of Q2 2025 (the period asked about in 'Q2 2025')" in str(refusal("Q2 2025"))
+    assert "none for May 2025 (the comparison" in str(refusal("2025-06"))
+    check_against_data(parse_question("2025-07", today=TODAY), today=TODAY, first_day=date(2025, 6, 1),
+                       known_values=KNOWN)
+    assert str(refusal("last month", first_day=None)).startswith("There is no cost data yet")
 
 
 def test_corrections_are_one_line_even_for_multi_line_text():

@@ -100,6 +100,26 @@ def test_a_question_it_cannot_parse_gets_the_one_line_correction_privately(why_b
     assert why_bot.slack.files() == []
 
 
+def test_a_typo_in_a_filter_gets_the_closest_team_and_no_chart(why_bot: RunningBot) -> None:
+    response_url = why_bot.slack.response_url()
+    why_bot.client.slash("why team=paymnts last month", user_id="U_FINANCE", response_url=response_url)
+    (answer,) = wait_for(lambda: why_bot.slack.response_url_calls(response_url))
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith(":warning: I don't know team 'paymnts' in 'team=paymnts last month' "
+                                     "(did you mean payments?). Try: `team=payments last month`")
+
+
+def test_an_answer_where_nothing_moved_has_no_chart(why_bot: RunningBot) -> None:
+    response_url = why_bot.slack.response_url()
+    why_bot.client.slash("why team=search last month", user_id="U_FINANCE", response_url=response_url)
+    (answer,) = wait_for(lambda: why_bot.slack.response_url_calls(response_url))
+    body = texts(answer["blocks"])
+    assert "Spend for team=search did not change from July 2026 to August 2026 ($620.00 → $620.00)." in body
+    assert "Chart:" not in answer["blocks"][-1]["elements"][0]["text"]
+    handlers.why.CHART_WORKERS.submit(lambda: None).result(timeout=10)  # any chart job queued before has run
+    assert why_bot.slack.files() == [] and why_bot.slack.calls("chat.postMessage") == []
+
+
 def test_hundreds_of_services_stay_within_block_kit_limits_and_page_with_show_more(sqlite_db: Database,
                                                                                     fake_slack: FakeSlack) -> None:
     # 300 services, service i growing by $i a day in August: every line moves by a different amount.
@@ -155,7 +175,7 @@ def test_acks_stay_under_a_second_while_an_answer_is_being_computed(why_bot: Run
     why_bot.client.slash("why last month", user_id="U_FINANCE", response_url=first_url)
     assert computing.wait(5)
     try:
-        acks = [why_bot.client.slash(text, user_id="U_FINANCE") for text in ("why last quarter", "help", "why 2026-07")]
+        acks = [why_bot.client.slash(text, user_id="U_FINANCE") for text in ("why 2026-08", "help", "why team=payments 2026-08")]
         assert [a.status for a in acks] == [200, 200, 200]
         assert max(a.elapsed for a in acks) < 1.0
     finally:

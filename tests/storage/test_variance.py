@@ -121,6 +121,20 @@ def test_scope_filters_in_sql_match_the_domains_filter(db: Database, scope: str)
         assert frame.empty
 
 
+def test_known_scope_values_are_what_the_series_hold(db: Database) -> None:
+    store_with(db, sample())
+    known = VarianceStore(db).known_scope_values(["team", "account", "tag:ENV", "tag:cost_center", "tag:none",
+                                                  "region"])
+    assert known == {"team": {"payments", "search", "data"},
+                     "account": {"111100000001", "111100000002", "111100000003", "payments-prod", "search-prod",
+                                 "data-prod"},
+                     "tag:ENV": {"prod", "Prod", "dev"}, "tag:cost_center": {"CC_1"}, "tag:none": set(),
+                     "region": {"us-east-1", "eu-west-1"}}
+    assert VarianceStore(db).known_scope_values([]) == {}
+    with pytest.raises(ValueError, match="unknown scope key"):
+        VarianceStore(db).known_scope_values(["colour"])
+
+
 def test_whole_months_are_read_from_the_roll_up_and_rebuilt_after_any_write(db: Database) -> None:
     store = store_with(db, sample())
     variance = VarianceStore(db)
