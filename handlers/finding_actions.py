@@ -6,6 +6,10 @@ ephemeral "not yours" and nothing changes. A press the state no longer allows, o
 older than the finding's last move ("already moved by X to Y"), is refused the same way. Refused
 presses are audited too. Accepted moves go through ``FindingStore.move`` (versioned, audited) and
 the finding's message is updated in place, the move added to its thread.
+
+The same buttons are on the App Home tab (handlers/home.py). A press there has no
+``response_url``: refusals go to the person's direct messages with the app, and after a move the
+person's Home tab is published again so its buttons follow the finding's new state.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from finops.model import UNALLOCATED
 from finops.savings import Actor, FindingAction, allowed_actions, describe_allowed
 from finops.verification import DAYS_PER_MONTH
 from handlers.findings import field_value, open_new_finding_modal
+from handlers.home import publish_home
 from jobs.verify import publish_finding
 from storage.findings import FindingConflict, FindingRecord, FindingStore
 
@@ -116,11 +121,19 @@ def anomaly_draft(ctx: AppContext, anomaly_id: int) -> tuple[FindingDraft, str]:
                         source="anomaly", external_id=str(anomaly_id)), anomaly.team
 
 
+def pressed_on_home(body: dict) -> bool:
+    """Whether a button was pressed on the App Home tab (a view), not on a message."""
+    return (body.get("container") or {}).get("type") == "view"
+
+
 def register(app: App, ctx: AppContext) -> None:
     store = FindingStore(ctx.db)
 
-    def refuse(respond: Respond, finding_id: int, user: str, action: str, text: str) -> None:
-        respond(replace_original=False, response_type="ephemeral", text=text)
+    def refuse(body: dict, respond: Respond, finding_id: int, user: str, action: str, text: str) -> None:
+        if pressed_on_home(body):
+            ctx.delivery.post_ephemeral(user, user, text, None)  # the app's DM: Home has no response_url
+        else:
+            respond(replace_original=False, response_type="ephemeral", text=text)
         store.record_refusal(finding_id, by=user, action=action, reason=text, at=ctx.now())
 
     @app.action(BUTTON_PATTERN)
@@ -133,22 +146,25 @@ def register(app: App, ctx: AppContext) -> None:
         if refusal is None and press.version != finding.version:  # a button older than the last move
             refusal = conflict_text(FindingConflict(finding.id, store.last_move(finding.id), finding.state))
         if refusal is not None:
-            refuse(respond, finding.id, press.user, press.action, refusal)
+            refuse(body, respond, finding.id, press.user, press.action, refusal)
             return
         if press.action in MODAL_ACTIONS:
-            metadata = {"id": finding.id, "version": finding.version, "action": str(press.action)}
+            metadata = {"id": finding.id, "version": finding.version, "action": str(press.action),
+                        "home": pressed_on_home(body)}
             ctx.delivery.open_view(body["trigger_id"], move_modal(
                 press.action, finding, today=ctx.today(), team_names=ctx.teams.team_names, metadata=metadata))
             return
         try:
             store.move(finding.id, press.action, actor=actor, at=ctx.now(), expected_version=press.version)
         except FindingConflict as conflict:
-            refuse(respond, finding.id, press.user, press.action, conflict_text(conflict))
+            refuse(body, respond, finding.id, press.user, press.action, conflict_text(conflict))
             return
         except TransitionError as error:
-            refuse(respond, finding.id, press.user, press.action, f":no_entry: {error}")
+            refuse(body, respond, finding.id, press.user, press.action, f":no_entry: {error}")
             return
         publish_finding(ctx, finding.id)
+        if pressed_on_home(body):
+            publish_home(ctx, press.user)
 
     @app.view(MOVE_CALLBACK)
     def on_move_submitted(ack: Ack, body: dict, view: dict) -> None:
@@ -196,6 +212,8 @@ def register(app: App, ctx: AppContext) -> None:
             return
         ack()
         publish_finding(ctx, finding.id)
+        if metadata.get("home"):
+            publish_home(ctx, user)
 
     @app.action(OPEN_FROM_ANOMALY)
     def on_open_from_anomaly(ack: Ack, body: dict, respond: Respond) -> None:

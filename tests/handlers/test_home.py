@@ -3,13 +3,16 @@ within 100 blocks however many findings; the finding buttons work from the Home 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from storage.audit import AuditLog
 from storage.db import Database
 from storage.findings import FindingStore, NewFinding
 from tests.handlers.test_commands import wait_for
+from tests.handlers.test_findings import select
 from tests.harness import start_bot
 from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
 
@@ -63,11 +66,61 @@ def test_the_viewer_sees_their_teams_month_findings_and_buttons(org) -> None:
     assert {b["action_id"] for b in buttons} >= {"finding_accept", "finding_reject"}
     assert not any("S3 lifecycle" in t for t in shown)  # search's finding is not payments'
 
-    # Pressing Accept on the Home tab moves the finding like the channel message's button does.
-    accept = next(b for b in buttons if b["action_id"] == "finding_accept" and b["value"].startswith(f"{big.id}:"))
-    org.client.action("finding_accept", accept["value"], user_id="U_PAY_OWNER",
-                      container={"type": "view", "view_id": view.get("id", "V1")})
-    wait_for(lambda: store.get(big.id).state == "accepted", timeout=10)
+
+
+def home_buttons(view: dict, finding_id: int) -> dict[str, str]:
+    """action_id -> value of the buttons of one finding on a Home view."""
+    return {e["action_id"]: e["value"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+            if e["value"].startswith(f"{finding_id}:")}
+
+
+def test_a_move_from_home_republishes_it_and_a_refusal_reaches_the_person(org) -> None:
+    store = FindingStore(org.ctx.db)
+    finding = store.create(NewFinding("Rightsize RDS", "payments", {"service": "Amazon RDS"}, 900), by="U1",
+                           at=NOW - timedelta(days=2))
+    for user in ("U_PAY_OWNER", "U_SEARCH_OWNER"):
+        org.slack.add_user(user, name=user.lower())
+    view = open_home(org, "U_PAY_OWNER")
+    assert set(home_buttons(view, finding.id)) == {"finding_accept", "finding_reject", "finding_reassign"}
+
+    # Someone outside payments presses Accept on a Home tab showing the finding: a Home press has
+    # no response_url, so the refusal is an ephemeral message in their DM with the app.
+    org.slack.reset()
+    org.client.action("finding_accept", home_buttons(view, finding.id)["finding_accept"], user_id="U_SEARCH_OWNER",
+                      view=view)
+    [refusal] = wait_for(lambda: org.slack.ephemerals("U_SEARCH_OWNER"), timeout=10)
+    assert refusal["text"].startswith(f":no_entry: Finding #{finding.id} is not yours: it belongs to *payments*.")
+    assert store.get(finding.id).state == "identified"
+    assert wait_for(lambda: [a.actor for a in AuditLog(org.ctx.db).history("finding", finding.id)
+                             if a.action == "refused:accept"], timeout=10) == ["U_SEARCH_OWNER"]
+
+    # The owner accepts from Home: the finding moves, and their Home tab is published again with
+    # the buttons of the new state (not the stale Accept).
+    org.slack.reset()
+    org.client.action("finding_accept", home_buttons(view, finding.id)["finding_accept"], user_id="U_PAY_OWNER",
+                      view=view)
+    wait_for(lambda: store.get(finding.id).state == "accepted", timeout=10)
+    republished = wait_for(lambda: org.slack.calls("views.publish"), timeout=10)
+    assert republished[-1]["user_id"] == "U_PAY_OWNER"
+    assert set(home_buttons(org.slack.home_view("U_PAY_OWNER"), finding.id)) == {
+        "finding_start", "finding_reject", "finding_reassign"}
+    assert org.slack.ephemerals("U_PAY_OWNER") == []
+
+    # A move through a modal opened from Home re-publishes it too.
+    org.slack.reset()
+    view = org.slack.home_view("U_PAY_OWNER")
+    org.client.action("finding_reassign", home_buttons(view, finding.id)["finding_reassign"], user_id="U_PAY_OWNER",
+                      view=view)
+    modal = wait_for(lambda: org.slack.calls("views.open"), timeout=10)[-1]["view"]
+    assert json.loads(modal["private_metadata"])["home"] is True
+    done = org.client.view_submission("finding_move", {"team": {"value": select("search")},
+                                                       "assignee": {"value": {"type": "users_select",
+                                                                              "selected_user": "U_SEARCH_OWNER"}},
+                                                       "reason": {"value": "search owns RDS"}},
+                                      user_id="U_PAY_OWNER", view=modal)
+    assert done.status == 200 and store.get(finding.id).team == "search"
+    wait_for(lambda: org.slack.calls("views.publish"), timeout=10)
+    assert home_buttons(org.slack.home_view("U_PAY_OWNER"), finding.id) == {}
 
 
 def test_someone_on_no_team_sees_the_organisation(org) -> None:
