@@ -68,33 +68,69 @@ def explainers_for(db: Database, question: Question) -> list[Explainer]:
 
     Verified findings come from the finding store; anomalies whose days overlap the question's
     periods from the anomaly store (costbot's own: AWS's imported ones would tell the same events
-    twice).
+    twice). A drop that a verified finding caused is told once: the detector sees the saving as
+    a drop in the finding's scope from its implementation on, so such an anomaly
+    (:func:`drop_of_finding`) is left out and the finding's label names it.
     """
     first_day = min(question.period_a.start, question.period_b.start)
     last_day = max(question.period_a.end, question.period_b.end)
-    findings = [e for e in (finding_explainer(f, last_day) for f in FindingStore(db).list_findings(
-        states=[FindingState.VERIFIED])) if e is not None]
-    anomalies = [anomaly_explainer(r) for r in AnomalyStore(db).list_anomalies(open_only=False, start=first_day,
-                                                                                end=last_day)
+    verified = FindingStore(db).list_findings(states=[FindingState.VERIFIED])
+    anomalies = [r for r in AnomalyStore(db).list_anomalies(open_only=False, start=first_day, end=last_day)
                  if r.source == "costbot"]
-    return findings + anomalies
+    names = VarianceStore(db).account_names({r.dimensions["sub_account_id"] for r in anomalies
+                                             if r.dimensions.get("sub_account_id")}) \
+        if "account" in question.scope else {}
+    seen_as: dict[int, list[int]] = {}
+    kept = []
+    for anomaly in sorted(anomalies, key=lambda r: r.id):
+        finding = next((f for f in verified if drop_of_finding(anomaly, f)), None)
+        if finding is None:
+            kept.append(anomaly_explainer(anomaly, account_name=names.get(anomaly.dimensions.get("sub_account_id", ""))))
+        else:
+            seen_as.setdefault(finding.id, []).append(anomaly.id)
+    findings = [e for e in (finding_explainer(f, last_day, seen_as=seen_as.get(f.id, ())) for f in verified)
+                if e is not None]
+    return findings + kept
 
 
-def anomaly_explainer(anomaly: AnomalyRecord) -> Explainer:
+# A drop detected up to this many days before or after a finding's implementation date is the
+# saving itself: the date is typed by a person, and detection may date the change a few days off.
+DROP_MATCH_DAYS = 7
+
+
+def drop_of_finding(anomaly: AnomalyRecord, finding: FindingRecord) -> bool:
+    """True when ``anomaly`` is the drop that verified ``finding`` caused: a decrease of the same
+    team, starting within :data:`DROP_MATCH_DAYS` of the implementation date, whose dimensions
+    agree with every scope key of the finding that the anomaly has (and share at least one)."""
+    start = finding.implemented_on or finding.verified_on
+    if anomaly.impact >= 0 or anomaly.team != finding.team or start is None:
+        return False
+    if abs((anomaly.start - start).days) > DROP_MATCH_DAYS:
+        return False
+    shared = [key for key in finding.scope if key in anomaly.dimensions]
+    return bool(shared) and all(anomaly.dimensions[key].casefold() in {v.casefold() for v in finding.scope[key]}
+                                for key in shared)
+
+
+def anomaly_explainer(anomaly: AnomalyRecord, *, account_name: str | None = None) -> Explainer:
     """An anomaly as the spend it added (or removed) from its first day to the last day its figures
-    cover (its end, or the last complete day of the run that last updated it)."""
+    cover (its end, or the last complete day of the run that last updated it). ``account_name``
+    lets a question naming the account by name find it."""
     dimensions = {key: value for key, value in anomaly.dimensions.items()
                   if key in ("provider", "sub_account_id", "service", "region")}
+    if account_name:
+        dimensions["sub_account_name"] = account_name
     return Explainer(kind="anomaly", id=anomaly.id, label=f"{anomaly.kind.replace('_', ' ')} in {anomaly.label}",
                      state=anomaly.state, amount=float(anomaly.impact), start=anomaly.start, end=anomaly.through,
                      dimensions={"team": anomaly.team, **dimensions})
 
 
-def finding_explainer(finding: FindingRecord, last_day: date) -> Explainer | None:
+def finding_explainer(finding: FindingRecord, last_day: date, *, seen_as: Iterable[int] = ()) -> Explainer | None:
     """A verified finding as the saving it realized from its implementation to ``last_day``.
 
     None when it has no realized saving or was implemented after ``last_day``. Scope keys with one
     value become dimensions (a key with several values cannot name one line of the answer).
+    ``seen_as``: the drop anomalies it caused, named in its label (they are not counted again).
     """
     start = finding.implemented_on or finding.verified_on
     if finding.realized_monthly is None or not finding.realized_monthly or start is None or start > last_day:
@@ -105,7 +141,11 @@ def finding_explainer(finding: FindingRecord, last_day: date) -> Explainer | Non
     for key, values in finding.scope.items():
         if len(values) == 1:
             dimensions[_FINDING_KEYS.get(key, key)] = values[0]
-    return Explainer(kind="finding", id=finding.id, label=finding.title, state=str(finding.state), amount=-saved,
+    label = finding.title
+    drops = sorted(seen_as)
+    if drops:
+        label += f" (seen as the drop of anomaly {', '.join(f'#{i}' for i in drops)})"
+    return Explainer(kind="finding", id=finding.id, label=label, state=str(finding.state), amount=-saved,
                      start=start, end=last_day, dimensions=dimensions)
 
 

@@ -127,7 +127,8 @@ _PLURALS = {"team": "teams", "service": "services", "account": "accounts", "regi
 
 ExplainerKind = Literal["anomaly", "finding"]
 # Explainer dimensions may use the question's keys, the anomaly JSON's or FOCUS column names.
-_EXPLAINER_KEYS: dict[str, str] = {"sub_account_id": "account",
+_EXPLAINER_KEYS: dict[str, str] = {"sub_account_id": "account", "sub_account_name": "account_name",
+                                   "SubAccountName": "account_name",
                                    **{column: key for key, column in SCOPE_COLUMNS.items()}}
 
 
@@ -144,7 +145,10 @@ class Explainer:
     (a verified saving over the days it ran). ``end=None`` means still running: the effect then
     spans ``start`` to the last day of the later period. ``dimensions`` uses the question's filter
     keys (``team``, ``service``, ``account``, ``region``, ``provider``, ``sku``, ``resource``,
-    ``tag:NAME``; ``sub_account_id`` and FOCUS column names are accepted too).
+    ``tag:NAME``; ``sub_account_id`` and FOCUS column names are accepted too) and may add
+    ``account_name`` (``sub_account_name``), so that a question naming the account by its name finds it.
+    An explainer counts for a question only when its dimensions show it inside the question's scope:
+    every filter of the question must be among them and agree (see :func:`explainer_in_scope`).
     """
 
     kind: ExplainerKind
@@ -710,6 +714,28 @@ def _fits(dimensions: Mapping[str, str], constraint: Mapping[str, Iterable[str]]
     return True
 
 
+def explainer_in_scope(dimensions: Mapping[str, str], scope: Mapping[str, Iterable[str]]) -> bool:
+    """True when ``dimensions`` (normalized explainer dimensions) show the explainer inside ``scope``.
+
+    Every scope key must be among the dimensions with an accepted value (case-insensitively;
+    ``account`` matches the account ID or ``account_name``; tag names case-insensitively). A key
+    the explainer does not carry cannot be shown to fit, so it is left out: an anomaly of all of
+    payments' services is not inside ``service="Amazon EC2"``, and explainers carry no tags, so a
+    ``tag:`` question names none.
+    """
+    folded = {(k.casefold() if k.startswith(TAG_PREFIX) else k): str(v).casefold() for k, v in dimensions.items()}
+    for key, values in scope.items():
+        wanted = {str(v).casefold() for v in values}
+        if key == "account":
+            have = {folded[k] for k in ("account", "account_name") if k in folded}
+        else:
+            name = key.casefold() if key.startswith(TAG_PREFIX) else key
+            have = {folded[name]} if name in folded else set()
+        if not have & wanted:
+            return False
+    return True
+
+
 def _overlap_days(start: date, end: date, period: Period) -> int:
     return max(0, (min(end, period.end) - max(start, period.start)).days + 1)
 
@@ -719,7 +745,7 @@ def _explained(explainers: Iterable[Explainer], question: Question, delta: Decim
     last = max(a.end, b.end)
     items = []
     for explainer in explainers:
-        if not _fits(explainer.normalized_dimensions(), question.scope):
+        if not explainer_in_scope(explainer.normalized_dimensions(), question.scope):
             continue
         end = explainer.end or last
         span = (end - explainer.start).days + 1

@@ -220,6 +220,17 @@ class VarianceStore:
                     raise ValueError(f"unknown scope key {key!r}")
         return found
 
+    def account_names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        """The name of each of ``account_ids`` the cost data knows (IDs without a name are left out)."""
+        ids = sorted(set(account_ids))
+        names: dict[str, str] = {}
+        with self.db.engine.connect() as conn:
+            for i in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+                query = select(_SERIES.c.sub_account_id, _SERIES.c.sub_account_name).distinct() \
+                    .where(_SERIES.c.sub_account_id.in_(ids[i:i + 900]), _SERIES.c.sub_account_name != "")
+                names.update({str(account): str(name) for account, name in conn.execute(query)})
+        return names
+
     # the answer's data ---------------------------------------------------------------------
     def variance_frame(self, question: Question) -> pd.DataFrame:
         """Both periods of ``question`` in the pre-aggregated shape (module docstring)."""

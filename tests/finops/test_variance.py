@@ -19,6 +19,7 @@ from finops.variance import (
     Explainer,
     aggregate_for_variance,
     explain_variance,
+    explainer_in_scope,
     filter_scope,
     summary_lines,
 )
@@ -214,6 +215,26 @@ def test_explainers_outside_the_questions_scope_are_left_out():
     answer = explain_variance(quarter_costs(), ask("team=payments Q3 2026"), explainers=[ANOMALY, FINDING])
     assert [item.explainer.id for item in answer.explained_by] == [41]
     assert answer.delta == D("1600.00")
+
+
+def test_only_explainers_shown_to_be_inside_the_scope_are_named():
+    named = dataclasses.replace(ANOMALY, id=42, dimensions={"team": "payments", "sub_account_id": "111122223333",
+                                                            "sub_account_name": "Payments-Prod"})
+
+    def ids(text: str) -> list[int | str]:
+        answer = explain_variance(quarter_costs(), ask(text), explainers=[ANOMALY, FINDING, named])
+        return sorted(item.explainer.id for item in answer.explained_by)
+
+    assert ids("Q3 2026") == [17, 41, 42]
+    # Explainers carry no tags: none can be shown to be inside a tag question.
+    assert ids("tag:env=prod Q3 2026") == []
+    # A team-wide finding is not shown to be inside one service; the anomaly of EC2 is.
+    assert ids('service="amazon ec2" Q3 2026') == [41]
+    # An account by ID or by name; explainers without an account are not inside it.
+    assert ids("account=payments-prod Q3 2026") == [42]
+    assert ids("account=111122223333 Q3 2026") == [42]
+    assert explainer_in_scope({"tag:env": "prod"}, {"tag:ENV": ("Prod",)})
+    assert not explainer_in_scope({"team": "payments"}, {"team": ("payments",), "region": ("us-east-1",)})
 
 
 def test_explained_share_counts_what_has_no_quantities_as_unknown_until_an_explainer_covers_it():
