@@ -3,8 +3,15 @@
 Each seed is one org: a control series (the rest of the org) and a few hundred scopes. Every
 scope has its own level ($20-$5,000/day), weekly pattern (weekend dip 0-40 % plus per-day
 jitter), trend (-4 % .. +6 % a month), and multiplicative AR(1) noise (sigma 1-5 % a day,
-lag-1 correlation 0-0.5). An org-wide change of +8 % or -8 % (alternating by seed) hits the
-control and every scope on one day; each scope's implementation day falls within 10 days of it.
+lag-1 correlation 0-0.5). Something happens to the rest of the org on one day, and each scope's
+implementation day falls within 10 days of it (the same day in 1 of 21). What happens (the
+``org`` column), for each scope:
+
+- shared (50 %): an org-wide change of +8 % or -8 % (alternating by seed), a price change or a
+  traffic shift, hits the control and the scope alike;
+- elsewhere (25 %): the same change hits the rest of the org only (another team's launch);
+- other finding (25 %): another finding's saving cuts the rest of the org by 3-15 %; the scope
+  does not move.
 
 Kinds of scope:
 - changed (60 %): on the implementation day the cost steps down by 5-60 % of the scope's spend,
@@ -16,11 +23,13 @@ Kinds of scope:
 Truth = the noise-free counterfactual minus the noise-free actual, averaged over the after window.
 Each finding's estimate is the planned saving × U(0.85, 1.15) (estimates are imperfect).
 
-Compared, in the same run: ``verify_saving`` (trend, weekday factors, control ratio,
-significance gate) with and without the control series, and the naive before/after comparison
-(mean of the after window − mean of the baseline window, verified when ≥ 80 % of the estimate).
-Then the monthly re-check, 60 days after the after window: kept changes should not regress,
-rolled-back ones should.
+Compared, in the same run: ``verify_saving`` (trend, weekday factors, the control as far as the
+scope is measured to follow it, significance gate), the same without the control, the same with
+the control applied in proportion (elasticity fixed at 1: the scope assumed to move with the
+whole org, as costbot did before), and the naive before/after comparison (mean of the after
+window − mean of the baseline window, verified when ≥ 80 % of the estimate). Then the monthly
+re-check, 60 days after the after window: kept changes should not regress, rolled-back ones
+should. The full run exits 1 when ``ours`` misses a target (--smoke: 0 unless it crashes).
 
 usage: .venv/bin/python bench/savings_accuracy.py [--smoke] [--seeds N] [--scopes N]
 """
@@ -28,6 +37,7 @@ usage: .venv/bin/python bench/savings_accuracy.py [--smoke] [--seeds N] [--scope
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -55,6 +65,9 @@ class Scope:
     recheck_truth_monthly: float  # over the re-check window
     sigma: float  # daily noise
     trend: float  # per month
+    org: str  # shared | elsewhere | other_finding
+    org_offset: int  # days from the implementation day to the org's change
+    control: pd.Series
 
 
 def _weekly_pattern(rng: np.random.Generator) -> np.ndarray:
@@ -73,14 +86,14 @@ def _noise(rng: np.random.Generator, n: int, sigma: float, rho: float) -> np.nda
     return np.exp(log_noise)
 
 
-def _org(rng: np.random.Generator, seed: int) -> tuple[pd.Series, np.ndarray]:
-    """The control series and the org-wide change factor per day."""
+def _org(rng: np.random.Generator, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rest of the org before its change, and the org-wide change factor per day."""
     change = 0.08 if seed % 2 == 0 else -0.08
     org_factor = np.where(HISTORY >= ORG_CHANGE_DAY, 1 + change, 1.0)
     t = np.arange(len(HISTORY))
     trend = np.exp(rng.uniform(-0.02, 0.04) / DAYS_PER_MONTH * t)
-    control = 50_000 * trend * _weekly_pattern(rng)[HISTORY.day_of_week] * org_factor * _noise(rng, len(t), 0.005, 0.3)
-    return pd.Series(control, index=HISTORY), org_factor
+    rest = 50_000 * trend * _weekly_pattern(rng)[HISTORY.day_of_week] * _noise(rng, len(t), 0.005, 0.3)
+    return rest, org_factor
 
 
 def _window_mean(values: np.ndarray, start: pd.Timestamp, days: int) -> float:
@@ -88,8 +101,14 @@ def _window_mean(values: np.ndarray, start: pd.Timestamp, days: int) -> float:
     return float(values[mask].mean())
 
 
-def _scope(rng: np.random.Generator, kind: str, org_factor: np.ndarray) -> Scope:
-    implemented = ORG_CHANGE_DAY + pd.Timedelta(days=int(rng.integers(-10, 11)))
+def _scope(rng: np.random.Generator, kind: str, org: str, rest: np.ndarray, change: np.ndarray) -> Scope:
+    offset = int(rng.integers(-10, 11))
+    implemented = ORG_CHANGE_DAY - pd.Timedelta(days=offset)
+    if org == "other_finding":  # another finding's saving in the rest of the org; not this scope's
+        control = rest * np.where(HISTORY >= ORG_CHANGE_DAY, 1 - rng.uniform(0.03, 0.15), 1.0)
+    else:
+        control = rest * change
+    org_factor = change if org == "shared" else np.ones(len(HISTORY))
     t = (HISTORY - implemented).days.to_numpy(dtype=float)
     level = float(np.exp(rng.uniform(np.log(20), np.log(5000))))
     trend = float(rng.uniform(-0.04, 0.06))
@@ -117,7 +136,7 @@ def _scope(rng: np.random.Generator, kind: str, org_factor: np.ndarray) -> Scope
                  observed=pd.Series(observed, index=HISTORY),
                  truth_monthly=_window_mean(saved, after_start, SETTLE) * DAYS_PER_MONTH,
                  recheck_truth_monthly=_window_mean(saved, recheck_start, 30) * DAYS_PER_MONTH,
-                 sigma=sigma, trend=trend)
+                 sigma=sigma, trend=trend, org=org, org_offset=offset, control=pd.Series(control, index=HISTORY))
 
 
 def _naive(scope: Scope) -> tuple[float, float]:
@@ -130,34 +149,44 @@ def _naive(scope: Scope) -> tuple[float, float]:
     return (before - after) * DAYS_PER_MONTH, (before - recent) * DAYS_PER_MONTH
 
 
+METHODS = ("ours", "ours_no_control", "ratio_control", "naive")
+TARGET_WITHIN = 0.10  # |realized - truth| / truth on steps >= 10 % of the scope's spend
+TARGET_SHARE = 0.80  # of those findings within ±10 % (the issue's target, read as "most")
+ORGS = ("shared", "elsewhere", "other_finding")
+
+
 def run(seeds: int, scopes_per_seed: int) -> pd.DataFrame:
     """One row per (scope, method): realized, truth, outcome, re-check."""
     rows = []
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
-        control, org_factor = _org(rng, seed)
+        rest, change = _org(rng, seed)
         kinds = rng.choice(["changed", "unchanged", "rolled_back"], size=scopes_per_seed, p=[0.6, 0.2, 0.2])
-        for kind in kinds:
-            scope = _scope(rng, str(kind), org_factor)
+        orgs = rng.choice(ORGS, size=scopes_per_seed, p=[0.5, 0.25, 0.25])
+        for kind, org in zip(kinds, orgs, strict=True):
+            scope = _scope(rng, str(kind), str(org), rest, change)
             after_end = scope.implemented_on + pd.Timedelta(days=SETTLE)
-            common = {"seed": seed, "kind": scope.kind, "step": scope.step, "truth": scope.truth_monthly,
-                      "sigma": scope.sigma, "trend": scope.trend,
+            common = {"seed": seed, "kind": scope.kind, "org": scope.org, "org_offset": scope.org_offset,
+                      "step": scope.step, "truth": scope.truth_monthly, "sigma": scope.sigma, "trend": scope.trend,
                       "recheck_truth": scope.recheck_truth_monthly, "estimate": scope.estimate_monthly}
-            for method, ctrl in (("ours", control), ("ours_no_control", None)):
+            for method, ctrl, elasticity in (("ours", scope.control, None), ("ours_no_control", None, None),
+                                             ("ratio_control", scope.control, 1.0)):
                 result = verify_saving(scope.observed, implemented_on=scope.implemented_on,
                                        estimate_monthly=scope.estimate_monthly, as_of=after_end,
-                                       control=ctrl)
+                                       control=ctrl, control_elasticity=elasticity)
                 # Re-check as if verified at the planned figure, so rollbacks get re-checked too.
                 recheck = recheck_verified(scope.observed, implemented_on=scope.implemented_on,
                                            verified_monthly=scope.estimate_monthly,
-                                           as_of=after_end + pd.Timedelta(days=RECHECK_AFTER), control=ctrl)
+                                           as_of=after_end + pd.Timedelta(days=RECHECK_AFTER), control=ctrl,
+                                           control_elasticity=elasticity)
                 rows.append({**common, "method": method, "realized": result.realized_monthly,
                              "standard_error": result.standard_error_monthly,
+                             "elasticity": result.control.elasticity,
                              "verified": result.outcome is FindingState.VERIFIED,
                              "regressed": recheck.regressed, "recheck_saving": recheck.saving_monthly})
             naive, naive_recent = _naive(scope)
             rows.append({**common, "method": "naive", "realized": naive, "standard_error": np.nan,
-                         "verified": naive >= SHARE * scope.estimate_monthly,
+                         "elasticity": np.nan, "verified": naive >= SHARE * scope.estimate_monthly,
                          "regressed": naive_recent < 0.5 * scope.estimate_monthly, "recheck_saving": naive_recent})
     return pd.DataFrame(rows)
 
@@ -167,42 +196,69 @@ def _relative_errors(rows: pd.DataFrame) -> pd.Series:
     return (target["realized"] - target["truth"]) / target["truth"]
 
 
+def _figures(rows: pd.DataFrame) -> dict[str, float]:
+    changed = rows[rows["kind"] == "changed"]
+    error = _relative_errors(rows)
+    small = changed[changed["step"] < 0.10]
+    return {
+        "median |err|, step >= 10 %": error.abs().median(),
+        "p90 |err|, step >= 10 %": error.abs().quantile(0.9),
+        "within ±10 %, step >= 10 %": (error.abs() <= TARGET_WITHIN).mean(),
+        "median err (bias)": error.median(),
+        "median |err|, step 5-10 %": ((small["realized"] - small["truth"]) / small["truth"]).abs().median(),
+        "changed: verified share": changed["verified"].mean(),
+        "unchanged: verified (count)": int(rows.loc[rows["kind"] == "unchanged", "verified"].sum()),
+        "rolled back: verified (count)": int(rows.loc[rows["kind"] == "rolled_back", "verified"].sum()),
+        "re-check: kept changes flagged": changed["regressed"].mean(),
+        "re-check: rollbacks flagged": rows.loc[rows["kind"] == "rolled_back", "regressed"].mean(),
+        "|err| <= 3 std errors, all": ((rows["realized"] - rows["truth"]).abs() <= 3 * rows["standard_error"]).mean()
+        if rows["standard_error"].notna().all() else np.nan,
+    }
+
+
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """The figures per method (columns)."""
+    return pd.DataFrame({method: _figures(rows) for method, rows in results.groupby("method", sort=False)})
+
+
+def by_org(results: pd.DataFrame) -> pd.DataFrame:
+    """Per org scenario and method: share within ±10 % (steps >= 10 %) and unchanged scopes verified."""
     out = {}
-    for method, rows in results.groupby("method", sort=False):
-        changed = rows[rows["kind"] == "changed"]
-        error = _relative_errors(rows)
-        small = changed[changed["step"] < 0.10]
-        out[method] = {
-            "median |err|, step >= 10 %": error.abs().median(),
-            "p90 |err|, step >= 10 %": error.abs().quantile(0.9),
-            "within ±10 %, step >= 10 %": (error.abs() <= 0.10).mean(),
-            "median err (bias)": error.median(),
-            "median |err|, step 5-10 %": ((small["realized"] - small["truth"]) / small["truth"]).abs().median(),
-            "changed: verified share": changed["verified"].mean(),
-            "unchanged: verified (count)": int(rows.loc[rows["kind"] == "unchanged", "verified"].sum()),
-            "rolled back: verified (count)": int(rows.loc[rows["kind"] == "rolled_back", "verified"].sum()),
-            "re-check: kept changes flagged": changed["regressed"].mean(),
-            "re-check: rollbacks flagged": rows.loc[rows["kind"] == "rolled_back", "regressed"].mean(),
-            "|err| <= 3 std errors, all": ((rows["realized"] - rows["truth"]).abs()
-                                           <= 3 * rows["standard_error"]).mean()
-            if rows["standard_error"].notna().all() else np.nan,
-        }
-    return pd.DataFrame(out)
+    for (org, method), rows in results.groupby(["org", "method"], sort=False):
+        figures = _figures(rows)
+        out[(org, method)] = {"within ±10 %": figures["within ±10 %, step >= 10 %"],
+                              "median |err|": figures["median |err|, step >= 10 %"],
+                              "unchanged verified": figures["unchanged: verified (count)"],
+                              "unchanged scopes": int((rows["kind"] == "unchanged").sum())}
+    table = pd.DataFrame(out).T
+    table.index.names = ["org", "method"]
+    return table.reindex([(o, m) for o in ORGS for m in METHODS])
 
 
 def within_ten_percent_by_band(results: pd.DataFrame) -> pd.DataFrame:
     """Share within ±10 % of truth, by step size (rows) and daily noise (columns), for one method."""
     rows = results[(results["kind"] == "changed") & (results["step"] >= 0.10)].copy()
-    rows["within"] = ((rows["realized"] - rows["truth"]) / rows["truth"]).abs() <= 0.10
+    rows["within"] = ((rows["realized"] - rows["truth"]) / rows["truth"]).abs() <= TARGET_WITHIN
     rows["step band"] = pd.cut(rows["step"], [0.10, 0.20, 0.40, 0.60])
     rows["noise band"] = pd.cut(rows["sigma"], [0.01, 0.02, 0.03, 0.04, 0.05])
     return rows.pivot_table(index="step band", columns="noise band", values="within", aggfunc="mean",
                             observed=True)
 
 
-def main() -> None:
+def checks(table: pd.DataFrame) -> list[tuple[str, bool]]:
+    """The targets, for ``ours``: (what, met)."""
+    ours = table["ours"]
+    return [
+        (f"within ±{TARGET_WITHIN:.0%} of truth on steps >= 10 %: {ours['within ±10 %, step >= 10 %']:.1%} "
+         f"(target >= {TARGET_SHARE:.0%})", ours["within ±10 %, step >= 10 %"] >= TARGET_SHARE),
+        (f"unchanged scopes verified: {int(ours['unchanged: verified (count)'])} (target 0)",
+         ours["unchanged: verified (count)"] == 0),
+        (f"rolled-back scopes verified: {int(ours['rolled back: verified (count)'])} (target 0)",
+         ours["rolled back: verified (count)"] == 0),
+    ]
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="one seed, 40 scopes (a few seconds)")
     parser.add_argument("--seeds", type=int, default=6)
@@ -215,29 +271,44 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     naive_rows = results[results["method"] == "naive"]
     counts = naive_rows["kind"].value_counts()
+    orgs = naive_rows["org"].value_counts()
     print(f"savings verification accuracy: {seeds} seed(s) x {scopes} scopes "
           f"({', '.join(f'{k} {v}' for k, v in counts.items())}; "
-          f"{len(_relative_errors(naive_rows))} changed with a step >= 10 % of spend)")
+          f"{len(_relative_errors(naive_rows))} changed with a step >= 10 % of spend; "
+          f"org: {', '.join(f'{k} {v}' for k, v in orgs.items())})")
     print(f"windows: baseline {BASELINE} days, after {SETTLE} days; verified when realized >= {SHARE:.0%} "
-          f"of the estimate; org-wide change +/-8 % within 10 days of implementation; "
+          f"of the estimate; the org's change within 10 days of implementation; "
           f"re-check {RECHECK_AFTER} days after the after window\n")
     table = summarise(results)
-    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 140):
-        print(table.to_string())
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 160):
+        print(table[[m for m in METHODS if m in table]].to_string())
+        print("\nby what happened to the rest of the org:")
+        print(by_org(results).to_string())
         print("\nours, share within ±10 % of truth by step (rows) and daily noise sigma (columns):")
         print(within_ten_percent_by_band(results[results["method"] == "ours"]).to_string())
-    print("\ntarget: |error| <= 10 % on steps >= 10 %; no unchanged scope verified")
-    for method in ("ours", "naive"):
+    ours_rows = results[results["method"] == "ours"]
+    print(f"\nours: the control applied (elasticity > 0) for {(ours_rows['elasticity'] > 0).mean():.1%} of scopes; "
+          f"shared org change {(ours_rows.loc[ours_rows['org'] == 'shared', 'elasticity'] > 0).mean():.1%}, "
+          f"elsewhere {(ours_rows.loc[ours_rows['org'] == 'elsewhere', 'elasticity'] > 0).mean():.1%}, "
+          f"other finding {(ours_rows.loc[ours_rows['org'] == 'other_finding', 'elasticity'] > 0).mean():.1%}")
+    for method in ("ours", "ratio_control", "naive"):
         figures = table[method]
-        print(f"{method:>5}: median |err| {figures['median |err|, step >= 10 %']:.1%}, "
+        print(f"{method:>13}: median |err| {figures['median |err|, step >= 10 %']:.1%}, "
               f"p90 {figures['p90 |err|, step >= 10 %']:.1%}, "
               f"within ±10 % {figures['within ±10 %, step >= 10 %']:.1%}; false verifications: "
               f"{int(figures['unchanged: verified (count)'])} unchanged, "
-              f"{int(figures['rolled back: verified (count)'])} rolled back")
+              f"{int(figures['rolled back: verified (count)'])} rolled back; kept savings flagged regressed "
+              f"{figures['re-check: kept changes flagged']:.1%}")
     ratio = table["naive"] / table["ours"]
     print(f"naive / ours: median |err| {ratio['median |err|, step >= 10 %']:.1f}x, "
           f"p90 {ratio['p90 |err|, step >= 10 %']:.1f}x   ({elapsed:.1f}s)")
+    print("\ntargets (ours):")
+    results_ok = checks(table)
+    for what, met in results_ok:
+        print(f"  {'PASS' if met else 'FAIL'}  {what}")
+    missed = not all(met for _, met in results_ok)
+    return 1 if missed and not args.smoke else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

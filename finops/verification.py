@@ -10,10 +10,17 @@
   baseline only:
 
   1. working series: the scope's daily cost or, with a ``control`` series (the rest of the org,
-     or the scope's parent without the scope), the scope's *share* of it, cost / control. An
-     org-wide change (a price change, a traffic shift) moves both and cancels in the share; the
-     expected cost is then share × the control's actual cost, a difference-in-differences
-     ratio adjustment that assumes the scope would have moved in proportion to the control;
+     or the scope's parent without the scope), cost / control^e, where e, the elasticity, is how
+     much the scope is measured to follow the control. The expected cost is then the fitted
+     series × control^e: an org-wide change the scope shares (a price change, a traffic shift)
+     moves both and cancels. e is measured only where a finding cannot be the cause, inside the
+     windows: the slope of the scope's log cost on the control's once each window's level, a
+     common trend and weekday effects are taken out. It is applied when at least CONTROL_Z
+     standard errors above zero (and its error joins the realized saving's); otherwise e = 0 and
+     the scope is measured on its own. So another team's launch or another finding's saving in
+     the rest of the org is not read as this scope's counterfactual, and a change of the rest
+     of the org that falls between the windows (on the implementation day or the day after) is
+     not used at all, since it cannot be told from the finding's own effect;
   2. weekly seasonality: multiplicative weekday factors (median ratio to the trend line per
      weekday, normalised to average 1 over the baseline), fitted jointly with the trend;
   3. trend: Theil-Sen line (median of pairwise slopes; robust to a few odd days) through the
@@ -23,7 +30,7 @@
      further past the baseline's end than the baseline is long (28 days by default), in the
      re-check too: no months-long extrapolation.
 
-  expected(day) = trend(day) × weekday factor × control(day)  (control = 1 without one).
+  expected(day) = trend(day) × weekday factor × control(day)^e  (e = 0 without a control).
 - **Realized saving** per day = mean expected − mean actual over the after window; monthly =
   per day × 30.4375 (365.25 / 12, the average month, so monthly × 12 is a year).
 - **Outcome.** ``verified`` when realized ≥ ``verified_share`` × estimate, realized is at least
@@ -45,6 +52,7 @@ usage cost if that matters for a scope.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -65,6 +73,34 @@ _MAX_AUTOCORRELATION = 0.9  # caps the variance inflation at 19x when residuals 
 _FACTOR_ITERATIONS = 8  # a median fixed point can cycle on noisy data; it settles in 2-4 otherwise
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution × this = its standard deviation
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# The scope follows the control only when that is measured at this many standard errors: one-sided,
+# noise passes for co-movement about once in 160 scopes, and even then it cannot verify a finding on
+# its own (the elasticity's own error joins the realized saving's standard error).
+CONTROL_Z = 2.5
+MIN_ELASTICITY = 0.05  # following less than 5 % of the control's moves is not following it
+MIN_CONTROL_DAYS = 21  # days with cost in the windows: fewer cannot measure the elasticity
+MAX_ELASTICITY = 1.5  # a scope swinging more than 1.5x its control's moves is noise, not a driver
+
+
+@dataclass(frozen=True)
+class ControlEffect:
+    """How the scope follows the control: its cost moves as control^``elasticity``.
+
+    ``measured`` (and its ``standard_error``): the elasticity measured inside the windows over
+    ``days`` days, None when the control did not move inside them; the
+    ``elasticity`` applied is the measured one when clearly above zero (CONTROL_Z standard
+    errors), else 0: the scope is then measured on its own.
+    """
+
+    elasticity: float
+    measured: float | None
+    standard_error: float | None
+    days: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: ``control_elasticity``, ``control_measured``, ``control_standard_error``."""
+        return {"control_elasticity": self.elasticity, "control_measured": self.measured,
+                "control_standard_error": self.standard_error}
 
 
 @dataclass(frozen=True)
@@ -98,7 +134,7 @@ class VerificationResult:
     ``trend_per_day`` is the applied trend as a share of the baseline level per day;
     ``trend_effect`` how much it moved the expected level from the baseline to the after window;
     ``control_change`` how much the control's daily cost moved between the windows (None
-    without a control).
+    without a control); ``control`` how much the scope was measured to follow it.
     """
 
     outcome: FindingState
@@ -115,6 +151,7 @@ class VerificationResult:
     trend_effect: float
     weekday_factors: tuple[float, ...]
     control_change: float | None
+    control: ControlEffect
     series: pd.DataFrame
 
     @property
@@ -173,6 +210,7 @@ class VerificationResult:
                 "trend_effect": self.trend_effect,
                 "weekday_factors": dict(zip(WEEKDAYS, self.weekday_factors, strict=True)),
                 "control_change": self.control_change,
+                **self.control.to_dict(),
             },
             "series": points,
         }
@@ -367,8 +405,72 @@ def _check_parameters(baseline_days: int, share: float, name: str) -> None:
         raise ValueError(f"{name} must be in (0, 1], not {share}")
 
 
+def _control_design(scope: pd.Series, control: pd.Series,
+                    windows: Sequence[pd.DatetimeIndex]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The regression that measures the elasticity: log scope cost (y) on log control cost (x),
+    next to what a finding or the calendar explains: a level per window (a finding moves its
+    scope between the windows), one linear trend through them all (a scope and a control that
+    both drift do not follow each other for that) and weekday effects. Days without cost are
+    left out (a log needs a positive cost)."""
+    rows, y, x = [], [], []
+    width = len(windows) + 1 + 6
+    origin = windows[0][0]
+    for w, days in enumerate(windows):
+        cost = _scope_costs(scope, days)
+        base = control.reindex(days).to_numpy(dtype=float)
+        usable = (cost > 0) & (base > 0)
+        block = np.zeros((len(days), width))
+        block[:, w] = 1.0
+        block[:, len(windows)] = ((days - origin) / pd.Timedelta(days=7)).to_numpy(dtype=float)  # weeks
+        weekday = days.day_of_week.to_numpy()
+        not_monday = weekday > 0  # Monday is the reference day
+        block[np.flatnonzero(not_monday), len(windows) + weekday[not_monday]] = 1.0
+        rows.append(block[usable])
+        y.append(np.log(cost[usable]))
+        x.append(np.log(base[usable]))
+    design = np.vstack(rows)
+    return design[:, design.any(axis=0)], np.concatenate(y), np.concatenate(x)
+
+
+def _control_effect(scope: pd.Series, control: pd.Series | None, windows: Sequence[pd.DatetimeIndex],
+                    fixed: float | None) -> ControlEffect:
+    """How much the scope follows the control, measured where a finding cannot be the cause.
+
+    A finding moves its scope between the windows; inside a window only outside forces do. So
+    the elasticity is the slope of the scope's log cost on the control's once each window's
+    level, the common trend and the weekday effects are taken out of both (Frisch-Waugh): a
+    control that only jumps between the windows says nothing about the scope. It is applied only
+    when it is CONTROL_Z standard errors above zero (and at least MIN_ELASTICITY); otherwise the
+    rest of the org's moves (another team's launch, another finding's saving) would be read as
+    the scope's counterfactual.
+    """
+    if control is None:
+        return ControlEffect(0.0, None, None, 0)
+    if fixed is not None:
+        return ControlEffect(float(fixed), None, None, 0)
+    design, y, x = _control_design(scope, control, windows)
+    if len(y) < MIN_CONTROL_DAYS:
+        return ControlEffect(0.0, None, None, len(y))
+    projection = design @ np.linalg.pinv(design)
+    x_left, y_left = x - projection @ x, y - projection @ y
+    sxx = float(x_left @ x_left)
+    if sxx <= 1e-12:  # the control moved only with the windows' levels, trends or weekdays
+        return ControlEffect(0.0, None, None, len(y))
+    slope = float(x_left @ y_left) / sxx
+    residual = y_left - slope * x_left
+    free = max(len(y) - design.shape[1] - 1, 1)
+    # Robust spread, scaled up for the degrees of freedom the other columns took.
+    sigma = _MAD_TO_SIGMA * float(np.median(np.abs(residual - np.median(residual)))) * np.sqrt(len(y) / free)
+    energy = float(residual @ residual)
+    rho = float(residual[1:] @ residual[:-1]) / energy if energy > 0 else 0.0
+    rho = min(max(rho, 0.0), _MAX_AUTOCORRELATION)
+    error = sigma * float(np.sqrt((1 + rho) / (1 - rho) / sxx))
+    clear = slope >= max(CONTROL_Z * error, MIN_ELASTICITY)
+    return ControlEffect(min(slope, MAX_ELASTICITY) if clear else 0.0, slope, error, len(y))
+
+
 def _baseline(scope: pd.Series, control: pd.Series | None, implemented: pd.Timestamp,
-              baseline_days: int) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, _BaselineFit]:
+              baseline_days: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
     first_day = scope.index[0] if len(scope) else implemented
     start = max(implemented - pd.Timedelta(days=baseline_days), first_day)
     days = pd.date_range(start, implemented - pd.Timedelta(days=1))
@@ -380,20 +482,23 @@ def _baseline(scope: pd.Series, control: pd.Series | None, implemented: pd.Times
     if cost.mean() <= 0:
         raise InputError(f"the scope cost nothing from {days[0].date()} to {days[-1].date()}: "
                          "there is no spend to save", column="daily")
-    control_cost = _control_costs(control, days)
-    return days, cost, control_cost, _fit_baseline(days, cost / control_cost)
+    _control_costs(control, days)  # every day of the baseline needs a positive control
+    return days, cost
 
 
 def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: float, as_of: date,
                   settle_days: int = 14, baseline_days: int = 28, verified_share: float = 0.8,
-                  control: pd.Series | None = None) -> VerificationResult | None:
+                  control: pd.Series | None = None,
+                  control_elasticity: float | None = None) -> VerificationResult | None:
     """Measure the realized monthly saving of a finding implemented on ``implemented_on``.
 
     ``daily``: the scope's daily cost (complete days only); ``as_of``: the last day with complete
     data; ``control``: optional daily cost of the rest of the org (or the scope's parent without
-    the scope), needed on every day of both windows. Returns None until the after window (the
-    ``settle_days`` days after the implementation day) is complete. See the module docstring for
-    the method. Raises InputError when the baseline has fewer than 14 days of data or no spend.
+    the scope), needed on every day of both windows; how much the scope follows it is measured
+    (``control_elasticity`` fixes it instead: 1 = in proportion). Returns None until the after
+    window (the ``settle_days`` days after the implementation day) is complete. See the module
+    docstring for the method. Raises InputError when the baseline has fewer than 14 days of data
+    or no spend.
     """
     _check_parameters(baseline_days, verified_share, "verified_share")
     if settle_days < 1:
@@ -407,19 +512,29 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
     scope = _daily_series(daily, "daily")
     scope = scope[scope.index <= pd.Timestamp(as_of)]
     control_series = _daily_series(control, "control") if control is not None else None
-    base_days, base_cost, base_control, fit = _baseline(scope, control_series, implemented, baseline_days)
+    base_days, base_cost = _baseline(scope, control_series, implemented, baseline_days)
+    effect = _control_effect(scope, control_series, (base_days, after_days), control_elasticity)
+    base_control = _control_costs(control_series, base_days)
+    after_control = _control_costs(control_series, after_days)
+    base_follow, after_follow = base_control ** effect.elasticity, after_control ** effect.elasticity
+    fit = _fit_baseline(base_days, base_cost / base_follow)
 
     actual = _scope_costs(scope, after_days)
-    after_control = _control_costs(control_series, after_days)
-    expected = fit.expected(after_days, after_control)
+    expected = fit.expected(after_days, after_follow)
     expected_mean, actual_mean = float(expected.mean()), float(actual.mean())
     realized_monthly = (expected_mean - actual_mean) * DAYS_PER_MONTH
-    standard_error = fit.standard_error_daily(expected_mean, actual_mean, after_days) * DAYS_PER_MONTH
+    standard_error = fit.standard_error_daily(expected_mean, actual_mean, after_days)
+    if effect.elasticity > 0 and effect.standard_error is not None:
+        # A measured elasticity is uncertain too: it moves the expected cost as far as the control
+        # moved between the windows (d expected / d elasticity = expected × its log change).
+        moved = np.log(after_control) - float(np.log(base_control).mean())
+        standard_error = float(np.hypot(standard_error, effect.standard_error * float(np.mean(expected * moved))))
+    standard_error *= DAYS_PER_MONTH
 
     base_level = float(fit.level(base_days).mean())
     series = pd.DataFrame(
         {"actual": np.concatenate([base_cost, _scope_costs(scope, pd.DatetimeIndex([implemented])), actual]),
-         "expected": np.concatenate([fit.expected(base_days, base_control), [np.nan], expected]),
+         "expected": np.concatenate([fit.expected(base_days, base_follow), [np.nan], expected]),
          "window": ["baseline"] * len(base_days) + ["implementation"] + ["after"] * len(after_days)},
         index=base_days.append(pd.DatetimeIndex([implemented])).append(after_days))
     series.index.name = "day"
@@ -447,22 +562,24 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
         weekday_factors=tuple(float(f) for f in fit.weekday_factors),
         control_change=(float(after_control.mean() / base_control.mean() - 1)
                         if control_series is not None else None),
+        control=effect,
         series=series,
     )
 
 
 def recheck_verified(daily: pd.Series, *, implemented_on: date, verified_monthly: float, as_of: date,
                      baseline_days: int = 28, window_days: int = 30,
-                     regressed_share: float = 0.5, control: pd.Series | None = None) -> RecheckResult | None:
+                     regressed_share: float = 0.5, control: pd.Series | None = None,
+                     control_elasticity: float | None = None) -> RecheckResult | None:
     """The monthly re-check of a verified saving: has the spend come back?
 
     Measures the saving over the last ``window_days`` complete days (up to ``as_of``) against the
     same baseline counterfactual as :func:`verify_saving`, whose trend stops one baseline length
-    after the baseline (with a control, the expected cost still follows the control). Flags
-    ``regressed`` when that saving is below ``regressed_share`` (half) of ``verified_monthly``:
-    a rollback, or drift that ate most of it. Growth of the scope's own usage beyond its
-    baseline trend also reads as spend coming back; a control absorbs org-wide growth. None
-    while the window reaches back to the implementation day.
+    after the baseline (the expected cost follows the control as far as the scope is measured to
+    follow it, inside the baseline and the re-check window). Flags ``regressed`` when that saving
+    is below ``regressed_share`` (half) of ``verified_monthly``: a rollback, or drift that ate
+    most of it. Growth of the scope's own usage beyond its baseline trend also reads as spend
+    coming back. None while the window reaches back to the implementation day.
     """
     _check_parameters(baseline_days, regressed_share, "regressed_share")
     if not verified_monthly > 0:
@@ -474,10 +591,13 @@ def recheck_verified(daily: pd.Series, *, implemented_on: date, verified_monthly
     scope = _daily_series(daily, "daily")
     scope = scope[scope.index <= pd.Timestamp(as_of)]
     control_series = _daily_series(control, "control") if control is not None else None
-    *_, fit = _baseline(scope, control_series, implemented, baseline_days)
+    base_days, base_cost = _baseline(scope, control_series, implemented, baseline_days)
+    effect = _control_effect(scope, control_series, (base_days, window_days_index), control_elasticity)
+    fit = _fit_baseline(base_days, base_cost / _control_costs(control_series, base_days) ** effect.elasticity)
 
     actual = _scope_costs(scope, window_days_index)
-    expected = fit.expected(window_days_index, _control_costs(control_series, window_days_index))
+    expected = fit.expected(window_days_index,
+                            _control_costs(control_series, window_days_index) ** effect.elasticity)
     expected_mean, actual_mean = float(expected.mean()), float(actual.mean())
     saving_monthly = (expected_mean - actual_mean) * DAYS_PER_MONTH
     return RecheckResult(

@@ -7,11 +7,12 @@ For each finding the job loads its scope's daily cost and a control series from 
   tags), usage charges only: fees, taxes and credits land on one day a month (a support fee on the
   1st) and would read as steps. A scope with no usage cost at all (a support plan) is measured on
   all its charges.
-- **Control**: the rest of the organisation's usage cost (all usage minus the scope's). An
-  org-wide change near the implementation day (a price change, a traffic shift) moves both, so
-  the counterfactual follows it instead of crediting or blaming the finding
-  (finops/verification.py). Without a control that is positive on every day, the scope is
-  measured alone.
+- **Control**: the rest of the organisation's usage cost (all usage minus the scope's). The
+  counterfactual follows it only as far as the scope is measured to follow it inside the
+  windows (finops/verification.py): an org-wide change the scope shares (a price change, a
+  traffic shift) is then not credited to or blamed on the finding, while another team's launch
+  or another finding's saving, which the scope does not follow, changes nothing. Without a
+  control that is positive on every day, the scope is measured alone.
 
 Data are used only through the last complete day (``CostStore.complete_through()``), and never
 past the day before the job's "today": ``verify_findings(ctx, today=D)`` does what the daily job

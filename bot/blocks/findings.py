@@ -113,6 +113,12 @@ def _share(part: float, whole: float) -> str:
     return f"{part / whole:.0%}" if whole else "–"
 
 
+def _control_note(evidence: Mapping[str, Any]) -> str:
+    """How far the expected cost followed the rest of the org (nothing when it did not)."""
+    elasticity = evidence["adjustments"].get("control_elasticity") or 0.0
+    return f", following the rest of the org (elasticity {elasticity:.2f})" if elasticity > 0 else ""
+
+
 def evidence_lines(finding: FindingRecord) -> list[str]:
     """The measured numbers, when there are any: windows, expected, realized, and the re-check."""
     evidence, lines = finding.evidence, []
@@ -121,8 +127,7 @@ def evidence_lines(finding: FindingRecord) -> list[str]:
         lines.append(
             f"*Evidence:* baseline {base['start']}..{base['end']} {format_usd(base['daily_cost'])}/day → after "
             f"{after['start']}..{after['end']} {format_usd(after['daily_cost'])}/day; expected without the change "
-            f"{format_usd(evidence['expected_daily_after'])}/day (trend, weekdays"
-            f"{', rest of the org' if evidence['adjustments'].get('control_change') is not None else ''}). "
+            f"{format_usd(evidence['expected_daily_after'])}/day (trend, weekdays{_control_note(evidence)}). "
             f"Realized *{format_usd(evidence['realized_monthly'])}/month* ± "
             f"{format_usd(evidence['standard_error_monthly'])}; needed {format_usd(evidence['threshold_monthly'])}.")
     if finding.recheck:

@@ -9,6 +9,7 @@ from finops.errors import InputError
 from finops.money import cents
 from finops.savings import FindingState
 from finops.verification import (
+    CONTROL_Z,
     DAYS_PER_MONTH,
     Window,
     after_window,
@@ -257,3 +258,57 @@ def test_recheck_with_a_control_follows_org_growth():
     window = (T >= 61) & (T <= 90)
     assert result.saving_monthly == pytest.approx(0.02 * control[window].mean() * DAYS_PER_MONTH, abs=1e-6)
     assert not result.regressed
+
+
+# ------------------------------------------------------------------ the control: followed or not
+
+def noisy(values, seed: int, sigma: float = 0.02) -> pd.Series:
+    return series(np.asarray(values, dtype=float) * np.exp(np.random.default_rng(seed).normal(0.0, sigma, len(DAYS))))
+
+
+@pytest.mark.parametrize("jump", [0.10, 0.20, 0.40])
+@pytest.mark.parametrize("moved_from_t", [0, 1])  # on the implementation day, or the day after
+def test_the_rest_of_the_org_moving_alone_verifies_nothing(jump, moved_from_t):
+    # payments' RDS does not change; another team's spend, the rest of the org, jumps between the
+    # windows. Nothing says the RDS follows it: the control is not applied.
+    scope = noisy(np.full(len(DAYS), 100.0), seed=1)
+    control = noisy(step(50_000.0, 50_000.0 * (1 + jump), from_t=moved_from_t), seed=2, sigma=0.005)
+    for estimate in (300.0, 600.0):
+        result = verify_saving(scope, implemented_on=IMPL, estimate_monthly=estimate, as_of=READY, control=control)
+        assert result.outcome is FindingState.NOT_REALIZED
+        assert result.control.elasticity == 0.0
+        assert abs(result.realized_monthly) < 3 * result.standard_error_monthly
+    # Applied in proportion (what costbot did before), the same data "realized" the jump.
+    assumed = verify_saving(scope, implemented_on=IMPL, estimate_monthly=300.0, as_of=READY, control=control,
+                            control_elasticity=1.0)
+    assert assumed.realized_monthly == pytest.approx(jump * 100.0 * DAYS_PER_MONTH, rel=0.25)
+
+
+def test_another_findings_saving_inside_the_control_does_not_shrink_this_one():
+    scope = noisy(step(100.0, 70.0), seed=3)  # $30/day saved
+    control = noisy(step(50_000.0, 45_000.0, from_t=5), seed=4, sigma=0.005)  # another finding's 10 % saving
+    result = verify_saving(scope, implemented_on=IMPL, estimate_monthly=900.0, as_of=READY, control=control)
+    assert result.control.measured == pytest.approx(0.0, abs=0.1) and result.control.elasticity == 0.0
+    assert result.realized_monthly == pytest.approx(30.0 * DAYS_PER_MONTH, rel=0.05)
+    assert result.outcome is FindingState.VERIFIED
+    assumed = verify_saving(scope, implemented_on=IMPL, estimate_monthly=900.0, as_of=READY, control=control,
+                            control_elasticity=1.0)
+    assert assumed.realized_monthly < 0.8 * 30.0 * DAYS_PER_MONTH  # the other saving, read as this one's loss
+
+
+@pytest.mark.parametrize("moved_from_t", [-10, 6])  # inside the baseline, inside the after window
+def test_an_org_wide_change_the_scope_shares_is_measured_and_followed(moved_from_t):
+    org = step(1.0, 1.15, from_t=moved_from_t)  # a price change: +15 % for everyone
+    control = noisy(50_000.0 * org, seed=5, sigma=0.005)
+    scope = noisy(100.0 * org * step(1.0, 0.8), seed=6)
+    truth = (100.0 * org * 0.2)[AFTER].mean() * DAYS_PER_MONTH
+    result = verify_saving(scope, implemented_on=IMPL, estimate_monthly=truth, as_of=READY, control=control)
+    assert result.control.elasticity == pytest.approx(1.0, abs=0.25)
+    assert result.control.elasticity >= CONTROL_Z * result.control.standard_error
+    assert result.realized_monthly == pytest.approx(truth, rel=0.08)
+    if moved_from_t > 0:  # on its own, the scope's +15 % in the after window hides most of the saving
+        alone = verify_saving(scope, implemented_on=IMPL, estimate_monthly=truth, as_of=READY)
+        assert alone.realized_monthly < 0.6 * truth
+    evidence = result.to_dict()["adjustments"]
+    assert evidence["control_elasticity"] == result.control.elasticity
+    assert evidence["control_standard_error"] == result.control.standard_error

@@ -93,15 +93,29 @@ def test_it_waits_for_the_settling_window_then_verifies(ctx: AppContext, tmp_pat
     assert verify_findings(ctx, today=date(2026, 11, 5)).concluded == []  # done once
 
 
-def test_an_org_wide_change_on_the_day_is_measured_against_the_rest_of_the_org(ctx: AppContext, tmp_path):
-    # Everything costs 20 % more from the implementation day (a price change); the RDS change cut
-    # its cost by 40 % on top: without the change it would cost 120/day, it costs 72.
-    ingest(ctx, write_org(tmp_path, step(100.0, 72.0), step(300.0, 360.0)))
+def test_an_org_wide_change_the_scope_follows_is_measured_against_the_rest_of_the_org(ctx: AppContext, tmp_path):
+    # Everything costs 20 % more from 2026-10-27, a week into the after window (a price change);
+    # the RDS change cut its cost by 40 %: without it, the RDS would cost 100, then 120 a day.
+    price = step(1.0, 1.2, on=date(2026, 10, 26))
+    ingest(ctx, write_org(tmp_path, lambda day: step(100.0, 60.0)(day) * price(day), lambda day: 300.0 * price(day)))
     finding_id = implemented(ctx, estimate=1400.0)
     run = verify_findings(ctx)
-    assert [(s, str(r)) for _, s, r in run.concluded] == [("verified", "1461.00")]  # 48/day × 30.4375
+    assert [(s, str(r)) for _, s, r in run.concluded] == [("verified", "1356.64")]  # (6 × 40 + 8 × 48) / 14 × 30.4375
     evidence = FindingStore(ctx.db).get(finding_id).evidence
-    assert evidence["expected_daily_after"] == 120.0
+    assert evidence["expected_daily_after"] == pytest.approx((6 * 100 + 8 * 120) / 14, abs=0.005)
+    assert evidence["adjustments"]["control_elasticity"] == pytest.approx(1.0)
+
+
+def test_another_teams_spend_moving_is_not_a_saving(ctx: AppContext, tmp_path):
+    # payments' RDS does not change; search launches more EC2 (+20 %) the day after the RDS
+    # finding was marked implemented. Nothing says the RDS follows search's EC2: not realized.
+    ingest(ctx, write_org(tmp_path, flat(100.0), step(300.0, 360.0)))
+    finding_id = implemented(ctx, estimate=300.0)
+    run = verify_findings(ctx)
+    assert [(s, str(r)) for _, s, r in run.concluded] == [("not_realized", "0.00")]
+    evidence = FindingStore(ctx.db).get(finding_id).evidence
+    assert evidence["expected_daily_after"] == 100.0
+    assert evidence["adjustments"]["control_elasticity"] == 0.0
     assert evidence["adjustments"]["control_change"] == pytest.approx(0.2)
 
 
