@@ -54,9 +54,10 @@ c = C / D the daily cost, q = Q / D the daily quantity and p = c / q the unit pr
   else ConsumedQuantity), is split at the midpoint: usage_i = D x (q_a - q_b)(p_a + p_b)/2 and
   rate_i = D x (p_a - p_b)(q_a + q_b)/2 with D = (D_a + D_b)/2. Rate covers price changes, lost or
   new discounts and commitments (EffectiveCost per unit). ``mix`` is the part of usage that comes
-  from shifting volume between price lines of one unit: per unit, the contributor's usage is
-  D x (sum q_a - sum q_b) x (P_a + P_b)/2 with P its average unit price, and mix = sum usage_i - that.
-  Volume in different units is not added up, so a shift between units counts as usage;
+  from shifting volume between price lines of one service and unit (SKUs, regions, accounts):
+  per service and unit, the usage is D x (sum q_a - sum q_b) x (P_a + P_b)/2 with P its average
+  unit price, and mix = sum usage_i - that. Volume in different units or services is not added up,
+  so a shift between them counts as usage (EC2 hours moving to RDS hours is not a cheaper mix);
 - where quantities are missing in either period the run-rate change is
   ``unexplained_by_quantity``: usage and rate cannot be told apart there;
 - charges that do not accrue by the day (ChargeCategory Purchase, Tax, Credit or Adjustment:
@@ -68,8 +69,20 @@ c = C / D the daily cost, q = Q / D the daily quantity and p = c / q the unit pr
   the store keeps no charge frequency to tell the two apart.
 
 Every formula is antisymmetric, so swapping A and B flips every sign (and turns new into gone);
-the parts add up exactly to the contributor's change. Rounding to cents keeps both properties:
-each part is rounded half-to-even and the missing cents go to the parts that lost the most.
+the parts add up exactly to the contributor's change. The parts are computed per drilled node
+(the finest lines the drill-down makes), and a line folded from several nodes ("other") has the
+sum of theirs, so no figure depends on how many lines are listed (``top_n``, "Show more").
+
+Rounding
+--------
+Each node's A and B is its exact sum rounded to the cent (half to even), as ``costbot costs``
+rounds each of its rows, so a line reads the same as the answer for its own scope ("Drill down")
+and as ``costs`` for the same team and service. The totals are the exact totals rounded the same
+way. The few cents by which the lines' rounded figures miss the rounded totals (at most half a
+cent per line) go to the "other" line; when there is none, one cent each to the lines that
+rounding moved most, which may then read one cent off their own answer. Inside a line, each part
+is rounded half to even and the cents still missing go to the parts that lost the most, so the
+parts add up to the line's change exactly; both rules keep the swap symmetry.
 
 Explainers and ``explained_share``
 ----------------------------------
@@ -95,7 +108,7 @@ import numpy as np
 import pandas as pd
 
 from finops.model import DAY, MONEY, QUANTITIES, metric_column, parse_tags
-from finops.money import CENT, cents, format_usd, from_micros, split_to_cents, to_micros
+from finops.money import CENT, cents, format_usd, from_micros, to_micros
 from finops.periods import SCOPE_COLUMNS, TAG_PREFIX, Period, Question, scope_text
 
 PERIOD = "period"
@@ -555,17 +568,16 @@ def _node_label(node: _Node) -> str:
 class _Line:
     """A contributor before rounding: its series and how to name it."""
 
-    rows: np.ndarray
+    members: list[int]  # indices of the drilled nodes it is made of
     label: str
     kind: Literal["item", "rest", "other"]
     dimensions: dict[str, str]
     covers: tuple[str | None, int] | None
 
 
-def _lines(nodes: list[_Node], a: np.ndarray, b: np.ndarray, codes: dict[str, np.ndarray],
-           top_n: int) -> list[_Line]:
-    """Order the drilled nodes by absolute change and fold the tail into one "other" line."""
-    deltas = np.array([a[n.rows].sum() - b[n.rows].sum() for n in nodes], dtype=float)
+def _lines(nodes: list[_Node], deltas: np.ndarray, codes: dict[str, np.ndarray], top_n: int) -> list[_Line]:
+    """Order the drilled nodes by absolute change (``deltas``, dollars) and fold the tail into one
+    "other" line."""
     labels = [_node_label(n) for n in nodes]
     # Changes equal to the micro-dollar are ordered by label, not by the noise of float sums
     # (which differs between a daily frame and storage's pre-aggregated one).
@@ -581,7 +593,7 @@ def _lines(nodes: list[_Node], a: np.ndarray, b: np.ndarray, codes: dict[str, np
     for i in listed:
         node = nodes[i]
         kind: Literal["item", "rest"] = "rest" if node.rest_of is not None else "item"
-        lines.append(_Line(node.rows, labels[i], kind, dict(node.dims), node.covers))
+        lines.append(_Line([i], labels[i], kind, dict(node.dims), node.covers))
     if folded:
         members = [nodes[i] for i in folded]
         rows = np.concatenate([m.rows for m in members])
@@ -591,11 +603,12 @@ def _lines(nodes: list[_Node], a: np.ndarray, b: np.ndarray, codes: dict[str, np
             count = len(np.unique(codes[level][rows]))
             prefix = " / ".join(_show(k, v) for k, v in parent)
             tail = f"{count} other {_plural(level, count)}"
-            lines.append(_Line(rows, f"{prefix} / {tail}" if prefix else tail, "other", dict(parent), (level, count)))
+            lines.append(_Line(folded, f"{prefix} / {tail}" if prefix else tail, "other", dict(parent),
+                               (level, count)))
         else:
             common = dict(set.intersection(*(set(m.dims.items()) for m in members)))
             label = f"everything else ({len(members)} {_plural(None, len(members))})"
-            lines.append(_Line(rows, label, "other", common, (None, len(members))))
+            lines.append(_Line(folded, label, "other", common, (None, len(members))))
     return lines
 
 
@@ -604,7 +617,11 @@ def _lines(nodes: list[_Node], a: np.ndarray, b: np.ndarray, codes: dict[str, np
 
 
 def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days_b: int) -> np.ndarray:
-    """(n_lines, len(PARTS)) float dollars: the split of each line's change (module docstring)."""
+    """(n_lines, len(PARTS)) float dollars: the split of each line's change (module docstring).
+
+    ``line_of`` gives each series' line: the drilled nodes, so that a line folded from several
+    nodes has exactly the sum of their parts, whatever ``top_n`` folded.
+    """
     if not len(line_of):
         return np.zeros((n_lines, len(PARTS)))
     # Price lines: a line's series grouped by everything but the resource.
@@ -652,7 +669,11 @@ def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days
         # Fees and daily charges never share a unit group: their volumes are on different scales.
         unit = np.where(fixed, "f", "d").astype(object) + np.where(by_pricing, "p:" + series.text("PricingUnit")[representative],
                                                     "c:" + series.text("ConsumedUnit")[representative])
-        groups = _group_ids(line[split], pd.factorize(unit[split], sort=True)[0])
+        # Volume moving between services that share a unit (EC2 hours to RDS hours) is not mix:
+        # the services are different things, so each service's volume is its own group.
+        service = series.text(SCOPE_COLUMNS["service"])[representative]
+        groups = _group_ids(line[split], pd.factorize(service[split], sort=True)[0],
+                            pd.factorize(unit[split], sort=True)[0])
         count = int(groups.max()) + 1
         group_line = np.zeros(count, dtype=np.int64)
         group_line[groups] = line[split]
@@ -695,11 +716,34 @@ def _round_parts(parts: Sequence[float], total: Decimal) -> list[Decimal]:
     return rounded
 
 
-def _split_total(values: Sequence[float]) -> tuple[list[Decimal], Decimal]:
-    """Each value in cents, adding up exactly to the rounded total of the values."""
-    micros = [to_micros(v) for v in values]
-    total = cents(from_micros(sum(micros)))
-    return split_to_cents([from_micros(m) for m in micros], total), total
+def _absorb_rounding(lines: Sequence[_Line], figures: list[list], exact: Sequence[tuple[int, int]],
+                     total_a: Decimal, total_b: Decimal) -> None:
+    """Give the cents by which the lines' rounded A and B miss the rounded totals to some lines.
+
+    They go to the "other" line when there is one; else, one cent each, to the lines that
+    rounding moved most (largest remainder of ``exact``, the lines' A and B in micro-dollars).
+    The change those cents make goes to the part largest over the whole answer (on a tie, the
+    one of the change's sign, then the first): it depends only on the drilled nodes, never on
+    ``top_n``, so the overall split is the same however many lines are listed.
+    """
+    overall = [sum((f[2][k] for f in figures), Decimal(0)) for k in range(len(PARTS))]
+    for side, total in ((0, total_a), (1, total_b)):
+        missing = int((total - sum((f[side] for f in figures), Decimal(0))) / CENT)
+        if not missing:
+            continue
+        other = next((i for i, line in enumerate(lines) if line.kind == "other"), None)
+        if other is not None:
+            takers = [(other, missing)]
+        else:
+            remainder = [from_micros(e[side]) - f[side] for e, f in zip(exact, figures, strict=True)]
+            order = sorted(range(len(lines)), key=lambda i: (-remainder[i] if missing > 0 else remainder[i], i))
+            takers = [(i, 1 if missing > 0 else -1) for i in order[:abs(missing)]]
+        for line, count in takers:
+            figures[line][side] += count * CENT
+            change = count * CENT if side == 0 else -count * CENT
+            part = min(range(len(PARTS)), key=lambda k: (-abs(overall[k]), overall[k] * change <= 0, k)) \
+                if any(overall) else _UNEXPLAINED
+            figures[line][2][part] += change
 
 
 # ---------------------------------------------------------------------------------------------
@@ -807,20 +851,29 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
     codes = {key: series.codes[column] for key, column in DRILL_COLUMNS.items() if column in series.codes}
     uniques = {key: series.uniques[column] for key, column in DRILL_COLUMNS.items() if column in series.codes}
     nodes = _drill(codes, uniques, cost_a - cost_b) if len(cost_a) else []
-    lines = _lines(nodes, cost_a, cost_b, codes, top_n)
 
-    line_of = np.zeros(len(cost_a), dtype=np.int64)
-    for i, line in enumerate(lines):
-        line_of[line.rows] = i
-    a_cents, total_a = _split_total([cost_a[line.rows].sum() for line in lines])
-    b_cents, total_b = _split_total([cost_b[line.rows].sum() for line in lines])
-    parts = _parts(series, line_of, len(lines), question.period_a.days, question.period_b.days)
-    contributors = []
-    for i, line in enumerate(lines):
-        line_delta = a_cents[i] - b_cents[i]
-        split = dict(zip(PARTS, _round_parts(parts[i].tolist(), line_delta), strict=True))
-        contributors.append(Contributor(label=line.label, kind=line.kind, dimensions=line.dimensions,
-                                        covers=line.covers, a=a_cents[i], b=b_cents[i], delta=line_delta, **split))
+    node_of = np.zeros(len(cost_a), dtype=np.int64)
+    for i, node in enumerate(nodes):
+        node_of[node.rows] = i
+    # Every figure is first rounded per drilled node (see "Rounding" in the module docstring).
+    a_micros = [to_micros(cost_a[node.rows].sum()) for node in nodes]
+    b_micros = [to_micros(cost_b[node.rows].sum()) for node in nodes]
+    node_a, node_b = [cents(from_micros(m)) for m in a_micros], [cents(from_micros(m)) for m in b_micros]
+    node_parts = [_round_parts(values.tolist(), a - b) for values, a, b in
+                  zip(_parts(series, node_of, len(nodes), question.period_a.days, question.period_b.days),
+                      node_a, node_b, strict=True)]
+    total_a, total_b = cents(from_micros(sum(a_micros))), cents(from_micros(sum(b_micros)))
+    lines = _lines(nodes, np.array([float(a - b) for a, b in zip(node_a, node_b, strict=True)]), codes, top_n)
+    figures = [[sum((node_a[m] for m in line.members), Decimal("0.00")),
+                sum((node_b[m] for m in line.members), Decimal("0.00")),
+                [sum((node_parts[m][k] for m in line.members), Decimal("0.00")) for k in range(len(PARTS))]]
+               for line in lines]
+    if lines:
+        exact = [(sum(a_micros[m] for m in line.members), sum(b_micros[m] for m in line.members)) for line in lines]
+        _absorb_rounding(lines, figures, exact, total_a, total_b)
+    contributors = [Contributor(label=line.label, kind=line.kind, dimensions=line.dimensions, covers=line.covers,
+                                a=a, b=b, delta=a - b, **dict(zip(PARTS, parts, strict=True)))
+                    for line, (a, b, parts) in zip(lines, figures, strict=True)]
 
     delta = total_a - total_b
     delta_pct = round(float(delta / total_b * 100), 2) if total_b else None

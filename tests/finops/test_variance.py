@@ -312,6 +312,45 @@ def test_mix_is_a_shift_between_price_lines_of_one_unit():
     assert (line.delta, split(line)) == (D("1550.00"), {"mix": D("1550.00")})
 
 
+def test_volume_moving_between_services_of_one_unit_is_usage_not_mix():
+    # Four services of one team, all in hours at unchanged prices; 60 h a day move from the two
+    # $1 services to the two $2 ones. No service carries half of the change, so the team is one
+    # line over 4 services: its change is each service's usage, and none of it is mix.
+    july, august = ("2026-07-01", "2026-07-31"), ("2026-08-01", "2026-08-31")
+    parts = []
+    for service, price, before, after in (("S1", 1.0, 100, 70), ("S2", 1.0, 100, 70), ("S3", 2.0, 50, 80),
+                                          ("S4", 2.0, 50, 80)):
+        parts += [spend(*july, daily=price * before, quantity=before, team="mobile", service=service),
+                  spend(*august, daily=price * after, quantity=after, team="mobile", service=service)]
+    parts += [spend(*july, daily=10.0, quantity=10, team="search"), spend(*august, daily=11.0, quantity=11,
+                                                                         team="search")]
+    answer = explain_variance(frame(*parts), ask("2026-08"))
+    check_exact(answer)
+    line, search = answer.contributors
+    assert (line.label, line.delta) == ("mobile (4 services)", D("1860.00"))  # (-30 - 30 + 60 + 60) x 31
+    assert split(line) == {"usage": D("1860.00")}
+    assert (search.label, split(search)) == ("search / Amazon EC2", {"usage": D("31.00")})
+
+
+def test_lines_are_rounded_on_their_own_and_the_other_line_takes_the_cents_left():
+    # Tenths of a cent: each service's A rounds down, the total of A rounds up a cent.
+    stored = pd.DataFrame({"period": ["a", "b"] * 3, "ServiceName": ["X", "X", "Y", "Y", "Z", "Z"],
+                           "EffectiveCost": [30.0049, 10.0, 20.001, 10.0, 3.001, 1.0]})
+    question = ask("2026-08")
+    capped = explain_variance(stored, question, top_n=1)
+    check_exact(capped)
+    assert (capped.total_a, capped.total_b) == (D("53.01"), D("21.00"))
+    assert [(c.label, c.a, c.b, c.delta) for c in capped.contributors] == [
+        ("X", D("30.00"), D("10.00"), D("20.00")), ("2 other services", D("23.01"), D("11.00"), D("12.01"))]
+    # A listed line reads the same as the answer for its own scope.
+    alone = explain_variance(stored[stored["ServiceName"] == "X"], question)
+    assert (alone.total_a, alone.total_b) == (D("30.00"), D("10.00"))
+    # No "other" line: the cent goes to the line rounding moved most (X lost 0.49 cents).
+    listed = explain_variance(stored, question)
+    check_exact(listed)
+    assert [(c.label, c.a) for c in listed.contributors] == [("X", D("30.01")), ("Y", D("20.00")), ("Z", D("3.00"))]
+
+
 def test_filter_scope_matches_values_accounts_and_tags_case_insensitively():
     costs = frame(spend("2026-08-01", "2026-08-02", daily=1.0, tags='{"Env":"prod"}'),
                   spend("2026-08-01", "2026-08-02", daily=2.0, team="search", service="Amazon S3"),
@@ -412,6 +451,27 @@ row = st.fixed_dictionaries({
     "EffectiveCost": st.integers(-50_000, 5_000_000).map(lambda c: c / 100),
     "PricingQuantity": st.one_of(st.just(float("nan")), st.floats(0.001, 10_000)),
 })
+
+
+def overall(answer) -> dict[str, Decimal]:
+    return {name: sum((getattr(c, name) for c in answer.contributors), D(0)) for name in PARTS}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(row, min_size=1, max_size=40), days_a=st.integers(1, 92), days_b=st.integers(1, 92),
+       tenths=st.booleans())
+def test_the_totals_and_the_overall_split_are_the_same_for_every_top_n(rows, days_a, days_b, tenths):
+    aggregated = pd.DataFrame(rows)
+    if tenths:  # amounts in tenths of a cent: lines round apart from the totals
+        aggregated["EffectiveCost"] = aggregated["EffectiveCost"] / 10
+    period_a = Period(date(2026, 7, 1), date.fromordinal(date(2026, 7, 1).toordinal() + days_a - 1), "A", "range")
+    period_b = Period(date(2026, 1, 1), date.fromordinal(date(2026, 1, 1).toordinal() + days_b - 1), "B", "range")
+    question = Question(text="", scope={}, period_a=period_a, period_b=period_b)
+    answers = [explain_variance(aggregated, question, top_n=top_n) for top_n in (1, 2, 3, 5, 1000)]
+    for answer in answers:
+        check_exact(answer)
+        assert (answer.total_a, answer.total_b) == (answers[-1].total_a, answers[-1].total_b)
+        assert overall(answer) == overall(answers[-1])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
