@@ -38,6 +38,9 @@ def run_bot(args: argparse.Namespace) -> int:
 
         load_sources(settings.sources_path)
     ctx = build_context(settings)
+    sdk_log = logging.getLogger("slack_sdk.web.base_client")
+    level = sdk_log.level
+    sdk_log.setLevel(logging.CRITICAL)  # the SDK logs the failure itself; we say it once, below
     try:
         identity = ctx.delivery.identity()
     except DeliveryError as e:
@@ -45,6 +48,8 @@ def run_bot(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot reach Slack ({e.error})",
                               key="SLACK_API_URL" if settings.slack_api_url else "SLACK_BOT_TOKEN") from None
         raise ConfigError(f"Slack rejected the token ({e.error})", key="SLACK_BOT_TOKEN") from None
+    finally:
+        sdk_log.setLevel(level)
     log.info("connected to Slack workspace %s as %s", identity.get("team"), identity.get("user"))
     app = create_app(ctx)
     ctx.delivery.flush()  # finish anything a previous run recorded but did not send

@@ -38,6 +38,15 @@ def test_unknown_subcommand_is_a_usage_error(capsys) -> None:
      "costbot: configuration error: COSTBOT_TEAMS: file not found: /nonexistent/teams.yml"),
     ({"COSTBOT_DATABASE_URL": "mysql://x@y/z"},
      "costbot: configuration error: COSTBOT_DATABASE_URL: unsupported database 'mysql'"),
+    ({"COSTBOT_LOG_LEVEL": "LOUD"}, "costbot: configuration error: COSTBOT_LOG_LEVEL: unknown log level 'LOUD'"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+      "COSTBOT_DATABASE_URL": "postgresql://postgres@127.0.0.1:5999/nope"},
+     "costbot: configuration error: COSTBOT_DATABASE_URL: cannot open the database (connection"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+      "COSTBOT_DATABASE_URL": "sqlite:////nonexistent/dir/costbot.db"},
+     "costbot: configuration error: COSTBOT_DATABASE_URL: cannot open the database (unable to open database file)"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://127.0.0.1:9/api/"},
+     "costbot: configuration error: SLACK_API_URL: cannot reach Slack"),
 ])
 def test_bad_configuration_at_start_up_is_one_line_and_exit_2(env: dict, message: str, tmp_path: Path) -> None:
     result = run_cli("run", env=env, cwd=tmp_path)
