@@ -8,8 +8,14 @@ When: the cron of teams.yml's ``digest`` (default Monday 09:00) in its time zone
 Once: each digest is claimed before it is built (``digest_run``, unique per ISO week and
 audience), so of several replicas, or of a missed run and a scheduled one, exactly one posts it;
 its message key (``digest:<team>:<week>``, ``digest-org:<week>``) makes delivery post it once too.
-The week is the last complete ISO week before the run day. A digest that fails is logged, its
-claim released (the next run retries it), and the other digests still go out.
+The week is the last complete ISO week before the run day.
+
+Retries: a digest that fails is logged, its claim released, and the other digests still go out.
+``catch_up_digests`` runs every hour (on every replica; the claims keep it to one poster) and
+posts the week's digests that were claimed but never posted: the released ones, and those whose
+process died after claiming them (a claim goes stale after 30 minutes). It only retries what the
+week's run started, so nothing is posted before the schedule, and it stops when the next week's
+run day comes. ``costbot digest`` retries by hand.
 
 ``preview_digest`` builds the same messages without claiming or posting (``costbot digest
 --dry-run`` and ``/cost digest preview``).
@@ -60,6 +66,8 @@ from storage.digests import ORG_AUDIENCE, TEAM_AUDIENCE, DigestRunStore
 log = logging.getLogger(__name__)
 
 JOB_ID = "weekly_digest"
+CATCH_UP_JOB_ID = "digest_catch_up"
+CATCH_UP_MINUTE = 45  # past each hour: a crashed run's claim (30 minutes) is stale by then
 
 
 def team_key(team: str, week: Week) -> str:
@@ -220,7 +228,21 @@ def scheduled_digests(ctx: AppContext) -> list[DigestMessage]:
     return post_weekly_digests(ctx)
 
 
+def catch_up_digests(ctx: AppContext, *, today: date | None = None) -> list[DigestMessage]:
+    """Post the week's digests that were claimed but not posted (see the module docstring)."""
+    day = today or run_day(ctx)
+    pending = DigestRunStore(ctx.db).pending(week_reported(day).label)
+    if not pending:
+        return []
+    teams = [run.team for run in pending if run.audience == TEAM_AUDIENCE and run.team in ctx.teams.team_names]
+    return post_weekly_digests(ctx, today=day, teams=teams, org=any(run.audience == ORG_AUDIENCE for run in pending))
+
+
 def schedule(scheduler: BaseScheduler, ctx: AppContext) -> None:
-    """The weekly digest at teams.yml's cron, in the persistent job store (missed runs run once)."""
+    """The weekly digest at teams.yml's cron, in the persistent job store (missed runs run once),
+    and the hourly catch-up."""
     trigger = CronTrigger(**ctx.teams.digest.trigger_fields, timezone=schedule_timezone(ctx))
     add_persistent_job(scheduler, ctx, "jobs.digest:scheduled_digests", trigger, JOB_ID)
+    scheduler.add_job(catch_up_digests, CronTrigger(minute=CATCH_UP_MINUTE, timezone=schedule_timezone(ctx)),
+                      args=[ctx], id=CATCH_UP_JOB_ID, max_instances=1, coalesce=True, misfire_grace_time=1800,
+                      replace_existing=True)

@@ -3,7 +3,9 @@
 A weekly digest is *claimed* before it is built: inserting its ``digest_run`` row is atomic on
 both backends (a unique key on week, audience and team), so of several replicas woken by the
 same schedule exactly one gets the row and posts. A claim whose process died before posting
-(no ``posted_at`` after ``stale_after``) may be taken over, by one process again.
+(no ``posted_at`` after ``stale_after``) may be taken over, by one process again; so may a claim
+its process released after a failure (``claimed_by`` ""), at once. Rows stay, so the week's
+unposted digests are known (:meth:`DigestRunStore.pending`) and the hourly catch-up retries them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from finops.money import from_micros, to_micros
@@ -22,6 +24,7 @@ from storage.tables.digests import BudgetAlert, DigestRun, scheduler_job
 TEAM_AUDIENCE = "team"
 ORG_AUDIENCE = "org"
 STALE_CLAIM = timedelta(minutes=30)
+RELEASED = ""  # ``claimed_by`` of a claim given up after a failure: anyone may take it at once
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,14 @@ class DigestRunStore:
             return True
         except IntegrityError:
             pass
-        # Take over a claim left by a process that died before posting: the UPDATE matches only
-        # while the row still holds the stale claim, so two processes cannot both take it.
+        # Take over a claim released after a failure, or left by a process that died before
+        # posting: the UPDATE matches only while the row still holds that claim, so two processes
+        # cannot both take it.
         with self.db.engine.begin() as conn:
             taken = conn.execute(update(table).where(
                 table.c.week == week, table.c.audience == audience, table.c.team == team,
-                table.c.posted_at.is_(None), table.c.claimed_at < at - stale_after,
+                table.c.posted_at.is_(None),
+                or_(table.c.claimed_by == RELEASED, table.c.claimed_at < at - stale_after),
             ).values(claimed_by=by, claimed_at=at, channel=channel, message_key=message_key))
             return taken.rowcount == 1
 
@@ -94,12 +99,17 @@ class DigestRunStore:
                                              table.c.team == team).values(posted_at=at))
 
     def release(self, week: str, audience: str, team: str, *, by: str) -> None:
-        """Give up a claim that could not be posted (another run may try again at once)."""
+        """Give up a claim that could not be posted: any run may claim it again at once (the row
+        stays, unposted, among :meth:`pending`). Only ``by``'s own claim is released."""
         table = DigestRun.__table__  # type: ignore[attr-defined]
         with self.db.engine.begin() as conn:
-            conn.execute(table.delete().where(table.c.week == week, table.c.audience == audience,
-                                              table.c.team == team, table.c.claimed_by == by,
-                                              table.c.posted_at.is_(None)))
+            conn.execute(update(table).where(table.c.week == week, table.c.audience == audience,
+                                             table.c.team == team, table.c.claimed_by == by,
+                                             table.c.posted_at.is_(None)).values(claimed_by=RELEASED))
+
+    def pending(self, week: str) -> list[DigestRunRecord]:
+        """The week's digests claimed but not posted (released, in progress, or left by a dead process)."""
+        return [run for run in self.runs(week) if run.posted_at is None]
 
     def runs(self, week: str | None = None) -> list[DigestRunRecord]:
         """Claimed digests (of one ISO week), in claim order."""

@@ -5,6 +5,7 @@ real PostgreSQL post each digest once."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -20,7 +21,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.blocks.digest import MORE_ACTION
-from jobs.digest import JOB_ID, post_weekly_digests, schedule
+from finops.digest import week_reported
+from jobs.digest import CATCH_UP_JOB_ID, JOB_ID, catch_up_digests, post_weekly_digests, run_day, schedule
 from jobs.scheduler import PERSISTENT
 from storage.db import Database
 from storage.digests import DigestRunStore, scheduled_next_run
@@ -101,9 +103,48 @@ def test_a_failing_digest_is_released_and_the_others_still_go_out(org, monkeypat
     monkeypatch.setattr(jobs.digest, "team_message", broken)
     posted = post_weekly_digests(org.ctx)
     assert [d.message.key for d in posted] == ["digest:payments:2026-W46", "digest-org:2026-W46"]
-    assert [r.team for r in DigestRunStore(org.ctx.db).runs("2026-W46")] == ["payments", ""]
+    assert [(r.team, r.claimed_by) for r in DigestRunStore(org.ctx.db).pending("2026-W46")] == [("search", "")]
+    # The hourly catch-up tries again, in vain while it still fails, then posts it once.
+    assert catch_up_digests(org.ctx) == []
     monkeypatch.setattr(jobs.digest, "team_message", real)
-    assert [d.message.key for d in post_weekly_digests(org.ctx)] == ["digest:search:2026-W46"]
+    assert [d.message.key for d in catch_up_digests(org.ctx)] == ["digest:search:2026-W46"]
+    assert catch_up_digests(org.ctx) == [] and post_weekly_digests(org.ctx) == []
+    assert keys(org.slack) == ["digest:payments:2026-W46", "digest-org:2026-W46", "digest:search:2026-W46"]
+
+
+def test_the_catch_up_posts_what_a_crashed_run_claimed_and_nothing_else(org) -> None:
+    runs = DigestRunStore(org.ctx.db)
+    # Before the week's run nothing is pending: the catch-up does not post ahead of the schedule.
+    assert catch_up_digests(org.ctx) == [] and runs.runs() == []
+    # A run claimed everything at 09:00 and died: within 30 minutes the claims are still its own.
+    for team, channel in (("payments", "#team-payments"), ("search", "#team-search")):
+        runs.claim("2026-W46", "team", team, channel=channel, message_key=f"digest:{team}:2026-W46", by="dead:1",
+                   at=NOW - timedelta(minutes=10))
+    runs.claim("2026-W46", "org", "", channel="#finops", message_key="digest-org:2026-W46", by="dead:1",
+               at=NOW - timedelta(minutes=10))
+    assert catch_up_digests(org.ctx) == []
+    later = dataclasses.replace(org.ctx, now=lambda: NOW + timedelta(minutes=45))
+    posted = catch_up_digests(later)
+    assert [d.message.key for d in posted] == ["digest:payments:2026-W46", "digest:search:2026-W46",
+                                               "digest-org:2026-W46"]
+    assert keys(org.slack) == [d.message.key for d in posted] and len(org.slack.files()) == 3
+    assert runs.pending("2026-W46") == [] and catch_up_digests(later) == []
+    # From the next run day on, the catch-up looks after the next week only.
+    runs.claim("2026-W47", "team", "search", channel="#team-search", message_key="digest:search:2026-W47",
+               by="dead:2", at=NOW + timedelta(days=7))
+    runs.release("2026-W47", "team", "search", by="dead:2")
+    sunday = dataclasses.replace(org.ctx, now=lambda: NOW + timedelta(days=6))
+    assert week_reported(run_day(sunday)).label == "2026-W46" and catch_up_digests(sunday) == []
+    next_monday = dataclasses.replace(org.ctx, now=lambda: NOW + timedelta(days=7, hours=1))
+    assert [d.message.key for d in catch_up_digests(next_monday)] == ["digest:search:2026-W47"]
+
+
+def test_the_catch_up_runs_hourly(org) -> None:
+    scheduler = persistent_scheduler(org.ctx.db)
+    schedule(scheduler, org.ctx)
+    [job] = [j for j in scheduler.get_jobs() if j.id == CATCH_UP_JOB_ID]
+    assert [str(f) for f in job.trigger.fields][5:7] == ["*", "45"]
+    assert job.func is catch_up_digests and job.args == (org.ctx,)
 
 
 def test_fifty_teams_and_two_hundred_open_findings_stay_within_limits(sqlite_db: Database, fake_slack,
@@ -208,8 +249,6 @@ def test_a_missed_run_runs_once_on_start_and_never_twice(org) -> None:
 
 
 def test_the_schedule_follows_teams_yml_and_the_time_zone_setting(org) -> None:
-    import dataclasses
-
     from finops.teams import DigestSchedule
 
     ctx = dataclasses.replace(org.ctx, teams=dataclasses.replace(
@@ -221,7 +260,7 @@ def test_the_schedule_follows_teams_yml_and_the_time_zone_setting(org) -> None:
     ctx = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, timezone="America/New_York"))
     scheduler = persistent_scheduler(ctx.db)
     schedule(scheduler, ctx)
-    assert str(scheduler.get_jobs()[0].trigger.timezone) == "America/New_York"
+    assert str(scheduler.get_job(JOB_ID).trigger.timezone) == "America/New_York"
 
 
 @pytest.mark.postgres

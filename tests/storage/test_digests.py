@@ -44,13 +44,18 @@ def test_a_stale_unposted_claim_is_taken_over_once_a_posted_one_never(db: Databa
     assert [r.claimed_by for r in runs.runs("2026-W46")] == ["alive"]
 
 
-def test_release_lets_the_next_run_claim_again(db: Database) -> None:
+def test_release_lets_the_next_run_claim_again_and_stays_pending(db: Database) -> None:
     runs = DigestRunStore(db)
     assert runs.claim("2026-W46", ORG_AUDIENCE, "", channel="#finops", message_key="o", by="a", at=NOW)
     runs.release("2026-W46", ORG_AUDIENCE, "", by="someone-else")  # not theirs: nothing happens
     assert not runs.claim("2026-W46", ORG_AUDIENCE, "", channel="#finops", message_key="o", by="b", at=NOW)
     runs.release("2026-W46", ORG_AUDIENCE, "", by="a")
+    # Released, the row stays among the week's pending digests until someone posts it.
+    assert [(r.audience, r.claimed_by, r.posted_at) for r in runs.pending("2026-W46")] == [("org", "", None)]
     assert runs.claim("2026-W46", ORG_AUDIENCE, "", channel="#finops", message_key="o", by="b", at=NOW)
+    assert not runs.claim("2026-W46", ORG_AUDIENCE, "", channel="#finops", message_key="o", by="c", at=NOW)
+    runs.mark_posted("2026-W46", ORG_AUDIENCE, "", at=NOW)
+    assert runs.pending("2026-W46") == []
 
 
 def test_concurrent_claims_have_exactly_one_winner(db: Database) -> None:
