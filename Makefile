@@ -19,7 +19,8 @@ test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-# A few seconds each: proves every benchmark still runs (figures come from the full runs, see README).
+# Tiny runs that prove every benchmark still works (about a minute each at most; the figures come
+# from the full runs, see the docs).
 bench-smoke: $(BIN)/.installed
 	@for script in bench/*.py; do echo "== $$script --smoke"; $(BIN)/python $$script --smoke || exit 1; done
 
