@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 import numpy as np
@@ -270,6 +271,35 @@ def apply_action(state: FindingState | str, action: FindingAction | str, *, acto
         implemented_on=implemented_on if move.action is _A.IMPLEMENTED else None,
         assignee=assignee.strip() if move.action is _A.REASSIGN and assignee else None,
     )
+
+
+# ------------------------------------------------------------------------------------- amounts
+
+# A monthly saving of a billion dollars or more is a typo (or an overflow waiting to happen).
+MAX_MONTHLY_SAVING = Decimal(1_000_000_000)
+
+
+def parse_monthly_saving(amount: Decimal | float | int | str, *, what: str = "estimate") -> Decimal:
+    """A saving in dollars per month (``1200``, ``"$1,200.50"``), rounded to the cent.
+
+    InputError (``column=what``) unless it is a number of at least $0.01 and below
+    MAX_MONTHLY_SAVING once rounded: what is stored is what was checked.
+    """
+    text = str(amount).strip().replace(",", "").removeprefix("$")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise InputError(f"the {what} must be a number of dollars per month, e.g. 1200", column=what, value=amount)
+    rounded = cents(value) if 0 < value < MAX_MONTHLY_SAVING else value
+    if rounded <= 0:
+        raise InputError(f"the {what} must be a positive number of dollars per month (at least $0.01)",
+                         column=what, value=amount)
+    if rounded >= MAX_MONTHLY_SAVING:
+        raise InputError(f"the {what} must be less than {MAX_MONTHLY_SAVING:,} dollars per month", column=what,
+                         value=amount)
+    return rounded
 
 
 # ---------------------------------------------------------------------------------------- ledger

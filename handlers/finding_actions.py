@@ -19,7 +19,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
 from slack_bolt import Ack, App, Respond
 
@@ -36,9 +35,9 @@ from bot.cli.findings import default_assignee, finding_actor
 from bot.context import AppContext
 from finops.errors import InputError, TransitionError
 from finops.model import UNALLOCATED
-from finops.savings import Actor, FindingAction, allowed_actions, describe_allowed
+from finops.savings import Actor, FindingAction, allowed_actions, describe_allowed, parse_monthly_saving
 from finops.verification import DAYS_PER_MONTH
-from handlers.findings import field_value, open_new_finding_modal
+from handlers.findings import field_error, field_value, open_new_finding_modal
 from handlers.home import publish_home
 from jobs.verify import publish_finding
 from storage.findings import FindingConflict, FindingRecord, FindingStore
@@ -192,12 +191,10 @@ def register(app: App, ctx: AppContext) -> None:
             kwargs.update(team=team, assignee=assignee)
         if action is FindingAction.VERIFY:
             try:
-                kwargs["realized_monthly"] = Decimal((field_value(values, "realized") or "").replace(",", ""))
-            except InvalidOperation:
-                ack(response_action="errors", errors={"realized": "Write dollars per month, e.g. 1200"})
-                return
-            if not kwargs["realized_monthly"] > 0:
-                ack(response_action="errors", errors={"realized": "A verified saving is more than $0 a month"})
+                kwargs["realized_monthly"] = parse_monthly_saving(field_value(values, "realized") or "",
+                                                                  what="realized saving")
+            except InputError as error:
+                ack(response_action="errors", errors={"realized": field_error(error)})
                 return
         refusal = not_yours(finding) if not actor.roles else None
         if refusal is None:

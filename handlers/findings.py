@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -31,7 +30,7 @@ from bot.cli.savings import load_ledger, parse_quarter
 from bot.context import AppContext
 from finops.errors import InputError, QuestionError
 from finops.model import UNALLOCATED
-from finops.savings import FindingState
+from finops.savings import FindingState, parse_monthly_saving
 from handlers.commands import CommandRequest, Reply, subcommand
 from jobs.verify import publish_finding
 from storage.costs import CostStore
@@ -138,14 +137,11 @@ def show_savings(request: CommandRequest) -> Reply:
     return Reply(**ledger_message(ledger.rows, None if ledger.empty else ledger.total, team=team, quarter=quarter))
 
 
-def _estimate(text: str | None) -> Decimal:
-    try:
-        value = Decimal((text or "").replace(",", "").replace("$", "").strip())
-    except InvalidOperation:
-        raise ValueError("Write the saving as dollars per month, e.g. 1200") from None
-    if not value.is_finite() or value <= 0:
-        raise ValueError("The saving must be more than $0 a month")
-    return value
+def field_error(error: InputError) -> str:
+    """An InputError as the text under a modal field: its message, without the column and value."""
+    text = str(error).removeprefix(f"column {error.column!r}: " if error.column else "")
+    text = text.removesuffix(f" (value {error.value!r})" if error.value is not None else "")
+    return text[:1].upper() + text[1:]
 
 
 def read_new_finding(ctx: AppContext, values: dict[str, dict[str, dict]]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -165,12 +161,11 @@ def read_new_finding(ctx: AppContext, values: dict[str, dict[str, dict]]) -> tup
             scope.setdefault(key, []).extend(picked)
         fields["scope"] = normalize_scope(scope)
     except InputError as error:
-        text = str(error).removeprefix("column 'scope': ")
-        errors["scope_more"] = text if scope or more else "Pick at least one scope (what the saving is measured on)"
+        errors["scope_more"] = field_error(error) if scope or more else "Pick at least one scope (what the saving is measured on)"
     try:
-        fields["estimate_monthly"] = _estimate(field_value(values, "estimate"))
-    except ValueError as error:
-        errors["estimate"] = str(error)
+        fields["estimate_monthly"] = parse_monthly_saving(field_value(values, "estimate") or "")
+    except InputError as error:
+        errors["estimate"] = field_error(error)
     due = field_value(values, "due")
     fields["due_on"] = date.fromisoformat(due) if due else None
     fields["assignee"] = field_value(values, "assignee")

@@ -226,7 +226,8 @@ def _conclude(ctx: AppContext, store: FindingStore, finding: FindingRecord, thro
               run: VerificationRun) -> None:
     try:
         result = measure(ctx, finding, through)
-    except InputError as why:
+    except (InputError, ValueError) as why:  # one finding's bad data or figures never stop the others
+        log.warning("finding %s cannot be verified: %s", finding.id, why)
         run.unmeasurable.append((finding.id, str(why)))
         if store.note_unmeasurable(finding.id, reason=str(why), at=at):
             publish_finding(ctx, finding.id)
@@ -256,7 +257,8 @@ def _recheck(ctx: AppContext, store: FindingStore, finding: FindingRecord, throu
              run: VerificationRun) -> None:
     try:
         result = remeasure(ctx, finding, through)
-    except InputError as why:
+    except (InputError, ValueError) as why:
+        log.warning("finding %s cannot be re-checked: %s", finding.id, why)
         run.unmeasurable.append((finding.id, str(why)))
         return
     if result is None:

@@ -23,7 +23,15 @@ from sqlmodel import Session, col, select
 
 from finops.errors import InputError, TransitionError
 from finops.money import cents, from_micros, to_micros
-from finops.savings import MOVES, SYSTEM_ACTOR, Actor, FindingAction, FindingState, apply_action
+from finops.savings import (
+    MOVES,
+    SYSTEM_ACTOR,
+    Actor,
+    FindingAction,
+    FindingState,
+    apply_action,
+    parse_monthly_saving,
+)
 from finops.verification import RecheckResult, VerificationResult
 from storage.audit import add_audit
 from storage.db import Database
@@ -226,16 +234,9 @@ def audit_actor(actor: Actor) -> str:
     return "system" if actor.system else actor.user
 
 
-def _estimate_micros(amount: Decimal | float | int | str) -> int:
-    try:
-        value = Decimal(str(amount).strip().replace(",", "").lstrip("$"))
-    except ArithmeticError:
-        raise InputError("the estimate must be a number of dollars per month", column="estimate",
-                         value=amount) from None
-    if not value.is_finite() or value <= 0:
-        raise InputError("the estimate must be a positive number of dollars per month", column="estimate",
-                         value=amount)
-    return to_micros(float(cents(value)))
+def _saving_micros(amount: Decimal | float | int | str, what: str = "estimate") -> int:
+    """A monthly saving as checked by :func:`finops.savings.parse_monthly_saving`, in micro-dollars."""
+    return int(parse_monthly_saving(amount, what=what).scaleb(6))
 
 
 class FindingStore:
@@ -254,7 +255,7 @@ class FindingStore:
         if new.source not in SOURCES:
             raise InputError(f"unknown source {new.source!r}: one of {', '.join(SOURCES)}", column="source")
         return Finding(title=title, team=new.team, assignee=new.assignee or None, scope=normalize_scope(new.scope),
-                       estimate_monthly_micros=_estimate_micros(new.estimate_monthly), source=new.source,
+                       estimate_monthly_micros=_saving_micros(new.estimate_monthly), source=new.source,
                        external_id=new.external_id, notes=new.notes, due_on=new.due_on,
                        state=str(FindingState.IDENTIFIED), identified_on=at.date(), created_by=by,
                        created_at=at, updated_at=at)
@@ -443,7 +444,7 @@ class FindingStore:
                     detail["from_team"] = row.team
             if entry.action is FindingAction.VERIFY:
                 measured = row.realized_monthly_micros
-                booked = (to_micros(float(cents(Decimal(str(realized_monthly))))) if realized_monthly is not None
+                booked = (_saving_micros(realized_monthly, "realized saving") if realized_monthly is not None
                           else measured if measured is not None else row.estimate_monthly_micros)
                 values.update(verified_on=at.date(), realized_monthly_micros=booked, regressed=False)
                 detail["realized_monthly"] = float(from_micros(booked))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import os
 import re
 import sys
@@ -35,8 +36,8 @@ from bot.context import AppContext
 from finops.errors import InputError
 from finops.model import UNALLOCATED
 from finops.money import format_usd
-from finops.savings import Actor, FindingAction, FindingState
-from finops.sources.recommendations import RecommendationSource, owner_teams
+from finops.savings import Actor, FindingAction, FindingState, parse_monthly_saving
+from finops.sources.recommendations import Recommendation, RecommendationSource, owner_teams
 from jobs.verify import publish_finding, verify_findings
 from storage.findings import (
     FindingEvent,
@@ -46,6 +47,8 @@ from storage.findings import (
     NewFinding,
     describe_scope,
 )
+
+log = logging.getLogger(__name__)
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9_]+$")
 CLI_MOVES = ("accept", "reject", "start", "implemented", "reopen")
@@ -292,12 +295,22 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _importable(recommendation: Recommendation) -> bool:
+    """Whether a recommendation's saving is one a finding can hold; the others are left out (logged)."""
+    try:
+        parse_monthly_saving(recommendation.estimate_monthly)
+    except InputError as why:
+        log.warning("%s %s left out: %s", recommendation.source, recommendation.external_id, why)
+        return False
+    return True
+
+
 def import_recommendations(ctx: AppContext, source: RecommendationSource, *, by: str) -> ImportResult:
     """Open a finding for each recommendation not imported before (by source and id), owned by the
     team teams.yml gives its resource, account and tags; post the new ones in their channels."""
-    found = source.recommendations()
+    found = [r for r in source.recommendations() if _importable(r)]
     teams = owner_teams(found, ctx.teams)
-    new = [NewFinding(title=r.title, team=team, scope=r.scope, estimate_monthly=round(r.estimate_monthly, 2),
+    new = [NewFinding(title=r.title, team=team, scope=r.scope, estimate_monthly=r.estimate_monthly,
                       assignee=default_assignee(ctx, team), source=r.source, external_id=r.external_id,
                       notes=r.notes + ("" if r.currency == "USD" else f" (amounts in {r.currency})"))
            for r, team in zip(found, teams, strict=True)]

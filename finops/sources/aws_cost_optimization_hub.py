@@ -26,6 +26,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from finops.money import cents
 from finops.sources.aws_ce import aws_error_reason
 from finops.sources.connector import SourceError
 from finops.sources.recommendations import Recommendation, title_of, words
@@ -49,9 +50,9 @@ COMMITMENT_SERVICES = {
 
 
 def recommendation_from_item(item: dict[str, Any]) -> Recommendation | None:
-    """One ``ListRecommendations`` item as a Recommendation (None when it saves nothing)."""
+    """One ``ListRecommendations`` item as a Recommendation (None when it saves nothing, to the cent)."""
     saving = float(item.get("estimatedMonthlySavings") or 0.0)
-    if saving <= 0:
+    if cents(saving) <= 0:
         return None
     action, kind = item.get("actionType", ""), item.get("currentResourceType", "")
     account, region = item.get("accountId", ""), item.get("region", "")

@@ -22,6 +22,7 @@ from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpRes
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, HeadersPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
 
+from finops.money import cents
 from finops.sources.connector import SourceError
 from finops.sources.recommendations import Recommendation, title_of
 
@@ -57,7 +58,7 @@ def recommendation_from_item(item: dict[str, Any], subscription_id: str) -> Reco
     if str(properties.get("category", "")).lower() != "cost":
         return None
     saving, currency = _saving(properties)
-    if saving <= 0:
+    if cents(saving) <= 0:  # nothing to save, to the cent
         return None
     resource = (properties.get("resourceMetadata") or {}).get("resourceId") or ""
     account = _subscription(resource) or subscription_id

@@ -78,6 +78,10 @@ def test_new_prints_the_finding_with_its_id(cli):
     (("--scope", "account=1"), "costbot: column 'scope': unknown scope key 'account'"),
     (("--scope", "service"), "costbot: column 'scope': a scope is KEY=VALUE"),
     (("--estimate", "-3"), "costbot: column 'estimate': the estimate must be a positive number"),
+    (("--estimate", "0.001"), "costbot: column 'estimate': the estimate must be a positive number of dollars per "
+                              "month (at least $0.01)"),
+    (("--estimate", "1e13"), "costbot: column 'estimate': the estimate must be less than 1,000,000,000 dollars"),
+    (("--estimate", "1e400"), "costbot: column 'estimate': the estimate must be less than 1,000,000,000 dollars"),
 ])
 def test_bad_input_is_one_line_and_opens_nothing(cli, change, message):
     args = list(NEW)

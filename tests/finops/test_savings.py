@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from finops.savings import (
     allowed_actions,
     apply_action,
     describe_allowed,
+    parse_monthly_saving,
     savings_ledger,
 )
 
@@ -297,3 +299,29 @@ def test_ledger_refuses_input_it_cannot_book():
                          "implemented_on": date(2026, 1, 2), "realized_monthly": 1.0}])
     with pytest.raises(ValueError, match="ledger rows are by"):
         savings_ledger(_findings(), by=("service",))
+
+
+@pytest.mark.parametrize(("amount", "saving"), [
+    ("1200", Decimal("1200.00")), ("$1,200.50", Decimal("1200.50")), (0.006, Decimal("0.01")),
+    (999_999_999.99, Decimal("999999999.99")),
+])
+def test_a_monthly_saving_is_read_to_the_cent(amount, saving):
+    assert parse_monthly_saving(amount) == saving
+
+
+@pytest.mark.parametrize(("amount", "message"), [
+    ("0.001", "the estimate must be a positive number of dollars per month (at least $0.01)"),
+    ("0.005", "the estimate must be a positive number of dollars per month (at least $0.01)"),  # half to even: $0
+    ("-3", "the estimate must be a positive number of dollars per month (at least $0.01)"),
+    ("-1e400", "the estimate must be a positive number of dollars per month (at least $0.01)"),
+    ("1e13", "the estimate must be less than 1,000,000,000 dollars per month"),
+    ("1e400", "the estimate must be less than 1,000,000,000 dollars per month"),
+    (999_999_999.996, "the estimate must be less than 1,000,000,000 dollars per month"),  # once rounded
+    ("nan", "the estimate must be a number of dollars per month, e.g. 1200"),
+    ("inf", "the estimate must be a number of dollars per month, e.g. 1200"),
+    ("a lot", "the estimate must be a number of dollars per month, e.g. 1200"),
+])
+def test_a_monthly_saving_that_cannot_be_stored_is_refused_by_name(amount, message):
+    with pytest.raises(InputError) as error:
+        parse_monthly_saving(amount)
+    assert str(error.value) == f"column 'estimate': {message} (value {amount!r})"

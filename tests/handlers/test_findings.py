@@ -278,9 +278,11 @@ def test_finance_verifies_by_hand_with_the_amount_to_book(team_bot: RunningBot):
     press(bot, finding.id, "verify", "U_FINANCE")
     modal = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
     assert modal["blocks"][1]["element"]["initial_value"] == "200.00"
-    bad = bot.client.view_submission("finding_move", {"realized": {"value": "-5"}, "reason": {"value": "invoice"}},
-                                     user_id="U_FINANCE", view=modal)
-    assert bad.json()["errors"] == {"realized": "A verified saving is more than $0 a month"}
+    for amount, error in (("-5", "The realized saving must be a positive number of dollars per month (at least $0.01)"),
+                          ("1e400", "The realized saving must be less than 1,000,000,000 dollars per month")):
+        bad = bot.client.view_submission("finding_move", {"realized": {"value": amount}, "reason": {"value": "invoice"}},
+                                         user_id="U_FINANCE", view=modal)
+        assert bad.status == 200 and bad.json()["errors"] == {"realized": error}
     ok = bot.client.view_submission("finding_move", {"realized": {"value": "187.25"}, "reason": {"value": "invoice"}},
                                     user_id="U_FINANCE", view=modal)
     assert ok.status == 200
@@ -296,12 +298,19 @@ def test_the_new_finding_form_shows_mistakes_next_to_their_fields(team_bot: Runn
             "scope_more": {"value": "account=1"}, "estimate": {"value": "a lot"}, "due": {"value": date_pick(None)}}
     answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view).json()
     assert answer == {"response_action": "errors", "errors": {
-        "scope_more": "unknown scope key 'account': use provider, sub_account_id, service, region, resource_id, "
+        "scope_more": "Unknown scope key 'account': use provider, sub_account_id, service, region, resource_id, "
                       "sku_id or tag:KEY",
-        "estimate": "Write the saving as dollars per month, e.g. 1200"}}
+        "estimate": "The estimate must be a number of dollars per month, e.g. 1200"}}
     form["scope_more"] = {"value": ""}
     answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view).json()
     assert answer["errors"]["scope_more"] == "Pick at least one scope (what the saving is measured on)"
+    form["scope_service"] = {"value": multi("Amazon RDS")}
+    for estimate, error in (("0.001", "The estimate must be a positive number of dollars per month (at least $0.01)"),
+                            ("1e13", "The estimate must be less than 1,000,000,000 dollars per month"),
+                            ("1e400", "The estimate must be less than 1,000,000,000 dollars per month")):
+        form["estimate"] = {"value": estimate}
+        answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view)
+        assert answer.status == 200 and answer.json() == {"response_action": "errors", "errors": {"estimate": error}}
     assert FindingStore(bot.ctx.db).list_findings() == []
 
 

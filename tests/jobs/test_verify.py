@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot.config import Settings
 from bot.context import AppContext, build_context
@@ -22,6 +24,7 @@ from jobs.verify import load_scope_costs, schedule, verify_findings
 from storage.costs import CostStore
 from storage.db import Database
 from storage.findings import FindingStore, NewFinding
+from storage.tables.findings import Finding
 from tests.finops.sources.cost_file_helpers import FOCUS_HEADER, focus_row, write_csv
 from tests.harness import TEAMS_YAML
 
@@ -151,6 +154,19 @@ def test_a_scope_that_matches_nothing_is_noted_once_and_stays_verifying(ctx: App
     store = FindingStore(ctx.db)
     assert [e.action for e in store.history(finding_id)].count("cannot_verify") == 1
     assert store.get(finding_id).state is FindingState.VERIFYING
+
+
+def test_a_finding_that_cannot_be_measured_does_not_stop_the_others(ctx: AppContext, tmp_path):
+    ingest(ctx, write_org(tmp_path, step(100.0, 60.0)))
+    broken, good = implemented(ctx), implemented(ctx)
+    with ctx.db.session() as session:  # a row no check would let in today: an estimate of $0
+        session.execute(update(Finding).where(col(Finding.id) == broken).values(estimate_monthly_micros=0))
+    run = verify_findings(ctx)
+    assert [(i, s, str(r)) for i, s, r in run.concluded] == [(good, "verified", "1217.50")]
+    assert run.unmeasurable == [(broken, "estimate_monthly must be positive, not 0.0")]
+    store = FindingStore(ctx.db)
+    assert store.get(broken).state is FindingState.VERIFYING
+    assert [e.action for e in store.history(broken)][-1] == "cannot_verify"
 
 
 def test_the_monthly_recheck_flags_a_rollback_and_tells_the_team(ctx: AppContext, tmp_path):

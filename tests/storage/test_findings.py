@@ -68,6 +68,9 @@ def test_a_new_finding_is_identified_with_exact_money_and_a_normalised_scope(db:
     ({"scope": {"service": ["  "]}}, "scope key 'service' has no value"),
     ({"estimate_monthly": "0"}, "must be a positive number"),
     ({"estimate_monthly": "lots"}, "must be a number"),
+    ({"estimate_monthly": "0.001"}, r"must be a positive number of dollars per month \(at least \$0.01\)"),
+    ({"estimate_monthly": 1e13}, "must be less than 1,000,000,000 dollars per month"),
+    ({"estimate_monthly": "1e400"}, "must be less than 1,000,000,000 dollars per month"),
     ({"title": "   "}, "needs a title"),
     ({"source": "jira"}, "unknown source 'jira'"),
 ])
@@ -301,3 +304,14 @@ def test_refused_presses_are_audited_but_not_in_the_history(db: Database):
     audit = AuditLog(db).history("finding", finding.id)
     assert [(a.actor, a.action) for a in audit] == [("U_PAY_OWNER", "create"), ("U_STRANGER", "refused:accept")]
     assert store.get(finding.id).version == 1
+
+
+def test_a_saving_booked_by_hand_is_checked_like_an_estimate(db: Database):
+    store = FindingStore(db)
+    finding_id = implemented(store)
+    for amount in ("0.001", "1e13"):
+        with pytest.raises(InputError, match="column 'realized saving'"):
+            store.move(finding_id, "verify", actor=FINANCE, at=later(40), reason="invoice", realized_monthly=amount)
+    assert store.get(finding_id).state is FindingState.IMPLEMENTED
+    booked = store.move(finding_id, "verify", actor=FINANCE, at=later(40), reason="invoice", realized_monthly="4,500.5")
+    assert booked.realized_monthly == Decimal("4500.50")

@@ -123,3 +123,14 @@ def test_importing_twice_opens_each_recommendation_once(sqlite_db: Database):
     assert sorted(f.external_id for f in again.existing) == ["rec-ec2-1", "rec-rds-ri"]
     assert len(FindingStore(sqlite_db).list_findings()) == 3
     assert "SAVINGS FINDING #3" in ctx.delivery.transport.stream.getvalue()
+
+
+def test_recommendations_a_finding_cannot_hold_are_left_out_and_the_others_imported(sqlite_db: Database):
+    ctx = build_context(Settings(database_url=sqlite_db.url), teams=parse_teams(TEAMS_YAML), upgrade=False,
+                        transport=TerminalTransport(stream=io.StringIO()), now=lambda: NOW)
+    half_a_cent = {**DELETE, "recommendationId": "rec-tiny", "resourceId": "vol-1", "estimatedMonthlySavings": 0.004}
+    absurd = {**DELETE, "recommendationId": "rec-huge", "resourceId": "vol-2", "estimatedMonthlySavings": 2e9}
+    assert recommendation_from_item(half_a_cent) is None  # saves nothing, to the cent
+    result = import_recommendations(ctx, stubbed([[half_a_cent, RIGHTSIZE, absurd]])[0], by="cli:ops")
+    assert [f.title for f in result.created] == [recommendation_from_item(RIGHTSIZE).title]
+    assert len(FindingStore(sqlite_db).list_findings()) == 1
