@@ -3,8 +3,12 @@
 ``cost-optimization-hub:ListRecommendations`` (all pages; the hub lives in us-east-1 and answers
 for every member account when enrolled at the organization's management account). Each
 recommendation becomes a :class:`~finops.sources.recommendations.Recommendation` with source
-``aws-coh``, the recommendation id as external id, and ``estimatedMonthlySavings`` as the estimate
-(recommendations with no saving are left out). Its scope on cost data:
+``aws-coh`` and ``estimatedMonthlySavings`` as the estimate (recommendations with no saving are left
+out). Its external id names what it is about, not the recommendation: AWS refreshes the hub daily
+and a ``recommendationId`` is valid for at most 24 hours, so the same advice comes back under a
+new id. ``accountId|resource ARN (or id)|actionType`` for a resource, ``accountId|
+currentResourceType|region`` for a commitment purchase; the day's recommendation id goes into the
+finding's notes. Its scope on cost data:
 
 - a resource (rightsize, stop, delete, upgrade, Graviton, scale in): the account and the
   resource, by id and by ARN (the cost export names EC2 instances and EBS volumes by id, RDS and
@@ -29,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from finops.money import cents
 from finops.sources.aws_ce import aws_error_reason
 from finops.sources.connector import SourceError
-from finops.sources.recommendations import Recommendation, title_of, words
+from finops.sources.recommendations import Recommendation, natural_key, title_of, words
 
 SOURCE = "aws-coh"
 PROVIDER = "AWS"
@@ -47,6 +51,14 @@ COMMITMENT_SERVICES = {
     "MemoryDbReservedInstances": "Amazon MemoryDB",
     "DynamoDbReservedCapacity": "Amazon DynamoDB",
 }
+
+
+def external_id(item: dict[str, Any]) -> str:
+    """What a recommendation is about, stable across the hub's daily refreshes (see the module docstring)."""
+    account, action = item.get("accountId", ""), item.get("actionType", "")
+    if action in PURCHASES:
+        return natural_key(account, item.get("currentResourceType", ""), item.get("region", ""))
+    return natural_key(account, item.get("resourceArn") or item.get("resourceId", ""), action)
 
 
 def recommendation_from_item(item: dict[str, Any]) -> Recommendation | None:
@@ -75,8 +87,9 @@ def recommendation_from_item(item: dict[str, Any]) -> Recommendation | None:
              f"rollback possible {item.get('rollbackPossible', '?')}; "
              f"{item.get('estimatedSavingsPercentage', '?')} % of {item.get('estimatedMonthlyCost', '?')} "
              f"{item.get('currencyCode', 'USD')} a month")
+    notes += f"; recommendation {item.get('recommendationId', '?')} (AWS renews these ids daily)"
     return Recommendation(
-        source=SOURCE, external_id=item["recommendationId"], title=title_of(f"{words(action)} {target}{change}"),
+        source=SOURCE, external_id=external_id(item), title=title_of(f"{words(action)} {target}{change}"),
         provider=PROVIDER, account=account, scope={k: v for k, v in scope.items() if any(v)},
         estimate_monthly=saving,
         currency=item.get("currencyCode") or "USD", region=region, resource_id=resource_id or arn,

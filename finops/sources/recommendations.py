@@ -2,13 +2,15 @@
 
 AWS Cost Optimization Hub (aws_cost_optimization_hub.py) and Azure Advisor (azure_advisor.py)
 each return :class:`Recommendation` objects; they become savings findings whose ``source`` and
-``external_id`` (the provider's recommendation id) identify them, so importing again finds the
-finding instead of opening another. :func:`owner_teams` gives each recommendation the team
+``external_id`` identify them, so importing again finds the finding instead of opening another.
+The external id must stay the same for the same advice across the provider's refreshes (a
+resource and an action, where the provider's own id does not). :func:`owner_teams` gives each recommendation the team
 teams.yml assigns to its resource, account and tags, as if it were a cost row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from finops.ownership import allocate_costs
 from finops.teams import TeamsConfig
 
 TITLE_CHARS = 300
+EXTERNAL_ID_CHARS = 300  # the finding's external_id column
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,12 @@ def words(identifier: str) -> str:
     """``MigrateToGraviton`` -> ``Migrate to Graviton``: provider enums, readable in a title."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", identifier)
     return re.sub(r"(?<= )(To|In)\b", lambda m: m.group(1).lower(), spaced)
+
+
+def natural_key(*parts: str) -> str:
+    """``a|b|c``: what a recommendation is about, as its external id (a digest when too long to store)."""
+    key = "|".join(parts)
+    return key if len(key) <= EXTERNAL_ID_CHARS else f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def title_of(text: str) -> str:

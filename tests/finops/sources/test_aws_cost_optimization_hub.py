@@ -66,7 +66,8 @@ def test_every_page_is_read_and_mapped_to_a_scope_and_an_estimate():
     hub, stubber = stubbed([[RIGHTSIZE, NOTHING], [RESERVE]])
     rightsize, reserve = hub.recommendations()
     stubber.assert_no_pending_responses()
-    assert (rightsize.source, rightsize.external_id, rightsize.estimate_monthly) == ("aws-coh", "rec-ec2-1", 140.16)
+    assert (rightsize.source, rightsize.external_id, rightsize.estimate_monthly) == (
+        "aws-coh", "111222330440|arn:aws:ec2:us-east-1:111222330440:instance/i-0a1b2c3d4e5f60001|Rightsize", 140.16)
     assert rightsize.title == "Rightsize Ec2 Instance i-0a1b2c3d4e5f60001: m6i.2xlarge → m6i.xlarge"
     assert rightsize.scope == {"provider": ["AWS"], "sub_account_id": ["111222330440"], "resource_id": [
         "i-0a1b2c3d4e5f60001", "arn:aws:ec2:us-east-1:111222330440:instance/i-0a1b2c3d4e5f60001"]}
@@ -76,6 +77,8 @@ def test_every_page_is_read_and_mapped_to_a_scope_and_an_estimate():
     assert reserve.title == "Purchase Reserved Instances Rds Reserved Instances: 3 db.r6g.large, 1 year, no upfront"
     assert reserve.scope == {"provider": ["AWS"], "sub_account_id": ["111222330440"],
                              "service": ["Amazon Relational Database Service"], "region": ["eu-west-1"]}
+    assert reserve.external_id == "111222330440|RdsReservedInstances|eu-west-1"
+    assert reserve.notes.endswith("; recommendation rec-rds-ri (AWS renews these ids daily)")
 
 
 def test_the_account_filter_goes_to_aws():
@@ -115,12 +118,13 @@ def test_importing_twice_opens_each_recommendation_once(sqlite_db: Database):
                         transport=TerminalTransport(stream=io.StringIO()), now=lambda: NOW)
     first = import_recommendations(ctx, stubbed([[RIGHTSIZE], [RESERVE]])[0], by="cli:ops")
     assert [(f.external_id, f.team, f.assignee, str(f.estimate_monthly), f.source) for f in first.created] == [
-        ("rec-ec2-1", "search", "U_SEARCH_OWNER", "140.16", "aws-coh"),
-        ("rec-rds-ri", "payments", "U_PAY_OWNER", "612.50", "aws-coh")]
+        ("111222330440|arn:aws:ec2:us-east-1:111222330440:instance/i-0a1b2c3d4e5f60001|Rightsize", "search", "U_SEARCH_OWNER", "140.16", "aws-coh"),
+        ("111222330440|RdsReservedInstances|eu-west-1", "payments", "U_PAY_OWNER", "612.50", "aws-coh")]
     again = import_recommendations(ctx, stubbed([[RESERVE, DELETE, RIGHTSIZE]])[0], by="cli:ops")
-    assert [f.external_id for f in again.created] == ["rec-ebs"]
+    assert [f.external_id for f in again.created] == ["111222331441|vol-09|Delete"]
     assert str(again.created[0].estimate_monthly) == "8.00"
-    assert sorted(f.external_id for f in again.existing) == ["rec-ec2-1", "rec-rds-ri"]
+    assert sorted(f.external_id for f in again.existing) == [
+        "111222330440|RdsReservedInstances|eu-west-1", "111222330440|arn:aws:ec2:us-east-1:111222330440:instance/i-0a1b2c3d4e5f60001|Rightsize"]
     assert len(FindingStore(sqlite_db).list_findings()) == 3
     assert "SAVINGS FINDING #3" in ctx.delivery.transport.stream.getvalue()
 
@@ -134,3 +138,19 @@ def test_recommendations_a_finding_cannot_hold_are_left_out_and_the_others_impor
     result = import_recommendations(ctx, stubbed([[half_a_cent, RIGHTSIZE, absurd]])[0], by="cli:ops")
     assert [f.title for f in result.created] == [recommendation_from_item(RIGHTSIZE).title]
     assert len(FindingStore(sqlite_db).list_findings()) == 1
+
+
+def test_the_next_days_import_finds_the_same_advice_under_its_new_recommendation_id(sqlite_db: Database):
+    # AWS refreshes the hub daily: a recommendation id is valid for at most 24 hours.
+    ctx = build_context(Settings(database_url=sqlite_db.url), teams=parse_teams(TEAMS_YAML), upgrade=False,
+                        transport=TerminalTransport(stream=io.StringIO()), now=lambda: NOW)
+    first = import_recommendations(ctx, stubbed([[RIGHTSIZE, RESERVE, DELETE]])[0], by="cli:ops")
+    renewed = [{**item, "recommendationId": f"{item['recommendationId']}-next-day"} for item in (RIGHTSIZE, RESERVE, DELETE)]
+    again = import_recommendations(ctx, stubbed([renewed])[0], by="cli:ops")
+    assert again.created == []
+    assert sorted(f.id for f in again.existing) == sorted(f.id for f in first.created)
+    # Other advice on the same instance is another finding.
+    graviton = {**RIGHTSIZE, "recommendationId": "rec-grav", "actionType": "MigrateToGraviton"}
+    (created,) = import_recommendations(ctx, stubbed([[graviton]])[0], by="cli:ops").created
+    assert created.external_id.endswith("|MigrateToGraviton")
+    assert len(FindingStore(sqlite_db).list_findings()) == 4
