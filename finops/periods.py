@@ -20,7 +20,8 @@ Words are case-insensitive and may come in any order; a period phrase (``Oct 202
               | 2026-09-01..2026-09-30                               (a range, both ends included)
               | last|previous month|quarter|year|week
               | this month|quarter|year|week                         (to date)
-              | last|past N days                                     (the N days up to yesterday)
+              | last|past N days                                     (the N complete days: to the
+                                                                     last day of complete data)
 
 A month or quarter named without a year is the most recent one that has started. Without a
 period the question is about last month; without ``vs`` the comparison is the previous period of
@@ -329,8 +330,8 @@ def _tokens(text: str) -> list[_Token]:
 class _Parser:
     """One parse of one question; keeps the text and ``today`` for messages and relative periods."""
 
-    def __init__(self, text: str, today: date) -> None:
-        self.text, self.today = text, today
+    def __init__(self, text: str, today: date, complete_through: date) -> None:
+        self.text, self.today, self.complete_through = text, today, complete_through
         self.tokens = _tokens(text)
         last_quarter = _relative_period("quarter", today, -1)
         before = previous_period(last_quarter)
@@ -458,7 +459,9 @@ class _Parser:
                 raise self.error(bad, f"say {first} {unit} days")
             if not 1 <= count <= MAX_DAYS:
                 raise self.error(self.tokens[index + 1].text, f"the number of days goes from 1 to {MAX_DAYS}")
-            return days_period(self.today - timedelta(days=1), count), index + 3
+            # The N days with complete data: with a provider's lag, "last 30 days" cut to the
+            # complete days would compare a few days with 30 days, weeks apart.
+            return days_period(self.complete_through, count), index + 3
         bad = self.tokens[index + 1].text if index + 1 < len(self.tokens) else first
         if first.lower() == "past":
             raise self.error(bad, "say past N days, or last month, quarter, week or year")
@@ -555,6 +558,10 @@ class _Parser:
         period_a, period_b, note = self.complete_only(period_a, word_a, period_b, word_b,
                                                      complete_through, like_for_like=(not comparison_given
                                                                                       or period_a.kind == period_b.kind))
+        if period_a.kind == "days" and complete_through < self.today - timedelta(days=1):
+            days = f"{period_a.days} days end" if period_a.days > 1 else "day ends"
+            lag = f"The last {days} on {complete_through.isoformat()}, the last day with complete cost data."
+            note = f"{note} {lag}" if note else lag
         return Question(text=self.text, scope={k: tuple(v) for k, v in scope.items()},
                         period_a=period_a, period_b=period_b, metric=metric or DEFAULT_METRIC,
                         in_channel=in_channel, note=note)
@@ -670,4 +677,4 @@ def parse_question(text: str, *, today: date, complete_through: date | None = No
     understood, with two example questions in ``examples``) for anything it cannot place.
     """
     complete = complete_through if complete_through is not None else today - timedelta(days=1)
-    return _Parser(text, today).parse(complete)
+    return _Parser(text, today, complete).parse(complete)

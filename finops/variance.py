@@ -66,7 +66,11 @@ c = C / D the daily cost, q = Q / D the daily quantity and p = c / q the unit pr
   30-day one shows no day count for a fee that did not change, and a changed fee is its whole
   change (usage and rate where it has quantities). Rows without a category count as usage.
   A recurring fee charged every day (FOCUS ChargeFrequency "Recurring") is treated as a fee too:
-  the store keeps no charge frequency to tell the two apart.
+  the store keeps no charge frequency to tell the two apart;
+- ``charge_timing``: such a charge found in one period only, when the periods are not whole
+  calendar months (weeks, ``last N days``, ranges, months so far): a monthly fee on the 1st or tax
+  on the last day falls inside one window and not the other, which says nothing about new or gone
+  spend. Between whole months it is new or gone like any other spend.
 
 Every formula is antisymmetric, so swapping A and B flips every sign (and turns new into gone);
 the parts add up exactly to the contributor's change. The parts are computed per drilled node
@@ -100,7 +104,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
@@ -130,10 +134,13 @@ PRICE_COLUMNS: tuple[str, ...] = ("ProviderName", "PricingUnit", "ConsumedUnit",
 FIXED_CHARGE_CATEGORIES: frozenset[str] = frozenset({"purchase", "tax", "credit", "adjustment"})
 VARIANCE_KEYS: tuple[str, ...] = (*DRILL_COLUMNS.values(), *PRICE_COLUMNS)
 
-PARTS: tuple[str, ...] = ("usage", "rate", "mix", "days", "new", "gone", "unexplained_by_quantity")
+PARTS: tuple[str, ...] = ("usage", "rate", "mix", "days", "new", "gone", "charge_timing", "unexplained_by_quantity")
 _UNEXPLAINED = PARTS.index("unexplained_by_quantity")
-_PART_WORDS = {"usage": "usage", "rate": "rate", "mix": "mix", "days": "day count", "new": "new spend",
-               "gone": "spend gone", "unexplained_by_quantity": "not split (no quantities)"}
+# The words for each part in answers (Slack and terminal alike).
+PART_WORDS: dict[str, str] = {"usage": "usage", "rate": "rate", "mix": "mix", "days": "day count",
+                              "new": "new spend", "gone": "spend gone",
+                              "charge_timing": "monthly charge in one period only",
+                              "unexplained_by_quantity": "not split (no quantities)"}
 _PLURALS = {"team": "teams", "service": "services", "account": "accounts", "region": "regions",
             "sku": "SKUs", "resource": "resources"}
 
@@ -231,6 +238,7 @@ class Contributor:
     days: Decimal
     new: Decimal
     gone: Decimal
+    charge_timing: Decimal
     unexplained_by_quantity: Decimal
 
     def parts(self) -> dict[str, Decimal]:
@@ -616,8 +624,11 @@ def _lines(nodes: list[_Node], deltas: np.ndarray, codes: dict[str, np.ndarray],
 # The parts
 
 
-def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days_b: int) -> np.ndarray:
+def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days_b: int, *,
+           whole_months: bool) -> np.ndarray:
     """(n_lines, len(PARTS)) float dollars: the split of each line's change (module docstring).
+
+    ``whole_months``: both periods are made of whole calendar months (see ``charge_timing``).
 
     ``line_of`` gives each series' line: the drilled nodes, so that a line folded from several
     nodes has exactly the sum of their parts, whatever ``top_n`` folded.
@@ -637,11 +648,14 @@ def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days
     cq_a, cq_b = _sum_quantity_by(ids, series.cq_a, size), _sum_quantity_by(ids, series.cq_b, size)
 
     both = (cost_a != 0) & (cost_b != 0)
-    new = np.where((cost_b == 0) & (cost_a != 0), cost_a, 0.0)
-    gone = np.where((cost_a == 0) & (cost_b != 0), -cost_b, 0.0)
     # Fees are compared as totals: one "day" each (see "Parts of a contributor").
     fixed = series.flag("ChargeCategory", lambda category: category.casefold() in FIXED_CHARGE_CATEGORIES)
     fixed = fixed[representative]
+    # A fee in one period only, when the periods are not whole months, fell on a day of one window.
+    one_sided_fee = fixed & ~both & (not whole_months)
+    timing = np.where(one_sided_fee, cost_a - cost_b, 0.0)
+    new = np.where((cost_b == 0) & (cost_a != 0) & ~one_sided_fee, cost_a, 0.0)
+    gone = np.where((cost_a == 0) & (cost_b != 0) & ~one_sided_fee, -cost_b, 0.0)
     length_a, length_b = np.where(fixed, 1.0, float(days_a)), np.where(fixed, 1.0, float(days_b))
     mid = (length_a + length_b) / 2
     daily_a, daily_b = cost_a / length_a, cost_b / length_b
@@ -686,7 +700,7 @@ def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days
         usage = _sum_by(group_line, usage_unit, n_lines)
         mix = _sum_by(group_line, _sum_by(groups, usage_i[split], count) - usage_unit, n_lines)
     return np.column_stack([usage, _sum_by(line, rate, n_lines), mix, _sum_by(line, days, n_lines),
-                            _sum_by(line, new, n_lines), _sum_by(line, gone, n_lines),
+                            _sum_by(line, new, n_lines), _sum_by(line, gone, n_lines), _sum_by(line, timing, n_lines),
                             _sum_by(line, unexplained, n_lines)])
 
 
@@ -714,6 +728,11 @@ def _round_parts(parts: Sequence[float], total: Decimal) -> list[Decimal]:
         for i in sorted(range(len(exact)), key=lambda i: (remainders[i], i))[:-missing]:
             rounded[i] -= CENT
     return rounded
+
+
+def _whole_months(period: Period) -> bool:
+    """True when ``period`` starts on a 1st and ends on the last day of a month."""
+    return period.start.day == 1 and (period.end + timedelta(days=1)).day == 1
 
 
 def _absorb_rounding(lines: Sequence[_Line], figures: list[list], exact: Sequence[tuple[int, int]],
@@ -860,7 +879,8 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
     b_micros = [to_micros(cost_b[node.rows].sum()) for node in nodes]
     node_a, node_b = [cents(from_micros(m)) for m in a_micros], [cents(from_micros(m)) for m in b_micros]
     node_parts = [_round_parts(values.tolist(), a - b) for values, a, b in
-                  zip(_parts(series, node_of, len(nodes), question.period_a.days, question.period_b.days),
+                  zip(_parts(series, node_of, len(nodes), question.period_a.days, question.period_b.days,
+                             whole_months=_whole_months(question.period_a) and _whole_months(question.period_b)),
                       node_a, node_b, strict=True)]
     total_a, total_b = cents(from_micros(sum(a_micros))), cents(from_micros(sum(b_micros)))
     lines = _lines(nodes, np.array([float(a - b) for a, b in zip(node_a, node_b, strict=True)]), codes, top_n)
@@ -890,7 +910,7 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
 def _parts_text(contributor: Contributor) -> str:
     parts = [(name, value) for name, value in contributor.parts().items() if value]
     parts.sort(key=lambda item: -abs(item[1]))
-    return ", ".join(f"{_PART_WORDS[name]} {format_usd(value, signed=True)}" for name, value in parts)
+    return ", ".join(f"{PART_WORDS[name]} {format_usd(value, signed=True)}" for name, value in parts)
 
 
 def _explainer_name(explainer: Explainer) -> str:

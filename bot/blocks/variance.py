@@ -22,7 +22,7 @@ from typing import Any
 from bot.blocks.costs import cut, escape
 from finops.money import format_usd
 from finops.periods import Period, Question, scope_text
-from finops.variance import DEFAULT_TOP_N, PARTS, Contributor, VarianceAnswer, summary_lines
+from finops.variance import DEFAULT_TOP_N, PART_WORDS, PARTS, Contributor, VarianceAnswer, summary_lines
 
 PAGE_SIZE = DEFAULT_TOP_N
 DRILL_ACTION = "why_drill"
@@ -32,9 +32,6 @@ LABEL_CHARS = 300  # a contributor label (resource IDs can be very long)
 SECTION_CHARS = 2_900
 HEADER_CHARS = 150
 MAX_EXPLAINERS = 8
-
-_PART_WORDS = {"usage": "usage", "rate": "rate", "mix": "mix", "days": "day count", "new": "new spend",
-               "gone": "spend gone", "unexplained_by_quantity": "not split (no quantities)"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +108,7 @@ def _split_text(parts: dict[str, Decimal], answer: VarianceAnswer, *, day_counts
     for name, value in sorted(parts.items(), key=lambda item: -abs(item[1])):
         if not value:
             continue
-        word = f"{_PART_WORDS[name]} {_signed(value)}"
+        word = f"{PART_WORDS[name]} {_signed(value)}"
         if name == "days" and day_counts:
             word += f" ({q.period_a.label} has {q.period_a.days} days, {q.period_b.label} {q.period_b.days})"
         words.append(word)

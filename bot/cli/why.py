@@ -16,7 +16,7 @@ from finops.money import format_usd
 from finops.variance import DEFAULT_TOP_N, PARTS, VarianceAnswer, summary_lines
 
 _HEADINGS = {"usage": "usage", "rate": "rate", "mix": "mix", "days": "days", "new": "new", "gone": "gone",
-             "unexplained_by_quantity": "not split"}
+             "charge_timing": "timing", "unexplained_by_quantity": "not split"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -83,6 +83,14 @@ def test_provider_lag_cuts_a_past_period_too():
                              "compared with the first 29 days of September 2026.")
 
 
+def test_last_n_days_are_the_n_complete_days_when_the_provider_lags():
+    question = parse_question("last 30 days", today=date(2026, 11, 27), complete_through=date(2026, 10, 31))
+    assert span(question) == ((d("2026-10-02"), d("2026-10-31")), (d("2026-09-02"), d("2026-10-01")))
+    assert question.period_a.label == "the 30 days to 2026-10-31"
+    assert question.note == "The last 30 days end on 2026-10-31, the last day with complete cost data."
+    assert parse_question("past 7 days", today=TODAY).note is None  # complete through yesterday: nothing to say
+
+
 def test_a_shorter_comparison_month_is_compared_whole():
     question = parse_question("this month", today=date(2026, 3, 31))
     assert span(question) == ((d("2026-03-01"), d("2026-03-30")), (d("2026-02-01"), d("2026-02-28")))

@@ -140,6 +140,25 @@ def test_monthly_fees_tax_and_credits_are_not_scaled_by_day_count():
     (fee_line,) = explain_variance(raised, ask("2026-10")).contributors
     assert split(fee_line) == {"unexplained_by_quantity": D("600.00")}
 
+def test_a_monthly_charge_in_one_window_only_is_timing_not_new_or_gone():
+    # Weeks: the support fee on 1 October and the tax on 30 September fall in one week each.
+    usage = spend("2026-09-21", "2026-10-11", daily=100.0, quantity=10).assign(ChargeCategory="Usage")
+    fee = spend("2026-10-01", "2026-10-01", daily=6000.0, service="AWS Support").assign(ChargeCategory="Purchase")
+    tax = spend("2026-09-30", "2026-09-30", daily=210.0, team="", service="Tax").assign(ChargeCategory="Tax")
+    costs = frame(usage, fee, tax)
+    week = explain_variance(costs, ask("2026-09-28..2026-10-04 vs 2026-09-21..2026-09-27"))
+    check_exact(week)
+    assert [(c.label, c.delta, split(c)) for c in week.contributors] == [
+        ("payments / AWS Support", D("6000.00"), {"charge_timing": D("6000.00")}),  # the fee: in A only
+        ("(no team) / Tax", D("210.00"), {"charge_timing": D("210.00")}),  # the tax: in A only
+        ("payments / 1 other service", D("0.00"), {})]
+    assert summary_lines(week)[1] == "payments / AWS Support: +$6,000.00 (monthly charge in one period only +$6,000.00)"
+    # Between whole months a fee in one of them is new spend, as anything else.
+    month = explain_variance(frame(usage, fee), ask("2026-10"))
+    assert {c.dimensions.get("service"): split(c) for c in month.contributors}["AWS Support"] == \
+        {"new": D("6000.00")}
+
+
 def test_new_and_gone_services():
     costs = frame(spend("2026-07-01", "2026-08-31", daily=50.0, quantity=100),
                   spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon S3"),
