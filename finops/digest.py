@@ -4,7 +4,8 @@ in, dataclasses out; rendering is bot/blocks/digest.py, gathering the inputs job
 A digest covers the last complete ISO week (Monday to Sunday) before the day it runs, compared
 with the week before. Money is summed in micro-dollars and shown in cents. A week whose last
 days are not complete in the cost data yet says so (``complete_through``) instead of reading a
-low partial day as a drop.
+low partial day as a drop; a week the cost data does not reach at all (``has_data`` false: the
+data ends before its Monday, or there is none) has no spend to report, not $0 of spend.
 
 Team digest: last week vs the week before; the month of the week's last day to date against
 its budget and month-end forecast; the top movers (services whose week changed most, shared-pool
@@ -119,7 +120,7 @@ class TeamDigest:
     team: str
     channel: str
     week: Week
-    complete_through: date
+    complete_through: date | None  # None: no cost data at all
     spend: Change
     month: str
     month_to_date: Decimal
@@ -137,9 +138,19 @@ class TeamDigest:
     daily: tuple[tuple[date, float], ...]  # the chart: daily cost of the last CHART_WEEKS weeks
 
     @property
+    def has_data(self) -> bool:
+        """The complete cost data reaches into the week (else its spend is unknown, not zero)."""
+        return covers(self.complete_through, self.week)
+
+    @property
     def partial(self) -> bool:
         """The week's last days are not complete in the cost data yet."""
-        return self.complete_through < self.week.end
+        return self.complete_through is not None and self.complete_through < self.week.end
+
+
+def covers(complete_through: date | None, week: Week) -> bool:
+    """Whether cost data complete through ``complete_through`` reaches into ``week``."""
+    return complete_through is not None and complete_through >= week.start
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,7 @@ class TeamRank:
 class OrgDigest:
     channel: str
     week: Week
-    complete_through: date
+    complete_through: date | None  # None: no cost data at all
     spend: Change
     month: str
     month_to_date: Decimal
@@ -171,6 +182,11 @@ class OrgDigest:
     quarter: str
     scorecard: Scorecard | None
     weekly: tuple[tuple[str, float, float], ...] = field(default=())  # (team, week before, last week) for the chart
+
+    @property
+    def has_data(self) -> bool:
+        """The complete cost data reaches into the week (else its spend is unknown, not zero)."""
+        return covers(self.complete_through, self.week)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +249,14 @@ def findings_by_state(findings: Sequence[FindingSummary]) -> tuple[StateTotal, .
 
 
 def quarter_of(day: date) -> str:
+    """The savings ledger's key of the quarter of ``day``: ``2026Q4``."""
     return str(pd.Timestamp(day).to_period("Q"))
+
+
+def quarter_label(day: date) -> str:
+    """The quarter of ``day`` as every answer writes it: ``Q4 2026``."""
+    period = pd.Timestamp(day).to_period("Q")
+    return f"Q{period.quarter} {period.year}"
 
 
 def realized_in_quarter(findings: Sequence[FindingSummary], quarter: str, team: str | None = None) -> tuple[Decimal, int]:
@@ -260,7 +283,14 @@ def _daily_series(frame: pd.DataFrame, week: Week, metric: str) -> tuple[tuple[d
 # The digests
 
 
-def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date,
+def _month_to_date(frame: pd.DataFrame, week: Week, complete_through: date | None, metric: str) -> Decimal:
+    """Spend of the month of the week's last day, through that day or the last complete day."""
+    if complete_through is None:
+        return Decimal(0)
+    return _sum(frame, _in(frame, week.end.replace(day=1), min(week.end, complete_through)), metric)
+
+
+def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date | None,
                 forecast: MonthForecast | None, budget: float | None,
                 anomalies: Sequence[AnomalyLine], findings: Sequence[FindingSummary],
                 stalled: Sequence[str] = (), units: Sequence[UnitTrend] = (),
@@ -269,39 +299,37 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
 
     ``costs``: daily costs with ChargePeriodStart, x_Team, x_AllocationRule, ServiceName and
     ``metric`` (shared pools split), covering at least the chart's weeks and the month of the
-    week's end; other teams' rows are ignored. ``forecast``: the month-end forecast as of the
-    week's last day. ``findings``: every finding (other teams' are ignored).
+    week's end; other teams' rows are ignored. ``complete_through``: the last complete day of cost
+    data (None: there is none). ``forecast``: the month-end forecast as of the week's last day.
+    ``findings``: every finding (other teams' are ignored).
     """
     mine = costs[(costs[TEAM] == team).to_numpy()]
-    month_start = week.end.replace(day=1)
     status = None
     if budget is not None and forecast is not None:
         status = budget_status(forecast, {team: budget})[0]
     found = forecast.team(team) if forecast is not None else None
     my_findings = [f for f in findings if f.team == team]
     open_ = sorted((f for f in my_findings if f.state in OPEN_STATES), key=lambda f: (-f.estimate_monthly, f.id))
-    quarter = quarter_of(week.end)
-    realized, verified = realized_in_quarter(my_findings, quarter)
+    realized, verified = realized_in_quarter(my_findings, quarter_of(week.end))
     return TeamDigest(
         team=team, channel=channel, week=week, complete_through=complete_through,
         spend=week_change(mine, week, team, metric=metric), month=f"{week.end:%Y-%m}",
-        month_to_date=_sum(mine, _in(mine, month_start, min(week.end, complete_through)), metric),
+        month_to_date=_month_to_date(mine, week, complete_through, metric),
         budget=status, forecast=None if forecast is None else (found.forecast if found else 0.0),
         movers=top_movers(mine, week, metric=metric),
         anomalies=tuple(sorted((a for a in anomalies if a.team == team), key=lambda a: (-abs(a.impact), str(a.id)))),
         findings=findings_by_state(my_findings), open_findings=tuple(open_), stalled=tuple(stalled),
-        quarter=quarter, realized_quarter=realized, verified_quarter=verified,
+        quarter=quarter_label(week.end), realized_quarter=realized, verified_quarter=verified,
         units=tuple(u for u in units if u.team == team), daily=_daily_series(mine, week, metric),
     )
 
 
-def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date, teams: Sequence[str],
+def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date | None, teams: Sequence[str],
                forecast: MonthForecast | None, budgets: Mapping[str, float], untagged: pd.DataFrame,
                anomalies: Sequence[AnomalyLine], findings: Sequence[FindingSummary],
                scorecard: Scorecard | None, metric: str = "EffectiveCost") -> OrgDigest:
     """The organisation's digest of ``week``: ``costs`` as for :func:`team_digest` (every team's),
     ``teams`` the names of teams.yml (teams with no spend are ranked too, at zero)."""
-    month_start = week.end.replace(day=1)
     statuses = {s.team: s for s in budget_status(forecast, budgets)} if forecast is not None else {}
     owners = list(dict.fromkeys([*teams, *sorted(set(costs[TEAM]) - {UNALLOCATED} - set(teams))]))
     ranks = []
@@ -313,18 +341,17 @@ def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_throug
     ranks.sort(key=lambda r: (-abs(r.change.delta), r.change.label))
     unallocated = costs[(costs[TEAM] == UNALLOCATED).to_numpy()]
     open_ = [f for f in findings if f.state in OPEN_STATES]
-    quarter = quarter_of(week.end)
-    realized, _ = realized_in_quarter(findings, quarter)
+    realized, _ = realized_in_quarter(findings, quarter_of(week.end))
     return OrgDigest(
         channel=channel, week=week, complete_through=complete_through,
         spend=week_change(costs, week, "organisation", metric=metric), month=f"{week.end:%Y-%m}",
-        month_to_date=_sum(costs, _in(costs, month_start, min(week.end, complete_through)), metric),
+        month_to_date=_month_to_date(costs, week, complete_through, metric),
         forecast=None if forecast is None else forecast.org.forecast,
         forecast_low=None if forecast is None else forecast.org.low,
         forecast_high=None if forecast is None else forecast.org.high,
         teams=tuple(ranks), unallocated=week_change(unallocated, week, UNALLOCATED, metric=metric),
         untagged=untagged, open_anomalies=len(anomalies),
         open_findings=(len(open_), sum((Decimal(repr(f.estimate_monthly)) for f in open_), Decimal(0))),
-        realized_quarter=realized, quarter=quarter, scorecard=scorecard,
+        realized_quarter=realized, quarter=quarter_label(week.end), scorecard=scorecard,
         weekly=tuple((r.change.label, float(r.change.before), float(r.change.last)) for r in ranks),
     )

@@ -93,7 +93,7 @@ class DigestInputs:
     """Everything the week's digests are built from, loaded once per run."""
 
     week: Week
-    complete_through: date
+    complete_through: date | None  # None: no cost data at all
     costs: pd.DataFrame  # by day, team, rule, category, service; shared pools split
     forecast: MonthForecast | None
     anomalies: list[AnomalyLine]
@@ -105,7 +105,7 @@ def load_digest_inputs(ctx: AppContext, week: Week) -> DigestInputs:
     """Costs of the chart's weeks and of the week's month, the forecast as of the week's last day,
     anomalies, findings and unit costs (weekly where a team records weekly values, else monthly)."""
     store = CostStore(ctx.db)
-    through = complete_through(store, week.end) or week.end
+    through = complete_through(store, week.end)
     start = min(week.end - timedelta(days=7 * CHART_WEEKS - 1), week.end.replace(day=1))
     costs = load_team_daily(store, ctx.teams, start=start, end=week.end, extra=["ServiceName"])
     try:
@@ -143,14 +143,15 @@ class DigestMessage:
     audience: str
     team: str  # "" for the org digest
     message: Message
-    chart: FileUpload
+    chart: FileUpload | None  # None when the cost data does not reach the week: no spend to draw
 
 
 def team_message(digest: TeamDigest) -> DigestMessage:
     rendered = team_digest_message(digest)
     key = team_key(digest.team, digest.week)
     chart = FileUpload(key=f"{key}:chart", channel=digest.channel, filename=f"digest-{digest.team}-{digest.week.label}.png",
-                       content=team_week_chart(digest), title=f"{digest.team}: {digest.week.title}", thread_key=key)
+                       content=team_week_chart(digest), title=f"{digest.team}: {digest.week.title}",
+                       thread_key=key) if digest.has_data else None
     return DigestMessage(TEAM_AUDIENCE, digest.team,
                          Message(key=key, channel=digest.channel, text=rendered["text"], blocks=rendered["blocks"]),
                          chart)
@@ -160,7 +161,8 @@ def org_message(digest: OrgDigest) -> DigestMessage:
     rendered = org_digest_message(digest)
     key = org_key(digest.week)
     chart = FileUpload(key=f"{key}:chart", channel=digest.channel, filename=f"digest-org-{digest.week.label}.png",
-                       content=org_week_chart(digest), title=f"Teams: {digest.week.title}", thread_key=key)
+                       content=org_week_chart(digest), title=f"Teams: {digest.week.title}",
+                       thread_key=key) if digest.has_data else None
     return DigestMessage(ORG_AUDIENCE, "", Message(key=key, channel=digest.channel, text=rendered["text"],
                                                    blocks=rendered["blocks"]), chart)
 
@@ -212,7 +214,8 @@ def post_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Se
             else:
                 digest = org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day)))
             ctx.delivery.send(digest.message)
-            ctx.delivery.upload(digest.chart)
+            if digest.chart is not None:
+                ctx.delivery.upload(digest.chart)
         except Exception:
             log.exception("the %s digest of %s failed; released for the next run", team or "org", week.label)
             runs.release(week.label, audience, team, by=me)

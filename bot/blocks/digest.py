@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
@@ -115,14 +116,27 @@ def _listed(lines: Sequence[str], limit: int, rest: str) -> str:
     return "\n".join(shown)
 
 
+def no_data_text(complete_through: date | None) -> str:
+    """Why a digest has no spend lines: the complete cost data does not reach its week."""
+    if complete_through is None:
+        return ":hourglass_flowing_sand: *No cost data yet*: nothing has been ingested (`costbot ingest status`)."
+    return (f":hourglass_flowing_sand: *No cost data for this week yet*: the data ends {complete_through:%d %b} "
+            "(`costbot ingest status`).")
+
+
+NO_DATA_NOTE = ("Open anomalies, findings and savings come from the bot's own records; spend, budget and "
+                "forecast follow once the week's cost data is in (`/cost digest preview`).")
+
+
 def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
     """A team channel's weekly digest (see the module docstring for the limits)."""
     week = digest.week
-    blocks: list[dict] = [
-        _header(f"{digest.team} · {week.title}"),
-        _section(f"*Last week* {change_text(digest.spend)}\n{_budget_text(digest)}"),
-    ]
-    if digest.movers:
+    blocks: list[dict] = [_header(f"{digest.team} · {week.title}")]
+    if not digest.has_data:
+        blocks.append(_section(no_data_text(digest.complete_through)))
+    else:
+        blocks.append(_section(f"*Last week* {change_text(digest.spend)}\n{_budget_text(digest)}"))
+    if digest.has_data and digest.movers:
         blocks.append(_section("*Top movers* (by service, against the week before)\n"
                                + "\n".join(mover_line(m) for m in digest.movers[:MOVER_LINES])))
     if not digest.anomalies:
@@ -149,9 +163,13 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
         blocks.append(_section("*Findings*: none yet. `/cost finding new` opens one."))
     saved = (f"*Savings realized in {digest.quarter}*: {format_usd(digest.realized_quarter)}/month from "
              f"{digest.verified_quarter} verified finding{'s' if digest.verified_quarter != 1 else ''}")
-    if digest.units:
+    if digest.has_data and digest.units:
         saved += "\n*Unit cost*\n" + _listed([unit_line(u) for u in digest.units], UNIT_LINES, "metrics")
     blocks.append(_section(saved))
+    if not digest.has_data:
+        blocks.append(_context(NO_DATA_NOTE))
+        return {"text": f"{digest.team} weekly digest, {week.title}: no cost data for this week yet",
+                "blocks": blocks}
     partial = (f" Data is complete through {digest.complete_through:%a %d %b}: the last days of the week may "
                "still change." if digest.partial else "")
     blocks.append(_context(f"Effective cost, shared costs split. `/cost why team={digest.team} last week` explains "
@@ -174,6 +192,10 @@ def rank_line(rank: TeamRank) -> str:
 def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
     """The default channel's weekly digest: the org view and the maturity scorecard."""
     week = digest.week
+    if not digest.has_data:
+        blocks = [_header(f"Organisation · {week.title}"), _section(no_data_text(digest.complete_through)),
+                  *_org_records_and_scorecard(digest)]
+        return {"text": f"Weekly digest, {week.title}: no cost data for this week yet", "blocks": blocks}
     forecast = ""
     if digest.forecast is not None:
         interval = (f" ({format_usd(digest.forecast_low)} – {format_usd(digest.forecast_high)})"
@@ -197,18 +219,28 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
         unallocated += "\n*Top untagged cost drivers* of the week\n" + _listed(drivers, DRIVER_LINES,
                                                                                 "in `costbot coverage`")
     blocks.append(_section(unallocated))
-    count, monthly = digest.open_findings
-    blocks.append(_section(f"*Open anomalies*: {digest.open_anomalies} · *Open findings*: {count} "
-                           f"({format_usd(monthly)}/month identified) · *Realized in {digest.quarter}*: "
-                           f"{format_usd(digest.realized_quarter)}/month"))
-    partial = (f" Data complete through {digest.complete_through:%a %d %b}." if digest.complete_through < week.end
-               else "")
-    blocks.append(_context(f"Effective cost, shared costs split; each team's digest is in its channel.{partial}"))
-    if digest.scorecard is not None:
-        blocks += scorecard_blocks(digest.scorecard)
+    blocks.append(_section(unallocated))
+    blocks += _org_records_and_scorecard(digest)
     text = (f"Weekly digest, {week.title}: {format_usd(digest.spend.last)} "
             f"({format_usd(digest.spend.delta, signed=True)} vs the week before)")
     return {"text": text, "blocks": blocks}
+
+
+def _org_records_and_scorecard(digest: OrgDigest) -> list[dict]:
+    """The org digest's lines from the bot's own records, its closing note, and the scorecard."""
+    count, monthly = digest.open_findings
+    blocks = [_section(f"*Open anomalies*: {digest.open_anomalies} · *Open findings*: {count} "
+                       f"({format_usd(monthly)}/month identified) · *Realized in {digest.quarter}*: "
+                       f"{format_usd(digest.realized_quarter)}/month")]
+    if not digest.has_data:
+        blocks.append(_context(NO_DATA_NOTE))
+    else:
+        partial = (f" Data complete through {digest.complete_through:%a %d %b}."
+                   if digest.complete_through < digest.week.end else "")
+        blocks.append(_context(f"Effective cost, shared costs split; each team's digest is in its channel.{partial}"))
+    if digest.scorecard is not None:
+        blocks += scorecard_blocks(digest.scorecard)
+    return blocks
 
 
 def more_message(title: str, lines: Sequence[str], *, pointer: str) -> dict[str, Any]:

@@ -34,7 +34,8 @@ def run_digest(args: argparse.Namespace) -> int:
         for digest in preview_digest(ctx, team=team):
             print(f"── {digest.message.channel} ({digest.message.key}) " + "─" * 20)
             print(blocks_to_text(digest.message.blocks, digest.message.text))
-            print(f"(chart in the thread: {digest.chart.filename})\n")
+            print(f"(chart in the thread: {digest.chart.filename})\n" if digest.chart else "(no chart: no cost data "
+                  "for the week)\n")
         return 0
     posted = post_weekly_digests(ctx, teams=[team] if team else None, org=team is None)
     wanted = 1 if team else len(ctx.teams.team_names) + 1

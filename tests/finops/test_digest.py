@@ -75,7 +75,7 @@ def test_team_digest_numbers(costs: pd.DataFrame) -> None:
     assert [(s.state, s.count, s.monthly) for s in digest.findings] == [
         ("identified", 2, Decimal("100.5")), ("in_progress", 1, Decimal("300.0")), ("verified", 2, Decimal("290.0"))]
     assert [f.id for f in digest.open_findings] == [3, 2, 4]
-    assert (digest.quarter, digest.realized_quarter, digest.verified_quarter) == ("2026Q4", Decimal("150.0"), 1)
+    assert (digest.quarter, digest.realized_quarter, digest.verified_quarter) == ("Q4 2026", Decimal("150.0"), 1)
     assert digest.stalled == ("#3 Spot for batch: past due since 01 Nov",)
     assert len(digest.daily) == 35 and digest.daily[-1] == (date(2026, 11, 15), pytest.approx(127.2))
     assert not digest.partial

@@ -331,3 +331,44 @@ def test_a_team_with_no_spend_budgeted_gets_its_digest(sqlite_db: Database, fake
         assert not any("inf %" in json.dumps(m["blocks"]) for m in fake_slack.calls("chat.postMessage"))
     finally:
         running.stop()
+
+
+def test_a_week_the_cost_data_does_not_reach_is_not_reported_as_zero(sqlite_db: Database, fake_slack) -> None:
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # reports week 47 (16-22 Nov)
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: monday)
+    try:
+        flat_history(sqlite_db, teams_config(), through=date(2026, 10, 31))
+        posted = post_weekly_digests(running.ctx)
+        assert [d.message.key for d in posted] == ["digest:payments:2026-W47", "digest:search:2026-W47",
+                                                   "digest-org:2026-W47"]
+        payments = fake_slack.messages("#team-payments")[0]
+        assert payments["text"] == "payments weekly digest, Week 47 · 16–22 Nov 2026: no cost data for this week yet"
+        sections = [b["text"]["text"] for b in payments["blocks"] if b["type"] == "section"]
+        assert sections[0] == (":hourglass_flowing_sand: *No cost data for this week yet*: the data ends 31 Oct "
+                               "(`costbot ingest status`).")
+        assert sections[1:] == ["*Open anomalies*: none", "*Findings*: none yet. `/cost finding new` opens one.",
+                                "*Savings realized in Q4 2026*: $0.00/month from 0 verified findings"]
+        org_blocks = fake_slack.messages("#finops")[0]["blocks"]
+        assert org_blocks[1]["text"]["text"].startswith(":hourglass_flowing_sand: *No cost data for this week yet*")
+        assert not any("Last week" in json.dumps(m["blocks"]) or "Teams by change" in json.dumps(m["blocks"])
+                       for m in fake_slack.calls("chat.postMessage"))
+        assert any(b["type"] == "header" and b["text"]["text"].startswith("FinOps maturity:") for b in org_blocks)
+        assert fake_slack.files() == []  # no chart of a week without data
+    finally:
+        running.stop()
+
+
+def test_with_no_cost_data_at_all_the_digest_says_so(org_without_costs) -> None:
+    [payments] = [d for d in post_weekly_digests(org_without_costs.ctx, org=False) if d.team == "payments"]
+    assert payments.message.blocks[1]["text"]["text"] == (
+        ":hourglass_flowing_sand: *No cost data yet*: nothing has been ingested (`costbot ingest status`).")
+    assert payments.chart is None
+
+
+@pytest.fixture
+def org_without_costs(sqlite_db: Database, fake_slack):
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
+    try:
+        yield running
+    finally:
+        running.stop()
