@@ -16,7 +16,14 @@ import secrets
 
 from slack_bolt import Ack, App, Respond
 
-from bot.blocks.digest import MORE_ACTION, finding_line, more_message, parse_more_value, rank_line
+from bot.blocks.digest import (
+    MORE_ACTION,
+    finding_line,
+    more_message,
+    parse_more_value,
+    rank_line,
+    teams_pointer,
+)
 from bot.context import AppContext
 from bot.services.forecast import find_team
 from bot.services.records import load_findings
@@ -71,7 +78,7 @@ def register(app: App, ctx: AppContext) -> None:
             if kind == "teams":
                 digest = build_org_digest(ctx, load_digest_inputs(ctx, week), None)
                 message = more_message(f"Every team by its change, {week.title}",
-                                       [rank_line(r) for r in digest.teams], pointer="`costbot forecast` lists all.")
+                                       [rank_line(r) for r in digest.teams], pointer=teams_pointer(week))
             else:
                 findings = sorted((f for f in load_findings(ctx.db) if f.team == team and f.state in OPEN_STATES),
                                   key=lambda f: (-f.estimate_monthly, f.id))

@@ -16,7 +16,7 @@ from typing import Any
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
 from bot.blocks.forecast import NO_SPEND_BUDGETED, month_label, share_of_budget
 from bot.blocks.maturity import scorecard_blocks
-from finops.digest import AnomalyLine, Change, OrgDigest, TeamDigest, TeamRank
+from finops.digest import AnomalyLine, Change, OrgDigest, TeamDigest, TeamRank, Week
 from finops.maturity import FindingSummary
 from finops.money import format_usd
 from finops.units import UnitTrend, format_unit_cost, singular
@@ -241,6 +241,11 @@ def _org_records_and_scorecard(digest: OrgDigest) -> list[dict]:
     if digest.scorecard is not None:
         blocks += scorecard_blocks(digest.scorecard)
     return blocks
+
+
+def teams_pointer(week: Week) -> str:
+    """Where every team's spend of ``week`` is listed without a limit."""
+    return f"`costbot costs --by team --from {week.start} --to {week.end}` lists every team's spend of the week."
 
 
 def more_message(title: str, lines: Sequence[str], *, pointer: str) -> dict[str, Any]:
