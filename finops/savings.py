@@ -277,6 +277,7 @@ def apply_action(state: FindingState | str, action: FindingAction | str, *, acto
 
 # A monthly saving of a billion dollars or more is a typo (or an overflow waiting to happen).
 MAX_MONTHLY_SAVING = Decimal(1_000_000_000)
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12: the average month, so monthly × 12 is a year
 
 
 def parse_monthly_saving(amount: Decimal | float | int | str, *, what: str = "estimate") -> Decimal:
@@ -300,6 +301,19 @@ def parse_monthly_saving(amount: Decimal | float | int | str, *, what: str = "es
         raise InputError(f"the {what} must be less than {MAX_MONTHLY_SAVING:,} dollars per month", column=what,
                          value=amount)
     return rounded
+
+
+def anomaly_monthly_estimate(impact: Decimal | float, start: date, through: date) -> Decimal | None:
+    """What ending an anomaly's extra spend would save a month: its impact per day over the days
+    the impact covers (``start`` .. ``through``, both included) × DAYS_PER_MONTH, to the cent.
+
+    None when there is nothing to save (a drop in spend, or less than a cent a month).
+    """
+    days = (through - start).days + 1
+    if days < 1:
+        raise ValueError(f"the anomaly's impact covers {start}..{through}: no days")
+    monthly = cents(Decimal(str(impact)) / days * Decimal(str(DAYS_PER_MONTH)))
+    return monthly if monthly > 0 else None
 
 
 # ---------------------------------------------------------------------------------------- ledger

@@ -61,9 +61,8 @@ import pandas as pd
 
 from finops.errors import InputError
 from finops.money import cents, format_usd
-from finops.savings import FindingState
+from finops.savings import DAYS_PER_MONTH, FindingState
 
-DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 SIGNIFICANCE_Z = 3.0  # realized must exceed this many standard errors to count as verified
 # Over the after window's last week the saving must still reach this share of the threshold; half,
 # because one week is about 1.4x noisier than two and a real saving should not fail on that alone.

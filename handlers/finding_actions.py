@@ -26,17 +26,16 @@ from bot.blocks.findings import (
     ACTION_PREFIX,
     MODAL_ACTIONS,
     MOVE_CALLBACK,
-    FindingDraft,
     move_modal,
     parse_button_value,
     who,
 )
 from bot.cli.findings import default_assignee, finding_actor
 from bot.context import AppContext
+from bot.services.findings import anomaly_draft
 from finops.errors import InputError, TransitionError
 from finops.model import UNALLOCATED
 from finops.savings import Actor, FindingAction, allowed_actions, describe_allowed, parse_monthly_saving
-from finops.verification import DAYS_PER_MONTH
 from handlers.findings import field_error, field_value, open_new_finding_modal
 from handlers.home import publish_home
 from jobs.verify import publish_finding
@@ -92,32 +91,6 @@ def _press(body: dict) -> Press:
     action = body["actions"][0]
     finding_id, version = parse_button_value(action.get("value", ""))
     return Press(body["user"]["id"], finding_id, version, FindingAction(action["action_id"][len(ACTION_PREFIX):]))
-
-
-def anomaly_draft(ctx: AppContext, anomaly_id: int) -> tuple[FindingDraft, str]:
-    """The new-finding form filled from an anomaly, and the anomaly's team.
-
-    Scope: the anomaly's dimensions (provider, sub_account_id, service, region); estimate: its
-    daily excess (impact so far over the days it has lasted) × 30.4375. The anomaly store
-    (storage/anomalies.py, owned by the anomalies area) is read here and only here: ``get(id)``
-    with ``team``, ``dimensions``, ``start``, ``end`` (None while open), ``detected_on``,
-    ``expected_cost``, ``actual_cost`` and ``impact``. InputError when it cannot be read.
-    """
-    try:
-        from storage.anomalies import AnomalyStore  # noqa: PLC0415  (the anomalies area owns this module)
-    except ImportError:
-        raise InputError(f"anomaly #{anomaly_id} cannot be read: this costbot has no anomaly store yet") from None
-    anomaly = AnomalyStore(ctx.db).get(anomaly_id)
-    dimensions = anomaly.dimensions
-    scope = {key: [str(dimensions[key])] for key in ("provider", "sub_account_id", "service", "region")
-             if dimensions.get(key)}
-    days = max(((anomaly.end or anomaly.detected_on) - anomaly.start).days + 1, 1)
-    impact = getattr(anomaly, "impact", None)
-    excess = float(impact if impact is not None else float(anomaly.actual_cost) - float(anomaly.expected_cost)) / days
-    title = f"Reduce {dimensions.get('service') or 'spend'} after anomaly #{anomaly_id}"
-    return FindingDraft(title=title, team=anomaly.team, scope=scope,
-                        estimate_monthly=round(excess * DAYS_PER_MONTH, 2) if excess > 0 else None,
-                        source="anomaly", external_id=str(anomaly_id)), anomaly.team
 
 
 def pressed_on_home(body: dict) -> bool:

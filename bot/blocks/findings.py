@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from bot.blocks.costs import channel_ref, cut, escape
@@ -318,7 +319,7 @@ class FindingDraft:
     title: str = ""
     team: str | None = None
     scope: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    estimate_monthly: float | None = None
+    estimate_monthly: Decimal | float | None = None
     due_on: date | None = None
     assignee: str | None = None
     source: str = "manual"

@@ -13,6 +13,7 @@ from finops.savings import (
     FindingAction,
     FindingState,
     allowed_actions,
+    anomaly_monthly_estimate,
     apply_action,
     describe_allowed,
     parse_monthly_saving,
@@ -325,3 +326,13 @@ def test_a_monthly_saving_that_cannot_be_stored_is_refused_by_name(amount, messa
     with pytest.raises(InputError) as error:
         parse_monthly_saving(amount)
     assert str(error.value) == f"column 'estimate': {message} (value {amount!r})"
+
+
+def test_an_anomalys_estimate_is_its_extra_spend_per_day_over_the_days_it_covers():
+    # $4,800 over 12..14 November: $1,600/day, a month of it.
+    assert anomaly_monthly_estimate(Decimal("4800"), date(2026, 11, 12), date(2026, 11, 14)) == Decimal("48700.00")
+    assert anomaly_monthly_estimate(900.0, date(2026, 11, 14), date(2026, 11, 14)) == Decimal("27393.75")
+    assert anomaly_monthly_estimate(Decimal("-800"), date(2026, 11, 13), date(2026, 11, 14)) is None  # a drop
+    assert anomaly_monthly_estimate(Decimal("0.0001"), date(2026, 11, 1), date(2026, 11, 14)) is None
+    with pytest.raises(ValueError, match="no days"):
+        anomaly_monthly_estimate(100, date(2026, 11, 14), date(2026, 11, 13))

@@ -4,18 +4,19 @@ message edited in place with its history in the thread."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
+import jobs.detect
 from bot.blocks.findings import finding_key, history_key
 from finops.savings import Actor, FindingState
+from jobs.detect import run_detection
 from jobs.ingest import ingest_cost_files
 from jobs.verify import publish_finding, verify_findings
+from storage.anomalies import AnomalyStore
 from storage.audit import AuditLog
 from storage.costs import CostStore
 from storage.db import Database
@@ -23,6 +24,7 @@ from storage.findings import FindingStore, NewFinding
 from tests.finops.sources.cost_file_helpers import FOCUS_HEADER, focus_row, write_csv
 from tests.handlers.test_commands import wait_for
 from tests.harness import RunningBot, start_bot
+from tests.jobs.anomaly_data import ingest_through
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 IMPLEMENTED_ON = date(2026, 10, 20)
@@ -352,56 +354,51 @@ def test_reassign_to_another_team_posts_there_too(team_bot: RunningBot):
     moved_to(bot, finding.id, FindingState.ACCEPTED)
 
 
-class FakeAnomalyStore:
-    """What handlers/finding_actions.py reads of storage/anomalies.py (built by the anomalies area)."""
+@pytest.fixture
+def anomalous(db: Database, fake_slack, tmp_path, monkeypatch):
+    """The app on the test backend with the anomaly data of tests/jobs/anomaly_data.py through
+    2026-11-14 and the detection of 2026-11-16 done: payments' EC2 is $1,600/day over its usual
+    since 2026-11-12 (impact $4,800 over 2026-11-12..14)."""
+    monkeypatch.setattr(jobs.detect, "anomaly_chart", lambda *args, **kwargs: b"\x89PNG stand-in")
+    running = workspace(start_bot(db, fake_slack, now=lambda: NOW, files_dir=tmp_path / "files"))
+    ingest_through(running.ctx, date(2026, 11, 14), tmp_path)
+    run_detection(running.ctx, as_of=NOW.date())
+    try:
+        yield running
+    finally:
+        running.stop()
 
-    def __init__(self, db) -> None:
-        self.db = db
 
-    def get(self, anomaly_id: int):
-        return SimpleNamespace(
-            id=anomaly_id, team="payments", start=date(2026, 11, 11), end=None, detected_on=date(2026, 11, 15),
-            dimensions={"provider": "AWS", "sub_account_id": "111222330440", "service": "Amazon EC2",
-                        "region": "us-east-1", "team": "payments"},
-            expected_cost=5000.0, actual_cost=5500.0, impact=500.0)
-
-
-def test_open_finding_from_an_anomaly_prefills_scope_and_estimate(team_bot: RunningBot, monkeypatch):
-    bot = team_bot
-    monkeypatch.setitem(sys.modules, "storage.anomalies", SimpleNamespace(AnomalyStore=FakeAnomalyStore))
+def test_open_finding_from_an_anomaly_prefills_scope_and_estimate(anomalous: RunningBot):
+    bot = anomalous
+    (anomaly,) = AnomalyStore(bot.ctx.db).list_anomalies(team="payments")
+    assert (anomaly.start, anomaly.through, anomaly.detected_on, anomaly.impact) == (
+        date(2026, 11, 12), date(2026, 11, 14), date(2026, 11, 12), 4800)
     channel = bot.slack.channel_id(CHANNEL)
     url = bot.slack.response_url(channel=CHANNEL)
-    bot.client.action("anomaly_open_finding", "41", user_id="U_STRANGER", channel_id=channel, response_url=url)
-    assert "Anomaly #41 is not yours" in wait_for(lambda: bot.slack.response_url_calls(url))[0]["text"]
+    bot.client.action("anomaly_open_finding", str(anomaly.id), user_id="U_STRANGER", channel_id=channel,
+                      response_url=url)
+    assert f"Anomaly #{anomaly.id} is not yours" in wait_for(lambda: bot.slack.response_url_calls(url))[0]["text"]
     assert bot.slack.calls("views.open") == []
 
-    bot.client.action("anomaly_open_finding", "41", user_id="U_PAY_DEV", channel_id=channel)
+    bot.client.action("anomaly_open_finding", str(anomaly.id), user_id="U_PAY_DEV", channel_id=channel)
     view = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
     blocks = {b["block_id"]: b["element"] for b in view["blocks"]}
-    assert blocks["title"]["initial_value"] == "Reduce Amazon EC2 after anomaly #41"
-    assert blocks["estimate"]["initial_value"] == "3043.75"  # $100/day over 5 days × 30.4375
+    assert blocks["title"]["initial_value"] == f"Reduce Amazon EC2 after anomaly #{anomaly.id}"
+    assert blocks["estimate"]["initial_value"] == "48700.00"  # $4,800 over 3 days = $1,600/day × 30.4375
     assert [o["value"] for o in blocks["scope_service"]["initial_options"]] == ["Amazon EC2"]
     assert [o["value"] for o in blocks["scope_sub_account_id"]["initial_options"]] == ["111222330440"]
     assert blocks["team"]["initial_option"]["value"] == "payments"
     form = {"title": {"value": "Stop the load-test fleet"}, "team": {"value": select("payments")},
             "scope_service": {"value": multi("Amazon EC2")}, "scope_region": {"value": multi("us-east-1")},
-            "estimate": {"value": "3043.75"}, "due": {"value": date_pick(None)}}
+            "estimate": {"value": "48700.00"}, "due": {"value": date_pick(None)}}
     answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_DEV", view=view).json()
     assert answer["response_action"] == "update"
     (finding,) = FindingStore(bot.ctx.db).list_findings()
-    assert (finding.source, finding.external_id, finding.assignee) == ("anomaly", "41", "U_PAY_OWNER")
+    assert (finding.source, finding.external_id, finding.assignee) == ("anomaly", str(anomaly.id), "U_PAY_OWNER")
 
     again = bot.slack.response_url(channel=CHANNEL)
-    bot.client.action("anomaly_open_finding", "41", user_id="U_PAY_DEV", channel_id=channel, response_url=again)
+    bot.client.action("anomaly_open_finding", str(anomaly.id), user_id="U_PAY_DEV", channel_id=channel,
+                      response_url=again)
     assert wait_for(lambda: bot.slack.response_url_calls(again))[0]["text"].startswith(
         f"Finding #{finding.id} was already opened from this anomaly (identified)")
-
-
-def test_without_an_anomaly_store_the_button_says_so(team_bot: RunningBot, monkeypatch):
-    bot = team_bot
-    monkeypatch.setitem(sys.modules, "storage.anomalies", None)  # importing it fails
-    url = bot.slack.response_url(channel=CHANNEL)
-    bot.client.action("anomaly_open_finding", "41", user_id="U_PAY_DEV", channel_id=bot.slack.channel_id(CHANNEL),
-                      response_url=url)
-    assert wait_for(lambda: bot.slack.response_url_calls(url))[0]["text"] == (
-        ":warning: anomaly #41 cannot be read: this costbot has no anomaly store yet")
