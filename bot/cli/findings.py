@@ -6,12 +6,14 @@ Scripts rely on these names and JSON shapes (``findings show --json``: ``id``, `
 
 Who a CLI move acts as (``--by``):
 
-- ``--by U…`` (a Slack user ID): that person, with the rights teams.yml gives them for the
-  finding's team: owners and members (and channel members where the team takes them, when a Slack
-  token is set) make the team's moves; finance approvers their overrides. A refusal says why.
-- otherwise (``--by alice`` or no ``--by``): an operator with shell access to the bot's database,
-  who holds both the team's and the finance approvers' rights (``reopen`` needs finance rights,
-  ``accept`` the team's). The audit trail records them as ``cli:<name>`` (``$USER`` by default).
+- ``--by U…`` (a Slack user ID, the only thing ``--by`` takes): that person, with the rights
+  teams.yml gives them for the finding's team: owners and members (and channel members where
+  the team takes them, when a Slack token is set) make the team's moves; finance approvers
+  their overrides. A refusal says why. Any other ``--by`` is a usage error: a name proves
+  nothing, and rights come from teams.yml.
+- no ``--by``: an operator with shell access to the bot's database, who holds both the team's
+  and the finance approvers' rights (``reopen`` needs finance rights, ``accept`` the team's).
+  The audit trail records them as ``cli:$USER``.
 
 ``--at DATE``: for ``implemented``, the day the change went live (default today); for the other
 moves, the day the move is recorded on (default now; never in the future).
@@ -75,8 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     move.add_argument("action", choices=CLI_MOVES)
     move.add_argument("--at", type=parse_date, metavar="DATE",
                       help="implemented: the day it went live (default today); others: the day of the move")
-    move.add_argument("--by", metavar="USER", help="a Slack user ID acts with that person's rights; any other name "
-                                                   "(default $USER) is an operator with team and finance rights")
+    move.add_argument("--by", metavar="SLACK_USER_ID", help="act as this Slack user, with their rights from teams.yml "
+                                                            "(without --by: the operator, cli:$USER, with team and "
+                                                            "finance rights)")
     move.add_argument("--reason", metavar="TEXT", help="why (needed to reject and reopen)")
     move.add_argument("--json", action="store_true", help="print the finding as JSON")
     move.set_defaults(func=run_move)
@@ -142,10 +145,13 @@ def _on_team(ctx: AppContext, user: str, team: str, channel_members: Callable[[]
 
 
 def cli_actor(ctx: AppContext, by: str | None, team: str) -> Actor:
-    """Who a CLI move acts as (see the module docstring)."""
-    if by and SLACK_USER.match(by):
-        return finding_actor(ctx, by, team)
-    return Actor(f"cli:{by or os.environ.get('USER') or 'operator'}", on_team=True, finance=True)
+    """Who a CLI move acts as (see the module docstring); UsageError for a ``--by`` that is no Slack user ID."""
+    if by is None:
+        return Actor(f"cli:{os.environ.get('USER') or 'operator'}", on_team=True, finance=True)
+    if not SLACK_USER.match(by):
+        raise UsageError(f"--by {by!r} is not a Slack user ID (like U0123ABCD); leave --by out to act as the "
+                         "operator")
+    return finding_actor(ctx, by, team)
 
 
 def default_assignee(ctx: AppContext, team: str) -> str | None:

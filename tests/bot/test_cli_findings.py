@@ -140,9 +140,14 @@ def test_who_a_cli_move_acts_as(cli):
     assert cli("findings", "move", "1", "reject", "--by", "U_PAY_OWNER").err.strip() == (
         "costbot: finding #1: reject needs a reason: say why, it goes into the finding's history")
     assert cli("findings", "move", "1", "reject", "--reason", "not ours").code == 0
-    # The operator holds finance rights too: reopen works, and is audited under the operator's name.
-    assert cli("findings", "move", "1", "reopen", "--by", "alice", "--reason", "it is ours").last_line == \
-        "Finding #1: rejected → identified (reopen by cli:alice)."
+    # A name is not a Slack user ID: it would prove nothing, so it is refused before anything moves.
+    mallory = cli("findings", "move", "1", "reopen", "--by", "mallory", "--reason", "it is ours")
+    assert mallory.code == 2 and mallory.err.strip() == (
+        "costbot: --by 'mallory' is not a Slack user ID (like U0123ABCD); leave --by out to act as the operator")
+    assert cli("findings", "show", "1", "--json").json()["state"] == "rejected"
+    # Without --by, the operator holds finance rights too: reopen works, audited under $USER.
+    assert cli("findings", "move", "1", "reopen", "--reason", "it is ours").last_line == \
+        "Finding #1: rejected → identified (reopen by cli:ops)."
     assert cli("findings", "move", "1", "reopen", "--reason", "again").err.strip().startswith(
         "costbot: finding #1: cannot reopen: finding is identified; allowed: accept, reject, reassign")
 
