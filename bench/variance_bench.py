@@ -7,7 +7,8 @@ roll-up built as the refresh job would. Then, on each backend:
 
 - baselines: the bare SQL full-table sum of ``effective_micros`` (what reading every row costs),
   the bare SQL per-series sums of both quarters from the daily rows (what an answer without the
-  roll-up would have to read), and a new process that only imports the CLI (the import floor);
+  roll-up would have to read), and a new process that only imports the CLI and its why command
+  (the import floor);
 - cold: ``costbot why "last quarter" --json --as-of 2026-11-16`` through the CLI entry point in a
   new process (interpreter, imports, migrations check, SQL, decomposition, JSON): wall time;
 - warm: the same call repeated in that process; peak RSS (VmHWM) of the answering processes;
@@ -23,15 +24,25 @@ shared and noisy: compare each figure with its baselines from the same run.
     .venv/bin/python bench/variance_bench.py --backend sqlite  # one backend only
 
 Stores are kept between runs: SQLite files in ``--data-dir`` (default ``bench/out/variance``,
-git-ignored), PostgreSQL databases ``costbot_bench_variance_v<N>_<series>x<days>`` on the server
-at ``--postgres`` (default ``$COSTBOT_BENCH_POSTGRES_URL`` or the local test server). A store is
-rebuilt when it is missing, incomplete or from an older generator.
+git-ignored), PostgreSQL databases ``costbot_bench_variance_v<N>_<series>x<days>_<schema>`` on the
+server at ``--postgres`` (default ``$COSTBOT_BENCH_POSTGRES_URL`` or the local test server).
+``<schema>`` is a fingerprint of the migration files, so a store built before a migration changed
+is never reused (its tables would not be the code's); a store is also rebuilt when it is missing,
+incomplete, from an older generator or when its tables and columns differ from the code's.
+Building a store removes the older ones of the same size.
+
+The cold runs and the import floor are measured in turns (floor, cold, floor, cold, ...) and
+reported as medians, with the load average before and after, because the machine is shared: a
+floor taken under another load than the cold runs would make their difference meaningless.
+The ack run fails when any answer's chart did not reach the fake Slack, or when the fake saw a
+call Slack would refuse.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -81,7 +92,20 @@ class Size:
 
     @property
     def name(self) -> str:
-        return f"v{GENERATOR_VERSION}_{self.series}x{self.days}"
+        return f"v{GENERATOR_VERSION}_{self.series}x{self.days}_{schema_fingerprint()}"
+
+    @property
+    def family(self) -> str:
+        """What every store of this size has in its name, whatever its generator or schema."""
+        return f"_{self.series}x{self.days}"
+
+
+def schema_fingerprint() -> str:
+    """8 hex digits of a hash of the migration files: a new schema gets a new store."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "storage" / "migrations" / "versions").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:8]
 
 
 FULL, SMOKE = Size(10_000, 730), Size(200, 400)
@@ -196,6 +220,21 @@ def build(url: str, size: Size) -> None:
     database.dispose()
 
 
+def schema_matches(engine) -> bool:
+    """True when the store has exactly the code's tables, each with exactly the code's columns."""
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    import storage.tables  # noqa: F401  (registers every table on the metadata)
+
+    inspector = inspect(engine)
+    present = set(inspector.get_table_names())
+    for name, table in SQLModel.metadata.tables.items():
+        if name not in present or {c["name"] for c in inspector.get_columns(name)} != set(table.columns.keys()):
+            return False
+    return True
+
+
 class Stores:
     """The cached stores: a SQLite file in ``data_dir``, a PostgreSQL database on the server."""
 
@@ -233,6 +272,7 @@ class Stores:
             return url, None
         print(f"building the {backend} store ({size.series:,} series x {size.days} days = {size.rows:,} rows)...",
               flush=True)
+        self._remove_older(backend, size)
         self._reset(backend, url)
         started = time.perf_counter()
         build(url, size)
@@ -252,6 +292,8 @@ class Stores:
                     return False
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         try:
+            if not schema_matches(engine):
+                return False
             with engine.connect() as conn:
                 rows, last = conn.execute(text("SELECT count(*), max(day) FROM cost_daily")).one()
                 stale = conn.execute(text("SELECT count(*) FROM cost_monthly_stale")).scalar()
@@ -260,6 +302,23 @@ class Stores:
         finally:
             engine.dispose()
         return rows == size.rows and str(last) == size.end.isoformat() and stale == 0
+
+    def _remove_older(self, backend: str, size: Size) -> None:
+        """Drop the stores of this size built by another generator or schema (GBs each)."""
+        from sqlalchemy.engine import make_url
+
+        current = make_url(self.url(backend, size)).database
+        if backend == "sqlite":
+            for path in self.data_dir.glob(f"variance-v*{size.family}*.db*"):
+                if not str(path).startswith(str(current)):
+                    path.unlink(missing_ok=True)
+            return
+        with self._admin() as admin:
+            names = [row[0] for row in admin.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"costbot_bench_variance_v%{size.family}%",))]
+            for name in names:
+                if name != current:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _reset(self, backend: str, url: str) -> None:
         from sqlalchemy.engine import make_url
@@ -365,10 +424,11 @@ def child_answers(repeats: int) -> dict:
 
 
 def child_imports() -> dict:
-    """The floor of any new costbot process: the interpreter and the CLI's imports."""
+    """The floor of a new ``costbot why`` process: the interpreter and the imports of the CLI and
+    of the why command (the CLI imports only the command it runs)."""
     import bot.cli
 
-    bot.cli.build_parser()
+    bot.cli.build_parser(["why", QUESTION])
     return {"rss_mb": peak_rss_mb()}
 
 
@@ -437,6 +497,7 @@ def child_ack(seconds: float, askers: int) -> dict:
             while not all(slack.response_url_calls(url) for url in probe_urls) and time.monotonic() < deadline + 120:
                 time.sleep(0.05)
             handlers.why.CHART_WORKERS.shutdown(wait=True)
+            charts, violations = len(slack.files()), list(slack.violations)
         finally:
             bot.stop()
     from sqlalchemy import text
@@ -444,7 +505,7 @@ def child_ack(seconds: float, askers: int) -> dict:
     with database.engine.begin() as conn:  # the charts' outbox rows are not part of the bench store
         conn.execute(text("DELETE FROM outbox_message WHERE key LIKE :prefix"), {"prefix": "why:%"})
     database.dispose()
-    return {"acks": acks, "health": health, "answers": answers}
+    return {"acks": acks, "health": health, "answers": answers, "charts": charts, "violations": violations}
 
 
 CHILDREN = {"answers": lambda args: child_answers(args.repeats), "imports": lambda args: child_imports(),
@@ -460,18 +521,23 @@ def measure_backend(backend: str, url: str, build_seconds: float | None, args: a
     result["full_sum"] = timed_sql(url, "SELECT sum(effective_micros) FROM cost_daily")
     result["by_series"] = timed_sql(url, by_series_sql())
     result["rebuild_month"] = month_rebuild_seconds(url)
-    if not args.smoke:
-        imports, result["imports"] = run_child("imports", url)
-        result["imports_rss"] = imports["rss_mb"]
-    # The first process also answers again and again (warm); a cold answer is its wall time
+    result["load_before"] = os.getloadavg()
+    # In turns: the import floor, then a cold answer, so that both see the same load. The first
+    # answering process also answers again and again (warm); a cold answer is its wall time
     # without those. The other processes answer once.
-    runs = [run_child("answers", url, "--repeats", str(args.warm if i == 0 else 0)) for i in range(args.cold)]
+    floors, runs = [], []
+    for i in range(args.cold):
+        floors.append(run_child("imports", url))
+        runs.append(run_child("answers", url, "--repeats", str(args.warm if i == 0 else 0)))
+    result["imports"] = [wall for _, wall in floors]
+    result["imports_rss"] = max(report["rss_mb"] for report, _ in floors)
     result["warm"] = runs[0][0]["warm"]
     result["cold"] = [wall - sum(report["warm"]) for report, wall in runs]
     result["rss"] = max(report["rss_mb"] for report, _ in runs)
     result["answer"] = runs[0][0]
     ack, _ = run_child("ack", url, "--seconds", str(args.ack_seconds), "--askers", str(args.askers))
     result.update(ack)
+    result["load_after"] = os.getloadavg()
     return result
 
 
@@ -485,21 +551,23 @@ def report(results: dict[str, dict], size: Size, skipped: dict[str, str]) -> boo
         rss = r["rss"]
         answer = r["answer"]
         print(f"\n[{backend}]  built in {r['build']:.0f} s" if r["build"] else f"\n[{backend}]  (cached store)")
+        print(f"  load average (1, 5, 15 min) before {_load(r['load_before'])}, after {_load(r['load_after'])} "
+              f"on {os.cpu_count()} CPUs")
         print(f"  answer: delta {answer['delta']:+,.2f}; top line {answer['top']} {answer['top_delta']:+,.2f}; "
               f"{answer['lines']} lines")
         print("  baselines (same run):")
         print(f"    bare SQL full-table sum of effective_micros         {r['full_sum']:7.2f} s")
         print(f"    bare SQL per-series sums of both quarters (daily)   {r['by_series']:7.2f} s")
-        if "imports" in r:
-            print(f"    new process: interpreter + CLI imports              {r['imports']:7.2f} s  "
-                  f"({r['imports_rss']:.0f} MB)")
+        floor = statistics.median(r["imports"])
+        print(f"    new process: interpreter + why's imports (median)   {floor:7.2f} s  "
+              f"({r['imports_rss']:.0f} MB; in turns with the cold runs)")
         print("  costbot why:")
         print(f"    warm (in process, median of {len(r['warm'])})                  {warm:7.2f} s  "
               f"target <= {TARGETS['warm']:.0f} s: {_verdict(warm <= TARGETS['warm'])}; "
               f"{warm / r['by_series']:.2f}x the per-series SQL, {warm / r['full_sum']:.2f}x the full sum")
         print(f"    cold (new process, median of {len(r['cold'])})                 {cold:7.2f} s  "
-              f"target <= {TARGETS['cold']:.0f} s: {_verdict(cold <= TARGETS['cold'])}"
-              + (f"; {cold - r['imports']:.2f} s over the import floor" if "imports" in r else ""))
+              f"target <= {TARGETS['cold']:.0f} s: {_verdict(cold <= TARGETS['cold'])}; "
+              f"{cold - floor:.2f} s over the import floor")
         print(f"    peak RSS (the answering processes)                 {rss:7.0f} MB "
               f"target <= {TARGETS['rss_mb']:.0f} MB: {_verdict(rss <= TARGETS['rss_mb'])}")
         print(f"    first answer after a whole month was restated      +{r['rebuild_month']:6.2f} s (that month's roll-up)")
@@ -511,15 +579,24 @@ def report(results: dict[str, dict], size: Size, skipped: dict[str, str]) -> boo
                   f"target < 1 s: {_verdict(ack_max < TARGETS['ack'])}")
             print(f"    GET /health     p50 {statistics.median(r['health']) * 1000:6.0f} ms  p99 "
                   f"{percentile(r['health'], 99) * 1000:6.0f} ms  (floor)")
+        delivered = r["charts"] == len(r["answers"]) and not r["violations"]
+        print(f"    charts delivered {r['charts']} of {len(r['answers'])} answers; calls Slack would refuse: "
+              f"{len(r['violations'])}: {_verdict(delivered, 'ok', 'FAILED')}")
+        for violation in r["violations"][:5]:
+            print(f"      {violation}")
         ok &= warm <= TARGETS["warm"] and cold <= TARGETS["cold"] and rss <= TARGETS["rss_mb"] and \
-            bool(r["acks"]) and ack_max < TARGETS["ack"]
+            bool(r["acks"]) and ack_max < TARGETS["ack"] and delivered
     for backend, reason in skipped.items():
         print(f"\n[{backend}] not measured: {reason}")
     return ok
 
 
-def _verdict(met: bool) -> str:
-    return "met" if met else "MISSED"
+def _verdict(met: bool, yes: str = "met", no: str = "MISSED") -> str:
+    return yes if met else no
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " ".join(f"{value:.2f}" for value in load)
 
 
 def main() -> int:
