@@ -12,6 +12,8 @@ from __future__ import annotations
 import calendar
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from bot.charts import COLORS, new_figure, to_png, usd_axis
@@ -22,8 +24,19 @@ ORG_TEAMS = 12
 CLIP_FACTOR = 2.0
 
 
+def legend_above(axes: Axes) -> None:
+    """The legend in a row between the title and the plot, where it can cover no bar."""
+    axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=7, frameon=False,
+                borderaxespad=0.2)
+
+
 def team_week_chart(digest: TeamDigest) -> bytes:
     """A PNG of the team's daily cost (see the module docstring)."""
+    return to_png(team_week_figure(digest))
+
+
+def team_week_figure(digest: TeamDigest) -> Figure:
+    """The figure of :func:`team_week_chart`."""
     days = [day for day, _ in digest.daily]
     costs = [cost for _, cost in digest.daily]
     figure, axes = new_figure(width=8.0, height=3.4)
@@ -46,17 +59,22 @@ def team_week_chart(digest: TeamDigest) -> bytes:
         pace = digest.budget.budget / calendar.monthrange(end.year, end.month)[1]
         axes.axhline(pace, color=COLORS["highlight"], linestyle="--", linewidth=1,
                      label=f"budget pace {format_usd(pace)}/day")
-        axes.legend(loc="upper left", fontsize=7, frameon=False)
+        legend_above(axes)
     ticks = [i for i, day in enumerate(days) if day.weekday() == 0]
     axes.set_xticks(ticks, [f"{days[i]:%d %b}" for i in ticks], fontsize=7)
     usd_axis(axes)
     axes.set_title(f"{digest.team}: daily cost, {digest.week.title} in colour "
-                   f"({format_usd(digest.spend.delta, signed=True)} vs the week before)", fontsize=9)
-    return to_png(figure)
+                   f"({format_usd(digest.spend.delta, signed=True)} vs the week before)", fontsize=9, pad=18)
+    return figure
 
 
 def org_week_chart(digest: OrgDigest) -> bytes:
     """A PNG of the teams' weekly cost, last week next to the week before."""
+    return to_png(org_week_figure(digest))
+
+
+def org_week_figure(digest: OrgDigest) -> Figure:
+    """The figure of :func:`org_week_chart`."""
     shown = list(digest.weekly[:ORG_TEAMS])
     names = [team for team, _, _ in shown][::-1]
     before = np.array([b for _, b, _ in shown][::-1])
@@ -70,7 +88,8 @@ def org_week_chart(digest: OrgDigest) -> bytes:
     axes.barh(y - 0.2, last, height=0.4, color=COLORS["actual"], label=digest.week.title)
     axes.set_yticks(y, names, fontsize=8)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"${value:,.0f}"))
-    axes.legend(loc="lower right", fontsize=7, frameon=False)
+    legend_above(axes)
     more = f" (the {ORG_TEAMS} largest changes)" if len(digest.weekly) > ORG_TEAMS else ""
-    axes.set_title(f"Weekly cost by team{more}: {format_usd(digest.spend.delta, signed=True)} in all", fontsize=9)
-    return to_png(figure)
+    axes.set_title(f"Weekly cost by team{more}: {format_usd(digest.spend.delta, signed=True)} in all", fontsize=9,
+                   pad=18)
+    return figure

@@ -1,0 +1,60 @@
+"""The digest charts: the legend never covers a bar or the title, whatever the bars' sizes."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from bot.charts.digest import org_week_chart, org_week_figure, team_week_figure
+from finops.digest import Week, org_digest, team_digest
+from finops.forecast import forecast_month_end
+from finops.model import conform_daily_frame
+from finops.ownership import DRIVER_COLUMNS, allocate_costs, split_shared_costs
+from tests.jobs.digest_data import cost_rows, teams_config
+
+WEEK = Week("2026-W46", date(2026, 11, 9), date(2026, 11, 15))
+
+
+@pytest.fixture(scope="module")
+def costs() -> pd.DataFrame:
+    teams = teams_config()
+    frame = pd.concat([cost_rows(date(2026, 9, 1), date(2026, 11, 8)),
+                       cost_rows(date(2026, 11, 9), date(2026, 11, 15), payments=120.0)])
+    return split_shared_costs(allocate_costs(conform_daily_frame(frame), teams), teams)
+
+
+def overlaps(figure: Figure) -> list[str]:
+    """What the legend covers: bars (by index) or the title."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    axes = figure.axes[0]
+    legend = axes.get_legend().get_window_extent(renderer)
+    covered = [f"bar {i}" for i, bar in enumerate(axes.patches)
+               if bar.get_width() and bar.get_height() and legend.overlaps(bar.get_window_extent(renderer))]
+    if legend.overlaps(axes.title.get_window_extent(renderer)):
+        covered.append("title")
+    return covered
+
+
+def test_the_org_legend_leaves_the_longest_bottom_bars_visible(costs: pd.DataFrame) -> None:
+    digest = org_digest("#finops", WEEK, costs=costs, complete_through=WEEK.end, teams=("payments", "search"),
+                        forecast=None, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
+                        anomalies=[], findings=(), scorecard=None)
+    # Twelve teams; the last one listed (drawn at the bottom) has by far the longest bars.
+    weekly = tuple((f"team-{i:02d}", 100.0 * (i + 1), 120.0 * (i + 1)) for i in range(11)) + (
+        ("team-11", 9000.0, 9500.0),)
+    assert overlaps(org_week_figure(dataclasses.replace(digest, weekly=weekly))) == []
+    assert org_week_chart(dataclasses.replace(digest, weekly=weekly)).startswith(b"\x89PNG")
+
+
+def test_the_team_legend_leaves_the_first_days_visible(costs: pd.DataFrame) -> None:
+    forecast = forecast_month_end(costs, as_of=WEEK.end)
+    digest = team_digest("payments", "#team-payments", WEEK, costs=costs, complete_through=WEEK.end,
+                         forecast=forecast, budget=1000.0, anomalies=(), findings=())
+    # Every day as tall as any other: a legend inside the plot would sit on some of them.
+    flat = tuple((day, 100.0) for day, _ in digest.daily)
+    assert overlaps(team_week_figure(dataclasses.replace(digest, daily=flat))) == []
