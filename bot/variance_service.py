@@ -49,15 +49,16 @@ def complete_through(db: Database, today: date, *, held: tuple[date, date] | Non
     return yesterday if complete is None else min(complete, yesterday)
 
 
-def parse_why(db: Database, text: str, *, today: date) -> Question:
+def parse_why(db: Database, text: str, *, today: date, metric: str | None = None) -> Question:
     """The question in ``text``, cut to complete days; raises ``QuestionError`` (one line).
 
     A question the data cannot answer is refused the same way (finops.periods.check_against_data):
     a filter value no cost data has (a typo: "did you mean payments?"), or a period starting
-    before the first day held.
+    before the first day held. ``metric`` is one chosen outside the text (``--metric``).
     """
     held = CostStore(db).date_range()
-    question = parse_question(text, today=today, complete_through=complete_through(db, today, held=held))
+    question = parse_question(text, today=today, complete_through=complete_through(db, today, held=held),
+                              metric=metric)
     check_against_data(question, today=today, first_day=held[0] if held else None,
                        known_values=VarianceStore(db).known_scope_values(question.scope))
     return question
@@ -150,13 +151,13 @@ def finding_explainer(finding: FindingRecord, last_day: date, *, seen_as: Iterab
 
 
 def answer_question(db: Database, text: str, *, today: date, extra_explainers: Iterable[Explainer] = (),
-                    top_n: int = DEFAULT_TOP_N) -> VarianceAnswer:
+                    top_n: int = DEFAULT_TOP_N, metric: str | None = None) -> VarianceAnswer:
     """Answer a ``why`` question (see the module docstring).
 
     ``extra_explainers`` are added to those :func:`explainers_for` reads; ``top_n`` caps the
-    contributor lines before the "other" line.
+    contributor lines before the "other" line; ``metric`` as in :func:`parse_why`.
     """
-    question = parse_why(db, text, today=today)
+    question = parse_why(db, text, today=today, metric=metric)
     return answer_parsed(db, question, extra_explainers=extra_explainers, top_n=top_n)
 
 

@@ -469,7 +469,7 @@ class _Parser:
 
     # -- the whole question ------------------------------------------------------------------
 
-    def parse(self, complete_through: date) -> Question:
+    def parse(self, complete_through: date, metric_option: str | None = None) -> Question:
         scope: dict[str, list[str]] = {}
         periods: list[tuple[Period, str]] = []  # (period, first word) for A, then B
         saw_vs: str | None = None
@@ -549,6 +549,13 @@ class _Parser:
             periods.append((period, token.text))
             index = after
 
+        if metric_option is not None:
+            if metric_option not in METRICS:
+                raise QuestionError(f"Unknown metric '{metric_option}': metrics are {', '.join(METRICS)}",
+                                    word=metric_option, examples=self.period_examples)
+            if metric is not None and metric != metric_option:
+                raise self.error(f"--{metric}", f"the question says {metric} but the option says {metric_option}")
+            metric = metric_option
         if saw_vs is not None and len(periods) < 2:
             raise self.error(saw_vs, "name the period to compare with after vs")
         if not periods:
@@ -669,12 +676,15 @@ def check_against_data(question: Question, *, today: date, first_day: date | Non
                             f"Try: `{examples[0]}` or `{examples[1]}`", word=period.label, examples=examples)
 
 
-def parse_question(text: str, *, today: date, complete_through: date | None = None) -> Question:
+def parse_question(text: str, *, today: date, complete_through: date | None = None,
+                   metric: str | None = None) -> Question:
     """Parse a ``why`` question (the grammar is in this module's docstring).
 
     ``today`` resolves relative periods; ``complete_through`` is the last day whose costs are
-    final (default: yesterday). Raises :class:`QuestionError` (one line, naming the first word not
-    understood, with two example questions in ``examples``) for anything it cannot place.
+    final (default: yesterday); ``metric`` is one chosen outside the text (``costbot why
+    --metric``): the text may name the same one, not another. Raises :class:`QuestionError` (one
+    line, naming the first word not understood, with two example questions in ``examples``) for
+    anything it cannot place.
     """
     complete = complete_through if complete_through is not None else today - timedelta(days=1)
-    return _Parser(text, today, complete).parse(complete)
+    return _Parser(text, today, complete).parse(complete, metric)

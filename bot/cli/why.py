@@ -12,6 +12,7 @@ import argparse
 
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
 from bot.variance_service import answer_question
+from finops.model import DEFAULT_METRIC, METRICS
 from finops.money import format_usd
 from finops.variance import DEFAULT_TOP_N, PARTS, VarianceAnswer, summary_lines
 
@@ -28,6 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="answer as if today were DATE (default: today)")
     parser.add_argument("--top", type=int, default=DEFAULT_TOP_N, metavar="N",
                         help=f"contributor lines before the rest is summed up (default: {DEFAULT_TOP_N})")
+    metric = parser.add_mutually_exclusive_group()
+    metric.add_argument("--metric", choices=list(METRICS), default=None,
+                        help=f"the cost to compare (default: {DEFAULT_METRIC}; also written in the question: --billed)")
+    for name in METRICS:
+        metric.add_argument(f"--{name}", dest="metric", action="store_const", const=name,
+                            help=f"same as --metric {name}")
     parser.set_defaults(func=run_why)
 
 
@@ -36,7 +43,7 @@ def run_why(args: argparse.Namespace) -> int:
         raise UsageError(f"--top must be at least 1 (got {args.top})")
     ctx = open_context(args, json_output=args.json)
     text = " ".join(args.question)
-    answer = answer_question(ctx.db, text, today=args.as_of or ctx.today(), top_n=args.top)
+    answer = answer_question(ctx.db, text, today=args.as_of or ctx.today(), top_n=args.top, metric=args.metric)
     if args.json:
         print_json(answer.to_json())
     else:

@@ -140,6 +140,22 @@ def test_an_account_is_found_by_its_name_as_by_its_id(db, tmp_path, monkeypatch,
     assert by_name["scope"] == {"account": ["PROD"]}
 
 
+def test_the_metric_is_an_option_too(db, tmp_path, monkeypatch, capsys) -> None:
+    july, august = rows("2026-07-01", "2026-07-31", cost=50.0), rows("2026-08-01", "2026-08-31", cost=75.0)
+    for row in july + august:
+        row["BilledCost"] = row["EffectiveCost"] * 2  # before an amortized commitment, say
+    ingest(db, tmp_path, july, august)
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+    for options in (["--billed"], ["--metric", "billed"], ["--metric=billed"]):
+        capsys.readouterr()
+        assert main(["why", "last month", "--as-of", "2026-09-05", "--json", *options]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        assert (answer["metric"], answer["period_b"]["total"], answer["period_a"]["total"]) == ("billed", 3100.0, 4650.0)
+    assert why(db, monkeypatch, capsys, "last month", as_of="2026-09-05")["period_a"]["total"] == 2325.0
+    assert main(["why", "last month --effective", "--as-of", "2026-09-05", "--billed"]) == 1
+    assert "the question says effective but the option says billed" in capsys.readouterr().err
+
+
 def test_an_incomplete_month_is_compared_like_for_like_and_says_so(db, tmp_path, monkeypatch, capsys) -> None:
     # Data through 15 November, ingested on the 16th: the 15th is still partial (complete through the 14th).
     ingest(db, tmp_path, rows("2026-10-01", "2026-10-31", cost=10.0, quantity=1.0),

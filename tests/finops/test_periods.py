@@ -126,6 +126,15 @@ def test_filters_quotes_and_flags():
     assert span(question)[0] == (d("2026-07-01"), d("2026-09-30"))
 
 
+def test_a_metric_chosen_outside_the_text():
+    assert parse_question("last month", today=TODAY, metric="list").metric == "list"
+    assert parse_question("last month --billed", today=TODAY, metric="billed").metric == "billed"
+    with pytest.raises(QuestionError, match="the question says billed but the option says effective"):
+        parse_question("last month --billed", today=TODAY, metric="effective")
+    with pytest.raises(QuestionError, match="Unknown metric 'net': metrics are effective, billed, list"):
+        parse_question("last month", today=TODAY, metric="net")
+
+
 def test_slack_smart_quotes_and_other_metric_spellings():
     question = parse_question("Service=“Amazon EC2” account=111222330440 metric=billed Q3", today=TODAY)
     assert question.scope == {"service": ("Amazon EC2",), "account": ("111222330440",)}
