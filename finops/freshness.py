@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 
 def file_complete_through(last_day: date, today: date, *, lag_days: int = 1) -> date:
@@ -14,3 +15,25 @@ def file_complete_through(last_day: date, today: date, *, lag_days: int = 1) -> 
     """
     settled = today - timedelta(days=1 + lag_days)
     return max(min(last_day, settled), last_day - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """How current one source is: its last day, the last complete day, the partial days between,
+    and its latest run (status, when, and the reason if it failed)."""
+
+    source: str
+    last_day: date | None
+    complete_through: date | None
+    last_run_status: str | None
+    last_run_at: datetime | None
+    last_error: str | None
+
+    @property
+    def partial_days(self) -> list[date]:
+        """Days with data that the provider has not finished loading (analyses must not read a low
+        partial day as a drop)."""
+        if self.last_day is None or self.complete_through is None:
+            return []
+        first = self.complete_through + timedelta(days=1)
+        return [first + timedelta(days=i) for i in range((self.last_day - first).days + 1)]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import difflib
 
 from bot.blocks.costs import coverage_message, team_message, teams_message
-from bot.cli.coverage import load_coverage
-from bot.cli.teams import load_team_spend
+from bot.services.ownership import load_coverage, load_team_spend
 from finops.errors import QuestionError
 from handlers.commands import CommandRequest, Reply, subcommand
 from storage.costs import CostStore

@@ -34,7 +34,7 @@ from finops.sources.config import SOURCES_ENV, SourcesConfig, SourceSpec, load_s
 from finops.sources.connector import CostConnector, SourceError
 from finops.sources.files import cost_files, detect_format, read_daily_costs
 from finops.teams import TeamsConfig
-from storage.costs import CostStore, Freshness, IngestRunRecord, SourceBatch, WriteResult
+from storage.costs import CostStore, Freshness, SourceBatch, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -202,48 +202,6 @@ def ingest_sources(store: CostStore, teams: TeamsConfig, specs: Sequence[SourceS
             log.warning("%s", error)
             runs.append(ConnectorRun(key, None, None, error=str(error)))
     return runs
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    """How current one source is: its last day, the last complete day, the partial days between,
-    and its latest run (status, when, and the reason if it failed)."""
-
-    source: str
-    last_day: date | None
-    complete_through: date | None
-    last_run_status: str | None
-    last_run_at: datetime | None
-    last_error: str | None
-
-    @property
-    def partial_days(self) -> list[date]:
-        """Days with data that the provider has not finished loading (analyses must not read a low
-        partial day as a drop)."""
-        if self.last_day is None or self.complete_through is None:
-            return []
-        first = self.complete_through + timedelta(days=1)
-        return [first + timedelta(days=i) for i in range((self.last_day - first).days + 1)]
-
-
-def source_status(store: CostStore) -> list[SourceStatus]:
-    """Every source with data, and every connector that has run (even if it never succeeded), by key.
-
-    File runs are recorded under their paths, not a source key, so file sources show no run.
-    """
-    latest: dict[str, IngestRunRecord] = {}
-    for run in store.ingest_runs(limit=1000):  # newest first
-        latest.setdefault(run.source, run)
-    fresh = _freshness_by_source(store)
-    connectors = {source for source in latest if source_kind(source) != "file"}
-    statuses = []
-    for source in sorted(set(fresh) | connectors):
-        row, run = fresh.get(source), latest.get(source)
-        statuses.append(SourceStatus(
-            source, row.last_day if row else None, row.complete_through if row else None,
-            run.status if run else None, (run.finished_at or run.started_at) if run else None,
-            run.error if run else None))
-    return statuses
 
 
 def _ran_recently(store: CostStore, source: str, now: datetime) -> bool:

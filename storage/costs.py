@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from finops import model
 from finops.errors import InputError
+from finops.freshness import SourceStatus
 from finops.money import MICROS, from_micros
 from storage.db import Database
 from storage.tables.core import utcnow
@@ -349,6 +350,26 @@ class CostStore:
         with self.db.session() as session:
             return [Freshness(r.source, r.last_day, r.complete_through, r.updated_at)
                     for r in session.scalars(select(SourceFreshness).order_by(SourceFreshness.source))]
+
+    def source_status(self) -> list[SourceStatus]:
+        """Every source with data, and every connector that has run (even if it never succeeded), by key.
+
+        File runs are recorded under their paths (kind ``file``), not a source key, so file
+        sources show no run.
+        """
+        latest: dict[str, IngestRunRecord] = {}
+        for run in self.ingest_runs(limit=1000):  # newest first
+            latest.setdefault(run.source, run)
+        fresh = {row.source: row for row in self.freshness()}
+        connectors = {source for source, run in latest.items() if run.kind != "file"}
+        statuses = []
+        for source in sorted(set(fresh) | connectors):
+            row, run = fresh.get(source), latest.get(source)
+            statuses.append(SourceStatus(
+                source, row.last_day if row else None, row.complete_through if row else None,
+                run.status if run else None, (run.finished_at or run.started_at) if run else None,
+                run.error if run else None))
+        return statuses
 
     def complete_through(self) -> date | None:
         """The last day complete in every current source (sources silent for a week are ignored)."""

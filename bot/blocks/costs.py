@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from bot.cli.coverage import CoverageReport, coverage_parts
-from bot.cli.teams import MonthSpend, budget_used
+from bot.services.ownership import CoverageReport, MonthSpend, budget_used, coverage_parts
 from finops.model import UNALLOCATED
 from finops.money import format_usd
 from finops.teams import Team, TeamsConfig

@@ -1,122 +1,19 @@
 """``costbot coverage``: who owns the spend (attribution coverage per month, shared pools split),
 how much carries the mandatory tags, the top 20 untagged cost drivers, and how fresh each source is.
 
-:func:`load_coverage` is also what ``/cost coverage`` answers from (handlers/costs.py). Owners
-are worked out with the current teams.yml (allocation runs per distinct series, so this is
-cheap), so a rule added to teams.yml shows in coverage at once, before any re-ingest.
+The report comes from :func:`bot.services.ownership.load_coverage`, which ``/cost coverage``
+answers from too.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-from datetime import date
-
-import pandas as pd
 
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
-from finops.model import DEFAULT_METRIC, METRICS, TEAM, UNALLOCATED
-from finops.money import cents, format_usd, split_to_cents
-from finops.ownership import (
-    DRIVER_COLUMNS,
-    DRIVER_KEYS,
-    Coverage,
-    allocate_costs,
-    attribution_coverage,
-    split_shared_costs,
-    tag_coverage,
-    untagged_cost_drivers,
-)
-from finops.teams import TeamsConfig
-from jobs.ingest import SourceStatus, source_status
+from bot.services.ownership import DEFAULT_MONTHS, TOP_DRIVERS, CoverageReport, coverage_parts, load_coverage
+from finops.model import DEFAULT_METRIC, METRICS
+from finops.money import cents, format_usd
 from storage.costs import CostStore
-
-DEFAULT_MONTHS = 3
-TOP_DRIVERS = 20
-
-
-@dataclass(frozen=True)
-class TagCoverage:
-    """Share of taggable spend carrying ``tag``, over the teams that require it (None: no such spend)."""
-
-    tag: str
-    share: float | None
-    required_by: tuple[str, ...]  # team names; "unallocated" when the top-level list requires it
-
-
-@dataclass(frozen=True)
-class CoverageReport:
-    """Everything ``costbot coverage`` and ``/cost coverage`` show, for ``[start, end]``."""
-
-    start: date | None
-    end: date | None
-    metric: str
-    attribution: Coverage
-    tags: tuple[TagCoverage, ...]
-    untagged: pd.DataFrame  # finops.ownership.DRIVER_COLUMNS, biggest first
-    sources: tuple[SourceStatus, ...]
-    complete_through: date | None
-
-
-def default_window(store: CostStore, months: int = DEFAULT_MONTHS) -> tuple[date, date] | None:
-    """The last ``months`` calendar months of the data held (the last one up to its last day)."""
-    held = store.date_range()
-    if held is None:
-        return None
-    end = held[1]
-    month = pd.Timestamp(end).to_period("M") - (months - 1)
-    return max(month.start_time.date(), held[0]), end
-
-
-def load_coverage(store: CostStore, teams: TeamsConfig, *, start: date | None = None, end: date | None = None,
-                  metric: str = DEFAULT_METRIC, top: int = TOP_DRIVERS) -> CoverageReport:
-    """Attribution and tag coverage of ``[start, end]`` (default: :func:`default_window`)."""
-    if start is None or end is None:
-        window = default_window(store)
-        if window is not None:
-            start, end = start or window[0], end or window[1]
-    frame = store.load_daily_costs(start=start, end=end)
-    # Pool rows become one row per team, so they count toward each team's tags and coverage.
-    owned = split_shared_costs(allocate_costs(frame, teams), teams)
-    coverage = attribution_coverage(owned, period="month", metric=metric)
-    tags, drivers = _tag_coverage(owned, teams, metric, top)
-    return CoverageReport(start, end, metric, coverage, tags, drivers, tuple(source_status(store)),
-                          store.complete_through())
-
-
-def _tag_coverage(frame: pd.DataFrame, teams: TeamsConfig, metric: str,
-                  top: int) -> tuple[tuple[TagCoverage, ...], pd.DataFrame]:
-    """Each mandatory tag over the spend of the teams that require it (a team may override the
-    top-level list; unallocated spend follows the top-level list), and the top untagged drivers."""
-    owners = list(dict.fromkeys(frame[TEAM])) if not frame.empty else []
-    required = {team: teams.mandatory_tags_for(team) for team in [*teams.team_names, UNALLOCATED, *owners]}
-    tags = list(dict.fromkeys(tag for tag_list in required.values() for tag in tag_list))
-    results = []
-    for tag in tags:
-        requiring = tuple(team for team, tag_list in required.items()
-                          if tag.casefold() in {t.casefold() for t in tag_list})
-        subset = frame[frame[TEAM].isin(requiring)]
-        results.append(TagCoverage(tag, tag_coverage(subset, [tag], metric=metric)[tag], requiring))
-    by_list: dict[tuple[str, ...], list[str]] = {}
-    for team, tag_list in required.items():
-        if tag_list:
-            by_list.setdefault(tuple(tag_list), []).append(team)
-    drivers = [untagged_cost_drivers(frame[frame[TEAM].isin(group)], list(tag_list), n=top, metric=metric)
-               for tag_list, group in by_list.items()]
-    drivers = [d for d in drivers if not d.empty]
-    if not drivers:
-        return tuple(results), pd.DataFrame({c: pd.Series(dtype=float if c == "cost" else object)
-                                             for c in DRIVER_COLUMNS})
-    # A series split across teams with different tag lists comes back once per list: one line each.
-    merged = pd.concat(drivers, ignore_index=True).groupby(list(DRIVER_KEYS), sort=False, as_index=False).agg(
-        x_Team=(TEAM, lambda owners: ", ".join(sorted({o for text in owners for o in text.split(", ")}))),
-        cost=("cost", "sum"),
-        missing_tags=("missing_tags", lambda lists: ", ".join(
-            tag for tag in tags if tag in {t for text in lists for t in text.split(", ")})))
-    merged = merged.sort_values(["cost", *DRIVER_KEYS], ascending=[False, True, True, True, True],
-                                kind="stable").head(top)
-    return tuple(results), merged[list(DRIVER_COLUMNS)].reset_index(drop=True)
-
 
 # ---------------------------------------------------------------------------------------------
 # The command
@@ -143,15 +40,6 @@ def run_coverage(args: argparse.Namespace) -> int:
         return 0
     print_coverage(report)
     return 0
-
-
-def coverage_parts(coverage: Coverage) -> dict[str, object]:
-    """Total, direct, shared and unallocated in cents (the three parts add up to the total) and the share."""
-    total = cents(coverage.total)
-    direct, shared, unallocated = split_to_cents(
-        [coverage.allocated_direct, coverage.allocated_shared, coverage.unallocated], total)
-    return {"total": total, "direct": direct, "shared": shared, "allocated": direct + shared,
-            "unallocated": unallocated, "share": None if coverage.share is None else round(coverage.share, 4)}
 
 
 def coverage_document(report: CoverageReport) -> dict:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import argparse
 
 from bot.cli._common import open_context, print_json, print_table
+from finops.freshness import SourceStatus
 from finops.money import format_usd, from_micros
 from finops.sources.files import FORMATS
-from jobs.ingest import SourceStatus, ingest_cost_files, source_status
+from jobs.ingest import ingest_cost_files
 from storage.costs import CostStore, IngestRunRecord
 
 
@@ -79,7 +80,7 @@ def run_document(run: IngestRunRecord) -> dict:
 
 def run_status(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
-    statuses = source_status(CostStore(ctx.db))
+    statuses = CostStore(ctx.db).source_status()
     if args.json:
         print_json([status_document(s) for s in statuses])
         return 0

@@ -1,81 +1,20 @@
 """``costbot teams``: every team of teams.yml (channel, owners, rules in precedence order, budget)
 with this month's spend, direct and from shared pools; the unallocated spend; the pools.
 
-:func:`load_team_spend` is also what ``/cost teams`` answers from (handlers/costs.py).
+The spend comes from :func:`bot.services.ownership.load_team_spend`, which ``/cost teams``
+answers from too.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-
-import numpy as np
-import pandas as pd
 
 from bot.cli._common import open_context, print_json, print_table
-from finops.model import ALLOCATION_RULE, DEFAULT_METRIC, METRICS, TEAM, UNALLOCATED, metric_column
-from finops.money import MICROS, cents, format_usd, from_micros, split_to_cents
-from finops.ownership import SHARED_RULE_PREFIX, allocate_costs, split_shared_costs
-from finops.teams import Team, TeamsConfig
+from bot.services.ownership import MonthSpend, budget_used, load_team_spend
+from finops.model import DEFAULT_METRIC, METRICS, UNALLOCATED
+from finops.money import cents, format_usd
+from finops.teams import TeamsConfig
 from storage.costs import CostStore
-
-
-@dataclass(frozen=True)
-class TeamSpend:
-    """One owner's spend in the month so far, exact (micro-dollar sums)."""
-
-    team: str
-    direct: Decimal
-    shared: Decimal
-
-    @property
-    def total(self) -> Decimal:
-        return self.direct + self.shared
-
-    def in_cents(self) -> tuple[Decimal, Decimal, Decimal]:
-        """(direct, shared, total) rounded so that direct + shared == total to the cent."""
-        total = cents(self.total)
-        direct, shared = split_to_cents([self.direct, self.shared], total)
-        return direct, shared, total
-
-
-@dataclass(frozen=True)
-class MonthSpend:
-    """Spend per owner (teams of the file, plus ``unallocated``) from ``start`` to ``end``."""
-
-    start: date
-    end: date
-    metric: str
-    by_team: dict[str, TeamSpend]
-
-    def of(self, team: str) -> TeamSpend:
-        return self.by_team.get(team, TeamSpend(team, Decimal(0), Decimal(0)))
-
-
-def load_team_spend(store: CostStore, teams: TeamsConfig, today: date, *,
-                    metric: str = DEFAULT_METRIC) -> MonthSpend:
-    """This calendar month's spend so far per owner, allocated by the current teams.yml with
-    shared pools split (so the parts add up to the month's total)."""
-    start = today.replace(day=1)
-    frame = split_shared_costs(allocate_costs(store.load_daily_costs(start=start, end=today), teams), teams)
-    micros = np.rint(frame[metric_column(metric)].to_numpy(dtype=np.float64) * MICROS).astype(np.int64)
-    shared = frame[ALLOCATION_RULE].astype(str).str.startswith(SHARED_RULE_PREFIX).to_numpy()
-    sums = pd.DataFrame({"team": frame[TEAM].to_numpy(dtype=object), "direct": np.where(shared, 0, micros),
-                         "shared": np.where(shared, micros, 0)}).groupby("team").sum()
-    by_team = {team: TeamSpend(team, Decimal(0), Decimal(0)) for team in (*teams.team_names, UNALLOCATED)}
-    for team, row in sums.iterrows():
-        by_team[str(team)] = TeamSpend(str(team), from_micros(int(row["direct"])), from_micros(int(row["shared"])))
-    return MonthSpend(start, today, metric, by_team)
-
-
-def budget_used(team: Team, spend: TeamSpend) -> float | None:
-    """Month-to-date spend / monthly budget; None without a budget."""
-    if not team.budget_monthly:
-        return None
-    return float(spend.total) / team.budget_monthly
-
 
 # ---------------------------------------------------------------------------------------------
 # The command

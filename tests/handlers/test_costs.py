@@ -195,7 +195,7 @@ def test_sixty_teams_fit_slacks_limits(sqlite_db: Database, fake_slack, tmp_path
 
 def test_thousands_of_teams_are_summarised_within_the_limits():
     from bot.blocks.costs import teams_message
-    from bot.cli.teams import MonthSpend, TeamSpend
+    from bot.services.ownership import MonthSpend, TeamSpend
     from finops.teams import Team, TeamsConfig
 
     teams = tuple(Team(f"platform-infrastructure-{i:04d}", f"#team-platform-infrastructure-{i:04d}",

@@ -27,7 +27,7 @@ from finops.sources.connector import SourceError
 from finops.sources.gcp_bigquery import GcpBillingExport
 from finops.teams import parse_teams
 from jobs import ingest
-from jobs.ingest import ingest_cost_files, ingest_from_connector, ingest_sources, source_status
+from jobs.ingest import ingest_cost_files, ingest_from_connector, ingest_sources
 from storage.costs import CostStore
 from storage.db import Database
 from tests.finops.sources.azure_fake_server import AzureCostServer
@@ -169,7 +169,7 @@ def test_expired_credentials_are_a_failed_run_with_the_reason(db: Database, azur
     assert (run.status, run.kind) == ("failed", "azure")
     assert run.error == f"azure:{SCOPE}: Azure rejected the credentials (401 ExpiredAuthenticationToken)"
     assert store.totals()["EffectiveCost"] == 0 and store.freshness() == []
-    (status,) = source_status(store)
+    (status,) = store.source_status()
     assert (status.source, status.last_run_status, status.complete_through) == (f"azure:{SCOPE}", "failed", None)
 
 
@@ -206,7 +206,7 @@ def test_configured_sources_run_one_by_one_and_a_failure_does_not_stop_the_other
     assert cents(billed(store)) == Decimal("1.68")
     assert abs(billed(store) - Decimal("1.682309")) <= Decimal("0.00001")
     assert freshness(store, "aws-cur:s3://acme-billing/cur/acme").complete_through == date(2023, 11, 14)
-    assert [(s.source, s.last_run_status) for s in source_status(store)] == [
+    assert [(s.source, s.last_run_status) for s in store.source_status()] == [
         ("aws-cur:s3://acme-billing/cur/acme", "ok"), (f"azure:{SCOPE}", "failed")]
 
 
@@ -274,7 +274,7 @@ def test_an_older_export_after_a_newer_one_does_not_make_newer_days_partial(db: 
     ingest_cost_files(store, TEAMS, [september], today=date(2024, 11, 1))
     fresh = freshness(store, "file:focus:AWS:999")
     assert (fresh.last_day, fresh.complete_through) == (date(2024, 10, 31), date(2024, 10, 30))
-    (status,) = source_status(store)
+    (status,) = store.source_status()
     assert status.partial_days == [date(2024, 10, 31)]
 
 
