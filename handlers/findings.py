@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -28,18 +28,16 @@ from bot.blocks.findings import (
 from bot.cli.findings import default_assignee, parse_scope
 from bot.cli.savings import load_ledger, parse_quarter
 from bot.context import AppContext
+from bot.delivery import DeliveryError
+from bot.services.findings import scope_options
 from finops.errors import InputError, QuestionError
 from finops.model import UNALLOCATED
 from finops.savings import FindingState, parse_monthly_saving
-from handlers.commands import CommandRequest, Reply, subcommand
+from handlers.commands import SLOW_WORK, CommandRequest, Reply, subcommand
 from jobs.verify import publish_finding
-from storage.costs import CostStore
 from storage.findings import FindingStore, NewFinding, normalize_scope
 
 log = logging.getLogger(__name__)
-
-SCOPE_OPTION_DAYS = 35  # the scope pickers offer what has cost something lately, biggest first
-
 
 def field_value(values: dict[str, dict[str, dict]], block_id: str) -> Any:
     """The value of a modal input, whatever its element: text, select(s), date or user."""
@@ -59,31 +57,29 @@ def field_value(values: dict[str, dict[str, dict]], block_id: str) -> Any:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def scope_options(ctx: AppContext) -> dict[str, list[str]]:
-    """Values for the scope pickers: those with spend in the last weeks, biggest first (100 at most)."""
-    store = CostStore(ctx.db)
-    start = ctx.today() - timedelta(days=SCOPE_OPTION_DAYS)
-    options = {}
-    for key in PICKED_SCOPE:
-        grouped = store.grouped_costs(by=[key], start=start)
-        if grouped.empty:
-            continue
-        column = grouped.columns[0]
-        ranked = grouped[grouped[column] != ""].sort_values("EffectiveCost", ascending=False)
-        options[key] = [str(v) for v in ranked[column].head(100)]
-    return options
-
-
 def team_of(ctx: AppContext, user: str) -> str | None:
     """The first team the user owns or is a member of (the form's default team)."""
     return next((t.name for t in ctx.teams.teams if user in t.owners or user in t.members), None)
 
 
 def open_new_finding_modal(ctx: AppContext, trigger_id: str, draft: FindingDraft, *, channel: str = "") -> None:
-    """Open the new-finding form, pre-filled with ``draft``."""
+    """Open the new-finding form, pre-filled with ``draft``, at once: a trigger expires 3 s after
+    the press, and reading what has cost something lately can take longer on a large store. The
+    scope pickers hold the draft's values until :func:`fill_scope_pickers` (run next, off the
+    listener's thread) updates the form with the rest."""
     metadata = {"channel": channel, "source": draft.source, "external_id": draft.external_id}
-    view = new_finding_modal(ctx.teams.team_names, scope_options(ctx), draft, metadata=metadata)
-    ctx.delivery.open_view(trigger_id, view)
+    opened = ctx.delivery.open_view(trigger_id, new_finding_modal(ctx.teams.team_names, {}, draft, metadata=metadata,
+                                                                  loading=True))
+    SLOW_WORK.submit(fill_scope_pickers, ctx, opened["view"]["id"], draft, metadata)
+
+
+def fill_scope_pickers(ctx: AppContext, view_id: str, draft: FindingDraft, metadata: dict[str, Any]) -> None:
+    """Update the open form with the scope values that had spend lately (what was typed stays)."""
+    try:
+        view = new_finding_modal(ctx.teams.team_names, scope_options(ctx), draft, metadata=metadata)
+        ctx.delivery.update_view(view_id, view)
+    except DeliveryError as error:  # closed or submitted meanwhile: nothing to update
+        log.info("new-finding form %s not updated: %s", view_id, error)
 
 
 @subcommand("finding new", usage="/cost finding new",

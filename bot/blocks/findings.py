@@ -339,8 +339,11 @@ def _input(block_id: str, label: str, element: dict, *, optional: bool = False, 
 
 
 def new_finding_modal(team_names: Sequence[str], scope_options: Mapping[str, Sequence[str]], draft: FindingDraft,
-                      *, metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``/cost finding new`` form: title, team, scope pickers (+ other filters), estimate, due date."""
+                      *, metadata: Mapping[str, Any], loading: bool = False) -> dict[str, Any]:
+    """The ``/cost finding new`` form: title, team, scope pickers (+ other filters), estimate, due date.
+
+    ``loading``: the scope options are still being read (the form is updated when they are).
+    """
     title = {"type": "plain_text_input", "action_id": "value", "max_length": 300}
     if draft.title:
         title["initial_value"] = cut(draft.title, 300)
@@ -354,6 +357,9 @@ def new_finding_modal(team_names: Sequence[str], scope_options: Mapping[str, Seq
         if draft.team:
             team["initial_value"] = draft.team
     blocks = [_input("title", "What to save", title), _input("team", "Team", team)]
+    if loading:
+        blocks.append(_context(":hourglass_flowing_sand: Looking up the accounts, services and regions with "
+                               "recent spend for the scope pickers…"))
     for key in PICKED_SCOPE:
         chosen = list(draft.scope.get(key, ()))
         values = list(dict.fromkeys(chosen + list(scope_options.get(key, ()))))[:OPTION_LIMIT]

@@ -6,12 +6,30 @@ The listeners and commands stay thin: they parse, call one of these, and answer.
 
 from __future__ import annotations
 
-from bot.blocks.findings import FindingDraft
+from datetime import timedelta
+
+from bot.blocks.findings import OPTION_LIMIT, PICKED_SCOPE, FindingDraft
 from bot.context import AppContext
 from finops.savings import anomaly_monthly_estimate
 from storage.anomalies import AnomalyStore
+from storage.costs import CostStore
 
 ANOMALY_SCOPE_KEYS = ("provider", "sub_account_id", "service", "region")
+SCOPE_OPTION_DAYS = 35  # the scope pickers offer what has cost something lately, biggest first
+
+
+def scope_options(ctx: AppContext) -> dict[str, list[str]]:
+    """Values for the form's scope pickers (provider, account, service, region): those with spend in
+    the last SCOPE_OPTION_DAYS days, biggest first, OPTION_LIMIT at most, from one grouped query."""
+    start = ctx.today() - timedelta(days=SCOPE_OPTION_DAYS)
+    grouped = CostStore(ctx.db).grouped_costs(by=list(PICKED_SCOPE), start=start)
+    options = {}
+    for key, column in zip(PICKED_SCOPE, grouped.columns[:len(PICKED_SCOPE)], strict=True):  # groups come first
+        spend = grouped.groupby(column)["EffectiveCost"].sum()
+        ranked = spend[spend.index != ""].sort_values(ascending=False)
+        if len(ranked):
+            options[key] = [str(v) for v in ranked.index[:OPTION_LIMIT]]
+    return options
 
 
 def anomaly_draft(ctx: AppContext, anomaly_id: int) -> tuple[FindingDraft, str]:

@@ -4,6 +4,8 @@ message edited in place with its history in the thread."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -121,10 +123,17 @@ NEW_FORM = {"title": {"value": "Rightsize the payments RDS instance"}, "team": {
             "estimate": {"value": "1,000"}, "due": {"value": date_pick("2026-11-30")}}
 
 
+def filled_form(bot: RunningBot) -> dict:
+    """The new-finding form as Slack holds it once its scope pickers are filled in (the views.update
+    that follows the views.open)."""
+    updates = wait_for(lambda: [c for c in bot.slack.calls("views.update") if c["view"]["callback_id"] == "finding_new"])
+    return bot.slack.view(updates[-1]["view_id"])
+
+
 def open_finding(bot: RunningBot, user: str = "U_PAY_OWNER", form: dict = NEW_FORM) -> int:
     ack = bot.client.slash("finding new", user_id=user)
     assert ack.status == 200 and ack.json()["text"].startswith(":memo:")
-    view = bot.slack.last("views.open")["view"]
+    view = filled_form(bot)
     submitted = bot.client.view_submission("finding_new", form, user_id=user, view=view)
     assert submitted.status == 200
     answer = submitted.json()
@@ -148,9 +157,9 @@ def moved_to(bot: RunningBot, finding_id: int, state: FindingState) -> None:
 def test_the_life_of_a_finding_modal_buttons_verification_ledger(org: RunningBot):
     bot = org
     ack = bot.client.slash("finding new", user_id="U_PAY_OWNER")
-    view = bot.slack.last("views.open")["view"]
+    view = filled_form(bot)
     assert view["callback_id"] == "finding_new"
-    blocks = {b["block_id"]: b for b in view["blocks"]}
+    blocks = {b["block_id"]: b for b in view["blocks"] if "block_id" in b}
     assert blocks["team"]["element"]["initial_option"]["value"] == "payments"
     assert [o["value"] for o in blocks["scope_service"]["element"]["options"]] == ["Amazon EC2", "Amazon RDS"]
     assert ack.json()["response_type"] == "ephemeral"
@@ -213,6 +222,31 @@ def test_the_life_of_a_finding_modal_buttons_verification_ledger(org: RunningBot
     (ledger,) = wait_for(lambda: bot.slack.response_url_calls(url))
     assert ledger["text"] == "Savings ledger (all teams, all quarters): $1,217.50/mo verified of $1,000.00/mo identified"
     assert bot.slack.violations == []
+
+
+def test_the_form_opens_at_once_and_gets_its_scope_pickers_when_the_costs_are_read(org: RunningBot, monkeypatch):
+    # On a large store, reading what has cost something lately takes seconds; Slack's trigger
+    # expires 3 s after the press. Hold that read until the form is open.
+    bot, released = org, threading.Event()
+    grouped_costs = CostStore.grouped_costs
+
+    def held(self, **kwargs):
+        released.wait(10)
+        return grouped_costs(self, **kwargs)
+
+    monkeypatch.setattr(CostStore, "grouped_costs", held)
+    started = time.monotonic()
+    ack = bot.client.slash("finding new", user_id="U_PAY_OWNER")
+    assert ack.status == 200 and time.monotonic() - started < 2
+    opened = bot.slack.last("views.open")["view"]
+    assert opened["callback_id"] == "finding_new" and "Looking up the accounts" in str(opened["blocks"])
+    assert not [b for b in opened["blocks"] if b.get("block_id", "").startswith("scope_service")]
+    assert bot.slack.calls("views.update") == []
+    released.set()
+    filled = filled_form(bot)
+    pickers = {b["block_id"]: b["element"] for b in filled["blocks"] if b["type"] == "input"}
+    assert [o["value"] for o in pickers["scope_service"]["options"]] == ["Amazon EC2", "Amazon RDS"]
+    assert "Looking up" not in str(filled["blocks"])
 
 
 def test_a_stale_button_is_told_who_moved_it_where_and_changes_nothing(team_bot: RunningBot):
@@ -382,8 +416,8 @@ def test_open_finding_from_an_anomaly_prefills_scope_and_estimate(anomalous: Run
     assert bot.slack.calls("views.open") == []
 
     bot.client.action("anomaly_open_finding", str(anomaly.id), user_id="U_PAY_DEV", channel_id=channel)
-    view = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
-    blocks = {b["block_id"]: b["element"] for b in view["blocks"]}
+    view = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]  # filled from the anomaly at once
+    blocks = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
     assert blocks["title"]["initial_value"] == f"Reduce Amazon EC2 after anomaly #{anomaly.id}"
     assert blocks["estimate"]["initial_value"] == "48700.00"  # $4,800 over 3 days = $1,600/day × 30.4375
     assert [o["value"] for o in blocks["scope_service"]["initial_options"]] == ["Amazon EC2"]
@@ -392,7 +426,7 @@ def test_open_finding_from_an_anomaly_prefills_scope_and_estimate(anomalous: Run
     form = {"title": {"value": "Stop the load-test fleet"}, "team": {"value": select("payments")},
             "scope_service": {"value": multi("Amazon EC2")}, "scope_region": {"value": multi("us-east-1")},
             "estimate": {"value": "48700.00"}, "due": {"value": date_pick(None)}}
-    answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_DEV", view=view).json()
+    answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_DEV", view=filled_form(bot)).json()
     assert answer["response_action"] == "update"
     (finding,) = FindingStore(bot.ctx.db).list_findings()
     assert (finding.source, finding.external_id, finding.assignee) == ("anomaly", str(anomaly.id), "U_PAY_OWNER")
