@@ -23,9 +23,18 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    None Crawl; known but with fewer than 3 consecutive months Walk ("approximately"); 3 months
    or more Run ("yes, with a trend").
 
-The *highest-value next step* is the article's advice for the weakest dimension (lowest rating;
-between equals the one with the most dollars at stake, then the question order), made specific
-with our numbers: which tags and cost drivers, which findings, which teams.
+Each line's next step follows its rating: the article's advice for the stage it is in (Crawl:
+fix tagging first; Walk: close the gap to the next stage; Run: keep it, and what is left), made
+specific with our numbers: which cost drivers no team owns, which findings, which teams. A cost
+driver named for attribution is spend no team owns *after* shared pools are split (a pooled NAT
+gateway already has owners; an untagged legacy instance on an unmapped account has none).
+
+The *highest-value next step* is the weakest dimension's (lowest rating; between equals the one
+with the most dollars at stake, then the question order). Dollars at stake are per month on
+every line, so they compare: attribution's unallocated spend of the month; anomaly routing's
+impact of the misrouted or slow alerts of the 90-day window, over its months; implementation's
+identified monthly savings still waiting; variance's unexplained movement of the quarter, over
+its three months.
 """
 
 from __future__ import annotations
@@ -38,8 +47,9 @@ from decimal import Decimal
 
 import pandas as pd
 
-from finops.money import format_usd
-from finops.ownership import Coverage
+from finops.model import ALLOCATION_RULE, TEAM, UNALLOCATED
+from finops.money import MICROS, format_usd
+from finops.ownership import DRIVER_KEYS, SHARED_RULE_PREFIX, Coverage
 from finops.savings import FindingState, savings_ledger
 from finops.units import UnitTrend, format_unit_cost, singular
 from finops.variance import VarianceAnswer
@@ -55,6 +65,9 @@ VARIANCE_WALK, VARIANCE_RUN = 0.50, 0.80
 UNIT_RECENT_DAYS = 62
 ARTICLE_MANDATORY_TAGS = 4  # "Define four mandatory tags"
 NAMED = 3  # drivers, findings, teams named in a next step
+DAYS_PER_MONTH = 365.25 / 12
+MONTHS_PER_QUARTER = 3
+UNOWNED_COLUMNS = (*DRIVER_KEYS, "cost")
 
 QUESTIONS: dict[int, tuple[str, str]] = {
     1: ("attribution", "What percentage of your cloud spend can you attribute to a specific team or product?"),
@@ -160,8 +173,9 @@ class MaturityInputs:
 
     ``unit_trends`` are
     monthly (``finops.units.unit_trends`` of a ``period="month"`` table). ``untagged_drivers``
-    has the columns of ``finops.ownership.untagged_cost_drivers``. ``team_spend`` is each
-    owner's spend in ``attribution_period``; ``unit_metrics`` the metrics each team declares.
+    has the columns of ``finops.ownership.untagged_cost_drivers``; ``unowned_drivers`` those of
+    :func:`unowned_cost_drivers`, both of ``attribution_period``. ``team_spend`` is each owner's
+    spend in ``attribution_period``; ``unit_metrics`` the metrics each team declares.
     """
 
     as_of: date
@@ -176,7 +190,27 @@ class MaturityInputs:
     unit_trends: Sequence[UnitTrend]
     team_spend: Mapping[str, float] = field(default_factory=dict)
     unit_metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    unallocated_team: str = "unallocated"
+    unallocated_team: str = UNALLOCATED
+    unowned_drivers: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(UNOWNED_COLUMNS)))
+
+
+def unowned_cost_drivers(allocated: pd.DataFrame, n: int = 20, *, metric: str = "EffectiveCost") -> pd.DataFrame:
+    """The ``n`` series (provider, account, service, resource) with the most spend no team owns.
+
+    ``allocated`` went through ``finops.ownership.allocate_costs`` (split or not): rows a shared
+    pool took are owned by its teams, so only rows no rule matched count. Columns: ProviderName,
+    SubAccountId, ServiceName, ResourceId, cost (dollars, summed in micro-units); biggest first,
+    ties in key order.
+    """
+    unowned = allocated[(allocated[TEAM] == UNALLOCATED).to_numpy()
+                        & ~allocated[ALLOCATION_RULE].astype(str).str.startswith(SHARED_RULE_PREFIX).to_numpy()]
+    if unowned.empty:
+        return pd.DataFrame(columns=list(UNOWNED_COLUMNS))
+    micros = unowned.assign(micros=(unowned[metric].to_numpy() * MICROS).round().astype("int64"))
+    top = (micros.groupby(list(DRIVER_KEYS), as_index=False)["micros"].sum()
+           .sort_values(["micros", *DRIVER_KEYS], ascending=[False, *[True] * len(DRIVER_KEYS)], kind="stable")
+           .head(n))
+    return top.assign(cost=top["micros"] / MICROS)[list(UNOWNED_COLUMNS)].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +228,7 @@ class ScoreLine:
     value: float | None  # the headline number: a share (0..1) or hours; None when not measurable
     figure: str
     next_step: str
-    at_stake: float | None = None  # dollars the gap leaves unmanaged (per month where it is a rate)
+    at_stake: float | None = None  # dollars a month the gap leaves unmanaged (see the module docstring)
     detail: dict = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
@@ -255,6 +289,23 @@ def _line(number: int, rating: str, value: float | None, figure: str, next_step:
 # The five questions
 
 
+def _unowned_names(inputs: MaturityInputs) -> str:
+    """The biggest spend no team owns, e.g. ``Amazon EC2 in 999 (i-0legacy) $31.00, missing team``.
+
+    The missing mandatory tags are added where the untagged drivers list the same series.
+    """
+    untagged = inputs.untagged_drivers
+    missing = {tuple(row[key] for key in DRIVER_KEYS): row["missing_tags"] for _, row in untagged.iterrows()} \
+        if not untagged.empty else {}
+    names = []
+    for _, row in inputs.unowned_drivers.head(NAMED).iterrows():
+        tags = missing.get(tuple(row[key] for key in DRIVER_KEYS))
+        names.append(f"{row.ServiceName or 'spend'} in {row.SubAccountId or row.ProviderName}"
+                     + (f" ({row.ResourceId})" if row.ResourceId else "") + f" {format_usd(row.cost)}"
+                     + (f", missing {tags}" if tags else ""))
+    return "; ".join(names)
+
+
 def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
     """Question 1 (see the module docstring)."""
     cov = inputs.coverage
@@ -264,26 +315,32 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
                      "Ingest cost data first: `costbot ingest file PATH` or a connector.")
     shared_in_use = cov.allocated_shared > 0 or cov.unallocated == 0
     rating = _rate(share, ATTRIBUTION_WALK, ATTRIBUTION_RUN, run_condition=shared_in_use)
-    figure = (f"{_pct(share)} of {inputs.attribution_period}'s {format_usd(cov.total)} allocated "
+    period = inputs.attribution_period
+    figure = (f"{_pct(share)} of {period}'s {format_usd(cov.total)} allocated "
               f"({format_usd(cov.allocated_direct)} direct, {format_usd(cov.allocated_shared)} shared); "
               f"{format_usd(cov.unallocated)} unallocated")
-    drivers = inputs.untagged_drivers.head(NAMED)
-    named = "; ".join(
-        f"{row.ServiceName or 'spend'} in {row.SubAccountId or row.ProviderName}"
-        + (f" ({row.ResourceId})" if row.ResourceId else "") + f" {format_usd(row.cost)}, missing {row.missing_tags}"
-        for row in drivers.itertuples())
+    named = _unowned_names(inputs)
     tags = ", ".join(f"{tag} {_pct(inputs.tag_coverage.get(tag))}" for tag in inputs.mandatory_tags)
-    if rating == "Walk" and share > ATTRIBUTION_RUN:
-        step = (f"Allocate shared costs: {format_usd(cov.unallocated)} of {inputs.attribution_period} has no owner "
+    if rating == "Run":
+        step = (f"Keep it: {_pct(share)} of {period} has an owner, shared costs split"
+                + (f"; the {format_usd(cov.unallocated)} left is mostly {named}." if named and cov.unallocated
+                   else "."))
+    elif rating == "Walk" and share > ATTRIBUTION_RUN:
+        step = (f"Allocate shared costs: {format_usd(cov.unallocated)} of {period} has no owner "
                 f"and no shared pool; add a `shared_costs` pool in teams.yml (proportional, even or fixed)"
                 + (f" for: {named}." if named else "."))
+    elif rating == "Walk":
+        step = (f"Close the attribution gap: {format_usd(cov.unallocated)} of {period} ({_pct(1 - share)}) has no "
+                "owner. Give its biggest parts one with a match rule in teams.yml (a tag or an account) or a "
+                "`shared_costs` pool" + (f": {named}." if named else ".")
+                + (f" Tag coverage: {tags}." if tags else ""))
     else:
         count = len(inputs.mandatory_tags)
         define = ("" if count >= ARTICLE_MANDATORY_TAGS else
                   f"Define {ARTICLE_MANDATORY_TAGS} mandatory tags (teams.yml has {count}"
                   + (f": {', '.join(inputs.mandatory_tags)}" if count else "") + ") and enforce them in account "
                   "policy. ")
-        step = (f"Fix tagging first. {define}Tag the top untagged cost drivers"
+        step = (f"Fix tagging first. {define}Tag the biggest spend no team owns"
                 + (f": {named}" if named else "") + (f" (tag coverage: {tags})" if tags else "")
                 + f". {format_usd(cov.unallocated)} a month has no owner today.")
     return _line(1, rating, round(share, 4), figure, step, float(cov.unallocated),
@@ -311,7 +368,8 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
                                                   if response is not None else "no human response recorded yet"))
     misrouted = [t for t in posted if not t.routed_to_owner]
     slow = [t for t in posted if t.routed_to_owner and (t.hours_to_alert or 0) > ROUTING_RUN_HOURS]
-    at_stake = sum(t.impact for t in misrouted + slow)
+    # The impact of the window's misrouted or slow alerts, per month of the window.
+    at_stake = sum(t.impact for t in misrouted + slow) * DAYS_PER_MONTH / ROUTING_WINDOW_DAYS
     if misrouted:
         biggest = sorted(misrouted, key=lambda t: -t.impact)[:NAMED]
         step = (f"Route alerts to owners: {len(misrouted)} of {len(posted)} alerts "
@@ -357,11 +415,14 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
               f"{_pct(None if pd.isna(rate_count) else float(rate_count))}); {verified} verified, "
               f"{format_usd(total['realized_monthly'])}/month realized")
     biggest = sorted(open_, key=lambda f: (-f.estimate_monthly, f.id))[:NAMED]
-    if biggest:
+    waiting = "; ".join(f"#{f.id} {f.team} \u201c{f.title}\u201d {format_usd(f.estimate_monthly)}/month "
+                        f"({f.state.replace('_', ' ')} since {f.identified_on:%d %b})" for f in biggest)
+    if biggest and rating == "Run":
+        step = (f"Keep it: {_pct(value)} of identified savings implemented, {verified} verified. Next in line: "
+                f"{waiting}.")
+    elif biggest:
         step = ("Fix the implementation rate: follow the identified savings through. Biggest open findings: "
-                + "; ".join(f"#{f.id} {f.team} \u201c{f.title}\u201d {format_usd(f.estimate_monthly)}/month "
-                            f"({f.state.replace('_', ' ')} since {f.identified_on:%d %b})" for f in biggest)
-                + f". {format_usd(identified_usd - done_usd)}/month is still waiting.")
+                f"{waiting}. {format_usd(identified_usd - done_usd)}/month is still waiting.")
     elif verified == 0:
         step = "Let verification finish: implemented findings are measured after their settling window."
     else:
@@ -380,18 +441,21 @@ def rate_variance(inputs: MaturityInputs) -> ScoreLine:
                      "Keep at least two full quarters of cost data (ingest history: `costbot ingest file PATH`).")
     share = v.explained_share
     rating = _rate(share, VARIANCE_WALK, VARIANCE_RUN, strict_run=False)
-    unexplained = float(v.gross) * (1 - share)
+    unexplained = float(v.gross) * (1 - share)  # over the quarter; at stake per month below
     figure = (f"{_pct(share)} of {v.period_a}'s change against {v.period_b} ({format_usd(v.delta, signed=True)}) "
               f"explained by named causes (usage, rate, mix, day count, new, gone, anomalies, findings)")
-    if v.unexplained:
-        step = ("Explain the rest: " + "; ".join(f"{label} {format_usd(amount)} ({why})"
-                                                 for label, amount, why in v.unexplained[:NAMED])
-                + ". Ingest usage quantities for these (FOCUS ConsumedQuantity/PricingQuantity) and keep "
-                  "anomalies and findings up to date so the answer can name them.")
+    rest = "; ".join(f"{label} {format_usd(amount)} ({why})" for label, amount, why in v.unexplained[:NAMED])
+    if rating == "Run":
+        step = ("Keep it: `/cost why last quarter` explains the change with evidence"
+                + (f"; what it cannot name yet: {rest}." if rest else "."))
+    elif rest:
+        step = (f"Explain the rest: {rest}. Ingest usage quantities for these (FOCUS ConsumedQuantity/"
+                "PricingQuantity) and keep anomalies and findings up to date so the answer can name them.")
     else:
-        step = "Keep it: `/cost why last quarter` explains the change with evidence."
-    return _line(4, rating, round(share, 4), figure, step, unexplained, period=v.period_a,
-                 compared_with=v.period_b, delta=float(v.delta))
+        step = ("Explain the rest: keep anomalies and findings up to date so `/cost why last quarter` can name "
+                "the causes of the change.")
+    return _line(4, rating, round(share, 4), figure, step, unexplained / MONTHS_PER_QUARTER, period=v.period_a,
+                 compared_with=v.period_b, delta=float(v.delta), unexplained=round(unexplained, 2))
 
 
 def rate_unit_cost(inputs: MaturityInputs) -> ScoreLine:
@@ -427,8 +491,13 @@ def rate_unit_cost(inputs: MaturityInputs) -> ScoreLine:
             f"{team} ({format_usd(spend)} in {inputs.attribution_period})" for team, spend in undeclared))
     if known and not with_trend:
         parts.append("keep recording them monthly: a trend needs 3 months")
-    step = ("Build unit economics: " + "; ".join(parts) + ", then set an improvement target."
-            if parts else "Keep it: unit costs are measured monthly with a trend; set an improvement target.")
+    if rating == "Run":
+        step = ("Keep it: unit costs are measured monthly with a trend; set an improvement target"
+                + (". Extend them: " + "; ".join(parts) + "." if parts else "."))
+    else:
+        step = ("Build unit economics: " + ("; ".join(parts) or "declare `unit_metrics` for your teams in teams.yml "
+                                            "and record monthly values (`costbot units ingest FILE`)")
+                + ", then set an improvement target.")
     return _line(5, rating, None if not best else round(best[0].cost_per_unit, 6), figure, step,
                  unit_costs=[{"team": t.team, "metric": t.metric, "period": t.period,
                               "cost_per_unit": round(t.cost_per_unit, 6),

@@ -2,7 +2,8 @@
 maturity``, ``/cost maturity`` and the org digest show it. Where each number comes from:
 
 1. attribution: ``load_coverage`` (current teams.yml, shared pools split) of the last complete
-   calendar month, with tag coverage and the top untagged cost drivers;
+   calendar month, with tag coverage, the top untagged cost drivers, and the biggest spend no
+   team owns (:func:`load_unowned_drivers`);
 2. anomaly routing: the anomaly store's timeline per alert;
 3. implementation: every savings finding (storage/findings.py) through the savings ledger;
 4. variance: ``/cost why last quarter``'s answer (bot/variance_service.py), when the store holds
@@ -22,8 +23,17 @@ from bot.services.records import load_alert_timings, load_findings
 from bot.services.units import load_unit_costs
 from bot.variance_service import answer_question
 from finops.errors import CostbotError
-from finops.maturity import MaturityInputs, Scorecard, VarianceSummary, maturity_scorecard, variance_summary
-from finops.model import TEAM
+from finops.maturity import (
+    NAMED,
+    MaturityInputs,
+    Scorecard,
+    VarianceSummary,
+    maturity_scorecard,
+    unowned_cost_drivers,
+    variance_summary,
+)
+from finops.model import DIMENSIONS, TEAM
+from finops.ownership import allocate_costs
 from finops.teams import TeamsConfig
 from finops.units import unit_trends
 from storage.costs import CostStore
@@ -52,6 +62,13 @@ def load_variance(db: Database, today: date) -> VarianceSummary | None:
     return variance_summary(answer)
 
 
+def load_unowned_drivers(store: CostStore, teams: TeamsConfig, start: date, end: date) -> pd.DataFrame:
+    """The biggest spend of ``[start, end]`` no team owns under the current teams.yml (a shared
+    pool's spend has owners): each series' total is summed in SQL, then allocated."""
+    series = store.grouped_costs(by=list(DIMENSIONS), start=start, end=end)
+    return unowned_cost_drivers(allocate_costs(series, teams), n=NAMED)
+
+
 def load_maturity_inputs(db: Database, teams: TeamsConfig, today: date) -> MaturityInputs:
     """Everything the scorecard needs, as of ``today`` (see the module docstring)."""
     store = CostStore(db)
@@ -70,6 +87,7 @@ def load_maturity_inputs(db: Database, teams: TeamsConfig, today: date) -> Matur
         variance=load_variance(db, today), unit_trends=unit_trends(units) if not units.empty else [],
         team_spend={str(team): float(cost) for team, cost in spend.items()},
         unit_metrics={t.name: tuple(m.name for m in t.unit_metrics) for t in teams.teams},
+        unowned_drivers=load_unowned_drivers(store, teams, start, end),
     )
 
 

@@ -54,6 +54,8 @@ def test_inputs_and_scorecard_from_the_stores(org: Database, monkeypatch) -> Non
     assert inputs.untagged_drivers[["SubAccountId", "ServiceName", "cost", "missing_tags"]].values.tolist() == [
         ["222", "Amazon S3", 930.0, "team, env"], ["555", "AWS Support", 279.0, "team, env"],
         ["999", "Amazon EC2", 31.0, "team"]]
+    # The support pool's $279 is split between the teams: only the stray instance has no owner.
+    assert inputs.unowned_drivers.values.tolist() == [["AWS", "999", "Amazon EC2", "i-stray", 31.0]]
     assert inputs.team_spend == {"payments": pytest.approx(2046.0), "search": pytest.approx(1023.0),
                                  "unallocated": pytest.approx(31.0)}
     assert [(f.id, f.team, f.state, f.estimate_monthly) for f in inputs.findings] == [
@@ -69,6 +71,8 @@ def test_inputs_and_scorecard_from_the_stores(org: Database, monkeypatch) -> Non
     card = load_scorecard(org, teams_config(), TODAY)
     ratings = {line.dimension: line.rating for line in card.lines}
     assert ratings["attribution"] == "Run"  # 99 % with the support pool split
+    assert card.line(1).next_step == ("Keep it: 99.0 % of 2026-10 has an owner, shared costs split; the $31.00 left "
+                                      "is mostly Amazon EC2 in 999 (i-stray) $31.00, missing team.")
     assert ratings["implementation"] == "Crawl"  # $0 of $500 implemented
     assert ratings["unit cost"] == "Run"  # three months of a cost per order
     # Implementation has $500/month at stake; an unmeasured routing line has nothing to weigh.

@@ -21,6 +21,7 @@ from finops.maturity import (
     rate_routing,
     rate_unit_cost,
     rate_variance,
+    unowned_cost_drivers,
 )
 from finops.model import ALLOCATION_RULE, DAY, TEAM
 from finops.ownership import DRIVER_COLUMNS, attribution_coverage
@@ -44,11 +45,18 @@ def coverage(direct: float, shared: float, unallocated: float):
     return attribution_coverage(frame)
 
 
+# Untagged spend: search's bucket (owned through its account), a NAT gateway a shared pool splits
+# between payments and search, and an instance on an account no rule maps.
 DRIVERS = pd.DataFrame({
-    "ProviderName": ["AWS", "AWS"], "SubAccountId": ["222", "999"], "ServiceName": ["Amazon S3", "Amazon EC2"],
-    "ResourceId": ["search-index", ""], TEAM: ["search", "unallocated"], "cost": [930.0, 31.0],
-    "missing_tags": ["team, env", "team"],
+    "ProviderName": ["AWS"] * 3, "SubAccountId": ["222", "555", "999"],
+    "ServiceName": ["Amazon S3", "Amazon VPC", "Amazon EC2"],
+    "ResourceId": ["search-index", "nat-shared-use1", "i-0legacy"], TEAM: ["search", "payments, search", "unallocated"],
+    "cost": [930.0, 200.0, 31.0], "missing_tags": ["team, env", "team", "team"],
 })[list(DRIVER_COLUMNS)]
+# Spend no team owns after the pools: the legacy instance, and a tagged bucket on an unmapped account.
+UNOWNED = pd.DataFrame({"ProviderName": ["AWS", "AWS"], "SubAccountId": ["999", "777"],
+                        "ServiceName": ["Amazon EC2", "Amazon S3"], "ResourceId": ["i-0legacy", ""],
+                        "cost": [31.0, 20.0]})
 
 TIMINGS = (
     # 10 h after the cost day ended; answered 1.5 h after the post.
@@ -85,7 +93,7 @@ def inputs(**changes) -> MaturityInputs:
         mandatory_tags=("team", "env"), tag_coverage={"team": 0.7, "env": 0.42}, untagged_drivers=DRIVERS,
         alert_timings=TIMINGS, findings=FINDINGS, variance=VARIANCE, unit_trends=TRENDS,
         team_spend={"payments": 2046.0, "search": 1023.0, "web": 400.0, "unallocated": 31.0},
-        unit_metrics={"payments": ("orders",), "search": ("queries",)},
+        unit_metrics={"payments": ("orders",), "search": ("queries",)}, unowned_drivers=UNOWNED,
     )
     return dataclasses.replace(base, **changes)
 
@@ -105,11 +113,53 @@ def test_attribution_share_and_its_thresholds() -> None:
     assert (crawl.rating, crawl.value) == ("Crawl", 0.6)
     assert crawl.next_step == (
         "Fix tagging first. Define 4 mandatory tags (teams.yml has 2: team, env) and enforce them in account policy. "
-        "Tag the top untagged cost drivers: Amazon S3 in 222 (search-index) $930.00, missing team, env; "
-        "Amazon EC2 in 999 $31.00, missing team (tag coverage: team 70.0 %, env 42.0 %). "
-        "$400.00 a month has no owner today.")
+        "Tag the biggest spend no team owns: Amazon EC2 in 999 (i-0legacy) $31.00, missing team; "
+        "Amazon S3 in 777 $20.00 (tag coverage: team 70.0 %, env 42.0 %). $400.00 a month has no owner today.")
     unshared = rate_attribution(inputs(coverage=coverage(910.0, 0.0, 90.0)))
-    assert unshared.next_step.startswith("Allocate shared costs: $90.00 of 2026-10 has no owner and no shared pool")
+    assert unshared.next_step == (
+        "Allocate shared costs: $90.00 of 2026-10 has no owner and no shared pool; add a `shared_costs` pool in "
+        "teams.yml (proportional, even or fixed) for: Amazon EC2 in 999 (i-0legacy) $31.00, missing team; "
+        "Amazon S3 in 777 $20.00.")
+
+
+def test_the_attribution_step_follows_the_rating_and_names_spend_no_team_owns() -> None:
+    # Run: keep it, and what is left; not "fix tagging first".
+    assert rate_attribution(inputs()).next_step == (
+        "Keep it: 91.0 % of 2026-10 has an owner, shared costs split; the $90.00 left is mostly Amazon EC2 in 999 "
+        "(i-0legacy) $31.00, missing team; Amazon S3 in 777 $20.00.")
+    walk = rate_attribution(inputs(coverage=coverage(800.0, 50.0, 150.0)))
+    assert (walk.rating, walk.next_step) == ("Walk", (
+        "Close the attribution gap: $150.00 of 2026-10 (15.0 %) has no owner. Give its biggest parts one with a "
+        "match rule in teams.yml (a tag or an account) or a `shared_costs` pool: Amazon EC2 in 999 (i-0legacy) "
+        "$31.00, missing team; Amazon S3 in 777 $20.00. Tag coverage: team 70.0 %, env 42.0 %."))
+    # No mandatory tags: the unowned spend is still named.
+    untagged = pd.DataFrame({c: [] for c in DRIVER_COLUMNS})
+    bare = rate_attribution(inputs(coverage=coverage(600.0, 0.0, 400.0), mandatory_tags=(), tag_coverage={},
+                                   untagged_drivers=untagged))
+    assert bare.next_step == (
+        "Fix tagging first. Define 4 mandatory tags (teams.yml has 0) and enforce them in account policy. Tag the "
+        "biggest spend no team owns: Amazon EC2 in 999 (i-0legacy) $31.00; Amazon S3 in 777 $20.00. $400.00 a month "
+        "has no owner today.")
+    # The pooled NAT gateway has owners: no step names it.
+    for share in ((850.0, 60.0, 90.0), (800.0, 50.0, 150.0), (910.0, 0.0, 90.0), (600.0, 0.0, 400.0)):
+        assert "nat-shared-use1" not in rate_attribution(inputs(coverage=coverage(*share))).next_step
+
+
+def test_unowned_cost_drivers_leave_out_owned_and_pooled_spend() -> None:
+    allocated = pd.DataFrame({
+        "ProviderName": ["AWS"] * 5, "SubAccountId": ["999", "999", "555", "111", "777"],
+        "ServiceName": ["Amazon EC2", "Amazon EC2", "Amazon VPC", "Amazon EC2", "Amazon S3"],
+        "ResourceId": ["i-0legacy", "i-0legacy", "nat-shared-use1", "i-pay", ""],
+        TEAM: ["unallocated", "unallocated", "unallocated", "payments", "unallocated"],
+        ALLOCATION_RULE: ["", "", "shared pool network (not split): resource_id=nat-* (teams.yml line 30)",
+                          "payments: sub_account_id=111 (teams.yml line 8)", ""],
+        "EffectiveCost": [10.1, 20.9, 500.0, 900.0, 20.0],
+    })
+    drivers = unowned_cost_drivers(allocated)
+    assert drivers.values.tolist() == [["AWS", "999", "Amazon EC2", "i-0legacy", 31.0],
+                                       ["AWS", "777", "Amazon S3", "", 20.0]]
+    assert unowned_cost_drivers(allocated, n=1)["ResourceId"].tolist() == ["i-0legacy"]
+    assert unowned_cost_drivers(allocated[allocated[TEAM] == "payments"]).empty
 
 
 def test_routing_time_from_cost_to_owner_alert() -> None:
@@ -119,7 +169,8 @@ def test_routing_time_from_cost_to_owner_alert() -> None:
     assert line.detail == {"owner_share": 0.6667, "alerts": 3, "median_response_hours": 1.5}
     assert line.figure == ("median 30 h from cost to alert over 3 alerts; 67 % posted in the owning team's channel; "
                            "first human response after a median 2 h")
-    assert line.at_stake == 500.0
+    # $500 of misrouted impact in the 90-day window: $169.10 a month.
+    assert line.at_stake == pytest.approx(500.0 * 30.4375 / 90)
     assert line.next_step == ("Route alerts to owners: 1 of 3 alerts ($500.00) went to the default channel because "
                               "no rule owns their spend: #43 EC2 in 999 $500.00. Add match rules in teams.yml.")
     routed = tuple(dataclasses.replace(t, routed_to_owner=True) for t in TIMINGS)
@@ -147,6 +198,12 @@ def test_implementation_rate_in_dollars_and_count_with_verification() -> None:
     done = tuple(dataclasses.replace(f, state="implemented", implemented_on=date(2026, 11, 1))
                  if f.id in (2, 5) else f for f in FINDINGS)
     assert rate_implementation(inputs(findings=done)).rating == "Run"
+    mostly = tuple(dataclasses.replace(f, state="implemented", implemented_on=date(2026, 11, 1)) if f.id == 2 else f
+                   for f in FINDINGS)
+    run = rate_implementation(inputs(findings=mostly))
+    assert (run.rating, run.next_step) == ("Run", (
+        "Keep it: 97.3 % of identified savings implemented, 1 verified. Next in line: #5 web \u201cIdle load "
+        "balancers\u201d $50.00/month (identified since 20 Oct)."))
     unverified = tuple(dataclasses.replace(f, state="implemented", verified_on=None, realized_monthly=None,
                                            implemented_on=date(2026, 11, 1)) if f.id != 3 else f for f in FINDINGS)
     assert rate_implementation(inputs(findings=unverified)).rating == "Walk"  # above 70 % but nothing verified
@@ -156,11 +213,16 @@ def test_implementation_rate_in_dollars_and_count_with_verification() -> None:
 
 def test_variance_share_explained() -> None:
     line = rate_variance(inputs())
-    assert (line.rating, line.value, line.at_stake) == ("Walk", 0.62, pytest.approx(7600.0))
+    # $7,600 of the quarter's movement has no named cause: $2,533.33 a month.
+    assert (line.rating, line.value, line.at_stake) == ("Walk", 0.62, pytest.approx(7600.0 / 3))
+    assert line.detail["unexplained"] == 7600.0
     assert line.figure.startswith("62.0 % of Q3 2026's change against Q2 2026 (+$12,000.00) explained")
     assert line.next_step.startswith("Explain the rest: payments / Amazon EC2 $5,000.00 (no usage quantities to "
                                      "split usage from rate); 12 other lines $2,600.00 (spread over lines too small")
-    assert rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.8))).rating == "Run"
+    run = rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.8)))
+    assert run.rating == "Run"
+    assert run.next_step.startswith("Keep it: `/cost why last quarter` explains the change with evidence; what it "
+                                    "cannot name yet: payments / Amazon EC2 $5,000.00")
     assert rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.49))).rating == "Crawl"
     assert rate_variance(inputs(variance=None)).rating == "Crawl"
 
@@ -170,11 +232,17 @@ def test_unit_cost_with_a_trend() -> None:
     assert (line.rating, line.value) == ("Run", 0.41)
     assert line.figure == "payments: $0.4100 per order in 2026-10, -4.7 % vs the month before (3 months of history)"
     assert line.next_step == (
-        "Build unit economics: record monthly values (`costbot units ingest FILE`, the units endpoint or "
-        "`/cost unit record`) for search's queries ($1,023.00 in 2026-10); declare `unit_metrics` in teams.yml for "
-        "web ($400.00 in 2026-10), then set an improvement target.")
+        "Keep it: unit costs are measured monthly with a trend; set an improvement target. Extend them: record "
+        "monthly values (`costbot units ingest FILE`, the units endpoint or `/cost unit record`) for search's "
+        "queries ($1,023.00 in 2026-10); declare `unit_metrics` in teams.yml for web ($400.00 in 2026-10).")
     short = (dataclasses.replace(TRENDS[0], periods=2, history=TRENDS[0].history[1:]),)
-    assert rate_unit_cost(inputs(unit_trends=short)).rating == "Walk"
+    walk = rate_unit_cost(inputs(unit_trends=short))
+    assert walk.rating == "Walk"
+    assert walk.next_step.startswith("Build unit economics: record monthly values") and walk.next_step.endswith(
+        "keep recording them monthly: a trend needs 3 months, then set an improvement target.")
+    assert rate_unit_cost(inputs(unit_trends=(), team_spend={})).next_step == (
+        "Build unit economics: declare `unit_metrics` for your teams in teams.yml and record monthly values "
+        "(`costbot units ingest FILE`), then set an improvement target.")
     stale = (dataclasses.replace(TRENDS[0], period="2026-08"),)
     assert rate_unit_cost(inputs(unit_trends=stale)).rating == "Crawl"  # August ended more than 62 days ago
 
@@ -182,9 +250,13 @@ def test_unit_cost_with_a_trend() -> None:
 def test_the_next_step_is_for_the_weakest_dimension_with_the_most_at_stake() -> None:
     card = maturity_scorecard(inputs())
     assert [line.rating for line in card.lines] == ["Run", "Walk", "Walk", "Walk", "Run"]
-    # Three Walks: variance leaves $7,600 unexplained, implementation $650/month, routing $500.
+    # Three Walks, in dollars a month: variance leaves $2,533.33 unexplained ($7,600 over the quarter),
+    # implementation $650 waiting, routing $169.10 misrouted ($500 over 90 days).
     assert card.weakest == 4 and card.overall == "Walk"
     assert card.next_step == card.line(4).next_step
+    # $1,140 unexplained over the quarter is $380 a month: less at stake than $650 a month of findings.
+    smaller = dataclasses.replace(VARIANCE, gross=Decimal("3000.00"))
+    assert maturity_scorecard(inputs(variance=smaller)).weakest == 3
     crawl = maturity_scorecard(inputs(coverage=coverage(600.0, 0.0, 400.0)))
     assert (crawl.weakest, crawl.overall) == (1, "Crawl")
     document = card.to_json()
