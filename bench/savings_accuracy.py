@@ -183,11 +183,13 @@ def run(seeds: int, scopes_per_seed: int) -> pd.DataFrame:
                              "standard_error": result.standard_error_monthly,
                              "elasticity": result.control.elasticity,
                              "verified": result.outcome is FindingState.VERIFIED,
-                             "regressed": recheck.regressed, "recheck_saving": recheck.saving_monthly})
+                             "regressed": recheck.regressed, "recheck_saving": recheck.saving_monthly,
+                             "regressed_30_days": recheck.saving_monthly < recheck.threshold_monthly})
             naive, naive_recent = _naive(scope)
             rows.append({**common, "method": "naive", "realized": naive, "standard_error": np.nan,
                          "elasticity": np.nan, "verified": naive >= SHARE * scope.estimate_monthly,
-                         "regressed": naive_recent < 0.5 * scope.estimate_monthly, "recheck_saving": naive_recent})
+                         "regressed": naive_recent < 0.5 * scope.estimate_monthly, "recheck_saving": naive_recent,
+                         "regressed_30_days": naive_recent < 0.5 * scope.estimate_monthly})
     return pd.DataFrame(rows)
 
 
@@ -210,6 +212,7 @@ def _figures(rows: pd.DataFrame) -> dict[str, float]:
         "unchanged: verified (count)": int(rows.loc[rows["kind"] == "unchanged", "verified"].sum()),
         "rolled back: verified (count)": int(rows.loc[rows["kind"] == "rolled_back", "verified"].sum()),
         "re-check: kept changes flagged": changed["regressed"].mean(),
+        "re-check: kept flagged, 30 days alone": changed["regressed_30_days"].mean(),
         "re-check: rollbacks flagged": rows.loc[rows["kind"] == "rolled_back", "regressed"].mean(),
         "|err| <= 3 std errors, all": ((rows["realized"] - rows["truth"]).abs() <= 3 * rows["standard_error"]).mean()
         if rows["standard_error"].notna().all() else np.nan,

@@ -217,9 +217,12 @@ class VerificationResult:
 
 @dataclass(frozen=True)
 class RecheckResult:
-    """The monthly re-check of a verified saving over its last ``window``.
+    """The monthly re-check of a verified saving over its last ``window`` and that window's last
+    days (``recent``: a rollback two weeks ago is half of a month's window, all of these days).
 
-    ``regressed`` when ``saving_monthly`` fell below ``regressed_share`` × ``verified_monthly``.
+    ``regressed`` when ``saving_monthly`` fell below ``regressed_share`` × ``verified_monthly``, or
+    ``recent_saving_monthly`` below HOLD_SHARE of that (a shorter window is noisier: like the
+    verification's hold rule, it needs a clearer shortfall; a rollback leaves about nothing).
     """
 
     regressed: bool
@@ -228,17 +231,25 @@ class RecheckResult:
     regressed_share: float
     window: Window
     expected_daily: float
+    recent: Window
+    recent_saving_monthly: float
 
     @property
     def threshold_monthly(self) -> float:
-        """Below this saving the finding is flagged regressed."""
+        """Below this saving over the window the finding is flagged regressed."""
         return self.regressed_share * self.verified_monthly
+
+    @property
+    def recent_threshold_monthly(self) -> float:
+        """Below this saving over the recent days the finding is flagged regressed."""
+        return HOLD_SHARE * self.threshold_monthly
 
     def summary(self) -> str:
         """One line for the ledger and the team's notice."""
         verdict = "regressed" if self.regressed else "holding"
         return (f"{verdict}: saving {format_usd(self.saving_monthly)}/month over "
-                f"{self.window.start}..{self.window.end} vs {format_usd(self.verified_monthly)}/month "
+                f"{self.window.start}..{self.window.end}, {format_usd(self.recent_saving_monthly)}/month over "
+                f"{self.recent.start}..{self.recent.end}, vs {format_usd(self.verified_monthly)}/month "
                 f"verified (expected {format_usd(self.expected_daily)}/day without the change, actual "
                 f"{format_usd(self.window.daily_cost)}/day)")
 
@@ -247,7 +258,9 @@ class RecheckResult:
         return {"regressed": self.regressed, "saving_monthly": float(cents(self.saving_monthly)),
                 "verified_monthly": float(cents(self.verified_monthly)),
                 "threshold_monthly": float(cents(self.threshold_monthly)),
-                "window": self.window.to_dict(), "expected_daily": float(cents(self.expected_daily))}
+                "window": self.window.to_dict(), "expected_daily": float(cents(self.expected_daily)),
+                "recent": self.recent.to_dict(), "recent_saving_monthly": float(cents(self.recent_saving_monthly)),
+                "recent_threshold_monthly": float(cents(self.recent_threshold_monthly))}
 
 
 # ------------------------------------------------------------------------------------ the fit
@@ -567,17 +580,18 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
 
 
 def recheck_verified(daily: pd.Series, *, implemented_on: date, verified_monthly: float, as_of: date,
-                     baseline_days: int = 28, window_days: int = 30,
+                     baseline_days: int = 28, window_days: int = 30, recent_days: int = 14,
                      regressed_share: float = 0.5, control: pd.Series | None = None,
                      control_elasticity: float | None = None) -> RecheckResult | None:
     """The monthly re-check of a verified saving: has the spend come back?
 
-    Measures the saving over the last ``window_days`` complete days (up to ``as_of``) against the
-    same baseline counterfactual as :func:`verify_saving`, whose trend stops one baseline length
+    Measures the saving over the last ``window_days`` complete days (up to ``as_of``), and over
+    their last ``recent_days``, against the same baseline counterfactual as :func:`verify_saving`, whose trend stops one baseline length
     after the baseline (the expected cost follows the control as far as the scope is measured to
-    follow it, inside the baseline and the re-check window). Flags ``regressed`` when that saving
-    is below ``regressed_share`` (half) of ``verified_monthly``: a rollback, or drift that ate
-    most of it. Growth of the scope's own usage beyond its baseline trend also reads as spend
+    follow it, inside the baseline and the re-check window). Flags ``regressed`` when the saving
+    is below ``regressed_share`` (half) of ``verified_monthly``, or the recent days' below half
+    of that: a rollback (the recent days catch one in the window's second half at once), or
+    drift that ate most of it. Growth of the scope's own usage beyond its baseline trend also reads as spend
     coming back. None while the window reaches back to the implementation day.
     """
     _check_parameters(baseline_days, regressed_share, "regressed_share")
@@ -599,13 +613,18 @@ def recheck_verified(daily: pd.Series, *, implemented_on: date, verified_monthly
                             _control_costs(control_series, window_days_index) ** effect.elasticity)
     expected_mean, actual_mean = float(expected.mean()), float(actual.mean())
     saving_monthly = (expected_mean - actual_mean) * DAYS_PER_MONTH
+    recent = min(recent_days, window_days)
+    recent_saving = float(expected[-recent:].mean() - actual[-recent:].mean()) * DAYS_PER_MONTH
+    threshold = regressed_share * verified_monthly
     return RecheckResult(
-        regressed=saving_monthly < regressed_share * verified_monthly,
+        regressed=saving_monthly < threshold or recent_saving < HOLD_SHARE * threshold,
         saving_monthly=saving_monthly,
         verified_monthly=float(verified_monthly),
         regressed_share=regressed_share,
         window=Window(window_days_index[0].date(), window_days_index[-1].date(), actual_mean),
         expected_daily=expected_mean,
+        recent=Window(window_days_index[-recent].date(), window_days_index[-1].date(), float(actual[-recent:].mean())),
+        recent_saving_monthly=recent_saving,
     )
 
 

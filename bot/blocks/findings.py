@@ -135,8 +135,10 @@ def evidence_lines(finding: FindingRecord) -> list[str]:
         check = finding.recheck
         verdict = ":warning: *Regressed*" if finding.regressed else ":repeat: Holding"
         lines.append(f"{verdict} at the re-check of {check['window']['start']}..{check['window']['end']}: "
-                     f"saving {format_usd(check['saving_monthly'])}/month "
-                     f"(flagged below {format_usd(check['threshold_monthly'])}).")
+                     f"saving {format_usd(check['saving_monthly'])}/month, "
+                     f"{format_usd(check['recent_saving_monthly'])}/month over its last days from "
+                     f"{check['recent']['start']} (flagged below {format_usd(check['threshold_monthly'])}, "
+                     f"{format_usd(check['recent_threshold_monthly'])} over the last days).")
     return lines
 
 
@@ -296,8 +298,9 @@ def regression_message(finding: FindingRecord) -> dict[str, Any]:
     """The team's notice when a verified saving came back at the monthly re-check."""
     check = finding.recheck or {}
     text = (f":warning: The saving of finding #{finding.id} *{escape(finding.title)}* has come back: "
-            f"{format_usd(check.get('saving_monthly', 0))}/month over {check['window']['start']}.."
-            f"{check['window']['end']} against {format_usd(finding.realized_monthly or 0)}/month verified. "
+            f"{format_usd(check['saving_monthly'])}/month over {check['window']['start']}.."
+            f"{check['window']['end']} ({format_usd(check['recent_saving_monthly'])}/month since "
+            f"{check['recent']['start']}) against {format_usd(finding.realized_monthly or 0)}/month verified. "
             "A rollback or drift? It is flagged *regressed* in the savings ledger.")
     return {"text": text, "blocks": [_section(text)]}
 

@@ -235,6 +235,29 @@ def test_recheck_flags_spend_that_came_back(later, saving, regressed):
     assert result.to_dict()["window"] == {"start": "2026-05-15", "end": "2026-06-13", "daily_cost": later}
 
 
+def test_recheck_flags_a_rollback_in_the_last_two_weeks_at_once():
+    # Rolled back 15 days before the re-check: half of the month's window still saved $20/day,
+    # exactly the threshold; the last 14 days saved nothing.
+    daily = series(np.where(T >= 76, 100.0, step(100.0, 80.0)))
+    result = recheck_verified(daily, implemented_on=IMPL, verified_monthly=608.75, as_of=RECHECK_AS_OF)
+    assert cents(result.saving_monthly) == cents(304.375) and result.threshold_monthly == 304.375
+    assert result.recent == Window(date(2026, 5, 31), date(2026, 6, 13), 100.0)
+    assert result.recent_saving_monthly == 0.0 and result.recent_threshold_monthly == 152.1875
+    assert result.regressed
+    assert result.summary().startswith("regressed: saving $304.38/month over 2026-05-15..2026-06-13, $0.00/month "
+                                       "over 2026-05-31..2026-06-13, vs $608.75/month verified")
+
+
+def test_recheck_of_the_recent_days_needs_a_clearer_shortfall_than_the_months():
+    # The last 14 days saved $6/day (30 % of the $20 verified): noisy days, not a rollback.
+    daily = series(np.where(T >= 77, 94.0, step(100.0, 80.0)))
+    result = recheck_verified(daily, implemented_on=IMPL, verified_monthly=608.75, as_of=RECHECK_AS_OF)
+    assert cents(result.recent_saving_monthly) == cents(6 * DAYS_PER_MONTH)
+    assert result.saving_monthly > result.threshold_monthly
+    assert result.recent_threshold_monthly < result.recent_saving_monthly < result.threshold_monthly
+    assert not result.regressed
+
+
 def test_recheck_waits_until_the_window_is_past_the_implementation_day():
     daily = series(step(100.0, 80.0))
     assert recheck_verified(daily, implemented_on=IMPL, verified_monthly=608.75, as_of=IMPL + timedelta(days=29)) is None

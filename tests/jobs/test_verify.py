@@ -185,6 +185,7 @@ def test_the_monthly_recheck_flags_a_rollback_and_tells_the_team(ctx: AppContext
     assert finding.regressed and finding.state is FindingState.VERIFIED and finding.rechecked_on == date(2026, 12, 20)
     notice = ctx.delivery.outbox.get(f"finding:{finding_id}:regressed:2026-12-20")
     assert notice.channel == "#team-payments" and "has come back" in notice.text
+    assert "$568.17/month over 2026-11-21..2026-12-20 ($0.00/month since 2026-12-07)" in notice.text
     # The next re-check is a month later, not the next day.
     assert verify_findings(ctx, today=date(2026, 12, 23)).rechecked == []
 
