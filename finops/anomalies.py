@@ -81,7 +81,11 @@ One event, one anomaly
     residuals. When a member (or a region in a series) carries at least half of a candidate's
     impact and has a candidate or an open anomaly itself, that more specific scope is reported.
     Otherwise the change is spread: the roll-up is reported, and the same-direction candidates of
-    its members that day are part of it. An open roll-up anomaly covers its members.
+    its members that day are part of it. An open roll-up anomaly covers its members. A reported
+    or open scope claims the series carrying its change; a roll-up whose change is carried at
+    least half by series another scope claims is not raised (a new account's EC2 is the
+    account's new spend, not also "EC2 across accounts"). A new event must start after every
+    event on the scope, above it or under it ended, the ones accepted as the new normal included.
 
     The key is the scope and the start day, so a re-run, or a run on restated data, produces the
     same anomaly and storage updates instead of inserting.
@@ -699,9 +703,13 @@ class _Detector:
         return clean
 
     def _barrier(self, level: str, row: int) -> int:
-        """A new event on a scope starts after the last one on it (or a related one) ended."""
-        ends = [end for _, end in self._masks(level, row) if end < self.cal.size - 1]
-        ends += [e.end for e in self.history.get((level, row), ()) if e.end is not None]
+        """A new event on a scope starts after the last one on it, above it or under it ended.
+
+        Accepted events count too: a change that became the new normal (new spend that settled)
+        must not be raised again from its old start on a scope that was part of it.
+        """
+        scopes = [(level, row), *self._ancestors(level, row), *self._descendants(level, row)]
+        ends = [e.end for scope in scopes for e in self.history.get(scope, ()) if e.end is not None]
         return max(ends, default=-1)
 
     def _band(self, level: str, rows: Sequence[int], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -952,10 +960,25 @@ class _Detector:
         return []
 
     def _resolve(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        """One event, one anomaly: drop the candidates another scope reports (see the module doc)."""
+        """One event, one anomaly: drop the candidates another scope reports (see the module doc).
+
+        A reported scope *claims* the series that carry its change, and so does an open anomaly;
+        a roll-up whose change is carried at least half by series another scope claims is that
+        scope's event seen from another side (a new account's EC2 seen across accounts), not a
+        second one. Roll-ups are decided largest change first, so the wider event claims first.
+        """
         by_scope = {(c.level, c.row): c for c in candidates}
         dropped: set[tuple[str, int]] = set()
         delegated: set[tuple[str, int]] = set()  # dropped for a more specific scope that reports the event
+        # (series row, sign) -> the open or reported scopes telling that series' change
+        claimed: dict[tuple[int, int], set[tuple[str, int]]] = defaultdict(set)
+
+        def claim(scope: tuple[str, int], series: Iterable[int], sign: int) -> None:
+            for s in series:
+                claimed[(s, sign)].add(scope)
+
+        for scope, event in self.open.items():
+            claim(scope, self._series_under(*scope), event.sign)
         # an open anomaly above a scope already tells this event
         for c in candidates:
             for scope in self._ancestors(c.level, c.row):
@@ -964,31 +987,50 @@ class _Detector:
                     dropped.add((c.level, c.row))
         # the most specific scope carrying most of the change is reported, else the spread roll-up
         order = {REGION: 0, SERIES: 1, SERVICE_ROLLUP: 2, ACCOUNT_ROLLUP: 2}
-        for c in sorted(candidates, key=lambda c: order[c.level]):
+        for c in sorted(candidates, key=lambda c: (order[c.level], -abs(c.impact))):
             if (c.level, c.row) in dropped:
                 continue
             below = self._descendants(c.level, c.row)
             told = [s for s in below
                     if (s in by_scope and by_scope[s].sign == c.sign and (s not in dropped or s in delegated))
                     or (s in self.open and self.open[s].sign == c.sign)]
-            if told and self._largest_share(told, c) >= MEMBER_SHARE:
+            if told and self._carried(told, c).max() >= MEMBER_SHARE:
                 dropped.add((c.level, c.row))
                 delegated.add((c.level, c.row))
                 continue
+            if c.level in (SERVICE_ROLLUP, ACCOUNT_ROLLUP):
+                # (its members' own claims are what ``told`` weighed above)
+                carried = self._carried(below, c)
+                elsewhere = [share for scope, share in zip(below, carried, strict=True)
+                             if claimed[(scope[1], c.sign)] - {scope}]
+                if sum(elsewhere) >= MEMBER_SHARE:
+                    dropped.add((c.level, c.row))
+                    continue
+                claim((c.level, c.row), [s for (_, s), share in zip(below, carried, strict=True) if share > 0], c.sign)
+            else:
+                claim((c.level, c.row), self._series_under(c.level, c.row), c.sign)
             for s in below:
                 member = by_scope.get(s)
                 if member is not None and member.sign == c.sign and member.start <= c.last:
                     dropped.add(s)
         return [c for c in candidates if (c.level, c.row) not in dropped]
 
-    def _largest_share(self, scopes: list[tuple[str, int]], cand: _Candidate) -> float:
-        """The largest part of a candidate's impact that one of the scopes below it carries."""
+    def _series_under(self, level: str, row: int) -> list[int]:
+        """The series rows a scope covers (a region's series, a series itself, a roll-up's members)."""
+        if level == REGION:
+            return [int(self.panel.series_of_region[row])]
+        if level == SERIES:
+            return [row]
+        return [int(m) for m in self.panel.levels[level].members[row]]
+
+    def _carried(self, scopes: list[tuple[str, int]], cand: _Candidate) -> np.ndarray:
+        """The part of a candidate's impact each scope below it carries (shares; may be negative)."""
         level = scopes[0][0]
         rows = [r for _, r in scopes]
         expected, _ = self._band(level, rows, cand.start, cand.last)
         actual = self.panel.levels[level].values[rows, cand.start:cand.last + 1]
-        carried = (actual - expected).sum(axis=1) * cand.sign
-        return float(carried.max() / (cand.impact * cand.sign)) if cand.impact else 0.0
+        carried = (actual - expected).sum(axis=1)
+        return carried / cand.impact if cand.impact else np.zeros(len(rows))
 
 
 def _chunked_band(values: np.ndarray, clean: np.ndarray, cal: _Calendar, lo: int, hi: int,

@@ -315,6 +315,23 @@ def test_a_change_carried_by_one_member_is_raised_on_that_member_only():
     assert a.level == "series" and a.dimensions["sub_account_id"] == "111111111111"
 
 
+def test_a_new_account_is_one_anomaly_from_its_first_day_to_its_new_normal():
+    # account 111 runs EC2 at $1,000/day; the same team's account 222 starts four services on
+    # 22 Sep: one event, seen as the account's new spend (not also as "EC2 across accounts", and
+    # not again service by service once the account's new spend has settled as the new normal)
+    began, last = date(2026, 9, 22), date(2026, 10, 31)
+    services = [EC2, "Amazon S3", "Amazon RDS", "AWS Lambda"]
+    daily = frame(rows(date(2025, 10, 1), last, 1000.0),
+                  *[rows(began, last, 400.0 + i, account="222222222222", service=s, resource=s)
+                    for i, s in enumerate(services)])
+
+    (a,) = replay_detection(daily, start=date(2026, 9, 20), end=last)
+    assert (a.level, a.kind, a.start, a.detected_on) == ("account", "new_spend", began, began)
+    assert a.dimensions["sub_account_id"] == "222222222222"
+    # settled after four weeks: 28 days of $1,606.00
+    assert (a.end, money(a.impact)) == (date(2026, 10, 19), Decimal("44968.00"))
+
+
 # ---------------------------------------------------------------------------------------------- replay
 
 
