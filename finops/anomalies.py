@@ -110,6 +110,7 @@ import pandas as pd
 
 from finops.anomaly_model import Anomaly, Contributor, DetectionResult, SeriesPoint
 from finops.model import DAY, TEAM, UNALLOCATED, metric_column
+from finops.money import cents
 from finops.teams import Thresholds
 
 # --- The model's windows (days unless named otherwise) ---------------------------------------
@@ -1162,7 +1163,9 @@ def _describe(detector: _Detector, event: _Event, today: int) -> Anomaly:
                     float(expected[0, i] * math.exp(BAND_Z * sigma[0, i])))
         for i in range(actual.size)
     )
-    impact = event.actual - event.expected
+    # the figures in cents, the impact their difference (see finops.anomaly_model)
+    expected_cents, actual_cents = cents(event.expected), cents(event.actual)
+    impact = float(actual_cents - expected_cents)
     if event.new_spend:
         kind = "new_spend"
     elif event.sign < 0:
@@ -1181,10 +1184,10 @@ def _describe(detector: _Detector, event: _Event, today: int) -> Anomaly:
         team=team,
         kind=kind,
         direction="increase" if event.sign > 0 else "decrease",
-        expected_cost=event.expected,
-        actual_cost=event.actual,
+        expected_cost=float(expected_cents),
+        actual_cost=float(actual_cents),
         impact=impact,
-        impact_pct=impact / event.expected if event.expected > 0 else None,
+        impact_pct=impact / float(expected_cents) if expected_cents > 0 else None,
         alert=event.sign > 0 or limits.alert_on_decrease,
         root_cause=_root_cause(panel.rows, positions, ROOT_CAUSE_DIMENSIONS[event.level], start=event.start,
                                through=event.through, expected_total=event.expected),

@@ -2,17 +2,21 @@
 
 Detection (:mod:`finops.anomalies`) and the AWS import (:mod:`finops.sources.aws_anomalies`)
 produce :class:`Anomaly` objects; storage keeps them keyed by :attr:`Anomaly.key`; the CLI and the
-Slack renderers read them. Money is float64 dollars like the cost frame; :meth:`Anomaly.to_dict`
-rounds to cents at the edge.
+Slack renderers read them. Money is float64 dollars like the cost frame, but an anomaly's three
+figures are promised to the cent: expected and actual are rounded to cents first and the impact
+is their difference (:attr:`Anomaly.impact_cents`), so expected + impact = actual in every
+message, list and JSON document; each dimension's root-cause impacts add up to it too.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
-from finops.money import cents
+from finops.money import cents, split_to_cents
 
 Direction = Literal["increase", "decrease"]
 
@@ -88,8 +92,33 @@ class Anomaly:
         """True while the anomaly has no end day."""
         return self.end is None
 
+    @property
+    def impact_cents(self) -> Decimal:
+        """Actual minus expected, each rounded to the cent first: the printed figures add up."""
+        return cents(self.actual_cost) - cents(self.expected_cost)
+
+    def root_cause_cents(self) -> list[Decimal]:
+        """Each contributor's impact in cents, per dimension adding up to :attr:`impact_cents`
+        exactly (largest remainder); plain rounding where a dimension's parts do not sum to the
+        impact (an imported anomaly whose provider lists only some contributors)."""
+        by_dimension: dict[str, list[int]] = defaultdict(list)
+        for i, c in enumerate(self.root_cause):
+            by_dimension[c.dimension].append(i)
+        out = [cents(c.impact) for c in self.root_cause]
+        total = self.impact_cents
+        for positions in by_dimension.values():
+            parts = [self.root_cause[i].impact for i in positions]
+            try:
+                split = split_to_cents(parts, total)
+            except ValueError:  # not a split of this impact: keep each part as it is
+                continue
+            for i, value in zip(positions, split, strict=True):
+                out[i] = value
+        return out
+
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form (ISO dates, money rounded to cents) for the CLI and the outbox."""
+        """JSON-ready form (ISO dates, money in cents: expected + impact = actual) for the CLI
+        and the outbox."""
 
         def money(x: float) -> float:
             return float(cents(x))
@@ -108,12 +137,12 @@ class Anomaly:
             "direction": self.direction,
             "expected_cost": money(self.expected_cost),
             "actual_cost": money(self.actual_cost),
-            "impact": money(self.impact),
+            "impact": float(self.impact_cents),
             "impact_pct": None if self.impact_pct is None else round(self.impact_pct, 4),
             "alert": self.alert,
             "root_cause": [
-                {"dimension": c.dimension, "value": c.value, "impact": money(c.impact), "share": round(c.share, 4)}
-                for c in self.root_cause
+                {"dimension": c.dimension, "value": c.value, "impact": float(part), "share": round(c.share, 4)}
+                for c, part in zip(self.root_cause, self.root_cause_cents(), strict=True)
             ],
             "series": [
                 {"day": p.day.isoformat(), "actual": money(p.actual), "expected": money(p.expected),

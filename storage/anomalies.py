@@ -195,8 +195,9 @@ def _figures(anomaly: Anomaly, through: date) -> dict[str, Any]:
     return dict(
         level=anomaly.level, kind=anomaly.kind, direction=anomaly.direction, dimensions=dict(anomaly.dimensions),
         end=anomaly.end, last_seen=anomaly.last_seen, through=anomaly.end or through,
-        expected_micros=to_micros(anomaly.expected_cost), actual_micros=to_micros(anomaly.actual_cost),
-        impact_micros=to_micros(anomaly.impact), impact_pct=anomaly.impact_pct, alert=anomaly.alert,
+        # cents first, the impact their difference: expected + impact = actual, as in every message
+        expected_micros=to_micros(cents(anomaly.expected_cost)), actual_micros=to_micros(cents(anomaly.actual_cost)),
+        impact_micros=to_micros(anomaly.impact_cents), impact_pct=anomaly.impact_pct, alert=anomaly.alert,
         root_cause=data["root_cause"], series=data["series"],
     )
 

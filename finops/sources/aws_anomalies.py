@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from finops.anomaly_model import Anomaly, Contributor
 from finops.model import UNALLOCATED
+from finops.money import cents
 from finops.sources.aws_ce import aws_error_reason
 from finops.sources.connector import SourceError
 
@@ -92,6 +93,9 @@ def _anomaly(item: Mapping[str, Any]) -> Anomaly:
     impact = float(impact_block.get("TotalImpact", impact_block.get("MaxImpact", 0.0)))
     actual = float(impact_block.get("TotalActualSpend", 0.0))
     expected = float(impact_block.get("TotalExpectedSpend", actual - impact))
+    # the figures in cents, the impact their difference (finops.anomaly_model): they add up
+    expected, actual = float(cents(expected)), float(cents(actual))
+    impact = float(cents(actual) - cents(expected))
     pct = impact_block.get("TotalImpactPercentage")
     causes = item.get("RootCauses", [])
     direction = "decrease" if impact < 0 else "increase"

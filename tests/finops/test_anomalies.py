@@ -86,6 +86,22 @@ def test_a_spike_raises_one_anomaly_with_the_exact_impact():
     assert a.to_dict()["impact"] == 123.45 and a.to_dict()["end"] is None
 
 
+def test_expected_plus_impact_is_actual_to_the_cent_and_root_cause_adds_up_to_the_impact():
+    # rounded separately, $300.006 - $100.004 = $200.002 would print as $200.00 beside $100.00
+    # expected and $300.01 actual; two resources of $100.001 each would print $100.00 twice
+    spike_day = date(2025, 12, 3)
+    daily = frame(rows(FIRST, spike_day, lambda d: 150.003 if d == spike_day else 50.002, resource="i-a"),
+                  rows(FIRST, spike_day, lambda d: 150.003 if d == spike_day else 50.002, resource="i-b"))
+
+    (a,) = detect(daily, spike_day).new
+    data = a.to_dict()
+    assert (data["expected_cost"], data["actual_cost"], data["impact"]) == (100.0, 300.01, 200.01)
+    assert (money(a.expected_cost), money(a.actual_cost), money(a.impact)) == (
+        Decimal("100.00"), Decimal("300.01"), Decimal("200.01"))
+    resources = sorted(c["impact"] for c in data["root_cause"] if c["dimension"] == "ResourceId")
+    assert resources == [100.0, 100.01]
+
+
 def test_the_chart_shows_a_month_of_actual_and_expected_band():
     spike_day = date(2025, 12, 3)
     daily = frame(rows(FIRST, spike_day, lambda d: 400.0 if d == spike_day else 100.0))

@@ -29,7 +29,7 @@ def anomaly(start: date = date(2026, 11, 11), *, scope: str = SCOPE, impact: flo
         dimensions={"provider": "AWS", "sub_account_id": "111100000001", "service": "Amazon EC2",
                     "region": "us-east-1", "charge_category": "Usage"},
         team=team, kind="shift" if direction == "increase" else "drop", direction=direction,  # type: ignore[arg-type]
-        expected_cost=expected, actual_cost=expected + impact, impact=impact, impact_pct=impact / expected,
+        expected_cost=expected, actual_cost=round(expected + impact, 6), impact=impact, impact_pct=impact / expected,
         alert=direction == "increase",
         root_cause=(Contributor("RegionId", "us-east-1", impact, 1.0),),
         series=(SeriesPoint(start, 1500.0, 1000.0, 800.0, 1250.0),),
@@ -59,6 +59,17 @@ def test_a_new_anomaly_is_stored_once_and_later_runs_update_the_same_row(store: 
         Decimal("2000.00"), date(2026, 11, 14), date(2026, 11, 14), date(2026, 11, 13), AT)
     assert len(store.list_anomalies(open_only=False)) == 1
     assert [e.action for e in store.history(saved.id)] == ["detected"]
+
+
+def test_stored_figures_add_up_to_the_cent(store: AnomalyStore) -> None:
+    # each rounded on its own: expected $100.00, actual $300.01, impact $200.00
+    odd = replace(anomaly(), expected_cost=100.004, actual_cost=300.006, impact=200.002,
+                  root_cause=(Contributor("ResourceId", "i-a", 100.001, 0.5), Contributor("ResourceId", "i-b", 100.001, 0.5)))
+    (saved,) = store.save_detection(DetectionResult(new=(odd,)), through=date(2026, 11, 13), at=AT).new
+    assert (saved.expected_cost, saved.actual_cost, saved.impact) == (Decimal("100.00"), Decimal("300.01"),
+                                                                       Decimal("200.01"))
+    assert sorted(c.impact for c in saved.root_cause) == [100.0, 100.01]
+    assert saved.to_json("#team-payments")["impact"] == 200.01
 
 
 def test_an_ended_anomaly_is_resolved_keeps_its_answer_and_is_handed_back_as_ended(store: AnomalyStore) -> None:
@@ -184,7 +195,8 @@ def test_imported_anomalies_keep_the_routed_team_and_update_on_reimport(store: A
                   source_id="a-1", series=())
     first = store.save_imported([(aws, "payments")], at=AT)
     assert [(r.team, r.source, r.external_id, r.scope) for r in first.new] == [("payments", "aws", "a-1", "aws:a-1")]
-    again = store.save_imported([(replace(aws, impact=99.0, end=date(2026, 11, 14)), "payments")], at=AT)
+    again = store.save_imported([(replace(aws, impact=99.0, actual_cost=4099.0, end=date(2026, 11, 14)), "payments")],
+                                at=AT)
     assert again.new == [] and [r.impact for r in again.ended] == [Decimal("99.00")]
     assert store.detection_inputs(ended_since=date(2026, 1, 1)) == ([], [])  # AWS's own are not fed to our detector
 
