@@ -447,7 +447,8 @@ class CostStore:
             query = query.group_by(*group_cols)
         with self.db.engine.connect() as conn:
             result = conn.execute(query)
-            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            # Plain tuples: pandas probes SQLAlchemy Row objects one by one (seconds for 100,000 rows).
+            frame = pd.DataFrame.from_records([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
         for column, micros in MONEY_COLUMNS.items():
             frame[micros] = pd.to_numeric(frame[micros]).fillna(0).astype(np.int64)
             frame[column] = frame[micros] / MICROS
