@@ -43,7 +43,7 @@ def complete_through(db: Database, today: date, *, held: tuple[date, date] | Non
     store = CostStore(db)
     complete = store.complete_through()
     if complete is None:
-        held = held or store.date_range()
+        held = held or VarianceStore(db).days_held()
         complete = held[1] if held else None
     yesterday = today - timedelta(days=1)
     return yesterday if complete is None else min(complete, yesterday)
@@ -56,7 +56,7 @@ def parse_why(db: Database, text: str, *, today: date, metric: str | None = None
     a filter value no cost data has (a typo: "did you mean payments?"), or a period starting
     before the first day held. ``metric`` is one chosen outside the text (``--metric``).
     """
-    held = CostStore(db).date_range()
+    held = VarianceStore(db).days_held()
     question = parse_question(text, today=today, complete_through=complete_through(db, today, held=held),
                               metric=metric)
     check_against_data(question, today=today, first_day=held[0] if held else None,

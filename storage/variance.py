@@ -1,13 +1,16 @@
 """The data of a variance answer: both periods of a question, summed in SQL by the variance keys.
 
 :meth:`VarianceStore.variance_frame` returns the *pre-aggregated frame* that
-:func:`finops.variance.explain_variance` accepts: one row per period (``"a"``/``"b"``) and
-combination of :data:`finops.variance.VARIANCE_KEYS`, money summed in exact micro-units (and as
-float dollars), quantities summed (NaN where none). The database does all the summing:
+:func:`finops.variance.explain_variance` accepts: one row per period (``"a"``/``"b"``) and series
+with the series' :data:`finops.variance.VARIANCE_KEYS` (series differing only in other columns,
+such as tags, repeat a combination of keys: the decomposition sums them), money summed in exact
+micro-units (and as float dollars), quantities summed (NaN where none). The database does the
+summing of days:
 
 - whole calendar months inside a period are read from the monthly roll-up ``cost_monthly``
   (one row per series and month), the days around them from ``cost_daily``; each stretch is
-  summed per series, the stretches are added up per period and grouped by the variance keys;
+  summed per series and the stretches are added up per period and series; the series' keys are
+  read apart and joined in memory (grouping by eleven text columns in SQL cost more than the sums);
 - the question's scope is a condition on ``cost_series`` (values compare case-insensitively;
   ``account`` matches the account ID or name; ``tag:NAME=VALUE`` looks for ``"name":"value"`` in
   the canonical Tags JSON, ``tag:NAME=""`` for series without that tag). SQLite lower-cases ASCII
@@ -220,6 +223,20 @@ class VarianceStore:
                     raise ValueError(f"unknown scope key {key!r}")
         return found
 
+    def days_held(self) -> tuple[date, date] | None:
+        """The first and last day of cost data held (None when there is none).
+
+        Two statements, not one: SQLite answers ``min(day)`` and ``max(day)`` from the day index
+        only when each is alone in its query (both in one query scan every row: seconds on a
+        large store).
+        """
+        with self.db.engine.connect() as conn:
+            first = conn.execute(select(func.min(_DAILY.c.day))).scalar()
+            if first is None:
+                return None
+            last = conn.execute(select(func.max(_DAILY.c.day))).scalar()
+        return _as_date(first), _as_date(last)
+
     def account_names(self, account_ids: Iterable[str]) -> dict[str, str]:
         """The name of each of ``account_ids`` the cost data knows (IDs without a name are left out)."""
         ids = sorted(set(account_ids))
@@ -245,24 +262,37 @@ class VarianceStore:
             in_scope = in_scope.where(condition)
         parts = [_summed_stretch(label, stretch, in_scope) for label in stretches for stretch in stretches[label]]
         summed = union_all(*parts).subquery("summed")
-        keys = [_SERIES.c[SERIES_COLUMNS[column]].label(column) for column in VARIANCE_KEYS]
-        query = select(summed.c.period, *keys,
-                       *(cast(func.sum(summed.c[c]), BigInteger).label(c) for c in MONEY_COLUMNS.values()),
-                       *(func.sum(summed.c[c]).label(name) for name, c in QUANTITY_COLUMNS.items())) \
-            .select_from(summed.join(_SERIES, _SERIES.c.id == summed.c.series_id)) \
-            .group_by(summed.c.period, *(_SERIES.c[SERIES_COLUMNS[column]] for column in VARIANCE_KEYS))
+        # Sums per period and series only: grouping 20,000 rows by eleven text columns in SQL
+        # costs more than the sums themselves; the series' keys come from a second, small read.
+        sums = select(summed.c.period, summed.c.series_id,
+                      *(cast(func.sum(summed.c[c]), BigInteger).label(c) for c in MONEY_COLUMNS.values()),
+                      *(func.sum(summed.c[c]).label(name) for name, c in QUANTITY_COLUMNS.items())) \
+            .group_by(summed.c.period, summed.c.series_id).order_by(summed.c.period, summed.c.series_id)
+        keys = select(_SERIES.c.id, *(_SERIES.c[SERIES_COLUMNS[column]] for column in VARIANCE_KEYS)) \
+            .where(_SERIES.c.id.in_(in_scope)).order_by(_SERIES.c.id)
         with self.db.engine.connect() as conn:
-            result = conn.execute(query)
             # Plain tuples: pandas probes Row objects one by one (3x slower for 20,000 rows).
-            frame = pd.DataFrame.from_records([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
-        for column in (PERIOD, *VARIANCE_KEYS):
-            frame[column] = frame[column].astype(object)
-        for column, micros in MONEY_COLUMNS.items():
-            frame[micros] = pd.to_numeric(frame[micros]).fillna(0).astype(np.int64)
-            frame[column] = frame[micros] / MICROS
-        for column in QUANTITY_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
-        return frame
+            rows = [tuple(row) for row in conn.execute(sums).fetchall()]
+            series = [tuple(row) for row in conn.execute(keys).fetchall()]
+        return _frame(rows, series)
+
+
+def _frame(rows: list[tuple], series: list[tuple]) -> pd.DataFrame:
+    """The pre-aggregated frame from the sums per (period, series) and each series' keys."""
+    sums = list(zip(*rows, strict=True)) if rows else [()] * (2 + len(MONEY_COLUMNS) + len(QUANTITY_COLUMNS))
+    ids = np.fromiter((r[0] for r in series), dtype=np.int64, count=len(series))
+    where = np.searchsorted(ids, np.asarray(sums[1], dtype=np.int64)) if len(series) else np.zeros(0, np.int64)
+    columns: dict[str, object] = {PERIOD: np.asarray(sums[0], dtype=object)}
+    for i, column in enumerate(VARIANCE_KEYS, start=1):
+        values = np.empty(len(series), dtype=object)
+        values[:] = [r[i] for r in series]
+        columns[column] = values[where]
+    for i, (column, micros) in enumerate(MONEY_COLUMNS.items(), start=2):
+        exact = np.array([0 if v is None else int(v) for v in sums[i]], dtype=np.int64)
+        columns[micros], columns[column] = exact, exact / MICROS
+    for i, column in enumerate(QUANTITY_COLUMNS, start=2 + len(MONEY_COLUMNS)):
+        columns[column] = np.array([np.nan if v is None else float(v) for v in sums[i]], dtype=np.float64)
+    return pd.DataFrame(columns)
 
 
 def _summed_stretch(label: str, stretch: Stretch, in_scope: Select) -> Select:

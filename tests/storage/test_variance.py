@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -65,14 +66,18 @@ def expected_frame(store: CostStore, question: Question) -> pd.DataFrame:
 
 
 def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per period and combination of keys (storage returns one per series), exact money."""
     columns = ["period", *VARIANCE_KEYS, "EffectiveCost", "BilledCost", "ListCost", "PricingQuantity"]
     out = frame[columns].copy()
     for key in ("period", *VARIANCE_KEYS):
         out[key] = out[key].astype(str).astype(object)
     for money in ("EffectiveCost", "BilledCost", "ListCost"):
         out[money] = (out[money] * 1_000_000).round().astype("int64")  # micro-units: exact
+    grouped = out.groupby(["period", *VARIANCE_KEYS], sort=True)
+    out = pd.concat([grouped[["EffectiveCost", "BilledCost", "ListCost"]].sum(),
+                     grouped[["PricingQuantity"]].sum(min_count=1)], axis=1).reset_index()
     out["PricingQuantity"] = out["PricingQuantity"].round(6)
-    return out.sort_values(["period", *VARIANCE_KEYS]).reset_index(drop=True)
+    return out
 
 
 def test_stretches_are_whole_months_and_the_days_around_them() -> None:
@@ -99,6 +104,25 @@ def test_the_sql_frame_equals_the_domains_aggregation_of_the_daily_rows(db: Data
     pd.testing.assert_frame_equal(comparable(frame), comparable(expected_frame(store, question)))
     assert explain_variance(frame, question).to_json() == \
         explain_variance(store.load_daily_costs(), question).to_json()
+
+
+def test_series_that_differ_only_in_tags_are_rows_of_their_own_summed_by_the_answer(db: Database) -> None:
+    store = store_with(db, pd.concat([
+        daily("2026-07-01", "2026-08-31", cost=10.0, quantity=1.0, tags={"env": "prod"}),
+        daily("2026-07-01", "2026-08-31", cost=5.0, quantity=2.0, tags={"env": "staging"}),
+        daily("2026-08-01", "2026-08-31", cost=1.0, quantity=1.0, tags={"env": "staging"})], ignore_index=True))
+    question = parse_question("2026-08", today=TODAY)
+    frame = VarianceStore(db).variance_frame(question)
+    assert len(frame) == 4  # two series, two periods: the same keys twice in each period
+    assert frame.groupby("period")["effective_micros"].sum().to_dict() == {
+        "a": store.totals(start=date(2026, 8, 1), end=date(2026, 8, 31))["EffectiveCost"] * 1_000_000,
+        "b": store.totals(start=date(2026, 7, 1), end=date(2026, 7, 31))["EffectiveCost"] * 1_000_000}
+    answer = explain_variance(frame, question)
+    assert answer.to_json() == explain_variance(store.load_daily_costs(), question).to_json()
+    (line,) = answer.contributors
+    # July: $15 a day for 31 days and 87 cents of daily movement per series; August: $16 a day,
+    # 96 cents for each July series, 87 for the new one.
+    assert (line.b, line.a, line.delta) == (Decimal("466.74"), Decimal("498.79"), Decimal("32.05"))
 
 
 @pytest.mark.parametrize("scope", [
