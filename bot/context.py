@@ -14,8 +14,10 @@ from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
 from bot.delivery import Delivery, SlackTransport, TerminalTransport, Transport
+from bot.services.ownership import reallocate_stored_costs
 from finops.errors import ConfigError
 from finops.teams import TeamsConfig, load_teams, parse_teams
+from storage.costs import CostStore
 from storage.db import Database
 from storage.outbox import OutboxStore
 
@@ -63,6 +65,10 @@ def build_context(settings: Settings, *, teams: TeamsConfig | None = None, trans
             reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
             raise ConfigError(f"cannot open the database ({reason})", key="COSTBOT_DATABASE_URL") from None
     teams = teams or load_teams_config(settings)
+    # Stored owners follow the teams.yml this process runs with (a no-op unless its rules changed).
+    reallocated = reallocate_stored_costs(CostStore(db), teams)
+    if reallocated is not None:
+        log.info("teams.yml rules changed: %d cost series re-allocated", reallocated)
     client = None
     if transport is None:
         if settings.slack_enabled:

@@ -17,6 +17,7 @@ frame of millions of rows has a few thousand series, so the cost is a few factor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -100,6 +101,19 @@ def allocate_costs(frame: pd.DataFrame, config: TeamsConfig) -> pd.DataFrame:
         TEAM: pd.Series(owners[pick], index=frame.index, dtype=object),
         ALLOCATION_RULE: pd.Series(labels[pick], index=frame.index, dtype=object),
     })
+
+
+def allocation_fingerprint(config: TeamsConfig) -> str:
+    """A digest of everything :func:`allocate_costs` reads from ``config``: the rules in precedence
+    order, their owners and the labels they write (which carry the file name and line).
+
+    Two configs with the same fingerprint allocate every row alike, so owners stored under one
+    stay right under the other; budgets, channels or people changing leave it as it is.
+    """
+    described = [[c.owner, c.pool is not None, c.label,
+                  [[cond.field, cond.tag_key, list(cond.values)] for cond in c.rule.conditions]]
+                 for c in _candidates(config)]
+    return hashlib.sha256(json.dumps(described, separators=(",", ":")).encode()).hexdigest()
 
 
 def _winning_candidates(frame: pd.DataFrame, candidates: Sequence[_Candidate]) -> np.ndarray:

@@ -1,5 +1,9 @@
 """Cost data in: read (connector or files) -> allocate -> store in one transaction -> record the run.
 
+Every stored series follows one teams.yml: after writing, series stored under other rules are
+re-allocated with the ones this ingest used (``settle_owners_after_ingest``; a no-op when the
+rules are unchanged).
+
 A source is replaced for exactly the days the new data covers (files) or the window asked for
 (connectors), so re-ingesting a restated export replaces what was there. Nothing is written
 unless everything was read and allocated: bad input or a failing provider leaves the store
@@ -26,6 +30,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.context import AppContext
+from bot.services.ownership import settle_owners_after_ingest
 from finops import model
 from finops.errors import CostbotError
 from finops.freshness import file_complete_through
@@ -125,6 +130,7 @@ def ingest_cost_files(store: CostStore, teams: TeamsConfig, paths: Sequence[str 
             # An older export ingested after a newer one does not make the newer days partial again.
             complete = max(complete, previous.complete_through)
         store.set_freshness(result.source, last_day=result.end, complete_through=complete)
+    settle_owners_after_ingest(store, teams)
     rows_read = sum(r.rows for r in results)
     store.finish_run(run_id, rows_read=rows_read, result=_combined(results))
     log.info("ingested %d file(s) into %d source(s)", len(files), len(results))
@@ -175,6 +181,7 @@ def ingest_from_connector(store: CostStore, teams: TeamsConfig, connector: CostC
     if known is not None:
         complete = known if start > known + timedelta(days=1) else max(complete, known)
     store.set_freshness(connector.source, last_day=end, complete_through=complete)
+    settle_owners_after_ingest(store, teams)
     store.finish_run(run_id, rows_read=len(frame), result=result)
     log.info("%s: %s..%s, %d daily rows, complete through %s", connector.source, start, end, result.rows, complete)
     return ConnectorRun(connector.source, start, end, len(frame), result, complete)

@@ -18,7 +18,9 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from finops import model
@@ -26,6 +28,7 @@ from finops.errors import InputError
 from finops.freshness import SourceStatus
 from finops.money import MICROS, from_micros
 from storage.db import Database
+from storage.tables.allocation import AllocationState
 from storage.tables.core import utcnow
 from storage.tables.costs import CostDaily, CostSeries, IngestRun, SourceFreshness
 
@@ -142,6 +145,7 @@ def _to_micros(values: pd.Series) -> np.ndarray:
 
 
 _TEXT_COLUMNS = (*model.DIMENSIONS, *model.OWNERSHIP)
+_ALLOCATION_STATE = "teams"
 # SQLite's historical default limit of bound parameters per statement (newer builds allow more).
 _SQLITE_MAX_PARAMETERS = 999
 
@@ -333,17 +337,48 @@ class CostStore:
                 row.updated_at = utcnow()
             session.add(row)
 
-    def reassign_teams(self, assignments: pd.DataFrame) -> int:
-        """Apply new owners (``series_id``, ``x_Team``, ``x_AllocationRule``) after teams.yml changed."""
-        count = 0
+    def reassign_teams(self, assignments: pd.DataFrame, *, fingerprint: str | None = None) -> int:
+        """Apply new owners (``series_id``, ``x_Team``, ``x_AllocationRule``) after teams.yml changed.
+
+        Only series whose owner or rule differs are written, in one transaction; with
+        ``fingerprint`` (:func:`finops.ownership.allocation_fingerprint`) the same transaction
+        records which rules the stored owners now follow. Returns how many series changed.
+        """
+        current = {int(row.id): (row.team, row.allocation_rule) for row in self._owners()}
+        changed = [{"series": int(series_id), "new_team": team, "new_rule": rule}
+                   for series_id, team, rule in assignments[["series_id", model.TEAM, model.ALLOCATION_RULE]]
+                   .itertuples(index=False, name=None)
+                   if current.get(int(series_id), (team, rule)) != (team, rule)]
         with self.db.engine.begin() as conn:
-            for series_id, team, rule in assignments[["series_id", model.TEAM, model.ALLOCATION_RULE]].itertuples(
-                    index=False, name=None):
-                result = conn.execute(update(CostSeries).where(
-                    CostSeries.id == int(series_id), or_(CostSeries.team != team, CostSeries.allocation_rule != rule))
-                    .values(team=team, allocation_rule=rule))
-                count += result.rowcount
-        return count
+            if changed:
+                conn.execute(update(CostSeries).where(CostSeries.id == bindparam("series"))
+                             .values(team=bindparam("new_team"), allocation_rule=bindparam("new_rule")), changed)
+            if fingerprint is not None:
+                self._record_allocation(conn, fingerprint)
+        return len(changed)
+
+    def allocation_fingerprint(self) -> str | None:
+        """The fingerprint of the teams.yml rules the stored owners follow (None: never recorded)."""
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(AllocationState.fingerprint)
+                                .where(AllocationState.name == _ALLOCATION_STATE)).scalar_one_or_none()
+
+    def forget_allocation(self) -> None:
+        """Drop the recorded fingerprint: the stored owners follow no one teams.yml any more."""
+        with self.db.engine.begin() as conn:
+            conn.execute(delete(AllocationState).where(AllocationState.name == _ALLOCATION_STATE))
+
+    def _owners(self) -> list:
+        with self.db.engine.connect() as conn:
+            return list(conn.execute(select(CostSeries.id, CostSeries.team, CostSeries.allocation_rule)))
+
+    def _record_allocation(self, conn: Connection, fingerprint: str) -> None:
+        # An upsert: replicas starting together may both record the same fingerprint.
+        insert = postgresql_insert if self.db.dialect == "postgresql" else sqlite_insert
+        statement = insert(AllocationState).values(name=_ALLOCATION_STATE, fingerprint=fingerprint, applied_at=utcnow())
+        conn.execute(statement.on_conflict_do_update(
+            index_elements=["name"], set_={"fingerprint": statement.excluded.fingerprint,
+                                           "applied_at": statement.excluded.applied_at}))
 
     # reading -------------------------------------------------------------------------------
     def freshness(self) -> list[Freshness]:

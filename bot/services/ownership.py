@@ -8,6 +8,7 @@ applying the current file is cheap).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from finops.freshness import SourceStatus
-from finops.model import ALLOCATION_RULE, DEFAULT_METRIC, TEAM, UNALLOCATED, metric_column
+from finops.model import ALLOCATION_RULE, DAY, DEFAULT_METRIC, TEAM, UNALLOCATED, metric_column, parse_tags
 from finops.money import MICROS, cents, from_micros, split_to_cents
 from finops.ownership import (
     DRIVER_COLUMNS,
@@ -24,6 +25,7 @@ from finops.ownership import (
     SHARED_RULE_PREFIX,
     Coverage,
     allocate_costs,
+    allocation_fingerprint,
     attribution_coverage,
     split_shared_costs,
     tag_coverage,
@@ -34,6 +36,82 @@ from storage.costs import CostStore
 
 DEFAULT_MONTHS = 3
 TOP_DRIVERS = 20
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored owners
+
+
+def reallocate_stored_costs(store: CostStore, teams: TeamsConfig) -> int | None:
+    """Re-apply ``teams`` to every stored series when its rules differ from the ones the stored
+    owners follow; None when nothing was done, else how many series changed.
+
+    Run at start-up (bot/context.py) and after every ingest, so everything that reads the stored
+    owners (costs, anomalies, variance, forecasts) follows the current teams.yml, and a rule
+    added there re-owns spend ingested before it. Allocation runs once per distinct series.
+    A config without a single rule (no teams.yml configured) leaves the stored owners as the
+    last teams.yml set them: ``costbot costs`` without ``--teams`` shows what ingest allocated.
+    """
+    if not _has_rules(teams):
+        return None
+    fingerprint = allocation_fingerprint(teams)
+    if store.allocation_fingerprint() == fingerprint:
+        return None
+    return store.reassign_teams(allocate_costs(store.series(), teams), fingerprint=fingerprint)
+
+
+def settle_owners_after_ingest(store: CostStore, teams: TeamsConfig) -> int | None:
+    """After an ingest allocated its rows with ``teams``: the rest of the store follows the same
+    rules (:func:`reallocate_stored_costs`). An ingest without rules wrote unallocated rows that
+    follow no teams.yml, so the recorded fingerprint is dropped and the next start with a
+    teams.yml re-allocates everything."""
+    if _has_rules(teams):
+        return reallocate_stored_costs(store, teams)
+    store.forget_allocation()
+    return None
+
+
+def _has_rules(teams: TeamsConfig) -> bool:
+    return any(team.match for team in teams.teams) or any(pool.match for pool in teams.shared_costs)
+
+
+def spend_by(store: CostStore, teams: TeamsConfig, columns: Sequence[str], *, start: date | None = None,
+             end: date | None = None, metric: str = DEFAULT_METRIC) -> pd.DataFrame:
+    """The ``metric`` summed by ``columns`` (FOCUS names, ``month``, ``ChargePeriodStart`` or
+    ``tag:KEY``), as exact integer micro-units in a ``micros`` column.
+
+    When ``x_Team`` is one of the columns, shared pools are split between their teams (as in
+    coverage and ``costbot teams``), so a team's figure is its direct spend plus its parts of the
+    pools and ``unallocated`` is only the spend no rule or pool matched. Sums run in SQL; the
+    split needs the day and the winning rule, which are grouped too and summed away after.
+    """
+    tags = [c for c in columns if c.startswith("tag:")]
+    keys = [c for c in columns if not c.startswith("tag:")] + (["Tags"] if tags else [])
+    split = TEAM in columns and bool(teams.shared_costs)
+    if split:
+        keys += [k for k in (DAY, ALLOCATION_RULE) if k not in keys]
+    grouped = store.grouped_costs(by=keys, start=start, end=end)
+    value = metric_column(metric)
+    if split:
+        grouped = split_shared_costs(grouped, teams)
+    # Split parts carry float dollars cut from whole micro-units, so rounding back is exact.
+    grouped["micros"] = np.rint(grouped[value].to_numpy(dtype=np.float64) * MICROS).astype(np.int64)
+    for column in tags:
+        codes, uniques = pd.factorize(grouped["Tags"])
+        key = column[4:].casefold()
+        values = np.array([_tag_value(str(text), key) for text in uniques] + [""], dtype=object)
+        grouped[column] = values[codes]
+    if grouped.empty:
+        return pd.DataFrame({**{c: pd.Series(dtype=object) for c in columns},
+                             "micros": pd.Series(dtype=np.int64)})
+    if not columns:
+        return pd.DataFrame({"micros": [int(grouped["micros"].sum())]})
+    return grouped.groupby(list(columns), as_index=False, sort=False)["micros"].sum()
+
+
+def _tag_value(text: str, key: str) -> str:
+    """The value of tag ``key`` (case-insensitive) in canonical Tags text."""
+    return next((value for name, value in parse_tags(text).items() if name.casefold() == key), "")
 
 
 # ---------------------------------------------------------------------------------------------

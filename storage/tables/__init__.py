@@ -4,7 +4,7 @@ One module per area; a new table also needs a migration in ``storage/migrations/
 (``tests/storage/test_migrations.py`` fails when a table and the migrations disagree).
 """
 
-from storage.tables import anomalies, digests, findings, variance  # noqa: F401  (their tables register on import)
+from storage.tables import allocation, anomalies, digests, findings, variance  # noqa: F401  (their tables register on import)
 from storage.tables.core import AuditEntry, OutboxMessage, SlackChannel
 from storage.tables.costs import CostDaily, CostSeries, IngestRun, SourceFreshness
 

@@ -308,6 +308,47 @@ def org(cli, tmp_path) -> Path:
     return teams
 
 
+def test_costs_by_team_splits_the_pools_and_agrees_with_coverage_and_teams(cli, org):
+    window = ("--from", "2024-09-01", "--to", "2024-10-31")
+    document = cli("costs", "--json", "--by", "team", "--teams", org, *window).json()
+    # 3 days: payments 60 + 6 of support a day, search 30 + 3, 1 a day nobody owns.
+    assert document["rows"] == [{"team": "payments", "cost": Decimal("198.00")},
+                                {"team": "search", "cost": Decimal("99.00")},
+                                {"team": "unallocated", "cost": Decimal("3.00")}]
+    coverage = cli("coverage", "--json", "--teams", org, *window).json()["attribution"]
+    assert (coverage["allocated"], coverage["unallocated"]) == (Decimal("297.00"), Decimal("3.00"))
+    by_month = cli("costs", "--json", "--by", "month,team", "--teams", org, *window).json()["rows"]
+    assert {(r["month"], r["team"]): r["cost"] for r in by_month} == {
+        ("2024-09", "payments"): Decimal("132.00"), ("2024-09", "search"): Decimal("66.00"),
+        ("2024-09", "unallocated"): Decimal("2.00"), ("2024-10", "payments"): Decimal("66.00"),
+        ("2024-10", "search"): Decimal("33.00"), ("2024-10", "unallocated"): Decimal("1.00")}
+    this_month = cli("costs", "--json", "--by", "team", "--teams", org, "--from", date.today().replace(day=1)).json()
+    teams = cli("teams", "--json", "--teams", org).json()
+    assert {r["team"]: r["cost"] for r in this_month["rows"]} == {
+        **{t["name"]: t["spend"]["total"] for t in teams["teams"]}, "unallocated": teams["unallocated"]}
+
+
+def test_owners_follow_the_current_teams_file_without_a_re_ingest(cli, tmp_path):
+    path = write_csv(tmp_path / "org.csv", FOCUS_HEADER, org_rows(["2024-09-29"]))
+    assert cli("ingest", "file", path).code == 0       # no teams.yml: every dollar unallocated
+    assert cli("costs", "--json").json()["rows"] == [{"team": "unallocated", "cost": Decimal("100.00")}]
+
+    teams = tmp_path / "teams.yml"
+    teams.write_text(ORG_TEAMS)
+    assert cli("costs", "--json", "--teams", teams).json()["rows"] == [
+        {"team": "payments", "cost": Decimal("66.00")}, {"team": "search", "cost": Decimal("33.00")},
+        {"team": "unallocated", "cost": Decimal("1.00")}]
+    # A rule added later takes the $1 nobody owned (and moves support's split to 60:31).
+    teams.write_text(ORG_TEAMS.replace('      - sub_account_id: "222"\n', '      - sub_account_id: "222"\n'
+                                                                          '      - sub_account_id: "999"\n'))
+    assert cli("costs", "--json", "--by", "team", "--teams", teams).json()["rows"] == [
+        {"team": "payments", "cost": Decimal("65.93")}, {"team": "search", "cost": Decimal("34.07")}]
+    # Without a teams file the owners stay as the last one set them (pools are then not split).
+    assert cli("costs", "--json").json()["rows"] == [
+        {"team": "payments", "cost": Decimal("60.00")}, {"team": "search", "cost": Decimal("31.00")},
+        {"team": "unallocated", "cost": Decimal("9.00")}]
+
+
 def test_costs_group_by_a_tag(cli, org):
     document = cli("costs", "--json", "--by", "tag:env", "--from", "2024-09-01", "--to", "2024-10-31").json()
     assert {r["tag:env"]: r["cost"] for r in document["rows"]} == {

@@ -22,6 +22,7 @@ from finops.model import (
 from finops.ownership import (
     Coverage,
     allocate_costs,
+    allocation_fingerprint,
     attribution_coverage,
     split_micros,
     split_shared_costs,
@@ -512,3 +513,33 @@ def test_allocation_speed_on_a_million_rows(capsys):
         print(f"\nallocate_costs: {len(frame):,} rows, {n_series:,} series, {n_teams * 3} rules: {took:.2f} s "
               f"(a plain group-by of the same 3 columns: {baseline:.2f} s, ratio {took / baseline:.1f})")
     assert (allocated[TEAM] != UNALLOCATED).sum() > 0.75 * len(frame)
+
+
+# --- the fingerprint of the rules ---------------------------------------------------------------
+
+FINGERPRINT_TEAMS = """\
+default_channel: "#finops"
+teams:
+  - name: payments
+    channel: "#team-payments"
+    budget_monthly: 1000
+    match:
+      - tag: {team: payments}
+shared_costs:
+  - name: support
+    match:
+      - service: AWS Support
+"""
+
+
+def test_the_fingerprint_changes_with_the_rules_and_not_with_budgets_or_channels():
+    base = allocation_fingerprint(parse_teams(FINGERPRINT_TEAMS, file="teams.yml"))
+    assert base == allocation_fingerprint(parse_teams(FINGERPRINT_TEAMS, file="teams.yml"))
+    same_rules = FINGERPRINT_TEAMS.replace("budget_monthly: 1000", "budget_monthly: 5000").replace(
+        "#team-payments", "#pay")
+    assert allocation_fingerprint(parse_teams(same_rules, file="teams.yml")) == base
+    for changed in (FINGERPRINT_TEAMS.replace("team: payments}", "team: pay}"),      # a rule's value
+                    FINGERPRINT_TEAMS.replace("service: AWS Support", "service: Tax"),  # a pool's rule
+                    "\n" + FINGERPRINT_TEAMS):                                          # lines move: labels do
+        assert allocation_fingerprint(parse_teams(changed, file="teams.yml")) != base
+    assert allocation_fingerprint(parse_teams(FINGERPRINT_TEAMS, file="other.yml")) != base

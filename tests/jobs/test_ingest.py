@@ -16,6 +16,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from moto import mock_aws
 
+from bot.services.ownership import reallocate_stored_costs
 from finops import model
 from finops.errors import ConfigError, InputError
 from finops.money import cents
@@ -336,3 +337,28 @@ def test_connector_runs_as_json_documents(db: Database, azure):
         "source": f"azure:{SCOPE}", "start": date(2025, 9, 18), "end": date(2026, 10, 17), "rows": 9,
         "billed": Decimal("443.32"), "effective": Decimal("153.32"), "complete_through": date(2026, 10, 16),
         "error": None, "skipped": False}
+
+
+def test_an_ingest_under_other_rules_re_allocates_what_was_stored_before(db: Database, tmp_path) -> None:
+    store = CostStore(db)
+    rows = [focus_row("2026-10-01", account="222222222222", effective="5.00"),
+            focus_row("2026-10-01", account="111111111111", effective="7.00")]
+    ingest_cost_files(store, parse_teams('default_channel: "#finops"\nteams: []\n'),
+                      [write_csv(tmp_path / "before.csv", FOCUS_HEADER, rows)], today=date(2026, 10, 20))
+    assert effective(store, filters={"team": [model.UNALLOCATED]}) == Decimal("12")
+
+    # Another source, ingested with TEAMS: the first file's account 111 now belongs to payments.
+    later = [focus_row("2026-10-02", provider="Microsoft", account="333333333333", effective="1.00")]
+    ingest_cost_files(store, TEAMS, [write_csv(tmp_path / "later.csv", FOCUS_HEADER, later)], today=date(2026, 10, 20))
+    assert effective(store, filters={"team": ["payments"]}) == Decimal("7")
+    assert effective(store, filters={"team": [model.UNALLOCATED]}) == Decimal("6")
+
+    # An ingest without rules stores its rows unallocated and leaves the others alone; the next
+    # start with a teams.yml re-allocates them.
+    gcp = [focus_row("2026-10-03", provider="Google Cloud", account="111111111111", effective="2.00")]
+    ingest_cost_files(store, parse_teams('default_channel: "#finops"\nteams: []\n'),
+                      [write_csv(tmp_path / "gcp.csv", FOCUS_HEADER, gcp)], today=date(2026, 10, 20))
+    assert effective(store, filters={"team": ["payments"]}) == Decimal("7")
+    assert reallocate_stored_costs(store, TEAMS) == 1
+    assert effective(store, filters={"team": ["payments"]}) == Decimal("9")
+    assert reallocate_stored_costs(store, TEAMS) is None   # the rules are recorded: nothing to redo

@@ -98,3 +98,21 @@ def test_freshness_and_complete_through(db: Database) -> None:
     store.set_freshness("gcp", last_day=date(2026, 10, 31), complete_through=date(2026, 10, 29))
     store.set_freshness("old-export", last_day=date(2026, 6, 30), complete_through=date(2026, 6, 30))
     assert store.complete_through() == date(2026, 10, 29)  # the silent source does not hold others back
+
+
+def test_reassign_teams_writes_only_changed_owners_and_records_the_fingerprint(db: Database) -> None:
+    store = CostStore(db)
+    store.replace_daily_costs("aws", frame([
+        {"ChargePeriodStart": "2026-10-01", "EffectiveCost": 1.0, "ServiceName": "Amazon EC2"},
+        {"ChargePeriodStart": "2026-10-01", "EffectiveCost": 2.0, "ServiceName": "Amazon S3"}]))
+    assert store.allocation_fingerprint() is None
+    owners = store.series()[["series_id", "ServiceName"]].sort_values("ServiceName")
+    owners[model.TEAM] = ["payments", "search"]          # EC2 stays with payments; S3 moves
+    owners[model.ALLOCATION_RULE] = ["", "search: service=Amazon S3 (teams.yml line 9)"]
+
+    assert store.reassign_teams(owners, fingerprint="a" * 64) == 1
+    assert store.allocation_fingerprint() == "a" * 64
+    assert store.totals(filters={"team": ["search"]})["EffectiveCost"] == Decimal("2")
+    # Again with the same owners: nothing to write; a new fingerprint replaces the old one.
+    assert store.reassign_teams(owners, fingerprint="b" * 64) == 0
+    assert store.allocation_fingerprint() == "b" * 64
