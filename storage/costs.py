@@ -96,6 +96,10 @@ def series_key_hash(values: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class WriteResult:
+    """What one source's replacement wrote, and what it replaced: the rows, series and effective
+    cost the store held for ``[start, end]`` before, and how many of those series the new data
+    lacks (most of them missing usually means part of an export was ingested on its own)."""
+
     source: str
     start: date | None
     end: date | None
@@ -103,6 +107,10 @@ class WriteResult:
     series: int
     billed_micros: int
     effective_micros: int
+    replaced_rows: int = 0
+    replaced_series: int = 0
+    replaced_effective_micros: int = 0
+    missing_series: int = 0
 
 
 @dataclass(frozen=True)
@@ -223,11 +231,20 @@ class CostStore:
             start = days.min().date()
         if end is None and not frame.empty:
             end = days.max().date()
+        held: dict[int, int] = {}  # series id -> daily rows the window held
+        replaced_micros = 0
         if start is not None and end is not None:
-            conn.execute(delete(CostDaily).where(CostDaily.source == source, CostDaily.day >= start,
-                                                 CostDaily.day <= end))
+            window = (CostDaily.source == source, CostDaily.day >= start, CostDaily.day <= end)
+            for row in conn.execute(select(CostDaily.series_id, func.count().label("rows"),
+                                           func.sum(CostDaily.effective_micros).label("micros"))
+                                    .where(*window).group_by(CostDaily.series_id)):
+                held[row.series_id] = row.rows
+                replaced_micros += int(row.micros)
+            conn.execute(delete(CostDaily).where(*window))
+        replaced = {"replaced_rows": sum(held.values()), "replaced_series": len(held),
+                    "replaced_effective_micros": replaced_micros}
         if frame.empty:
-            return WriteResult(source, start, end, 0, 0, 0, 0)
+            return WriteResult(source, start, end, 0, 0, 0, 0, **replaced, missing_series=len(held))
         series_ids = self._upsert_series(conn, frame)
         rows = pd.DataFrame({
             "day": days.to_numpy(dtype="datetime64[D]"),
@@ -251,8 +268,10 @@ class CostStore:
         # which halves the insert time of a large load on SQLite.
         rows = rows.sort_values(["day", "series_id"], kind="stable", ignore_index=True)
         self._bulk_insert_daily(conn, source, rows)
-        return WriteResult(source, start, end, len(rows), int(rows["series_id"].nunique()),
-                           int(rows["billed_micros"].sum()), int(rows["effective_micros"].sum()))
+        written = set(np.unique(series_ids).tolist())
+        return WriteResult(source, start, end, len(rows), len(written),
+                           int(rows["billed_micros"].sum()), int(rows["effective_micros"].sum()), **replaced,
+                           missing_series=sum(1 for series_id in held if series_id not in written))
 
     def _upsert_series(self, conn: Connection, frame: pd.DataFrame) -> np.ndarray:
         """Series ids for each row of ``frame``, inserting new series and updating owners.

@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from bot.cli._common import UsageError, open_context, parse_date, print_json
+from bot.cli.ingest import replacement_warning
 from finops.errors import ConfigError
 from finops.money import format_usd, from_micros
 from finops.sources.config import (
@@ -101,6 +102,7 @@ def run_connector(args: argparse.Namespace) -> int:
         print_json(run_document(run))
     else:
         print(describe_run(run))
+    _warn_if_mostly_missing(run)
     return 0
 
 
@@ -115,8 +117,16 @@ def run_all_sources(args: argparse.Namespace) -> int:
     else:
         for run in runs:
             print(describe_run(run), file=sys.stderr if run.error else sys.stdout)
+    for run in runs:
+        _warn_if_mostly_missing(run)
     failed = [run for run in runs if run.error]
     return 1 if failed else 0
+
+
+def _warn_if_mostly_missing(run: ConnectorRun) -> None:
+    warning = replacement_warning(run.result) if run.result else None
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def describe_run(run: ConnectorRun) -> str:

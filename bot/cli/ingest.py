@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bot.cli._common import open_context, print_json, print_table
 from finops.freshness import SourceStatus
 from finops.money import format_usd, from_micros
 from finops.sources.files import FORMATS
 from jobs.ingest import ingest_cost_files
-from storage.costs import CostStore, IngestRunRecord
+from storage.costs import CostStore, IngestRunRecord, WriteResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,8 +52,25 @@ def run_ingest_files(args: argparse.Namespace) -> int:
     for result in report.results:
         print(f"{result.source}: {result.start}..{result.end}, {result.rows} daily rows, "
               f"{result.series} series, effective {format_usd(from_micros(result.effective_micros))}")
+        if result.replaced_rows:
+            print(f"  replaced {result.start}..{result.end} of {result.source}: was "
+                  f"{format_usd(from_micros(result.replaced_effective_micros))} ({result.replaced_rows} daily rows), "
+                  f"now {format_usd(from_micros(result.effective_micros))} ({result.rows} daily rows)")
+        warning = replacement_warning(result)
+        if warning:
+            print(warning, file=sys.stderr)
     print(f"ingested {report.files} file(s): effective cost {format_usd(from_micros(report.effective_micros))}")
     return 0
+
+
+def replacement_warning(result: WriteResult) -> str | None:
+    """A warning when most series the store held for the replaced days are not in the new data:
+    the usual cause is one part of an export ingested on its own, which replaces the other parts."""
+    if result.missing_series * 2 <= result.replaced_series:
+        return None
+    return (f"warning: {result.missing_series} of the {result.replaced_series} series held for "
+            f"{result.start}..{result.end} of {result.source} are not in the new data and were removed; "
+            "if the export is split in parts, pass every part (or the directory) in one command")
 
 
 def run_list_runs(args: argparse.Namespace) -> int:

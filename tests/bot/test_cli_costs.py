@@ -221,6 +221,28 @@ def test_bad_input_is_one_line_exit_1_and_the_database_is_exactly_as_before(cli,
     assert f"costbot: {last_run['error']}" == lines[0]
 
 
+def test_ingesting_one_part_of_an_export_alone_says_what_it_replaced_and_warns(cli, tmp_path):
+    days = ("2024-09-01", "2024-09-02")
+    part1 = write_csv(tmp_path / "part1.csv", FOCUS_HEADER, [focus_row(d, service=f"Service {k}", effective="1.00")
+                                                              for d in days for k in range(4)])
+    part2 = write_csv(tmp_path / "part2.csv", FOCUS_HEADER, [focus_row(d, service=f"Service {k}", effective="2.50")
+                                                              for d in days for k in range(4, 7)])
+    assert cli("ingest", "file", part1).code == 0
+    result = cli("ingest", "file", part2)
+    assert result.code == 0
+    assert "  replaced 2024-09-01..2024-09-02 of file:focus:AWS:999: was $8.00 (8 daily rows), " \
+           "now $15.00 (6 daily rows)" in result.out.splitlines()
+    assert result.err.splitlines() == [
+        "warning: 4 of the 4 series held for 2024-09-01..2024-09-02 of file:focus:AWS:999 are not in the new data "
+        "and were removed; if the export is split in parts, pass every part (or the directory) in one command"]
+    assert total(cli) == Decimal("15.00")
+
+    result = cli("ingest", "file", part1, part2)   # every part in one command: nothing lost
+    assert (result.code, result.err) == (0, "")
+    assert "was $15.00 (6 daily rows), now $23.00 (14 daily rows)" in result.out
+    assert total(cli) == Decimal("23.00")
+
+
 def test_an_invalid_teams_file_is_one_line_naming_file_line_and_key_and_changes_nothing(cli, db, tmp_path):
     teams = tmp_path / "teams.yml"
     teams.write_text('default_channel: "#finops"\nteams:\n  - name: payments\n    channel: "#pay"\n'
