@@ -30,15 +30,13 @@ from bot.blocks.findings import (
     parse_button_value,
     who,
 )
-from bot.cli.findings import default_assignee, finding_actor
 from bot.context import AppContext
-from bot.services.findings import anomaly_draft
+from bot.services.findings import anomaly_draft, default_assignee, finding_actor, publish_finding
 from finops.errors import InputError, TransitionError
 from finops.model import UNALLOCATED
 from finops.savings import Actor, FindingAction, allowed_actions, describe_allowed, parse_monthly_saving
 from handlers.findings import field_error, field_value, open_new_finding_modal
 from handlers.home import publish_home
-from jobs.verify import publish_finding
 from storage.findings import FindingConflict, FindingRecord, FindingStore
 
 log = logging.getLogger(__name__)

@@ -25,16 +25,20 @@ from bot.blocks.findings import (
     ledger_message,
     new_finding_modal,
 )
-from bot.cli.findings import default_assignee, parse_scope
-from bot.cli.savings import load_ledger, parse_quarter
 from bot.context import AppContext
 from bot.delivery import DeliveryError
-from bot.services.findings import scope_options
+from bot.services.findings import (
+    default_assignee,
+    load_ledger,
+    parse_quarter,
+    parse_scope,
+    publish_finding,
+    scope_options,
+)
 from finops.errors import InputError, QuestionError
 from finops.model import UNALLOCATED
 from finops.savings import FindingState, parse_monthly_saving
 from handlers.commands import SLOW_WORK, CommandRequest, Reply, subcommand
-from jobs.verify import publish_finding
 from storage.findings import FindingStore, NewFinding, normalize_scope
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
 """Verification of savings findings, daily: implemented -> verifying -> verified / not_realized, and
-the monthly re-check of verified savings. Also where a finding's Slack message is (re)published.
+the monthly re-check of verified savings; each finding's message is re-published as it moves
+(bot.services.findings.publish_finding) and the evidence chart shared in its thread.
 
 For each finding the job loads its scope's daily cost and a control series from the cost store:
 
@@ -31,10 +32,11 @@ import pandas as pd
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.blocks.findings import finding_key, finding_message, history_key, history_line, regression_message
+from bot.blocks.findings import finding_key, regression_message
 from bot.charts.savings import verification_chart
 from bot.context import AppContext
 from bot.delivery import FileUpload, Message
+from bot.services.findings import home_channel, publish_finding
 from finops import model
 from finops.errors import InputError, TransitionError
 from finops.savings import SYSTEM_ACTOR, FindingAction, FindingState
@@ -118,42 +120,13 @@ def remeasure(ctx: AppContext, finding: FindingRecord, as_of: date) -> RecheckRe
                             control=costs.control)
 
 
-# ----------------------------------------------------------------------------------- delivery
-
-def _home_channel(ctx: AppContext, finding: FindingRecord, store: FindingStore) -> str:
-    """The channel of the team that owned the finding when it was opened (its message lives there)."""
-    history = store.history(finding.id)
-    first_team = history[0].team if history and history[0].team else finding.team
-    return ctx.teams.channel_for(first_team)
-
-
-def publish_finding(ctx: AppContext, finding_id: int) -> FindingRecord:
-    """Post or update the finding's message in place, and add any new moves to its thread.
-
-    When the finding was handed to another team, that team's channel gets the same message too
-    (updated alongside); the history stays in the first thread.
-    """
-    store = FindingStore(ctx.db)
-    finding = store.get(finding_id)
-    channel = _home_channel(ctx, finding, store)
-    message = finding_message(finding)
-    ctx.delivery.send(Message(key=finding_key(finding.id), channel=channel, text=message["text"],
-                              blocks=message["blocks"]))
-    current = ctx.teams.channel_for(finding.team)
-    if current != channel:
-        ctx.delivery.send(Message(key=f"{finding_key(finding.id)}:team:{finding.team}", channel=current,
-                                  text=message["text"], blocks=message["blocks"]))
-    for n, event in enumerate(store.history(finding.id)[1:], start=1):  # the creation is the message itself
-        ctx.delivery.send(Message(key=history_key(finding.id, n), channel=channel, text=history_line(event),
-                                  thread_key=finding_key(finding.id)))
-    return finding
-
+# ----------------------------------------------------------------------------------- evidence
 
 def _share_chart(ctx: AppContext, finding: FindingRecord, store: FindingStore) -> None:
     latest = store.verifications(finding.id, kind="verification")[-1]
     if latest.chart:
         ctx.delivery.upload(FileUpload(
-            key=f"{finding_key(finding.id)}:chart:{latest.id}", channel=_home_channel(ctx, finding, store),
+            key=f"{finding_key(finding.id)}:chart:{latest.id}", channel=home_channel(ctx, finding, store),
             # Short: the terminal transport keeps the file name where Slack's file ID goes (32 characters).
             filename=f"finding-{finding.id}-{latest.as_of}.png", content=latest.chart,
             title=f"Finding #{finding.id}: verification evidence", thread_key=finding_key(finding.id),

@@ -18,39 +18,33 @@ Who a CLI move acts as (``--by``):
 ``--at DATE``: for ``implemented``, the day the change went live (default today); for the other
 moves, the day the move is recorded on (default now; never in the future).
 
-:func:`finding_actor` is also how the Slack handlers decide who may press a finding's buttons.
+Who may act, scopes, imports and publishing live in :mod:`bot.services.findings`, shared with Slack.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
-import logging
 import os
 import re
 import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
 from bot.context import AppContext
-from finops.errors import InputError
-from finops.model import UNALLOCATED
-from finops.money import format_usd
-from finops.savings import Actor, FindingAction, FindingState, parse_monthly_saving
-from finops.sources.recommendations import Recommendation, RecommendationSource, owner_teams
-from jobs.verify import publish_finding, verify_findings
-from storage.findings import (
-    FindingEvent,
-    FindingRecord,
-    FindingStore,
-    ImportResult,
-    NewFinding,
-    describe_scope,
+from bot.services.findings import (
+    default_assignee,
+    finding_actor,
+    import_recommendations,
+    known_team,
+    parse_scope,
+    publish_finding,
 )
-
-log = logging.getLogger(__name__)
+from finops.money import format_usd
+from finops.savings import Actor, FindingAction, FindingState
+from finops.sources.recommendations import RecommendationSource
+from jobs.verify import verify_findings
+from storage.findings import FindingEvent, FindingRecord, FindingStore, NewFinding, describe_scope
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9_]+$")
 CLI_MOVES = ("accept", "reject", "start", "implemented", "reopen")
@@ -118,32 +112,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------------------ who may act
 
-def finding_actor(ctx: AppContext, user: str, team: str) -> Actor:
-    """A Slack user's rights on a finding of ``team``: on the team, finance approver, both or neither.
-
-    On the team: the team's owners and members, and its channel's members when the team takes
-    members from its channel (as ``TeamsConfig.may_act``); for a team no longer in teams.yml, the
-    default channel's members when ``defaults.members_from_channel``. Unlike ``may_act``, being a
-    finance approver does not put someone on every team: the state machine gives finance its
-    own moves (verify, not realized, reopen) and leaves the team's to the team.
-    """
-    channel = ctx.teams.channel_for(team)
-    return Actor(user, on_team=_on_team(ctx, user, team, lambda: ctx.delivery.channel_members(channel)),
-                 finance=ctx.teams.is_finance_approver(user))
-
-
-def _on_team(ctx: AppContext, user: str, team: str, channel_members: Callable[[], set[str]]) -> bool:
-    known = team in ctx.teams.team_names
-    if known:
-        found = ctx.teams.team(team)
-        if user in found.owners or user in found.members:
-            return True
-        from_channel = found.members_from_channel
-    else:
-        from_channel = ctx.teams.defaults.members_from_channel
-    return from_channel and user in channel_members()  # asked only when the config does not decide
-
-
 def cli_actor(ctx: AppContext, by: str | None, team: str) -> Actor:
     """Who a CLI move acts as (see the module docstring); UsageError for a ``--by`` that is no Slack user ID."""
     if by is None:
@@ -152,35 +120,6 @@ def cli_actor(ctx: AppContext, by: str | None, team: str) -> Actor:
         raise UsageError(f"--by {by!r} is not a Slack user ID (like U0123ABCD); leave --by out to act as the "
                          "operator")
     return finding_actor(ctx, by, team)
-
-
-def default_assignee(ctx: AppContext, team: str) -> str | None:
-    """The team's first owner, who answers for its findings until someone else is assigned."""
-    if team in ctx.teams.team_names:
-        owners = ctx.teams.team(team).owners
-        return owners[0] if owners else None
-    return None
-
-
-def known_team(ctx: AppContext, team: str) -> str:
-    """``team`` if teams.yml has it (or it is ``unallocated``); InputError with the closest name otherwise."""
-    names = ctx.teams.team_names
-    if team in names or team == UNALLOCATED:
-        return team
-    close = difflib.get_close_matches(team, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; teams: {', '.join(names) or '(none in teams.yml)'}"
-    raise InputError(f"no team {team!r} in {ctx.teams.file}{hint}", column="team", value=team)
-
-
-def parse_scope(pairs: list[str]) -> dict[str, list[str]]:
-    """``["service=Amazon RDS", "tag:env=prod"]`` -> ``{"service": ["Amazon RDS"], "tag:env": ["prod"]}``."""
-    scope: dict[str, list[str]] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise InputError("a scope is KEY=VALUE, e.g. service=Amazon RDS", column="scope", value=pair)
-        scope.setdefault(key.strip(), []).append(value.strip())
-    return scope
 
 
 # --------------------------------------------------------------------------------------- JSON
@@ -301,31 +240,6 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _importable(recommendation: Recommendation) -> bool:
-    """Whether a recommendation's saving is one a finding can hold; the others are left out (logged)."""
-    try:
-        parse_monthly_saving(recommendation.estimate_monthly)
-    except InputError as why:
-        log.warning("%s %s left out: %s", recommendation.source, recommendation.external_id, why)
-        return False
-    return True
-
-
-def import_recommendations(ctx: AppContext, source: RecommendationSource, *, by: str) -> ImportResult:
-    """Open a finding for each recommendation not imported before (by source and id), owned by the
-    team teams.yml gives its resource, account and tags; post the new ones in their channels."""
-    found = [r for r in source.recommendations() if _importable(r)]
-    teams = owner_teams(found, ctx.teams)
-    new = [NewFinding(title=r.title, team=team, scope=r.scope, estimate_monthly=r.estimate_monthly,
-                      assignee=default_assignee(ctx, team), source=r.source, external_id=r.external_id,
-                      notes=r.notes + ("" if r.currency == "USD" else f" (amounts in {r.currency})"))
-           for r, team in zip(found, teams, strict=True)]
-    result = FindingStore(ctx.db).import_findings(new, by=by, at=ctx.now())
-    for finding in result.created:
-        publish_finding(ctx, finding.id)
-    return result
-
-
 def _recommendation_source(args: argparse.Namespace) -> RecommendationSource:
     # Each provider's SDK is imported only when its import is asked for.
     if args.import_source == "azure-advisor":
@@ -343,11 +257,16 @@ def run_import(args: argparse.Namespace) -> int:
     result = import_recommendations(ctx, source, by=f"cli:{os.environ.get('USER') or 'operator'}")
     if args.json:
         print_json({"source": source.source, "created": [finding_json(f) for f in result.created],
-                    "existing": [f.id for f in result.existing]})
+                    "existing": [f.id for f in result.existing],
+                    "left_out": [{"external_id": r.external_id, "title": r.title, "reason": why}
+                                 for r, why in result.left_out]})
         return 0
-    print(f"{source.source}: {len(result.created)} new findings, {len(result.existing)} already imported")
+    print(f"{source.source}: {len(result.created)} new findings, {len(result.existing)} already imported, "
+          f"{len(result.left_out)} left out")
     for finding in result.created:
         print(f"  #{finding.id} {finding.team}: {finding.title} ({format_usd(finding.estimate_monthly)}/month)")
+    for recommendation, why in result.left_out:
+        print(f"  left out {recommendation.external_id}: {recommendation.title}: {why}")
     return 0
 
 

@@ -13,12 +13,12 @@ from datetime import UTC, date, datetime, time
 
 from bot.blocks.findings import ledger_message
 from bot.blocks.text import blocks_to_text
-from bot.cli.savings import load_ledger
 from bot.demo import DemoRun
+from bot.services.findings import load_ledger, publish_finding
 from finops.money import format_usd
 from finops.savings import Actor
 from jobs.reminders import send_reminders
-from jobs.verify import data_through, publish_finding, verify_findings
+from jobs.verify import data_through, verify_findings
 from storage.findings import FindingStore, NewFinding, describe_scope
 
 TITLE = "3. Savings findings: identified → accepted → implemented → verified, with evidence"

@@ -4,6 +4,7 @@ message edited in place with its history in the thread."""
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -12,12 +13,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import handlers.finding_actions
+import handlers.findings
 import jobs.detect
 from bot.blocks.findings import finding_key, history_key
+from bot.services.findings import publish_finding
 from finops.savings import Actor, FindingState
 from jobs.detect import run_detection
 from jobs.ingest import ingest_cost_files
-from jobs.verify import publish_finding, verify_findings
+from jobs.verify import verify_findings
 from storage.anomalies import AnomalyStore
 from storage.audit import AuditLog
 from storage.costs import CostStore
@@ -436,3 +440,10 @@ def test_open_finding_from_an_anomaly_prefills_scope_and_estimate(anomalous: Run
                       response_url=again)
     assert wait_for(lambda: bot.slack.response_url_calls(again))[0]["text"].startswith(
         f"Finding #{finding.id} was already opened from this anomaly (identified)")
+
+
+def test_the_findings_listeners_call_the_service_not_the_cli_or_the_jobs():
+    for module in (handlers.findings, handlers.finding_actions):
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not [name for name in imported if name.startswith(("bot.cli", "jobs"))], module.__name__

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from bot.cli.findings import import_recommendations
 from bot.config import Settings
 from bot.context import build_context
 from bot.delivery import TerminalTransport
+from bot.services.findings import import_recommendations
 from finops.sources.aws_cost_optimization_hub import CostOptimizationHub, recommendation_from_item
 from finops.sources.connector import SourceError
 from finops.sources.recommendations import owner_teams

@@ -17,10 +17,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from azure.core.credentials import AccessToken
 
-from bot.cli.findings import import_recommendations
 from bot.config import Settings
 from bot.context import build_context
 from bot.delivery import TerminalTransport
+from bot.services.findings import import_recommendations
 from finops.sources.azure_advisor import API_VERSION, AzureAdvisor
 from finops.sources.connector import SourceError
 from finops.teams import parse_teams
