@@ -169,6 +169,7 @@ def read_new_finding(ctx: AppContext, values: dict[str, dict[str, dict]]) -> tup
     due = field_value(values, "due")
     fields["due_on"] = date.fromisoformat(due) if due else None
     fields["assignee"] = field_value(values, "assignee")
+    fields["notes"] = field_value(values, "notes")
     return fields, errors
 
 

@@ -256,7 +256,7 @@ class FindingStore:
             raise InputError(f"unknown source {new.source!r}: one of {', '.join(SOURCES)}", column="source")
         return Finding(title=title, team=new.team, assignee=new.assignee or None, scope=normalize_scope(new.scope),
                        estimate_monthly_micros=_saving_micros(new.estimate_monthly), source=new.source,
-                       external_id=new.external_id, notes=new.notes, due_on=new.due_on,
+                       external_id=new.external_id, notes=(new.notes or "").strip() or None, due_on=new.due_on,
                        state=str(FindingState.IDENTIFIED), identified_on=at.date(), created_by=by,
                        created_at=at, updated_at=at)
 

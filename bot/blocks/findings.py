@@ -25,6 +25,7 @@ MOVE_CALLBACK = "finding_move"
 ACTION_PREFIX = "finding_"
 MAX_BLOCKS = 50
 SECTION_CHARS = 2_900
+NOTES_CHARS = 2_000  # the modal's notes field (a section shows up to SECTION_CHARS)
 LIST_LIMIT = 40  # findings shown in a list message; the CLI lists them all
 OPTION_LIMIT = 100  # options in one select
 PICKED_SCOPE = ("provider", "sub_account_id", "service", "region")  # scope keys with pickers in the modal
@@ -165,6 +166,8 @@ def finding_message(finding: FindingRecord) -> dict[str, Any]:
         _section(f"*{title}*"),
         {"type": "section", "fields": fields},
     ]
+    if finding.notes:
+        blocks.append(_section(f"*Notes:* {escape(finding.notes)}"))
     blocks += [_section(line) for line in evidence_lines(finding)]
     source = finding.source if not finding.external_id else f"{finding.source} {escape(finding.external_id)}"
     blocks.append(_context(f"identified {finding.identified_on} by {who(finding.created_by)} · source {source} · "
@@ -393,6 +396,9 @@ def new_finding_modal(team_names: Sequence[str], scope_options: Mapping[str, Seq
     if draft.assignee:
         assignee["initial_user"] = draft.assignee
     blocks.append(_input("assignee", "Assignee", assignee, optional=True))
+    blocks.append(_input("notes", "Notes", {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                                             "max_length": NOTES_CHARS}, optional=True,
+                         hint="How it was found, what to change, links: shown with the finding."))
     return {"type": "modal", "callback_id": NEW_CALLBACK, "title": _plain("New savings finding", 24),
             "submit": _plain("Open finding", 24), "close": _plain("Cancel", 24), "blocks": blocks,
             "private_metadata": json.dumps(dict(metadata), separators=(",", ":"))}

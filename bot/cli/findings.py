@@ -62,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "tag:KEY (the same key twice means either value)")
     new.add_argument("--estimate", required=True, metavar="USD_PER_MONTH", help="estimated saving, dollars a month")
     new.add_argument("--due", type=parse_date, metavar="DATE")
+    new.add_argument("--notes", metavar="TEXT", help="anything the team should know (shown with the finding)")
     new.add_argument("--assignee", metavar="USER", help="Slack user ID (default: the team's first owner)")
     new.add_argument("--json", action="store_true", help="print the finding as JSON")
     new.set_defaults(func=run_new)
@@ -131,6 +132,7 @@ def finding_json(finding: FindingRecord, history: list[FindingEvent] | None = No
         "state": str(finding.state), "scope": finding.scope, "estimate_monthly": float(finding.estimate_monthly),
         "realized_monthly": None if finding.realized_monthly is None else float(finding.realized_monthly),
         "regressed": finding.regressed, "source": finding.source, "external_id": finding.external_id,
+        "notes": finding.notes,
         "due_on": finding.due_on, "identified_on": finding.identified_on, "implemented_on": finding.implemented_on,
         "verified_on": finding.verified_on, "version": finding.version,
         "baseline": finding.baseline, "after": finding.after,
@@ -150,13 +152,15 @@ def _print_finding(finding: FindingRecord) -> None:
           f"estimate {format_usd(finding.estimate_monthly)}/month · realized {realized}"
           + (" · REGRESSED" if finding.regressed else ""))
     print(f"  scope {describe_scope(finding.scope)} · due {finding.due_on or '-'} · source {finding.source}")
+    if finding.notes:
+        print(f"  notes: {finding.notes}")
 
 
 def run_new(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
     team = known_team(ctx, args.team)
     new = NewFinding(title=args.title, team=team, scope=parse_scope(args.scope), estimate_monthly=args.estimate,
-                     assignee=args.assignee or default_assignee(ctx, team), due_on=args.due)
+                     assignee=args.assignee or default_assignee(ctx, team), due_on=args.due, notes=args.notes)
     by = f"cli:{os.environ.get('USER') or 'operator'}"
     finding = FindingStore(ctx.db).create(new, by=by, at=ctx.now())
     publish_finding(ctx, finding.id)

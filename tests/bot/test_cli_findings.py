@@ -61,16 +61,20 @@ NEW = ("findings", "new", "--title", "Rightsize the payments RDS", "--team", "pa
 
 
 def test_new_prints_the_finding_with_its_id(cli):
-    result = cli(*NEW, "--json")
+    result = cli(*NEW, "--notes", "  db.r6g.4xlarge at 12 % CPU  ", "--json")
     assert result.code == 0, result.err
     finding = result.json()
     assert {k: finding[k] for k in ("id", "title", "team", "assignee", "state", "scope", "estimate_monthly",
-                                    "realized_monthly", "regressed", "baseline", "after", "due_on", "source")} == {
+                                    "realized_monthly", "regressed", "baseline", "after", "due_on", "source",
+                                    "notes")} == {
         "id": 1, "title": "Rightsize the payments RDS", "team": "payments", "assignee": "U_PAY_OWNER",
         "state": "identified", "scope": {"service": ["Amazon RDS"], "sub_account_id": ["111222330440"]},
         "estimate_monthly": Decimal("1000.1"), "realized_monthly": None, "regressed": False, "baseline": None,
-        "after": None, "due_on": "2026-12-31", "source": "manual"}
+        "after": None, "due_on": "2026-12-31", "source": "manual", "notes": "db.r6g.4xlarge at 12 % CPU"}
     assert "SAVINGS FINDING #1" in result.err  # the team channel's message, rendered off stdout
+    assert "*Notes:* db.r6g.4xlarge at 12 % CPU" in result.err
+    assert cli("findings", "show", "1", "--json").json()["notes"] == "db.r6g.4xlarge at 12 % CPU"
+    assert "  notes: db.r6g.4xlarge at 12 % CPU" in cli("findings", "show", "1").out
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -124,7 +124,8 @@ def date_pick(day: str | None) -> dict:
 
 NEW_FORM = {"title": {"value": "Rightsize the payments RDS instance"}, "team": {"value": select("payments")},
             "scope_service": {"value": multi("Amazon RDS")}, "scope_more": {"value": "sub_account_id=111222330440"},
-            "estimate": {"value": "1,000"}, "due": {"value": date_pick("2026-11-30")}}
+            "estimate": {"value": "1,000"}, "due": {"value": date_pick("2026-11-30")},
+            "notes": {"value": "db.r6g.4xlarge at 12 % CPU for a month"}}
 
 
 def filled_form(bot: RunningBot) -> dict:
@@ -173,7 +174,9 @@ def test_the_life_of_a_finding_modal_buttons_verification_ledger(org: RunningBot
     assert (finding.state, finding.estimate_monthly, finding.assignee, finding.due_on) == (
         FindingState.IDENTIFIED, 1000, "U_PAY_OWNER", date(2026, 11, 30))
     assert finding.scope == {"service": ["Amazon RDS"], "sub_account_id": ["111222330440"]}
+    assert finding.notes == "db.r6g.4xlarge at 12 % CPU for a month"
     message = wait_for(lambda: main_message(bot, finding_id))
+    assert "*Notes:* db.r6g.4xlarge at 12 % CPU for a month" in str(message["blocks"])
     assert buttons(message) == ["finding_accept", "finding_reject", "finding_reassign"]
     assert message["blocks"][0]["text"]["text"] == f"Savings finding #{finding_id}"
 
