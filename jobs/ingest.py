@@ -36,7 +36,7 @@ from finops.errors import CostbotError
 from finops.freshness import file_complete_through
 from finops.ownership import allocate_costs
 from finops.sources.config import SOURCES_ENV, SourcesConfig, SourceSpec, load_sources, source_key
-from finops.sources.connector import CostConnector, SourceError
+from finops.sources.connector import CostConnector
 from finops.sources.files import cost_files, detect_format, read_daily_costs
 from finops.teams import TeamsConfig
 from storage.costs import CostStore, Freshness, SourceBatch, WriteResult
@@ -175,7 +175,8 @@ def ingest_from_connector(store: CostStore, teams: TeamsConfig, connector: CostC
         frame = connector.fetch_daily(start, end)
         result = store.replace_daily_costs(connector.source, allocate_costs(frame, teams), start=start, end=end)
     except Exception as error:
-        store.finish_run(run_id, result=WriteResult(connector.source, start, end, 0, 0, 0, 0), error=_reason(error))
+        store.finish_run(run_id, result=WriteResult(connector.source, start, end, 0, 0, 0, 0),
+                         error=_failure(connector.source, error))
         raise
     complete = min(connector.complete_through(today), end)
     if known is not None:
@@ -191,6 +192,10 @@ def ingest_sources(store: CostStore, teams: TeamsConfig, specs: Sequence[SourceS
                    now: datetime | None = None, skip_recent: bool = False) -> list[ConnectorRun]:
     """Pull every configured source once; one failing source does not stop the others.
 
+    Whatever fails (a :class:`SourceError`, bad data from the provider, a bug) is recorded as
+    that source's failed run, returned as a run with its ``error`` and logged (with the
+    traceback when it is not a :class:`CostbotError`); the next source is pulled all the same.
+
     With ``skip_recent`` (the scheduled job), a source whose latest run started within
     :data:`RECENT_RUN` of ``now`` and did not fail is skipped: another replica is doing or has
     just done it.
@@ -204,11 +209,29 @@ def ingest_sources(store: CostStore, teams: TeamsConfig, specs: Sequence[SourceS
             runs.append(ConnectorRun(key, None, None, skipped=True))
             continue
         try:
-            runs.append(ingest_from_connector(store, teams, spec.connector(), today))
-        except SourceError as error:
+            connector = spec.connector()
+        except Exception as error:  # e.g. an SDK that cannot build its client: this source only
+            log.exception("%s: cannot build the connector", key)
+            reason = _failure(key, error)
+            store.finish_run(store.start_run(source=key, kind=source_kind(key), detail=type(spec).__name__),
+                             error=reason)
+            runs.append(ConnectorRun(key, None, None, error=reason))
+            continue
+        try:
+            runs.append(ingest_from_connector(store, teams, connector, today))
+        except CostbotError as error:  # a provider failure or bad data: recorded, the next source goes on
             log.warning("%s", error)
-            runs.append(ConnectorRun(key, None, None, error=str(error)))
+            runs.append(ConnectorRun(key, None, None, error=_failure(key, error)))
+        except Exception as error:  # a bug or an unexpected response: recorded with its traceback
+            log.exception("%s: the pull failed", key)
+            runs.append(ConnectorRun(key, None, None, error=_failure(key, error)))
     return runs
+
+
+def _failure(source: str, error: Exception) -> str:
+    """One line naming the source and why its pull failed (the run records the same reason)."""
+    reason = _reason(error)
+    return reason if reason.startswith(f"{source}:") else f"{source}: {reason}"
 
 
 def _ran_recently(store: CostStore, source: str, now: datetime) -> bool:

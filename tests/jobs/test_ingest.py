@@ -4,11 +4,14 @@ freshness moved forward only on success, closed days never asked for again, fail
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import boto3
+import pandas as pd
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from google.api_core.client_options import ClientOptions
@@ -24,7 +27,7 @@ from finops.sources import config as sources_config
 from finops.sources.aws_ce import AwsCostExplorer
 from finops.sources.aws_s3 import AwsS3Export
 from finops.sources.config import AwsS3ExportSource, AzureCostSource
-from finops.sources.connector import SourceError
+from finops.sources.connector import CostConnector, SourceError
 from finops.sources.gcp_bigquery import GcpBillingExport
 from finops.teams import parse_teams
 from jobs import ingest
@@ -362,3 +365,55 @@ def test_an_ingest_under_other_rules_re_allocates_what_was_stored_before(db: Dat
     assert reallocate_stored_costs(store, TEAMS) == 1
     assert effective(store, filters={"team": ["payments"]}) == Decimal("9")
     assert reallocate_stored_costs(store, TEAMS) is None   # the rules are recorded: nothing to redo
+
+
+class _Provider(CostConnector):
+    """A connector whose provider answers with ``amount`` for the first day of the window, or raises ``error``."""
+
+    def __init__(self, source: str, amount: float = 1.0, error: Exception | None = None) -> None:
+        self.source, self.amount, self.error = source, amount, error
+
+    def fetch_daily(self, start, end):
+        if self.error is not None:
+            raise self.error
+        return pd.DataFrame({"ChargePeriodStart": [pd.Timestamp(start)], "ProviderName": ["Microsoft"],
+                             "SubAccountId": ["sub-1"], "Tags": [""],
+                             "BilledCost": [self.amount], "EffectiveCost": [self.amount]})
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec(AzureCostSource):
+    build: Callable[[], CostConnector] | None = None
+
+    def connector(self) -> CostConnector:
+        assert self.build is not None
+        return self.build()
+
+
+def _broken_sdk() -> CostConnector:
+    raise RuntimeError("the SDK could not build its client")
+
+
+def test_any_failure_of_one_source_is_recorded_and_the_next_sources_still_run(db: Database, caplog):
+    store = CostStore(db)
+    specs = [_Spec("subscriptions/inf", build=lambda: _Provider("azure:subscriptions/inf", float("inf"))),
+             _Spec("subscriptions/keyerror", build=lambda: _Provider("azure:subscriptions/keyerror",
+                                                                     error=KeyError("properties"))),
+             _Spec("subscriptions/sdk", build=_broken_sdk),
+             _Spec("subscriptions/good", build=lambda: _Provider("azure:subscriptions/good", 4.25))]
+
+    runs = ingest_sources(store, TEAMS, specs, date(2026, 11, 16))
+
+    assert [(r.source, r.error) for r in runs] == [
+        ("azure:subscriptions/inf", "azure:subscriptions/inf: non-finite amount (NaN or infinity) in BilledCost; "
+                                    "nothing was written"),
+        ("azure:subscriptions/keyerror", "azure:subscriptions/keyerror: KeyError: 'properties'"),
+        ("azure:subscriptions/sdk", "azure:subscriptions/sdk: RuntimeError: the SDK could not build its client"),
+        ("azure:subscriptions/good", None)]
+    assert effective(store) == Decimal("4.25")
+    assert sorted((r.source, r.status, r.error) for r in store.ingest_runs()) == sorted(
+        [(r.source, "failed" if r.error else "ok", r.error) for r in runs])
+    # Failures that are not the provider's own errors are logged with their traceback.
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert [r.getMessage() for r in tracebacks] == ["azure:subscriptions/keyerror: the pull failed",
+                                                    "azure:subscriptions/sdk: cannot build the connector"]
