@@ -154,3 +154,14 @@ def test_the_next_days_import_finds_the_same_advice_under_its_new_recommendation
     (created,) = import_recommendations(ctx, stubbed([[graviton]])[0], by="cli:ops").created
     assert created.external_id.endswith("|MigrateToGraviton")
     assert len(FindingStore(sqlite_db).list_findings()) == 4
+
+
+def test_a_saving_in_another_currency_is_left_out_with_the_reason(sqlite_db: Database):
+    ctx = build_context(Settings(database_url=sqlite_db.url), teams=parse_teams(TEAMS_YAML), upgrade=False,
+                        transport=TerminalTransport(stream=io.StringIO()), now=lambda: NOW)
+    in_euros = {**DELETE, "currencyCode": "EUR"}
+    result = import_recommendations(ctx, stubbed([[in_euros, RIGHTSIZE]])[0], by="cli:ops")
+    assert [f.external_id for f in result.created] == [recommendation_from_item(RIGHTSIZE).external_id]
+    ((left_out, why),) = result.left_out
+    assert left_out.external_id == "111222331441|vol-09|Delete"
+    assert why == "its saving is in EUR; costbot's ledger is in USD and does not convert"
