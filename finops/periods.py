@@ -78,6 +78,7 @@ _FILTER = re.compile(
     rf"|(?P<bare>[^\s{_QUOTES}]+))"
 )
 _WORD = re.compile(r"\S+")
+_EMPTY_FILTER = re.compile(r"[A-Za-z][A-Za-z_]*(?::[^\s=]+)?=")
 _TOKEN_END = re.compile(r"\s|$")
 
 _MONTHS: dict[str, int] = {}
@@ -157,6 +158,16 @@ class _Token:
     text: str  # exactly as typed, for error messages
     key: str | None = None  # set for filter terms
     value: str = ""
+    detached: bool = False  # an unquoted value written after a space: "team= payments"
+
+
+def _grammar_word(word: str) -> bool:
+    """True for a word the grammar reads outside filters (period words, vs, flags)."""
+    lowered = word.lower()
+    if lowered in (*_LAST, "past", "this", "yesterday", *_VS, *_IN_CHANNEL, *_METRIC_FLAGS, "--metric", *_MONTHS):
+        return True
+    return any(pattern.fullmatch(lowered) for pattern in (_YEAR, _MONTH, _DAY, _RANGE, _QUARTER, _YEAR_QUARTER,
+                                                           _WEEK, _METRIC_OPTION))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,6 +283,16 @@ def scope_text(scope: dict[str, tuple[str, ...]]) -> str:
     return " ".join(terms)
 
 
+def scope_phrase(scope: dict[str, tuple[str, ...]]) -> str:
+    """The filters for a sentence: ``team=payments or search, service="Amazon EC2"`` (the values
+    of one key are alternatives; the keys all apply)."""
+    phrases = []
+    for key, values in scope.items():
+        written = [scope_text({key: (value,)})[len(key) + 1:] for value in values]
+        phrases.append(f"{key}={' or '.join(written)}")
+    return ", ".join(phrases)
+
+
 def period_text(period: Period) -> str:
     """The shortest text the grammar parses back to exactly ``period`` (absolute dates only)."""
     start = period.start
@@ -320,7 +341,9 @@ def _tokens(text: str) -> list[_Token]:
         term = _FILTER.match(text, start)
         if term and _TOKEN_END.match(text, term.end()):
             value = next(v for v in (term.group("dq"), term.group("sq"), term.group("bare")) if v is not None)
-            tokens.append(_Token(term.group(0), key=term.group("key"), value=value))
+            detached = term.group("bare") is not None and term.group(0)[:term.start("bare") - start].endswith(
+                tuple(" \t\n\r\f\v"))
+            tokens.append(_Token(term.group(0), key=term.group("key"), value=value, detached=detached))
             position = term.end()
         else:
             tokens.append(_Token(word.group(0)))
@@ -490,6 +513,11 @@ class _Parser:
             word = token.text.lower()
             if token.key is not None:
                 key = token.key.lower()
+                if token.detached and _grammar_word(token.value):
+                    # "team= last month": the value was left out, the next word is the question's.
+                    raise self.error(f"{token.key}=", f"{token.key} has no value; write {token.key}=NAME (a value "
+                                     f"that reads like a period goes in quotes: {token.key}=\"{token.value}\")",
+                                     scope=True)
                 if key == "metric":
                     set_metric(token.value, token.text)
                 elif key in SCOPE_COLUMNS:
@@ -537,6 +565,12 @@ class _Parser:
                 continue
             found = self.period(index)
             if found is None:
+                if _EMPTY_FILTER.fullmatch(token.text):
+                    key = token.text[:-1]
+                    if key.lower() not in SCOPE_COLUMNS and key.lower() != "metric" \
+                            and not key.lower().startswith(TAG_PREFIX):
+                        raise self.unknown_filter(_Token(token.text, key=key))
+                    raise self.error(token.text, f"{key} has no value; write {key}=NAME", scope=True)
                 if "=" in token.text:
                     quote = any(ch in _QUOTES for ch in token.text)
                     reason = "a quote is not closed" if quote else "write filters as key=value"

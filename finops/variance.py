@@ -113,7 +113,7 @@ import pandas as pd
 
 from finops.model import DAY, MONEY, QUANTITIES, metric_column, parse_tags
 from finops.money import CENT, cents, format_usd, from_micros, to_micros
-from finops.periods import SCOPE_COLUMNS, TAG_PREFIX, Period, Question, scope_text
+from finops.periods import SCOPE_COLUMNS, TAG_PREFIX, Period, Question, scope_phrase
 
 PERIOD = "period"
 
@@ -150,6 +150,21 @@ ExplainerKind = Literal["anomaly", "finding"]
 _EXPLAINER_KEYS: dict[str, str] = {"sub_account_id": "account", "sub_account_name": "account_name",
                                    "SubAccountName": "account_name",
                                    **{column: key for key, column in SCOPE_COLUMNS.items()}}
+
+
+def _number(amount: Decimal) -> float:
+    """A JSON number for an amount in cents; adding 0.0 turns -0.0 (from Decimal("-0.00")) into 0.0."""
+    return float(amount) + 0.0
+
+
+def part_word(name: str, value: Decimal) -> str:
+    """The words for a part of a change: a negative "new" amount is a new credit, a positive
+    "gone" amount a credit that went away (not "spend gone +$446.02")."""
+    if name == "new" and value < 0:
+        return "new credit"
+    if name == "gone" and value > 0:
+        return "credit gone"
+    return PART_WORDS[name]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +223,7 @@ class ExplainedItem:
     def to_json(self) -> dict[str, object]:
         e = self.explainer
         return {"kind": e.kind, "id": e.id, "label": e.label, "state": e.state,
-                "amount": float(self.amount), "in_a": float(self.in_a), "in_b": float(self.in_b),
+                "amount": _number(self.amount), "in_a": _number(self.in_a), "in_b": _number(self.in_b),
                 "share": None if self.share is None else round(self.share, 4),
                 "start": e.start.isoformat(), "end": e.end.isoformat() if e.end else None,
                 "dimensions": e.normalized_dimensions()}
@@ -222,7 +237,8 @@ class Contributor:
     ``covers`` says over how many values of the next dimension its change is spread); ``"rest"``
     is the values of ``covers[0]`` inside ``dimensions`` not listed on their own lines ("payments /
     4 other services"); ``"other"`` is everything past the top lines. Money is in exact cents;
-    ``a - b == delta`` and the :data:`PARTS` add up to ``delta``.
+    ``a - b == delta`` and the :data:`PARTS` add up to ``delta``. ``rest_values`` are the values of
+    ``covers[0]`` a "rest" line holds (so that drilling into it leaves out the lines shown apart).
     """
 
     label: str
@@ -240,6 +256,7 @@ class Contributor:
     gone: Decimal
     charge_timing: Decimal
     unexplained_by_quantity: Decimal
+    rest_values: tuple[str, ...] = ()
 
     def parts(self) -> dict[str, Decimal]:
         """The split of ``delta``, by :data:`PARTS` name."""
@@ -248,8 +265,8 @@ class Contributor:
     def to_json(self) -> dict[str, object]:
         covers = None if self.covers is None else {"dimension": self.covers[0], "count": self.covers[1]}
         return {"label": self.label, "kind": self.kind, "dimensions": dict(self.dimensions), "covers": covers,
-                "a": float(self.a), "b": float(self.b), "delta": float(self.delta),
-                **{name: float(value) for name, value in self.parts().items()}}
+                "a": _number(self.a), "b": _number(self.b), "delta": _number(self.delta),
+                **{name: _number(value) for name, value in self.parts().items()}}
 
 
 @dataclass(frozen=True)
@@ -281,7 +298,7 @@ class VarianceAnswer:
         q = self.question
 
         def period(p: Period, total: Decimal) -> dict[str, object]:
-            return {**p.to_json(), "total": float(total)}
+            return {**p.to_json(), "total": _number(total)}
 
         return {
             "question": q.text,
@@ -289,8 +306,8 @@ class VarianceAnswer:
             "metric": q.metric,
             "period_a": period(q.period_a, self.total_a),
             "period_b": period(q.period_b, self.total_b),
-            "delta": float(self.delta),
-            "delta_pct": self.delta_pct,
+            "delta": _number(self.delta),
+            "delta_pct": None if self.delta_pct is None else self.delta_pct + 0.0,
             "contributors": [c.to_json() for c in self.contributors],
             "explained_by": [item.to_json() for item in self.explained_by],
             "explained_share": self.explained_share,
@@ -581,9 +598,11 @@ class _Line:
     kind: Literal["item", "rest", "other"]
     dimensions: dict[str, str]
     covers: tuple[str | None, int] | None
+    rest_values: tuple[str, ...] = ()
 
 
-def _lines(nodes: list[_Node], deltas: np.ndarray, codes: dict[str, np.ndarray], top_n: int) -> list[_Line]:
+def _lines(nodes: list[_Node], deltas: np.ndarray, codes: dict[str, np.ndarray], uniques: dict[str, np.ndarray],
+           top_n: int) -> list[_Line]:
     """Order the drilled nodes by absolute change (``deltas``, dollars) and fold the tail into one
     "other" line."""
     labels = [_node_label(n) for n in nodes]
@@ -600,8 +619,11 @@ def _lines(nodes: list[_Node], deltas: np.ndarray, codes: dict[str, np.ndarray],
     lines = []
     for i in listed:
         node = nodes[i]
-        kind: Literal["item", "rest"] = "rest" if node.rest_of is not None else "item"
-        lines.append(_Line([i], labels[i], kind, dict(node.dims), node.covers))
+        if node.rest_of is not None:
+            held = uniques[node.rest_of][np.unique(codes[node.rest_of][node.rows])]
+            lines.append(_Line([i], labels[i], "rest", dict(node.dims), node.covers, tuple(sorted(map(str, held)))))
+        else:
+            lines.append(_Line([i], labels[i], "item", dict(node.dims), node.covers))
     if folded:
         members = [nodes[i] for i in folded]
         rows = np.concatenate([m.rows for m in members])
@@ -883,7 +905,8 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
                              whole_months=_whole_months(question.period_a) and _whole_months(question.period_b)),
                       node_a, node_b, strict=True)]
     total_a, total_b = cents(from_micros(sum(a_micros))), cents(from_micros(sum(b_micros)))
-    lines = _lines(nodes, np.array([float(a - b) for a, b in zip(node_a, node_b, strict=True)]), codes, top_n)
+    lines = _lines(nodes, np.array([float(a - b) for a, b in zip(node_a, node_b, strict=True)]), codes, uniques,
+                   top_n)
     figures = [[sum((node_a[m] for m in line.members), Decimal("0.00")),
                 sum((node_b[m] for m in line.members), Decimal("0.00")),
                 [sum((node_parts[m][k] for m in line.members), Decimal("0.00")) for k in range(len(PARTS))]]
@@ -892,7 +915,8 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
         exact = [(sum(a_micros[m] for m in line.members), sum(b_micros[m] for m in line.members)) for line in lines]
         _absorb_rounding(lines, figures, exact, total_a, total_b)
     contributors = [Contributor(label=line.label, kind=line.kind, dimensions=line.dimensions, covers=line.covers,
-                                a=a, b=b, delta=a - b, **dict(zip(PARTS, parts, strict=True)))
+                                a=a, b=b, delta=a - b, **dict(zip(PARTS, parts, strict=True)),
+                                rest_values=line.rest_values)
                     for line, (a, b, parts) in zip(lines, figures, strict=True)]
 
     delta = total_a - total_b
@@ -910,7 +934,7 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
 def _parts_text(contributor: Contributor) -> str:
     parts = [(name, value) for name, value in contributor.parts().items() if value]
     parts.sort(key=lambda item: -abs(item[1]))
-    return ", ".join(f"{PART_WORDS[name]} {format_usd(value, signed=True)}" for name, value in parts)
+    return ", ".join(f"{part_word(name, value)} {format_usd(value, signed=True)}" for name, value in parts)
 
 
 def _explainer_name(explainer: Explainer) -> str:
@@ -927,7 +951,7 @@ def summary_lines(answer: VarianceAnswer, *, contributors: int = 3) -> list[str]
     """
     q = answer.question
     subject = {"effective": "Spend", "billed": "Billed spend", "list": "Spend at list prices"}.get(q.metric, "Spend")
-    scope = scope_text(q.scope)
+    scope = scope_phrase(q.scope)
     if scope:
         subject += f" for {scope}"
     a, b, delta = q.period_a, q.period_b, answer.delta

@@ -22,7 +22,7 @@ from typing import Any
 from bot.blocks.costs import cut, escape
 from finops.money import format_usd
 from finops.periods import Period, Question, scope_text
-from finops.variance import DEFAULT_TOP_N, PART_WORDS, PARTS, Contributor, VarianceAnswer, summary_lines
+from finops.variance import DEFAULT_TOP_N, PARTS, Contributor, VarianceAnswer, part_word, summary_lines
 
 PAGE_SIZE = DEFAULT_TOP_N
 DRILL_ACTION = "why_drill"
@@ -68,10 +68,16 @@ def decode_question(value: str) -> tuple[Question, int]:
 
 
 def drill_question(question: Question, contributor: Contributor) -> Question | None:
-    """The question narrowed to one contributor's dimensions; None when that narrows nothing."""
+    """The question narrowed to one contributor's dimensions; None when that narrows nothing.
+
+    A "rest" line ("web / 7 other services") narrows to the values it holds, so the answer
+    leaves out the lines already shown on their own.
+    """
     narrowed = dict(question.scope)
     for key, value in contributor.dimensions.items():
         narrowed[key] = (value,)
+    if contributor.kind == "rest" and contributor.covers and contributor.covers[0] and contributor.rest_values:
+        narrowed[contributor.covers[0]] = contributor.rest_values
     if narrowed == question.scope:
         return None
     return Question(text=f"{question.text} {scope_text({k: v for k, v in narrowed.items() if k not in question.scope})}"
@@ -108,7 +114,7 @@ def _split_text(parts: dict[str, Decimal], answer: VarianceAnswer, *, day_counts
     for name, value in sorted(parts.items(), key=lambda item: -abs(item[1])):
         if not value:
             continue
-        word = f"{PART_WORDS[name]} {_signed(value)}"
+        word = f"{part_word(name, value)} {_signed(value)}"
         if name == "days" and day_counts:
             word += f" ({q.period_a.label} has {q.period_a.days} days, {q.period_b.label} {q.period_b.days})"
         words.append(word)

@@ -3,12 +3,15 @@
 The same answer as ``/cost why`` (bot/variance_service.py). ``--json`` prints the SPEC's variance
 document (``period_a``, ``period_b`` with ``start``/``end``/``total``, ``delta``, ``contributors``
 with ``dimensions``, ``delta`` and the usage/rate/mix/days/new/gone split, ``explained_by``).
-A question that cannot be parsed exits 1 with the one-line correction on stderr.
+A question that cannot be parsed exits 1 with the one-line correction on stderr. Output cut short
+by its reader (``| head``) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
 from bot.variance_service import answer_question
@@ -44,10 +47,16 @@ def run_why(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
     text = " ".join(args.question)
     answer = answer_question(ctx.db, text, today=args.as_of or ctx.today(), top_n=args.top, metric=args.metric)
-    if args.json:
-        print_json(answer.to_json())
-    else:
-        print_answer(answer)
+    try:
+        if args.json:
+            print_json(answer.to_json())
+        else:
+            print_answer(answer)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (costbot why ... | head): that is not an error. Point stdout at
+        # /dev/null so that the interpreter's last flush does not fail again on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finops.errors import QuestionError
-from finops.periods import Period, check_against_data, parse_question, question_text, scope_text
+from finops.periods import (
+    Period,
+    check_against_data,
+    parse_question,
+    question_text,
+    scope_phrase,
+    scope_text,
+)
 
 TODAY = date(2026, 10, 13)  # a Tuesday; data complete through Monday 2026-10-12 by default
 
@@ -184,6 +191,9 @@ def test_an_unknown_filter_names_the_key_and_lists_the_valid_ones():
     ("metric=cheap", "metric=cheap", "metrics are effective, billed, list"),
     ('service="Amazon EC2 last month', 'service="Amazon', "a quote is not closed"),
     ("=payments", "=payments", "write filters as key=value"),
+    ("team= last month", "team=", 'team has no value; write team=NAME (a value that reads like a period goes in '
+                                  'quotes: team="last")'),
+    ("last month team=", "team=", "team has no value; write team=NAME"),
 ])
 def test_corrections_name_the_word_and_say_why(text, word, reason):
     with pytest.raises(QuestionError) as caught:
@@ -252,6 +262,17 @@ def test_corrections_are_one_line_even_for_multi_line_text():
         parse_question("last month\n\nplease", today=TODAY)
     assert str(caught.value).splitlines() == [str(caught.value)]
     assert "in 'last month please'" in str(caught.value)
+
+
+def test_a_value_after_a_space_is_still_the_filters_value():
+    assert parse_question("team= payments service = EC2 last month", today=TODAY).scope == {
+        "team": ("payments",), "service": ("EC2",)}
+    assert parse_question('team="last" last month', today=TODAY).scope == {"team": ("last",)}
+
+
+def test_scope_phrase_says_or_between_the_values_of_one_key():
+    question = parse_question('team=payments team=search service="Amazon EC2" last month', today=TODAY)
+    assert scope_phrase(question.scope) == 'team=payments or search, service="Amazon EC2"'
 
 
 def test_question_text_round_trips():

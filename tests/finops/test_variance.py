@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -172,6 +173,33 @@ def test_new_and_gone_services():
     assert (unchanged.label, unchanged.delta, unchanged.a) == ("payments / 1 other service", D("0.00"), D("1550.00"))
     assert summary_lines(answer)[1:3] == ["payments / Amazon SageMaker: +$620.00 (new spend +$620.00)",
                                           "payments / Amazon S3: -$310.00 (spend gone -$310.00)"]
+
+
+def test_credits_that_appear_or_go_away_are_called_credits():
+    costs = frame(spend("2026-07-01", "2026-08-31", daily=50.0, quantity=100),
+                  spend("2026-07-01", "2026-07-31", daily=-10.0, service="Credits").assign(ChargeCategory="Credit"),
+                  spend("2026-08-01", "2026-08-31", daily=-20.0, service="Promotions").assign(ChargeCategory="Credit"))
+    answer = explain_variance(costs, ask("2026-08"))
+    check_exact(answer)
+    assert summary_lines(answer)[1:3] == ["payments / Promotions: -$620.00 (new credit -$620.00)",
+                                          "payments / Credits: +$310.00 (credit gone +$310.00)"]
+
+
+def test_json_never_prints_minus_zero():
+    answer = explain_variance(quarter_costs(), ask("Q3 2026"))
+    line = dataclasses.replace(answer.contributors[0], mix=D("-0.00"), delta=D("-0.00"))
+    document = line.to_json()
+    assert (document["mix"], document["delta"]) == (0.0, 0.0)
+    assert json.dumps(document).count("-0.0") == 0
+    assert dataclasses.replace(answer, delta=D("-0.00"), delta_pct=-0.0).to_json()["delta_pct"] == 0.0
+    assert json.dumps(dataclasses.replace(answer, delta=D("-0.00"), delta_pct=-0.0).to_json()).count("-0.0") == 0
+
+
+def test_the_headline_reads_several_values_of_a_filter_as_alternatives():
+    costs = frame(spend("2026-07-01", "2026-08-31", daily=10.0),
+                  spend("2026-08-01", "2026-08-31", daily=1.0, team="search"))
+    answer = explain_variance(costs, ask("team=payments team=search 2026-08"))
+    assert summary_lines(answer)[0].startswith("Spend for team=payments or search rose $31.00")
 
 
 def quarter_costs() -> pd.DataFrame:

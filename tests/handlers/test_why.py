@@ -21,14 +21,16 @@ from tests.harness import RunningBot, start_bot
 from tests.slack.fake_slack import FakeSlack
 
 ASKED_ON = datetime(2026, 9, 5, 9, 0, tzinfo=UTC)  # "last month" is August 2026, "vs" July
+ACCOUNTS = {"payments": "111222330440", "search": "111222331441"}  # tests/harness.py's teams.yml
 
 
 def costs(start: str, end: str, *, daily: float, quantity: float | None = None, team: str = "payments",
           service: str = "Amazon EC2") -> pd.DataFrame:
-    """Daily rows (CostStore conforms them when it writes them)."""
+    """Daily rows (CostStore conforms them when it writes them), in the account the harness's
+    teams.yml gives ``team`` (the bot re-allocates stored rows to its rules at start-up)."""
     days = pd.date_range(start, end)
     return pd.DataFrame({
-        "ChargePeriodStart": days, "ProviderName": "AWS", "SubAccountId": "111222330440", "ServiceName": service,
+        "ChargePeriodStart": days, "ProviderName": "AWS", "SubAccountId": ACCOUNTS[team], "ServiceName": service,
         "RegionId": "us-east-1", "ChargeCategory": "Usage", "EffectiveCost": daily, "BilledCost": daily,
         "PricingQuantity": np.nan if quantity is None else quantity, "PricingUnit": "Hrs" if quantity else "",
         model.TEAM: team})
@@ -154,7 +156,7 @@ def test_hundreds_of_services_stay_within_block_kit_limits_and_page_with_show_mo
         drill_url = fake_slack.response_url()
         bot.client.action(DRILL_ACTION, lines[0]["accessory"]["value"], response_url=drill_url)
         (drilled,) = wait_for(lambda: fake_slack.response_url_calls(drill_url), timeout=20)
-        assert "Spend for team=payments service=\"Service 300 with a long name" in texts(drilled["blocks"])
+        assert "Spend for team=payments, service=\"Service 300 with a long name" in texts(drilled["blocks"])
         assert "rose $9,300.00" in texts(drilled["blocks"])  # $300 a day more, 31 days
         assert fake_slack.violations == []
     finally:
