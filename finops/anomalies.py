@@ -185,6 +185,9 @@ ROOT_CAUSE_DIMENSIONS: dict[str, tuple[str, ...]] = {
 ROW_COLUMNS: tuple[str, ...] = ("ProviderName", "SubAccountId", "ServiceName", "RegionId", "SkuId",
                                 "ResourceId", TEAM, "ChargeCategory")
 NOT_WATCHED_CATEGORIES = ("Credit",)
+# The frame columns detection reads besides the day and the cost (a loader need read no other);
+# text or categorical columns both work.
+DETECTION_COLUMNS: tuple[str, ...] = ROW_COLUMNS
 
 
 # ============================================================================ calendar and maths

@@ -51,9 +51,16 @@ from bot.charts.anomaly import anomaly_chart
 from bot.cli.forecast import complete_through
 from bot.context import AppContext
 from bot.delivery import FileUpload, Message
-from finops.anomalies import HISTORY_DAYS, MAX_OPEN_DAYS, RUN_DAYS, detect_anomalies, replay_detection
+from finops.anomalies import (
+    DETECTION_COLUMNS,
+    HISTORY_DAYS,
+    MAX_OPEN_DAYS,
+    RUN_DAYS,
+    detect_anomalies,
+    replay_detection,
+)
 from finops.anomaly_model import Anomaly, DetectionResult
-from finops.model import ALLOCATION_RULE, TEAM, UNALLOCATED, conform_daily_frame
+from finops.model import ALLOCATION_RULE, TEAM, UNALLOCATED, conform_daily_frame, metric_column
 from finops.ownership import allocate_costs
 from finops.sources.aws_anomalies import Feedback, fetch_aws_anomalies, send_aws_feedback
 from finops.sources.connector import SourceError
@@ -117,7 +124,7 @@ def run_detection(ctx: AppContext, *, as_of: date | None = None, deliver: bool =
     if through is None:
         return DetectionRun(as_of, None)
     first = through - timedelta(days=HISTORY_DAYS)
-    daily = costs.load_daily_costs(start=first, end=through)
+    daily = load_detection_frame(costs, first, through)
     learned = _learn_history(anomalies, daily, through, ctx) if not anomalies.has_finished_run() else set()
     open_now, ended = anomalies.detection_inputs(ended_since=first)
     result = detect_anomalies(daily, as_of=as_of, complete_through=through, open_anomalies=open_now,
@@ -150,6 +157,13 @@ def _learn_history(anomalies: AnomalyStore, daily: pd.DataFrame, through: date, 
     return {r.id for r in saved.new}
 
 
+def load_detection_frame(costs: CostStore, start: date, end: date) -> pd.DataFrame:
+    """The daily rows detection reads (its dimension columns and the effective cost), from the
+    store's lean scan: a year of 10,000 series is millions of rows, and the full daily frame
+    (every dimension as text, grouped in SQL) took minutes and gigabytes where this takes seconds."""
+    return costs.daily_rows_lean(start=start, end=end, columns=DETECTION_COLUMNS, money=metric_column("effective"))
+
+
 def replay_anomalies(ctx: AppContext, start: date, end: date) -> list[Anomaly]:
     """Every anomaly the daily runs from ``start`` to ``end`` would have raised, each day reading
     only the data up to that day. An analysis: nothing is stored and nothing is posted."""
@@ -157,7 +171,7 @@ def replay_anomalies(ctx: AppContext, start: date, end: date) -> list[Anomaly]:
     through = complete_through(costs, end)
     if through is None or through < start - timedelta(days=1):
         return []
-    daily = costs.load_daily_costs(start=start - timedelta(days=HISTORY_DAYS), end=through)
+    daily = load_detection_frame(costs, start - timedelta(days=HISTORY_DAYS), through)
     return replay_detection(daily, start=start, end=end, thresholds=team_thresholds(ctx.teams),
                             default_thresholds=ctx.teams.defaults.thresholds)
 

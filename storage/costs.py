@@ -9,6 +9,7 @@ there and a failed load leaves the earlier data exactly as it was. Reads return 
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 from collections.abc import Iterable, Sequence
@@ -533,3 +534,48 @@ class CostStore:
             else:
                 raise ValueError(f"cannot filter on {name!r}")
         return query.where(and_(*conditions)) if conditions else query
+
+    # lean scans ----------------------------------------------------------------------------
+    def daily_rows_lean(self, *, start: date, end: date, columns: Sequence[str],
+                        money: str = "EffectiveCost") -> pd.DataFrame:
+        """Every stored daily row of [start, end]: the day, ``money`` in float dollars and the
+        series' ``columns`` (FOCUS names) as categoricals; rows of one series and day from
+        several sources are not summed (sum them by day and series for totals).
+
+        For scans of the whole store (anomaly detection reads every series for most of a year):
+        the rows are read as three integers (day number, series id, micros) and each series' text
+        is attached by code, so no text is read, grouped or made into Python objects per row.
+        """
+        names = {column: SERIES_COLUMNS[resolve_dimension(column)] for column in columns}
+        series_t = CostSeries.__table__  # type: ignore[attr-defined]
+        with self.db.engine.connect() as conn:
+            series = conn.execute(select(series_t.c.id, *(series_t.c[n] for n in names.values()))).fetchall()
+            raw = conn.connection.driver_connection
+            micros = MONEY_COLUMNS[money]
+            if self.db.dialect == "postgresql":
+                sql = (f"COPY (SELECT day - DATE '1970-01-01', series_id, {micros} FROM cost_daily "
+                       f"WHERE day >= DATE '{start.isoformat()}' AND day <= DATE '{end.isoformat()}') TO STDOUT")
+                buffer = io.BytesIO()
+                with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                    for block in copy:
+                        buffer.write(block)
+                buffer.seek(0)
+                table = (pd.read_csv(buffer, sep="\t", header=None, dtype=np.int64).to_numpy()
+                         if buffer.getbuffer().nbytes else np.zeros((0, 3), dtype=np.int64))
+            else:  # SQLite stores days as 'YYYY-MM-DD': numbered in SQL, fetched in blocks of integers
+                cursor = raw.execute(f"SELECT CAST(julianday(day) - 2440587.5 AS INTEGER), series_id, {micros} "
+                                     "FROM cost_daily WHERE day >= ? AND day <= ?", (start.isoformat(), end.isoformat()))
+                blocks = []
+                while block := cursor.fetchmany(250_000):
+                    blocks.append(np.array(block, dtype=np.int64))
+                table = np.concatenate(blocks) if blocks else np.zeros((0, 3), dtype=np.int64)
+        ids = np.array([row[0] for row in series], dtype=np.int64)
+        position = np.full(int(ids.max()) + 1 if ids.size else 1, -1, dtype=np.int64)
+        position[ids] = np.arange(ids.size)
+        of_row = position[table[:, 1]] if table.size else np.zeros(0, dtype=np.int64)
+        frame = pd.DataFrame({model.DAY: table[:, 0].astype("datetime64[D]").astype("datetime64[ns]"),
+                              money: table[:, 2] / MICROS})
+        for i, column in enumerate(columns, start=1):
+            codes, labels = pd.factorize(pd.Series([row[i] for row in series], dtype=object))
+            frame[column] = pd.Categorical.from_codes(codes[of_row], categories=pd.Index(labels, dtype=object))
+        return frame

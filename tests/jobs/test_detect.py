@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import boto3
+import pandas as pd
 import pytest
 from botocore.stub import Stubber
 
@@ -318,3 +319,40 @@ def test_aws_anomalies_are_imported_routed_and_alerted_like_ours(sqlite_db, fake
         assert AnomalyStore(bot.ctx.db).get(record.id).state == "resolved"
     finally:
         bot.stop()
+
+
+def test_the_detection_loader_reads_what_the_full_daily_frame_holds(db: Database) -> None:
+    """The lean scan detection reads (three integers per row, text attached per series) gives the
+    same cost per day and detection column as the full daily frame, on both backends, with rows of
+    one series and day from two sources kept apart (detection sums them) and days outside left out."""
+    from finops.anomalies import DETECTION_COLUMNS
+    from finops.model import DAY, conform_daily_frame
+    from jobs.detect import load_detection_frame
+
+    def frame(rows: list[tuple[str, str, str, float]]) -> object:
+        return conform_daily_frame(pd.DataFrame({
+            "ChargePeriodStart": [pd.Timestamp(d) for d, *_ in rows], "ProviderName": "AWS",
+            "SubAccountId": [a for _, a, _, _ in rows], "ServiceName": [s for _, _, s, _ in rows],
+            "ChargeCategory": "Usage", "RegionId": "us-east-1", "SkuId": "Box", "ResourceId": "i-1",
+            "EffectiveCost": [c for *_, c in rows], "BilledCost": [c for *_, c in rows],
+            "x_Team": [("payments" if a == "111" else "") for _, a, _, _ in rows]}))
+
+    costs = CostStore(db)
+    costs.replace_daily_costs("cur", frame([("2026-03-01", "111", "Amazon EC2", 10.25),
+                                            ("2026-03-02", "111", "Amazon EC2", 11.50),
+                                            ("2026-03-02", "222", "Amazon S3", 3.01),
+                                            ("2026-03-03", "222", "Amazon S3", 99.0)]))
+    costs.replace_daily_costs("marketplace", frame([("2026-03-02", "111", "Amazon EC2", 0.75)]))
+
+    lean = load_detection_frame(costs, date(2026, 3, 1), date(2026, 3, 2))
+    assert list(lean.columns) == [DAY, "EffectiveCost", *DETECTION_COLUMNS]
+    assert all(isinstance(lean[c].dtype, pd.CategoricalDtype) for c in DETECTION_COLUMNS)
+    assert len(lean) == 4  # the two sources' rows of EC2 on the 2nd stay two rows
+    summed = (lean.groupby([DAY, "SubAccountId", "ServiceName", "x_Team"], observed=True)["EffectiveCost"].sum()
+              .round(2).to_dict())
+    assert summed == {(pd.Timestamp("2026-03-01"), "111", "Amazon EC2", "payments"): 10.25,
+                      (pd.Timestamp("2026-03-02"), "111", "Amazon EC2", "payments"): 12.25,
+                      (pd.Timestamp("2026-03-02"), "222", "Amazon S3", ""): 3.01}
+    full = costs.load_daily_costs(start=date(2026, 3, 1), end=date(2026, 3, 2))
+    assert round(float(full["EffectiveCost"].sum()), 2) == round(float(lean["EffectiveCost"].sum()), 2) == 25.51
+    assert load_detection_frame(costs, date(2026, 4, 1), date(2026, 4, 30)).empty
