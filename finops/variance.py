@@ -96,8 +96,10 @@ days; the share of it inside A minus the share inside B is what it explains of t
 absolute values of their parts) for which the answer names a cause: a part is *unknown* when it is
 ``unexplained_by_quantity`` or when it sits in the "other" line (not attributed to anything the
 answer names); every explainer then covers up to its amount of the unknown part of the most
-specific contributor its dimensions fit. explained_share = 1 - (unknown not covered) / gross, and
-1 when nothing moved. When all parts move the same way the gross movement equals |delta|.
+specific contributor its dimensions fit, on the side of its own sign only (extra spend explains an
+unknown increase, a saving an unknown decrease: a saving inside a line whose cost rose unexplained
+leaves that rise unexplained). explained_share = 1 - (unknown not covered) / gross, and 1 when
+nothing moved. When all parts move the same way the gross movement equals |delta|.
 """
 
 from __future__ import annotations
@@ -462,7 +464,9 @@ def _series(rows: pd.DataFrame, metric: str) -> _Series:
     in_b = (period == "b").to_numpy(dtype=bool)
     slots = 2 * ids + in_b  # series i: slot 2i is A, 2i + 1 is B
     cost = pd.to_numeric(rows[money]).fillna(0.0).to_numpy(dtype=float)
-    measures = {"cost": _sum_by(slots, cost, 2 * size).reshape(size, 2)}
+    # Money is whole micro-dollars: rounding the float sums back to them makes a series whose
+    # rows net to nothing (0.10 + 0.20 - 0.30) exactly $0, so it has no spend there (new or gone).
+    measures = {"cost": np.round(_sum_by(slots, cost, 2 * size), 6).reshape(size, 2)}
     for short, column in (("pq", "PricingQuantity"), ("cq", "ConsumedQuantity")):
         values = pd.to_numeric(rows[column]).to_numpy(dtype=float) if column in rows else np.full(len(rows), np.nan)
         measures[short] = _sum_quantity_by(slots, values, 2 * size).reshape(size, 2)
@@ -665,7 +669,7 @@ def _parts(series: _Series, line_of: np.ndarray, n_lines: int, days_a: int, days
     line[ids] = line_of
     representative = np.zeros(size, dtype=np.int64)
     representative[ids] = np.arange(len(ids))
-    cost_a, cost_b = _sum_by(ids, series.cost_a, size), _sum_by(ids, series.cost_b, size)
+    cost_a, cost_b = np.round(_sum_by(ids, series.cost_a, size), 6), np.round(_sum_by(ids, series.cost_b, size), 6)
     pq_a, pq_b = _sum_quantity_by(ids, series.pq_a, size), _sum_quantity_by(ids, series.pq_b, size)
     cq_a, cq_b = _sum_quantity_by(ids, series.cq_a, size), _sum_quantity_by(ids, series.cq_b, size)
 
@@ -852,9 +856,13 @@ def _explained_share(contributors: Sequence[Contributor], items: Sequence[Explai
     gross = sum((abs(v) for c in contributors for v in c.parts().values()), Decimal(0))
     if not gross:
         return 1.0
-    unknown = [sum((abs(v) for v in c.parts().values()), Decimal(0)) if c.kind == "other"
-               else abs(c.unexplained_by_quantity) for c in contributors]
+    # The unknown movement of each line, up (index 0) and down (index 1) apart.
+    unknown = [[sum((v for v in values if v > 0), Decimal(0)), sum((-v for v in values if v < 0), Decimal(0))]
+               for values in (list(c.parts().values()) if c.kind == "other" else [c.unexplained_by_quantity]
+                              for c in contributors)]
     for item in items:
+        if not item.amount:
+            continue
         dims = item.explainer.normalized_dimensions()
         fitting = [i for i, c in enumerate(contributors)
                    if _fits(dims, {k: (v,) for k, v in c.dimensions.items()})]
@@ -862,9 +870,9 @@ def _explained_share(contributors: Sequence[Contributor], items: Sequence[Explai
             continue
         # The most specific line the explainer fits (most dimensions in common), then the larger.
         target = max(fitting, key=lambda i: (len(set(dims) & set(contributors[i].dimensions)), -i))
-        covered = min(unknown[target], abs(item.amount))
-        unknown[target] -= covered
-    return round(float(1 - sum(unknown, Decimal(0)) / gross), 4)
+        side = 0 if item.amount > 0 else 1
+        unknown[target][side] -= min(unknown[target][side], abs(item.amount))
+    return round(float(1 - sum((up + down for up, down in unknown), Decimal(0)) / gross), 4)
 
 
 # ---------------------------------------------------------------------------------------------

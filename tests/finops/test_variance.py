@@ -175,6 +175,21 @@ def test_new_and_gone_services():
                                           "payments / Amazon S3: -$310.00 (spend gone -$310.00)"]
 
 
+def test_spend_that_nets_to_nothing_in_one_period_is_new_spend_not_a_price_change():
+    # September: three instances of one price line at $0.10, $0.20 and a -$0.30 refund a day:
+    # $0.00 in all (0.1 + 0.2 - 0.3 is not 0 in floating point). October: $100 a day.
+    september = [spend("2026-09-01", "2026-09-30", daily=cost, quantity=hours).assign(ResourceId=resource)
+                 for cost, hours, resource in ((0.1, 1, "i-1"), (0.2, 2, "i-2"), (-0.3, 0.5, "i-3"))]
+    october = [spend("2026-10-01", "2026-10-31", daily=50.0, quantity=10).assign(ResourceId=resource)
+               for resource in ("i-1", "i-2")]
+    answer = explain_variance(frame(*september, *october), ask("2026-10"))
+    check_exact(answer)
+    (line,) = answer.contributors
+    assert (line.b, line.a, line.delta) == (D("0.00"), D("3100.00"), D("3100.00"))
+    assert split(line) == {"new": D("3100.00")}  # no day count, usage or rate against a $0 month
+    assert answer.days_effect == D("0.00")
+
+
 def test_credits_that_appear_or_go_away_are_called_credits():
     costs = frame(spend("2026-07-01", "2026-08-31", daily=50.0, quantity=100),
                   spend("2026-07-01", "2026-07-31", daily=-10.0, service="Credits").assign(ChargeCategory="Credit"),
@@ -297,6 +312,45 @@ def test_explained_share_counts_what_has_no_quantities_as_unknown_until_an_expla
     elsewhere = dataclasses.replace(spike, id=4, dimensions={"team": "search"})
     answer = explain_variance(costs, ask("2026-08"), explainers=[spike, elsewhere])
     assert answer.explained_share == 0.4  # 1 - 660 / 1100: search's line has nothing unknown to cover
+    # A saving cannot explain a rise: a verified finding of -$500 in payments leaves the +$1,100
+    # unexplained (the rise without it was larger still), alone or beside the spike.
+    saving = Explainer(kind="finding", id=5, label="rightsizing", state="verified", amount=-500.0,
+                       start=date(2026, 8, 1), end=date(2026, 8, 31), dimensions={"team": "payments"})
+    assert explain_variance(costs, ask("2026-08"), explainers=[saving]).explained_share == 0.0
+    assert explain_variance(costs, ask("2026-08"), explainers=[saving, spike]).explained_share == 0.4
+    # ... and it does explain a fall: the same months the other way round.
+    fall = explain_variance(costs, ask("2026-07 vs 2026-08"),
+                            explainers=[dataclasses.replace(saving, start=date(2026, 7, 1), end=date(2026, 7, 31))])
+    assert (fall.delta, fall.explained_share) == (D("-1100.00"), 0.4545)  # 1 - 600 / 1100
+
+
+def test_an_other_line_is_covered_on_the_side_of_the_explainers_sign():
+    # top_n=1: EC2 rises $620 (listed, all usage); S3 +$310 and RDS -$155 fold into "other",
+    # whose parts are summed: +$155 not split. Gross movement $775.
+    costs = frame(spend("2026-07-01", "2026-07-31", daily=100.0, quantity=10),
+                  spend("2026-08-01", "2026-08-31", daily=120.0, quantity=12),
+                  spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon S3"),
+                  spend("2026-08-01", "2026-08-31", daily=20.0, service="Amazon S3"),
+                  spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon RDS"),
+                  spend("2026-08-01", "2026-08-31", daily=5.0, service="Amazon RDS"))
+    answer = explain_variance(costs, ask("2026-08"), top_n=1)
+    check_exact(answer)
+    ec2, other = answer.contributors
+    assert (ec2.label, ec2.delta, split(ec2)) == ("payments / Amazon EC2", D("620.00"), {"usage": D("620.00")})
+    assert (other.label, other.kind, other.delta) == ("payments / 2 other services", "other", D("155.00"))
+    assert split(other) == {"unexplained_by_quantity": D("155.00")}
+    assert answer.explained_share == 0.8  # 1 - 155 / 775
+
+    def share(*explainers: Explainer) -> float:
+        return explain_variance(costs, ask("2026-08"), explainers=explainers, top_n=1).explained_share
+
+    drop = Explainer(kind="anomaly", id=8, label="RDS drop", state="closed", amount=-100.0, start=date(2026, 8, 1),
+                     end=date(2026, 8, 31), dimensions={"team": "payments", "service": "Amazon RDS"})
+    spike = dataclasses.replace(drop, id=9, label="S3 spike", amount=100.0, dimensions={"team": "payments",
+                                                                                        "service": "Amazon S3"})
+    assert share(drop) == 0.8  # nothing of the other line's unknown movement is down
+    assert share(spike) == 0.929  # 1 - 55 / 775
+    assert share(spike, drop) == 0.929
 
 
 def test_drill_down_follows_the_child_that_carries_most_and_summarises_the_rest():
