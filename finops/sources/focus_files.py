@@ -172,6 +172,8 @@ def coalesce(parts: Sequence[Coded]) -> Coded:
 
 
 def _plain(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
@@ -179,6 +181,8 @@ def text_column(array: pa.Array | pa.ChunkedArray) -> Coded:
     """A string column (nulls and the ``NULL`` marker become "") as :class:`Coded`."""
     if pa.types.is_null(array.type) or len(array) == 0:
         return constant("", len(array))
+    if pa.types.is_dictionary(array.type):
+        return _dictionary_text_column(array)
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         array = pc.cast(array, pa.string())
     # Encoding a chunked column shares one dictionary across its chunks, so no copy is needed.
@@ -191,6 +195,27 @@ def text_column(array: pa.Array | pa.ChunkedArray) -> Coded:
         values[blanks] = ""
         return recode(codes, values)
     return Coded(codes, values)
+
+
+def _dictionary_text_column(array: pa.Array | pa.ChunkedArray) -> Coded:
+    """A dictionary-encoded string column (Parquet's own encoding, read as is) as :class:`Coded`:
+    its indices are the codes, so no string is hashed again."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.unify_dictionaries()  # one dictionary for every chunk
+        chunks = array.chunks
+    else:
+        chunks = [array]
+    dictionary = chunks[0].dictionary
+    if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+        return text_column(_plain(array))
+    values = np.array([*dictionary.to_pylist(), None], dtype=object)  # the last one for nulls
+    missing = len(values) - 1
+    codes = np.concatenate([c.indices.fill_null(missing).to_numpy(zero_copy_only=False) for c in chunks])
+    blanks = np.array([v is None or v in NULL_MARKERS for v in values], dtype=bool)
+    values[blanks] = ""
+    # A dictionary may hold values no row uses and "" twice (null and a blank): recode keeps
+    # the values distinct, as Coded requires.
+    return recode(codes.astype(np.int32, copy=False), values)
 
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")

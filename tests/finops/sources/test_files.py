@@ -145,6 +145,23 @@ def test_csv_gz_and_parquet_of_the_same_rows_read_the_same(tmp_path):
     pd.testing.assert_frame_equal(frames[0], frames[2])
 
 
+def test_parquet_text_read_in_its_dictionary_encoding_matches_the_csv_across_row_groups_and_chunks(tmp_path):
+    # Parquet text columns are read as dictionaries; each row group has its own, with nulls, the
+    # NULL marker, blanks and values only some row groups hold. Same frame as the CSV, any chunking.
+    rows = _many_rows(300)
+    for i, row in enumerate(rows):
+        row[5] = [None, "NULL", "", "eu-west-1", f"region-{i // 100}"][i % 5]   # RegionId
+        row[11] = None if i % 7 == 0 else row[11]                               # ConsumedUnit
+    plain = write_csv(tmp_path / "a.csv", FOCUS_HEADER, [["" if v is None else v for v in r] for r in rows])
+    parquet = tmp_path / "b.parquet"
+    pq.write_table(pa.table({c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(FOCUS_HEADER)}),
+                   parquet, row_group_size=64)
+    expected = read_daily_costs([plain])
+    assert set(expected["RegionId"]) == {"", "eu-west-1", "region-0", "region-1", "region-2"}
+    for chunk_rows in (50, 100, 1_000):
+        pd.testing.assert_frame_equal(read_daily_costs([parquet], chunk_rows=chunk_rows), expected)
+
+
 def test_a_directory_means_every_supported_file_in_it_sorted_and_recursive(tmp_path):
     write_csv(tmp_path / "b" / "two.csv.gz", FOCUS_HEADER, [focus_row(billed="2")], compress=True)
     write_csv(tmp_path / "a.csv", FOCUS_HEADER, [focus_row(billed="1")])
