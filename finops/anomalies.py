@@ -1053,7 +1053,7 @@ def detect_anomalies(daily: pd.DataFrame, *, as_of: date, complete_through: date
                      thresholds: Mapping[str, Thresholds] | None = None,
                      default_thresholds: Thresholds = DEFAULT_THRESHOLDS,
                      holidays: Collection[tuple[int, int] | date] = DEFAULT_HOLIDAYS,
-                     metric: str = "effective") -> DetectionResult:
+                     metric: str = "effective", since: date | None = None) -> DetectionResult:
     """One daily detection run over every owned series, using complete days only.
 
     ``daily`` is the daily cost frame with ``x_Team`` filled, covering the HISTORY_DAYS before
@@ -1063,15 +1063,25 @@ def detect_anomalies(daily: pd.DataFrame, *, as_of: date, complete_through: date
     within HISTORY_DAYS: their days stay out of the baselines and a new event on their scope must
     start after them. ``thresholds`` maps team names to their thresholds; other teams (and
     unallocated spend) use ``default_thresholds``. ``as_of`` is the run's day (``detected_on``).
+
+    ``since``: the first complete day no earlier run has seen (the daily job did not run for a
+    while). Each day from it to ``complete_through`` is then detected in turn, reading only the
+    data up to that day and carrying anomalies from day to day as :func:`replay_detection` does,
+    so an event that came and went while nobody ran is raised (already ended) and one that began
+    then is raised once, from its first day. ``daily`` must then reach HISTORY_DAYS before ``since``.
+    ``new`` holds every anomaly raised over those days; ``updated``/``ended`` the open ones passed in.
     """
     open_anomalies, ended_anomalies = list(open_anomalies), list(ended_anomalies)
     panel = _build_panel(daily, complete_through, metric, holidays)
     if panel is None:
         return DetectionResult(updated=tuple(open_anomalies))
     today = panel.cal.size - 1
-    # the first day whose band any part of this run reads (runs, open anomalies, charts)
+    first_step = today if since is None else min(today, max(0, panel.cal.index(since)))
+    # the first day whose band any part of this run reads (runs, open anomalies, charts; the
+    # runs and charts of the missed days start up to RUN_DAYS + CHART_DAYS_BEFORE before them)
     starts = [panel.cal.index(a.start) - CHART_DAYS_BEFORE for a in open_anomalies]
-    origin = max(0, min([today - RUN_DAYS, today - CHART_MAX_DAYS, *starts]))
+    missed = [first_step - RUN_DAYS - CHART_DAYS_BEFORE] if first_step < today else []
+    origin = max(0, min([today - RUN_DAYS, today - CHART_MAX_DAYS, *starts, *missed]))
     detector = _Detector(panel, thresholds or {}, default_thresholds, origin)
     scopes = {level.scope_id(row): (name, row) for name, level in panel.levels.items()
               for row in range(len(level.keys))}
@@ -1083,11 +1093,14 @@ def detect_anomalies(daily: pd.DataFrame, *, as_of: date, complete_through: date
                 unknown.append(anomaly)
             continue
         detector._add(_event_from(anomaly, scope, panel.cal, is_open))
-    new, updated, ended = detector.step(today, as_of)
+    passed_in = list(detector.open.values())
+    new: list[_Event] = []
+    for day in range(first_step, today + 1):
+        new += detector.step(day, as_of)[0]
     return DetectionResult(
         new=tuple(_describe(detector, e, today) for e in new),
-        updated=tuple(_describe(detector, e, today) for e in updated) + tuple(unknown),
-        ended=tuple(_describe(detector, e, today) for e in ended),
+        updated=tuple(_describe(detector, e, today) for e in passed_in if e.end is None) + tuple(unknown),
+        ended=tuple(_describe(detector, e, today) for e in passed_in if e.end is not None),
     )
 
 

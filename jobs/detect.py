@@ -123,24 +123,37 @@ def run_detection(ctx: AppContext, *, as_of: date | None = None, deliver: bool =
     through = complete_through(costs, as_of)
     if through is None:
         return DetectionRun(as_of, None)
-    first = through - timedelta(days=HISTORY_DAYS)
+    since = missed_since(anomalies.last_finished_through(), through)
+    first = since - timedelta(days=HISTORY_DAYS)
     daily = load_detection_frame(costs, first, through)
     learned = _learn_history(anomalies, daily, through, ctx) if not anomalies.has_finished_run() else set()
     open_now, ended = anomalies.detection_inputs(ended_since=first)
     result = detect_anomalies(daily, as_of=as_of, complete_through=through, open_anomalies=open_now,
                               ended_anomalies=ended, thresholds=team_thresholds(ctx.teams),
-                              default_thresholds=ctx.teams.defaults.thresholds)
+                              default_thresholds=ctx.teams.defaults.thresholds, since=since)
     saved = anomalies.save_detection(result, through=through, at=ctx.now())
+    raised = {r.id for r in saved.new}  # (before the learned ones join them)
     if learned:  # what the first run learned from the history and is still going on is news today
         saved = SavedDetection([*saved.new, *(r for r in saved.updated if r.id in learned)],
                                [r for r in saved.updated if r.id not in learned], saved.ended)
     anomalies.end_expired_snoozes(as_of, at=ctx.now())
-    alerts = {r.id: publish_anomaly(ctx, r.id, today=as_of) for r in saved.all} if deliver else {}
+    alerts = ({r.id: publish_anomaly(ctx, r.id, today=as_of, raised_now=r.id in raised) for r in saved.all}
+              if deliver else {})
     anomalies.finish_run(through, as_of=as_of, by=claimant(), at=ctx.now(), new=len(saved.new),
                          updated=len(saved.updated), ended=len(saved.ended))
     log.info("detection as of %s (data through %s): %d new, %d updated, %d ended", as_of, through,
              len(saved.new), len(saved.updated), len(saved.ended))
     return DetectionRun(as_of, through, saved, alerts)
+
+
+def missed_since(last_through: date | None, through: date) -> date:
+    """The first complete day this run must detect: the day after the last finished run's data
+    (the job may have been down for days: what happened meanwhile is still news), at most
+    RUN_DAYS back (a change older than that is found, if it lasts, from the latest day, and one
+    that came and went before that is history). ``through`` itself on a first run or a re-run."""
+    if last_through is None or last_through >= through:
+        return through
+    return max(last_through + timedelta(days=1), through - timedelta(days=RUN_DAYS))
 
 
 def _learn_history(anomalies: AnomalyStore, daily: pd.DataFrame, through: date, ctx: AppContext) -> set[int]:
@@ -217,12 +230,17 @@ def owner_rule(ctx: AppContext, record: AnomalyRecord) -> str | None:
     return str(top) or None
 
 
-def publish_anomaly(ctx: AppContext, anomaly_id: int, *, today: date | None = None) -> str:
-    """Post the anomaly's alert, or bring it up to date; returns what happened (see :class:`DetectionRun`)."""
+def publish_anomaly(ctx: AppContext, anomaly_id: int, *, today: date | None = None, raised_now: bool = False) -> str:
+    """Post the anomaly's alert, or bring it up to date; returns what happened (see :class:`DetectionRun`).
+
+    One that ended before it was ever posted stays silent (an event of the history a first run
+    learned), unless this run raised it: it came and went on days the job missed, and the team
+    hears of it once, as resolved."""
     store = AnomalyStore(ctx.db)
     record = store.get(anomaly_id)
     today = today or ctx.today()
-    if not record.alert or (record.posted_at is None and (record.state == "expected" or not record.is_open)):
+    if not record.alert or (record.posted_at is None
+                            and (record.state == "expected" or (not record.is_open and not raised_now))):
         return "silent"
     key = record.message_key or alert_key(record.id)
     channel = record.channel or ctx.teams.channel_for(record.team)

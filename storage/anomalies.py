@@ -475,3 +475,10 @@ class AnomalyStore:
         with self.db.session() as session:
             return session.exec(select(AnomalyDetectionRun.complete_through)
                                 .order_by(col(AnomalyDetectionRun.complete_through).desc())).first()
+
+    def last_finished_through(self) -> date | None:
+        """The latest complete day a finished detection run read (None before the first run)."""
+        with self.db.session() as session:
+            return session.exec(select(AnomalyDetectionRun.complete_through)
+                                .where(col(AnomalyDetectionRun.finished_at).is_not(None))
+                                .order_by(col(AnomalyDetectionRun.complete_through).desc())).first()

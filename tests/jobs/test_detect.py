@@ -356,3 +356,51 @@ def test_the_detection_loader_reads_what_the_full_daily_frame_holds(db: Database
     full = costs.load_daily_costs(start=date(2026, 3, 1), end=date(2026, 3, 2))
     assert round(float(full["EffectiveCost"].sum()), 2) == round(float(lean["EffectiveCost"].sum()), 2) == 25.51
     assert load_detection_frame(costs, date(2026, 4, 1), date(2026, 4, 30)).empty
+
+
+def test_a_run_after_missed_days_detects_each_of_them_once(sqlite_db, fake_slack, clock, tmp_path) -> None:
+    """The job was down from the 13th to the 21st: the run on the 22nd detects every day it missed,
+    so the S3 spike that came and went meanwhile (14th-15th) is raised, already resolved, and told
+    once; what it finds is what daily runs over those days would have found (the replay); the next
+    day's run raises nothing again and edits instead of posting."""
+    bot = start_bot(sqlite_db, fake_slack, now=clock)
+    try:
+        store = AnomalyStore(bot.ctx.db)
+        ingest_through(bot.ctx, date(2026, 11, 11), tmp_path)
+        clock.day(date(2026, 11, 13))
+        assert run_detection(bot.ctx, as_of=date(2026, 11, 13)).saved.all == []
+
+        ingest_through(bot.ctx, date(2026, 11, 20), tmp_path)
+        clock.day(date(2026, 11, 22))
+        run = run_detection(bot.ctx, as_of=date(2026, 11, 22))
+        by_team = {r.team: r for r in run.saved.new}
+        assert sorted(by_team) == ["payments", "search", UNALLOCATED] and len(run.saved.new) == 3
+        ec2, s3, drop = by_team["payments"], by_team[UNALLOCATED], by_team["search"]
+        assert (s3.start, s3.end, s3.state, s3.expected_cost, s3.actual_cost, s3.impact) == (
+            date(2026, 11, 14), date(2026, 11, 15), "resolved", 600, 2400, 1800)
+        assert (ec2.start, ec2.end, ec2.expected_cost, ec2.actual_cost, ec2.impact) == (
+            SHIFT_FROM, None, 9000, 23400, 14400)  # nine days of +$1,600
+        assert (drop.start, drop.end) == (date(2026, 11, 13), None)
+        assert {r.detected_on for r in run.saved.new} == {date(2026, 11, 22)}  # found today
+        assert run.alerts == {ec2.id: "posted", s3.id: "posted", drop.id: "silent"}
+        (finops_alert,) = top_level(bot, "#finops")
+        assert finops_alert["blocks"][0]["text"]["text"].startswith("Resolved · Cost spike")
+        assert len(top_level(bot, "#team-payments")) == 1
+
+        replayed = replay_anomalies(bot.ctx, date(2026, 11, 12), date(2026, 11, 20))
+        assert sorted((a.key, a.start, a.end) for a in replayed) == sorted(
+            (r.key, r.start, r.end) for r in run.saved.new)
+
+        ingest_through(bot.ctx, date(2026, 11, 21), tmp_path)
+        clock.day(date(2026, 11, 23))
+        calls = len(fake_slack.calls("chat.postMessage"))
+        run = run_detection(bot.ctx, as_of=date(2026, 11, 23))
+        assert run.saved.new == [] and s3.id not in run.alerts
+        assert run.alerts == {ec2.id: "updated", drop.id: "silent"}  # +$16,000: still under the $20,000 step
+        assert len(store.list_anomalies(open_only=False)) == 3
+        assert [len(top_level(bot, c)) for c in ("#finops", "#team-payments")] == [1, 1]
+        assert len(fake_slack.calls("chat.postMessage")) == calls
+        edited = fake_slack.message("#team-payments", top_level(bot, "#team-payments")[0]["ts"])
+        assert "+$16,000.00 (+160%) so far" in edited["text"]
+    finally:
+        bot.stop()
