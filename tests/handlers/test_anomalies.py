@@ -131,6 +131,27 @@ def test_the_owner_acknowledges_and_a_stranger_changes_nothing(org: RunningBot, 
         ("system", "detected"), ("U_STRANGER", "refused:acknowledged"), ("U_PAY_DEV", "acknowledged")]
 
 
+@pytest.mark.parametrize(("action_id", "audited"), [
+    ("anomaly_ack", "refused:acknowledged"), ("anomaly_expected", "refused:expected"),
+    ("anomaly_not_ours", "refused:not_ours"), ("anomaly_snooze_day", "refused:snoozed"),
+    ("anomaly_snooze_week", "refused:snoozed")])
+def test_every_button_refuses_someone_outside_the_team(org: RunningBot, action_id: str, audited: str) -> None:
+    """A member of another team presses: "not yours" to them alone, no modal, no edit, no change, audited."""
+    record = payments_anomaly(org)
+    calls = len(org.slack.all_calls())
+    url = press(org, action_id, record, "U_SEARCH_OWNER")
+    (answer,) = wait_for(lambda: org.slack.response_url_calls(url))
+    assert answer["text"].startswith(f":no_entry: Anomaly #{record.id} is not yours: it belongs to *payments*")
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    settled(org, record.id, audited)
+    assert [m for m, _ in org.slack.all_calls()[calls:]
+            if m in ("views.open", "chat.update", "chat.postMessage", "chat.postEphemeral")] == []
+    after = AnomalyStore(org.ctx.db).get(record.id)
+    assert (after.state, after.team, after.snoozed_until, after.first_response_at) == ("open", "payments", None, None)
+    assert [(e.actor, e.action) for e in AnomalyStore(org.ctx.db).history(record.id)] == [
+        ("system", "detected"), ("U_SEARCH_OWNER", audited)]
+
+
 def test_channel_members_and_finance_approvers_may_answer(org: RunningBot, clock: Clock) -> None:
     record = payments_anomaly(org)
     press(org, "anomaly_snooze_day", record, "U_PAY_CHANNEL")  # a member of #team-payments
