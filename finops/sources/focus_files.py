@@ -208,14 +208,18 @@ def _dictionary_text_column(array: pa.Array | pa.ChunkedArray) -> Coded:
     dictionary = chunks[0].dictionary
     if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         return text_column(_plain(array))
-    values = np.array([*dictionary.to_pylist(), None], dtype=object)  # the last one for nulls
-    missing = len(values) - 1
-    codes = np.concatenate([c.indices.fill_null(missing).to_numpy(zero_copy_only=False) for c in chunks])
+    nulls = any(c.null_count for c in chunks)
+    values = np.array(dictionary.to_pylist() + ([None] if nulls else []), dtype=object)  # the last one for nulls
+    codes = np.concatenate([(c.indices.fill_null(len(values) - 1) if c.null_count else c.indices)
+                            .to_numpy(zero_copy_only=False) for c in chunks]).astype(np.int32, copy=False)
     blanks = np.array([v is None or v in NULL_MARKERS for v in values], dtype=bool)
     values[blanks] = ""
-    # A dictionary may hold values no row uses and "" twice (null and a blank): recode keeps
-    # the values distinct, as Coded requires.
-    return recode(codes.astype(np.int32, copy=False), values)
+    # Null, "" and NULL all become "" (and a writer may repeat a value in its dictionary):
+    # recode keeps the values distinct, as Coded requires. Checking costs one pass over the
+    # few distinct values, not the rows.
+    if blanks.sum() > 1 or len(pd.unique(values)) < len(values):
+        return recode(codes, values)
+    return Coded(codes, values)
 
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
