@@ -851,6 +851,33 @@ def _explained(explainers: Iterable[Explainer], question: Question, delta: Decim
     return sorted(items, key=lambda item: (-abs(item.amount), str(item.explainer.id)))
 
 
+def _line_of(item: ExplainedItem, contributors: Sequence[Contributor]) -> int | None:
+    """The index of the most specific line ``item`` fits (most dimensions in common, then the
+    earlier, larger one); None when it fits none."""
+    dims = item.explainer.normalized_dimensions()
+    fitting = [i for i, c in enumerate(contributors) if _fits(dims, {k: (v,) for k, v in c.dimensions.items()})]
+    if not fitting:
+        return None
+    return max(fitting, key=lambda i: (len(set(dims) & set(contributors[i].dimensions)), -i))
+
+
+def explained_part(answer: VarianceAnswer, item: ExplainedItem) -> str | None:
+    """What ``item`` is part of, in words: "of the increase" when it moved spend the way the
+    total did; "of the decrease in search / Amazon OpenSearch" when it moved against the total but
+    the way its own line did (a saving inside a quarter that rose); None otherwise."""
+    if not item.amount:
+        return None
+    if answer.delta and item.amount * answer.delta > 0:
+        return f"of the {'increase' if answer.delta > 0 else 'decrease'}"
+    target = _line_of(item, answer.contributors)
+    if target is None:
+        return None
+    line = answer.contributors[target]
+    if line.kind == "other" or line.delta * item.amount <= 0:
+        return None
+    return f"of the {'increase' if line.delta > 0 else 'decrease'} in {line.label}"
+
+
 def _explained_share(contributors: Sequence[Contributor], items: Sequence[ExplainedItem]) -> float:
     """See "Explainers and explained_share" in the module docstring."""
     gross = sum((abs(v) for c in contributors for v in c.parts().values()), Decimal(0))
@@ -861,15 +888,9 @@ def _explained_share(contributors: Sequence[Contributor], items: Sequence[Explai
                for values in (list(c.parts().values()) if c.kind == "other" else [c.unexplained_by_quantity]
                               for c in contributors)]
     for item in items:
-        if not item.amount:
+        target = _line_of(item, contributors)
+        if not item.amount or target is None:
             continue
-        dims = item.explainer.normalized_dimensions()
-        fitting = [i for i, c in enumerate(contributors)
-                   if _fits(dims, {k: (v,) for k, v in c.dimensions.items()})]
-        if not fitting:
-            continue
-        # The most specific line the explainer fits (most dimensions in common), then the larger.
-        target = max(fitting, key=lambda i: (len(set(dims) & set(contributors[i].dimensions)), -i))
         side = 0 if item.amount > 0 else 1
         unknown[target][side] -= min(unknown[target][side], abs(item.amount))
     return round(float(1 - sum((up + down for up, down in unknown), Decimal(0)) / gross), 4)
@@ -987,9 +1008,9 @@ def summary_lines(answer: VarianceAnswer, *, contributors: int = 3) -> list[str]
         if not item.amount:
             continue
         name = _explainer_name(item.explainer)
-        if delta and item.amount * delta > 0:
-            direction = "increase" if delta > 0 else "decrease"
-            lines.append(f"{format_usd(abs(item.amount))} of the {direction} is {name}: {item.explainer.label}.")
+        part = explained_part(answer, item)
+        if part is not None:
+            lines.append(f"{format_usd(abs(item.amount))} {part} is {name}: {item.explainer.label}.")
         else:
             lines.append(f"{name} moved spend by {format_usd(item.amount, signed=True)}: {item.explainer.label}.")
     if answer.note:

@@ -22,7 +22,15 @@ from typing import Any
 from bot.blocks.costs import cut, escape
 from finops.money import format_usd
 from finops.periods import Period, Question, scope_text
-from finops.variance import DEFAULT_TOP_N, PARTS, Contributor, VarianceAnswer, part_word, summary_lines
+from finops.variance import (
+    DEFAULT_TOP_N,
+    PARTS,
+    Contributor,
+    VarianceAnswer,
+    explained_part,
+    part_word,
+    summary_lines,
+)
 
 PAGE_SIZE = DEFAULT_TOP_N
 DRILL_ACTION = "why_drill"
@@ -140,11 +148,9 @@ def _explained_lines(answer: VarianceAnswer) -> list[str]:
     for item in items[:MAX_EXPLAINERS]:
         e = item.explainer
         ident = f"#{e.id}" if str(e.id).isdigit() else str(e.id)
-        direction = ""
-        if answer.delta and item.amount * answer.delta > 0:
-            direction = f" of the {'increase' if answer.delta > 0 else 'decrease'}"
-        lines.append(f"• {format_usd(abs(item.amount)) if direction else _signed(item.amount)}{direction}: "
-                     f"{e.kind} {ident} ({escape(e.state)}) {escape(cut(e.label, 200))}")
+        part = explained_part(answer, item)
+        amount = f"{format_usd(abs(item.amount))} {escape(cut(part, LABEL_CHARS))}" if part else _signed(item.amount)
+        lines.append(f"• {amount}: {e.kind} {ident} ({escape(e.state)}) {escape(cut(e.label, 200))}")
     if len(items) > MAX_EXPLAINERS:
         rest = sum((item.amount for item in items[MAX_EXPLAINERS:]), Decimal(0))
         lines.append(f"• {len(items) - MAX_EXPLAINERS} more: {_signed(rest)}")

@@ -255,7 +255,9 @@ def test_quarter_against_quarter_with_an_anomaly_and_a_verified_finding():
     assert answer.explained_share == 1.0
     lines = summary_lines(answer)
     assert "$1,500.00 of the increase is anomaly #41 (open): EC2 spike in payments." in lines
-    assert "finding #17 (verified) moved spend by -$920.00: Rightsize the search cluster." in lines
+    # The saving moved spend against the quarter's rise, the way its own line moved.
+    assert ("$920.00 of the decrease in search / Amazon OpenSearch is finding #17 (verified): "
+            "Rightsize the search cluster.") in lines
 
     document = answer.to_json()
     assert document["explained_by"][0] == {
@@ -316,7 +318,9 @@ def test_explained_share_counts_what_has_no_quantities_as_unknown_until_an_expla
     # unexplained (the rise without it was larger still), alone or beside the spike.
     saving = Explainer(kind="finding", id=5, label="rightsizing", state="verified", amount=-500.0,
                        start=date(2026, 8, 1), end=date(2026, 8, 31), dimensions={"team": "payments"})
-    assert explain_variance(costs, ask("2026-08"), explainers=[saving]).explained_share == 0.0
+    with_saving = explain_variance(costs, ask("2026-08"), explainers=[saving])
+    assert with_saving.explained_share == 0.0
+    assert summary_lines(with_saving)[-1] == "finding #5 (verified) moved spend by -$500.00: rightsizing."
     assert explain_variance(costs, ask("2026-08"), explainers=[saving, spike]).explained_share == 0.4
     # ... and it does explain a fall: the same months the other way round.
     fall = explain_variance(costs, ask("2026-07 vs 2026-08"),
