@@ -102,6 +102,9 @@ _YEAR_QUARTER = re.compile(r"([0-9]{4})-?q([1-4])", re.ASCII | re.IGNORECASE)
 _WEEK = re.compile(r"([0-9]{4})-?w([0-9]{2})", re.ASCII | re.IGNORECASE)
 _COUNT = re.compile(r"[0-9]{1,6}", re.ASCII)
 _METRIC_OPTION = re.compile(r"--metric=(.*)", re.IGNORECASE)
+# Near misses that get a specific reason: Q0 or Q5 (2026-Q7), and a tag filter without its name.
+_NOT_A_QUARTER = re.compile(r"(?:[0-9]{4}-?)?q[05-9]", re.ASCII | re.IGNORECASE)
+_NAMELESS_TAG = re.compile(r"tag:\s*=", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -571,10 +574,15 @@ class _Parser:
                             and not key.lower().startswith(TAG_PREFIX):
                         raise self.unknown_filter(_Token(token.text, key=key))
                     raise self.error(token.text, f"{key} has no value; write {key}=NAME", scope=True)
+                if _NAMELESS_TAG.match(token.text):
+                    raise self.error(token.text, "a tag filter names its tag: tag:NAME=VALUE, e.g. tag:env=prod",
+                                     scope=True)
                 if "=" in token.text:
                     quote = any(ch in _QUOTES for ch in token.text)
                     reason = "a quote is not closed" if quote else "write filters as key=value"
                     raise self.error(token.text, reason, scope=True)
+                if _NOT_A_QUARTER.fullmatch(token.text):
+                    raise self.error(token.text, "quarters are Q1 to Q4")
                 raise self.error(token.text)
             period, after = found
             expected = 2 if saw_vs else 1

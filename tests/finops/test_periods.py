@@ -191,6 +191,9 @@ def test_an_unknown_filter_names_the_key_and_lists_the_valid_ones():
     ("metric=cheap", "metric=cheap", "metrics are effective, billed, list"),
     ('service="Amazon EC2 last month', 'service="Amazon', "a quote is not closed"),
     ("=payments", "=payments", "write filters as key=value"),
+    ("tag:=prod last month", "tag:=prod", "a tag filter names its tag: tag:NAME=VALUE, e.g. tag:env=prod"),
+    ("Q5 2026", "Q5", "quarters are Q1 to Q4"),
+    ("2026-Q0", "2026-Q0", "quarters are Q1 to Q4"),
     ("team= last month", "team=", 'team has no value; write team=NAME (a value that reads like a period goes in '
                                   'quotes: team="last")'),
     ("last month team=", "team=", "team has no value; write team=NAME"),
