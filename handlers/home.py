@@ -12,6 +12,7 @@ import logging
 
 from slack_bolt import App
 
+from bot.blocks.forecast import month_label
 from bot.blocks.home import MAX_TEAMS, TeamHome, home_view
 from bot.context import AppContext
 from bot.services.forecast import budgets_of, load_forecast
@@ -78,10 +79,10 @@ def publish_home(ctx: AppContext, user: str) -> dict:
         forecast = None
     org_line = None
     if forecast is not None:
-        org_line = (f"*Organisation, {forecast.month}*: {format_usd(forecast.org.actual_to_date)} spent; month-end "
+        org_line = (f"*Organisation, {month_label(forecast.month)}*: {format_usd(forecast.org.actual_to_date)} spent; month-end "
                     f"forecast {format_usd(forecast.org.forecast)}")
     if teams:
-        view = home_view(load_home(ctx, teams, forecast), viewer_has_team=True)
+        view = home_view(load_home(ctx, teams, forecast), viewer_has_team=True, team_count=len(teams))
     else:
         view = home_view([], viewer_has_team=False, org_line=org_line)
     ctx.delivery.publish_home(user, view)

@@ -107,8 +107,14 @@ def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
     return blocks
 
 
-def home_view(homes: Sequence[TeamHome], *, viewer_has_team: bool, org_line: str | None = None) -> dict[str, Any]:
-    """The Home tab view: each team's dashboard, within the 100-block limit."""
+def home_view(homes: Sequence[TeamHome], *, viewer_has_team: bool, org_line: str | None = None,
+              team_count: int | None = None) -> dict[str, Any]:
+    """The Home tab view: each team's dashboard, within the 100-block limit.
+
+    ``team_count`` is how many teams the viewer is on (default: ``len(homes)``); the caller may
+    load only the first :data:`MAX_TEAMS` of them, and the view says how many are left out.
+    """
+    team_count = max(team_count or 0, len(homes))
     blocks: list[dict] = []
     if not viewer_has_team:
         blocks.append(_section("You are not on a team in teams.yml yet, so here is the organisation. "
@@ -121,7 +127,7 @@ def home_view(homes: Sequence[TeamHome], *, viewer_has_team: bool, org_line: str
             blocks.append({"type": "divider"})
         room = (MAX_VIEW_BLOCKS - len(blocks) - 1) // (len(chosen) - i)
         blocks += team_blocks(home, budget_blocks=room)
-    if len(homes) > MAX_TEAMS:
-        blocks.append(_context(f"You are on {len(homes)} teams; the first {MAX_TEAMS} are shown. "
+    if team_count > len(chosen):
+        blocks.append(_context(f"You are on {team_count} teams; the first {len(chosen)} are shown. "
                                "`/cost budget` covers every team."))
     return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}

@@ -128,7 +128,7 @@ def test_someone_on_no_team_sees_the_organisation(org) -> None:
     assert texts(view) == [
         "You are not on a team in teams.yml yet, so here is the organisation. Ask your costbot admin to add you to "
         "your team's `owners` or `members`.",
-        "*Organisation, 2026-11*: $1,500.00 spent; month-end forecast $3,000.00"]
+        "*Organisation, November 2026*: $1,500.00 spent; month-end forecast $3,000.00"]
 
 
 def test_two_hundred_findings_stay_within_the_view_limit(org) -> None:
@@ -139,3 +139,39 @@ def test_two_hundred_findings_stay_within_the_view_limit(org) -> None:
     assert len(view["blocks"]) <= 100
     assert any(t.startswith("…and ") and t.endswith("more: `/cost findings payments`") for t in texts(view))
     assert org.slack.violations == []
+
+
+def test_a_viewer_on_two_teams_sees_both_dashboards_within_the_limit(sqlite_db: Database, fake_slack) -> None:
+    # U_BOTH is a member of payments and an owner of search: one view, payments first (teams.yml
+    # order), each with its own month, findings and buttons, within 100 blocks with 200 findings each.
+    both = TEAMS_YAML.replace("members: [U_PAY_DEV]", "members: [U_PAY_DEV, U_BOTH]").replace(
+        "owners: [U_SEARCH_OWNER]", "owners: [U_SEARCH_OWNER, U_BOTH]")
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=both, now=lambda: NOW)
+    try:
+        flat_history(sqlite_db, teams_config(both))
+        store = FindingStore(running.ctx.db)
+        for k in range(200):
+            store.create(NewFinding(f"Payments cleanup {k:03d}", "payments", {"service": "Amazon EC2"}, 10 + k),
+                         by="U1", at=NOW)
+            store.create(NewFinding(f"Search cleanup {k:03d}", "search", {"service": "Amazon S3"}, 10 + k),
+                         by="U1", at=NOW)
+        view = open_home(running, "U_BOTH")
+        assert len(view["blocks"]) <= 100
+        shown = texts(view)
+        assert [t for t in shown if t.endswith("· cost dashboard")] == ["payments · cost dashboard",
+                                                                          "search · cost dashboard"]
+        assert ("*November 2026*: $990.00 spent through 15 Nov of the $2,300.00 budget\n"
+                "Month-end forecast $1,980.00: :large_yellow_circle: 86 % of budget") in shown
+        assert ("*November 2026*: $495.00 spent through 15 Nov of the $1,500.00 budget\n"
+                "Month-end forecast $990.00: :large_green_circle: 66 % of budget") in shown
+        # Each team's biggest findings come first under its own heading, and each list says what it leaves out.
+        payments_at, search_at = shown.index("payments · cost dashboard"), shown.index("search · cost dashboard")
+        assert shown[payments_at:search_at].count("*Open findings* (200, $21,900.00/month identified)") == 1
+        assert any(t.startswith("*#") and "Payments cleanup 199" in t for t in shown[payments_at:search_at])
+        assert any(t.startswith("*#") and "Search cleanup 199" in t for t in shown[search_at:])
+        assert not any("Search cleanup" in t for t in shown[payments_at:search_at])
+        more = [t for t in shown if t.startswith("…and ")]
+        assert [m.split(": ")[1] for m in more] == ["`/cost findings payments`", "`/cost findings search`"]
+        assert running.slack.violations == []
+    finally:
+        running.stop()
