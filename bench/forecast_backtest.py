@@ -221,26 +221,51 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order]
 
 
+@dataclass(frozen=True)
+class TargetCheck:
+    """One of the issue's targets on one history: met or missed, with the figure behind it."""
+
+    target: str
+    met: bool
+    figure: str
+
+
+def target_checks(results: pd.DataFrame) -> list[TargetCheck]:
+    """Every target of the issue on one history's forecasts, each with its figure."""
+    table = summary(results)
+    days = sorted(results["day"].unique())
+    org15, naive15 = table.loc[ORG, "d15 ours %"], table.loc[ORG, "d15 naive %"]
+    teams = [t for t in table.index if t != ORG]
+    worst_team = max(((t, d) for t in teams for d in days), key=lambda p: table.loc[p[0], f"d{p[1]} ours %"])
+    worst_team_mape = table.loc[worst_team[0], f"d{worst_team[1]} ours %"]
+    not_better = [f"{t} d{d} {table.loc[t, f'd{d} ours %']:.2f} % vs {table.loc[t, f'd{d} naive %']:.2f} %"
+                  for t in table.index for d in days if table.loc[t, f"d{d} ours %"] >= table.loc[t, f"d{d} naive %"]]
+    worst_ratio = max(((t, d) for t in table.index for d in days), key=lambda p: table.loc[p[0], f"d{p[1]} ratio"])
+    coverage = results["covered"].mean() * 100
+    return [
+        TargetCheck("org MAPE day 15 <= 2.5 %", bool(org15 <= 2.5), f"{org15:.2f} %"),
+        TargetCheck("org MAPE day 15 <= half the naive's", bool(org15 <= naive15 / 2),
+                    f"{org15:.2f} % vs naive {naive15:.2f} % (ratio {org15 / naive15:.2f})"),
+        TargetCheck("every team MAPE <= 10 % (days 7, 15, 22)", bool(worst_team_mape <= 10),
+                    f"worst {worst_team_mape:.2f} % ({worst_team[0]} d{worst_team[1]})"),
+        TargetCheck("better than naive for every team, the org and every day", not not_better,
+                    "; ".join(not_better) if not_better else
+                    f"worst ratio {table.loc[worst_ratio[0], f'd{worst_ratio[1]} ratio']:.2f} "
+                    f"({worst_ratio[0]} d{worst_ratio[1]})"),
+        TargetCheck("80 % intervals cover 75-85 %", bool(75 <= coverage <= 85), f"{coverage:.1f} %"),
+    ]
+
+
 def check_targets(name: str, results: pd.DataFrame) -> list[str]:
     """The issue's targets that this run misses (empty when all are met)."""
-    table = summary(results)
-    misses = []
-    org15, naive15 = table.loc[ORG, "d15 ours %"], table.loc[ORG, "d15 naive %"]
-    if org15 > 2.5 or org15 > naive15 / 2:
-        misses.append(f"{name}: org day-15 MAPE {org15:.2f} % vs naive {naive15:.2f} % "
-                      f"(ratio {org15 / naive15:.2f}; target <= 2.5 % and ratio <= 0.5)")
-    days = sorted(results["day"].unique())
-    for team in table.index:
-        for day in days:
-            ours, naive = table.loc[team, f"d{day} ours %"], table.loc[team, f"d{day} naive %"]
-            if team != ORG and ours > 10:
-                misses.append(f"{name}: {team} day {day} MAPE {ours:.2f} % > 10 %")
-            if ours >= naive:
-                misses.append(f"{name}: {team} day {day} MAPE {ours:.2f} % not better than naive {naive:.2f} %")
-    coverage = results["covered"].mean() * 100
-    if not 75 <= coverage <= 85:
-        misses.append(f"{name}: 80 % intervals cover {coverage:.1f} %")
-    return misses
+    return [f"{name}: {c.target}: {c.figure}" for c in target_checks(results) if not c.met]
+
+
+def print_targets(name: str, results: pd.DataFrame) -> None:
+    """Each target on this history, met or MISSED, with its figure."""
+    print(f"   targets on {name}:")
+    for check in target_checks(results):
+        print(f"     {'met   ' if check.met else 'MISSED'}  {check.target}: {check.figure}")
 
 
 def headline(name: str, results: pd.DataFrame) -> dict[str, object]:
@@ -264,7 +289,8 @@ def headline(name: str, results: pd.DataFrame) -> dict[str, object]:
     }
 
 
-def run(name: str, daily: pd.DataFrame, *, max_months: int | None = None) -> pd.DataFrame:
+def run(name: str, daily: pd.DataFrame, *, max_months: int | None = None,
+        print_checks: bool = True) -> pd.DataFrame:
     """Backtest one history, print its table, and return the forecasts (:func:`backtest`)."""
     months, skipped = eligible_months(daily, MIN_HISTORY_MONTHS)
     if max_months is not None:
@@ -283,6 +309,8 @@ def run(name: str, daily: pd.DataFrame, *, max_months: int | None = None) -> pd.
     print(f"   interval coverage: all {results['covered'].mean() * 100:.1f} % "
           f"(teams {results[results['team'] != ORG]['covered'].mean() * 100:.1f} %, org {org['covered'].mean() * 100:.1f} %); "
           f"mean org interval width {((org['high'] - org['low']) / org['actual']).mean() * 100:.1f} % of the total")
+    if print_checks:
+        print_targets(name, results)
     return results
 
 
@@ -311,16 +339,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"Targets: {TARGETS}")
     if args.smoke:
-        run("synthetic (smoke)", synthetic_history(months=6), max_months=1)
+        run("synthetic (smoke)", synthetic_history(months=6), max_months=1, print_checks=False)
         print("\n(smoke run: too few forecasts to judge the targets; the full run checks them)")
         return 0
     histories = [("anomaly bench", lambda: load_anomaly_bench(args.bench_dir))]
     histories += [(f"synthetic seed {seed}", lambda seed=seed: synthetic_history(seed=seed)) for seed in args.seeds]
-    lines, misses = [], []
+    lines, misses, checks = [], [], []
     for name, load in histories:
         results = run(name, load())
         lines.append(headline(name, results))
         misses += check_targets(name, results)
+        checks.append((name, target_checks(results)))
     print("\n== Every history against the targets (ratio: our MAPE / naive MAPE; worst over teams and days)")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.2f}".format):
         print(pd.DataFrame(lines).set_index("history").to_string())
@@ -329,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   worst org day-15: {worst['org d15 %']:.2f} % vs naive {worst['naive d15 %']:.2f} % "
           f"(ratio {worst['org d15 ratio']:.2f}, {worst['history']}); coverage from "
           f"{frame['cover %'].min():.1f} % to {frame['cover %'].max():.1f} %")
+    print("\n== Each target over every history")
+    for i, target in enumerate(c.target for c in checks[0][1]):
+        missed_on = [name for name, found in checks if not found[i].met]
+        print(f"   {'met   ' if not missed_on else 'MISSED'}  {target}: "
+              + (f"met on all {len(checks)} histories" if not missed_on else
+                 f"missed on {len(missed_on)} of {len(checks)} ({', '.join(missed_on)})"))
     print("\nTargets: " + ("all met" if not misses else f"{len(misses)} missed:\n  " + "\n  ".join(misses)))
     return 1 if misses else 0
 
