@@ -3,7 +3,7 @@ forecast crosses 80 %, edited (never re-posted) as it moves, a thread reply when
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -30,6 +30,14 @@ def org(sqlite_db: Database, fake_slack):
         yield running
     finally:
         running.stop()
+
+
+def posted(slack, channel: str) -> list[dict]:
+    """The channel's messages; none when nothing was ever posted there (the fake has no such channel)."""
+    try:
+        return slack.messages(channel)
+    except KeyError:
+        return []
 
 
 def texts(messages: list[dict]) -> list[str]:
@@ -90,3 +98,23 @@ def test_a_new_month_is_a_new_alert(org) -> None:
     assert (outcomes[0].month, outcomes[0].level, outcomes[0].action) == ("2026-12", "over", "posted")
     keys = [c["metadata"]["event_payload"]["key"] for c in org.slack.calls("chat.postMessage")]
     assert keys == ["budget:payments:2026-11", "budget:payments:2026-12"]
+
+
+def test_an_alert_slack_failed_to_take_is_retried_not_lost_or_doubled(org) -> None:
+    slack = org.slack
+    # Slack fails every inline attempt: the alert waits in the outbox, its state is saved.
+    slack.fail_next("chat.postMessage", status=500, times=org.ctx.delivery.max_inline_attempts)
+    outcomes = check_budgets(org.ctx, as_of=date(2026, 11, 4))
+    assert [(o.team, o.action) for o in outcomes] == [("payments", "posted"), ("search", "none")]
+    assert posted(slack, "#team-payments") == []
+    assert BudgetAlertStore(org.ctx.db).get("payments", "2026-11").level == "warning"
+
+    # The next day's check does not post a second alert: it refreshes the one still owed...
+    check_budgets(org.ctx, as_of=date(2026, 11, 5))
+    # ...and the outbox flush delivers it once it is due.
+    org.ctx.delivery.flush(now=datetime.now(UTC) + timedelta(hours=1))
+    assert texts(slack.messages("#team-payments")) == [
+        "payments is forecast to use 86 % of its November 2026 budget: forecast $1,980.00 of $2,300.00"]
+    # Every attempt carried the alert's key (the failed ones included): one key, one message in the channel.
+    keys = {c["metadata"]["event_payload"]["key"] for c in slack.calls("chat.postMessage")}
+    assert keys == {"budget:payments:2026-11"}
