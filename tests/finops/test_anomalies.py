@@ -379,6 +379,34 @@ def test_replay_gives_what_the_daily_runs_gave():
         (EC2, "spike", date(2025, 12, 9)), ("Amazon S3", "shift", date(2025, 12, 19))]
 
 
+def test_a_run_after_missed_days_finds_what_the_daily_runs_would_have_found():
+    """The job ran daily until Dec 8, then not until Dec 25: with ``since`` the run detects each
+    missed day, so the spike that came and went meanwhile is raised (ended) and the shift once,
+    from its first day, with the figures the daily runs would have had on the 25th."""
+    daily = noisy_history(7, date(2026, 1, 20))
+    before, _ = run_daily(daily, date(2025, 12, 1), date(2025, 12, 8))
+    assert all(not r.new for r in before)
+    late = detect(daily, date(2025, 12, 25), since=date(2025, 12, 9))
+    _, daily_runs = run_daily(daily, date(2025, 12, 1), date(2025, 12, 25))
+
+    summary = sorted((a.key, a.start, a.end, money(a.impact)) for a in late.new)
+    assert summary == sorted((a.key, a.start, a.end, money(a.impact)) for a in daily_runs)
+    assert [(a.dimensions["service"], a.start, a.end is not None, a.detected_on) for a in late.new] == [
+        (EC2, date(2025, 12, 9), True, date(2025, 12, 25)), ("Amazon S3", date(2025, 12, 19), False, date(2025, 12, 25))]
+    assert [a.dimensions["service"] for a in detect(daily, date(2025, 12, 25)).new] == ["Amazon S3"]  # the spike is missed
+
+    # an anomaly open before the gap is carried through it: updated, never raised again
+    _, open_before = run_daily(daily, date(2025, 12, 1), date(2025, 12, 20))
+    (shift,) = [a for a in open_before if a.end is None]
+    ended = [a for a in open_before if a.end is not None]
+    later = detect(daily, date(2026, 1, 5), since=date(2025, 12, 21), open_anomalies=[shift], ended_anomalies=ended)
+    assert later.new == () and [a.key for a in (*later.updated, *later.ended)] == [shift.key]
+    _, states = run_daily(daily, date(2025, 12, 1), date(2026, 1, 5))
+    (expected_shift,) = [a for a in states if a.key == shift.key]
+    (carried,) = (*later.updated, *later.ended)
+    assert (carried.end, money(carried.impact)) == (expected_shift.end, money(expected_shift.impact))
+
+
 def test_replay_with_a_lag_reads_only_days_complete_on_each_run():
     last = date(2026, 1, 20)
     daily = noisy_history(7, last)
