@@ -18,10 +18,9 @@ import pandas as pd
 import pytest
 
 from bot.cli import main
-from bot.variance_service import answer_question
 from finops.savings import SYSTEM_ACTOR, Actor
 from finops.teams import parse_teams
-from finops.variance import PARTS, Explainer
+from finops.variance import PARTS
 from finops.verification import verify_saving
 from jobs.ingest import ingest_cost_files
 from storage.costs import CostStore
@@ -215,14 +214,25 @@ def test_a_quarter_against_a_quarter_with_an_anomaly_and_a_verified_finding(db, 
         "finding", finding.id, "verified", -920.02, 0.0, -920.02)
     assert item["dimensions"] == {"team": "search", "service": "Amazon OpenSearch"}
 
-    # An anomaly the caller knows of (anomalies have no store yet) is named next to it.
-    anomaly = Explainer(kind="anomaly", id=41, label="EC2 spike in payments", state="open", amount=1500.0,
-                        start=date(2026, 9, 21), dimensions={"team": "payments", "service": "Amazon EC2"})
-    answer = answer_question(db, "last quarter", today=date(2026, 11, 16), extra_explainers=[anomaly])
-    assert [(i.explainer.kind, i.amount) for i in answer.explained_by] == [("anomaly", Decimal("1500.00")),
-                                                                         ("finding", Decimal("-920.02"))]
-    assert answer.explained_share == 1.0
+    # The daily detection of 1 October raises EC2's extra 150 h a day since 21 September; the
+    # answer names it from the anomaly store, next to the finding.
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+    assert main(["detect", "--as-of", "2026-10-01"]) == 0
+    document = why(db, monkeypatch, capsys, "last quarter")
+    anomaly, item = document["explained_by"]
+    assert (anomaly["kind"], anomaly["state"], anomaly["start"], anomaly["end"], anomaly["in_a"], anomaly["in_b"],
+            anomaly["amount"]) == ("anomaly", "open", "2026-09-21", "2026-09-30", 1500.0, 0.0, 1500.0)
+    assert (anomaly["dimensions"]["team"], anomaly["dimensions"]["service"]) == ("payments", "Amazon EC2")
+    assert (item["kind"], item["amount"]) == ("finding", -920.02)
+    assert document["explained_share"] == 1.0
+    text = why(db, monkeypatch, capsys, "last quarter", json_output=False)
+    assert (f"$1,500.00 of the increase is anomaly #{anomaly['id']} (open): shift in Amazon EC2 in 111100000001 "
+            "(us-east-1).") in text
+    assert (f"$920.02 of the decrease in search / Amazon OpenSearch is finding #{finding.id} (verified): "
+            "Rightsize the search cluster.") in text
+
     text = why(db, monkeypatch, capsys, "team=payments last quarter", json_output=False)
+    assert f"anomaly #{anomaly['id']} (open)" in text
     assert "finding #" not in text  # the search team's finding is outside the payments question
 
 
