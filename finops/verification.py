@@ -10,17 +10,27 @@
   baseline only:
 
   1. working series: the scope's daily cost or, with a ``control`` series (the rest of the org,
-     or the scope's parent without the scope), cost / control^e, where e, the elasticity, is how
-     much the scope is measured to follow the control. The expected cost is then the fitted
-     series × control^e: an org-wide change the scope shares (a price change, a traffic shift)
-     moves both and cancels. e is measured only where a finding cannot be the cause, inside the
-     windows: the slope of the scope's log cost on the control's once each window's level, a
-     common trend and weekday effects are taken out. It is applied when at least CONTROL_Z
-     standard errors above zero (and its error joins the realized saving's); otherwise e = 0 and
-     the scope is measured on its own. So another team's launch or another finding's saving in
-     the rest of the org is not read as this scope's counterfactual, and a change of the rest
-     of the org that falls between the windows (on the implementation day or the day after) is
-     not used at all, since it cannot be told from the finding's own effect;
+     or the scope's parent without the scope), the scope's cost with the control's *steps* taken
+     out as far as the scope follows them: cost / exp(e × level), where level is the control's
+     log level (its trend and weekdays taken out, constant but for the shifts found in it, each
+     STEP_Z above its day-to-day noise) and e, the elasticity, how far the scope steps with it.
+     The expected cost is then the fitted series × exp(e × level): an org-wide change the scope
+     shares (a price change, a traffic shift) moves both and cancels.
+
+     The control's moves are not all the scope's business: another team's launch or another
+     finding's saving moves the rest of the org alone. So e is measured only on the control's
+     steps *inside* the windows, where a finding cannot be the cause (did the scope step with
+     it, and how far?), and applied when CONTROL_Z standard errors above zero (its error joins
+     the realized saving's); otherwise e = 0 and the scope is measured on its own. The control's
+     day-to-day wiggles and its trend are never followed: a scope sharing the org's daily
+     traffic measures a high elasticity on them, and then passed on any step of the total,
+     whatever caused it (an unchanged scope "saved" another team's launch on its
+     implementation day). A step of the control *across the implementation day* cannot be seen
+     in the scope at all (its own step there is the finding's): the expected cost follows it at
+     e, and a cautious reading takes it the way that credits the finding less (a rise left out,
+     a drop followed at e, or in proportion when nothing measured e); verified needs both
+     readings to reach the threshold, so nothing the rest of the org does that day can verify
+     an unchanged scope;
   2. weekly seasonality: multiplicative weekday factors (median ratio to the trend line per
      weekday, normalised to average 1 over the baseline), fitted jointly with the trend;
   3. trend: Theil-Sen line (median of pairwise slopes; robust to a few odd days) through the
@@ -30,14 +40,15 @@
      further past the baseline's end than the baseline is long (28 days by default), in the
      re-check too: no months-long extrapolation.
 
-  expected(day) = trend(day) × weekday factor × control(day)^e  (e = 0 without a control).
+  expected(day) = trend(day) × weekday factor × exp(e × level(day))  (e = 0 without a control).
 - **Realized saving** per day = mean expected − mean actual over the after window; monthly =
   per day × 30.4375 (365.25 / 12, the average month, so monthly × 12 is a year).
 - **Outcome.** ``verified`` when realized ≥ ``verified_share`` × estimate, realized is at least
   three standard errors above zero (a saving lost in the scope's day-to-day noise is not
   evidence), and the saving holds to the end: over the after window's last week (its second half
   when shorter than two weeks) it still reaches half of ``verified_share`` × estimate (a change
-  rolled back mid-window fails this); otherwise ``not_realized``, for a finance approver to look
+  rolled back mid-window fails this), and the cautious reading of a control step on the
+  implementation day reaches the threshold too; otherwise ``not_realized``, for a finance approver to look
   at. The standard error
   comes from the robust spread (1.4826 × MAD / √2) of the baseline's same-weekday week-over-week
   changes, inflated for their lag-1 autocorrelation ((1+ρ)/(1−ρ)), through both window means
@@ -79,27 +90,49 @@ CONTROL_Z = 2.5
 MIN_ELASTICITY = 0.05  # following less than 5 % of the control's moves is not following it
 MIN_CONTROL_DAYS = 21  # days with cost in the windows: fewer cannot measure the elasticity
 MAX_ELASTICITY = 1.5  # a scope swinging more than 1.5x its control's moves is noise, not a driver
+# A step of the control (a shift of its level inside a window, or across the implementation day)
+# is one when it stands STEP_Z standard errors above the control's day-to-day noise and moves its
+# level by at least MIN_STEP (log, about 2 %): the search tries every day, so the bar is high;
+# an aggregate of a whole org moves by a few tenths of a percent a day.
+STEP_Z = 5.0
+MIN_STEP = 0.02
+MIN_SEGMENT_DAYS = 2  # a one-day blip is not a level
+_MIN_CONTROL_SIGMA = 1e-4  # noise-free data: a floor so a z-score exists
 
 
 @dataclass(frozen=True)
 class ControlEffect:
-    """How the scope follows the control: its cost moves as control^``elasticity``.
+    """How the scope follows the control's level shifts: its cost moves as exp(``elasticity`` × the
+    control's log level change).
 
-    ``measured`` (and its ``standard_error``): the elasticity measured inside the windows over
-    ``days`` days, None when the control did not move inside them; the
-    ``elasticity`` applied is the measured one when clearly above zero (CONTROL_Z standard
-    errors), else 0: the scope is then measured on its own.
+    ``measured`` (and its ``standard_error``): the elasticity measured on the control's steps
+    inside the windows over ``days`` days, None when the control took no step inside them (or a
+    fixed elasticity was given); the ``elasticity`` applied is the measured one when clearly above
+    zero (CONTROL_Z standard errors), else 0. ``steps``: the control's steps inside the windows
+    (first day at the new level, change in log). ``gap_jump``: the control's step across the
+    implementation day (log; None when there is none), which no window can show the scope
+    following; the expected cost follows it at ``elasticity``, and the cautious reading (the one
+    that credits the finding less, which must verify too) at ``gap_elasticity``.
     """
 
     elasticity: float
     measured: float | None
     standard_error: float | None
     days: int
+    steps: tuple[tuple[date, float], ...] = ()
+    gap_jump: float | None = None
+    gap_elasticity: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: ``control_elasticity``, ``control_measured``, ``control_standard_error``."""
+        """JSON-ready: ``control_elasticity``, ``control_measured``, ``control_standard_error``,
+        ``control_steps`` (``day``, ``change`` as a share), ``control_gap_jump`` (share or None),
+        ``control_gap_elasticity``."""
         return {"control_elasticity": self.elasticity, "control_measured": self.measured,
-                "control_standard_error": self.standard_error}
+                "control_standard_error": self.standard_error,
+                "control_steps": [{"day": day.isoformat(), "change": float(np.expm1(change))}
+                                  for day, change in self.steps],
+                "control_gap_jump": None if self.gap_jump is None else float(np.expm1(self.gap_jump)),
+                "control_gap_elasticity": self.gap_elasticity}
 
 
 @dataclass(frozen=True)
@@ -134,6 +167,9 @@ class VerificationResult:
     ``trend_effect`` how much it moved the expected level from the baseline to the after window;
     ``control_change`` how much the control's daily cost moved between the windows (None
     without a control); ``control`` how much the scope was measured to follow it.
+    ``cautious_monthly``: the saving when the control's step across the implementation day is
+    read the way that credits the finding less (None when there was no such step); it must reach
+    the threshold too.
     """
 
     outcome: FindingState
@@ -152,6 +188,7 @@ class VerificationResult:
     control_change: float | None
     control: ControlEffect
     series: pd.DataFrame
+    cautious_monthly: float | None = None
 
     @property
     def realized_daily(self) -> float:
@@ -177,9 +214,14 @@ class VerificationResult:
                 why = f" (needs {format_usd(self.threshold_monthly)}/month)"
             elif not self.significant:
                 why = f" (within the scope's day-to-day noise, ±{format_usd(self.standard_error_monthly)}/month)"
-            else:
+            elif self.final_days_monthly < HOLD_SHARE * self.threshold_monthly:
                 why = (f" (did not hold: {format_usd(self.final_days_monthly)}/month over "
                        f"{self.final_days.start}..{self.final_days.end})")
+            elif self.cautious_monthly is not None and self.control.gap_jump is not None:
+                reading = "shared" if self.control.gap_jump < 0 else "did not share"
+                why = (f" (the rest of the org moved {float(np.expm1(self.control.gap_jump)):+.0%} on the "
+                       f"implementation day; if the scope {reading} that, "
+                       f"{format_usd(self.cautious_monthly)}/month)")
         return (f"{self.outcome}: realized {format_usd(self.realized_monthly)}/month, {share:.0%} of the "
                 f"{format_usd(self.estimate_monthly)}/month estimate{why}; expected "
                 f"{format_usd(self.expected_daily_after)}/day without the change, actual "
@@ -204,6 +246,7 @@ class VerificationResult:
             "baseline": self.baseline.to_dict(),
             "after": self.after.to_dict(),
             "expected_daily_after": float(cents(self.expected_daily_after)),
+            "cautious_monthly": None if self.cautious_monthly is None else float(cents(self.cautious_monthly)),
             "adjustments": {
                 "trend_per_day": self.trend_per_day,
                 "trend_effect": self.trend_effect,
@@ -417,57 +460,114 @@ def _check_parameters(baseline_days: int, share: float, name: str) -> None:
         raise ValueError(f"{name} must be in (0, 1], not {share}")
 
 
-def _control_design(scope: pd.Series, control: pd.Series,
-                    windows: Sequence[pd.DatetimeIndex]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The regression that measures the elasticity: log scope cost (y) on log control cost (x),
-    next to what a finding or the calendar explains: a level per window (a finding moves its
-    scope between the windows), one linear trend through them all (a scope and a control that
-    both drift do not follow each other for that) and weekday effects. Days without cost are
-    left out (a log needs a positive cost)."""
-    rows, y, x = [], [], []
+def _calendar_design(windows: Sequence[pd.DatetimeIndex]) -> np.ndarray:
+    """What a finding or the calendar explains, day by day over the windows: a level per window (a
+    finding moves its scope between the windows), one linear trend through them all (in weeks) and
+    weekday effects (Monday the reference)."""
     width = len(windows) + 1 + 6
     origin = windows[0][0]
+    blocks = []
     for w, days in enumerate(windows):
-        cost = _scope_costs(scope, days)
-        base = control.reindex(days).to_numpy(dtype=float)
-        usable = (cost > 0) & (base > 0)
         block = np.zeros((len(days), width))
         block[:, w] = 1.0
-        block[:, len(windows)] = ((days - origin) / pd.Timedelta(days=7)).to_numpy(dtype=float)  # weeks
+        block[:, len(windows)] = ((days - origin) / pd.Timedelta(days=7)).to_numpy(dtype=float)
         weekday = days.day_of_week.to_numpy()
-        not_monday = weekday > 0  # Monday is the reference day
+        not_monday = weekday > 0
         block[np.flatnonzero(not_monday), len(windows) + weekday[not_monday]] = 1.0
-        rows.append(block[usable])
-        y.append(np.log(cost[usable]))
-        x.append(np.log(base[usable]))
-    design = np.vstack(rows)
-    return design[:, design.any(axis=0)], np.concatenate(y), np.concatenate(x)
+        blocks.append(block)
+    return np.vstack(blocks)
 
 
-def _control_effect(scope: pd.Series, control: pd.Series | None, windows: Sequence[pd.DatetimeIndex],
-                    fixed: float | None) -> ControlEffect:
-    """How much the scope follows the control, measured where a finding cannot be the cause.
+@dataclass(frozen=True, eq=False)
+class _ControlLevels:
+    """The control's level day by day over the windows (log, trend and weekdays taken out):
+    constant but for its steps. ``gap`` is the index of the after window's first day."""
 
-    A finding moves its scope between the windows; inside a window only outside forces do. So
-    the elasticity is the slope of the scope's log cost on the control's once each window's
-    level, the common trend and the weekday effects are taken out of both (Frisch-Waugh): a
-    control that only jumps between the windows says nothing about the scope. It is applied only
-    when it is CONTROL_Z standard errors above zero (and at least MIN_ELASTICITY); otherwise the
-    rest of the org's moves (another team's launch, another finding's saving) would be read as
-    the scope's counterfactual.
+    levels: np.ndarray
+    steps: tuple[tuple[date, float], ...]
+    gap: int
+    gap_jump: float  # level change across the gap, clear or not
+    gap_clear: bool
+
+
+def _split(a: np.ndarray, lo: int, hi: int, sigma: float) -> list[int]:
+    """Binary segmentation of a[lo:hi]: the days where a new level starts (STEP_Z, MIN_STEP)."""
+    best: tuple[float, int] | None = None
+    for k in range(lo + MIN_SEGMENT_DAYS, hi - MIN_SEGMENT_DAYS + 1):
+        change = a[k:hi].mean() - a[lo:k].mean()
+        z = abs(change) / (sigma * np.sqrt(1 / (k - lo) + 1 / (hi - k)))
+        if abs(change) >= MIN_STEP and (best is None or z > best[0]):
+            best = (z, k)
+    if best is None or best[0] < STEP_Z:
+        return []
+    k = best[1]
+    return [*_split(a, lo, k, sigma), k, *_split(a, k, hi, sigma)]
+
+
+def _control_levels(control: pd.Series, windows: Sequence[pd.DatetimeIndex]) -> _ControlLevels:
+    """Where the control's level shifts: the steps inside each window and the one across the gap.
+
+    The control's log cost, less its weekday effects and one trend through both windows, is cut
+    into runs of constant level (binary segmentation); the trend and weekdays are fitted again
+    with the steps found, once, so a step does not pass for trend.
     """
-    if control is None:
-        return ControlEffect(0.0, None, None, 0)
-    if fixed is not None:
-        return ControlEffect(float(fixed), None, None, 0)
-    design, y, x = _control_design(scope, control, windows)
+    days = windows[0].append(list(windows[1:]))
+    log_cost = np.log(control.reindex(days).to_numpy(dtype=float))
+    calendar = _calendar_design(windows)
+    starts = np.cumsum([0, *(len(w) for w in windows)])
+    window_of = np.repeat(np.arange(len(windows)), [len(w) for w in windows])
+    cuts: list[int] = []
+    for _ in range(2):
+        steps = [((np.arange(len(days)) >= k) & (window_of == window_of[k])).astype(float) for k in cuts]
+        design = np.column_stack([calendar, *steps])
+        beta = np.linalg.lstsq(design, log_cost, rcond=None)[0]
+        calendar_effect = calendar[:, len(windows):] @ beta[len(windows):calendar.shape[1]]
+        adjusted = log_cost - calendar_effect  # the window levels, the steps and the noise
+        inside = np.diff(adjusted)[np.diff(window_of) == 0]
+        sigma = max(_MAD_TO_SIGMA * float(np.median(np.abs(inside - np.median(inside)))) / np.sqrt(2),
+                    _MIN_CONTROL_SIGMA)
+        cuts = [k for w in range(len(windows)) for k in _split(adjusted, int(starts[w]), int(starts[w + 1]), sigma)]
+    bounds = sorted({*map(int, starts), *cuts})
+    levels = np.empty(len(days))
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        levels[lo:hi] = adjusted[lo:hi].mean()
+    gap = int(starts[1])
+    before = gap - max(b for b in bounds if b < gap)
+    after = min(b for b in bounds if b > gap) - gap
+    jump = float(levels[gap] - levels[gap - 1])
+    clear = abs(jump) >= MIN_STEP and abs(jump) >= STEP_Z * sigma * np.sqrt(1 / before + 1 / after)
+    return _ControlLevels(levels=levels, steps=tuple((days[k].date(), float(levels[k] - levels[k - 1])) for k in cuts),
+                          gap=gap, gap_jump=jump, gap_clear=bool(clear))
+
+
+@dataclass(frozen=True, eq=False)
+class _Follow:
+    """What the expected cost follows of the control: a factor per day of each window, and the log
+    level change the elasticity multiplies (for its share of the standard error)."""
+
+    effect: ControlEffect
+    factors: tuple[np.ndarray, ...]
+    moved: np.ndarray  # per day of the last window, against the first window's mean
+    cautious: np.ndarray | None = None  # the last window's factors in the cautious reading, if different
+
+
+def _elasticity(scope: pd.Series, levels: np.ndarray, windows: Sequence[pd.DatetimeIndex]) -> tuple[float | None, float | None, int]:
+    """The slope of the scope's log cost on the control's level, once the calendar is taken out of
+    both (Frisch-Waugh): only the control's steps inside the windows are left to measure it on.
+    (measured, standard error, days); None when the control took no step inside the windows."""
+    days = windows[0].append(list(windows[1:]))
+    cost = _scope_costs(scope, days)
+    usable = cost > 0  # a log needs a positive cost
+    design = _calendar_design(windows)[usable]
+    design = design[:, design.any(axis=0)]
+    y, x = np.log(cost[usable]), levels[usable]
     if len(y) < MIN_CONTROL_DAYS:
-        return ControlEffect(0.0, None, None, len(y))
+        return None, None, len(y)
     projection = design @ np.linalg.pinv(design)
     x_left, y_left = x - projection @ x, y - projection @ y
     sxx = float(x_left @ x_left)
-    if sxx <= 1e-12:  # the control moved only with the windows' levels, trends or weekdays
-        return ControlEffect(0.0, None, None, len(y))
+    if sxx <= 1e-12:  # no step of the control inside the windows
+        return None, None, len(y)
     slope = float(x_left @ y_left) / sxx
     residual = y_left - slope * x_left
     free = max(len(y) - design.shape[1] - 1, 1)
@@ -476,9 +576,66 @@ def _control_effect(scope: pd.Series, control: pd.Series | None, windows: Sequen
     energy = float(residual @ residual)
     rho = float(residual[1:] @ residual[:-1]) / energy if energy > 0 else 0.0
     rho = min(max(rho, 0.0), _MAX_AUTOCORRELATION)
-    error = sigma * float(np.sqrt((1 + rho) / (1 - rho) / sxx))
-    clear = slope >= max(CONTROL_Z * error, MIN_ELASTICITY)
-    return ControlEffect(min(slope, MAX_ELASTICITY) if clear else 0.0, slope, error, len(y))
+    return slope, sigma * float(np.sqrt((1 + rho) / (1 - rho) / sxx)), len(y)
+
+
+def _follow_control(scope: pd.Series, control: pd.Series | None, windows: Sequence[pd.DatetimeIndex],
+                    fixed: float | None, unmeasured_drop: float) -> _Follow:
+    """How the expected cost follows the control (the rest of the org), and why.
+
+    The control is there to take out a change the whole org shares (a price change, a traffic
+    shift). The rest of the org also moves for its own reasons: another team's launch, another
+    finding's saving. From the scope's cost alone the two cannot be told apart, so:
+
+    1. Only the control's *steps* count: shifts of its level, found in its own series (trend and
+       weekdays out, STEP_Z above its noise). Its day-to-day wiggles and its trend are not
+       followed: a scope that shares the org's daily traffic would otherwise pass on any step of
+       the total, whatever caused it (the false verification this replaced: the scope moved with
+       the org day to day, another team's spend jumped on the implementation day, the unchanged
+       scope "saved" that jump).
+    2. The elasticity is measured on the steps *inside* the windows, where a finding cannot be
+       the cause: did the scope step with the control, and how far? Applied when CONTROL_Z
+       standard errors above zero; another team's launch that the scope did not follow measures
+       about 0 and changes nothing.
+    3. A step *across the implementation day* (between the windows) cannot be seen in the scope:
+       its own step there is the finding's. The expected cost follows it as the steps inside the
+       windows measured (not at all when they measured nothing), and a second, cautious reading
+       takes it the way that credits the finding less: a rise of the rest of the org left out
+       (it would raise the expected cost, i.e. the saving), a drop followed at the measured
+       elasticity or, when no step inside the windows measured one, at ``unmeasured_drop`` (1
+       for verification: in proportion, as if the whole org shared it). A finding is verified
+       only when both readings reach the threshold, so nothing the rest of the org does on the
+       implementation day can verify an unchanged scope, and a drop there that was another
+       team's does not cost the finding its measured figure.
+
+    ``fixed`` (an elasticity given by the caller): the control's daily cost is followed as it is,
+    control^fixed (how costbot worked before; the benchmark's baseline).
+    """
+    if control is None:
+        return _Follow(ControlEffect(0.0, None, None, 0), tuple(np.ones(len(w)) for w in windows),
+                       np.zeros(len(windows[-1])))
+    if fixed is not None:
+        logs = [np.log(_control_costs(control, w)) for w in windows]
+        return _Follow(ControlEffect(float(fixed), None, None, 0), tuple(np.exp(fixed * v) for v in logs),
+                       logs[-1] - float(logs[0].mean()))
+    shape = _control_levels(control, windows)
+    measured, error, days = _elasticity(scope, shape.levels, windows)
+    clear = measured is not None and error is not None and measured >= max(CONTROL_Z * error, MIN_ELASTICITY)
+    elasticity = min(measured, MAX_ELASTICITY) if clear and measured is not None else 0.0
+    if not shape.gap_clear:
+        gap_elasticity = elasticity  # no step across the gap: the levels move as little as noise
+    elif shape.gap_jump > 0:
+        gap_elasticity = 0.0  # a rise elsewhere would be credited to the finding: left out
+    else:
+        gap_elasticity = elasticity if measured is not None else unmeasured_drop
+    starts = np.cumsum([0, *(len(w) for w in windows)])
+    factors = [np.exp(elasticity * shape.levels[lo:hi]) for lo, hi in zip(starts[:-1], starts[1:], strict=True)]
+    cautious = (factors[-1] * np.exp((gap_elasticity - elasticity) * shape.gap_jump)
+                if gap_elasticity != elasticity else None)
+    moved = shape.levels[starts[-2]:] - float(shape.levels[:starts[1]].mean())
+    effect = ControlEffect(elasticity, measured, error, days, steps=shape.steps,
+                           gap_jump=shape.gap_jump if shape.gap_clear else None, gap_elasticity=gap_elasticity)
+    return _Follow(effect, tuple(factors), moved, cautious)
 
 
 def _baseline(scope: pd.Series, control: pd.Series | None, implemented: pd.Timestamp,
@@ -525,10 +682,12 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
     scope = scope[scope.index <= pd.Timestamp(as_of)]
     control_series = _daily_series(control, "control") if control is not None else None
     base_days, base_cost = _baseline(scope, control_series, implemented, baseline_days)
-    effect = _control_effect(scope, control_series, (base_days, after_days), control_elasticity)
     base_control = _control_costs(control_series, base_days)
     after_control = _control_costs(control_series, after_days)
-    base_follow, after_follow = base_control ** effect.elasticity, after_control ** effect.elasticity
+    follow = _follow_control(scope, control_series, (base_days, after_days), control_elasticity,
+                             unmeasured_drop=1.0)
+    effect = follow.effect
+    base_follow, after_follow = follow.factors
     fit = _fit_baseline(base_days, base_cost / base_follow)
 
     actual = _scope_costs(scope, after_days)
@@ -539,8 +698,8 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
     if effect.elasticity > 0 and effect.standard_error is not None:
         # A measured elasticity is uncertain too: it moves the expected cost as far as the control
         # moved between the windows (d expected / d elasticity = expected × its log change).
-        moved = np.log(after_control) - float(np.log(base_control).mean())
-        standard_error = float(np.hypot(standard_error, effect.standard_error * float(np.mean(expected * moved))))
+        standard_error = float(np.hypot(standard_error,
+                                        effect.standard_error * float(np.mean(expected * follow.moved))))
     standard_error *= DAYS_PER_MONTH
 
     base_level = float(fit.level(base_days).mean())
@@ -556,8 +715,11 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
     tail = min(7, max(len(after_days) // 2, 1))
     tail_monthly = float(expected[-tail:].mean() - actual[-tail:].mean()) * DAYS_PER_MONTH
     threshold = verified_share * estimate_monthly
+    cautious_monthly = (float(fit.expected(after_days, follow.cautious).mean()) - actual_mean) * DAYS_PER_MONTH \
+        if follow.cautious is not None else None
     verified = (realized_monthly >= threshold and realized_monthly >= SIGNIFICANCE_Z * standard_error
-                and tail_monthly >= HOLD_SHARE * threshold)
+                and tail_monthly >= HOLD_SHARE * threshold
+                and (cautious_monthly is None or cautious_monthly >= threshold))
     return VerificationResult(
         outcome=FindingState.VERIFIED if verified else FindingState.NOT_REALIZED,
         realized_monthly=realized_monthly,
@@ -576,6 +738,7 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
                         if control_series is not None else None),
         control=effect,
         series=series,
+        cautious_monthly=cautious_monthly,
     )
 
 
@@ -605,12 +768,20 @@ def recheck_verified(daily: pd.Series, *, implemented_on: date, verified_monthly
     scope = scope[scope.index <= pd.Timestamp(as_of)]
     control_series = _daily_series(control, "control") if control is not None else None
     base_days, base_cost = _baseline(scope, control_series, implemented, baseline_days)
-    effect = _control_effect(scope, control_series, (base_days, window_days_index), control_elasticity)
-    fit = _fit_baseline(base_days, base_cost / _control_costs(control_series, base_days) ** effect.elasticity)
+    _control_costs(control_series, window_days_index)  # every day of the window needs a positive control
+    # Two months lie between the windows: many moves of the rest of the org, other findings'
+    # savings among them. The re-check takes the cautious reading of the control's step between
+    # them (a rise left out, so another team's growth cannot hide spend coming back), and a drop
+    # is followed only as far as a step inside the windows measured the scope following the
+    # control (unmeasured_drop=0), never in proportion.
+    follow = _follow_control(scope, control_series, (base_days, window_days_index), control_elasticity,
+                             unmeasured_drop=0.0)
+    base_follow = follow.factors[0]
+    window_follow = follow.cautious if follow.cautious is not None else follow.factors[-1]
+    fit = _fit_baseline(base_days, base_cost / base_follow)
 
     actual = _scope_costs(scope, window_days_index)
-    expected = fit.expected(window_days_index,
-                            _control_costs(control_series, window_days_index) ** effect.elasticity)
+    expected = fit.expected(window_days_index, window_follow)
     expected_mean, actual_mean = float(expected.mean()), float(actual.mean())
     saving_monthly = (expected_mean - actual_mean) * DAYS_PER_MONTH
     recent = min(recent_days, window_days)

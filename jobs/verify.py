@@ -9,11 +9,13 @@ For each finding the job loads its scope's daily cost and a control series from 
   1st) and would read as steps. A scope with no usage cost at all (a support plan) is measured on
   all its charges.
 - **Control**: the rest of the organisation's usage cost (all usage minus the scope's). The
-  counterfactual follows it only as far as the scope is measured to follow it inside the
-  windows (finops/verification.py): an org-wide change the scope shares (a price change, a
-  traffic shift) is then not credited to or blamed on the finding, while another team's launch
-  or another finding's saving, which the scope does not follow, changes nothing. Without a
-  control that is positive on every day, the scope is measured alone.
+  counterfactual follows its steps (shifts of its level) only as far as the scope is measured
+  to step with them inside the windows (finops/verification.py): an org-wide change the scope
+  shares (a price change, a traffic shift) is then not credited to or blamed on the finding,
+  while another team's launch or another finding's saving, which the scope does not follow,
+  changes nothing; a step on the implementation day itself must leave the saving above the
+  threshold whichever way it is read. Without a control that is positive on every day, the
+  scope is measured alone.
 
 Data are used only through the last complete day (``CostStore.complete_through()``), and never
 past the day before the job's "today": ``verify_findings(ctx, today=D)`` does what the daily job

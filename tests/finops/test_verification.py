@@ -98,7 +98,7 @@ def test_an_org_wide_change_in_the_baseline_is_cancelled_by_the_control():
     control = series(1000.0 * org)
     scope = series(100.0 * org * step(1.0, 0.8))
     with_control = verify_saving(scope, implemented_on=IMPL, estimate_monthly=600.0, as_of=READY, control=control)
-    assert cents(with_control.realized_monthly) == cents(669.625)  # (110 − 88) × 30.4375
+    assert with_control.realized_monthly == pytest.approx(669.625, abs=1e-6)  # (110 − 88) × 30.4375
     assert with_control.expected_daily_after == pytest.approx(110.0, abs=1e-9)
     assert with_control.control_change == pytest.approx(1100.0 / ((23 * 1000 + 5 * 1100) / 28) - 1, abs=1e-12)
     # Without the control, the five days at +10 % are too few to move the robust fit: it expects
@@ -273,14 +273,28 @@ def test_recheck_holds_the_trend_flat_one_baseline_length_after_the_baseline():
     assert result.saving_monthly == pytest.approx((113.5 - actual) * DAYS_PER_MONTH, abs=1e-9)
 
 
-def test_recheck_with_a_control_follows_org_growth():
-    control = 1000.0 + 10.0 * (T + 60)
-    daily = series(step(0.1, 0.08) * control)
-    result = recheck_verified(daily, implemented_on=IMPL, verified_monthly=600.0, as_of=RECHECK_AS_OF,
-                              control=series(control))
+def test_recheck_with_a_control_follows_an_org_wide_price_change_inside_its_window():
+    # Everything costs 10 % more from 2026-05-25, inside the re-check window; the scope shares it.
+    price = step(1.0, 1.1, from_t=71)
+    control = series(1000.0 * price)
+    daily = series(step(100.0, 80.0) * price)
+    result = recheck_verified(daily, implemented_on=IMPL, verified_monthly=608.75, as_of=RECHECK_AS_OF,
+                              control=control)
     window = (T >= 61) & (T <= 90)
-    assert result.saving_monthly == pytest.approx(0.02 * control[window].mean() * DAYS_PER_MONTH, abs=1e-6)
+    assert result.saving_monthly == pytest.approx((20.0 * price[window]).mean() * DAYS_PER_MONTH, abs=1e-6)
     assert not result.regressed
+    alone = recheck_verified(daily, implemented_on=IMPL, verified_monthly=608.75, as_of=RECHECK_AS_OF)
+    assert alone.saving_monthly == pytest.approx((100.0 - 80.0 * price[window]).mean() * DAYS_PER_MONTH, abs=1e-6)
+
+
+def test_recheck_does_not_follow_the_rest_of_the_org_between_the_windows():
+    # Two months between the baseline and the re-check: another team's launch (+30 %) there says
+    # nothing about the scope, and would hide the rollback if it were followed.
+    control = series(step(1000.0, 1300.0, from_t=40))
+    daily = series(step(100.0, 80.0, until_t=40))  # rolled back on day 40
+    result = recheck_verified(daily, implemented_on=IMPL, verified_monthly=608.75, as_of=RECHECK_AS_OF,
+                              control=control)
+    assert result.saving_monthly == 0.0 and result.regressed
 
 
 # ------------------------------------------------------------------ the control: followed or not
@@ -335,3 +349,71 @@ def test_an_org_wide_change_the_scope_shares_is_measured_and_followed(moved_from
     evidence = result.to_dict()["adjustments"]
     assert evidence["control_elasticity"] == result.control.elasticity
     assert evidence["control_standard_error"] == result.control.standard_error
+
+
+# A scope that moves with the rest of the org day to day (shared traffic) and another team whose
+# spend is a quarter of the control's and steps on its own. The scope never changes.
+SHARED_TRAFFIC = np.exp(np.random.default_rng(7).normal(0.0, 0.03, len(DAYS)))
+TRAFFIC_SCOPE = series(100.0 * SHARED_TRAFFIC * np.exp(np.random.default_rng(8).normal(0.0, 0.01, len(DAYS))))
+
+
+def traffic_control(other_after: float, from_t: int) -> pd.Series:
+    return series(40_000.0 * SHARED_TRAFFIC + step(10_000.0, other_after, from_t=from_t))
+
+
+@pytest.mark.parametrize(("other_after", "from_t", "cautious"), [
+    (20_000.0, 0, None),  # another team's launch on the implementation day: +20 % of the control
+    (20_000.0, 1, None),  # ... on the after window's first day
+    (20_000.0, 3, None),  # ... inside the after window, with two days before it
+    (20_000.0, -2, None),  # ... inside the baseline, two days before the implementation day
+    (12_500.0, 3, None),  # a smaller launch (+5 %)
+    # Another finding's saving on the implementation day (-10 % of the control): no window shows
+    # whether the scope shares it; read as shared (the cautious reading) the scope spent more.
+    (5_000.0, 0, -276.32),
+])
+def test_another_teams_step_never_verifies_a_scope_that_follows_the_org_day_to_day(other_after, from_t, cautious):
+    # The scope follows the org's daily traffic (elasticity 1.25 on the raw control). Followed
+    # day to day, the control passed on any step of its total: an unchanged scope "saved"
+    # $841/month (launch on the implementation day) or $137/month (a 5 % launch three days in)
+    # and was verified. Only the control's steps count now, and the scope did not follow them.
+    control = traffic_control(other_after, from_t)
+    for estimate in (100.0, 300.0):
+        result = verify_saving(TRAFFIC_SCOPE, implemented_on=IMPL, estimate_monthly=estimate, as_of=READY,
+                               control=control)
+        assert result.outcome is FindingState.NOT_REALIZED
+    # The scope measured on its own: (expected − actual) × 30.4375 = -$23.17/month, noise.
+    assert cents(result.realized_monthly) == cents(-23.17)
+    assert result.control.elasticity == 0.0
+    alone = verify_saving(TRAFFIC_SCOPE, implemented_on=IMPL, estimate_monthly=300.0, as_of=READY)
+    assert result.realized_monthly == pytest.approx(alone.realized_monthly, abs=1e-9)
+    assert (None if result.cautious_monthly is None else cents(result.cautious_monthly)) == (
+        None if cautious is None else cents(cautious))
+    if other_after == 20_000.0 and from_t in (0, 1):
+        # Followed day to day at the 1.25 its daily moves measure, the launch was a saving.
+        assumed = verify_saving(TRAFFIC_SCOPE, implemented_on=IMPL, estimate_monthly=300.0, as_of=READY,
+                                control=control, control_elasticity=1.25)
+        assert assumed.realized_monthly > 600.0 and assumed.outcome is FindingState.VERIFIED
+
+
+def test_a_drop_of_the_rest_of_the_org_on_the_implementation_day_is_not_credited_to_the_finding():
+    # Everything costs 8 % less from the implementation day (a price cut); the scope did nothing.
+    # No window can show whether the scope shares a change on that very day. Measured on its own
+    # the scope "saved" the 8 %; read as shared (the cautious reading, which must verify too) it
+    # saved nothing: not realized.
+    price = step(1.0, 0.92)
+    control = noisy(50_000.0 * price, seed=9, sigma=0.005)
+    scope = noisy(100.0 * price, seed=10)
+    result = verify_saving(scope, implemented_on=IMPL, estimate_monthly=240.0, as_of=READY, control=control)
+    assert result.outcome is FindingState.NOT_REALIZED
+    assert result.control.gap_jump == pytest.approx(np.log(0.92), abs=0.005) and result.control.gap_elasticity == 1.0
+    assert cents(result.realized_monthly) == cents(236.90)  # ≈ 8 $/day × 30.4375 = $243.50, and noise
+    assert cents(result.cautious_monthly) == cents(-5.26)
+    assert result.realized_monthly >= result.threshold_monthly and result.significant
+    assert result.summary().startswith("not_realized: realized $236.90/month, 99% of the $240.00/month estimate "
+                                       "(the rest of the org moved -8% on the implementation day; if the "
+                                       "scope shared that, -$5.26/month)")
+    assert result.to_dict()["cautious_monthly"] == -5.26
+    # A real 30 % saving passes under both readings.
+    saver = noisy(100.0 * price * step(1.0, 0.7), seed=10)
+    saved = verify_saving(saver, implemented_on=IMPL, estimate_monthly=800.0, as_of=READY, control=control)
+    assert saved.outcome is FindingState.VERIFIED and saved.cautious_monthly >= saved.threshold_monthly
