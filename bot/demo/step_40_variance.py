@@ -10,7 +10,7 @@ from bot.delivery import FileUpload, Message
 from bot.demo import DemoRun
 from bot.variance_service import answer_question
 from finops.money import format_usd
-from finops.variance import VarianceAnswer
+from finops.variance import VarianceAnswer, explained_part
 
 TITLE = "4. Variance: why did cloud spend change last quarter?"
 QUESTION = "last quarter in-channel"
@@ -30,7 +30,7 @@ def run(demo: DemoRun) -> None:
     ctx.delivery.upload(FileUpload(key=f"{key}:chart", channel=channel, thread_key=key,
                                    filename=f"why-{q.period_b.start:%Y%m%d}-{q.period_a.start:%Y%m%d}.png",
                                    content=waterfall_chart(answer), title=f"{q.period_b.label} → {q.period_a.label}"))
-    demo.say(f"\nAnswered in {seconds:.1f} s. Reading it:")
+    demo.say(f"\nAnswered in {seconds:.2f} s. Reading it:")
     for line in reading(answer):
         demo.say(f"  - {line}")
     demo.say('  The same answer for scripts: costbot why "last quarter" --json')
@@ -53,6 +53,10 @@ def reading(answer: VarianceAnswer) -> list[str]:
         lines.append(f"day count {format_usd(answer.days_effect, signed=True)} over all lines: {q.period_a.label} "
                      f"has {q.period_a.days} days, {q.period_b.label} {q.period_b.days}")
     for item in answer.explained_by:
-        lines.append(f"{item.explainer.kind} {item.explainer.id} ({item.explainer.state}): "
-                     f"{format_usd(item.amount, signed=True)}, {item.explainer.label}")
+        if not item.amount:
+            continue
+        part = explained_part(answer, item)
+        amount = f"{format_usd(abs(item.amount))} {part}" if part else format_usd(item.amount, signed=True)
+        lines.append(f"{item.explainer.kind} #{item.explainer.id} ({item.explainer.state}): {amount}, "
+                     f"{item.explainer.label}")
     return lines
