@@ -19,6 +19,8 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -287,23 +289,24 @@ class CostStore:
                    for c in (*_SERIES_KEY, model.TEAM, model.ALLOCATION_RULE)}
         keys = list(zip(*(columns[c] for c in _SERIES_KEY), strict=True))
         hashes = [series_key_hash(k) for k in keys]
-        existing: dict[str, tuple[int, str, str]] = {}
-        for i in range(0, len(hashes), 900):  # stay under SQLite's bound-parameter limit
-            chunk = hashes[i:i + 900]
-            for row in conn.execute(select(CostSeries.key_hash, CostSeries.id, CostSeries.team,
-                                           CostSeries.allocation_rule).where(CostSeries.key_hash.in_(chunk))):
-                existing[row.key_hash] = (row.id, row.team, row.allocation_rule)
+        existing = {key_hash: (series_id, team, rule) for key_hash, series_id, team, rule
+                    in self._series_by_hash(conn, hashes, owners=True)}
         new = [i for i, h in enumerate(hashes) if h not in existing]
         if new:
             names = [SERIES_COLUMNS[c] for c in (*_SERIES_KEY, model.TEAM, model.ALLOCATION_RULE)]
-            records = [{"key_hash": hashes[i], **dict(zip(names, (columns[c][i] for c in columns), strict=True))}
-                       for i in new]
-            conn.execute(CostSeries.__table__.insert(), records)  # type: ignore[attr-defined]
-            new_hashes = [hashes[i] for i in new]
-            for i in range(0, len(new_hashes), 900):
-                for row in conn.execute(select(CostSeries.key_hash, CostSeries.id)
-                                        .where(CostSeries.key_hash.in_(new_hashes[i:i + 900]))):
-                    existing[row.key_hash] = (row.id, "", "")
+            if self.db.dialect == "postgresql":
+                # COPY: one statement for any number of new series (an INSERT per series costs
+                # more in parameter handling than the rows themselves).
+                with (conn.connection.driver_connection.cursor() as cursor,
+                      cursor.copy(f"COPY cost_series (key_hash, {', '.join(names)}) FROM STDIN") as copy):
+                    for i in new:
+                        copy.write_row((hashes[i], *(columns[c][i] for c in columns)))
+            else:
+                records = [{"key_hash": hashes[i], **dict(zip(names, (columns[c][i] for c in columns), strict=True))}
+                           for i in new]
+                conn.execute(CostSeries.__table__.insert(), records)  # type: ignore[attr-defined]
+            for key_hash, series_id in self._series_by_hash(conn, [hashes[i] for i in new], owners=False):
+                existing[key_hash] = (series_id, "", "")
         # Owners follow the current teams.yml: a re-ingest updates series whose rules changed.
         changed = [(existing[h][0], team, rule) for h, team, rule in
                    zip(hashes, columns[model.TEAM], columns[model.ALLOCATION_RULE], strict=True)
@@ -313,22 +316,33 @@ class CostStore:
         ids = np.array([existing[h][0] for h in hashes], dtype=np.int64)
         return ids[codes]
 
+    def _series_by_hash(self, conn: Connection, hashes: list[str], *, owners: bool) -> list[tuple]:
+        """(key_hash, id[, team, allocation_rule]) of the stored series among ``hashes``."""
+        if not hashes:
+            return []
+        if self.db.dialect == "postgresql":
+            # One array parameter instead of an IN list of thousands of bound parameters.
+            fields = "key_hash, id, team, allocation_rule" if owners else "key_hash, id"
+            with conn.connection.driver_connection.cursor() as cursor:
+                return cursor.execute(f"SELECT {fields} FROM cost_series WHERE key_hash = ANY(%s)",
+                                      (hashes,)).fetchall()
+        fields = (CostSeries.key_hash, CostSeries.id, *((CostSeries.team, CostSeries.allocation_rule) if owners else ()))
+        found: list[tuple] = []
+        for i in range(0, len(hashes), 900):  # stay under SQLite's bound-parameter limit
+            found.extend(tuple(row) for row in conn.execute(select(*fields)
+                                                            .where(CostSeries.key_hash.in_(hashes[i:i + 900]))))
+        return found
+
     def _bulk_insert_daily(self, conn: Connection, source: str, rows: pd.DataFrame) -> None:
         columns = ["source", "day", "series_id", "billed_micros", "effective_micros", "list_micros",
                    "consumed_quantity", "pricing_quantity"]
+        if self.db.dialect == "postgresql":
+            self._copy_daily(conn, source, rows, columns)
+            return
         days = rows["day"].to_numpy(dtype="datetime64[D]")
         quantities = [[None if value != value else value for value in rows[c].tolist()]  # NaN -> NULL
                       for c in ("consumed_quantity", "pricing_quantity")]
         money = [rows[c].tolist() for c in ("billed_micros", "effective_micros", "list_micros")]
-        if self.db.dialect == "postgresql":
-            # COPY is an order of magnitude faster than INSERTs for bulk loads on PostgreSQL.
-            tuples = zip(itertools.repeat(source), days.astype(object).tolist(), rows["series_id"].tolist(), *money,
-                         *quantities)
-            raw = conn.connection.driver_connection
-            with raw.cursor() as cursor, cursor.copy(f"COPY cost_daily ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in tuples:
-                    copy.write_row(row)
-            return
         # SQLite: dates as the 'YYYY-MM-DD' text SQLAlchemy's Date stores, formatted at once, and
         # many rows per INSERT (one statement step per row costs more than the row itself).
         values = list(zip(itertools.repeat(source), np.datetime_as_string(days, unit="D").tolist(),
@@ -344,6 +358,25 @@ class CostStore:
         if full < len(values):
             rest = values[full:]
             conn.exec_driver_sql(head + ", ".join([row_sql] * len(rest)), tuple(itertools.chain.from_iterable(rest)))
+
+    @staticmethod
+    def _copy_daily(conn: Connection, source: str, rows: pd.DataFrame, columns: list[str]) -> None:
+        """PostgreSQL: the daily rows in one COPY, its CSV text written by arrow in one pass
+        (COPY row by row from Python costs more than the server's work on them)."""
+        table = pa.table({
+            "source": pa.array(np.full(len(rows), source, dtype=object), pa.string()),
+            "day": pa.array(rows["day"].to_numpy(dtype="datetime64[D]"), pa.date32()),
+            "series_id": pa.array(rows["series_id"].to_numpy(dtype=np.int64)),
+            **{c: pa.array(rows[c].to_numpy(dtype=np.int64)) for c in ("billed_micros", "effective_micros", "list_micros")},
+            # NaN (no quantity) becomes a null, which CSV writes as an empty field: COPY's NULL.
+            **{c: pa.array(rows[c].to_numpy(dtype=np.float64), from_pandas=True)
+               for c in ("consumed_quantity", "pricing_quantity")},
+        })
+        buffer = pa.BufferOutputStream()
+        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        with (conn.connection.driver_connection.cursor() as cursor,
+              cursor.copy(f"COPY cost_daily ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy):
+            copy.write(buffer.getvalue().to_pybytes())
 
     def set_freshness(self, source: str, *, last_day: date, complete_through: date) -> None:
         with self.db.session() as session:

@@ -116,3 +116,26 @@ def test_reassign_teams_writes_only_changed_owners_and_records_the_fingerprint(d
     # Again with the same owners: nothing to write; a new fingerprint replaces the old one.
     assert store.reassign_teams(owners, fingerprint="b" * 64) == 0
     assert store.allocation_fingerprint() == "b" * 64
+
+
+def test_every_value_reads_back_as_written_quantities_dimensions_and_all(db: Database) -> None:
+    # PostgreSQL bulk-loads with COPY (CSV text): quotes, commas, line breaks, JSON tags, no
+    # quantity (NULL) and floats that need 17 digits must all come back exactly.
+    store = CostStore(db)
+    data = frame([
+        {"ChargePeriodStart": "2026-10-01", "EffectiveCost": 1.000001, "BilledCost": 2.5, "ListCost": 3.25,
+         "ConsumedQuantity": 0.1 + 0.2, "PricingQuantity": 1e-7,
+         "ServiceName": 'Amazon "Elastic", Compute\nCloud', "Tags": '{"cost-center":"a,b","team":"x\\"y"}'},
+        {"ChargePeriodStart": "2026-10-02", "EffectiveCost": -0.5, "BilledCost": -0.5, "SkuId": "NULL",
+         "ConsumedQuantity": float("nan"), "PricingQuantity": 123456789.12345679},
+    ])
+    store.replace_daily_costs("file:focus:AWS:999, \"quoted\"", data)
+    back = store.load_daily_costs().sort_values(model.DAY, ignore_index=True)
+    assert back["ServiceName"].tolist() == ['Amazon "Elastic", Compute\nCloud', "Amazon EC2"]
+    assert back["Tags"].tolist() == ['{"cost-center":"a,b","team":"x\\"y"}', ""]
+    assert back["SkuId"].tolist() == ["", "NULL"]
+    assert back["ConsumedQuantity"].tolist()[0] == 0.1 + 0.2 and pd.isna(back["ConsumedQuantity"][1])
+    assert back["PricingQuantity"].tolist() == [1e-7, 123456789.12345679]
+    by_day = store.grouped_costs(by=["day"]).sort_values(model.DAY)
+    assert by_day["effective_micros"].tolist() == [1_000_001, -500_000]
+    assert store.totals()["BilledCost"] == Decimal("2")
