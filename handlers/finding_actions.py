@@ -113,7 +113,10 @@ def register(app: App, ctx: AppContext) -> None:
         finding = store.get(press.finding_id)
         actor = finding_actor(ctx, press.user, finding.team)
         refusal = refusal_text(finding, press.action, actor)
-        if refusal is None and press.version != finding.version:  # a button older than the last move
+        if actor.roles and press.version != finding.version:
+            # A button older than the last move: whoever pressed it first wins, and the other is
+            # told who moved it where, even when the new state rules the move out (two people
+            # pressing Accept at once: the second is not just told "finding is accepted").
             refusal = conflict_text(FindingConflict(finding.id, store.last_move(finding.id), finding.state))
         if refusal is not None:
             refuse(body, respond, finding.id, press.user, press.action, refusal)

@@ -66,6 +66,16 @@ def team_bot(bot: RunningBot) -> RunningBot:
     return workspace(bot)
 
 
+@pytest.fixture
+def any_db_bot(db: Database, fake_slack):
+    """The workspace's bot on SQLite and on PostgreSQL (the ``db`` fixture), real clock."""
+    running = workspace(start_bot(db, fake_slack))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 def ingest(db: Database, bot: RunningBot, rows: list[list[object]], tmp_path: Path) -> None:
     path = write_csv(tmp_path / "costs.csv", FOCUS_HEADER, rows)
     ingest_cost_files(CostStore(db), bot.ctx.teams, [path], today=NOW.date())
@@ -256,8 +266,8 @@ def test_the_form_opens_at_once_and_gets_its_scope_pickers_when_the_costs_are_re
     assert "Looking up" not in str(filled["blocks"])
 
 
-def test_a_stale_button_is_told_who_moved_it_where_and_changes_nothing(team_bot: RunningBot):
-    bot = team_bot
+def test_a_stale_button_is_told_who_moved_it_where_and_changes_nothing(any_db_bot: RunningBot):
+    bot = any_db_bot
     store = FindingStore(bot.ctx.db)
     finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
                            by="U_PAY_OWNER", at=datetime.now(UTC))
@@ -274,8 +284,8 @@ def test_a_stale_button_is_told_who_moved_it_where_and_changes_nothing(team_bot:
     assert [(a.actor, a.action) for a in refused] == [("U_PAY_DEV", "refused:reject")]
 
 
-def test_finance_cannot_make_the_teams_moves_and_the_team_cannot_override(team_bot: RunningBot):
-    bot = team_bot
+def test_finance_cannot_make_the_teams_moves_and_the_team_cannot_override(any_db_bot: RunningBot):
+    bot = any_db_bot
     store = FindingStore(bot.ctx.db)
     finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
                            by="U_PAY_OWNER", at=datetime.now(UTC))
@@ -285,6 +295,60 @@ def test_finance_cannot_make_the_teams_moves_and_the_team_cannot_override(team_b
     assert answer["text"] == (f":no_entry: You cannot accept finding #{finding.id} (a finance approver): finding is "
                               "identified; allowed: accept, reject, reassign / finance approvers: (none).")
     assert store.get(finding.id).state is FindingState.IDENTIFIED
+
+    # The team takes it to implemented; a measured outcome is finance's to override, not the team's.
+    owner = Actor("U_PAY_OWNER", on_team=True)
+    for action in ("accept", "start"):
+        store.move(finding.id, action, actor=owner, at=datetime.now(UTC))
+    store.move(finding.id, "implemented", actor=owner, at=datetime.now(UTC), implemented_on=datetime.now(UTC).date())
+    publish_finding(bot.ctx, finding.id)
+    version = store.get(finding.id).version
+    _, url = press(bot, finding.id, "not_realized", "U_PAY_OWNER")
+    (answer,) = wait_for(lambda: bot.slack.response_url_calls(url))
+    assert answer["text"] == (f":no_entry: You cannot not_realized finding #{finding.id} (on the team): finding is "
+                              "implemented; allowed: reassign; verification runs automatically / finance "
+                              "approvers: verify, not_realized.")
+    (after,) = [store.get(finding.id)]
+    assert (after.state, after.version) == (FindingState.IMPLEMENTED, version)
+
+
+def test_two_people_pressing_at_once_one_wins_and_the_other_is_told(any_db_bot: RunningBot):
+    """Two real HTTP requests on the same button version at the same moment, each listener with its
+    own database session: exactly one move lands; the other presser is told who moved it where."""
+    bot = any_db_bot
+    store = FindingStore(bot.ctx.db)
+    finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
+                           by="U_PAY_OWNER", at=datetime.now(UTC))
+    publish_finding(bot.ctx, finding.id)
+    message = main_message(bot, finding.id)
+    channel_id = bot.slack.channel_id(CHANNEL)
+    urls = {user: bot.slack.response_url(channel=CHANNEL, message_ts=message["ts"])
+            for user in ("U_PAY_OWNER", "U_PAY_DEV")}
+    start = threading.Barrier(2)
+    acks: dict[str, int] = {}
+
+    def press_accept(user: str) -> None:
+        start.wait(5)
+        acks[user] = bot.client.action("finding_accept", f"{finding.id}:1", user_id=user, channel_id=channel_id,
+                                       message_ts=message["ts"], response_url=urls[user]).status
+
+    threads = [threading.Thread(target=press_accept, args=(user,)) for user in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert acks == {"U_PAY_OWNER": 200, "U_PAY_DEV": 200}
+    wait_for(lambda: store.get(finding.id).state is FindingState.ACCEPTED)
+    (accepted,) = [e for e in store.history(finding.id) if e.action == "accept"]
+    winner = accepted.by
+    (loser,) = [user for user in urls if user != winner]
+    (answer,) = wait_for(lambda: bot.slack.response_url_calls(urls[loser]))
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith(f":warning: Finding #{finding.id} was already moved by <@{winner}> "
+                                     "to *accepted* (accept, ")
+    assert store.get(finding.id).version == 2
+    refused = [a for a in AuditLog(bot.ctx.db).history("finding", finding.id) if a.action.startswith("refused:")]
+    assert [(a.actor, a.action) for a in refused] == [(loser, "refused:accept")]
 
 
 def test_reject_asks_for_a_reason_in_the_modal(team_bot: RunningBot):
