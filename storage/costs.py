@@ -175,6 +175,32 @@ def _conformed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True) if ready else model.conform_daily_frame(frame)
 
 
+def _daily_rows(frame: pd.DataFrame, series_ids: np.ndarray) -> pd.DataFrame:
+    """The cost_daily rows of a conformed frame whose rows belong to ``series_ids``: one per
+    (day, series), in primary-key order."""
+    rows = pd.DataFrame({
+        "day": frame[model.DAY].to_numpy(dtype="datetime64[D]"),
+        "series_id": series_ids,
+        "billed_micros": _to_micros(frame["BilledCost"]),
+        "effective_micros": _to_micros(frame["EffectiveCost"]),
+        "list_micros": _to_micros(frame["ListCost"]),
+        "consumed_quantity": frame["ConsumedQuantity"].to_numpy(dtype=np.float64),
+        "pricing_quantity": frame["PricingQuantity"].to_numpy(dtype=np.float64),
+    })
+    # Several rows of one series and day (rows that differ only in owner columns, or a frame
+    # that was not summed to the series key) become one row, summed.
+    if rows.duplicated(["day", "series_id"]).any():
+        rows = rows.groupby(["day", "series_id"], as_index=False, sort=False).agg(
+            billed_micros=("billed_micros", "sum"), effective_micros=("effective_micros", "sum"),
+            list_micros=("list_micros", "sum"),
+            consumed_quantity=("consumed_quantity", lambda q: q.sum(min_count=1)),
+            pricing_quantity=("pricing_quantity", lambda q: q.sum(min_count=1)),
+        )
+    # In primary-key order: B-tree inserts then append instead of splitting pages at random,
+    # which halves the insert time of a large load on SQLite.
+    return rows.sort_values(["day", "series_id"], kind="stable", ignore_index=True)
+
+
 class CostStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -219,62 +245,74 @@ class CostStore:
         return self.replace_sources([SourceBatch(source, frame, start, end)])[0]
 
     def replace_sources(self, batches: Sequence[SourceBatch]) -> list[WriteResult]:
-        """``replace_daily_costs`` for several sources in a single transaction."""
-        with self.db.engine.begin() as conn:
-            return [self._replace(conn, b.source, b.frame, b.start, b.end) for b in batches]
+        """``replace_daily_costs`` for several sources in a single transaction.
 
-    def _replace(self, conn: Connection, source: str, frame: pd.DataFrame, start: date | None,
-                 end: date | None) -> WriteResult:
-        frame = _conformed(frame)
+        Every batch is checked before anything is written; then each source's window is
+        cleared, the series of all batches are stored at once and the daily rows of all
+        batches written at once (a few statements whatever the number of sources).
+        """
+        sources = [b.source for b in batches]
+        if len(set(sources)) != len(sources):
+            raise ValueError(f"one batch per source: {sorted({s for s in sources if sources.count(s) > 1})} repeat")
+        prepared = [self._prepared(b) for b in batches]
+        with self.db.engine.begin() as conn:
+            cleared = [self._clear_window(conn, source, start, end) for source, _, start, end in prepared]
+            frames = [frame for _, frame, _, _ in prepared]
+            lengths = [len(frame) for frame in frames]
+            written = [frame for frame in frames if not frame.empty]
+            all_ids = self._upsert_series(conn, written[0] if len(written) == 1 else pd.concat(written, ignore_index=True)) \
+                if written else np.empty(0, dtype=np.int64)
+            offsets = np.cumsum([0, *lengths])[:-1]
+            loads, results = [], []
+            for (source, frame, start, end), (held, replaced_micros), first, count in zip(
+                    prepared, cleared, offsets, lengths, strict=True):
+                replaced = {"replaced_rows": sum(held.values()), "replaced_series": len(held),
+                            "replaced_effective_micros": replaced_micros}
+                if frame.empty:
+                    results.append(WriteResult(source, start, end, 0, 0, 0, 0, **replaced, missing_series=len(held)))
+                    continue
+                series_ids = all_ids[first:first + count]
+                rows = _daily_rows(frame, series_ids)
+                loads.append((source, rows))
+                ids = set(np.unique(series_ids).tolist())
+                results.append(WriteResult(source, start, end, len(rows), len(ids), int(rows["billed_micros"].sum()),
+                                           int(rows["effective_micros"].sum()), **replaced,
+                                           missing_series=sum(1 for series_id in held if series_id not in ids)))
+            if loads:
+                self._bulk_insert_daily(conn, loads)
+            return results
+
+    @staticmethod
+    def _prepared(batch: SourceBatch) -> tuple[str, pd.DataFrame, date | None, date | None]:
+        """The batch's frame conformed and checked, and its window (default: the frame's days)."""
+        frame = _conformed(batch.frame)
         for column in model.MONEY:
             if not np.isfinite(frame[column].to_numpy(dtype=np.float64)).all():
-                raise InputError(f"{source}: non-finite amount (NaN or infinity) in {column}; nothing was written")
-        days = frame[model.DAY]
+                raise InputError(f"{batch.source}: non-finite amount (NaN or infinity) in {column}; nothing was written")
+        start, end = batch.start, batch.end
         if start is None and not frame.empty:
-            start = days.min().date()
+            start = frame[model.DAY].min().date()
         if end is None and not frame.empty:
-            end = days.max().date()
-        held: dict[int, int] = {}  # series id -> daily rows the window held
+            end = frame[model.DAY].max().date()
+        return batch.source, frame, start, end
+
+    @staticmethod
+    def _clear_window(conn: Connection, source: str, start: date | None, end: date | None) -> tuple[dict[int, int], int]:
+        """Delete ``source``'s rows for [start, end]; what they were: daily rows per series id,
+        and their effective micros."""
+        held: dict[int, int] = {}
         replaced_micros = 0
-        if start is not None and end is not None:
-            window = (CostDaily.source == source, CostDaily.day >= start, CostDaily.day <= end)
-            for row in conn.execute(select(CostDaily.series_id, func.count().label("rows"),
-                                           func.sum(CostDaily.effective_micros).label("micros"))
-                                    .where(*window).group_by(CostDaily.series_id)):
-                held[row.series_id] = row.rows
-                replaced_micros += int(row.micros)
+        if start is None or end is None:
+            return held, replaced_micros
+        window = (CostDaily.source == source, CostDaily.day >= start, CostDaily.day <= end)
+        for row in conn.execute(select(CostDaily.series_id, func.count().label("rows"),
+                                       func.sum(CostDaily.effective_micros).label("micros"))
+                                .where(*window).group_by(CostDaily.series_id)):
+            held[row.series_id] = row.rows
+            replaced_micros += int(row.micros)
+        if held:
             conn.execute(delete(CostDaily).where(*window))
-        replaced = {"replaced_rows": sum(held.values()), "replaced_series": len(held),
-                    "replaced_effective_micros": replaced_micros}
-        if frame.empty:
-            return WriteResult(source, start, end, 0, 0, 0, 0, **replaced, missing_series=len(held))
-        series_ids = self._upsert_series(conn, frame)
-        rows = pd.DataFrame({
-            "day": days.to_numpy(dtype="datetime64[D]"),
-            "series_id": series_ids,
-            "billed_micros": _to_micros(frame["BilledCost"]),
-            "effective_micros": _to_micros(frame["EffectiveCost"]),
-            "list_micros": _to_micros(frame["ListCost"]),
-            "consumed_quantity": frame["ConsumedQuantity"].to_numpy(dtype=np.float64),
-            "pricing_quantity": frame["PricingQuantity"].to_numpy(dtype=np.float64),
-        })
-        # Several rows of one series and day (rows that differ only in owner columns, or a frame
-        # that was not summed to the series key) become one row, summed.
-        if rows.duplicated(["day", "series_id"]).any():
-            rows = rows.groupby(["day", "series_id"], as_index=False, sort=False).agg(
-                billed_micros=("billed_micros", "sum"), effective_micros=("effective_micros", "sum"),
-                list_micros=("list_micros", "sum"),
-                consumed_quantity=("consumed_quantity", lambda q: q.sum(min_count=1)),
-                pricing_quantity=("pricing_quantity", lambda q: q.sum(min_count=1)),
-            )
-        # In primary-key order: B-tree inserts then append instead of splitting pages at random,
-        # which halves the insert time of a large load on SQLite.
-        rows = rows.sort_values(["day", "series_id"], kind="stable", ignore_index=True)
-        self._bulk_insert_daily(conn, source, rows)
-        written = set(np.unique(series_ids).tolist())
-        return WriteResult(source, start, end, len(rows), len(written),
-                           int(rows["billed_micros"].sum()), int(rows["effective_micros"].sum()), **replaced,
-                           missing_series=sum(1 for series_id in held if series_id not in written))
+        return held, replaced_micros
 
     def _upsert_series(self, conn: Connection, frame: pd.DataFrame) -> np.ndarray:
         """Series ids for each row of ``frame``, inserting new series and updating owners.
@@ -333,12 +371,18 @@ class CostStore:
                                                             .where(CostSeries.key_hash.in_(hashes[i:i + 900]))))
         return found
 
-    def _bulk_insert_daily(self, conn: Connection, source: str, rows: pd.DataFrame) -> None:
+    def _bulk_insert_daily(self, conn: Connection, loads: list[tuple[str, pd.DataFrame]]) -> None:
+        """Insert each (source, daily rows) of ``loads``: one COPY on PostgreSQL for all of them."""
         columns = ["source", "day", "series_id", "billed_micros", "effective_micros", "list_micros",
                    "consumed_quantity", "pricing_quantity"]
         if self.db.dialect == "postgresql":
-            self._copy_daily(conn, source, rows, columns)
+            self._copy_daily(conn, loads, columns)
             return
+        for source, rows in loads:
+            self._insert_daily_sqlite(conn, source, rows, columns)
+
+    @staticmethod
+    def _insert_daily_sqlite(conn: Connection, source: str, rows: pd.DataFrame, columns: list[str]) -> None:
         days = rows["day"].to_numpy(dtype="datetime64[D]")
         quantities = [[None if value != value else value for value in rows[c].tolist()]  # NaN -> NULL
                       for c in ("consumed_quantity", "pricing_quantity")]
@@ -360,11 +404,13 @@ class CostStore:
             conn.exec_driver_sql(head + ", ".join([row_sql] * len(rest)), tuple(itertools.chain.from_iterable(rest)))
 
     @staticmethod
-    def _copy_daily(conn: Connection, source: str, rows: pd.DataFrame, columns: list[str]) -> None:
+    def _copy_daily(conn: Connection, loads: list[tuple[str, pd.DataFrame]], columns: list[str]) -> None:
         """PostgreSQL: the daily rows in one COPY, its CSV text written by arrow in one pass
         (COPY row by row from Python costs more than the server's work on them)."""
+        rows = loads[0][1] if len(loads) == 1 else pd.concat([rows for _, rows in loads], ignore_index=True)
+        sources = np.repeat(np.array([source for source, _ in loads], dtype=object), [len(r) for _, r in loads])
         table = pa.table({
-            "source": pa.array(np.full(len(rows), source, dtype=object), pa.string()),
+            "source": pa.array(sources, pa.string()),
             "day": pa.array(rows["day"].to_numpy(dtype="datetime64[D]"), pa.date32()),
             "series_id": pa.array(rows["series_id"].to_numpy(dtype=np.int64)),
             **{c: pa.array(rows[c].to_numpy(dtype=np.int64)) for c in ("billed_micros", "effective_micros", "list_micros")},

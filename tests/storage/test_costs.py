@@ -139,3 +139,22 @@ def test_every_value_reads_back_as_written_quantities_dimensions_and_all(db: Dat
     by_day = store.grouped_costs(by=["day"]).sort_values(model.DAY)
     assert by_day["effective_micros"].tolist() == [1_000_001, -500_000]
     assert store.totals()["BilledCost"] == Decimal("2")
+
+
+def test_several_sources_in_one_write_each_replace_their_own_window(db: Database) -> None:
+    store = CostStore(db)
+    store.replace_sources([
+        SourceBatch("aws", frame([{"ChargePeriodStart": f"2026-10-0{d}", "EffectiveCost": 10.0} for d in (1, 2, 3)])),
+        SourceBatch("azure", frame([{"ChargePeriodStart": "2026-10-02", "EffectiveCost": 4.0,
+                                     "ProviderName": "Microsoft"}]))])
+    results = store.replace_sources([
+        SourceBatch("aws", frame([{"ChargePeriodStart": "2026-10-03", "EffectiveCost": 1.5}])),
+        SourceBatch("azure", frame([]), start=date(2026, 10, 1), end=date(2026, 10, 2)),   # nothing left
+        SourceBatch("gcp", frame([{"ChargePeriodStart": "2026-10-03", "EffectiveCost": 2.25,
+                                   "ProviderName": "Google Cloud"}]))])
+    assert [(r.source, r.rows, r.effective_micros, r.replaced_rows, r.replaced_effective_micros, r.missing_series)
+            for r in results] == [("aws", 1, 1_500_000, 1, 10_000_000, 0), ("azure", 0, 0, 1, 4_000_000, 1),
+                                  ("gcp", 1, 2_250_000, 0, 0, 0)]
+    assert store.totals()["EffectiveCost"] == Decimal("23.75")   # 10 + 10 + 1.5 + 2.25
+    with pytest.raises(ValueError, match="one batch per source"):
+        store.replace_sources([SourceBatch("aws", frame([])), SourceBatch("aws", frame([]))])
