@@ -53,14 +53,15 @@ def parse_why(db: Database, text: str, *, today: date, metric: str | None = None
     """The question in ``text``, cut to complete days; raises ``QuestionError`` (one line).
 
     A question the data cannot answer is refused the same way (finops.periods.check_against_data):
-    a filter value no cost data has (a typo: "did you mean payments?"), or a period starting
-    before the first day held. ``metric`` is one chosen outside the text (``--metric``).
+    a filter value no cost data has (a typo: "did you mean payments?"), a period starting
+    before the first day held, or one without any cost held (a gap: a month never ingested). ``metric`` is one chosen outside the text (``--metric``).
     """
-    held = VarianceStore(db).days_held()
+    store = VarianceStore(db)
+    held = store.days_held()
     question = parse_question(text, today=today, complete_through=complete_through(db, today, held=held),
                               metric=metric)
     check_against_data(question, today=today, first_day=held[0] if held else None,
-                       known_values=VarianceStore(db).known_scope_values(question.scope))
+                       known_values=store.known_scope_values(question.scope), has_costs=store.has_costs)
     return question
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import calendar
 import difflib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -667,7 +667,8 @@ def _closest(value: str, known: Collection[str]) -> str | None:
 
 
 def check_against_data(question: Question, *, today: date, first_day: date | None,
-                       known_values: Mapping[str, Collection[str]]) -> None:
+                       known_values: Mapping[str, Collection[str]],
+                       has_costs: Callable[[date, date], bool] | None = None) -> None:
     """Refuse a question the data cannot answer, rather than answer "$0.00 -> $0.00".
 
     ``first_day`` is the first day of cost data held (None: none held); ``known_values`` maps a
@@ -676,6 +677,9 @@ def check_against_data(question: Question, *, today: date, first_day: date | Non
     data has (with the closest known value: a typo gets "did you mean payments?"), or the period
     that starts before the data does (its comparison would be all "new spend"). Values compare
     case-insensitively; ``tag:NAME=""`` (series without the tag) is always accepted.
+    ``has_costs(start, end)`` tells whether any cost (of any scope) is held for those days: a
+    period inside the data with none at all is a gap (a month never ingested), refused too, since
+    its answer would call all of the other period's spend new or gone.
     """
     text = _one_line(question.text)
     if first_day is None:
@@ -715,6 +719,16 @@ def check_against_data(question: Question, *, today: date, first_day: date | Non
             f"it covers only part of {period.label}"
         raise QuestionError(f"Cost data starts on {first_day.isoformat()}, so {held} ({role} in "
                             f"'{text}'). Ask about periods from {first_day.isoformat()} on. "
+                            f"Try: `{examples[0]}` or `{examples[1]}`", word=period.label, examples=examples)
+    if has_costs is None:
+        return
+    for period, role in ((question.period_a, "the period asked about"), (question.period_b, "the comparison")):
+        if has_costs(period.start, period.end):
+            continue
+        later = _relative_period("quarter", today, -1)
+        examples = ("last month", f"{later.label} vs {previous_period(later).label}")
+        raise QuestionError(f"No cost data is held for {period.label} ({period.start.isoformat()} to "
+                            f"{period.end.isoformat()}, {role} in '{text}'): were its costs ingested? "
                             f"Try: `{examples[0]}` or `{examples[1]}`", word=period.label, examples=examples)
 
 

@@ -237,6 +237,12 @@ class VarianceStore:
             last = conn.execute(select(func.max(_DAILY.c.day))).scalar()
         return _as_date(first), _as_date(last)
 
+    def has_costs(self, start: date, end: date) -> bool:
+        """True when any daily cost row is held from ``start`` to ``end`` (one index probe)."""
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(literal(1)).where(_DAILY.c.day.between(start, end)).limit(1)).first() \
+                is not None
+
     def account_names(self, account_ids: Iterable[str]) -> dict[str, str]:
         """The name of each of ``account_ids`` the cost data knows (IDs without a name are left out)."""
         ids = sorted(set(account_ids))

@@ -270,6 +270,22 @@ def test_a_typo_or_a_period_before_the_data_is_corrected_not_answered_with_zero(
     assert answer["period_a"]["total"] == 2170.0
 
 
+def test_a_month_with_no_cost_held_inside_the_data_is_refused_not_called_all_new(db, tmp_path, monkeypatch,
+                                                                                 capsys) -> None:
+    # July and September ingested, August never was.
+    ingest(db, tmp_path, rows("2026-07-01", "2026-07-31", cost=50.0, quantity=100.0),
+           rows("2026-09-01", "2026-09-30", cost=50.0, quantity=100.0))
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
+    capsys.readouterr()
+    assert main(["why", "2026-09", "--as-of", "2026-10-05", "--json"]) == 1
+    assert capsys.readouterr() == ("", "costbot: No cost data is held for August 2026 (2026-08-01 to 2026-08-31, the "
+                                       "comparison in '2026-09'): were its costs ingested? Try: `last month` or "
+                                       "`Q3 2026 vs Q2 2026`\n")
+    answer = why(db, monkeypatch, capsys, "2026-09 vs 2026-07", as_of="2026-10-05")
+    assert (answer["period_b"]["total"], answer["period_a"]["total"], answer["delta"]) == (1550.0, 1500.0, -50.0)
+    assert [parts_of(c) for c in answer["contributors"]] == [{"days": -50.0}]
+
+
 def test_the_demo_quarter_is_explained_by_ml_usage_web_prices_and_one_more_day(sqlite_db, tmp_path, monkeypatch,
                                                                                capsys) -> None:
     from bot.demo.data import DEMO_TODAY, TEAMS_YAML, write_demo_files

@@ -260,6 +260,26 @@ def test_a_period_before_the_first_day_of_data_is_refused():
     assert str(refusal("last month", first_day=None)).startswith("There is no cost data yet")
 
 
+def test_a_period_inside_the_data_without_any_cost_is_refused_as_a_gap():
+    # Costs held from June 2025, but none for August 2026 (a month never ingested).
+    def has_costs(start: date, end: date) -> bool:
+        return not (date(2026, 8, 1) <= start and end <= date(2026, 8, 31))
+
+    def check(text: str) -> None:
+        check_against_data(parse_question(text, today=TODAY), today=TODAY, first_day=date(2025, 6, 1),
+                           known_values=KNOWN, has_costs=has_costs)
+
+    check("2026-07 vs 2026-06")
+    with pytest.raises(QuestionError) as caught:
+        check("2026-09")
+    assert str(caught.value) == (
+        "No cost data is held for August 2026 (2026-08-01 to 2026-08-31, the comparison in '2026-09'): were its "
+        "costs ingested? Try: `last month` or `Q3 2026 vs Q2 2026`")
+    assert caught.value.word == "August 2026"
+    with pytest.raises(QuestionError, match=r"^No cost data is held for August 2026 .* the period asked about"):
+        check("2026-08 vs 2026-07")
+
+
 def test_corrections_are_one_line_even_for_multi_line_text():
     with pytest.raises(QuestionError) as caught:
         parse_question("last month\n\nplease", today=TODAY)
