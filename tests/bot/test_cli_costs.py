@@ -14,6 +14,8 @@ from pathlib import Path
 
 import boto3
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from google.api_core.client_options import ClientOptions
@@ -202,7 +204,77 @@ def _bad_date(tmp: Path) -> tuple[Path, str]:
     return path, f"{path}, line 11, column 'ChargePeriodStart': not a date"
 
 
-@pytest.mark.parametrize("make_bad_file", [_unknown_format, _missing_column, _bad_number, _bad_date])
+def _parquet(tmp: Path, name: str, columns: dict[str, list]) -> Path:
+    path = tmp / name
+    pq.write_table(pa.table({c: pa.array(v, pa.string()) for c, v in columns.items()}), path, row_group_size=500)
+    return path
+
+
+def _focus_columns(rows: list[list[object]]) -> dict[str, list]:
+    return {c: [row[i] for row in rows] for i, c in enumerate(FOCUS_HEADER)}
+
+
+def _parquet_unknown_format(tmp: Path) -> tuple[Path, str]:
+    path = _parquet(tmp, "mystery.parquet", {"when": ["2024-09-01"], "amount": ["1.00"]})
+    return path, f"{path}, line 1: not a known cost export format"
+
+
+def _parquet_missing_column(tmp: Path) -> tuple[Path, str]:
+    columns = _focus_columns([focus_row()])
+    del columns["EffectiveCost"]
+    path = _parquet(tmp, "short.parquet", columns)
+    return path, f"{path}, line 1, column 'EffectiveCost': missing required column 'EffectiveCost'"
+
+
+def _parquet_bad_number(tmp: Path) -> tuple[Path, str]:
+    rows = [focus_row(f"2024-09-{1 + i % 28:02d}T00:00:00Z", billed=f"{i}.25") for i in range(1_500)]
+    rows[1_233][7] = "12,50"
+    rows[1_400][7] = "also bad"
+    path = _parquet(tmp, "bad_number.parquet", _focus_columns(rows))
+    return path, f"{path}, line 1234, column 'BilledCost': not a number (value '12,50')"   # Parquet: row number
+
+
+def _parquet_bad_date(tmp: Path) -> tuple[Path, str]:
+    rows = [focus_row() for _ in range(20)]
+    rows[9][0] = "2024-13-45"
+    path = _parquet(tmp, "bad_date.parquet", _focus_columns(rows))
+    return path, f"{path}, line 10, column 'ChargePeriodStart': not a date"
+
+
+def _sample_with(tmp: Path, sample: Path, name: str, column: str, row: int, value: str | None) -> Path:
+    """The shared sample with one value changed (``value``) or one column left out (None)."""
+    with sample.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    header = [c for c in rows[0] if value is not None or c != column]
+    if value is not None:
+        rows[row][column] = value
+    return write_csv(tmp / name, header, [[r[c] for c in header] for r in rows])
+
+
+def _cur_missing_column(tmp: Path) -> tuple[Path, str]:
+    path = _sample_with(tmp, CUR_SAMPLE, "cur.csv", "lineItem/UnblendedCost", 0, None)
+    return path, f"{path}, line 1, column 'lineItem/UnblendedCost': missing required column"
+
+
+def _cur_bad_number(tmp: Path) -> tuple[Path, str]:
+    path = _sample_with(tmp, CUR_SAMPLE, "cur.csv", "lineItem/UnblendedCost", 3, "0,25")
+    return path, f"{path}, line 5, column 'lineItem/UnblendedCost': not a number (value '0,25')"
+
+
+def _azure_bad_date(tmp: Path) -> tuple[Path, str]:
+    path = _sample_with(tmp, AZURE_SAMPLE, "azure.csv", "Date", 2, "2/30/2023")
+    return path, f"{path}, line 4, column 'Date': not a date (value '2/30/2023')"
+
+
+def _gcp_bad_number(tmp: Path) -> tuple[Path, str]:
+    path = _sample_with(tmp, GCP_SAMPLE, "gcp.csv", "cost", 6, "n/a")
+    return path, f"{path}, line 8, column 'cost': not a number (value 'n/a')"
+
+
+@pytest.mark.parametrize("make_bad_file", [
+    _unknown_format, _missing_column, _bad_number, _bad_date,   # FOCUS CSV and CSV.gz
+    _parquet_unknown_format, _parquet_missing_column, _parquet_bad_number, _parquet_bad_date,
+    _cur_missing_column, _cur_bad_number, _azure_bad_date, _gcp_bad_number])
 def test_bad_input_is_one_line_exit_1_and_the_database_is_exactly_as_before(cli, db, tmp_path, make_bad_file):
     assert cli("ingest", "file", FOCUS_SAMPLE).code == 0
     before = state(db)
