@@ -276,8 +276,9 @@ class VarianceAnswer:
     """The answer to a ``why`` question; :meth:`to_json` is the ``costbot why --json`` document.
 
     ``explained_share`` (0..1, for the maturity scorecard) is defined in the module docstring
-    ("Explainers and explained_share"); ``delta_pct`` is delta over B's total in percent, rounded
-    to 2 decimals, None when B's total is 0.
+    ("Explainers and explained_share"); ``delta_pct`` is delta over the size of B's total (its
+    absolute value, so that a rise from a net credit of -$100 to $50 reads +150 %, not -150 %) in
+    percent, rounded to 2 decimals, None when B's total is 0.
     """
 
     question: Question
@@ -949,7 +950,7 @@ def explain_variance(frame: pd.DataFrame, question: Question, *, explainers: Ite
                     for line, (a, b, parts) in zip(lines, figures, strict=True)]
 
     delta = total_a - total_b
-    delta_pct = round(float(delta / total_b * 100), 2) if total_b else None
+    delta_pct = round(float(delta / abs(total_b) * 100), 2) if total_b else None
     items = _explained(explainers, question, delta)
     return VarianceAnswer(question=question, total_a=total_a, total_b=total_b, delta=delta, delta_pct=delta_pct,
                           contributors=tuple(contributors), explained_by=tuple(items),

@@ -200,6 +200,19 @@ def test_credits_that_appear_or_go_away_are_called_credits():
                                           "payments / Credits: +$310.00 (credit gone +$310.00)"]
 
 
+def test_a_period_where_credits_exceed_spend_keeps_the_percentage_sign_of_the_change():
+    # July: $10 a day of use and a $20 credit a day, a net -$310.00; August: the credit is gone.
+    costs = frame(spend("2026-07-01", "2026-08-31", daily=10.0, quantity=1),
+                  spend("2026-07-01", "2026-07-31", daily=-20.0, service="Credits").assign(ChargeCategory="Credit"))
+    answer = explain_variance(costs, ask("2026-08"))
+    check_exact(answer)
+    assert (answer.total_b, answer.total_a, answer.delta, answer.delta_pct) == (D("-310.00"), D("310.00"),
+                                                                              D("620.00"), 200.0)
+    assert summary_lines(answer)[0] == ("Spend rose $620.00 (+200.0 %) from July 2026 to August 2026 "
+                                        "(-$310.00 -> $310.00).")
+    assert summary_lines(answer)[1] == "payments / Credits: +$620.00 (credit gone +$620.00)"
+
+
 def test_json_never_prints_minus_zero():
     answer = explain_variance(quarter_costs(), ask("Q3 2026"))
     line = dataclasses.replace(answer.contributors[0], mix=D("-0.00"), delta=D("-0.00"))
