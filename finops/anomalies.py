@@ -675,6 +675,10 @@ class _Detector:
         self.expected = np.zeros((n, self.cal.size))
         self.sigma = np.zeros((n, self.cal.size))
         self.computed_with: list[tuple[tuple[int, int], ...] | None] = [None] * n
+        # series whose masks may differ from computed_with: only an event added or ended changes a
+        # mask, so the rest are not looked at again (a day reads the bands of every series)
+        self.dirty: set[int] = set()
+        self.mask_cache: dict[tuple[str, int], tuple[tuple[int, int], ...]] = {}
 
     # -- masks ------------------------------------------------------------------------------------
 
@@ -692,6 +696,12 @@ class _Detector:
 
     def _masks(self, level: str, row: int) -> tuple[tuple[int, int], ...]:
         """The masked day ranges of a scope (an open anomaly's runs to the end of the calendar)."""
+        cached = self.mask_cache.get((level, row))
+        if cached is None:
+            cached = self.mask_cache[(level, row)] = self._compute_masks(level, row)
+        return cached
+
+    def _compute_masks(self, level: str, row: int) -> tuple[tuple[int, int], ...]:
         out = set()
         for scope in self._related(level, row):
             for event in self.history.get(scope, ()):
@@ -733,8 +743,11 @@ class _Detector:
         last = self.cal.size - 1
         stale, masks, starts = [], [], []
         for row in rows:
-            mask = self._masks(SERIES, row)
             before = self.computed_with[row]
+            if before is not None and row not in self.dirty:
+                continue
+            self.dirty.discard(row)
+            mask = self._masks(SERIES, row)
             if before == mask:
                 continue
             stale.append(row)
@@ -766,8 +779,10 @@ class _Detector:
             log_residual = np.abs(np.log(values / expected))
         log_residual[~(clean & (expected > 0) & (values > 0))] = np.nan
         days = np.arange(lo, hi + 1)
-        noise = MAD_TO_SD * np.nan_to_num(_window_median(log_residual, days - self.cal.dow[days] - first, NOISE_DAYS))
-        return expected[:, lo - first:], noise
+        # noise is per week (from the Monday before): one window median per week, not per day
+        anchors, week_of_day = np.unique(days - self.cal.dow[days], return_inverse=True)
+        noise = MAD_TO_SD * np.nan_to_num(_window_median(log_residual, anchors - first, NOISE_DAYS))
+        return expected[:, lo - first:], noise[:, week_of_day.reshape(-1)]
 
     def _thresholds(self, level: str, row: int) -> Thresholds:
         team = self.panel.levels[level].keys[row][LEVEL_KEYS[level].index(TEAM)]
@@ -792,7 +807,16 @@ class _Detector:
             self._refresh(event, today)
         return new, updated, ended
 
+    def _touch(self, event: _Event) -> None:
+        """Forget the masks an event added or ended changes: those of the scopes it is related to
+        (:meth:`_related` is symmetric: a series and its roll-ups, a roll-up and its members)."""
+        for scope in self._related(event.level, event.row):
+            self.mask_cache.pop(scope, None)
+            if scope[0] == SERIES:
+                self.dirty.add(scope[1])
+
     def _add(self, event: _Event) -> None:
+        self._touch(event)
         self.history[(event.level, event.row)].append(event)
         self.events.append(event)
         if event.end is None:
@@ -828,8 +852,10 @@ class _Detector:
         cap = NEW_SPEND_SETTLE_DAYS if event.new_spend else MAX_OPEN_DAYS
         if today - event.last_seen >= END_AFTER_DAYS:
             event.end = event.last_seen
+            self._touch(event)
         elif today - event.start + 1 >= cap and today > event.raised_at:
             event.end, event.accepted = today, True
+            self._touch(event)
         event.through = today if event.end is None else event.end
         n = event.through - event.start + 1
         event.expected = float(expected[0, :n].sum())
@@ -857,7 +883,13 @@ class _Detector:
                 out_of_band = sign * z > BAND_Z
                 if sign < 0:
                     out_of_band &= self._may_drop(name, rows, lo, today)
+                # no run of the window can have more impact than all its days' excess in this
+                # direction, so a scope whose excess is under its minimum impact (by more than a
+                # micro-dollar of rounding) cannot pass and is not examined day by day
+                most = np.clip(sign * (values - expected), 0, None).sum(axis=1) + 1e-6
                 for i in np.flatnonzero(out_of_band[:, recent].any(axis=1)):
+                    if most[i] < self._thresholds(name, rows[i]).min_impact_usd:
+                        continue
                     cand = self._run(name, rows[i], sign, lo, today, values[i], expected[i], sigma[i],
                                      out_of_band[i])
                     if cand is not None:
