@@ -1,0 +1,80 @@
+"""The forecast backtest's verdicts (bench/forecast_backtest.py): each target met or missed from
+hand-made forecasts, and the exit status follows the misses."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def backtest():
+    spec = importlib.util.spec_from_file_location("forecast_backtest", ROOT / "bench" / "forecast_backtest.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["forecast_backtest"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def results(rows: list[tuple[str, int, float, float, float, float, float]]) -> pd.DataFrame:
+    """(team, day, actual, ours, low, high, naive) rows in the frame backtest() returns."""
+    frame = pd.DataFrame(rows, columns=["team", "day", "actual", "ours", "low", "high", "naive"])
+    frame["month"] = "2026-10"
+    frame["ours_ape"] = (frame["ours"] - frame["actual"]).abs() / frame["actual"].abs() * 100
+    frame["naive_ape"] = (frame["naive"] - frame["actual"]).abs() / frame["actual"].abs() * 100
+    frame["covered"] = (frame["low"] <= frame["actual"]) & (frame["actual"] <= frame["high"])
+    return frame
+
+
+def rows_for(org_ours_d15: float, team_naive_d22: float, covered_share: int) -> list[tuple]:
+    """Org and one team on days 7, 15, 22 with actual 1000; ``covered_share`` of 6 intervals hold it."""
+    rows = []
+    for i, (team, day) in enumerate([(t, d) for t in ("(org)", "pay") for d in (7, 15, 22)]):
+        ours = org_ours_d15 if (team, day) == ("(org)", 15) else 1005.0
+        naive = team_naive_d22 if (team, day) == ("pay", 22) else 1100.0
+        low, high = (990.0, 1010.0) if i < covered_share else (1001.0, 1010.0)
+        rows.append((team, day, 1000.0, ours, low, high, naive))
+    return rows
+
+
+def test_every_target_is_reported_met_with_its_figure(backtest) -> None:
+    # 5 of 6 intervals hold the actual: 83.3 %.
+    checks = backtest.target_checks(results(rows_for(1020.0, 1100.0, 5)))
+    assert [(c.target, c.met, c.figure) for c in checks] == [
+        ("org MAPE day 15 <= 2.5 %", True, "2.00 %"),
+        ("org MAPE day 15 <= half the naive's", True, "2.00 % vs naive 10.00 % (ratio 0.20)"),
+        ("every team MAPE <= 10 % (days 7, 15, 22)", True, "worst 0.50 % (pay d7)"),
+        ("better than naive for every team, the org and every day", True, "worst ratio 0.20 ((org) d15)"),
+        ("80 % intervals cover 75-85 %", True, "83.3 %"),
+    ]
+    assert backtest.check_targets("h", results(rows_for(1020.0, 1100.0, 5))) == []
+
+
+def test_misses_name_the_target_and_the_figure(backtest) -> None:
+    # Org day 15 off by 6 % (naive 10 %: ratio 0.6), pay's naive exact on day 22, all 6 intervals hold.
+    frame = results(rows_for(1060.0, 1000.0, 6))
+    assert backtest.check_targets("h", frame) == [
+        "h: org MAPE day 15 <= 2.5 %: 6.00 %",
+        "h: org MAPE day 15 <= half the naive's: 6.00 % vs naive 10.00 % (ratio 0.60)",
+        "h: better than naive for every team, the org and every day: pay d22 0.50 % vs 0.00 %",
+        "h: 80 % intervals cover 75-85 %: 100.0 %",
+    ]
+
+
+@pytest.mark.parametrize("met", [True, False])
+def test_the_full_run_exits_1_when_a_target_is_missed(backtest, monkeypatch, capsys, met) -> None:
+    frame = results(rows_for(1020.0, 1100.0 if met else 1000.0, 5))
+    monkeypatch.setattr(backtest, "load_anomaly_bench", lambda directory=None: "bench")
+    monkeypatch.setattr(backtest, "synthetic_history", lambda seed=7: f"seed {seed}")
+    monkeypatch.setattr(backtest, "run", lambda name, daily, **kwargs: frame)
+    assert backtest.main(["--seeds", "3"]) == (0 if met else 1)
+    out = capsys.readouterr().out
+    verdict = "met     better than naive" if met else "MISSED  better than naive"
+    assert f"   {verdict} for every team, the org and every day: " in out
+    assert out.rstrip().endswith("all met") if met else "Targets: 2 missed:" in out
