@@ -3,7 +3,11 @@
 One run reads the daily costs complete through ``as_of`` (``CostStore.complete_through``, never a
 partial day), the open anomalies and those that ended recently, and each team's thresholds from
 teams.yml; :func:`finops.anomalies.detect_anomalies` raises, updates and ends anomalies; the
-store saves them by their stable key (so re-running a day changes nothing but figures).
+store saves them by their stable key (so re-running a day changes nothing but figures). When the
+job missed days (the bot was down, data landed late), the run detects each complete day since the
+last finished run's data in turn (:func:`missed_since`), so an event that came and went meanwhile
+is raised once, already resolved, and told once. The rows are read by the store's lean scan
+(:func:`load_detection_frame`): a year of 10,000 series is millions of rows.
 
 Then each alerting anomaly's message (:func:`publish_anomaly`):
 

@@ -2,7 +2,9 @@
 
 ``detect`` is one daily run (jobs/detect.py): the data complete through ``--as-of`` (default
 today), anomalies raised, updated and ended in the store, and each alert posted in its owner's
-channel or brought up to date (to the terminal without a Slack token). It prints the anomalies the
+channel or brought up to date (to the terminal without a Slack token). When earlier runs missed
+days (the bot was down), those days are detected too, each reading only the data up to it, so
+nothing that happened meanwhile goes unseen and nothing is raised twice. It prints the anomalies the
 run touched; ``--json`` prints them as a list of anomaly objects (SPEC "Command-line contract":
 ``id``, ``detected_on``, ``start``, ``end`` (null while open), ``dimensions``, ``expected_cost``,
 ``actual_cost``, ``impact``, ``team``, ``channel``, and ``status``: new, updated or ended).
