@@ -412,7 +412,7 @@ def test_swapping_the_periods_flips_every_sign():
     for f, b in zip(forward.contributors, backward.contributors, strict=True):
         assert (b.label, b.a, b.b, b.delta) == (f.label, f.b, f.a, -f.delta)
         assert (b.usage, b.rate, b.mix, b.days) == (-f.usage, -f.rate, -f.mix, -f.days)
-        assert (b.new, b.gone) == (-f.gone, -f.new)
+        assert (b.new, b.gone, b.charge_timing) == (-f.gone, -f.new, -f.charge_timing)
 
 
 def test_mix_is_a_shift_between_price_lines_of_one_unit():
@@ -566,9 +566,19 @@ row = st.fixed_dictionaries({
     "SkuId": st.sampled_from(["s1", "s2", "s3"]),
     "ResourceId": st.sampled_from(["", "i-1", "i-2"]),
     "PricingUnit": st.sampled_from(["Hrs", "GB"]),
+    "ChargeCategory": st.sampled_from(["Usage", "Usage", "Credit", "Tax", ""]),
     "EffectiveCost": st.integers(-50_000, 5_000_000).map(lambda c: c / 100),
-    "PricingQuantity": st.one_of(st.just(float("nan")), st.floats(0.001, 10_000)),
+    "PricingQuantity": st.one_of(st.just(float("nan")), st.just(0.0), st.floats(0.001, 10_000)),
 })
+# Anomalies and findings anywhere from the start of B to past the end of A, of any sign.
+explainer = st.builds(
+    lambda kind, ident, amount, start, days, team: Explainer(
+        kind=kind, id=ident, label="", state="open", amount=amount / 100,
+        start=date.fromordinal(date(2026, 1, 1).toordinal() + start),
+        end=date.fromordinal(date(2026, 1, 1).toordinal() + start + days), dimensions=team),
+    st.sampled_from(["anomaly", "finding"]), st.integers(1, 99), st.integers(-1_000_000, 1_000_000),
+    st.integers(0, 300), st.integers(0, 120),
+    st.sampled_from([{}, {"team": "payments"}, {"team": "search", "service": "S3"}, {"service": "EC2"}]))
 
 
 def overall(answer) -> dict[str, Decimal]:
@@ -594,13 +604,13 @@ def test_the_totals_and_the_overall_split_are_the_same_for_every_top_n(rows, day
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(row, min_size=1, max_size=40), days_a=st.integers(1, 92), days_b=st.integers(1, 92),
-       top_n=st.integers(1, 6))
-def test_contributors_always_add_up_and_swapping_flips_signs(rows, days_a, days_b, top_n):
+       top_n=st.integers(1, 6), explainers=st.lists(explainer, max_size=4))
+def test_contributors_always_add_up_and_swapping_flips_signs(rows, days_a, days_b, top_n, explainers):
     aggregated = pd.DataFrame(rows)
     period_a = Period(date(2026, 7, 1), date.fromordinal(date(2026, 7, 1).toordinal() + days_a - 1), "A", "range")
     period_b = Period(date(2026, 1, 1), date.fromordinal(date(2026, 1, 1).toordinal() + days_b - 1), "B", "range")
     question = Question(text="", scope={}, period_a=period_a, period_b=period_b)
-    answer = explain_variance(aggregated, question, top_n=top_n)
+    answer = explain_variance(aggregated, question, top_n=top_n, explainers=explainers)
     check_exact(answer)
     assert len(answer.contributors) <= top_n + 1
     assert 0.0 <= answer.explained_share <= 1.0
@@ -609,10 +619,14 @@ def test_contributors_always_add_up_and_swapping_flips_signs(rows, days_a, days_
 
     swapped_frame = aggregated.assign(period=aggregated["period"].map({"a": "b", "b": "a"}))
     swapped = explain_variance(swapped_frame, dataclasses.replace(question, period_a=period_b, period_b=period_a),
-                               top_n=top_n)
+                               top_n=top_n, explainers=explainers)
     assert swapped.delta == -answer.delta
+    # What the explainers cover does not depend on which period is asked about.
+    assert swapped.explained_share == answer.explained_share
+    assert sorted((i.explainer.id, -i.amount) for i in swapped.explained_by) == \
+        sorted((i.explainer.id, i.amount) for i in answer.explained_by)
     for f, b in zip(answer.contributors, swapped.contributors, strict=True):
         assert (b.label, b.a, b.b, b.delta) == (f.label, f.b, f.a, -f.delta)
         assert (b.usage, b.rate, b.mix, b.days, b.unexplained_by_quantity) == (
             -f.usage, -f.rate, -f.mix, -f.days, -f.unexplained_by_quantity)
-        assert (b.new, b.gone) == (-f.gone, -f.new)
+        assert (b.new, b.gone, b.charge_timing) == (-f.gone, -f.new, -f.charge_timing)
