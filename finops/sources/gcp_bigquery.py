@@ -45,6 +45,9 @@ _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.:-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
 _REQUIRED = ("usage_start_time", "cost", "currency", "project.id", "service.description", "sku.id",
              "credits.amount", "labels.key", "labels.value")
 
+# How long one pull retries BigQuery's transient failures (5xx, rate limits) before giving up.
+DEFAULT_RETRY_SECONDS = 120.0
+
 CHARGE_CATEGORIES = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment", "rounding error": "Adjustment"}
 
 
@@ -61,7 +64,8 @@ class GcpBillingExport(CostConnector):
     restate_days = 3
 
     def __init__(self, table: str, *, client: bigquery.Client | None = None,
-                 label_keys: Sequence[str] | None = None, location: str | None = None) -> None:
+                 label_keys: Sequence[str] | None = None, location: str | None = None,
+                 retry_seconds: float = DEFAULT_RETRY_SECONDS) -> None:
         if not _TABLE_NAME.match(table):
             raise ValueError(f"{table!r} is not a BigQuery table name like project.dataset.gcp_billing_export_v1_X")
         self.table = table
@@ -69,22 +73,30 @@ class GcpBillingExport(CostConnector):
         self.client = client if client is not None else bigquery.Client(project=table.rsplit(".", 2)[0])
         self.label_keys = list(label_keys) if label_keys is not None else None
         self.location = location
+        # The SDK retries 5xx and rate limits for up to 10 minutes by default, then raises a
+        # RetryError; bounded here, a failing BigQuery becomes a failed run the next run retries.
+        self.retry = bigquery.DEFAULT_RETRY.with_deadline(retry_seconds)
 
     def fetch_daily(self, start: date, end: date) -> pd.DataFrame:
         """Daily cost frame for ``[start, end]``: usage/tax/adjustment rows plus their credits."""
         check_window(start, end)
         try:
-            table = self.client.get_table(self.table)
+            table = self.client.get_table(self.table, retry=self.retry)
             sql = self.daily_query(_field_paths(table.schema), ingestion_partitioned=_ingestion_partitioned(table))
             parameters = [bigquery.ScalarQueryParameter("start", "DATE", start),
                           bigquery.ScalarQueryParameter("end", "DATE", end)]
             if self.label_keys is not None:
                 parameters.append(bigquery.ArrayQueryParameter("label_keys", "STRING", self.label_keys))
             job = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=parameters),
-                                    location=self.location)
-            rows = list(job.result())
+                                    location=self.location, retry=self.retry)
+            rows = list(job.result(retry=self.retry))
         except (api_exceptions.GoogleAPICallError, auth_exceptions.GoogleAuthError) as error:
             raise SourceError(self.source, _reason(error)) from error
+        except api_exceptions.RetryError as error:  # retried until the deadline: the last error says why
+            cause = error.cause
+            reason = _reason(cause) if isinstance(cause, api_exceptions.GoogleAPICallError) else _first_line(cause)
+            raise SourceError(self.source, f"{reason} (still failing after {self.retry.deadline:g} s of retries)") \
+                from error
         return daily_frame_from_records(_records(rows), start, end)
 
     def daily_query(self, fields: Iterable[str], *, ingestion_partitioned: bool) -> str:

@@ -14,6 +14,7 @@ import boto3
 import pandas as pd
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from botocore.stub import Stubber
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
@@ -36,6 +37,7 @@ from storage.costs import CostStore
 from storage.db import Database
 from tests.finops.sources.azure_fake_server import AzureCostServer
 from tests.finops.sources.bigquery_emulator import running_emulator
+from tests.finops.sources.bigquery_failing_server import FailingBigQuery
 from tests.finops.sources.cost_file_helpers import CUR_SAMPLE, FOCUS_HEADER, focus_row, write_csv
 from tests.finops.sources.test_aws_ce import PAYER, day, group, queue, sent_requests
 from tests.finops.sources.test_azure_query import ITEMS, SCOPE, StaticToken
@@ -292,6 +294,103 @@ def test_a_bad_file_among_good_ones_writes_nothing_and_records_why(db: Database,
     (run,) = store.ingest_runs()
     assert (run.status, run.error) == ("failed", str(raised.value))
     assert run.error == f"{bad}, line 3, column 'EffectiveCost': not a number (value '3,00')"
+
+
+# --- every connector: a failed pull is recorded, changes nothing, and the next run retries it ----
+
+
+def _fails_then_retries(store: CostStore, source: str, ok: Callable[[], CostConnector],
+                        failing: Callable[[], CostConnector], first_day: date, later_day: date) -> str:
+    """A good pull, then a failing one, then a good one again on the same day: the failure is a
+    failed run with its reason and the window it asked for, the data and freshness are exactly
+    as before it, and the next run asks for that same window. Returns the failure's reason."""
+    ingest_from_connector(store, TEAMS, ok(), first_day)
+    before = (store.totals(), len(store.series()), len(store.grouped_costs(by=["series_id", "day"])),
+              freshness(store, source))
+    assert before[0]["EffectiveCost"] > 0
+
+    with pytest.raises(SourceError) as raised:
+        ingest_from_connector(store, TEAMS, failing(), later_day)
+    assert (store.totals(), len(store.series()), len(store.grouped_costs(by=["series_id", "day"])),
+            freshness(store, source)) == before
+    failed = store.ingest_runs(source, limit=1)[0]
+    assert (failed.status, failed.error, failed.rows_written) == ("failed", str(raised.value), 0)
+    assert failed.finished_at is not None and failed.period_start is not None
+
+    retried = ingest_from_connector(store, TEAMS, ok(), later_day)
+    assert (retried.start, retried.end) == (failed.period_start, failed.period_end)
+    assert store.totals() == before[0]   # the provider served the same costs again
+    assert [r.status for r in store.ingest_runs(source)] == ["ok", "failed", "ok"]
+    assert freshness(store, source).complete_through >= before[3].complete_through
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(("code", "status", "reason"), [
+    ("ExpiredTokenException", 400, "AWS rejected the credentials (ExpiredTokenException)"),
+    ("LimitExceededException", 400, "AWS throttled Cost Explorer (LimitExceededException); the next run retries"),
+    ("InternalServerError", 500, "Cost Explorer failed on AWS's side (HTTP 500 InternalServerError); "
+                                 "the next run retries"),
+])
+def test_a_failing_cost_explorer_pull_is_recorded_changes_nothing_and_is_retried(db: Database, code, status, reason):
+    store = CostStore(db)
+    with mock_aws():
+        client = boto3.client("ce", region_name="us-east-1")
+        failing_client = boto3.client("ce", region_name="us-east-1")
+        stub = Stubber(failing_client)
+        stub.add_client_error("get_cost_and_usage", service_error_code=code, http_status_code=status)
+        stub.activate()
+        served = ce_results({"2026-10-01": ("10.00", "9.00"), "2026-10-02": ("11.00", "10.00")})
+        queue(*served, *served)   # the first pull and the retry
+        error = _fails_then_retries(store, f"aws-ce:{PAYER}", lambda: AwsCostExplorer(PAYER, client=client),
+                                    lambda: AwsCostExplorer(PAYER, client=failing_client),
+                                    date(2026, 10, 3), date(2026, 10, 9))
+    assert error == f"aws-ce:{PAYER}: {reason}"
+    assert effective(store) == Decimal("19")
+
+
+@pytest.mark.parametrize(("code", "status", "reason"), [
+    ("ExpiredToken", 400, "AWS rejected the credentials (ExpiredToken)"),
+    ("SlowDown", 503, "AWS throttled S3 (SlowDown); the next run retries"),
+    ("InternalError", 500, "S3 failed on AWS's side (HTTP 500 InternalError); the next run retries"),
+])
+def test_a_failing_s3_export_pull_is_recorded_changes_nothing_and_is_retried(db: Database, code, status, reason):
+    store = CostStore(db)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="acme-billing")
+        s3.put_object(Bucket="acme-billing", Key="cur/acme/20231101-20231201/acme-1.csv.gz",
+                      Body=gzip.compress(CUR_SAMPLE.read_bytes()))
+        failing_client = boto3.client("s3", region_name="us-east-1")
+        stub = Stubber(failing_client)
+        stub.add_client_error("list_objects_v2", service_error_code=code, http_status_code=status)
+        stub.activate()
+        error = _fails_then_retries(store, "aws-cur:s3://acme-billing/cur/acme",
+                                    lambda: AwsS3Export("acme-billing", "cur/acme", client=s3),
+                                    lambda: AwsS3Export("acme-billing", "cur/acme", client=failing_client),
+                                    date(2023, 11, 16), date(2023, 11, 20))
+    assert error == f"aws-cur:s3://acme-billing/cur/acme: {reason}"
+    assert cents(billed(store)) == Decimal("1.68")
+
+
+@pytest.mark.parametrize(("status", "reason", "expected"), [
+    # On a 401 the client refreshes its credentials; credentials that cannot be refreshed fail so.
+    (401, "authError", "Google rejected the credentials (InvalidOperation: Anonymous credentials cannot be "),
+    (503, "backendError", "BigQuery failed on Google's side (503 "),
+    (429, "rateLimitExceeded", "BigQuery throttled the query (429 "),
+])
+def test_a_failing_bigquery_pull_is_recorded_changes_nothing_and_is_retried(db: Database, bigquery_client,
+                                                                            status, reason, expected):
+    store = CostStore(db)
+    with FailingBigQuery(status, reason, "Request failed") as url:
+        failing_client = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(),
+                                         client_options=ClientOptions(api_endpoint=url))
+        error = _fails_then_retries(store, f"gcp:{STANDARD}",
+                                    lambda: GcpBillingExport(STANDARD, client=bigquery_client),
+                                    lambda: GcpBillingExport(STANDARD, client=failing_client, retry_seconds=1),
+                                    date(2024, 5, 4), date(2024, 5, 6))
+    assert error.startswith(f"gcp:{STANDARD}: {expected}")
+    # 5xx and rate limits are retried within the pull (up to retry_seconds) before it fails.
+    assert error.endswith("(still failing after 1 s of retries)") == (status != 401)
 
 
 # --- schedule -----------------------------------------------------------------------------------
