@@ -17,6 +17,7 @@ import math
 import textwrap
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from bot.charts import COLORS, new_figure, to_png, usd_axis
 from finops.money import format_usd
@@ -40,6 +41,11 @@ def _axis_label(text: str) -> str:
 def _plain(text: str) -> str:
     """``text`` as matplotlib should print it: two "$" would otherwise start and end a formula."""
     return text.replace("$", r"\$")
+
+
+def _tick(value: float, _position: object) -> str:
+    """A y tick in whole dollars, the sign first as in the answer: -$200, not $-200."""
+    return f"-${-value:,.0f}" if round(value) < 0 else f"${abs(value):,.0f}"
 
 
 def worth_charting(answer: VarianceAnswer) -> bool:
@@ -74,9 +80,12 @@ def waterfall_figure(answer: VarianceAnswer) -> Figure:
 
     def total_bar(x: int, total: float) -> None:
         # A bar drawn from 0 is cut at the axis' bottom when it is truncated: its value is on it.
+        # A negative total (credits above spend) hangs below $0: its value goes under it.
         axes.bar(x, total, color=COLORS["total"])
-        axes.annotate(format_usd(total), (x, max(total, bottom)), ha="center", va="bottom", fontsize=7,
-                      xytext=(0, 2), textcoords="offset points", fontweight="bold")
+        below = total < 0
+        axes.annotate(format_usd(total), (x, total if below else max(total, bottom)), ha="center",
+                      va="top" if below else "bottom", fontsize=7, xytext=(0, -2 if below else 2),
+                      textcoords="offset points", fontweight="bold")
 
     total_bar(0, float(answer.total_b))
     for i, contributor in enumerate(contributors, start=1):
@@ -89,6 +98,7 @@ def waterfall_figure(answer: VarianceAnswer) -> Figure:
     axes.set_xticks(range(end + 1), [_plain(_axis_label(label)) for label in labels], fontsize=7, rotation=30,
                     ha="right")
     usd_axis(axes)
+    axes.yaxis.set_major_formatter(FuncFormatter(_tick))
     axes.set_ylim(bottom, top)
     if truncated:
         # Two slanted strokes across the bottom of the y axis: the conventional "axis break".

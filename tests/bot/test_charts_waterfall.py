@@ -59,3 +59,18 @@ def test_a_chart_only_when_something_moved() -> None:
     assert worth_charting(answer_for(1.0, 2.0))
     assert not worth_charting(answer_for(5.0, 5.0))
     assert waterfall_chart(answer_for(1.0, 2.0)).startswith(b"\x89PNG")
+
+
+def test_a_net_credit_total_hangs_below_zero_with_its_value_under_it() -> None:
+    # Credits above spend in Q2: -$310.00, then $465.00 in Q3.
+    figure = waterfall_figure(answer_for(-310.0, 465.0))
+    try:
+        axes = figure.axes[0]
+        assert texts(figure) == ["-$310.00", "+$775.00", "$465.00"]
+        first = axes.texts[0]
+        assert (first.xy, first.get_va()) == ((0, -310.0), "top")
+        assert axes.get_ylim()[0] < -310.0
+        ticks = axes.yaxis.get_major_formatter()
+        assert [ticks(v, None) for v in (-400.0, -0.2, 0.0, 1200.0)] == ["-$400", "$0", "$0", "$1,200"]
+    finally:
+        plt.close(figure)
