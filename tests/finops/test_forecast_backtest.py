@@ -71,7 +71,7 @@ def test_misses_name_the_target_and_the_figure(backtest) -> None:
 def test_the_full_run_exits_1_when_a_target_is_missed(backtest, monkeypatch, capsys, met) -> None:
     frame = results(rows_for(1020.0, 1100.0 if met else 1000.0, 5))
     monkeypatch.setattr(backtest, "load_anomaly_bench", lambda directory=None: "bench")
-    monkeypatch.setattr(backtest, "synthetic_history", lambda seed=7: f"seed {seed}")
+    monkeypatch.setattr(backtest, "synthetic_history", lambda seed=7, anomalies=True: f"seed {seed}")
     monkeypatch.setattr(backtest, "run", lambda name, daily, **kwargs: frame)
     assert backtest.main(["--seeds", "3"]) == (0 if met else 1)
     out = capsys.readouterr().out
