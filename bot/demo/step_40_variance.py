@@ -43,7 +43,8 @@ def reading(answer: VarianceAnswer) -> list[str]:
     lines = []
     by_usage = max(answer.contributors, key=lambda c: abs(c.usage), default=None)
     if by_usage is not None and by_usage.usage:
-        lines.append(f"{by_usage.label}: usage {format_usd(by_usage.usage, signed=True)} (more was used)")
+        more = "more" if by_usage.usage > 0 else "less"
+        lines.append(f"{by_usage.label}: usage {format_usd(by_usage.usage, signed=True)} ({more} was used)")
     by_rate = max(answer.contributors, key=lambda c: abs(c.rate), default=None)
     if by_rate is not None and by_rate.rate:
         lines.append(f"{by_rate.label}: rate {format_usd(by_rate.rate, signed=True)} (the same use cost more per unit)"
