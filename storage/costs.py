@@ -157,6 +157,8 @@ def _to_micros(values: pd.Series) -> np.ndarray:
 
 _TEXT_COLUMNS = (*model.DIMENSIONS, *model.OWNERSHIP)
 _ALLOCATION_STATE = "teams"
+# Days per block of a lean scan on SQLite (bounds the text one query returns: ~20 bytes a row).
+_LEAN_BLOCK_DAYS = 64
 # SQLite's historical default limit of bound parameters per statement (newer builds allow more).
 _SQLITE_MAX_PARAMETERS = 999
 
@@ -622,13 +624,13 @@ class CostStore:
         several sources are not summed (sum them by day and series for totals).
 
         For scans of the whole store (anomaly detection reads every series for most of a year):
-        the rows are read as three integers (day number, series id, micros) and each series' text
-        is attached by code, so no text is read, grouped or made into Python objects per row.
+        the rows are read as three integers (day number, series id, micros; PostgreSQL by COPY,
+        SQLite as blocks of numbers parsed by numpy) and each series' text is attached by code,
+        so no dimension text is read or grouped and no Python object is made per row.
         """
         names = {column: SERIES_COLUMNS[resolve_dimension(column)] for column in columns}
         series_t = CostSeries.__table__  # type: ignore[attr-defined]
         with self.db.engine.connect() as conn:
-            series = conn.execute(select(series_t.c.id, *(series_t.c[n] for n in names.values()))).fetchall()
             raw = conn.connection.driver_connection
             micros = MONEY_COLUMNS[money]
             if self.db.dialect == "postgresql":
@@ -641,13 +643,32 @@ class CostStore:
                 buffer.seek(0)
                 table = (pd.read_csv(buffer, sep="\t", header=None, dtype=np.int64).to_numpy()
                          if buffer.getbuffer().nbytes else np.zeros((0, 3), dtype=np.int64))
-            else:  # SQLite stores days as 'YYYY-MM-DD': numbered in SQL, fetched in blocks of integers
-                cursor = raw.execute(f"SELECT CAST(julianday(day) - 2440587.5 AS INTEGER), series_id, {micros} "
-                                     "FROM cost_daily WHERE day >= ? AND day <= ?", (start.isoformat(), end.isoformat()))
+            else:
+                # SQLite has no bulk export and its driver makes a tuple of Python ints per row
+                # (~2 us a row); so each block of days comes back as one text of numbers, joined
+                # in SQL and parsed by numpy in C (2-3x faster). Days are stored as 'YYYY-MM-DD'
+                # and numbered in SQL.
                 blocks = []
-                while block := cursor.fetchmany(250_000):
-                    blocks.append(np.array(block, dtype=np.int64))
+                day = start
+                began = not raw.in_transaction
+                if began:  # one snapshot for every block (an ingest may commit between them)
+                    raw.execute("BEGIN")
+                try:
+                    while day <= end:
+                        last = min(end, day + timedelta(days=_LEAN_BLOCK_DAYS - 1))
+                        (text,) = raw.execute(
+                            "SELECT group_concat(CAST(julianday(day) - 2440587.5 AS INTEGER) || ',' || series_id "
+                            f"|| ',' || {micros}, ',') FROM cost_daily WHERE day >= ? AND day <= ?",
+                            (day.isoformat(), last.isoformat())).fetchone()
+                        if text:
+                            blocks.append(np.fromstring(text, dtype=np.int64, sep=",").reshape(-1, 3))
+                        day = last + timedelta(days=1)
+                finally:
+                    if began:
+                        raw.rollback()
                 table = np.concatenate(blocks) if blocks else np.zeros((0, 3), dtype=np.int64)
+            # after the rows: series are only ever added, so every series a row names is there
+            series = conn.execute(select(series_t.c.id, *(series_t.c[n] for n in names.values()))).fetchall()
         ids = np.array([row[0] for row in series], dtype=np.int64)
         position = np.full(int(ids.max()) + 1 if ids.size else 1, -1, dtype=np.int64)
         position[ids] = np.arange(ids.size)
