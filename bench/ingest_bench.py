@@ -177,7 +177,7 @@ def floor(path: str, *, dictionary: bool = False) -> dict[str, float]:
     plan = focus_files.plan(columns, file=path)
     if path.endswith(".parquet"):
         schema = pq.read_schema(path)
-        texts = [name for name in plan.texts if pa.types.is_string(schema.field(name).type)]
+        texts = [name for name in (*plan.texts, *plan.nested) if pa.types.is_string(schema.field(name).type)]
         table = pq.read_table(path, columns=list(plan.columns), read_dictionary=texts if dictionary else None)
         if dictionary:
             table = table.unify_dictionaries()  # each row group has its own; the group-by needs one

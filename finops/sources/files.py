@@ -254,9 +254,10 @@ def _rechunk(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.
 
 def _parquet_chunks(path: Path, plan: ReadPlan, chunk_rows: int) -> Iterator[tuple[int, pa.Table]]:
     schema = pq.read_schema(path)
-    # Text columns are read in Parquet's dictionary encoding: a few thousand distinct values
-    # repeated a million times are then codes already, instead of strings to hash again.
-    texts = [name for name in plan.texts if name in schema.names
+    # Text columns (and tags or credits stored as JSON text) are read in Parquet's dictionary
+    # encoding: a few thousand distinct values repeated a million times are then codes already,
+    # instead of strings to decode and hash again.
+    texts = [name for name in (*plan.texts, *plan.nested) if name in schema.names
              and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))]
     source = pq.ParquetFile(path, read_dictionary=texts)
     top = set(source.schema_arrow.names)

@@ -152,14 +152,25 @@ def test_parquet_text_read_in_its_dictionary_encoding_matches_the_csv_across_row
     for i, row in enumerate(rows):
         row[5] = [None, "NULL", "", "eu-west-1", f"region-{i // 100}"][i % 5]   # RegionId
         row[11] = None if i % 7 == 0 else row[11]                               # ConsumedUnit
+        row[12] = [None, "NULL", "{}", '{"team":"a"}', '{"env":"p","team":"b"}', '{"team": "b", "env": "p"}',
+                   f'{{"team":"t{i // 100}"}}'][i % 7]                               # Tags, as JSON text
     plain = write_csv(tmp_path / "a.csv", FOCUS_HEADER, [["" if v is None else v for v in r] for r in rows])
     parquet = tmp_path / "b.parquet"
     pq.write_table(pa.table({c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(FOCUS_HEADER)}),
                    parquet, row_group_size=64)
     expected = read_daily_costs([plain])
     assert set(expected["RegionId"]) == {"", "eu-west-1", "region-0", "region-1", "region-2"}
+    assert set(expected["Tags"]) == {"", '{"team":"a"}', '{"env":"p","team":"b"}', '{"team":"t0"}',
+                                     '{"team":"t1"}', '{"team":"t2"}'}
     for chunk_rows in (50, 100, 1_000):
         pd.testing.assert_frame_equal(read_daily_costs([parquet], chunk_rows=chunk_rows), expected)
+
+    rows[150][12] = "team=payments"   # a bad value read through the dictionary is named by its row
+    pq.write_table(pa.table({c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(FOCUS_HEADER)}),
+                   parquet, row_group_size=64)
+    with pytest.raises(InputError) as caught:
+        read_daily_costs([parquet], chunk_rows=100)
+    assert (caught.value.line, caught.value.column, caught.value.value) == (151, "Tags", "team=payments")
 
 
 def test_a_directory_means_every_supported_file_in_it_sorted_and_recursive(tmp_path):
