@@ -14,7 +14,7 @@ import boto3
 import pandas as pd
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from botocore.stub import Stubber
+from botocore.config import Config
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
@@ -37,8 +37,8 @@ from storage.costs import CostStore
 from storage.db import Database
 from tests.finops.sources.azure_fake_server import AzureCostServer
 from tests.finops.sources.bigquery_emulator import running_emulator
-from tests.finops.sources.bigquery_failing_server import FailingBigQuery
 from tests.finops.sources.cost_file_helpers import CUR_SAMPLE, FOCUS_HEADER, focus_row, write_csv
+from tests.finops.sources.failing_endpoints import failing_bigquery, failing_cost_explorer, failing_s3
 from tests.finops.sources.test_aws_ce import PAYER, day, group, queue, sent_requests
 from tests.finops.sources.test_azure_query import ITEMS, SCOPE, StaticToken
 from tests.finops.sources.test_azure_query import connector as azure_connector
@@ -297,6 +297,8 @@ def test_a_bad_file_among_good_ones_writes_nothing_and_records_why(db: Database,
 
 
 # --- every connector: a failed pull is recorded, changes nothing, and the next run retries it ----
+# The good pulls go to the local peers; the failing ones to a local endpoint answering as the
+# provider's API answers errors (tests/finops/sources/failing_endpoints.py).
 
 
 def _fails_then_retries(store: CostStore, source: str, ok: Callable[[], CostConnector],
@@ -325,6 +327,12 @@ def _fails_then_retries(store: CostStore, source: str, ok: Callable[[], CostConn
     return str(raised.value)
 
 
+def _aws_client(service: str, url: str):
+    """A boto3 client of the real SDK pointed at a local endpoint (one attempt: the failure is the point)."""
+    return boto3.client(service, region_name="us-east-1", endpoint_url=url, aws_access_key_id="x",
+                        aws_secret_access_key="y", config=Config(retries={"mode": "standard", "max_attempts": 1}))
+
+
 @pytest.mark.parametrize(("code", "status", "reason"), [
     ("ExpiredTokenException", 400, "AWS rejected the credentials (ExpiredTokenException)"),
     ("LimitExceededException", 400, "AWS throttled Cost Explorer (LimitExceededException); the next run retries"),
@@ -333,16 +341,12 @@ def _fails_then_retries(store: CostStore, source: str, ok: Callable[[], CostConn
 ])
 def test_a_failing_cost_explorer_pull_is_recorded_changes_nothing_and_is_retried(db: Database, code, status, reason):
     store = CostStore(db)
-    with mock_aws():
+    with mock_aws(), failing_cost_explorer(status, code, "Request failed") as url:
         client = boto3.client("ce", region_name="us-east-1")
-        failing_client = boto3.client("ce", region_name="us-east-1")
-        stub = Stubber(failing_client)
-        stub.add_client_error("get_cost_and_usage", service_error_code=code, http_status_code=status)
-        stub.activate()
         served = ce_results({"2026-10-01": ("10.00", "9.00"), "2026-10-02": ("11.00", "10.00")})
         queue(*served, *served)   # the first pull and the retry
         error = _fails_then_retries(store, f"aws-ce:{PAYER}", lambda: AwsCostExplorer(PAYER, client=client),
-                                    lambda: AwsCostExplorer(PAYER, client=failing_client),
+                                    lambda: AwsCostExplorer(PAYER, client=_aws_client("ce", url)),
                                     date(2026, 10, 3), date(2026, 10, 9))
     assert error == f"aws-ce:{PAYER}: {reason}"
     assert effective(store) == Decimal("19")
@@ -355,18 +359,14 @@ def test_a_failing_cost_explorer_pull_is_recorded_changes_nothing_and_is_retried
 ])
 def test_a_failing_s3_export_pull_is_recorded_changes_nothing_and_is_retried(db: Database, code, status, reason):
     store = CostStore(db)
-    with mock_aws():
+    with mock_aws(), failing_s3(status, code, "Request failed") as url:
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="acme-billing")
         s3.put_object(Bucket="acme-billing", Key="cur/acme/20231101-20231201/acme-1.csv.gz",
                       Body=gzip.compress(CUR_SAMPLE.read_bytes()))
-        failing_client = boto3.client("s3", region_name="us-east-1")
-        stub = Stubber(failing_client)
-        stub.add_client_error("list_objects_v2", service_error_code=code, http_status_code=status)
-        stub.activate()
         error = _fails_then_retries(store, "aws-cur:s3://acme-billing/cur/acme",
                                     lambda: AwsS3Export("acme-billing", "cur/acme", client=s3),
-                                    lambda: AwsS3Export("acme-billing", "cur/acme", client=failing_client),
+                                    lambda: AwsS3Export("acme-billing", "cur/acme", client=_aws_client("s3", url)),
                                     date(2023, 11, 16), date(2023, 11, 20))
     assert error == f"aws-cur:s3://acme-billing/cur/acme: {reason}"
     assert cents(billed(store)) == Decimal("1.68")
@@ -381,7 +381,7 @@ def test_a_failing_s3_export_pull_is_recorded_changes_nothing_and_is_retried(db:
 def test_a_failing_bigquery_pull_is_recorded_changes_nothing_and_is_retried(db: Database, bigquery_client,
                                                                             status, reason, expected):
     store = CostStore(db)
-    with FailingBigQuery(status, reason, "Request failed") as url:
+    with failing_bigquery(status, reason, "Request failed") as url:
         failing_client = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(),
                                          client_options=ClientOptions(api_endpoint=url))
         error = _fails_then_retries(store, f"gcp:{STANDARD}",

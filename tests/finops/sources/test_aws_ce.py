@@ -1,4 +1,5 @@
-"""AWS Cost Explorer connector against moto's Cost Explorer (results queue) and botocore's Stubber."""
+"""AWS Cost Explorer connector against moto's Cost Explorer (results queue), and its failures against a
+local endpoint answering as Cost Explorer answers errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal
 import boto3
 import pytest
 import requests
-from botocore.stub import Stubber
+from botocore.config import Config
 from moto import mock_aws
 from moto.ce.models import ce_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -17,6 +18,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from finops.money import cents
 from finops.sources.aws_ce import AwsCostExplorer
 from finops.sources.connector import SourceError
+from tests.finops.sources.failing_endpoints import failing_cost_explorer
 
 QUEUE_URL = "http://motoapi.amazonaws.com/moto-api/static/ce/cost-and-usage-results"
 PAYER = "999900001111"
@@ -195,20 +197,22 @@ def test_window_reopens_the_month_to_date_but_not_closed_months():
     ("ServiceUnavailable", 503, "Cost Explorer failed on AWS's side (HTTP 503 ServiceUnavailable); the next run retries"),
 ])
 def test_failures_raise_a_source_error_naming_the_source_and_reason(code, status, reason):
-    client = boto3.client("ce", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stub:
-        stub.add_client_error("get_cost_and_usage", service_error_code=code, service_message="no",
-                              http_status_code=status)
+    with failing_cost_explorer(status, code, "no") as url:
         with pytest.raises(SourceError) as raised:
-            AwsCostExplorer(PAYER, client=client).fetch_daily(date(2026, 10, 1), date(2026, 10, 3))
+            AwsCostExplorer(PAYER, client=_client(url)).fetch_daily(date(2026, 10, 1), date(2026, 10, 3))
     assert str(raised.value) == f"aws-ce:{PAYER}: {reason}"
     assert raised.value.source == f"aws-ce:{PAYER}"
 
 
 def test_a_failure_on_a_later_page_raises_instead_of_returning_part_of_the_data():
-    client = boto3.client("ce", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stub:
-        stub.add_response("get_cost_and_usage", OWNERS_PAGE_1)
-        stub.add_client_error("get_cost_and_usage", service_error_code="ThrottlingException", http_status_code=400)
+    with failing_cost_explorer(400, "ThrottlingException", "Rate exceeded", pages_first=[OWNERS_PAGE_1]) as url:
+        connector = AwsCostExplorer(PAYER, client=_client(url))
         with pytest.raises(SourceError, match="ThrottlingException"):
-            AwsCostExplorer(PAYER, client=client).fetch_daily(date(2026, 10, 1), date(2026, 10, 3))
+            connector.fetch_daily(date(2026, 10, 1), date(2026, 10, 3))
+    assert connector.requests_made == 2
+
+
+def _client(url: str):
+    """The real boto3 client pointed at a local endpoint answering as Cost Explorer answers errors."""
+    return boto3.client("ce", region_name="us-east-1", endpoint_url=url, aws_access_key_id="x",
+                        aws_secret_access_key="y", config=Config(retries={"mode": "standard", "max_attempts": 1}))
