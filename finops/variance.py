@@ -1004,7 +1004,8 @@ def summary_lines(answer: VarianceAnswer, *, contributors: int = 3) -> list[str]
         lines.append(f"{c.label}: {format_usd(c.delta, signed=True)}" + (f" ({split})" if split else ""))
     if len(moving) > contributors:
         rest = sum((c.delta for c in moving[contributors:]), Decimal(0))
-        lines.append(f"{len(moving) - contributors} more lines: {format_usd(rest, signed=True)}")
+        more = len(moving) - contributors
+        lines.append(f"{more} more line{'s' if more != 1 else ''}: {format_usd(rest, signed=True)}")
     for item in answer.explained_by:
         if not item.amount:
             continue

@@ -173,6 +173,9 @@ def test_new_and_gone_services():
     assert (unchanged.label, unchanged.delta, unchanged.a) == ("payments / 1 other service", D("0.00"), D("1550.00"))
     assert summary_lines(answer)[1:3] == ["payments / Amazon SageMaker: +$620.00 (new spend +$620.00)",
                                           "payments / Amazon S3: -$310.00 (spend gone -$310.00)"]
+    # One line shown, the other moving one counted: "1 more line".
+    assert summary_lines(answer, contributors=1)[1:] == ["payments / Amazon SageMaker: +$620.00 (new spend +$620.00)",
+                                                         "1 more line: -$310.00"]
 
 
 def test_spend_that_nets_to_nothing_in_one_period_is_new_spend_not_a_price_change():
