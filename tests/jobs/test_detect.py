@@ -404,3 +404,16 @@ def test_a_run_after_missed_days_detects_each_of_them_once(sqlite_db, fake_slack
         assert "+$16,000.00 (+160%) so far" in edited["text"]
     finally:
         bot.stop()
+
+
+def test_missed_days_start_after_the_last_finished_run_and_go_back_at_most_run_days() -> None:
+    from finops.anomalies import RUN_DAYS
+    from jobs.detect import missed_since
+
+    today = date(2026, 11, 20)
+    assert missed_since(None, today) == today  # a first run learns the history instead
+    assert missed_since(today, today) == today  # the same day again
+    assert missed_since(date(2026, 11, 25), today) == today  # an earlier day re-run by hand
+    assert missed_since(date(2026, 11, 19), today) == today  # no day missed
+    assert missed_since(date(2026, 11, 10), today) == date(2026, 11, 11)
+    assert RUN_DAYS == 56 and missed_since(date(2026, 6, 1), today) == date(2026, 9, 25)  # 56 days back at most
