@@ -187,7 +187,11 @@ def variance_message(answer: VarianceAnswer, *, page: int = 1, chart_note: str |
     explained = _explained_lines(answer)
     if explained:
         blocks.append(_section("*Explained by*\n" + "\n".join(explained)))
-    context = [f"metric: {q.metric}", f"explained: {answer.explained_share * 100:.0f} % of the movement"]
+    context = [f"metric: {q.metric}"]
+    if page == 1:
+        # The share counts the "other" line as unnamed: a later page, computed with more lines, would
+        # show another figure for the same question. The first page's is the answer's.
+        context.append(f"explained: {answer.explained_share * 100:.0f} % of the movement")
     if q.note:
         context.insert(0, escape(q.note))
     if chart_note:
