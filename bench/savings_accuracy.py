@@ -30,11 +30,12 @@ Kinds of scope:
 Truth = the noise-free counterfactual minus the noise-free actual, averaged over the after window.
 Each finding's estimate is the planned saving × U(0.85, 1.15) (estimates are imperfect).
 
-Compared, in the same run: ``verify_saving`` (trend, weekday factors, the control as far as the
-scope is measured to follow it, significance gate), the same without the control, the same with
-the control applied in proportion (elasticity fixed at 1: the scope assumed to move with the
-whole org, as costbot did before), and the naive before/after comparison (mean of the after
-window − mean of the baseline window, verified when ≥ 80 % of the estimate). Then the monthly
+Compared, in the same run: ``verify_saving`` (trend, weekday factors, the control's steps as far
+as the scope is measured to step with them, significance, hold and cautious-reading gates), the
+same without the control, the same with the control's daily cost applied in proportion
+(elasticity fixed at 1: the scope assumed to move with the whole org, as costbot did at first),
+and the naive before/after comparison (mean of the after window − mean of the baseline window,
+verified when ≥ 80 % of the estimate). Then the monthly
 re-check, 60 days after the after window: kept changes should not regress, rolled-back ones
 should. The full run exits 1 when ``ours`` misses a target (--smoke: 0 unless it crashes).
 

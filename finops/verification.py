@@ -26,11 +26,12 @@
      traffic measures a high elasticity on them, and then passed on any step of the total,
      whatever caused it (an unchanged scope "saved" another team's launch on its
      implementation day). A step of the control *across the implementation day* cannot be seen
-     in the scope at all (its own step there is the finding's): the expected cost follows it at
-     e, and a cautious reading takes it the way that credits the finding less (a rise left out,
-     a drop followed at e, or in proportion when nothing measured e); verified needs both
-     readings to reach the threshold, so nothing the rest of the org does that day can verify
-     an unchanged scope;
+     in the scope at all (its own step there is the finding's), and a measured e can be fooled
+     (a rollback two days after another team's launch reads as following it). So a cautious
+     reading takes every step of the control the way that credits the finding less: a rise at
+     the lowest elasticity the measurement allows (left out across the implementation day), a
+     drop at the highest (up to 1; 1 when nothing measured e). Verified needs both readings to
+     pass; the figure reported is the first;
   2. weekly seasonality: multiplicative weekday factors (median ratio to the trend line per
      weekday, normalised to average 1 over the baseline), fitted jointly with the trend;
   3. trend: Theil-Sen line (median of pairwise slopes; robust to a few odd days) through the
@@ -46,13 +47,13 @@
 - **Outcome.** ``verified`` when realized ≥ ``verified_share`` × estimate, realized is at least
   three standard errors above zero (a saving lost in the scope's day-to-day noise is not
   evidence), and the saving holds to the end: over the after window's last week (its second half
-  when shorter than two weeks) it still reaches half of ``verified_share`` × estimate (a change
-  rolled back mid-window fails this), and the cautious reading of a control step on the
-  implementation day reaches the threshold too; otherwise ``not_realized``, for a finance approver to look
-  at. The standard error
-  comes from the robust spread (1.4826 × MAD / √2) of the baseline's same-weekday week-over-week
-  changes, inflated for their lag-1 autocorrelation ((1+ρ)/(1−ρ)), through both window means
-  and the trend's extrapolation.
+  when shorter than two weeks) it still reaches half of ``verified_share`` × estimate, and it did
+  not fall below half of the first week's saving by more than HOLD_Z standard errors (a change
+  rolled back mid-window fails one or the other); and the cautious reading of the control's
+  steps (1.) passes the same share and hold tests. Otherwise ``not_realized``, for a finance
+  approver to look at. The standard error comes from the robust spread (1.4826 × MAD / √2) of
+  the baseline's same-weekday week-over-week changes, inflated for their lag-1 autocorrelation
+  ((1+ρ)/(1−ρ)), through both window means and the trend's extrapolation.
 
 Daily series: index = day, value = the scope's daily cost. Days up to ``as_of`` (the last day with
 complete data) that are absent from the series count as $0: a deleted resource leaves no rows.
@@ -78,6 +79,10 @@ SIGNIFICANCE_Z = 3.0  # realized must exceed this many standard errors to count 
 # Over the after window's last week the saving must still reach this share of the threshold; half,
 # because one week is about 1.4x noisier than two and a real saving should not fail on that alone.
 HOLD_SHARE = 0.5
+# ... and it must not fall off: the after window's last week saving less than half of its first
+# week's, by more than HOLD_Z standard errors of that difference, is a change undone (or eroding),
+# not noise (half: a slowly drifting saving, or a model that fits it only roughly, is not a fall).
+HOLD_Z = 2.5
 MIN_BASELINE_DAYS = 14  # two whole weeks: the least that separates a weekday pattern from a trend
 _MAX_AUTOCORRELATION = 0.9  # caps the variance inflation at 19x when residuals are one long drift
 _FACTOR_ITERATIONS = 8  # a median fixed point can cycle on noisy data; it settles in 2-4 otherwise
@@ -87,6 +92,10 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # noise passes for co-movement about once in 160 scopes, and even then it cannot verify a finding on
 # its own (the elasticity's own error joins the realized saving's standard error).
 CONTROL_Z = 2.5
+# The cautious reading follows the control's rises at the measured elasticity less this many
+# standard errors (at least 0) and its drops at it plus as many (at most 1): the bounds the
+# measurement leaves plausible, at the bar that decides the elasticity is clear at all.
+CAUTIOUS_Z = CONTROL_Z
 MIN_ELASTICITY = 0.05  # following less than 5 % of the control's moves is not following it
 MIN_CONTROL_DAYS = 21  # days with cost in the windows: fewer cannot measure the elasticity
 MAX_ELASTICITY = 1.5  # a scope swinging more than 1.5x its control's moves is noise, not a driver
@@ -167,9 +176,10 @@ class VerificationResult:
     ``trend_effect`` how much it moved the expected level from the baseline to the after window;
     ``control_change`` how much the control's daily cost moved between the windows (None
     without a control); ``control`` how much the scope was measured to follow it.
-    ``cautious_monthly``: the saving when the control's step across the implementation day is
-    read the way that credits the finding less (None when there was no such step); it must reach
-    the threshold too.
+    ``first_days_monthly``: the saving over the after window's first week; ``fell_off`` when the
+    last week's fell below half of it, beyond noise (a rollback). ``cautious_monthly``: the saving
+    with the control's steps read the way that credits the finding less (None when that changes
+    nothing); it must reach the threshold and hold too.
     """
 
     outcome: FindingState
@@ -189,6 +199,8 @@ class VerificationResult:
     control: ControlEffect
     series: pd.DataFrame
     cautious_monthly: float | None = None
+    first_days_monthly: float | None = None
+    fell_off: bool = False
 
     @property
     def realized_daily(self) -> float:
@@ -214,13 +226,15 @@ class VerificationResult:
                 why = f" (needs {format_usd(self.threshold_monthly)}/month)"
             elif not self.significant:
                 why = f" (within the scope's day-to-day noise, ±{format_usd(self.standard_error_monthly)}/month)"
-            elif self.final_days_monthly < HOLD_SHARE * self.threshold_monthly:
+            elif self.final_days_monthly < HOLD_SHARE * self.threshold_monthly or self.fell_off:
+                first = (f", after {format_usd(self.first_days_monthly)}/month over its first week"
+                         if self.fell_off and self.first_days_monthly is not None else "")
                 why = (f" (did not hold: {format_usd(self.final_days_monthly)}/month over "
-                       f"{self.final_days.start}..{self.final_days.end})")
-            elif self.cautious_monthly is not None and self.control.gap_jump is not None:
-                reading = "shared" if self.control.gap_jump < 0 else "did not share"
-                why = (f" (the rest of the org moved {float(np.expm1(self.control.gap_jump)):+.0%} on the "
-                       f"implementation day; if the scope {reading} that, "
+                       f"{self.final_days.start}..{self.final_days.end}{first})")
+            elif self.cautious_monthly is not None:
+                moved = ("" if self.control.gap_jump is None else f"the rest of the org moved "
+                         f"{float(np.expm1(self.control.gap_jump)):+.0%} on the implementation day; ")
+                why = (f" ({moved}read the way that credits the finding less, "
                        f"{format_usd(self.cautious_monthly)}/month)")
         return (f"{self.outcome}: realized {format_usd(self.realized_monthly)}/month, {share:.0%} of the "
                 f"{format_usd(self.estimate_monthly)}/month estimate{why}; expected "
@@ -243,6 +257,8 @@ class VerificationResult:
             "significant": self.significant,
             "final_days": self.final_days.to_dict(),
             "final_days_monthly": float(cents(self.final_days_monthly)),
+            "first_days_monthly": None if self.first_days_monthly is None else float(cents(self.first_days_monthly)),
+            "fell_off": self.fell_off,
             "baseline": self.baseline.to_dict(),
             "after": self.after.to_dict(),
             "expected_daily_after": float(cents(self.expected_daily_after)),
@@ -331,6 +347,13 @@ class _BaselineFit:
 
     def expected(self, days: pd.DatetimeIndex, control: np.ndarray) -> np.ndarray:
         return self.level(days) * self.weekday_factors[days.day_of_week] * control
+
+    def difference_error_daily(self, first: np.ndarray, last: np.ndarray) -> float:
+        """Standard error of the difference between two runs' mean daily cost (noise only: the
+        same fit's expected cost is on both sides), from the baseline's relative noise."""
+        inflation = (1 + self.autocorrelation) / (1 - self.autocorrelation)
+        return float(self.sigma * np.sqrt(inflation * (float(first.mean()) ** 2 / len(first)
+                                                       + float(last.mean()) ** 2 / len(last))))
 
     def standard_error_daily(self, expected_mean: float, actual_mean: float, after_days: pd.DatetimeIndex) -> float:
         """Standard error of (mean expected − mean actual), from the baseline's residual noise."""
@@ -485,6 +508,7 @@ class _ControlLevels:
 
     levels: np.ndarray
     steps: tuple[tuple[date, float], ...]
+    cuts: tuple[int, ...]  # where each step starts (index into the windows' days)
     gap: int
     gap_jump: float  # level change across the gap, clear or not
     gap_clear: bool
@@ -537,7 +561,7 @@ def _control_levels(control: pd.Series, windows: Sequence[pd.DatetimeIndex]) -> 
     jump = float(levels[gap] - levels[gap - 1])
     clear = abs(jump) >= MIN_STEP and abs(jump) >= STEP_Z * sigma * np.sqrt(1 / before + 1 / after)
     return _ControlLevels(levels=levels, steps=tuple((days[k].date(), float(levels[k] - levels[k - 1])) for k in cuts),
-                          gap=gap, gap_jump=jump, gap_clear=bool(clear))
+                          cuts=tuple(cuts), gap=gap, gap_jump=jump, gap_clear=bool(clear))
 
 
 @dataclass(frozen=True, eq=False)
@@ -548,7 +572,7 @@ class _Follow:
     effect: ControlEffect
     factors: tuple[np.ndarray, ...]
     moved: np.ndarray  # per day of the last window, against the first window's mean
-    cautious: np.ndarray | None = None  # the last window's factors in the cautious reading, if different
+    cautious: tuple[np.ndarray, ...] | None = None  # the factors in the cautious reading, if different
 
 
 def _elasticity(scope: pd.Series, levels: np.ndarray, windows: Sequence[pd.DatetimeIndex]) -> tuple[float | None, float | None, int]:
@@ -580,7 +604,7 @@ def _elasticity(scope: pd.Series, levels: np.ndarray, windows: Sequence[pd.Datet
 
 
 def _follow_control(scope: pd.Series, control: pd.Series | None, windows: Sequence[pd.DatetimeIndex],
-                    fixed: float | None, unmeasured_drop: float) -> _Follow:
+                    fixed: float | None, *, every_step: bool) -> _Follow:
     """How the expected cost follows the control (the rest of the org), and why.
 
     The control is there to take out a change the whole org shares (a price change, a traffic
@@ -597,16 +621,20 @@ def _follow_control(scope: pd.Series, control: pd.Series | None, windows: Sequen
        the cause: did the scope step with the control, and how far? Applied when CONTROL_Z
        standard errors above zero; another team's launch that the scope did not follow measures
        about 0 and changes nothing.
-    3. A step *across the implementation day* (between the windows) cannot be seen in the scope:
-       its own step there is the finding's. The expected cost follows it as the steps inside the
-       windows measured (not at all when they measured nothing), and a second, cautious reading
-       takes it the way that credits the finding less: a rise of the rest of the org left out
-       (it would raise the expected cost, i.e. the saving), a drop followed at the measured
-       elasticity or, when no step inside the windows measured one, at ``unmeasured_drop`` (1
-       for verification: in proportion, as if the whole org shared it). A finding is verified
-       only when both readings reach the threshold, so nothing the rest of the org does on the
-       implementation day can verify an unchanged scope, and a drop there that was another
-       team's does not cost the finding its measured figure.
+    3. A measured elasticity can still be wrong: a step of the scope's own near a step of the
+       control (a change rolled back two days after another team's launch) reads as following
+       it, and a noisy scope cannot show that it shares a small org-wide drop. And a step of the
+       control *across the implementation day* cannot be seen in the scope at all (its own step
+       there is the finding's). So verification also takes a cautious reading (``every_step``),
+       the one that credits the finding less: each rise of the control followed at the lowest
+       elasticity the measurement allows (measured − CAUTIOUS_Z standard errors, at least 0;
+       0 across the implementation day, where nothing shows it), each drop at the highest (at
+       most 1, in proportion; 1 when nothing measured it). A finding is verified only when both
+       readings reach the threshold and hold to the end, and the figure reported stays the best
+       reading. The re-check reads only the step between its windows cautiously (two months
+       apart: a rise left out, a drop followed only as far as measured); inside its windows it
+       follows the measurement, since other findings' savings in the rest of the org would
+       otherwise read as this one's spend coming back.
 
     ``fixed`` (an elasticity given by the caller): the control's daily cost is followed as it is,
     control^fixed (how costbot worked before; the benchmark's baseline).
@@ -622,20 +650,33 @@ def _follow_control(scope: pd.Series, control: pd.Series | None, windows: Sequen
     measured, error, days = _elasticity(scope, shape.levels, windows)
     clear = measured is not None and error is not None and measured >= max(CONTROL_Z * error, MIN_ELASTICITY)
     elasticity = min(measured, MAX_ELASTICITY) if clear and measured is not None else 0.0
-    if not shape.gap_clear:
-        gap_elasticity = elasticity  # no step across the gap: the levels move as little as noise
-    elif shape.gap_jump > 0:
-        gap_elasticity = 0.0  # a rise elsewhere would be credited to the finding: left out
+    # The highest and lowest elasticity the measurement allows, for the control's drops and its
+    # rises inside the windows in the cautious reading (a rise across the gap: 0, nothing shows it).
+    if every_step:
+        highest = 1.0 if measured is None or error is None else max(elasticity, min(measured + CAUTIOUS_Z * error, 1.0))
+        lowest = 0.0 if measured is None or error is None else max(0.0, min(elasticity, measured - CAUTIOUS_Z * error))
     else:
-        gap_elasticity = elasticity if measured is not None else unmeasured_drop
+        highest = elasticity if measured is not None else 0.0
+        lowest = elasticity
+    levels = shape.levels
+    best = elasticity * levels  # the log factor the expected cost follows
+    path = best.copy()  # the cautious reading's: each step re-weighed by its direction
+    for k in (*shape.cuts, shape.gap) if every_step else (shape.gap,):
+        change = float(levels[k] - levels[k - 1])
+        if k == shape.gap and not shape.gap_clear:
+            continue  # a noise-level difference between the windows: taken as the best reading does
+        rise = 0.0 if k == shape.gap else lowest
+        path[k:] += change * ((rise if change > 0 else highest) - elasticity)
     starts = np.cumsum([0, *(len(w) for w in windows)])
-    factors = [np.exp(elasticity * shape.levels[lo:hi]) for lo, hi in zip(starts[:-1], starts[1:], strict=True)]
-    cautious = (factors[-1] * np.exp((gap_elasticity - elasticity) * shape.gap_jump)
-                if gap_elasticity != elasticity else None)
-    moved = shape.levels[starts[-2]:] - float(shape.levels[:starts[1]].mean())
+    factors = [np.exp(best[lo:hi]) for lo, hi in zip(starts[:-1], starts[1:], strict=True)]
+    cautious = [np.exp(path[lo:hi]) for lo, hi in zip(starts[:-1], starts[1:], strict=True)]
+    differs = not np.allclose(path, best, rtol=0.0, atol=1e-12)
+    gap_change = float(levels[shape.gap] - levels[shape.gap - 1])
+    moved = levels[starts[-2]:] - float(levels[:starts[1]].mean())
     effect = ControlEffect(elasticity, measured, error, days, steps=shape.steps,
-                           gap_jump=shape.gap_jump if shape.gap_clear else None, gap_elasticity=gap_elasticity)
-    return _Follow(effect, tuple(factors), moved, cautious)
+                           gap_jump=gap_change if shape.gap_clear else None,
+                           gap_elasticity=(0.0 if gap_change > 0 else highest) if shape.gap_clear else elasticity)
+    return _Follow(effect, tuple(factors), moved, tuple(cautious) if differs else None)
 
 
 def _baseline(scope: pd.Series, control: pd.Series | None, implemented: pd.Timestamp,
@@ -685,7 +726,7 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
     base_control = _control_costs(control_series, base_days)
     after_control = _control_costs(control_series, after_days)
     follow = _follow_control(scope, control_series, (base_days, after_days), control_elasticity,
-                             unmeasured_drop=1.0)
+                             every_step=True)
     effect = follow.effect
     base_follow, after_follow = follow.factors
     fit = _fit_baseline(base_days, base_cost / base_follow)
@@ -714,12 +755,22 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
     # over its last days: verified needs the saving to hold to the end.
     tail = min(7, max(len(after_days) // 2, 1))
     tail_monthly = float(expected[-tail:].mean() - actual[-tail:].mean()) * DAYS_PER_MONTH
+    # Rolled back, or eroding: the last week saved clearly less than the first. A rollback whose
+    # last week happens to be noisy low could pass the share test above; not this one.
+    head_monthly = float(expected[:tail].mean() - actual[:tail].mean()) * DAYS_PER_MONTH
+    fall = head_monthly - tail_monthly
+    fell_off = (fall > HOLD_SHARE * head_monthly
+                and fall > HOLD_Z * fit.difference_error_daily(expected[:tail], expected[-tail:]) * DAYS_PER_MONTH)
     threshold = verified_share * estimate_monthly
-    cautious_monthly = (float(fit.expected(after_days, follow.cautious).mean()) - actual_mean) * DAYS_PER_MONTH \
-        if follow.cautious is not None else None
+    cautious_monthly, cautious_holds = None, True
+    if follow.cautious is not None:  # the reading that credits the finding less must verify too
+        cautious_base, cautious_after = follow.cautious
+        cautious_expected = _fit_baseline(base_days, base_cost / cautious_base).expected(after_days, cautious_after)
+        cautious_monthly = float(cautious_expected.mean() - actual_mean) * DAYS_PER_MONTH
+        cautious_tail = float(cautious_expected[-tail:].mean() - actual[-tail:].mean()) * DAYS_PER_MONTH
+        cautious_holds = cautious_monthly >= threshold and cautious_tail >= HOLD_SHARE * threshold
     verified = (realized_monthly >= threshold and realized_monthly >= SIGNIFICANCE_Z * standard_error
-                and tail_monthly >= HOLD_SHARE * threshold
-                and (cautious_monthly is None or cautious_monthly >= threshold))
+                and tail_monthly >= HOLD_SHARE * threshold and not fell_off and cautious_holds)
     return VerificationResult(
         outcome=FindingState.VERIFIED if verified else FindingState.NOT_REALIZED,
         realized_monthly=realized_monthly,
@@ -739,6 +790,8 @@ def verify_saving(daily: pd.Series, *, implemented_on: date, estimate_monthly: f
         control=effect,
         series=series,
         cautious_monthly=cautious_monthly,
+        first_days_monthly=head_monthly,
+        fell_off=bool(fell_off),
     )
 
 
@@ -771,13 +824,11 @@ def recheck_verified(daily: pd.Series, *, implemented_on: date, verified_monthly
     _control_costs(control_series, window_days_index)  # every day of the window needs a positive control
     # Two months lie between the windows: many moves of the rest of the org, other findings'
     # savings among them. The re-check takes the cautious reading of the control's step between
-    # them (a rise left out, so another team's growth cannot hide spend coming back), and a drop
-    # is followed only as far as a step inside the windows measured the scope following the
-    # control (unmeasured_drop=0), never in proportion.
+    # them only (a rise left out, so another team's growth cannot hide spend coming back; a drop
+    # followed only as far as a step inside the windows measured the scope following it).
     follow = _follow_control(scope, control_series, (base_days, window_days_index), control_elasticity,
-                             unmeasured_drop=0.0)
-    base_follow = follow.factors[0]
-    window_follow = follow.cautious if follow.cautious is not None else follow.factors[-1]
+                             every_step=False)
+    base_follow, window_follow = follow.cautious if follow.cautious is not None else follow.factors
     fit = _fit_baseline(base_days, base_cost / base_follow)
 
     actual = _scope_costs(scope, window_days_index)

@@ -132,6 +132,9 @@ def evidence_lines(finding: FindingRecord) -> list[str]:
             f"{format_usd(evidence['expected_daily_after'])}/day (trend, weekdays{_control_note(evidence)}). "
             f"Realized *{format_usd(evidence['realized_monthly'])}/month* ± "
             f"{format_usd(evidence['standard_error_monthly'])}; needed {format_usd(evidence['threshold_monthly'])}.")
+        if evidence.get("cautious_monthly") is not None:  # verified needs this reading to pass too
+            lines.append(f"Read cautiously (the rest of the org's moves taken the way that credits the finding less): "
+                         f"{format_usd(evidence['cautious_monthly'])}/month.")
     if finding.recheck:
         check = finding.recheck
         verdict = ":warning: *Regressed*" if finding.regressed else ":repeat: Holding"

@@ -133,7 +133,25 @@ def test_a_saving_that_does_not_hold_to_the_end_of_the_window_is_not_realized():
     assert result.final_days == Window(date(2026, 3, 23), date(2026, 3, 29), 100.0)
     assert result.final_days_monthly == 0.0
     assert result.outcome is FindingState.NOT_REALIZED
-    assert "(did not hold: $0.00/month over 2026-03-23..2026-03-29)" in result.summary()
+    assert ("(did not hold: $0.00/month over 2026-03-23..2026-03-29, after $608.75/month over its first week)"
+            in result.summary())
+
+
+def test_a_saving_that_fell_off_in_its_second_week_is_not_realized():
+    # $40/day saved the first week, $12/day the second (mostly undone): on average and over the
+    # last week it still clears the bars (791.14 >= 720; 365.25 >= 360), but it fell by more
+    # than half, far beyond the noise.
+    daily = series(np.where(T >= 8, 88.0, step(100.0, 60.0)))
+    result = verify_saving(daily, implemented_on=IMPL, estimate_monthly=900.0, as_of=READY)
+    assert cents(result.realized_monthly) == cents(26.0 * DAYS_PER_MONTH)
+    assert (result.first_days_monthly, result.final_days_monthly) == (40.0 * DAYS_PER_MONTH, 12.0 * DAYS_PER_MONTH)
+    assert result.fell_off and result.outcome is FindingState.NOT_REALIZED
+    assert result.summary().endswith("(did not hold: $365.25/month over 2026-03-23..2026-03-29, after $1,217.50/month "
+                                     "over its first week); expected $100.00/day without the change, actual "
+                                     "$74.00/day over 2026-03-16..2026-03-29")
+    assert result.to_dict()["fell_off"] is True and result.to_dict()["first_days_monthly"] == 1217.5
+    kept = verify_saving(series(step(100.0, 60.0)), implemented_on=IMPL, estimate_monthly=900.0, as_of=READY)
+    assert not kept.fell_off and kept.outcome is FindingState.VERIFIED
 
 
 def test_nothing_changed_in_a_noisy_scope_is_not_realized():
@@ -410,8 +428,8 @@ def test_a_drop_of_the_rest_of_the_org_on_the_implementation_day_is_not_credited
     assert cents(result.cautious_monthly) == cents(-5.26)
     assert result.realized_monthly >= result.threshold_monthly and result.significant
     assert result.summary().startswith("not_realized: realized $236.90/month, 99% of the $240.00/month estimate "
-                                       "(the rest of the org moved -8% on the implementation day; if the "
-                                       "scope shared that, -$5.26/month)")
+                                       "(the rest of the org moved -8% on the implementation day; read the way "
+                                       "that credits the finding less, -$5.26/month)")
     assert result.to_dict()["cautious_monthly"] == -5.26
     # A real 30 % saving passes under both readings.
     saver = noisy(100.0 * price * step(1.0, 0.7), seed=10)

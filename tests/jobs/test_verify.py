@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import update
 from sqlmodel import col
 
+from bot.blocks.findings import evidence_lines
 from bot.config import Settings
 from bot.context import AppContext, build_context
 from bot.delivery import TerminalTransport
@@ -120,6 +121,26 @@ def test_another_teams_spend_moving_is_not_a_saving(ctx: AppContext, tmp_path):
     assert evidence["expected_daily_after"] == 100.0
     assert evidence["adjustments"]["control_elasticity"] == 0.0
     assert evidence["adjustments"]["control_change"] == pytest.approx(0.2)
+
+
+def test_a_drop_of_the_rest_of_the_org_on_the_implementation_day_must_leave_the_saving_above_the_threshold(
+        ctx: AppContext, tmp_path):
+    # search's EC2 drops 20 % the day the RDS change went live (another finding there). Nothing can
+    # show whether the RDS shares that drop: measured on its own it saved $40/day; if it shared the
+    # drop (the cautious reading), only $20/day, under the $800/month needed: not realized.
+    ingest(ctx, write_org(tmp_path, step(100.0, 60.0), step(300.0, 240.0)))
+    finding_id = implemented(ctx, estimate=1000.0)
+    run = verify_findings(ctx)
+    assert [(s, str(r)) for _, s, r in run.concluded] == [("not_realized", "1217.50")]
+    finding = FindingStore(ctx.db).get(finding_id)
+    assert finding.evidence["cautious_monthly"] == 608.75  # (80 − 60) × 30.4375
+    assert finding.evidence["adjustments"]["control_gap_jump"] == pytest.approx(-0.2)
+    assert "Read cautiously (the rest of the org's moves taken the way that credits the finding less): $608.75/month." in \
+        evidence_lines(finding)
+    assert FindingStore(ctx.db).history(finding_id)[-1].reason.startswith(
+        "not_realized: realized $1,217.50/month, 122% of the $1,000.00/month estimate (the rest of the org moved "
+        "-20% on the implementation day; read the way that credits the finding less, "
+        "$608.75/month)")
 
 
 def test_the_scope_is_measured_on_usage_so_a_fee_on_the_first_is_not_a_step(ctx: AppContext, tmp_path):
