@@ -878,6 +878,7 @@ class _Detector:
             expected, sigma = self._band(name, rows, lo, today)
             values = level.values[rows, lo:today + 1]
             z = _z(values, expected, sigma)
+            log_ratio = _log_ratio(values, expected)  # (once for every row, not per candidate)
             recent = slice(-END_AFTER_DAYS, None)
             for sign in (1, -1):
                 out_of_band = sign * z > BAND_Z
@@ -891,7 +892,7 @@ class _Detector:
                     if most[i] < self._thresholds(name, rows[i]).min_impact_usd:
                         continue
                     cand = self._run(name, rows[i], sign, lo, today, values[i], expected[i], sigma[i],
-                                     out_of_band[i])
+                                     out_of_band[i], log_ratio[i])
                     if cand is not None:
                         out.append(cand)
         return out
@@ -910,7 +911,8 @@ class _Detector:
         return ~self.cal.holiday[lo:hi + 1] & ~pause
 
     def _run(self, name: str, row: int, sign: int, lo: int, today: int, actual: np.ndarray,
-             expected: np.ndarray, sigma: np.ndarray, out_of_band: np.ndarray) -> _Candidate | None:
+             expected: np.ndarray, sigma: np.ndarray, out_of_band: np.ndarray,
+             log_ratio: np.ndarray) -> _Candidate | None:
         """The earliest-starting run ending in the last days that passes every threshold."""
         floor = max(lo, self._barrier(name, row) + 1)  # arrays start at day lo
         flags = out_of_band[floor - lo:]
@@ -930,7 +932,6 @@ class _Detector:
         if starts[-1] < LEVEL_DAYS:
             return None  # not enough history before the run to call it unusual
         limits = self._thresholds(name, row)
-        log_ratio = _log_ratio(actual, expected)
         for start in sorted(starts):
             part = slice(start - lo, last - lo + 1)
             impact = float((actual[part] - expected[part]).sum()) * sign
