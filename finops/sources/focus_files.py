@@ -302,7 +302,8 @@ def parse_days(texts: Sequence[object]) -> np.ndarray:
 
 def day_column(array: pa.Array | pa.ChunkedArray, *, column: str) -> Coded:
     """The charge day (UTC) of each row from a timestamp, date or text column; missing days are bad input."""
-    array = _plain(array)
+    if not pa.types.is_dictionary(array.type):  # dictionary text (Parquet) is coded as it is read
+        array = _plain(array)
     if pa.types.is_timestamp(array.type) or pa.types.is_date(array.type):
         # Arrow keeps zoned timestamps as UTC instants, so the numpy day is the UTC day.
         days = array.to_numpy(zero_copy_only=False).astype("datetime64[D]")
