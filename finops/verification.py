@@ -20,8 +20,10 @@
      The control's moves are not all the scope's business: another team's launch or another
      finding's saving moves the rest of the org alone. So e is measured only on the control's
      steps *inside* the windows, where a finding cannot be the cause (did the scope step with
-     it, and how far?), and applied when CONTROL_Z standard errors above zero (its error joins
-     the realized saving's); otherwise e = 0 and the scope is measured on its own. The control's
+     it, and how far?), and applied weighted by how clearly it is measured, t²/(1+t²) with
+     t = e / its standard error (its error joins the realized saving's; the re-check applies it
+     only when CONTROL_Z standard errors above zero); with no step to measure on, e = 0 and the
+     scope is measured on its own. The control's
      day-to-day wiggles and its trend are never followed: a scope sharing the org's daily
      traffic measures a high elasticity on them, and then passed on any step of the total,
      whatever caused it (an unchanged scope "saved" another team's launch on its
@@ -116,8 +118,9 @@ class ControlEffect:
 
     ``measured`` (and its ``standard_error``): the elasticity measured on the control's steps
     inside the windows over ``days`` days, None when the control took no step inside them (or a
-    fixed elasticity was given); the ``elasticity`` applied is the measured one when clearly above
-    zero (CONTROL_Z standard errors), else 0. ``steps``: the control's steps inside the windows
+    fixed elasticity was given); the ``elasticity`` applied is the measured one weighted by how
+    clearly it is measured (t²/(1+t²); in the re-check, all or nothing at CONTROL_Z standard
+    errors), 0 when not above zero. ``steps``: the control's steps inside the windows
     (first day at the new level, change in log). ``gap_jump``: the control's step across the
     implementation day (log; None when there is none), which no window can show the scope
     following; the expected cost follows it at ``elasticity``, and the cautious reading (the one
@@ -618,9 +621,10 @@ def _follow_control(scope: pd.Series, control: pd.Series | None, windows: Sequen
        the org day to day, another team's spend jumped on the implementation day, the unchanged
        scope "saved" that jump).
     2. The elasticity is measured on the steps *inside* the windows, where a finding cannot be
-       the cause: did the scope step with the control, and how far? Applied when CONTROL_Z
-       standard errors above zero; another team's launch that the scope did not follow measures
-       about 0 and changes nothing.
+       the cause: did the scope step with the control, and how far? Applied weighted by how
+       clearly it is measured (verification) or when CONTROL_Z standard errors above zero (the
+       re-check); another team's launch that the scope did not follow measures about 0 and
+       changes next to nothing.
     3. A measured elasticity can still be wrong: a step of the scope's own near a step of the
        control (a change rolled back two days after another team's launch) reads as following
        it, and a noisy scope cannot show that it shares a small org-wide drop. And a step of the
@@ -650,6 +654,14 @@ def _follow_control(scope: pd.Series, control: pd.Series | None, windows: Sequen
     measured, error, days = _elasticity(scope, shape.levels, windows)
     clear = measured is not None and error is not None and measured >= max(CONTROL_Z * error, MIN_ELASTICITY)
     elasticity = min(measured, MAX_ELASTICITY) if clear and measured is not None else 0.0
+    if every_step and measured is not None and error is not None and measured > 0:
+        # The figure: the measurement weighted by how clearly it is measured, t²/(1+t²) as for the
+        # trend, instead of all or nothing: a noisy scope's half-measured share of an org-wide
+        # change is better than none. The verdict does not rest on it: the cautious reading
+        # below takes the measurement's plausible bounds.
+        t2 = (measured / error) ** 2 if error > 0 else np.inf
+        weighted = min(measured, MAX_ELASTICITY) * (1.0 if np.isinf(t2) else t2 / (1 + t2))
+        elasticity = weighted if weighted >= MIN_ELASTICITY else 0.0
     # The highest and lowest elasticity the measurement allows, for the control's drops and its
     # rises inside the windows in the cautious reading (a rise across the gap: 0, nothing shows it).
     if every_step:

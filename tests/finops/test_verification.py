@@ -360,6 +360,8 @@ def test_an_org_wide_change_the_scope_shares_is_measured_and_followed(moved_from
     result = verify_saving(scope, implemented_on=IMPL, estimate_monthly=truth, as_of=READY, control=control)
     assert result.control.elasticity == pytest.approx(1.0, abs=0.25)
     assert result.control.elasticity >= CONTROL_Z * result.control.standard_error
+    t2 = (result.control.measured / result.control.standard_error) ** 2  # weighted by how clearly measured
+    assert result.control.elasticity == pytest.approx(result.control.measured * t2 / (1 + t2), rel=1e-12)
     assert result.realized_monthly == pytest.approx(truth, rel=0.08)
     if moved_from_t > 0:  # on its own, the scope's +15 % in the after window hides most of the saving
         alone = verify_saving(scope, implemented_on=IMPL, estimate_monthly=truth, as_of=READY)
