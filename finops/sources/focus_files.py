@@ -314,9 +314,10 @@ def day_column(array: pa.Array | pa.ChunkedArray, *, column: str) -> Coded:
         return Coded(codes.astype(np.int32), uniques)
     text = text_column(array)
     days = parse_days(list(text.values))
-    bad_values = np.flatnonzero(np.isnat(days))
-    if len(bad_values):
-        row = int(np.flatnonzero(np.isin(text.codes, bad_values))[0])
+    # A dictionary read from Parquet may hold values no row of this chunk uses: only used ones count.
+    bad_rows = np.flatnonzero(np.isin(text.codes, np.flatnonzero(np.isnat(days))))
+    if len(bad_rows):
+        row = int(bad_rows[0])
         value = text.values[text.codes[row]]
         raise BadValue("not a date" if value else "no date", column=column, row=row, value=value or None)
     return recode(text.codes, days)
