@@ -271,26 +271,38 @@ class TeamsConfig:
 
 def load_teams(path: str | Path) -> TeamsConfig:
     """Read and validate a teams.yml file; :class:`ConfigError` (file, line, key) if it is wrong."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise ConfigError(f"cannot read the file: {error.strerror or error}", file=str(path)) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"not UTF-8 text ({error.reason} at byte {error.start})", file=str(path)) from None
-    return parse_teams(text, file=str(path))
+    return parse_teams(read_config_text(path), file=str(path))
 
 
 def parse_teams(text: str, *, file: str = "teams.yml") -> TeamsConfig:
     """Validate teams.yml text; ``file`` is the name used in error messages and rule labels."""
+    root = compose_config(text, file=file, empty="the file is empty: it needs at least default_channel and teams")
+    return ConfigReader(file).config(root)
+
+
+def read_config_text(path: str | Path) -> str:
+    """A config file's text (a UTF-8 BOM dropped); :class:`ConfigError` naming the file if it
+    cannot be read or is not UTF-8."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise ConfigError(f"cannot read the file: {error.strerror or error}", file=str(path)) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not UTF-8 text ({error.reason} at byte {error.start})", file=str(path)) from None
+
+
+def compose_config(text: str, *, file: str, empty: str) -> Node:
+    """The YAML node tree of a config file's text (nodes keep their line numbers for messages);
+    :class:`ConfigError` with the line of a syntax error, or ``empty`` when there is nothing."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         raise yaml_syntax_error(error, file) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"not valid YAML: {error}", file=file) from None
-    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
-        raise ConfigError("the file is empty: it needs at least default_channel and teams", file=file, line=1)
-    return ConfigReader(file).config(root)
+    if root is None or is_null(root):
+        raise ConfigError(empty, file=file, line=1)
+    return root
 
 
 def yaml_syntax_error(error: yaml.MarkedYAMLError, file: str) -> ConfigError:

@@ -36,19 +36,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from finops.errors import ConfigError
 from finops.sources.connector import CostConnector
 from finops.teams import (
     ConfigReader,
+    compose_config,
     cron_fields,
     describe_node,
     is_null,
     node_line,
     node_path,
-    yaml_syntax_error,
+    read_config_text,
 )
 
 DEFAULT_SCHEDULE = "30 6 * * *"
@@ -197,25 +196,12 @@ class SourcesConfig:
 
 def load_sources(path: str | Path) -> SourcesConfig:
     """Read and validate a sources.yml file; :class:`ConfigError` (file, line, key) if it is wrong."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise ConfigError(f"cannot read the file: {error.strerror or error}", file=str(path)) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"not UTF-8 text ({error.reason} at byte {error.start})", file=str(path)) from None
-    return parse_sources(text, file=str(path))
+    return parse_sources(read_config_text(path), file=str(path))
 
 
 def parse_sources(text: str, *, file: str = "sources.yml") -> SourcesConfig:
     """Validate sources.yml text; ``file`` is the name used in error messages."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        raise yaml_syntax_error(error, file) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"not valid YAML: {error}", file=file) from None
-    if root is None or is_null(root):
-        raise ConfigError("the file is empty: it needs a list of sources", file=file, line=1)
+    root = compose_config(text, file=file, empty="the file is empty: it needs a list of sources")
     return _SourcesReader(file).config(root)
 
 
