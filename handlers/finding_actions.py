@@ -37,6 +37,7 @@ from finops.model import UNALLOCATED
 from finops.savings import Actor, FindingAction, allowed_actions, describe_allowed, parse_monthly_saving
 from handlers.findings import field_error, field_value, open_new_finding_modal
 from handlers.home import publish_home
+from storage.anomalies import AnomalyStore
 from storage.findings import FindingConflict, FindingRecord, FindingStore
 
 log = logging.getLogger(__name__)
@@ -196,8 +197,10 @@ def register(app: App, ctx: AppContext) -> None:
             respond(replace_original=False, response_type="ephemeral", text=f":warning: {error}")
             return
         if not ctx.teams.may_act(user, team, frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(team)))):
-            respond(replace_original=False, response_type="ephemeral",
-                    text=f":no_entry: Anomaly #{anomaly_id} is not yours: it belongs to *{team}*. Nothing was changed.")
+            refusal = f"Anomaly #{anomaly_id} is not yours: it belongs to *{team}*. Nothing was changed."
+            respond(replace_original=False, response_type="ephemeral", text=f":no_entry: {refusal}")
+            AnomalyStore(ctx.db).record_refusal(anomaly_id, by=user, action="open_finding", reason=refusal,
+                                                at=ctx.now())
             return
         existing = store.find("anomaly", str(anomaly_id))
         if existing is not None:

@@ -39,6 +39,7 @@ from finops.errors import InputError, QuestionError
 from finops.model import UNALLOCATED
 from finops.savings import FindingState, parse_monthly_saving
 from handlers.commands import SLOW_WORK, CommandRequest, Reply, subcommand
+from storage.anomalies import AnomalyStore
 from storage.findings import FindingStore, NewFinding, normalize_scope
 
 log = logging.getLogger(__name__)
@@ -190,4 +191,7 @@ def register(app: App, ctx: AppContext) -> None:
             ack(response_action="errors", errors={"title": str(error)})
             return
         ack(response_action="update", view=created_view(finding, ctx.teams.channel_for(finding.team)))
+        if finding.source == "anomaly" and finding.external_id:
+            AnomalyStore(ctx.db).record_finding_opened(int(finding.external_id), finding_id=finding.id, by=user,
+                                                       at=ctx.now())
         publish_finding(ctx, finding.id)

@@ -426,6 +426,13 @@ class AnomalyStore:
                             message_key=message_key, routed_to_owner=False,
                             detail={"from_team": current.team, "to_team": to_team, "rule": rule or ""})
 
+    def record_finding_opened(self, anomaly_id: int, *, finding_id: int, by: str, at: datetime) -> None:
+        """Audit "Open savings finding" on the anomaly: who opened which finding from it (its
+        state does not change)."""
+        with self.db.session() as session:
+            add_audit(session, actor=by, subject_kind=SUBJECT, subject_id=anomaly_id, action="finding_opened",
+                      detail={"finding_id": finding_id}, at=at)
+
     def record_refusal(self, anomaly_id: int, *, by: str, action: str, reason: str, at: datetime) -> None:
         """Audit a press that changed nothing (someone not on the team, an answer not possible now)."""
         with self.db.session() as session:
