@@ -109,6 +109,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     advisor.add_argument("--subscription", required=True, metavar="ID")
     advisor.add_argument("--json", action="store_true")
     advisor.set_defaults(func=run_import)
+    gcp = sources.add_parser("gcp-recommender", help="GCP Recommender cost recommendations of a project (Application "
+                                                     "Default Credentials; roles/recommender.*Viewer suffice)")
+    gcp.add_argument("--project", required=True, metavar="ID", help="the project ID (as cost data names it)")
+    gcp.add_argument("--location", action="append", default=[], metavar="LOCATION",
+                     help="repeatable: a zone (us-central1-a; VMs, disks, and its region's addresses, Cloud SQL, "
+                          "commitments), a region (regional recommenders only) or global (default: us-central1's "
+                          "zones and global)")
+    gcp.add_argument("--recommender", action="append", default=[], metavar="ID",
+                     help="repeatable: only these recommenders (default: every cost recommender costbot knows)")
+    gcp.add_argument("--api-endpoint", metavar="URL", help="Recommender API endpoint (default: Google's)")
+    gcp.add_argument("--json", action="store_true")
+    gcp.set_defaults(func=run_import)
 
 
 # ------------------------------------------------------------------------------ who may act
@@ -250,6 +262,16 @@ def _recommendation_source(args: argparse.Namespace) -> RecommendationSource:
         from finops.sources.azure_advisor import AzureAdvisor
 
         return AzureAdvisor(args.subscription)
+    if args.import_source == "gcp-recommender":
+        from finops.sources import config
+        from finops.sources.gcp_recommender import COST_RECOMMENDERS, DEFAULT_LOCATIONS, GcpRecommender
+
+        try:
+            return GcpRecommender(args.project, locations=args.location or DEFAULT_LOCATIONS,
+                                  recommenders=args.recommender or tuple(COST_RECOMMENDERS),
+                                  api_endpoint=args.api_endpoint, credentials=config.gcp_credentials())
+        except ValueError as error:  # a location or recommender it does not know
+            raise UsageError(str(error)) from None
     from finops.sources.aws_cost_optimization_hub import CostOptimizationHub
 
     return CostOptimizationHub(account_ids=args.account, include_all=args.include_all)

@@ -174,3 +174,39 @@ def test_show_of_an_unknown_finding_and_bad_arguments(cli):
     assert missing.code == 1 and missing.err.strip() == "costbot: column 'id': no finding #9 (value 9)"
     assert cli("findings", "move", "1", "verify").code == 2  # not a CLI move
     assert cli("savings", "--quarter", "2026-13").code == 2
+
+
+def test_import_gcp_recommender_from_the_command_line(cli, monkeypatch):
+    from google.auth.credentials import AnonymousCredentials
+
+    from finops.sources import config as sources_config
+    from tests.finops.sources.test_gcp_recommender import IN_EUR, PROJECT, RESIZE, VM, RecommenderServer
+
+    monkeypatch.setattr(sources_config, "gcp_credentials", AnonymousCredentials)
+    with RecommenderServer([RESIZE, IN_EUR]) as server:
+        command = ("findings", "import", "gcp-recommender", "--project", PROJECT, "--location", "us-central1-a",
+                   "--api-endpoint", server.url)
+        first = cli(*command, "--json")
+        again = cli(*command)
+        asked = {r["path"].split("/recommenders/")[0].rsplit("/", 1)[-1] for r in server.requests}
+        denied = cli("findings", "import", "gcp-recommender", "--project", "someone-elses", "--location", "global",
+                     "--api-endpoint", server.url)
+    assert first.code == 0, first.err
+    document = first.json()
+    assert document["source"] == "gcp-recommender" and document["existing"] == []
+    [created] = document["created"]
+    assert (created["team"], created["external_id"], created["estimate_monthly"], created["scope"]) == (
+        "unallocated",  # the harness teams.yml matches no GCP project
+        f"{PROJECT}|{VM}|CHANGE_MACHINE_TYPE", Decimal("74.57"),
+        {"provider": ["Google Cloud"], "sub_account_id": [PROJECT], "resource_id": [VM, "web-1"]})
+    assert [(o["reason"]) for o in document["left_out"]] == [
+        "its saving is in EUR; costbot's ledger is in USD and does not convert"]
+    assert again.code == 0 and again.out.splitlines()[0] == "gcp-recommender: 0 new findings, 1 already imported, " \
+                                                            "1 left out"
+    assert asked == {"us-central1-a", "us-central1"}  # the zone, and its region for the regional recommenders
+    assert denied.code == 1 and denied.err.strip().startswith(
+        "costbot: gcp-recommender: Google denied access to the Recommender API (403 Permission denied on project "
+        "someone-elses): the identity needs roles/recommender.computeViewer")
+    bad = cli("findings", "import", "gcp-recommender", "--project", PROJECT, "--location", "us-central")
+    assert bad.code == 2 and bad.err.strip() == ("costbot: 'us-central' is not a GCP location: a zone like "
+                                                 "us-central1-a, a region like us-central1, or global")
