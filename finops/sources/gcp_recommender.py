@@ -3,8 +3,8 @@
 ``ListRecommendations`` of ``projects/{project}/locations/{location}/recommenders/{recommender}``
 (all pages, filtered to ``stateInfo.state = ACTIVE``) for each cost recommender in each location
 it runs in, through google-cloud-recommender's ``RecommenderClient`` over REST with Application
-Default Credentials (roles/recommender.computeViewer and roles/recommender.cloudsqlViewer, or
-roles/recommender.viewer, suffice). Only recommendations whose primary impact is COST and
+Default Credentials (read-only roles: roles/recommender.viewer, or the narrower
+roles/recommender.computeViewer, cloudsqlViewer and projectCudViewer; docs/cost-data.md). Only recommendations whose primary impact is COST and
 projects a cost decrease become a :class:`~finops.sources.recommendations.Recommendation`, with
 source ``gcp-recommender``.
 
@@ -205,6 +205,9 @@ def _said(error: api_exceptions.GoogleAPICallError) -> str:
 
 def error_reason(error: Exception) -> str:
     """One line: what went wrong reading the Recommender API, and what to do."""
+    if isinstance(error, auth_exceptions.DefaultCredentialsError):
+        return (f"no Google credentials ({_first_line(error)}): set GOOGLE_APPLICATION_CREDENTIALS, run on an "
+                "identity with access, or gcloud auth application-default login")
     if isinstance(error, auth_exceptions.GoogleAuthError):
         return (f"Google rejected the credentials ({type(error).__name__}: {_first_line(error)}); refresh them "
                 "(gcloud auth application-default login) or check the service account key")
@@ -214,8 +217,8 @@ def error_reason(error: Exception) -> str:
         return f"Google throttled the Recommender API ({_said(error)}); the next run retries"
     if isinstance(error, api_exceptions.Forbidden):
         return (f"Google denied access to the Recommender API ({_said(error)}): the "
-                "identity needs roles/recommender.computeViewer and roles/recommender.cloudsqlViewer (or "
-                "roles/recommender.viewer) on the project, and the API enabled")
+                "identity needs roles/recommender.viewer (or the narrower roles/recommender.computeViewer, "
+                "cloudsqlViewer, projectCudViewer) on the project, and the API enabled")
     if isinstance(error, api_exceptions.ServerError):
         return (f"the Recommender API failed on Google's side ({_said(error)}); the next "
                 "run retries")

@@ -1,6 +1,7 @@
 """Provider savings recommendations, normalised: the interface every recommendation source implements.
 
-AWS Cost Optimization Hub (aws_cost_optimization_hub.py) and Azure Advisor (azure_advisor.py)
+AWS Cost Optimization Hub (aws_cost_optimization_hub.py), Azure Advisor (azure_advisor.py) and GCP
+Recommender (gcp_recommender.py)
 each return :class:`Recommendation` objects; they become savings findings whose ``source`` and
 ``external_id`` identify them, so importing again finds the finding instead of opening another.
 The external id must stay the same for the same advice across the provider's refreshes (a
@@ -50,7 +51,7 @@ class Recommendation:
 
 
 class RecommendationSource(Protocol):
-    """A provider's recommendations: ``source`` names it (``aws-coh``, ``azure-advisor``)."""
+    """A provider's recommendations: ``source`` names it (``aws-coh``, ``azure-advisor``, ``gcp-recommender``)."""
 
     source: str
 

@@ -206,7 +206,7 @@ def test_import_gcp_recommender_from_the_command_line(cli, monkeypatch):
     assert asked == {"us-central1-a", "us-central1"}  # the zone, and its region for the regional recommenders
     assert denied.code == 1 and denied.err.strip().startswith(
         "costbot: gcp-recommender: Google denied access to the Recommender API (403 Permission denied on project "
-        "someone-elses): the identity needs roles/recommender.computeViewer")
+        "someone-elses): the identity needs roles/recommender.viewer")
     bad = cli("findings", "import", "gcp-recommender", "--project", PROJECT, "--location", "us-central")
     assert bad.code == 2 and bad.err.strip() == ("costbot: 'us-central' is not a GCP location: a zone like "
                                                  "us-central1-a, a region like us-central1, or global")

@@ -244,8 +244,8 @@ def test_the_usd_figure_of_a_projection_is_used_when_the_cost_is_in_another_curr
 @pytest.mark.parametrize(("credentials", "failure", "reason"), [
     (None, (403, "PERMISSION_DENIED"),
      "Google denied access to the Recommender API (403 PERMISSION_DENIED: injected): the identity needs "
-     "roles/recommender.computeViewer and roles/recommender.cloudsqlViewer (or roles/recommender.viewer) on the "
-     "project, and the API enabled"),
+     "roles/recommender.viewer (or the narrower roles/recommender.computeViewer, cloudsqlViewer, projectCudViewer) "
+     "on the project, and the API enabled"),
     (None, (500, "INTERNAL"),
      "the Recommender API failed on Google's side (500 INTERNAL: injected); the next run retries"),
     (ExpiredCredentials(), None,
@@ -259,6 +259,17 @@ def test_google_errors_are_one_line(credentials, failure, reason):
         with pytest.raises(SourceError) as error:
             source(server, credentials=credentials).recommendations()
     assert str(error.value) == f"gcp-recommender: {reason}"
+
+
+def test_no_credentials_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with RecommenderServer([RESIZE]) as server:
+        with pytest.raises(SourceError) as error:
+            GcpRecommender(PROJECT, api_endpoint=server.url).recommendations()
+        assert server.requests == []
+    assert str(error.value) == (
+        f"gcp-recommender: no Google credentials (File {tmp_path / 'missing.json'} was not found.): set "
+        "GOOGLE_APPLICATION_CREDENTIALS, run on an identity with access, or gcloud auth application-default login")
 
 
 def test_unavailable_is_retried_then_reported():
