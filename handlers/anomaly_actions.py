@@ -65,8 +65,8 @@ def register(app: App, ctx: AppContext) -> None:
             return None
         if not may_answer(ctx, user, record):
             text = not_yours_text(record)
+            store.record_refusal(record.id, by=user, action=action, reason=text, at=ctx.now())  # audited first
             ephemeral(respond, text)
-            store.record_refusal(record.id, by=user, action=action, reason=text, at=ctx.now())
             return None
         return record
 
@@ -97,8 +97,8 @@ def register(app: App, ctx: AppContext) -> None:
             answered = store.snooze(record.id, by=body["user"]["id"], at=ctx.now(),
                                     until=ctx.today() + timedelta(days=days))
         except TransitionError as error:
-            ephemeral(respond, f":no_entry: {error}")
             store.record_refusal(record.id, by=body["user"]["id"], action="snoozed", reason=str(error), at=ctx.now())
+            ephemeral(respond, f":no_entry: {error}")
             return
         reply_to_answer(ctx, answered)
 
@@ -122,8 +122,8 @@ def register(app: App, ctx: AppContext) -> None:
         until = date.fromisoformat(picked) if picked else None
         if not may_answer(ctx, user, record):
             refusal = not_yours_text(record)
-            ack(response_action="errors", errors={"reason": refusal})
             store.record_refusal(record.id, by=user, action="expected", reason=refusal, at=ctx.now())
+            ack(response_action="errors", errors={"reason": refusal})
             return
         if not reason:
             ack(response_action="errors", errors={"reason": "Say why it is expected: the team and finance read it"})
@@ -158,8 +158,8 @@ def register(app: App, ctx: AppContext) -> None:
         team = field_value(values, "team") or ""
         if not may_answer(ctx, user, record):
             refusal = not_yours_text(record)
-            ack(response_action="errors", errors={"team": refusal})
             store.record_refusal(record.id, by=user, action="not_ours", reason=refusal, at=ctx.now())
+            ack(response_action="errors", errors={"team": refusal})
             return
         if team not in ctx.teams.team_names and team != UNALLOCATED:
             ack(response_action="errors", errors={"team": f"No team {team!r} in teams.yml"})

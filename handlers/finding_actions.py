@@ -101,11 +101,12 @@ def register(app: App, ctx: AppContext) -> None:
     store = FindingStore(ctx.db)
 
     def refuse(body: dict, respond: Respond, finding_id: int, user: str, action: str, text: str) -> None:
+        # Audited first: by the time the presser reads the refusal, the trail already holds it.
+        store.record_refusal(finding_id, by=user, action=action, reason=text, at=ctx.now())
         if pressed_on_home(body):
             ctx.delivery.post_ephemeral(user, user, text, None)  # the app's DM: Home has no response_url
         else:
             respond(replace_original=False, response_type="ephemeral", text=text)
-        store.record_refusal(finding_id, by=user, action=action, reason=text, at=ctx.now())
 
     @app.action(BUTTON_PATTERN)
     def on_finding_button(ack: Ack, body: dict, respond: Respond) -> None:
@@ -179,8 +180,8 @@ def register(app: App, ctx: AppContext) -> None:
             except TransitionError as error:  # a conflict, or a move the state or the person does not allow
                 refusal = str(error)
         if refusal is not None:
-            ack(response_action="errors", errors={where: refusal})
             store.record_refusal(finding.id, by=user, action=str(action), reason=refusal, at=ctx.now())
+            ack(response_action="errors", errors={where: refusal})
             return
         ack()
         publish_finding(ctx, finding.id)
@@ -198,9 +199,9 @@ def register(app: App, ctx: AppContext) -> None:
             return
         if not ctx.teams.may_act(user, team, frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(team)))):
             refusal = f"Anomaly #{anomaly_id} is not yours: it belongs to *{team}*. Nothing was changed."
-            respond(replace_original=False, response_type="ephemeral", text=f":no_entry: {refusal}")
             AnomalyStore(ctx.db).record_refusal(anomaly_id, by=user, action="open_finding", reason=refusal,
                                                 at=ctx.now())
+            respond(replace_original=False, response_type="ephemeral", text=f":no_entry: {refusal}")
             return
         existing = store.find("anomaly", str(anomaly_id))
         if existing is not None:
