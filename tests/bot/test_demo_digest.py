@@ -4,33 +4,19 @@ team, the org's with the scorecard), posted once."""
 
 from __future__ import annotations
 
-import io
-from datetime import UTC, datetime, time
 from pathlib import Path
 
-from bot.config import Settings
-from bot.context import build_context
-from bot.delivery import TerminalTransport
-from bot.demo import DemoRun, step_50_digest
-from bot.demo.data import DEMO_TODAY, write_demo_files
+from bot.demo import step_50_digest
+from bot.demo.data import DEMO_TODAY
 from bot.services.forecast import budgets_of, load_forecast
 from finops.forecast import budget_status
-from finops.teams import load_teams
-from jobs.ingest import ingest_cost_files
 from storage.costs import CostStore
 from storage.db import Database
+from tests.bot.demo_chapter import run_demo_chapter
 
 
 def test_the_weekly_rhythm_chapter(sqlite_db: Database, tmp_path: Path, monkeypatch) -> None:
-    costs_file, teams_file = write_demo_files(tmp_path / "data")
-    out = io.StringIO()
-    now = datetime.combine(DEMO_TODAY, time(9, 0), tzinfo=UTC)
-    ctx = build_context(Settings(database_url=sqlite_db.url, teams_path=teams_file), teams=load_teams(teams_file),
-                        transport=TerminalTransport(stream=out, files_dir=tmp_path / "charts"), upgrade=False,
-                        now=lambda: now)
-    ingest_cost_files(CostStore(ctx.db), ctx.teams, [costs_file], today=DEMO_TODAY)
-    step_50_digest.run(DemoRun(ctx=ctx, workdir=tmp_path, costs_file=costs_file, teams_file=teams_file, out=out))
-    text = out.getvalue()
+    ctx, text = run_demo_chapter(step_50_digest, sqlite_db, tmp_path)
 
     assert "  payments: warning, alert posted" in text
     assert "── #team-payments (message updated) " in text and "  payments: over, alert raised" in text
