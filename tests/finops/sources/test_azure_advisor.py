@@ -5,14 +5,11 @@ deduplicated across runs."""
 from __future__ import annotations
 
 import io
-import json
-import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from azure.core.credentials import AccessToken
@@ -26,6 +23,7 @@ from finops.sources.connector import SourceError
 from finops.teams import parse_teams
 from storage.db import Database
 from storage.findings import FindingStore
+from tests.finops.sources.json_api_server import JsonApiServer
 
 SUB = "5f1c0de0-0000-4000-8000-000000000001"
 TOKEN = "test-token"
@@ -75,7 +73,7 @@ class StaticToken:
         return AccessToken(self.token, int(time.time()) + 3600)
 
 
-class AdvisorServer:
+class AdvisorServer(JsonApiServer):
     """``GET /subscriptions/{id}/providers/Microsoft.Advisor/recommendations`` as Azure answers it:
     the bearer token and api-version checked, ``$filter=Category eq 'Cost'`` applied, pages of
     ``page_size`` linked by an absolute ``nextLink`` with a ``$skiptoken``."""
@@ -84,23 +82,9 @@ class AdvisorServer:
         self.items, self.page_size = list(items), page_size
         self.requests: list[dict[str, Any]] = []
         self.failures: list[tuple[int, str]] = []
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> AdvisorServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-    def _answer(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, dict]:
+    def answer_get(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, dict]:
         self.requests.append({"path": path, "query": query})
         if headers.get("authorization") != f"Bearer {TOKEN}":
             return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}}
@@ -120,26 +104,6 @@ class AdvisorServer:
                           "$skiptoken": str(start + self.page_size)}
             body["nextLink"] = f"{self.url}{path}?{urlencode(next_query)}"
         return 200, body
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802  (http.server's name)
-                parts = urlsplit(self.path)
-                status, body = server._answer(parts.path, parse_qs(parts.query),
-                                              {k.lower(): v for k, v in self.headers.items()})
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        return Handler
 
 
 def advisor(server: AdvisorServer, token: str = TOKEN) -> AzureAdvisor:

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from google.auth import exceptions as auth_exceptions
@@ -27,6 +24,7 @@ from finops.sources.gcp_recommender import GcpRecommender, parents
 from finops.teams import parse_teams
 from storage.db import Database
 from storage.findings import FindingStore
+from tests.finops.sources.json_api_server import JsonApiServer
 
 PROJECT = "shop-prod-4711"
 NUMBER = "123456789012"  # the API names recommendations by project number
@@ -99,7 +97,7 @@ IN_EUR = recommendation("r-disk-eur", IDLE_DISK, "us-central1-a", cost="-20.5", 
                         action="remove", description="Save cost by deleting idle persistent disk 'scratch'.")
 
 
-class RecommenderServer:
+class RecommenderServer(JsonApiServer):
     """``GET /v1/projects/{p}/locations/{l}/recommenders/{r}/recommendations`` as Google answers it:
     ``filter=stateInfo.state = ACTIVE`` applied, ``page_size`` items a page linked by
     ``nextPageToken``/``pageToken``, enums as numbers when ``$alt`` asks ``enum-encoding=int``,
@@ -109,23 +107,9 @@ class RecommenderServer:
         self.items, self.page_size = list(items), page_size
         self.requests: list[dict[str, Any]] = []
         self.failures: list[tuple[int, str]] = []
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> RecommenderServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-    def _answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict]:
+    def answer_get(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, dict]:
         self.requests.append({"path": path, "query": query})
         if self.failures:
             status, code = self.failures.pop(0)
@@ -153,25 +137,6 @@ class RecommenderServer:
         if start + size < len(wanted):
             body["nextPageToken"] = str(start + size)
         return 200, body
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802  (http.server's name)
-                parts = urlsplit(self.path)
-                status, body = server._answer(parts.path, parse_qs(parts.query))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        return Handler
 
 
 class ExpiredCredentials(Credentials):
