@@ -13,6 +13,10 @@ from bot.context import AppContext, slack_client
 log = logging.getLogger(__name__)
 
 
+def _drop_unused_token_warning(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("As you gave `client` as well, `token` will be unused")
+
+
 def create_app(ctx: AppContext) -> App:
     """A Bolt app with every listener registered.
 
@@ -22,6 +26,10 @@ def create_app(ctx: AppContext) -> App:
     import handlers
 
     client = ctx.slack_client or slack_client(ctx.settings)
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that it goes unused beside our client (which
+    # carries that same token): noise at every start, so that one warning is dropped.
+    bolt_log = logging.getLogger("slack_bolt.App")
+    bolt_log.addFilter(_drop_unused_token_warning)
     app = App(
         client=client,
         signing_secret=ctx.settings.slack_signing_secret or "",

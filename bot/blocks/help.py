@@ -6,6 +6,10 @@ import difflib
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from bot.blocks.costs import cut, escape
+
+ECHO_CHARS = 40  # of an unknown subcommand, repeated in the answer
+
 
 class Described(Protocol):
     name: str
@@ -42,4 +46,7 @@ def unknown_command_message(word: str, commands: Iterable[Described]) -> dict[st
     close = difflib.get_close_matches(word.lower(), names, n=1)
     suggestion = f" Did you mean `/cost {close[0]}`?" if close else ""
     usage = "\n".join(f"• `{c.usage}`" for c in sorted(commands, key=lambda c: c.name))
-    return {"text": f"I don't know `/cost {word}`.{suggestion}\nTry one of:\n{usage}", "response_type": "ephemeral"}
+    # The word is the user's own text: cut short (a pasted paragraph is not echoed back whole),
+    # with backticks that would end the code span replaced and mrkdwn's <, >, & escaped.
+    shown = escape(cut(word, ECHO_CHARS).replace("`", "'"))
+    return {"text": f"I don't know `/cost {shown}`.{suggestion}\nTry one of:\n{usage}", "response_type": "ephemeral"}

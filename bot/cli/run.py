@@ -52,12 +52,6 @@ def run_bot(args: argparse.Namespace) -> int:
         sdk_log.setLevel(level)
     log.info("connected to Slack workspace %s as %s", identity.get("team"), identity.get("user"))
     app = create_app(ctx)
-    ctx.delivery.flush()  # finish anything a previous run recorded but did not send
-
-    scheduler = None
-    if not args.no_scheduler:
-        scheduler = build_scheduler(ctx)
-        scheduler.start()
 
     def health() -> dict:
         return health_report(ctx.db, mode="socket" if settings.socket_mode else "http")
@@ -65,19 +59,36 @@ def run_bot(args: argparse.Namespace) -> int:
     routes = {UNITS_PATH: units_endpoint(ctx)}  # unit metric values from other systems (COSTBOT_UNITS_TOKEN)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # The HTTP server first: a port that is taken stops the start-up before any job runs, and
+    # /health and Slack's requests are answered from here on.
+    try:
+        server = start_http_server(make_wsgi_app(None if settings.socket_mode else app, health=health,
+                                                 routes=routes), port=settings.port)
+    except OSError as e:
+        raise ConfigError(f"cannot listen on port {settings.port}: {e.strerror or e}", key="PORT") from None
+    # Whatever a previous run recorded but did not send, in the background: waiting out Slack's
+    # 429s for a backlog must not hold up acks and health checks.
+    threading.Thread(target=ctx.delivery.flush, name="outbox-flush-at-start", daemon=True).start()
+
+    scheduler = None
+    if not args.no_scheduler:
+        scheduler = build_scheduler(ctx)
+        scheduler.start()
+
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        server = start_http_server(make_wsgi_app(None, health=health, routes=routes), port=settings.port)
         handler = SocketModeHandler(app, settings.slack_app_token)
         try:
             handler.connect()
         except SlackApiError as e:
+            if scheduler:
+                scheduler.shutdown(wait=False)
+            server.shutdown()
             raise ConfigError(f"Slack refused the Socket Mode connection ({e.response.get('error')})",
                               key="SLACK_APP_TOKEN") from None
         log.info("Socket Mode connected; health on :%d/health", server.server_port)
     else:
-        server = start_http_server(make_wsgi_app(app, health=health, routes=routes), port=settings.port)
         log.info("HTTP mode: Slack requests on :%d/slack/events, health on /health", server.server_port)
     try:
         stop.wait()

@@ -66,3 +66,19 @@ def test_health_reports_a_database_that_does_not_answer(tmp_path: Path) -> None:
     report = health_report(broken, mode="socket")
     assert report["ok"] is False and report["mode"] == "socket"
     assert report["database"].startswith("OperationalError")
+
+
+def test_a_port_already_taken_stops_the_start_up_with_one_line(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "COSTBOT_"))}
+        env.update(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                   SLACK_API_URL=fake_slack.base_url, PORT=str(port), COSTBOT_DATABASE_URL=f"sqlite:///{tmp_path}/bot.db")
+        costbot = Path(sys.executable).parent / "costbot"
+        result = subprocess.run([str(costbot), "run"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                                timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"costbot: configuration error: PORT: cannot listen on port {port}: Address already in use"], result.stderr
