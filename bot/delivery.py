@@ -11,6 +11,10 @@ exponential backoff, then stay in the outbox for ``flush()`` (run by the schedul
 failures (channel_not_found, invalid_blocks...) are kept as ``failed`` with the reason, logged, and
 reported once in the default channel.
 
+Without a token, messages are printed on the terminal and recorded all the same, with a ts marked
+``terminal:`` (storage/outbox.py). A run with Slack on the same database never edits such a
+message, which Slack does not have: it posts it (and its thread's parent first) and keeps Slack's ts.
+
 Request-scoped calls (modals, App Home, ephemeral messages, channel members) are here too, so no
 other module holds a Slack client.
 """
@@ -31,7 +35,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.text import blocks_to_text
-from storage.outbox import OutboxRecord, OutboxStore
+from storage.outbox import TERMINAL_TS_PREFIX, OutboxRecord, OutboxStore
 from storage.tables.core import utcnow
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,8 @@ class DeliveryError(Exception):
 
 
 class Transport(Protocol):
+    reaches_slack: bool  # False: messages are only printed (their ts is marked terminal:)
+
     def post(self, *, channel: str, text: str, blocks: list[dict] | None, thread_ts: str | None,
              key: str) -> tuple[str, str]: ...
 
@@ -116,6 +122,8 @@ class Transport(Protocol):
 
 class SlackTransport:
     """Slack's Web API through slack_sdk."""
+
+    reaches_slack = True
 
     def __init__(self, client: WebClient) -> None:
         # The SDK's own connection-error retry would re-post a message Slack may already have
@@ -254,6 +262,8 @@ class SlackTransport:
 class TerminalTransport:
     """Renders each message as text: channel, then the message. Files go to ``files_dir``."""
 
+    reaches_slack = False
+
     def __init__(self, stream: IO[str] | None = None, files_dir: Path | None = None) -> None:
         self.stream = stream or sys.stdout
         self.files_dir = files_dir
@@ -263,7 +273,7 @@ class TerminalTransport:
     def _next_ts(self) -> str:
         with self._lock:
             self._counter += 1
-            return f"{int(time.time())}.{self._counter:06d}"
+            return f"{TERMINAL_TS_PREFIX}{int(time.time())}.{self._counter:06d}"
 
     def _print(self, heading: str, body: str) -> None:
         with self._lock:
@@ -291,7 +301,8 @@ class TerminalTransport:
             path.write_bytes(content)
             where = str(path)
         self._print(f"{channel_id} (file)", f"{title or filename}: {where}")
-        return f"F{self._next_ts().replace('.', '')[-12:]}"  # a short file ID, like Slack's
+        file_id = self._next_ts().removeprefix(TERMINAL_TS_PREFIX).replace(".", "")[-12:]
+        return f"{TERMINAL_TS_PREFIX}F{file_id}"  # a short file ID, like Slack's
 
     def join(self, channel_id: str) -> None:
         return None
@@ -364,10 +375,14 @@ class Delivery:
             delivered += int(result.status == "sent" and not result.needs_sending)
         return delivered
 
+    def _printed_only(self, record: OutboxRecord) -> bool:
+        """Delivered to the terminal only, while this delivery talks to Slack."""
+        return self.transport.reaches_slack and record.printed_only
+
     def message_link(self, key: str) -> tuple[str, str] | None:
         """(channel_id, ts) of a delivered message, for thread replies and permalinks."""
         record = self.outbox.get(key)
-        if record and record.ts and record.channel_id:
+        if record and record.ts and record.channel_id and not self._printed_only(record):
             return record.channel_id, record.ts
         return None
 
@@ -376,6 +391,8 @@ class Delivery:
             record = self.outbox.claim(key)
             if record is None:  # another thread or replica holds it; it will finish the job
                 return self.outbox.get(key)  # type: ignore[return-value]
+            if self._printed_only(record):  # Slack never had it: from here on it is a message to post
+                record = self.outbox.forget_printed(key)
             if not record.needs_sending:
                 self.outbox.release(key)
                 return record
@@ -427,7 +444,9 @@ class Delivery:
         channel_id = record.channel_id or self._resolve_channel_id(record.channel)
         if record.thread_key:
             parent = self.outbox.get(record.thread_key)
-            if parent is None or parent.ts is None:
+            if parent is not None and self._printed_only(parent):  # the parent first, then the reply
+                parent = self._deliver(parent.key)
+            if parent is None or parent.ts is None or self._printed_only(parent):
                 raise ParentNotSent(record.thread_key, failed=parent is not None and parent.status == "failed")
             thread_ts, channel_id = parent.ts, parent.channel_id
         if ts is None and record.maybe_sent:

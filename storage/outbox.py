@@ -19,6 +19,10 @@ from sqlmodel import select
 from storage.db import Database
 from storage.tables.core import OutboxMessage, SlackChannel, utcnow
 
+# The ts of a message that was only printed on the terminal (no Slack token) starts with this, so
+# a later run with Slack never takes it for a message Slack has (it is posted then, not edited).
+TERMINAL_TS_PREFIX = "terminal:"
+
 
 def content_hash(text: str, blocks: list[dict] | None, file_content: bytes | None = None) -> str:
     digest = hashlib.sha256()
@@ -55,6 +59,15 @@ class OutboxRecord:
     @property
     def needs_sending(self) -> bool:
         return self.status != "failed" and (self.ts is None or self.sent_hash != self.content_hash)
+
+    @property
+    def printed_only(self) -> bool:
+        """Last delivered to the terminal, not to Slack. Rows printed before the marker existed
+        are recognised by their channel: the terminal kept the configured name (``#team-x``),
+        Slack always answers with a conversation ID."""
+        if self.ts is None:
+            return False
+        return self.ts.startswith(TERMINAL_TS_PREFIX) or (self.channel_id or "").startswith("#")
 
 
 def _record(row: OutboxMessage) -> OutboxRecord:
@@ -144,6 +157,17 @@ class OutboxStore:
         with self.db.session() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.key == key).values(
                 channel_id=channel_id, ts=ts, maybe_sent=False, updated_at=utcnow()))
+
+    def forget_printed(self, key: str) -> OutboxRecord:
+        """The row was only printed on the terminal: make it a message never sent (no ts, no
+        channel ID, no sent content), so Slack gets it as a new post. The caller holds the claim."""
+        with self.db.session() as session:
+            session.execute(update(OutboxMessage).where(OutboxMessage.key == key).values(
+                ts=None, channel_id=None, sent_hash=None, status="pending", maybe_sent=False, next_attempt_at=utcnow(),
+                updated_at=utcnow()))
+            row = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)
+                               .execution_options(populate_existing=True)).one()
+            return _record(row)
 
     def defer(self, key: str, *, error: str, retry_at: datetime, maybe_sent: bool) -> None:
         """A transient failure: try again at ``retry_at``. ``maybe_sent`` False when Slack
