@@ -4,7 +4,9 @@
 
 Every press is acked at once, then checked: only the owning team (its owners and members, and its
 channel's members as teams.yml says) and finance approvers may answer; anyone else gets an
-ephemeral "not yours", nothing changes, and the refused press is audited. An accepted answer is
+ephemeral "not yours", nothing changes, and the refused press is audited. A modal's submission
+shows a refusal next to its field when teams.yml decides it; when the channel's members do, the
+modal closes at once (no Slack call before the ack) and the refusal comes as an ephemeral. An accepted answer is
 stored (audited, the first one recorded as the alert's first human response), the alert is edited
 in place and the answer noted in its thread. On an anomaly imported from AWS, the answer is also
 written back to AWS (Acknowledge: a real anomaly; Expected: planned activity; Not ours: no).
@@ -32,8 +34,10 @@ from bot.blocks.anomalies import (
     not_yours_text,
 )
 from bot.context import AppContext
+from bot.delivery import DeliveryError
 from finops.errors import InputError, TransitionError
 from finops.model import UNALLOCATED
+from handlers.commands import needs_channel_members, slack_busy_text
 from handlers.findings import field_value
 from jobs.detect import move_anomaly, owner_rule, reply_to_answer, tell_aws
 from storage.anomalies import AnomalyRecord, AnomalyStore
@@ -41,10 +45,19 @@ from storage.anomalies import AnomalyRecord, AnomalyStore
 log = logging.getLogger(__name__)
 
 
+def may_answer_by_config(ctx: AppContext, user: str, record: AnomalyRecord) -> bool | None:
+    """:func:`may_answer` as teams.yml alone decides it, or None when it depends on the team
+    channel's members (a Slack call, so not before the ack)."""
+    if ctx.teams.is_finance_approver(user) or not needs_channel_members(ctx, user, record.team):
+        return ctx.teams.may_act(user, record.team)
+    return None
+
+
 def may_answer(ctx: AppContext, user: str, record: AnomalyRecord) -> bool:
     """Whether ``user`` may answer the anomaly: on its owning team, or a finance approver."""
-    if ctx.teams.is_finance_approver(user):
-        return True
+    decided = may_answer_by_config(ctx, user, record)
+    if decided is not None:
+        return decided
     members = ctx.delivery.channel_members(ctx.teams.channel_for(record.team))
     return ctx.teams.may_act(user, record.team, frozenset(members))
 
@@ -72,6 +85,40 @@ def register(app: App, ctx: AppContext) -> None:
 
     def aws_note(error: str) -> str:
         return f":warning: AWS could not be told ({error}); the answer stands in costbot."
+
+    def open_modal(body: dict, respond: Respond, view: dict) -> None:
+        try:
+            ctx.delivery.open_view(body["trigger_id"], view)
+        except DeliveryError as error:
+            if not error.transient:
+                raise
+            ephemeral(respond, slack_busy_text("open the form", error))
+
+    def tell(channel: str, user: str, text: str) -> None:
+        """An ephemeral note after a modal closed: in the alert's channel, else in the app's DM."""
+        if channel:
+            try:
+                ctx.delivery.post_ephemeral(channel, user, text)
+                return
+            except DeliveryError as error:  # e.g. user_not_in_channel
+                log.info("ephemeral in %s for %s failed (%s): sent to the DM", channel, user, error)
+        ctx.delivery.post_ephemeral(user, user, text)
+
+    def submitter_may_answer(user: str, record: AnomalyRecord, action: str, channel: str) -> bool:
+        """After the ack of a modal whose submitter needs the channel's members: whether they may
+        answer; if not, the refusal is audited and told in an ephemeral (the modal has closed)."""
+        try:
+            allowed = may_answer(ctx, user, record)
+        except DeliveryError as error:
+            log.warning("members of %s not read for %s's %s: %s", record.team, user, action, error)
+            tell(channel, user, slack_busy_text("check that you are on the team; your answer was not recorded",
+                                                error))
+            return False
+        if not allowed:
+            refusal = not_yours_text(record)
+            store.record_refusal(record.id, by=user, action=action, reason=refusal, at=ctx.now())  # audited first
+            tell(channel, user, refusal)
+        return allowed
 
     @app.action(ACKNOWLEDGE)
     def on_acknowledge(ack: Ack, body: dict, respond: Respond) -> None:
@@ -109,7 +156,7 @@ def register(app: App, ctx: AppContext) -> None:
         if record is None:
             return
         metadata = {"id": record.id, "channel": (body.get("channel") or {}).get("id", "")}
-        ctx.delivery.open_view(body["trigger_id"], expected_modal(record, today=ctx.today(), metadata=metadata))
+        open_modal(body, respond, expected_modal(record, today=ctx.today(), metadata=metadata))
 
     @app.view(EXPECTED_CALLBACK)
     def on_expected_submitted(ack: Ack, body: dict, view: dict) -> None:
@@ -120,7 +167,8 @@ def register(app: App, ctx: AppContext) -> None:
         reason = field_value(values, "reason")
         picked = field_value(values, "until")
         until = date.fromisoformat(picked) if picked else None
-        if not may_answer(ctx, user, record):
+        allowed = may_answer_by_config(ctx, user, record)
+        if allowed is False:
             refusal = not_yours_text(record)
             store.record_refusal(record.id, by=user, action="expected", reason=refusal, at=ctx.now())
             ack(response_action="errors", errors={"reason": refusal})
@@ -131,8 +179,14 @@ def register(app: App, ctx: AppContext) -> None:
         if until is not None and until < ctx.today():
             ack(response_action="errors", errors={"until": f"Pick today ({ctx.today()}) or a later day"})
             return
-        answered = store.expect(record.id, by=user, at=ctx.now(), reason=reason, until=until)
-        ack()
+        if allowed is None:  # the channel's members decide: a Slack call, after the ack
+            ack()
+            if not submitter_may_answer(user, record, "expected", metadata.get("channel", "")):
+                return
+            answered = store.expect(record.id, by=user, at=ctx.now(), reason=reason, until=until)
+        else:
+            answered = store.expect(record.id, by=user, at=ctx.now(), reason=reason, until=until)
+            ack()
         error = tell_aws(answered, "expected")
         if error and metadata.get("channel"):
             ctx.delivery.post_ephemeral(metadata["channel"], user, aws_note(error))
@@ -146,8 +200,8 @@ def register(app: App, ctx: AppContext) -> None:
             return
         metadata = {"id": record.id, "channel": (body.get("channel") or {}).get("id", "")}
         teams = [*ctx.teams.team_names, UNALLOCATED]
-        ctx.delivery.open_view(body["trigger_id"], not_ours_modal(record, team_names=teams,
-                                                                  rule=owner_rule(ctx, record), metadata=metadata))
+        open_modal(body, respond, not_ours_modal(record, team_names=teams, rule=owner_rule(ctx, record),
+                                                 metadata=metadata))
 
     @app.view(NOT_OURS_CALLBACK)
     def on_not_ours_submitted(ack: Ack, body: dict, view: dict) -> None:
@@ -156,7 +210,8 @@ def register(app: App, ctx: AppContext) -> None:
         record = store.get(int(metadata["id"]))
         values = view["state"]["values"]
         team = field_value(values, "team") or ""
-        if not may_answer(ctx, user, record):
+        allowed = may_answer_by_config(ctx, user, record)
+        if allowed is False:
             refusal = not_yours_text(record)
             store.record_refusal(record.id, by=user, action="not_ours", reason=refusal, at=ctx.now())
             ack(response_action="errors", errors={"team": refusal})
@@ -168,6 +223,8 @@ def register(app: App, ctx: AppContext) -> None:
             ack(response_action="errors", errors={"team": f"It is already with {team}: pick the team it belongs to"})
             return
         ack()
+        if allowed is None and not submitter_may_answer(user, record, "not_ours", metadata.get("channel", "")):
+            return  # the channel's members decided (a Slack call, after the ack): refused and told
         moved = move_anomaly(ctx, record.id, to_team=team, by=user, reason=field_value(values, "reason"))
         error = tell_aws(moved, "not_ours")
         if error and metadata.get("channel"):

@@ -2,14 +2,18 @@
 
 Subcommands live in the modules of their surface (``handlers/why.py``, ...) and register with
 ``@subcommand``. A subcommand either answers at once (its reply goes in the ack) or is ``slow``:
-the ack says it is working and the answer follows through ``response_url``. Errors a person can
-fix come back as a short ephemeral hint; anything else is logged and answered with a reference,
-never a stack trace.
+the ack says it is working and the answer follows through ``response_url``. A subcommand that
+answers at once from the database but needs a Slack Web API call for some requests (a modal, a
+channel's members) returns :class:`AfterAck`: no Slack call is made before the ack, since one can
+take longer than Slack's 3 seconds (or be rate limited). Errors a person can fix come back as a
+short ephemeral hint; Slack being busy as "try again"; anything else is logged and answered with a
+reference, never a stack trace.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +24,7 @@ from slack_bolt import Ack, App, Respond
 
 from bot.blocks.help import help_message, unknown_command_message
 from bot.context import AppContext
+from bot.delivery import DeliveryError
 from finops.errors import CostbotError, QuestionError
 
 log = logging.getLogger(__name__)
@@ -52,7 +57,16 @@ class CommandRequest:
     response_url: str
 
 
-Handler = Callable[[CommandRequest], Reply | None]
+@dataclass(frozen=True)
+class AfterAck:
+    """A subcommand's answer that needs Slack: the ack carries ``text`` (nothing when empty), then
+    ``work`` runs on the listener's thread and its reply, if any, goes through response_url."""
+
+    work: Callable[[], Reply | None]
+    text: str = ""
+
+
+Handler = Callable[[CommandRequest], Reply | AfterAck | None]
 
 
 @dataclass(frozen=True)
@@ -102,17 +116,51 @@ def error_reply(error: CostbotError, command: Subcommand | None) -> Reply:
     return Reply(text=text)
 
 
-def run_subcommand(command: Subcommand, request: CommandRequest) -> Reply | None:
-    """Call the handler, turning failures into replies a person can act on."""
+def needs_channel_members(ctx: AppContext, user: str, team: str) -> bool:
+    """Whether ``user`` being on ``team`` depends on its channel's members, which takes a Slack
+    call (conversations.members, no faster than Slack), so it can only be asked after the ack: the
+    user is not listed in teams.yml as an owner or member, and the team (for a team no longer in
+    teams.yml, the defaults) takes members from its channel."""
+    if team in ctx.teams.team_names:
+        found = ctx.teams.team(team)
+        return user not in found.owners and user not in found.members and found.members_from_channel
+    return ctx.teams.defaults.members_from_channel
+
+
+def slack_busy_text(doing: str, error: DeliveryError) -> str:
+    """What a person is told when Slack refused or did not answer a call made for them."""
+    if error.retry_after:
+        seconds = math.ceil(error.retry_after)
+        when = f"{seconds} second{'s' if seconds != 1 else ''}"
+    else:
+        when = "a few seconds"
+    why = "Slack is busy right now" if error.error == "ratelimited" else f"Slack did not answer (`{error.error}`)"
+    return f":hourglass_flowing_sand: {why}, so costbot could not {doing}. Please try again in {when}."
+
+
+def run_subcommand(command: Subcommand, request: CommandRequest,
+                   work: Callable[[], Reply | AfterAck | None] | None = None) -> Reply | AfterAck | None:
+    """Call the handler (or the ``work`` it left for after the ack), turning failures into replies
+    a person can act on."""
     try:
-        return command.handler(request)
+        return work() if work is not None else command.handler(request)
     except CostbotError as e:
         return error_reply(e, command)
+    except DeliveryError as e:
+        if not e.transient:
+            return failure_reply(request)
+        log.warning("/cost %s: Slack call failed (%s, retry after %s)", request.name, e.error, e.retry_after)
+        return Reply(text=slack_busy_text(f"finish `/cost {request.name}`", e))
     except Exception:
-        reference = secrets.token_hex(3)
-        log.exception("/cost %s failed (ref %s)", request.name, reference)
-        return Reply(text=f":x: Something went wrong on our side answering `/cost {request.name}`. "
-                          f"It was logged with reference `{reference}`; please try again or tell your costbot admin.")
+        return failure_reply(request)
+
+
+def failure_reply(request: CommandRequest) -> Reply:
+    """Log the exception being handled (call it in an ``except``); answer with a reference to it."""
+    reference = secrets.token_hex(3)
+    log.exception("/cost %s failed (ref %s)", request.name, reference)
+    return Reply(text=f":x: Something went wrong on our side answering `/cost {request.name}`. "
+                      f"It was logged with reference `{reference}`; please try again or tell your costbot admin.")
 
 
 def register(app: App, ctx: AppContext) -> None:
@@ -129,18 +177,34 @@ def register(app: App, ctx: AppContext) -> None:
         request = CommandRequest(ctx=ctx, name=found.name, args=rest, user_id=command.get("user_id", ""),
                                  channel_id=command.get("channel_id", ""), trigger_id=command.get("trigger_id", ""),
                                  response_url=command.get("response_url", ""))
-        if not found.slow:
-            reply = run_subcommand(found, request)
-            ack(**(reply or Reply(text="Done.")).as_response())
+        if found.slow:
+            ack(text=found.working_text, response_type="ephemeral")
+            SLOW_WORK.submit(answer_later, found, request, respond)
             return
-        ack(text=found.working_text, response_type="ephemeral")
-        SLOW_WORK.submit(answer_later, found, request, respond)
+        answer = run_subcommand(found, request)
+        if not isinstance(answer, AfterAck):
+            ack(**(answer or Reply(text="Done.")).as_response())
+            return
+        if answer.text:
+            ack(**Reply(text=answer.text).as_response())
+        else:
+            ack()
+        # Here, not on SLOW_WORK: a modal's trigger_id expires 3 s after the command, so its
+        # views.open must not queue behind heavy answers. Bolt has answered Slack already.
+        send_answer(request, run_subcommand(found, request, answer.work), respond)
 
 
 def answer_later(command: Subcommand, request: CommandRequest, respond: Respond) -> None:
     """Run a slow subcommand after its ack and send the answer through response_url."""
     reply = run_subcommand(command, request)
-    if reply is not None:
+    if isinstance(reply, AfterAck):  # already after the ack
+        reply = run_subcommand(command, request, reply.work)
+    send_answer(request, reply, respond)
+
+
+def send_answer(request: CommandRequest, reply: Reply | AfterAck | None, respond: Respond) -> None:
+    """Send an answer given after the ack through response_url (None: nothing to say)."""
+    if isinstance(reply, Reply):
         try:
             respond(**reply.as_response(), replace_original=False)
         except Exception:  # the asker is gone (expired response_url); nothing else to tell

@@ -4,7 +4,9 @@ Every press is acked at once, then checked: only the finding team's owners and m
 channel's members, as teams.yml says) and finance approvers may act; anyone else gets an
 ephemeral "not yours" and nothing changes. A press the state no longer allows, or a button
 older than the finding's last move ("already moved by X to Y"), is refused the same way. Refused
-presses are audited too. Accepted moves go through ``FindingStore.move`` (versioned, audited) and
+presses are audited too. A modal's submission shows a refusal next to its field when teams.yml
+decides who may; when the team channel's members decide, the modal closes at once (no Slack call
+before the ack) and the refusal comes as an ephemeral, audited the same. Accepted moves go through ``FindingStore.move`` (versioned, audited) and
 the finding's message is updated in place, the move added to its thread.
 
 The same buttons are on the App Home tab (handlers/home.py). A press there has no
@@ -18,7 +20,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from slack_bolt import Ack, App, Respond
 
@@ -31,10 +33,21 @@ from bot.blocks.findings import (
     who,
 )
 from bot.context import AppContext
+from bot.delivery import DeliveryError
 from bot.services.findings import anomaly_draft, default_assignee, finding_actor, publish_finding
 from finops.errors import InputError, TransitionError
 from finops.model import UNALLOCATED
-from finops.savings import Actor, FindingAction, allowed_actions, describe_allowed, parse_monthly_saving
+from finops.savings import (
+    MOVES,
+    Actor,
+    FindingAction,
+    Role,
+    allowed_actions,
+    apply_action,
+    describe_allowed,
+    parse_monthly_saving,
+)
+from handlers.commands import needs_channel_members, slack_busy_text
 from handlers.findings import field_error, field_value, open_new_finding_modal
 from handlers.home import publish_home
 from storage.anomalies import AnomalyStore
@@ -92,6 +105,35 @@ def _press(body: dict) -> Press:
     return Press(body["user"]["id"], finding_id, version, FindingAction(action["action_id"][len(ACTION_PREFIX):]))
 
 
+def actor_by_config(ctx: AppContext, user: str, team: str, action: FindingAction) -> Actor | None:
+    """The actor for ``action`` on a finding of ``team`` when teams.yml decides it, or None when
+    whether the user is on the team depends on the team channel's members (a Slack call, so not
+    before the ack). A finance approver's finance move (verify, not realized, reopen) does not
+    depend on being on the team: no team member may make it."""
+    finance = ctx.teams.is_finance_approver(user)
+    if not needs_channel_members(ctx, user, team):
+        return finding_actor(ctx, user, team)  # asks no Slack: teams.yml decides
+    if finance and Role.TEAM not in {move.role for move in MOVES if move.action is action}:
+        return Actor(user, on_team=False, finance=True)
+    return None
+
+
+def lacking_for_the_team(finding: FindingRecord, action: FindingAction, user: str, *, at: datetime,
+                         kwargs: dict) -> str | None:
+    """What a team move lacks (a reason, a date, an assignee) if ``user`` is on the team, as
+    ``FindingStore.move`` would say it; checked before the ack, while the form can still show it.
+    None when nothing is missing, or when the move is not a team move or not legal from the state
+    (the move itself says why, after the ack)."""
+    if not any(m.from_state == finding.state and m.action is action and m.role is Role.TEAM for m in MOVES):
+        return None
+    given = {key: value for key, value in kwargs.items() if key in ("reason", "implemented_on", "assignee")}
+    try:
+        apply_action(finding.state, action, actor=Actor(user, on_team=True), at=at, finding_id=finding.id, **given)
+    except TransitionError as error:
+        return f"finding #{finding.id}: {error}"
+    return None
+
+
 def pressed_on_home(body: dict) -> bool:
     """Whether a button was pressed on the App Home tab (a view), not on a message."""
     return (body.get("container") or {}).get("type") == "view"
@@ -99,6 +141,16 @@ def pressed_on_home(body: dict) -> bool:
 
 def register(app: App, ctx: AppContext) -> None:
     store = FindingStore(ctx.db)
+
+    def tell(channel: str, user: str, text: str) -> None:
+        """An ephemeral note after a modal closed: in the message's channel, else in the app's DM."""
+        if channel:
+            try:
+                ctx.delivery.post_ephemeral(channel, user, text, None)
+                return
+            except DeliveryError as error:  # e.g. user_not_in_channel
+                log.info("ephemeral in %s for %s failed (%s): sent to the DM", channel, user, error)
+        ctx.delivery.post_ephemeral(user, user, text, None)
 
     def refuse(body: dict, respond: Respond, finding_id: int, user: str, action: str, text: str) -> None:
         # Audited first: by the time the presser reads the refusal, the trail already holds it.
@@ -125,9 +177,18 @@ def register(app: App, ctx: AppContext) -> None:
             return
         if press.action in MODAL_ACTIONS:
             metadata = {"id": finding.id, "version": finding.version, "action": str(press.action),
-                        "home": pressed_on_home(body)}
-            ctx.delivery.open_view(body["trigger_id"], move_modal(
-                press.action, finding, today=ctx.today(), team_names=ctx.teams.team_names, metadata=metadata))
+                        "home": pressed_on_home(body), "channel": (body.get("channel") or {}).get("id", "")}
+            try:
+                ctx.delivery.open_view(body["trigger_id"], move_modal(
+                    press.action, finding, today=ctx.today(), team_names=ctx.teams.team_names, metadata=metadata))
+            except DeliveryError as error:
+                if not error.transient:
+                    raise
+                busy = slack_busy_text("open the form", error)
+                if pressed_on_home(body):
+                    ctx.delivery.post_ephemeral(press.user, press.user, busy, None)
+                else:
+                    respond(replace_original=False, response_type="ephemeral", text=busy)
             return
         try:
             store.move(finding.id, press.action, actor=actor, at=ctx.now(), expected_version=press.version)
@@ -148,7 +209,6 @@ def register(app: App, ctx: AppContext) -> None:
         action = FindingAction(metadata["action"])
         finding = store.get(int(metadata["id"]))
         values = view["state"]["values"]
-        actor = finding_actor(ctx, user, finding.team)
         where = "implemented_on" if action is FindingAction.IMPLEMENTED else "reason"
         kwargs: dict = {"reason": field_value(values, "reason")}
         if action is FindingAction.IMPLEMENTED:
@@ -172,18 +232,48 @@ def register(app: App, ctx: AppContext) -> None:
             except InputError as error:
                 ack(response_action="errors", errors={"realized": field_error(error)})
                 return
-        refusal = not_yours(finding) if not actor.roles else None
-        if refusal is None:
+
+        def move_or_refusal(actor: Actor) -> tuple[str, str] | None:
+            """None once moved; else the refusal, as shown next to a field and as a message."""
+            if not actor.roles:
+                return not_yours(finding), not_yours(finding)
             try:
                 store.move(finding.id, action, actor=actor, at=ctx.now(), expected_version=int(metadata["version"]),
                            **kwargs)
-            except TransitionError as error:  # a conflict, or a move the state or the person does not allow
-                refusal = str(error)
-        if refusal is not None:
-            store.record_refusal(finding.id, by=user, action=str(action), reason=refusal, at=ctx.now())
-            ack(response_action="errors", errors={where: refusal})
-            return
-        ack()
+            except FindingConflict as conflict:
+                return str(conflict), conflict_text(conflict)
+            except TransitionError as error:  # a move the state or the person does not allow
+                return str(error), f":no_entry: {error}"
+            return None
+
+        actor = actor_by_config(ctx, user, finding.team, action)
+        if actor is not None:  # teams.yml decides: a refusal is shown next to its field
+            refusal = move_or_refusal(actor)
+            if refusal is not None:
+                store.record_refusal(finding.id, by=user, action=str(action), reason=refusal[0], at=ctx.now())
+                ack(response_action="errors", errors={where: refusal[0]})
+                return
+            ack()
+        else:  # the channel's members decide, a Slack call: the modal closes first, a refusal follows
+            lacking = lacking_for_the_team(finding, action, user, at=ctx.now(), kwargs=kwargs)
+            if lacking is not None:  # a missing reason or date: still shown next to its field
+                store.record_refusal(finding.id, by=user, action=str(action), reason=lacking, at=ctx.now())
+                ack(response_action="errors", errors={where: lacking})
+                return
+            ack()
+            told = metadata.get("channel", "") if not metadata.get("home") else ""
+            try:
+                actor = finding_actor(ctx, user, finding.team)
+            except DeliveryError as error:
+                log.warning("members of %s not read for %s's %s: %s", finding.team, user, action, error)
+                tell(told, user, slack_busy_text(f"check that you are on {finding.team}; finding #{finding.id} "
+                                                 "was not changed", error))
+                return
+            refusal = move_or_refusal(actor)
+            if refusal is not None:  # audited first, as every refusal
+                store.record_refusal(finding.id, by=user, action=str(action), reason=refusal[1], at=ctx.now())
+                tell(told, user, refusal[1])
+                return
         publish_finding(ctx, finding.id)
         if metadata.get("home"):
             publish_home(ctx, user)
@@ -210,4 +300,10 @@ def register(app: App, ctx: AppContext) -> None:
                          f"its message is in {ctx.teams.channel_for(existing.team)}.")
             return
         channel = (body.get("channel") or {}).get("id", "")
-        open_new_finding_modal(ctx, body["trigger_id"], draft, channel=channel)
+        try:
+            open_new_finding_modal(ctx, body["trigger_id"], draft, channel=channel)
+        except DeliveryError as error:
+            if not error.transient:
+                raise
+            respond(replace_original=False, response_type="ephemeral",
+                    text=slack_busy_text("open the new-finding form", error))

@@ -38,7 +38,7 @@ from bot.services.findings import (
 from finops.errors import InputError, QuestionError
 from finops.model import UNALLOCATED
 from finops.savings import FindingState, parse_monthly_saving
-from handlers.commands import SLOW_WORK, CommandRequest, Reply, subcommand
+from handlers.commands import SLOW_WORK, AfterAck, CommandRequest, Reply, slack_busy_text, subcommand
 from storage.anomalies import AnomalyStore
 from storage.findings import FindingStore, NewFinding, normalize_scope
 
@@ -89,10 +89,20 @@ def fill_scope_pickers(ctx: AppContext, view_id: str, draft: FindingDraft, metad
 
 @subcommand("finding new", usage="/cost finding new",
             summary="Open a savings finding: a form for its title, team, scope, estimate and due date.")
-def new_finding(request: CommandRequest) -> Reply:
+def new_finding(request: CommandRequest) -> AfterAck:
     draft = FindingDraft(team=team_of(request.ctx, request.user_id))
-    open_new_finding_modal(request.ctx, request.trigger_id, draft, channel=request.channel_id)
-    return Reply(text=":memo: Fill in the form to open a savings finding.")
+
+    def open_form() -> Reply | None:  # after the ack: views.open can take longer than Slack waits for it
+        try:
+            open_new_finding_modal(request.ctx, request.trigger_id, draft, channel=request.channel_id)
+        except DeliveryError as error:
+            if not error.transient:
+                raise
+            log.warning("new-finding form not opened for %s: %s", request.user_id, error)
+            return Reply(text=slack_busy_text("open the new-finding form", error))
+        return None
+
+    return AfterAck(text=":memo: Fill in the form to open a savings finding.", work=open_form)
 
 
 def parse_list_filters(ctx: AppContext, args: str) -> tuple[str | None, str | None]:

@@ -25,7 +25,7 @@ from typing import Any
 from bot.context import AppContext
 from finops.errors import InputError, QuestionError
 from finops.units import UnitValue, read_unit_csv, unit_value
-from handlers.commands import CommandRequest, Reply, subcommand
+from handlers.commands import AfterAck, CommandRequest, Reply, needs_channel_members, subcommand
 from storage.units import UnitStore
 
 UNITS_PATH = "/units"
@@ -36,7 +36,7 @@ USAGE_EXAMPLES = ("/cost unit record payments orders 2026-11 31000", "/cost unit
 @subcommand("unit record", usage="/cost unit record TEAM METRIC PERIOD VALUE",
             summary="Record a unit metric value (orders, active users) for a team: period 2026-11, 2026-W45 "
                     "or 2026-11-03.")
-def record_unit(request: CommandRequest) -> Reply:
+def record_unit(request: CommandRequest) -> Reply | AfterAck:
     ctx = request.ctx
     words = request.args.split()
     if len(words) != 4:
@@ -47,8 +47,17 @@ def record_unit(request: CommandRequest) -> Reply:
         value = unit_value(ctx.teams, *words)
     except ValueError as error:
         raise QuestionError(f"{error}.", word=words[0], examples=USAGE_EXAMPLES) from None
-    members = frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(value.team)))
-    if not ctx.teams.may_act(request.user_id, value.team, members):
+    if ctx.teams.is_finance_approver(request.user_id) or not needs_channel_members(ctx, request.user_id, value.team):
+        return record_if_allowed(request, value, frozenset())  # teams.yml decides: answered in the ack
+    # Whether the user is in the team's channel is a Slack call: only after the ack.
+    return AfterAck(text=f"Recording {value.metric} for {value.team}…", work=lambda: record_if_allowed(
+        request, value, frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(value.team)))))
+
+
+def record_if_allowed(request: CommandRequest, value: UnitValue, channel_members: frozenset[str]) -> Reply:
+    """Record ``value`` if the user may (``channel_members``: of the team's channel, when it counts)."""
+    ctx = request.ctx
+    if not ctx.teams.may_act(request.user_id, value.team, channel_members):
         return Reply(text=f":no_entry: Only {value.team}'s owners and members (or finance approvers) record its "
                           "unit metrics. Nothing was recorded.")
     UnitStore(ctx.db).record([value], source="slack", by=request.user_id, at=ctx.now())

@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 import jobs.detect
-from bot.blocks.anomalies import alert_key, moved_key
+from bot.blocks.anomalies import alert_key, moved_key, not_yours_text
 from finops.model import UNALLOCATED
 from jobs.detect import import_aws_anomalies, run_detection
 from storage.anomalies import AnomalyRecord, AnomalyStore
@@ -180,9 +180,15 @@ def test_expected_asks_why_and_silences_the_scope_until_the_day_given(org: Runni
         "reason": {"value": "load test"}, "until": {"value": {"type": "datepicker", "selected_date": "2026-11-01"}}},
         user_id="U_PAY_OWNER", view=view)
     assert past.json()["errors"] == {"until": "Pick today (2026-11-16) or a later day"}
+    # Whether U_STRANGER is in the team's channel takes a Slack call, so the modal closes first (an
+    # empty ack) and the refusal follows as an ephemeral in the alert's channel, audited first.
     stranger = org.client.view_submission("anomaly_expected_form", {"reason": {"value": "mine now"}},
                                           user_id="U_STRANGER", view=view)
-    assert stranger.json()["errors"]["reason"].startswith(":no_entry:")
+    assert stranger.status == 200 and not stranger.body
+    (refused,) = wait_for(lambda: org.slack.ephemerals("U_STRANGER"))
+    assert refused["text"] == not_yours_text(record) and refused["text"].startswith(":no_entry:")
+    assert refused["channel"] == org.slack.channel_id(PAYMENTS)
+    assert AnomalyStore(org.ctx.db).get(record.id).state == "open"
 
     done = org.client.view_submission("anomaly_expected_form", {
         "reason": {"value": "load test fleet until the 30th"},
@@ -196,6 +202,43 @@ def test_expected_asks_why_and_silences_the_scope_until_the_day_given(org: Runni
     assert "load test fleet until the 30th" in str(message["blocks"])
     assert [e.action for e in AnomalyStore(org.ctx.db).history(record.id)] == ["detected", "refused:expected",
                                                                                "expected"]
+
+
+def test_modal_answers_are_acked_before_a_slow_channel_members_lookup(org: RunningBot) -> None:
+    # U_PAY_CHANNEL and U_STRANGER are not in teams.yml: whether they are in payments' channel is a
+    # conversations.members call, which may take longer than Slack waits for the ack.
+    record = payments_anomaly(org)
+    store = AnomalyStore(org.ctx.db)
+    press(org, "anomaly_expected", record, "U_PAY_CHANNEL")
+    expected_form = wait_for(lambda: org.slack.calls("views.open"))[-1]["view"]
+    press(org, "anomaly_not_ours", record, "U_PAY_CHANNEL")
+    not_ours_form = wait_for(lambda: len(org.slack.calls("views.open")) == 2 and org.slack.calls("views.open"))[-1]
+    org.slack.delay("conversations.members", 4)
+
+    missing = org.client.view_submission("anomaly_expected_form", {"reason": {"value": ""}}, user_id="U_PAY_CHANNEL",
+                                         view=expected_form)  # the form's own mistakes: still next to the field
+    assert missing.elapsed < 1.0 and missing.json() == {"response_action": "errors", "errors": {
+        "reason": "Say why it is expected: the team and finance read it"}}
+
+    stranger = org.client.view_submission("anomaly_not_ours_form", {
+        "team": {"value": {"type": "static_select", "selected_option": {
+            "text": {"type": "plain_text", "text": "search"}, "value": "search"}}}},
+        user_id="U_STRANGER", view=not_ours_form["view"])
+    assert stranger.status == 200 and not stranger.body and stranger.elapsed < 1.0, stranger.elapsed
+    (refused,) = wait_for(lambda: org.slack.ephemerals("U_STRANGER"), timeout=15)
+    assert refused["text"] == not_yours_text(record)
+    assert [e.action for e in store.history(record.id)] == ["detected", "refused:not_ours"]
+    assert store.get(record.id).team == "payments"
+
+    done = org.client.view_submission("anomaly_expected_form", {"reason": {"value": "load test"}},
+                                      user_id="U_PAY_CHANNEL", view=expected_form)
+    assert done.status == 200 and not done.body and done.elapsed < 1.0, done.elapsed
+    wait_for(lambda: store.get(record.id).state == "expected", timeout=15)
+    settled(org, record.id, "expected")
+    answered = store.get(record.id)
+    assert (answered.answered_by, answered.answer_reason) == ("U_PAY_CHANNEL", "load test")
+    assert org.slack.ephemerals("U_PAY_CHANNEL") == []
+    assert org.slack.violations == []
 
 
 def test_not_ours_moves_the_alert_and_shows_the_rule_that_misrouted_it(org: RunningBot, clock: Clock) -> None:

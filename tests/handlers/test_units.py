@@ -18,6 +18,7 @@ from handlers.units import UNITS_PATH, units_endpoint
 from storage.audit import AuditLog
 from storage.db import Database
 from storage.units import UnitStore
+from tests.handlers.test_commands import wait_for
 from tests.harness import start_bot
 from tests.jobs.digest_data import TEAMS_YAML
 
@@ -39,8 +40,15 @@ def test_team_people_record_a_value_others_are_refused(bot) -> None:
     answer = bot.client.slash("unit record payments orders 2026-11 31,000", user_id="U_PAY_DEV").json()
     assert answer["text"] == (":white_check_mark: Recorded 31,000 orders for payments, 2026-11-01 to 2026-11-30. "
                               "The weekly digest shows the cost per unit once the period's cost data is complete.")
-    refused = bot.client.slash("unit record payments orders 2026-W46 7000", user_id="U_SEARCH_OWNER").json()
-    assert refused["text"].startswith(":no_entry: Only payments's owners and members")
+    # U_SEARCH_OWNER is not listed for payments: whether they are in its channel is a Slack call,
+    # made after the ack; the refusal follows through response_url.
+    url = bot.slack.response_url()
+    ack = bot.client.slash("unit record payments orders 2026-W46 7000", user_id="U_SEARCH_OWNER", response_url=url)
+    assert ack.json() == {"text": "Recording orders for payments…", "response_type": "ephemeral"}
+    (refused,) = wait_for(lambda: bot.slack.response_url_calls(url))
+    assert refused["text"] == (":no_entry: Only payments's owners and members (or finance approvers) record its "
+                               "unit metrics. Nothing was recorded.")
+    assert refused["response_type"] == "ephemeral"
     assert UnitStore(bot.ctx.db).values() == [
         UnitValue("payments", "orders", date(2026, 11, 1), date(2026, 11, 30), 31000.0)]
     assert [a.actor for a in AuditLog(bot.ctx.db).history("unit_metric", "payments:orders")] == ["U_PAY_DEV"]
