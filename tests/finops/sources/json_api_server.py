@@ -1,21 +1,26 @@
 """A local HTTP server on 127.0.0.1 answering GET requests with JSON, for the fakes of provider
 REST APIs the real SDK clients are pointed at (Azure Advisor, GCP Recommender).
 
-``with Server(...) as server:`` serves on ``server.url`` until the block ends; a subclass answers
-each request in :meth:`JsonApiServer.answer_get` and keeps what it needs of them.
+``with Server(items) as server:`` serves on ``server.url`` until the block ends; a subclass answers
+each request in :meth:`JsonApiServer.answer_get` from ``items``, ``page_size`` a page. Every
+request is kept in ``requests``; ``failures`` holds (status, code) answers to give first.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
 class JsonApiServer:
-    def __init__(self) -> None:
+    def __init__(self, items: Sequence[dict], *, page_size: int) -> None:
+        self.items, self.page_size = list(items), page_size
+        self.requests: list[dict[str, Any]] = []
+        self.failures: list[tuple[int, str]] = []
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -42,6 +47,7 @@ class JsonApiServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802  (http.server's name)
                 parts = urlsplit(self.path)
+                server.requests.append({"path": parts.path, "query": parse_qs(parts.query)})
                 status, body = server.answer_get(parts.path, parse_qs(parts.query),
                                                  {k.lower(): v for k, v in self.headers.items()})
                 data = json.dumps(body).encode()

@@ -79,13 +79,9 @@ class AdvisorServer(JsonApiServer):
     ``page_size`` linked by an absolute ``nextLink`` with a ``$skiptoken``."""
 
     def __init__(self, items: Sequence[dict], *, page_size: int = 2) -> None:
-        self.items, self.page_size = list(items), page_size
-        self.requests: list[dict[str, Any]] = []
-        self.failures: list[tuple[int, str]] = []
-        super().__init__()
+        super().__init__(items, page_size=page_size)
 
     def answer_get(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, dict]:
-        self.requests.append({"path": path, "query": query})
         if headers.get("authorization") != f"Bearer {TOKEN}":
             return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}}
         if self.failures:

@@ -104,13 +104,9 @@ class RecommenderServer(JsonApiServer):
     errors as ``{"error": {"code", "message", "status"}}``."""
 
     def __init__(self, items: Sequence[dict], *, page_size: int = 1) -> None:
-        self.items, self.page_size = list(items), page_size
-        self.requests: list[dict[str, Any]] = []
-        self.failures: list[tuple[int, str]] = []
-        super().__init__()
+        super().__init__(items, page_size=page_size)
 
     def answer_get(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, dict]:
-        self.requests.append({"path": path, "query": query})
         if self.failures:
             status, code = self.failures.pop(0)
             return status, {"error": {"code": status, "message": f"{code}: injected", "status": code}}
