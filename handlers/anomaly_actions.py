@@ -179,14 +179,10 @@ def register(app: App, ctx: AppContext) -> None:
         if until is not None and until < ctx.today():
             ack(response_action="errors", errors={"until": f"Pick today ({ctx.today()}) or a later day"})
             return
-        if allowed is None:  # the channel's members decide: a Slack call, after the ack
-            ack()
-            if not submitter_may_answer(user, record, "expected", metadata.get("channel", "")):
-                return
-            answered = store.expect(record.id, by=user, at=ctx.now(), reason=reason, until=until)
-        else:
-            answered = store.expect(record.id, by=user, at=ctx.now(), reason=reason, until=until)
-            ack()
+        ack()
+        if allowed is None and not submitter_may_answer(user, record, "expected", metadata.get("channel", "")):
+            return  # the channel's members decided (a Slack call, after the ack): refused and told
+        answered = store.expect(record.id, by=user, at=ctx.now(), reason=reason, until=until)
         error = tell_aws(answered, "expected")
         if error and metadata.get("channel"):
             ctx.delivery.post_ephemeral(metadata["channel"], user, aws_note(error))

@@ -14,8 +14,8 @@ from botocore.stub import Stubber
 
 import bot.cli.anomalies
 import jobs.detect
-from bot.cli import main
 from storage.db import Database
+from tests.bot.cli_runner import cli_runner
 from tests.finops.sources.cost_file_helpers import write_csv
 from tests.harness import TEAMS_YAML
 from tests.jobs.anomaly_data import HEADER, cost_rows
@@ -32,23 +32,7 @@ def quick_charts(monkeypatch) -> None:
 
 @pytest.fixture
 def cli(db: Database, monkeypatch, capsys, tmp_path: Path):
-    teams_file = tmp_path / "teams.yml"
-    teams_file.write_text(TEAMS_YAML)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "COSTBOT_SOURCES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
-    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exit_:
-            code = exit_.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return cli_runner(db.url, TEAMS_YAML, monkeypatch, capsys, tmp_path)
 
 
 @pytest.fixture

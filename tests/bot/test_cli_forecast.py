@@ -9,30 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from storage.db import Database
+from tests.bot.cli_runner import cli_runner
 from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
 
 
 @pytest.fixture
 def cli(db: Database, monkeypatch, capsys, tmp_path: Path):
-    teams_file = tmp_path / "teams.yml"
-    teams_file.write_text(TEAMS_YAML)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "COSTBOT_SOURCES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
-    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main(list(args))
-        except SystemExit as exit_:
-            code = exit_.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return cli_runner(db.url, TEAMS_YAML, monkeypatch, capsys, tmp_path)
 
 
 def test_json_is_exactly_the_contract_with_shared_costs_split(db: Database, cli) -> None:

@@ -9,29 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from storage.db import Database
 from storage.units import UnitStore
+from tests.bot.cli_runner import cli_runner
 from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
 
 
 @pytest.fixture
 def cli(db: Database, monkeypatch, capsys, tmp_path: Path):
-    teams_file = tmp_path / "teams.yml"
-    teams_file.write_text(TEAMS_YAML)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COSTBOT_DATABASE_URL", db.url)
-    monkeypatch.setenv("COSTBOT_TEAMS", str(teams_file))
     monkeypatch.setattr("bot.context.AppContext.today", lambda self: date(2026, 11, 16))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return cli_runner(db.url, TEAMS_YAML, monkeypatch, capsys, tmp_path)
 
 
 def test_ingest_then_show_the_cost_per_unit(db: Database, cli, tmp_path: Path) -> None:

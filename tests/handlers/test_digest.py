@@ -3,30 +3,20 @@ org's), ephemeral, nothing posted or claimed."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import pytest
 
 from storage.db import Database
 from storage.digests import DigestRunStore
 from tests.handlers.test_commands import wait_for
-from tests.harness import start_bot
-from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
+from tests.jobs.digest_data import MONDAY_9AM, running_org
 
-NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+NOW = MONDAY_9AM  # the org fixture's clock
 
 
 @pytest.fixture
-def org(sqlite_db: Database, fake_slack, monkeypatch):
-    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
-    teams = teams_config()
-    flat_history(sqlite_db, teams, through=date(2026, 11, 8))
-    store_costs(sqlite_db, teams, cost_rows(date(2026, 11, 9), date(2026, 11, 15), payments=120.0),
-                complete_through=date(2026, 11, 15))
-    try:
+def org(sqlite_db: Database, fake_slack):
+    with running_org(sqlite_db, fake_slack, payments_rose_last_week=True) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def preview(bot, text: str, user: str) -> dict:

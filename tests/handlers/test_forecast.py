@@ -3,26 +3,22 @@ exact figures, within Block Kit limits with many teams."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
 from storage.db import Database
 from tests.handlers.test_commands import wait_for
 from tests.harness import start_bot
-from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
+from tests.jobs.digest_data import MONDAY_9AM, cost_rows, running_org, store_costs
 
-NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+NOW = MONDAY_9AM  # the org fixture's clock
 
 
 @pytest.fixture
 def org(sqlite_db: Database, fake_slack):
-    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
-    flat_history(sqlite_db, teams_config())
-    try:
+    with running_org(sqlite_db, fake_slack) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def ask(bot, text: str) -> dict:

@@ -4,7 +4,7 @@ within 100 blocks however many findings; the finding buttons work from the Home 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -14,19 +14,15 @@ from storage.findings import FindingStore, NewFinding
 from tests.handlers.test_commands import wait_for
 from tests.handlers.test_findings import select
 from tests.harness import start_bot
-from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
+from tests.jobs.digest_data import MONDAY_9AM, TEAMS_YAML, flat_history, running_org, teams_config
 
-NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+NOW = MONDAY_9AM  # the org fixture's clock
 
 
 @pytest.fixture
 def org(sqlite_db: Database, fake_slack):
-    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
-    flat_history(sqlite_db, teams_config())
-    try:
+    with running_org(sqlite_db, fake_slack) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def open_home(bot, user: str) -> dict:

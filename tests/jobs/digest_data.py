@@ -10,7 +10,9 @@ November is $1,980 for payments and $990 for search.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
@@ -19,6 +21,8 @@ from finops.ownership import allocate_costs
 from finops.teams import TeamsConfig, parse_teams
 from storage.costs import CostStore
 from storage.db import Database
+from tests.harness import RunningBot, start_bot
+from tests.slack.fake_slack import FakeSlack
 
 TEAMS_YAML = """\
 default_channel: "#finops"
@@ -90,3 +94,24 @@ def flat_history(db: Database, teams: TeamsConfig, *, start: date = date(2026, 1
 
 def day_before(day: date) -> date:
     return day - timedelta(days=1)
+
+
+MONDAY_9AM = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # week 46 (9-15 Nov) is the one reported
+
+
+@contextmanager
+def running_org(db: Database, slack: FakeSlack, *, payments_rose_last_week: bool = False) -> Iterator[RunningBot]:
+    """The bot on this org's history (flat to 15 Nov, or with payments at $120/day from 9 Nov),
+    its clock at Monday 16 Nov 09:00; stopped when the block ends."""
+    running = start_bot(db, slack, teams_yaml=TEAMS_YAML, now=lambda: MONDAY_9AM)
+    teams = teams_config()
+    if payments_rose_last_week:
+        flat_history(db, teams, through=date(2026, 11, 8))
+        store_costs(db, teams, cost_rows(date(2026, 11, 9), date(2026, 11, 15), payments=120.0),
+                    complete_through=date(2026, 11, 15))
+    else:
+        flat_history(db, teams)
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -31,10 +31,18 @@ from storage.tables.digests import SCHEDULER_JOB_TABLE
 from tests.conftest import make_database
 from tests.handlers.test_commands import wait_for
 from tests.harness import start_bot
-from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
+from tests.jobs.digest_data import (
+    MONDAY_9AM,
+    TEAMS_YAML,
+    cost_rows,
+    flat_history,
+    running_org,
+    store_costs,
+    teams_config,
+)
 from tests.slack.fake_slack import FakeSlack
 
-NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+NOW = MONDAY_9AM  # the org fixture's clock
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,15 +52,8 @@ def keys(slack: FakeSlack, method: str = "chat.postMessage") -> list[str]:
 
 @pytest.fixture
 def org(sqlite_db: Database, fake_slack):
-    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
-    teams = teams_config()
-    flat_history(sqlite_db, teams, through=date(2026, 11, 8))
-    store_costs(sqlite_db, teams, cost_rows(date(2026, 11, 9), date(2026, 11, 15), payments=120.0),
-                complete_through=date(2026, 11, 15))
-    try:
+    with running_org(sqlite_db, fake_slack, payments_rose_last_week=True) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_each_digest_lands_in_its_channel_once_per_week_with_its_chart(org) -> None:

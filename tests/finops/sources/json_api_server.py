@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
-class JsonApiServer:
+class JsonApiServer(ABC):
     def __init__(self, items: Sequence[dict], *, page_size: int) -> None:
         self.items, self.page_size = list(items), page_size
         self.requests: list[dict[str, Any]] = []
@@ -37,9 +38,9 @@ class JsonApiServer:
         self._http.shutdown()
         self._http.server_close()
 
+    @abstractmethod
     def answer_get(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, Any]:
         """Status and JSON body for ``GET path?query`` (header names lower-cased)."""
-        raise NotImplementedError
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
