@@ -6,7 +6,7 @@ last day or two). The forecast of the remaining days has two parts, each learned
 own history, so nothing is tuned to one data set:
 
 **The daily run rate** (charge category ``Usage``), multiplicative:
-``usage(t) = level * exp(growth * (t - t_level)) * weekday(t) * month_position(t)``.
+``usage(t) = level * exp(growth * (t - today)) * weekday(t) * month_position(t)``.
 
 - *weekday*: each day's ratio to its centred 7-day mean, median per weekday over the last 16 weeks
   (medians, so a spike or a holiday does not bend the pattern; weekly patterns move slowly);
@@ -16,10 +16,14 @@ own history, so nothing is tuned to one data set:
   (more than 3 standard errors from 1), so quiet positions stay exactly 1. Days 1-14 are counted
   from the month's start and later days from its end, so "the last day" is one position in
   February and in March;
-- *level*: the mean of the last 7 deseasonalised complete days (each weekday once), leaving out
-  days more than 3 day-to-day standard deviations away from the two-week median, so a 1-3 day
-  spike or dip does not move it. When the latest 4 or more days all stand out on the same side,
-  spend has moved to a new level (a shift outlasts a spike) and the level is the mean of that run;
+- *level*: today's level, from the last 7, 14 and 28 complete days deseasonalised and brought to
+  today's terms by the growth, the three levels averaged: a short window follows a change sooner,
+  a long one averages more noise away, and an equal-weight combination needs nothing fitted.
+  Each leaves out days more than 3 day-to-day standard deviations away from the median of its
+  window (two weeks at least), so a 1-3 day spike or dip does not move it. When the latest 4 to
+  21 days form a new level (their mean is more than 4 standard errors from the level of the two
+  weeks before, and every one of them is nearer their mean than the old level, which a spike
+  followed by ordinary days is not), spend has moved and every window's level is their mean;
 - *growth*: the median month-over-month growth of the deseasonalised monthly median level over
   the previous 6 months, per day. Monthly medians make it immune to spikes and to a shift inside
   one month, and it moves the forecast by a month's growth at most, which is the damping.
@@ -81,10 +85,18 @@ BUDGET_WARNING_SHARE = 0.8
 # and how much history a monthly pattern needs (months); they are not fitted to any data set.
 WEEKDAY_WINDOW_DAYS = 112
 LEVEL_WINDOW_DAYS = 7
+# The level is the mean of the estimates over these windows (see _current_levels).
+LEVEL_WINDOWS_DAYS = (7, 14, 28)
 NOISE_WINDOW_DAYS = 28
-# A run of days this far from the usual level (in day-to-day noise), this long, is a new level.
+# A day this far from the usual level (in day-to-day noise) is left out of the level.
 SHIFT_SIGMAS = 3.0
+# The latest SHIFT_MIN_DAYS..SHIFT_MAX_DAYS days are a new level when their mean is SHIFT_T standard
+# errors from the level of the days before (at least SHIFT_MIN_BEFORE_DAYS of them). For Gaussian
+# day-to-day noise, t > 4 happens about once in 16,000 tries: pure noise rarely passes for a shift.
 SHIFT_MIN_DAYS = 4
+SHIFT_MAX_DAYS = 21
+SHIFT_MIN_BEFORE_DAYS = 7
+SHIFT_T = 4.0
 PATTERN_MONTHS = 6
 ERROR_MONTHS = 12
 ERROR_OFFSETS_DAYS = 3
@@ -405,10 +417,16 @@ def _remaining_forecast(h: _History, c: int, month_end: int) -> np.ndarray:
     months = h.previous_months(min(c + 1, month_start), PATTERN_MONTHS)
     position, month_levels = _position_factors(h, usage, weekday, months)
     recent = np.arange(max(0, c + 1 - NOISE_WINDOW_DAYS), c + 1)
-    level, level_age = _current_level(usage[recent] / (weekday[h.weekday[recent]] * position[h.slot[recent]]))
+    deseasonalised = usage[recent] / (weekday[h.weekday[recent]] * position[h.slot[recent]])
     growth = _daily_growth(month_levels, months)
-    usage_rest = (level * np.exp(np.outer(days - c, growth) + growth * level_age)
-                  * weekday[h.weekday[days]] * position[h.slot[days]])
+    # Past days are brought to today's terms by the growth, so a steady trend is not a new level.
+    # The level is the mean of the levels over several windows: a short window follows a change
+    # sooner, a long one averages more noise away, and which wins depends on the team and the
+    # month. An equal-weight combination needs nothing fitted (picking the window from a team's
+    # own past months was tried: a dozen months are too few to pick reliably).
+    today_terms = deseasonalised * np.exp(np.outer(np.arange(len(recent))[::-1], growth))
+    level = _current_levels(today_terms, LEVEL_WINDOWS_DAYS).mean(axis=0)
+    usage_rest = level * np.exp(np.outer(days - c, growth)) * weekday[h.weekday[days]] * position[h.slot[days]]
 
     if not months:
         return usage_rest.sum(axis=0)
@@ -416,38 +434,64 @@ def _remaining_forecast(h: _History, c: int, month_end: int) -> np.ndarray:
     return usage_rest.sum(axis=0) + _calendar_charges(h.calendar_fit(months), h, days, usage_month)
 
 
-def _current_level(deseasonalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per group: today's run-rate level, and how many days before the last one it is dated.
+def _current_levels(deseasonalised: np.ndarray, windows: tuple[int, ...]) -> np.ndarray:
+    """(windows, groups): today's run-rate level per window, from days in today's terms.
 
-    Normally the mean of the last week (each weekday once). Days that stand out from the
-    two-week median by more than ``SHIFT_SIGMAS`` day-to-day noise are left out, so a 1-3 day spike
-    or dip does not move the level; when the latest ``SHIFT_MIN_DAYS`` or more days all stand out
-    on the same side, the spend has moved to a new level and the level is the mean of that run.
+    Normally the mean of the last ``window`` days. Days that stand out from the median of the
+    last two weeks (or of the window, when longer) by more than ``SHIFT_SIGMAS`` day-to-day noise
+    are left out, so a 1-3 day spike or dip does not move the level. When spend has moved to a
+    new level (:func:`_new_level_days`), every window's level is the mean of the days since.
     """
     groups = deseasonalised.shape[1]
-    level, age = np.zeros(groups), np.zeros(groups)
     if len(deseasonalised) == 0:
-        return level, age
-    two_weeks = deseasonalised[-2 * LEVEL_WINDOW_DAYS:]
-    reference = np.median(two_weeks, axis=0)
+        return np.zeros((len(windows), groups))
     # Noise from day-to-day differences: a level shift is one large difference, which the median ignores.
     noise = (1.4826 / np.sqrt(2)) * np.median(np.abs(np.diff(deseasonalised, axis=0)), axis=0) \
         if len(deseasonalised) > 2 else np.zeros(groups)
-    side = np.sign(two_weeks - reference) * (np.abs(two_weeks - reference) > SHIFT_SIGMAS * noise)
-    days_ago = np.arange(len(two_weeks))[::-1]
-    for g in range(groups):
-        run = 0
-        while run < len(side) and side[-1 - run, g] != 0 and side[-1 - run, g] == side[-1, g]:
-            run += 1
-        if run >= SHIFT_MIN_DAYS:
-            used = days_ago < run
-        else:
-            used = (days_ago < LEVEL_WINDOW_DAYS) & (side[:, g] == 0)
-            if not used.any():
-                used = days_ago < LEVEL_WINDOW_DAYS
-        level[g] = two_weeks[used, g].mean()
-        age[g] = days_ago[used].mean()
-    return level, age
+    shifted = _new_level_days(deseasonalised, noise)
+    since_shift = np.array([deseasonalised[-k:, g].mean() if k else 0.0 for g, k in enumerate(shifted)])
+    levels = []
+    for window in windows:
+        lookback = deseasonalised[-max(2 * LEVEL_WINDOW_DAYS, window):]
+        days_ago = np.arange(len(lookback))[::-1, None]
+        usual = np.abs(lookback - np.median(lookback, axis=0)) <= SHIFT_SIGMAS * noise
+        used = (days_ago < window) & usual
+        used = np.where(used.any(axis=0), used, days_ago < window)  # every day stands out: take them all
+        levels.append(np.where(shifted > 0, since_shift, (lookback * used).sum(axis=0) / used.sum(axis=0)))
+    return np.array(levels)
+
+
+def _new_level_days(deseasonalised: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Per group: how many of the latest days form a new level (0: none).
+
+    A candidate is each run of the latest ``SHIFT_MIN_DAYS`` to 21 days, against the median of up
+    to two weeks before it. It is a new level when the run's mean differs from that median by
+    more than ``SHIFT_T`` standard errors (day-to-day noise, both sides' day counts) and every day
+    of the run is nearer the run's mean than the old median: a spike followed by ordinary days
+    fails the second test, a shift whose days wobble around the new level passes it. Of the
+    candidates that pass, the clearest (largest t) wins.
+    """
+    n, groups = deseasonalised.shape
+    ks = np.arange(SHIFT_MIN_DAYS, min(SHIFT_MAX_DAYS, n - SHIFT_MIN_BEFORE_DAYS) + 1)
+    if len(ks) == 0:
+        return np.zeros(groups, dtype=int)
+    # All candidates at once: axis 0 is the run length k.
+    tail_sums = np.cumsum(deseasonalised[::-1], axis=0)[ks - 1]
+    new = tail_sums / ks[:, None]
+    before_days = 2 * LEVEL_WINDOW_DAYS
+    padded = np.vstack([np.full((before_days, groups), np.nan), deseasonalised])
+    # The days before a run of k: rows n-k-before_days .. n-k-1, i.e. padded rows n-k .. n-k+before_days-1.
+    before = np.stack([padded[n - k:n - k + before_days] for k in ks], axis=1)  # (before_days, K, groups)
+    old = _nanmedian(before)
+    count = np.minimum(before_days, n - ks)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.abs(new - old) / (noise * np.sqrt(1 / ks[:, None] + 1 / count))
+    t = np.where(noise > 0, t, np.where(new != old, np.inf, 0.0))  # noiseless: any change is one
+    in_run = np.arange(n)[None, :] >= (n - ks)[:, None]  # (K, n)
+    nearer_new = np.abs(deseasonalised[None] - new[:, None]) < np.abs(deseasonalised[None] - old[:, None])
+    apart = np.all(nearer_new | ~in_run[:, :, None], axis=1)
+    t = np.where(apart & (t > SHIFT_T), t, 0.0)
+    return np.where(t.max(axis=0) > 0, ks[np.argmax(t, axis=0)], 0)
 
 
 def _weekday_factors(usage: np.ndarray, weekday: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from finops.forecast import (
     ForecastRange,
     MonthForecast,
     TeamForecast,
+    _current_levels,
     budget_status,
     forecast_month_end,
     level_rose,
@@ -134,6 +135,52 @@ def test_trend_is_extrapolated_through_the_rest_of_the_month():
     naive = naive_month_end(daily, as_of=date(2026, 6, 15)).org.forecast
     assert naive == pytest.approx(sum(cost(d) for d in june[:15]) * 2, abs=0.01)
     assert expected - naive > 20
+
+
+def test_a_two_day_spike_before_the_forecast_day_does_not_move_the_level():
+    # June 13-14 cost $400 instead of $100: they are spent, but the 16 days left run at $100.
+    # June: 28 x $100 + 2 x $400 = $3,600 usage, $500 fee, 10 % tax = $360: $4,460.00.
+    daily = flat_with_fee_and_tax()
+    spike = (daily[DAY] >= "2026-06-13") & (daily[DAY] <= "2026-06-14") & (daily["ChargeCategory"] == "Usage")
+    daily.loc[spike, "EffectiveCost"] = 400.0
+    result = forecast_month_end(daily, as_of=date(2026, 6, 15))
+    assert round(result.org.forecast, 2) == 4460.00
+    # The naive run rate takes the spike for the new normal: ($500 + 13 x $100 + 2 x $400) x 30 / 15.
+    assert round(naive_month_end(daily, as_of=date(2026, 6, 15)).org.forecast, 2) == 5200.00
+
+
+def test_four_days_at_a_new_level_are_the_level_from_then_on():
+    # From June 11 usage runs at $150 (5 days by the 15th: a shift, not a spike), in every level
+    # window. June: 10 x $100 + 20 x $150 = $4,000 usage, $500 fee, 10 % tax: $4,900.00.
+    daily = flat_with_fee_and_tax()
+    shifted = (daily[DAY] >= "2026-06-11") & (daily["ChargeCategory"] == "Usage")
+    daily.loc[shifted, "EffectiveCost"] = 150.0
+    assert round(forecast_month_end(daily, as_of=date(2026, 6, 15)).org.forecast, 2) == 4900.00
+
+
+def test_each_level_window_averages_its_usual_days():
+    # 28 deseasonalised days alternating $105/$95 (noise), the last 7 raised by $6: well inside
+    # the noise (3 x 1.4826 / sqrt(2) x $10 = $31.45), and no new level.
+    days = np.array([100.0 + (5.0 if i % 2 == 0 else -5.0) + (6.0 if i >= 21 else 0.0) for i in range(28)])
+    # Last 7: three $111 and four $101 -> $105.29; last 14: $100 + $3; all 28: $100 + $6 x 7 / 28.
+    assert _current_levels(days[:, None], (7, 14, 28))[:, 0].round(4).tolist() == [105.2857, 103.0, 101.5]
+    # A $400 spike on the last day is left out of every window: the same levels without it.
+    spiked = np.append(days[1:], 400.0)
+    levels = _current_levels(spiked[:, None], (7, 14, 28))[:, 0]
+    assert levels.round(4).tolist() == [106.0, round(1337 / 13, 4), round(2737 / 27, 4)]
+    assert levels.tolist() == pytest.approx([spiked[-7:-1].mean(), spiked[-14:-1].mean(), spiked[:-1].mean()])
+
+
+def test_a_new_level_whose_days_wobble_is_found_where_a_spike_then_ordinary_days_is_not():
+    # Two weeks around $100 (+-$5), then five days around $125 (each within the ordinary noise
+    # of $31 of the next, but together 9 standard errors away): every window's level is theirs.
+    before = [100.0 + (5.0 if i % 2 == 0 else -5.0) for i in range(23)]
+    shifted = np.array(before + [120.0, 130.0, 121.0, 129.0, 125.0])
+    assert _current_levels(shifted[:, None], (7, 28))[:, 0].tolist() == [125.0, 125.0]
+    # A spike of $300 for one day, then four ordinary days: the spike day is nearer the old level
+    # than the run's mean ($140), so it is no new level; the spike is left out.
+    spike = np.array(before + [300.0, 95.0, 105.0, 95.0, 105.0])
+    assert _current_levels(spike[:, None], (7,))[0, 0] == pytest.approx((105 + 95 + 4 * 100) / 6)
 
 
 def test_month_end_batch_job_is_learned_from_previous_months():
