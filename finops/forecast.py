@@ -48,8 +48,9 @@ data before each of those days, and compared with what those months really total
 expressed per remaining day per dollar of recent daily spend, so that months of different size
 and different numbers of remaining days pool. From K past months the interval is
 ``centre +- t(K-1) * sqrt(1 + 1/K) * spread`` (centre: the median error; spread: the mean absolute
-deviation scaled to a standard deviation; t: Student's quantile for the coverage), the textbook
-prediction interval for one more draw, so a short history gives a honestly wider interval. The
+deviation scaled to a standard deviation, taken on each side of the centre separately because
+unforeseen spend is more often a rise than a fall; t: Student's quantile for the coverage), the
+textbook prediction interval for one more draw, so a short history gives a honestly wider interval. The
 organisation's errors are the sums of the teams' errors in the same past forecast, so its interval
 reflects how teams' errors offset each other instead of adding team intervals. With no past month
 to learn from (less than two months of history) the interval is the point itself and
@@ -665,15 +666,21 @@ def _interval_offsets(errors: np.ndarray, months: np.ndarray, coverage: float) -
     the same day of a month are not independent of each other, so K counts months, not samples;
     with few months the t quantile widens the interval as it should. The spread is the mean
     absolute deviation scaled to a normal's standard deviation: a month hit by an anomaly widens
-    it, but less than it would widen a standard deviation.
+    it, but less than it would widen a standard deviation. It is taken on each side of the centre
+    separately (a two-piece interval): unforeseen spend is more often a rise than a fall, so the
+    errors are skewed, and a symmetric interval let outcomes out above about three times as often
+    as below.
     """
     if len(errors) == 0:
         return np.zeros((2, errors.shape[1]))
     k = len(np.unique(months))
     centre = np.median(errors, axis=0)
-    spread = math.sqrt(math.pi / 2) * np.mean(np.abs(errors - centre), axis=0)
-    half_width = _student_t_quantile((1 + coverage) / 2, max(k - 1, 1)) * math.sqrt(1 + 1 / k) * spread
-    return np.stack([centre - half_width, centre + half_width])
+    factor = _student_t_quantile((1 + coverage) / 2, max(k - 1, 1)) * math.sqrt(1 + 1 / k) * math.sqrt(math.pi / 2)
+    # Each side from its own deviations: twice the mean shortfall below the centre, twice the
+    # mean excess above it (for symmetric errors both are the mean absolute deviation).
+    below = 2 * np.mean(np.maximum(centre - errors, 0.0), axis=0)
+    above = 2 * np.mean(np.maximum(errors - centre, 0.0), axis=0)
+    return np.stack([centre - factor * below, centre + factor * above])
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,6 +16,7 @@ from finops.forecast import (
     MonthForecast,
     TeamForecast,
     _current_levels,
+    _interval_offsets,
     budget_status,
     forecast_month_end,
     level_rose,
@@ -299,6 +300,19 @@ def test_eighty_percent_intervals_hold_about_eighty_percent_of_outcomes():
     assert outcomes == 45
     assert 0.65 <= inside / outcomes <= 0.95
     assert org_narrower == len(months)
+
+
+def test_each_side_of_the_interval_is_as_wide_as_the_past_errors_on_that_side():
+    # Five past months' errors (actual - forecast): one rise of 5, small misses otherwise.
+    errors = np.array([[-1.0], [0.0], [0.0], [1.0], [5.0]])
+    low, high = _interval_offsets(errors, np.arange(5), 0.8)[:, 0]
+    # Centre 0 (the median). Below: 2 x mean shortfall = 2 x 1/5; above: 2 x 6/5. Scaled by
+    # t(0.9, 4 dof) = 1.533206 x sqrt(1 + 1/5) x sqrt(pi/2) = 2.104995.
+    assert low == pytest.approx(-0.4 * 2.104995, abs=1e-5)
+    assert high == pytest.approx(2.4 * 2.104995, abs=1e-5)
+    # Symmetric errors give a symmetric interval: the mean absolute deviation on each side.
+    low, high = _interval_offsets(np.array([[-2.0], [-1.0], [0.0], [1.0], [2.0]]), np.arange(5), 0.8)[:, 0]
+    assert (low, high) == pytest.approx((-1.2 * 2.104995, 1.2 * 2.104995), abs=1e-5)
 
 
 def test_the_interval_learns_from_each_past_month_with_a_month_before_it():
