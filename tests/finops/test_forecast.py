@@ -173,15 +173,41 @@ def test_each_level_window_averages_its_usual_days():
 
 
 def test_a_new_level_whose_days_wobble_is_found_where_a_spike_then_ordinary_days_is_not():
-    # Two weeks around $100 (+-$5), then five days around $125 (each within the ordinary noise
-    # of $31 of the next, but together 9 standard errors away): every window's level is theirs.
+    # Three weeks around $100 (+-$5), then five days around $125: each day within the ordinary
+    # noise ($31.45) of the day before, but their mean is 4.6 standard errors away (noise $10.48
+    # x sqrt(1/5 + 1/14)), over the 4 needed: every window's level is theirs.
     before = [100.0 + (5.0 if i % 2 == 0 else -5.0) for i in range(23)]
     shifted = np.array(before + [120.0, 130.0, 121.0, 129.0, 125.0])
     assert _current_levels(shifted[:, None], (7, 28))[:, 0].tolist() == [125.0, 125.0]
-    # A spike of $300 for one day, then four ordinary days: the spike day is nearer the old level
-    # than the run's mean ($140), so it is no new level; the spike is left out.
+    # A spike of $300 for one day, then four ordinary days: those days are nearer the old level
+    # than the run's mean ($140), so it is no new level; the spike is left out of the last week,
+    # which is then 105, 95, 105, 95, 105, 95: $100.
     spike = np.array(before + [300.0, 95.0, 105.0, 95.0, 105.0])
-    assert _current_levels(spike[:, None], (7,))[0, 0] == pytest.approx((105 + 95 + 4 * 100) / 6)
+    assert _current_levels(spike[:, None], (7,))[0, 0] == pytest.approx(100.0)
+
+
+def test_a_spike_inside_a_new_level_is_left_out_of_it():
+    # Three weeks around $100, then six days around $150 with a $400 day among them. The clearest
+    # run is the last five days (t = 101 / (10.48 x sqrt(1/5 + 1/14)) = 18.5, against 17.9 for
+    # six); the level is their mean without the spike, (155 + 145 + 155 + 150) / 4 = $151.25
+    # (with it: $201).
+    before = [100.0 + (5.0 if i % 2 == 0 else -5.0) for i in range(22)]
+    shifted = np.array(before + [145.0, 155.0, 400.0, 145.0, 155.0, 150.0])
+    assert _current_levels(shifted[:, None], (7, 14, 28))[:, 0].tolist() == pytest.approx([151.25] * 3)
+
+
+@pytest.mark.parametrize("day", [9, 15, 22])
+def test_weekdays_or_a_month_position_that_never_has_spend_leave_the_forecast_exact(day):
+    # A team off at weekends: $100 on each weekday, nothing on Saturday and Sunday. June 2026 has
+    # 22 weekdays: $2,200.00. A team with nothing on the 1st of any month: 29 x $100 = $2,900.00.
+    # (Their deseasonalised days divide by a factor of 0; the level must skip them, not turn NaN.)
+    daily = frame(rows("batch", "2026-01-01", "2026-06-30", lambda d: 0.0 if d.day_of_week >= 5 else 100.0),
+                  rows("reports", "2026-01-01", "2026-06-30", lambda d: 0.0 if d.day == 1 else 100.0))
+    result = forecast_month_end(daily, as_of=date(2026, 6, day))
+    assert round(result.team("batch").forecast, 2) == 2200.00
+    assert round(result.team("reports").forecast, 2) == 2900.00
+    assert round(result.org.forecast, 2) == 5100.00
+    assert all(math.isfinite(v) for v in (result.org.low, result.org.high))
 
 
 def test_month_end_batch_job_is_learned_from_previous_months():
@@ -306,13 +332,16 @@ def test_each_side_of_the_interval_is_as_wide_as_the_past_errors_on_that_side():
     # Five past months' errors (actual - forecast): one rise of 5, small misses otherwise.
     errors = np.array([[-1.0], [0.0], [0.0], [1.0], [5.0]])
     low, high = _interval_offsets(errors, np.arange(5), 0.8)[:, 0]
-    # Centre 0 (the median). Below: 2 x mean shortfall = 2 x 1/5; above: 2 x 6/5. Scaled by
-    # t(0.9, 4 dof) = 1.533206 x sqrt(1 + 1/5) x sqrt(pi/2) = 2.104995.
-    assert low == pytest.approx(-0.4 * 2.104995, abs=1e-5)
-    assert high == pytest.approx(2.4 * 2.104995, abs=1e-5)
+    # Centre 0 (the median). Above: 2 x mean excess = 2 x 6/5 = 2.4. Below: 2 x mean shortfall =
+    # 2 x 1/5 = 0.4. Scaled by t(0.9, 4 dof) = 1.533206 x sqrt(1 + 1/5) x sqrt(pi/2) = 2.104995.
+    assert low == pytest.approx(-0.4 * 2.104995, abs=1e-4)
+    assert high == pytest.approx(2.4 * 2.104995, abs=1e-4)
+    # Ties at the centre leave no error below it: that side takes the symmetric spread (5 / 5).
+    low, high = _interval_offsets(np.array([[0.0], [0.0], [0.0], [0.0], [5.0]]), np.arange(5), 0.8)[:, 0]
+    assert (low, high) == pytest.approx((-1.0 * 2.104995, 2.0 * 2.104995), abs=1e-4)
     # Symmetric errors give a symmetric interval: the mean absolute deviation on each side.
     low, high = _interval_offsets(np.array([[-2.0], [-1.0], [0.0], [1.0], [2.0]]), np.arange(5), 0.8)[:, 0]
-    assert (low, high) == pytest.approx((-1.2 * 2.104995, 1.2 * 2.104995), abs=1e-5)
+    assert (low, high) == pytest.approx((-1.2 * 2.104995, 1.2 * 2.104995), abs=1e-4)
 
 
 def test_the_interval_learns_from_each_past_month_with_a_month_before_it():
