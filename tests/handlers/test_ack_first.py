@@ -38,13 +38,20 @@ def no_ack_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "ack()" in r.getMessage()]
 
 
+def slash_while_slack_is_slow(bot: RunningBot, method: str, command: str, user: str):
+    """Send ``/cost command`` while Slack answers ``method`` only after SLOW seconds; the ack must
+    come within a second all the same. Returns the ack and the command's response_url."""
+    bot.slack.delay(method, SLOW)
+    url = bot.slack.response_url()
+    ack = bot.client.slash(command, user_id=user, response_url=url)
+    assert ack.status == 200 and ack.elapsed < 1.0, ack.elapsed
+    return ack, url
+
+
 def test_finding_new_is_acked_before_a_slow_views_open_and_the_form_opens_after(
         bot: RunningBot, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    bot.slack.delay("views.open", SLOW)
-    url = bot.slack.response_url()
-    ack = bot.client.slash("finding new", user_id="U_PAY_DEV", response_url=url)
-    assert ack.status == 200 and ack.elapsed < 1.0, ack.elapsed
+    ack, url = slash_while_slack_is_slow(bot, "views.open", "finding new", "U_PAY_DEV")
     assert ack.json() == {"text": ":memo: Fill in the form to open a savings finding.", "response_type": "ephemeral"}
     # views.open answers after SLOW seconds; the scope pickers are filled in once it has.
     update = wait_for(lambda: bot.slack.calls("views.update"), timeout=SLOW + 10)[-1]
@@ -72,10 +79,8 @@ def test_a_rate_limited_views_open_tells_the_user_slack_is_busy(bot: RunningBot)
 def test_unit_record_by_a_channel_member_is_acked_before_a_slow_members_lookup(
         bot: RunningBot, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    bot.slack.delay("conversations.members", SLOW)
-    url = bot.slack.response_url()
-    ack = bot.client.slash("unit record payments orders 2026-10 100", user_id="U_PAY_CHANNEL", response_url=url)
-    assert ack.status == 200 and ack.elapsed < 1.0, ack.elapsed
+    ack, url = slash_while_slack_is_slow(bot, "conversations.members", "unit record payments orders 2026-10 100",
+                                         "U_PAY_CHANNEL")
     assert ack.json() == {"text": "Recording orders for payments…", "response_type": "ephemeral"}
     (answer,) = wait_for(lambda: bot.slack.response_url_calls(url), timeout=SLOW + 10)
     assert (answer["text"], answer["response_type"]) == (RECORDED, "ephemeral")
@@ -87,9 +92,8 @@ def test_unit_record_by_a_channel_member_is_acked_before_a_slow_members_lookup(
 
 
 def test_unit_record_by_a_listed_member_answers_in_the_ack_without_asking_slack(bot: RunningBot) -> None:
-    bot.slack.delay("conversations.members", SLOW)
-    ack = bot.client.slash("unit record payments orders 2026-10 100", user_id="U_PAY_DEV")
-    assert ack.status == 200 and ack.elapsed < 1.0, ack.elapsed
+    ack, _ = slash_while_slack_is_slow(bot, "conversations.members", "unit record payments orders 2026-10 100",
+                                       "U_PAY_DEV")
     assert ack.json()["text"] == RECORDED
     assert bot.slack.calls("conversations.members") == []  # teams.yml lists U_PAY_DEV: nothing to ask
 
