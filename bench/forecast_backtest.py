@@ -12,7 +12,10 @@ and synthetic histories generated here from several seeds, with other teams, fee
 weekly patterns, trends and anomalies. Each history's table is printed, then one line per
 history against the targets, and the worst figures over all of them. The first seed is also run
 without its anomalies, as a reference that is not judged: the gap between the two is what spend
-changing after the forecast day costs, which no forecast can know.
+changing after the forecast day costs, which no forecast can know. For each synthetic history the
+*persistence floor* is printed too: the org MAPE of an oracle that knows every rule of the
+generator and the history up to the forecast day, and takes running levels to persist
+(:func:`persistence_floor`). Where it lies above half the naive's, that target is out of reach.
 
 The full run exits 1 when any history misses a target. ``--smoke`` only proves the script runs
 (one month of a small synthetic history: far too few forecasts to judge a target), so it exits 0
@@ -36,7 +39,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.shared_data
 
-from finops.forecast import forecast_month_end, naive_month_end  # noqa: E402
+from finops.forecast import SHIFT_MIN_DAYS, forecast_month_end, naive_month_end  # noqa: E402
 from finops.model import DAY, TEAM, conform_daily_frame
 from finops.ownership import allocate_costs, split_shared_costs
 from finops.teams import load_teams
@@ -113,7 +116,8 @@ SYNTHETIC_TEAMS = (
 
 
 def synthetic_history(seed: int = 7, start: date = date(2023, 1, 1), months: int = 24, *, anomalies: bool = True,
-                      teams: tuple[SyntheticTeam, ...] = SYNTHETIC_TEAMS) -> pd.DataFrame:
+                      teams: tuple[SyntheticTeam, ...] = SYNTHETIC_TEAMS,
+                      oracle_as_of: date | None = None) -> pd.DataFrame:
     """A daily cost frame unlike the bench: its own teams, fees, tax rates, patterns and anomalies.
 
     Each service's usage grows (or shrinks) smoothly, follows its weekday profile with noise,
@@ -121,7 +125,16 @@ def synthetic_history(seed: int = 7, start: date = date(2023, 1, 1), months: int
     (1-3 day spikes x2-4, 7-45 day level shifts up x1.3-1.8 or down x0.6-0.8). Teams get one-off
     credits (1 % of days), fees that rise once half-way (a renegotiation) and a month-end tax on
     their own usage.
+
+    ``oracle_as_of`` gives the same history (the same random draws) as the best a forecaster that
+    takes running levels to persist could expect it on that day, knowing everything else: days up
+    to it are as they were; after it, a level seen on at least ``SHIFT_MIN_DAYS`` days goes on to
+    the end (an anomaly running that long, or the level before an anomaly seen on fewer days,
+    which is too young to tell a shift from a spike), an anomaly that starts later does not
+    happen, there are no credits, and the daily noise is its mean (:func:`_oracle_days`). See
+    :func:`persistence_floor`.
     """
+    oracle_index = None if oracle_as_of is None else (pd.Timestamp(oracle_as_of) - pd.Timestamp(start)).days
     rng = np.random.default_rng(seed)
     days = pd.date_range(pd.Timestamp(start), pd.Timestamp(start) + pd.DateOffset(months=months)
                          - pd.Timedelta(days=1), freq="D")
@@ -135,7 +148,10 @@ def synthetic_history(seed: int = 7, start: date = date(2023, 1, 1), months: int
         for service in team.services:
             usage = service.daily_usage * (1 + service.monthly_growth) ** (np.arange(n) / 30.44)
             usage *= np.array(WEEKDAY_PROFILES[service.weekday])[days.day_of_week]
-            usage *= np.exp(rng.normal(0, service.noise, n))
+            noise = rng.normal(0, service.noise, n)
+            if oracle_index is not None:  # tomorrow's noise is unknown: its mean
+                noise[oracle_index + 1:] = service.noise ** 2 / 2
+            usage *= np.exp(noise)
             usage[holiday] *= 0.7
             for k, factor in enumerate(service.month_end_batch):
                 usage[from_end == k] *= factor
@@ -146,13 +162,17 @@ def synthetic_history(seed: int = 7, start: date = date(2023, 1, 1), months: int
                 else:
                     length = int(rng.integers(7, 46))
                     factor = rng.uniform(1.3, 1.8) if rng.random() < 0.6 else rng.uniform(0.6, 0.8)
-                usage[at:at + length] *= factor
+                covered = slice(at, at + length) if oracle_index is None else _oracle_days(at, length, oracle_index, n)
+                usage[covered] *= factor
             team_usage += usage
             rows.append(pd.DataFrame({DAY: days, "ChargeCategory": "Usage", "ServiceName": service.name,
                                       TEAM: team.name, "EffectiveCost": usage.round(4)}))
         credits = rng.random(n) < 0.01
-        rows.append(pd.DataFrame({DAY: days[credits], "ChargeCategory": "Credit", TEAM: team.name,
-                                  "EffectiveCost": -(team_usage[credits] * rng.uniform(0.1, 0.5, credits.sum())).round(4)}))
+        credit = pd.DataFrame({DAY: days[credits], "ChargeCategory": "Credit", TEAM: team.name,
+                               "EffectiveCost": -(team_usage[credits] * rng.uniform(0.1, 0.5, credits.sum())).round(4)})
+        if oracle_as_of is not None:  # one-off: nobody knows them in advance
+            credit = credit[credit[DAY] <= pd.Timestamp(oracle_as_of)]
+        rows.append(credit)
         renegotiated = month >= month[n // 2]
         for day, fee in ((1, team.start_fee), (15, team.mid_month_fee)):
             on = (days.day == day) & (fee > 0)
@@ -163,6 +183,47 @@ def synthetic_history(seed: int = 7, start: date = date(2023, 1, 1), months: int
             rows.append(pd.DataFrame({DAY: days[days.day == days.days_in_month], "ChargeCategory": "Tax",
                                       TEAM: team.name, "EffectiveCost": (monthly.to_numpy() * team.tax_rate).round(2)}))
     return conform_daily_frame(pd.concat(rows, ignore_index=True))
+
+
+def _oracle_days(at: int, length: int, as_of: int, n: int) -> slice | np.ndarray:
+    """The days an anomaly (``length`` days from ``at``) covers in the oracle history on day ``as_of``.
+
+    A level change, its start or its end, is known once seen on ``SHIFT_MIN_DAYS`` days: until then
+    the days are as they were but the level is taken not to have changed after ``as_of``.
+    """
+    end = at + length
+    if at > as_of:
+        return slice(0, 0)  # starts later: unknown
+    if end > as_of + 1:  # running on the day
+        return slice(at, n if as_of + 1 - at >= SHIFT_MIN_DAYS else as_of + 1)
+    if length >= SHIFT_MIN_DAYS and as_of + 1 - end < SHIFT_MIN_DAYS:  # a known level that just ended
+        return np.r_[at:end, as_of + 1:n]
+    return slice(at, end)
+
+
+def persistence_floor(seed: int, months: list[pd.Period], days: tuple[int, ...] = FORECAST_DAYS, *,
+                      history_months: int = 24) -> pd.DataFrame:
+    """The org's error floor on a synthetic history: what no forecast of running levels can beat.
+
+    For each month and forecast day, the oracle knows the history up to that day and every rule
+    behind it (growth, weekday and month-end patterns, fees, tax rates, the size of every level
+    change seen on at least ``SHIFT_MIN_DAYS`` days), and takes the running level to persist, as a
+    forecast must when it cannot know when a shift ends. What it cannot know is what happens
+    later: anomalies that start on the remaining days (or too shortly before to tell a shift from
+    a spike), shifts that end, one-off credits, the daily noise. Its error is the actual month
+    total minus the oracle history's (:func:`synthetic_history` with ``oracle_as_of``): a floor for
+    a forecast that learns the rules from the data, and a target below it is out of its reach.
+    Rows: month, day, floor_ape (percent of the actual total).
+    """
+    actual = month_totals(synthetic_history(seed=seed, months=history_months)).sum(axis=1)
+    records = []
+    for month in months:
+        for day in days:
+            as_of = date(month.year, month.month, day)
+            oracle = month_totals(synthetic_history(seed=seed, months=history_months, oracle_as_of=as_of)).sum(axis=1)
+            records.append({"month": str(month), "day": day,
+                            "floor_ape": abs(actual[month] - oracle[month]) / abs(actual[month]) * 100})
+    return pd.DataFrame(records)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -316,6 +377,18 @@ def run(name: str, daily: pd.DataFrame, *, max_months: int | None = None,
     return results
 
 
+def print_floor(floor: pd.DataFrame, results: pd.DataFrame) -> tuple[float, float]:
+    """Print the org's persistence floor per forecast day beside our MAPE; return day 15's (floor %, floor / naive)."""
+    org = results[results["team"] == ORG].groupby("day")[["ours_ape", "naive_ape"]].mean()
+    by_day = floor.groupby("day")["floor_ape"].mean()
+    print("   persistence floor, org MAPE (what spend changing after the forecast day costs any forecast "
+          "of running levels; persistence_floor): "
+          + ", ".join(f"d{day} {by_day[day]:.2f} % (ours {org.loc[day, 'ours_ape']:.2f}, naive "
+                      f"{org.loc[day, 'naive_ape']:.2f})" for day in by_day.index))
+    day15 = by_day.get(15, float("nan"))
+    return float(day15), float(day15 / org.loc[15, "naive_ape"]) if 15 in org.index else float("nan")
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
     """``7,11,19`` -> (7, 11, 19)."""
     try:
@@ -341,15 +414,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"Targets: {TARGETS}")
     if args.smoke:
-        run("synthetic (smoke)", synthetic_history(months=6), max_months=1, print_checks=False)
+        results = run("synthetic (smoke)", synthetic_history(months=6), max_months=1, print_checks=False)
+        print_floor(persistence_floor(7, [pd.Period(m) for m in results["month"].unique()], history_months=6), results)
         print("\n(smoke run: too few forecasts to judge the targets; the full run checks them)")
         return 0
-    histories = [("anomaly bench", lambda: load_anomaly_bench(args.bench_dir))]
-    histories += [(f"synthetic seed {seed}", lambda seed=seed: synthetic_history(seed=seed)) for seed in args.seeds]
-    lines, misses, checks = [], [], []
-    for name, load in histories:
+    histories = [("anomaly bench", lambda: load_anomaly_bench(args.bench_dir), None)]
+    histories += [(f"synthetic seed {seed}", lambda seed=seed: synthetic_history(seed=seed), seed)
+                  for seed in args.seeds]
+    lines, misses, checks, out_of_reach = [], [], [], []
+    for name, load, seed in histories:
         results = run(name, load())
-        lines.append(headline(name, results))
+        line = headline(name, results)
+        if seed is not None:  # the floor needs the generator: synthetic histories only
+            floor = persistence_floor(seed, [pd.Period(m) for m in results["month"].unique()])
+            line["floor d15 %"], line["floor ratio"] = print_floor(floor, results)
+            if line["floor ratio"] > 0.5:
+                out_of_reach.append(f"{name} (floor {line['floor d15 %']:.2f} %, ratio {line['floor ratio']:.2f})")
+        lines.append(line)
         misses += check_targets(name, results)
         checks.append((name, target_checks(results)))
     reference = f"synthetic seed {args.seeds[0]} without anomalies"
@@ -373,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   {'met   ' if not missed_on else 'MISSED'}  {target}: "
               + (f"met on all {len(checks)} histories" if not missed_on else
                  f"missed on {len(missed_on)} of {len(checks)} ({', '.join(missed_on)})"))
+    if out_of_reach:
+        print("   half the naive's org MAPE on day 15 is below the persistence floor (out of reach of any forecast "
+              f"that takes running levels to persist) on: {'; '.join(out_of_reach)}")
     print("\nTargets: " + ("all met" if not misses else f"{len(misses)} missed:\n  " + "\n  ".join(misses)))
     return 1 if misses else 0
 
