@@ -6,7 +6,10 @@ Every press is acked at once, then checked: only the owning team (its owners and
 channel's members as teams.yml says) and finance approvers may answer; anyone else gets an
 ephemeral "not yours", nothing changes, and the refused press is audited. A modal's submission
 shows a refusal next to its field when teams.yml decides it; when the channel's members do, the
-modal closes at once (no Slack call before the ack) and the refusal comes as an ephemeral. An accepted answer is
+modal closes at once (no Slack call before the ack) and the refusal comes as an ephemeral. A button
+that opens a form for someone only the channel's members can place opens a "checking" modal at
+once (a trigger_id lasts 3 s; the members lookup may not) and the form or the refusal replaces it
+(handlers/checked_forms.py). An accepted answer is
 stored (audited, the first one recorded as the alert's first human response), the alert is edited
 in place and the answer noted in its thread. On an anomaly imported from AWS, the answer is also
 written back to AWS (Acknowledge: a real anomaly; Expected: planned activity; Not ours: no).
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from slack_bolt import Ack, App, Respond
@@ -37,6 +41,7 @@ from bot.context import AppContext
 from bot.delivery import DeliveryError
 from finops.errors import InputError, TransitionError
 from finops.model import UNALLOCATED
+from handlers.checked_forms import open_form_after_check
 from handlers.commands import needs_channel_members, slack_busy_text
 from handlers.findings import field_value
 from jobs.detect import move_anomaly, owner_rule, reply_to_answer, tell_aws
@@ -68,20 +73,50 @@ def register(app: App, ctx: AppContext) -> None:
     def ephemeral(respond: Respond, text: str) -> None:
         respond(replace_original=False, response_type="ephemeral", text=text)
 
-    def pressed(body: dict, respond: Respond, action: str) -> AnomalyRecord | None:
-        """The anomaly a press is about, if the presser may answer it (else answered and audited)."""
-        user = body["user"]["id"]
+    def pressed_anomaly(body: dict, respond: Respond) -> AnomalyRecord | None:
+        """The anomaly a press is about (None, and the presser told, when it is no longer known)."""
         try:
-            record = store.get(int(body["actions"][0].get("value", "")))
+            return store.get(int(body["actions"][0].get("value", "")))
         except (InputError, ValueError):
             ephemeral(respond, ":warning: This alert's anomaly is no longer known to costbot.")
             return None
-        if not may_answer(ctx, user, record):
-            text = not_yours_text(record)
-            store.record_refusal(record.id, by=user, action=action, reason=text, at=ctx.now())  # audited first
-            ephemeral(respond, text)
+
+    def refusal(user: str, record: AnomalyRecord, action: str) -> str:
+        text = not_yours_text(record)
+        store.record_refusal(record.id, by=user, action=action, reason=text, at=ctx.now())  # audited first
+        return text
+
+    def pressed(body: dict, respond: Respond, action: str) -> AnomalyRecord | None:
+        """The anomaly a press is about, if the presser may answer it (else answered and audited)."""
+        record = pressed_anomaly(body, respond)
+        if record is not None and not may_answer(ctx, body["user"]["id"], record):
+            ephemeral(respond, refusal(body["user"]["id"], record, action))
             return None
         return record
+
+    def open_answer_form(body: dict, respond: Respond, action: str, form: Callable[[AnomalyRecord], dict]) -> None:
+        """Open the form of ``action`` for a presser who may answer. When that depends on the
+        channel's members (a Slack call that can outlast the trigger_id), a "checking" modal opens
+        first and the form or the refusal replaces it."""
+        user = body["user"]["id"]
+        record = pressed_anomaly(body, respond)
+        if record is None:
+            return
+        if may_answer_by_config(ctx, user, record) is None:
+            def form_or_refusal() -> dict | str:
+                return form(record) if may_answer(ctx, user, record) else refusal(user, record, action)
+            try:
+                open_form_after_check(ctx, body["trigger_id"], title=f"Anomaly #{record.id}", team=record.team,
+                                      form_or_refusal=form_or_refusal)
+            except DeliveryError as error:
+                if not error.transient:
+                    raise
+                ephemeral(respond, slack_busy_text("open the form", error))
+            return
+        if not may_answer(ctx, user, record):
+            ephemeral(respond, refusal(user, record, action))
+            return
+        open_modal(body, respond, form(record))
 
     def aws_note(error: str) -> str:
         return f":warning: AWS could not be told ({error}); the answer stands in costbot."
@@ -152,11 +187,9 @@ def register(app: App, ctx: AppContext) -> None:
     @app.action(EXPECTED)
     def on_expected(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
-        record = pressed(body, respond, "expected")
-        if record is None:
-            return
-        metadata = {"id": record.id, "channel": (body.get("channel") or {}).get("id", "")}
-        open_modal(body, respond, expected_modal(record, today=ctx.today(), metadata=metadata))
+        metadata = {"channel": (body.get("channel") or {}).get("id", "")}
+        open_answer_form(body, respond, "expected", lambda record: expected_modal(
+            record, today=ctx.today(), metadata={"id": record.id, **metadata}))
 
     @app.view(EXPECTED_CALLBACK)
     def on_expected_submitted(ack: Ack, body: dict, view: dict) -> None:
@@ -191,13 +224,10 @@ def register(app: App, ctx: AppContext) -> None:
     @app.action(NOT_OURS)
     def on_not_ours(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
-        record = pressed(body, respond, "not_ours")
-        if record is None:
-            return
-        metadata = {"id": record.id, "channel": (body.get("channel") or {}).get("id", "")}
+        metadata = {"channel": (body.get("channel") or {}).get("id", "")}
         teams = [*ctx.teams.team_names, UNALLOCATED]
-        open_modal(body, respond, not_ours_modal(record, team_names=teams, rule=owner_rule(ctx, record),
-                                                 metadata=metadata))
+        open_answer_form(body, respond, "not_ours", lambda record: not_ours_modal(
+            record, team_names=teams, rule=owner_rule(ctx, record), metadata={"id": record.id, **metadata}))
 
     @app.view(NOT_OURS_CALLBACK)
     def on_not_ours_submitted(ack: Ack, body: dict, view: dict) -> None:

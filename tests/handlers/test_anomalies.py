@@ -6,6 +6,7 @@ go back to AWS (botocore Stubber)."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, date, datetime
 
@@ -136,16 +137,30 @@ def test_the_owner_acknowledges_and_a_stranger_changes_nothing(org: RunningBot, 
     ("anomaly_not_ours", "refused:not_ours"), ("anomaly_snooze_day", "refused:snoozed"),
     ("anomaly_snooze_week", "refused:snoozed")])
 def test_every_button_refuses_someone_outside_the_team(org: RunningBot, action_id: str, audited: str) -> None:
-    """A member of another team presses: "not yours" to them alone, no modal, no edit, no change, audited."""
+    """A member of another team presses: "not yours" to them alone, no form, no edit, no change, audited.
+
+    Whether they are in payments' channel takes a members lookup; a button that opens a form shows
+    "checking" at once (its trigger_id lasts 3 s) and the refusal in its place, the others an ephemeral."""
     record = payments_anomaly(org)
     calls = len(org.slack.all_calls())
     url = press(org, action_id, record, "U_SEARCH_OWNER")
-    (answer,) = wait_for(lambda: org.slack.response_url_calls(url))
-    assert answer["text"].startswith(f":no_entry: Anomaly #{record.id} is not yours: it belongs to *payments*")
-    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    if action_id in ("anomaly_expected", "anomaly_not_ours"):
+        (update,) = wait_for(lambda: org.slack.calls("views.update"))
+        (opened,) = org.slack.calls("views.open")
+        assert opened["view"]["blocks"][0]["text"]["text"].startswith(":hourglass_flowing_sand: Checking that you "
+                                                                       "are on *payments*")
+        assert update["view"]["blocks"] == [{"type": "section", "text": {"type": "mrkdwn",
+                                                                         "text": not_yours_text(record)}}]
+        assert "submit" not in update["view"] and org.slack.response_url_calls(url) == []
+        shown = ("views.open", "views.update")
+    else:
+        (answer,) = wait_for(lambda: org.slack.response_url_calls(url))
+        assert answer["text"] == not_yours_text(record)
+        assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+        shown = ()
     settled(org, record.id, audited)
     assert [m for m, _ in org.slack.all_calls()[calls:]
-            if m in ("views.open", "chat.update", "chat.postMessage", "chat.postEphemeral")] == []
+            if m in ("views.open", "views.update", "chat.update", "chat.postMessage", "chat.postEphemeral")] == [*shown]
     after = AnomalyStore(org.ctx.db).get(record.id)
     assert (after.state, after.team, after.snoozed_until, after.first_response_at) == ("open", "payments", None, None)
     assert [(e.actor, e.action) for e in AnomalyStore(org.ctx.db).history(record.id)] == [
@@ -204,15 +219,44 @@ def test_expected_asks_why_and_silences_the_scope_until_the_day_given(org: Runni
                                                                                "expected"]
 
 
+def test_a_form_waiting_on_a_slow_members_lookup_opens_in_time(org: RunningBot) -> None:
+    # Slack lets a trigger_id open a view for 3 s (FakeSlack refuses it later) and the lookup of
+    # payments' channel members takes 4 s here: the form opens at once as "checking" and becomes
+    # the form, or the refusal, when the lookup answers.
+    record = payments_anomaly(org)
+    org.slack.delay("conversations.members", 4)
+    started = time.monotonic()
+    press(org, "anomaly_expected", record, "U_PAY_CHANNEL")
+    (checking,) = wait_for(lambda: org.slack.calls("views.open"), timeout=2)
+    assert time.monotonic() - started < 2
+    assert checking["view"]["blocks"][0]["text"]["text"] == (
+        ":hourglass_flowing_sand: Checking that you are on *payments* (its channel's members)… the form opens here "
+        "in a moment.")
+    assert checking["view"]["title"]["text"] == f"Anomaly #{record.id}" and "submit" not in checking["view"]
+    (update,) = wait_for(lambda: org.slack.calls("views.update"), timeout=15)
+    view_id = org.slack.view(update["view_id"])["id"]
+    form = org.slack.view(view_id)
+    assert form["callback_id"] == "anomaly_expected_form" and form["submit"]["text"] == "Save"
+    assert json.loads(form["private_metadata"])["id"] == record.id
+
+    press(org, "anomaly_not_ours", record, "U_STRANGER")  # not in the channel: the refusal replaces "checking"
+    wait_for(lambda: len(org.slack.calls("views.update")) == 2, timeout=15)
+    refused = org.slack.calls("views.update")[-1]
+    assert refused["view"]["blocks"][0]["text"]["text"] == not_yours_text(record)
+    settled(org, record.id, "refused:not_ours")
+    assert [e.action for e in AnomalyStore(org.ctx.db).history(record.id)] == ["detected", "refused:not_ours"]
+    assert org.slack.violations == []  # no trigger_id used too late
+
+
 def test_modal_answers_are_acked_before_a_slow_channel_members_lookup(org: RunningBot) -> None:
     # U_PAY_CHANNEL and U_STRANGER are not in teams.yml: whether they are in payments' channel is a
     # conversations.members call, which may take longer than Slack waits for the ack.
     record = payments_anomaly(org)
     store = AnomalyStore(org.ctx.db)
-    press(org, "anomaly_expected", record, "U_PAY_CHANNEL")
-    expected_form = wait_for(lambda: org.slack.calls("views.open"))[-1]["view"]
+    press(org, "anomaly_expected", record, "U_PAY_CHANNEL")  # "checking", then the form in its place
+    expected_form = wait_for(lambda: org.slack.calls("views.update"))[-1]["view"]
     press(org, "anomaly_not_ours", record, "U_PAY_CHANNEL")
-    not_ours_form = wait_for(lambda: len(org.slack.calls("views.open")) == 2 and org.slack.calls("views.open"))[-1]
+    not_ours_form = wait_for(lambda: len(org.slack.calls("views.update")) == 2 and org.slack.calls("views.update"))[-1]
     org.slack.delay("conversations.members", 4)
 
     missing = org.client.view_submission("anomaly_expected_form", {"reason": {"value": ""}}, user_id="U_PAY_CHANNEL",

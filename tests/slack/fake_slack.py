@@ -78,6 +78,8 @@ BLOCK_KIT_LIMITS: dict[str, int] = {
 UNCHECKED_BLOCK_TYPES = frozenset({"rich_text", "video", "file", "table", "call"})
 
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+# A trigger_id opens a view only this long after the interaction (Slack: "expires in 3 seconds").
+TRIGGER_TTL_SECONDS = 3.0
 VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
 
 # Arguments that arrive as JSON strings in form-encoded calls (and sometimes in JSON bodies).
@@ -394,6 +396,12 @@ class SlackError(Exception):
 def _truthy(value: Any) -> bool:
     # JSON bodies carry real booleans; form bodies carry "1"/"true" (slack_sdk sends "1").
     return value is True or (isinstance(value, (str, int)) and str(value).lower() in ("1", "true"))
+
+
+def _trigger_issued_ms(trigger_id: str) -> int | None:
+    """When a trigger_id made by SignedClient was issued (its first part, in ms), else None (not checked)."""
+    first = trigger_id.split(".", 1)[0]
+    return int(first) if first.isdigit() and len(first) >= 13 else None
 
 
 def _ts_key(ts: Any) -> tuple[int, int]:
@@ -1299,6 +1307,10 @@ class FakeSlack:
         return stored
 
     def _views_open(self, args: dict) -> dict:
+        issued_ms = _trigger_issued_ms(str(args.get("trigger_id") or ""))
+        if issued_ms is not None and time.time_ns() // 1_000_000 - issued_ms > TRIGGER_TTL_SECONDS * 1000:
+            raise SlackError("expired_trigger_id", f"views.open/push: trigger_id used "
+                             f"{(time.time_ns() // 1_000_000 - issued_ms) / 1000:.1f} s after it was issued")
         if args["view"].get("type") != "modal":
             raise SlackError("invalid_arguments", "views.open/push: view type must be modal")
         return {"view": copy.deepcopy(self._store_view(args["view"]))}

@@ -413,7 +413,8 @@ class SignedSlackClient:
             return next(self._counter)
 
     def _trigger_id(self) -> str:
-        return f"{int(time.time())}.{self._next()}.{secrets.token_hex(16)}"
+        # Issued now, in milliseconds: FakeSlack refuses it 3 s later, as Slack does.
+        return f"{time.time_ns() // 1_000_000}.{self._next()}.{secrets.token_hex(16)}"
 
     @staticmethod
     def _ts() -> str:

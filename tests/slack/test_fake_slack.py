@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from urllib.error import HTTPError
@@ -159,6 +160,21 @@ def test_a_fixed_token_refuses_any_other():
         answer = refusal(lambda: WebClient(token="xoxb-wrong", base_url=fake.base_url).auth_test())
         assert answer["error"] == "invalid_auth"
         assert len(fake.violations) == 1
+
+
+def test_a_trigger_id_expires_three_seconds_after_it_was_issued(fake_slack, web):
+    modal = {"type": "modal", "title": plain("New finding"), "blocks": []}
+    now_ms = time.time_ns() // 1_000_000
+    assert web.views_open(trigger_id=f"{now_ms - 2500}.1.ab", view=modal)["ok"]
+    answer = refusal(lambda: web.views_open(trigger_id=f"{now_ms - 3200}.2.ab", view=modal))
+    assert answer["error"] == "expired_trigger_id"
+    assert refusal(lambda: web.views_push(trigger_id=f"{now_ms - 3200}.3.ab", view=modal))["error"] == "expired_trigger_id"
+    assert web.views_open(trigger_id="t1", view=modal)["ok"]  # not a SignedClient trigger_id: not timed
+    # An expired trigger is the app's mistake (it waited too long): counted as a violation.
+    assert len(fake_slack.violations) == 2
+    assert all(re.fullmatch(r"views\.open/push: trigger_id used 3\.\d s after it was issued", v)
+               for v in fake_slack.violations), fake_slack.violations
+    fake_slack.violations.clear()
 
 
 def test_views_open_needs_a_trigger_id(fake_slack, web):
