@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team: str,
-                          form_or_refusal: Callable[[], dict | str]) -> None:
+                          form_or_refusal: Callable[[], dict | str]) -> str | None:
     """Open a "checking" modal now, then replace it with ``form_or_refusal()``: a view, or the text
-    of a refusal (shown in the modal; the caller audits it).
+    of a refusal (shown in the modal; the caller audits it). Returns the view's ID when the form
+    replaced it (to update it further), None when a refusal or a failure did.
 
     Opening the modal may raise DeliveryError (Slack busy): nothing was shown, the caller tells the
     person as it would for the form. A check that fails (Slack busy on the members) or raises is
@@ -39,4 +40,8 @@ def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team:
         ctx.delivery.update_view(view_id, notice_modal(
             title, ":warning: costbot could not open this form (the error is in its log). Nothing was changed."))
         raise
-    ctx.delivery.update_view(view_id, result if isinstance(result, dict) else notice_modal(title, result))
+    if isinstance(result, dict):
+        ctx.delivery.update_view(view_id, result)
+        return view_id
+    ctx.delivery.update_view(view_id, notice_modal(title, result))
+    return None

@@ -6,7 +6,10 @@ ephemeral "not yours" and nothing changes. A press the state no longer allows, o
 older than the finding's last move ("already moved by X to Y"), is refused the same way. Refused
 presses are audited too. A modal's submission shows a refusal next to its field when teams.yml
 decides who may; when the team channel's members decide, the modal closes at once (no Slack call
-before the ack) and the refusal comes as an ephemeral, audited the same. Accepted moves go through ``FindingStore.move`` (versioned, audited) and
+before the ack) and the refusal comes as an ephemeral, audited the same. A button that opens a
+form for someone only the channel's members can place shows a "checking" modal at once (a
+trigger_id lasts 3 s, the members lookup may take longer) and the form or the refusal replaces it
+(handlers/checked_forms.py). Accepted moves go through ``FindingStore.move`` (versioned, audited) and
 the finding's message is updated in place, the move added to its thread.
 
 The same buttons are on the App Home tab (handlers/home.py). A press there has no
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -47,8 +51,15 @@ from finops.savings import (
     describe_allowed,
     parse_monthly_saving,
 )
+from handlers.checked_forms import open_form_after_check
 from handlers.commands import needs_channel_members, slack_busy_text
-from handlers.findings import field_error, field_value, open_new_finding_modal
+from handlers.findings import (
+    field_error,
+    field_value,
+    fill_scope_pickers_later,
+    new_finding_form,
+    open_new_finding_modal,
+)
 from handlers.home import publish_home
 from storage.anomalies import AnomalyStore
 from storage.findings import FindingConflict, FindingRecord, FindingStore
@@ -165,22 +176,33 @@ def register(app: App, ctx: AppContext) -> None:
         ack()
         press = _press(body)
         finding = store.get(press.finding_id)
-        actor = finding_actor(ctx, press.user, finding.team)
-        refusal = refusal_text(finding, press.action, actor)
-        if actor.roles and press.version != finding.version:
-            # A button older than the last move: whoever pressed it first wins, and the other is
-            # told who moved it where, even when the new state rules the move out (two people
-            # pressing Accept at once: the second is not just told "finding is accepted").
-            refusal = conflict_text(FindingConflict(finding.id, store.last_move(finding.id), finding.state))
-        if refusal is not None:
-            refuse(body, respond, finding.id, press.user, press.action, refusal)
-            return
-        if press.action in MODAL_ACTIONS:
+
+        def press_refusal() -> tuple[Actor, str | None]:
+            actor = finding_actor(ctx, press.user, finding.team)  # may read the channel's members
+            refusal = refusal_text(finding, press.action, actor)
+            if actor.roles and press.version != finding.version:
+                # A button older than the last move: whoever pressed it first wins, and the other is
+                # told who moved it where, even when the new state rules the move out (two people
+                # pressing Accept at once: the second is not just told "finding is accepted").
+                refusal = conflict_text(FindingConflict(finding.id, store.last_move(finding.id), finding.state))
+            return actor, refusal
+
+        def form() -> dict:
             metadata = {"id": finding.id, "version": finding.version, "action": str(press.action),
                         "home": pressed_on_home(body), "channel": (body.get("channel") or {}).get("id", "")}
+            return move_modal(press.action, finding, today=ctx.today(), team_names=ctx.teams.team_names,
+                              metadata=metadata)
+
+        def form_or_refusal() -> dict | str:
+            refusal = press_refusal()[1]
+            if refusal is not None:
+                store.record_refusal(finding.id, by=press.user, action=press.action, reason=refusal, at=ctx.now())
+                return refusal
+            return form()
+
+        def open_form(opening: Callable[[], object]) -> None:
             try:
-                ctx.delivery.open_view(body["trigger_id"], move_modal(
-                    press.action, finding, today=ctx.today(), team_names=ctx.teams.team_names, metadata=metadata))
+                opening()
             except DeliveryError as error:
                 if not error.transient:
                     raise
@@ -189,6 +211,19 @@ def register(app: App, ctx: AppContext) -> None:
                     ctx.delivery.post_ephemeral(press.user, press.user, busy, None)
                 else:
                     respond(replace_original=False, response_type="ephemeral", text=busy)
+
+        if press.action in MODAL_ACTIONS and actor_by_config(ctx, press.user, finding.team, press.action) is None:
+            # Whether the presser is on the team is a members lookup that can outlast the
+            # trigger_id (3 s): "checking" now, the form or the refusal in its place.
+            open_form(lambda: open_form_after_check(ctx, body["trigger_id"], title=f"Finding #{finding.id}",
+                                                    team=finding.team, form_or_refusal=form_or_refusal))
+            return
+        actor, refusal = press_refusal()
+        if refusal is not None:
+            refuse(body, respond, finding.id, press.user, press.action, refusal)
+            return
+        if press.action in MODAL_ACTIONS:
+            open_form(lambda: ctx.delivery.open_view(body["trigger_id"], form()))
             return
         try:
             store.move(finding.id, press.action, actor=actor, at=ctx.now(), expected_version=press.version)
@@ -287,20 +322,36 @@ def register(app: App, ctx: AppContext) -> None:
         except InputError as error:
             respond(replace_original=False, response_type="ephemeral", text=f":warning: {error}")
             return
-        if not ctx.teams.may_act(user, team, frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(team)))):
-            refusal = f"Anomaly #{anomaly_id} is not yours: it belongs to *{team}*. Nothing was changed."
-            AnomalyStore(ctx.db).record_refusal(anomaly_id, by=user, action="open_finding", reason=refusal,
-                                                at=ctx.now())
-            respond(replace_original=False, response_type="ephemeral", text=f":no_entry: {refusal}")
-            return
-        existing = store.find("anomaly", str(anomaly_id))
-        if existing is not None:
-            respond(replace_original=False, response_type="ephemeral",
-                    text=f"Finding #{existing.id} was already opened from this anomaly ({existing.state}); "
-                         f"its message is in {ctx.teams.channel_for(existing.team)}.")
-            return
         channel = (body.get("channel") or {}).get("id", "")
+        # Whether the presser is on the team is a members lookup unless teams.yml decides.
+        slow = needs_channel_members(ctx, user, team) and not ctx.teams.is_finance_approver(user)
+
+        def refusal() -> str | None:
+            """Why the press opens no form (audited when the presser may not), or None."""
+            members = frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(team))) if slow else frozenset()
+            if not ctx.teams.may_act(user, team, members):
+                text = f"Anomaly #{anomaly_id} is not yours: it belongs to *{team}*. Nothing was changed."
+                AnomalyStore(ctx.db).record_refusal(anomaly_id, by=user, action="open_finding", reason=text,
+                                                    at=ctx.now())
+                return f":no_entry: {text}"
+            existing = store.find("anomaly", str(anomaly_id))
+            if existing is not None:
+                return (f"Finding #{existing.id} was already opened from this anomaly ({existing.state}); "
+                        f"its message is in {ctx.teams.channel_for(existing.team)}.")
+            return None
+
         try:
+            if slow:  # the lookup can outlast the trigger_id (3 s): "checking" now, the form in its place
+                view_id = open_form_after_check(
+                    ctx, body["trigger_id"], title=f"Anomaly #{anomaly_id}", team=team,
+                    form_or_refusal=lambda: refusal() or new_finding_form(ctx, draft, channel=channel))
+                if view_id is not None:
+                    fill_scope_pickers_later(ctx, view_id, draft, channel=channel)
+                return
+            text = refusal()
+            if text is not None:
+                respond(replace_original=False, response_type="ephemeral", text=text)
+                return
             open_new_finding_modal(ctx, body["trigger_id"], draft, channel=channel)
         except DeliveryError as error:
             if not error.transient:

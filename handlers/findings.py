@@ -72,10 +72,23 @@ def open_new_finding_modal(ctx: AppContext, trigger_id: str, draft: FindingDraft
     the press, and reading what has cost something lately can take longer on a large store. The
     scope pickers hold the draft's values until :func:`fill_scope_pickers` (run next, off the
     listener's thread) updates the form with the rest."""
-    metadata = {"channel": channel, "source": draft.source, "external_id": draft.external_id}
-    opened = ctx.delivery.open_view(trigger_id, new_finding_modal(ctx.teams.team_names, {}, draft, metadata=metadata,
-                                                                  loading=True))
-    SLOW_WORK.submit(fill_scope_pickers, ctx, opened["view"]["id"], draft, metadata)
+    opened = ctx.delivery.open_view(trigger_id, new_finding_form(ctx, draft, channel=channel))
+    fill_scope_pickers_later(ctx, opened["view"]["id"], draft, channel=channel)
+
+
+def new_finding_form(ctx: AppContext, draft: FindingDraft, *, channel: str = "") -> dict[str, Any]:
+    """The new-finding form pre-filled with ``draft``, its scope pickers still loading."""
+    return new_finding_modal(ctx.teams.team_names, {}, draft, metadata=_new_finding_metadata(draft, channel),
+                             loading=True)
+
+
+def fill_scope_pickers_later(ctx: AppContext, view_id: str, draft: FindingDraft, *, channel: str = "") -> None:
+    """Run :func:`fill_scope_pickers` off the listener's thread."""
+    SLOW_WORK.submit(fill_scope_pickers, ctx, view_id, draft, _new_finding_metadata(draft, channel))
+
+
+def _new_finding_metadata(draft: FindingDraft, channel: str) -> dict[str, Any]:
+    return {"channel": channel, "source": draft.source, "external_id": draft.external_id}
 
 
 def fill_scope_pickers(ctx: AppContext, view_id: str, draft: FindingDraft, metadata: dict[str, Any]) -> None:

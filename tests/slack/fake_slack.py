@@ -486,6 +486,7 @@ class FakeSlack:
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._drops: dict[str, int] = defaultdict(int)
         self._delays: dict[str, float] = {}
+        self._request_local = threading.local()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._executors = {
@@ -803,6 +804,9 @@ class FakeSlack:
     # -- request handling (called from server threads) ------------------------------------------
 
     def _serve(self, request: _Handler) -> None:
+        # When the request arrived: a trigger_id's age is judged then, not after an injected delay
+        # (a delay stands for a slow answer, not a late request).
+        self._request_local.received_ms = time.time_ns() // 1_000_000
         path = urlsplit(request.path).path
         if path.startswith("/api/"):
             self._serve_api(request, path.removeprefix("/api/"))
@@ -1308,9 +1312,10 @@ class FakeSlack:
 
     def _views_open(self, args: dict) -> dict:
         issued_ms = _trigger_issued_ms(str(args.get("trigger_id") or ""))
-        if issued_ms is not None and time.time_ns() // 1_000_000 - issued_ms > TRIGGER_TTL_SECONDS * 1000:
+        received_ms = getattr(self._request_local, "received_ms", time.time_ns() // 1_000_000)
+        if issued_ms is not None and received_ms - issued_ms > TRIGGER_TTL_SECONDS * 1000:
             raise SlackError("expired_trigger_id", f"views.open/push: trigger_id used "
-                             f"{(time.time_ns() // 1_000_000 - issued_ms) / 1000:.1f} s after it was issued")
+                             f"{(received_ms - issued_ms) / 1000:.1f} s after it was issued")
         if args["view"].get("type") != "modal":
             raise SlackError("invalid_arguments", "views.open/push: view type must be modal")
         return {"view": copy.deepcopy(self._store_view(args["view"]))}
