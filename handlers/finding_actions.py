@@ -178,7 +178,9 @@ def register(app: App, ctx: AppContext) -> None:
         finding = store.get(press.finding_id)
 
         def press_refusal() -> tuple[Actor, str | None]:
-            actor = finding_actor(ctx, press.user, finding.team)  # may read the channel's members
+            # teams.yml decides when it can (no Slack call), else the channel's members are read.
+            actor = (actor_by_config(ctx, press.user, finding.team, press.action)
+                     or finding_actor(ctx, press.user, finding.team))
             refusal = refusal_text(finding, press.action, actor)
             if actor.roles and press.version != finding.version:
                 # A button older than the last move: whoever pressed it first wins, and the other is
