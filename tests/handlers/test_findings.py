@@ -27,7 +27,7 @@ from storage.anomalies import AnomalyStore
 from storage.audit import AuditLog
 from storage.costs import CostStore
 from storage.db import Database
-from storage.findings import FindingStore, NewFinding
+from storage.findings import FindingRecord, FindingStore, NewFinding
 from tests.finops.sources.cost_file_helpers import FOCUS_HEADER, focus_row, write_csv
 from tests.handlers.test_commands import wait_for
 from tests.harness import RunningBot, start_bot
@@ -371,17 +371,23 @@ def test_reject_asks_for_a_reason_in_the_modal(team_bot: RunningBot):
     assert store.history(finding.id)[-1].reason == "volumes are DR copies"
 
 
-def test_a_move_form_waiting_on_a_slow_members_lookup_opens_in_time(team_bot: RunningBot):
-    # Slack lets a trigger_id open a view for 3 s (FakeSlack refuses it later); the lookup of the
-    # channel's members takes 4 s here. The form opens at once as "checking" and becomes the form,
-    # or the refusal (audited), when the lookup answers.
-    bot = team_bot
+def finding_for_a_channel_member(bot: RunningBot) -> tuple[FindingStore, FindingRecord]:
+    """A published payments finding, and U_PAY_CHANNEL in payments' channel (on the team only through it)."""
     bot.slack.add_user("U_PAY_CHANNEL", name="u_pay_channel")
     bot.slack.add_members(CHANNEL, "U_PAY_CHANNEL")
     store = FindingStore(bot.ctx.db)
     finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
                            by="U_PAY_OWNER", at=datetime.now(UTC))
     publish_finding(bot.ctx, finding.id)
+    return store, finding
+
+
+def test_a_move_form_waiting_on_a_slow_members_lookup_opens_in_time(team_bot: RunningBot):
+    # Slack lets a trigger_id open a view for 3 s (FakeSlack refuses it later); the lookup of the
+    # channel's members takes 4 s here. The form opens at once as "checking" and becomes the form,
+    # or the refusal (audited), when the lookup answers.
+    bot = team_bot
+    store, finding = finding_for_a_channel_member(bot)
     bot.slack.delay("conversations.members", 4)
     started = time.monotonic()
     _, url = press(bot, finding.id, "reject", "U_PAY_CHANNEL")
@@ -410,12 +416,7 @@ def test_a_channel_members_move_is_acked_before_a_slow_members_lookup(team_bot: 
     # U_PAY_CHANNEL and U_STRANGER are not in teams.yml: whether they are in payments' channel is a
     # conversations.members call, which may take longer than Slack waits for the ack.
     bot = team_bot
-    bot.slack.add_user("U_PAY_CHANNEL", name="u_pay_channel")
-    bot.slack.add_members(CHANNEL, "U_PAY_CHANNEL")
-    store = FindingStore(bot.ctx.db)
-    finding = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EBS"}, 200),
-                           by="U_PAY_OWNER", at=datetime.now(UTC))
-    publish_finding(bot.ctx, finding.id)
+    store, finding = finding_for_a_channel_member(bot)
     press(bot, finding.id, "reject", "U_PAY_CHANNEL")  # a members lookup: "checking", then the form
     modal = wait_for(lambda: bot.slack.calls("views.update"))[-1]["view"]
     bot.slack.delay("conversations.members", 4)
