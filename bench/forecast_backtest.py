@@ -12,10 +12,11 @@ and synthetic histories generated here from several seeds, with other teams, fee
 weekly patterns, trends and anomalies. Each history's table is printed, then one line per
 history against the targets, and the worst figures over all of them. The first seed is also run
 without its anomalies, as a reference that is not judged: the gap between the two is what spend
-changing after the forecast day costs, which no forecast can know. For each synthetic history the
-*persistence floor* is printed too: the org MAPE of an oracle that knows every rule of the
-generator and the history up to the forecast day, and takes running levels to persist
-(:func:`persistence_floor`). Where it lies above half the naive's, that target is out of reach.
+changing after the forecast day costs, which no forecast can know. For each synthetic history a
+*persistence oracle* is printed too (:func:`persistence_oracle`): the org MAPE of a forecast that
+knows the generator's fixed rules and takes running levels to persist. It is a reference for how
+close ours comes to persistence done perfectly, not a floor: a forecast that also knew the
+anomalies' and credits' rates could do better on average.
 
 The full run exits 1 when any history misses a target. ``--smoke`` only proves the script runs
 (one month of a small synthetic history: far too few forecasts to judge a target), so it exits 0
@@ -126,13 +127,12 @@ def synthetic_history(seed: int = 7, start: date = date(2023, 1, 1), months: int
     credits (1 % of days), fees that rise once half-way (a renegotiation) and a month-end tax on
     their own usage.
 
-    ``oracle_as_of`` gives the same history (the same random draws) as the best a forecaster that
-    takes running levels to persist could expect it on that day, knowing everything else: days up
-    to it are as they were; after it, a level seen on at least ``SHIFT_MIN_DAYS`` days goes on to
-    the end (an anomaly running that long, or the level before an anomaly seen on fewer days,
-    which is too young to tell a shift from a spike), an anomaly that starts later does not
-    happen, there are no credits, and the daily noise is its mean (:func:`_oracle_days`). See
-    :func:`persistence_floor`.
+    ``oracle_as_of`` gives the same history (the same random draws) as a forecaster that takes
+    running levels to persist would expect it on that day, knowing the fixed rules: days up to it
+    are as they were; after it, a level seen on at least ``SHIFT_MIN_DAYS`` days goes on to the end
+    (an anomaly running that long, or the level before an anomaly seen on fewer days, which is too
+    young to tell a shift from a spike), an anomaly that starts later does not happen, there are no
+    credits, and the daily noise is its mean (:func:`_oracle_days`). See :func:`persistence_oracle`.
     """
     oracle_index = None if oracle_as_of is None else (pd.Timestamp(oracle_as_of) - pd.Timestamp(start)).days
     rng = np.random.default_rng(seed)
@@ -201,19 +201,19 @@ def _oracle_days(at: int, length: int, as_of: int, n: int) -> slice | np.ndarray
     return slice(at, end)
 
 
-def persistence_floor(seed: int, months: list[pd.Period], days: tuple[int, ...] = FORECAST_DAYS, *,
-                      history_months: int = 24) -> pd.DataFrame:
-    """The org's error floor on a synthetic history: what no forecast of running levels can beat.
+def persistence_oracle(seed: int, months: list[pd.Period], days: tuple[int, ...] = FORECAST_DAYS, *,
+                       history_months: int = 24) -> pd.DataFrame:
+    """The org's errors of persistence done perfectly on a synthetic history (a reference, not a floor).
 
-    For each month and forecast day, the oracle knows the history up to that day and every rule
-    behind it (growth, weekday and month-end patterns, fees, tax rates, the size of every level
-    change seen on at least ``SHIFT_MIN_DAYS`` days), and takes the running level to persist, as a
-    forecast must when it cannot know when a shift ends. What it cannot know is what happens
-    later: anomalies that start on the remaining days (or too shortly before to tell a shift from
-    a spike), shifts that end, one-off credits, the daily noise. Its error is the actual month
-    total minus the oracle history's (:func:`synthetic_history` with ``oracle_as_of``): a floor for
-    a forecast that learns the rules from the data, and a target below it is out of its reach.
-    Rows: month, day, floor_ape (percent of the actual total).
+    For each month and forecast day, the oracle knows the history up to that day and the
+    generator's fixed rules (growth, weekday and month-end patterns, fees, tax rates, the size of
+    every level change seen on at least ``SHIFT_MIN_DAYS`` days), and takes the running level to
+    persist, as our forecast does. It expects nothing of what happens later: no new spike or
+    shift, no shift ending, no credit, the daily noise at its mean. Its error is the actual month
+    total minus the oracle history's (:func:`synthetic_history` with ``oracle_as_of``). It is not
+    a lower bound: the anomalies and credits have known rates and a net upward size, and a forecast
+    that allowed for them could do better on average; and over two dozen months its MAPE moves by
+    a few tenths of a point with the draws. Rows: month, day, oracle_ape (percent of the actual total).
     """
     actual = month_totals(synthetic_history(seed=seed, months=history_months)).sum(axis=1)
     records = []
@@ -222,7 +222,7 @@ def persistence_floor(seed: int, months: list[pd.Period], days: tuple[int, ...] 
             as_of = date(month.year, month.month, day)
             oracle = month_totals(synthetic_history(seed=seed, months=history_months, oracle_as_of=as_of)).sum(axis=1)
             records.append({"month": str(month), "day": day,
-                            "floor_ape": abs(actual[month] - oracle[month]) / abs(actual[month]) * 100})
+                            "oracle_ape": abs(actual[month] - oracle[month]) / abs(actual[month]) * 100})
     return pd.DataFrame(records)
 
 
@@ -377,12 +377,12 @@ def run(name: str, daily: pd.DataFrame, *, max_months: int | None = None,
     return results
 
 
-def print_floor(floor: pd.DataFrame, results: pd.DataFrame) -> tuple[float, float]:
-    """Print the org's persistence floor per forecast day beside our MAPE; return day 15's (floor %, floor / naive)."""
+def print_oracle(oracle: pd.DataFrame, results: pd.DataFrame) -> tuple[float, float]:
+    """Print the persistence oracle's org MAPE per forecast day beside ours; return day 15's (%, / naive)."""
     org = results[results["team"] == ORG].groupby("day")[["ours_ape", "naive_ape"]].mean()
-    by_day = floor.groupby("day")["floor_ape"].mean()
-    print("   persistence floor, org MAPE (what spend changing after the forecast day costs any forecast "
-          "of running levels; persistence_floor): "
+    by_day = oracle.groupby("day")["oracle_ape"].mean()
+    print("   persistence oracle, org MAPE (the fixed rules known, running levels taken to persist, nothing "
+          "later foreseen; a reference, not a floor): "
           + ", ".join(f"d{day} {by_day[day]:.2f} % (ours {org.loc[day, 'ours_ape']:.2f}, naive "
                       f"{org.loc[day, 'naive_ape']:.2f})" for day in by_day.index))
     day15 = by_day.get(15, float("nan"))
@@ -415,21 +415,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Targets: {TARGETS}")
     if args.smoke:
         results = run("synthetic (smoke)", synthetic_history(months=6), max_months=1, print_checks=False)
-        print_floor(persistence_floor(7, [pd.Period(m) for m in results["month"].unique()], history_months=6), results)
+        print_oracle(persistence_oracle(7, [pd.Period(m) for m in results["month"].unique()], history_months=6),
+                     results)
         print("\n(smoke run: too few forecasts to judge the targets; the full run checks them)")
         return 0
     histories = [("anomaly bench", lambda: load_anomaly_bench(args.bench_dir), None)]
     histories += [(f"synthetic seed {seed}", lambda seed=seed: synthetic_history(seed=seed), seed)
                   for seed in args.seeds]
-    lines, misses, checks, out_of_reach = [], [], [], []
+    lines, misses, checks = [], [], []
     for name, load, seed in histories:
         results = run(name, load())
         line = headline(name, results)
-        if seed is not None:  # the floor needs the generator: synthetic histories only
-            floor = persistence_floor(seed, [pd.Period(m) for m in results["month"].unique()])
-            line["floor d15 %"], line["floor ratio"] = print_floor(floor, results)
-            if line["floor ratio"] > 0.5:
-                out_of_reach.append(f"{name} (floor {line['floor d15 %']:.2f} %, ratio {line['floor ratio']:.2f})")
+        if seed is not None:  # the oracle needs the generator: synthetic histories only
+            oracle = persistence_oracle(seed, [pd.Period(m) for m in results["month"].unique()])
+            line["oracle d15 %"], line["oracle ratio"] = print_oracle(oracle, results)
         lines.append(line)
         misses += check_targets(name, results)
         checks.append((name, target_checks(results)))
@@ -454,9 +453,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   {'met   ' if not missed_on else 'MISSED'}  {target}: "
               + (f"met on all {len(checks)} histories" if not missed_on else
                  f"missed on {len(missed_on)} of {len(checks)} ({', '.join(missed_on)})"))
-    if out_of_reach:
-        print("   half the naive's org MAPE on day 15 is below the persistence floor (out of reach of any forecast "
-              f"that takes running levels to persist) on: {'; '.join(out_of_reach)}")
     print("\nTargets: " + ("all met" if not misses else f"{len(misses)} missed:\n  " + "\n  ".join(misses)))
     return 1 if misses else 0
 
