@@ -3,8 +3,9 @@
 ("Open savings finding" on the same alert is handled by handlers/finding_actions.py.)
 
 Every press is acked at once, then checked: only the owning team (its owners and members, and its
-channel's members as teams.yml says) and finance approvers may answer; anyone else gets an
-ephemeral "not yours", nothing changes, and the refused press is audited. A modal's submission
+channel's members as teams.yml says) and finance approvers may answer; anyone else is told "not
+yours" (an ephemeral, or in the modal of a form button, below), nothing changes, and the refused
+press is audited. A modal's submission
 shows a refusal next to its field when teams.yml decides it; when the channel's members do, the
 modal closes at once (no Slack call before the ack) and the refusal comes as an ephemeral. A button
 that opens a form for someone only the channel's members can place opens a "checking" modal at
@@ -102,21 +103,16 @@ def register(app: App, ctx: AppContext) -> None:
         record = pressed_anomaly(body, respond)
         if record is None:
             return
-        if may_answer_by_config(ctx, user, record) is None:
+        decided = may_answer_by_config(ctx, user, record)
+        if decided is None:
             def form_or_refusal() -> dict | str:
                 return form(record) if may_answer(ctx, user, record) else refusal(user, record, action)
-            try:
-                open_form_after_check(ctx, body["trigger_id"], title=f"Anomaly #{record.id}", team=record.team,
-                                      form_or_refusal=form_or_refusal)
-            except DeliveryError as error:
-                if not error.transient:
-                    raise
-                ephemeral(respond, slack_busy_text("open the form", error))
-            return
-        if not may_answer(ctx, user, record):
+            open_form_after_check(ctx, body["trigger_id"], title=f"Anomaly #{record.id}", team=record.team,
+                                  form_or_refusal=form_or_refusal, tell_busy=lambda text: ephemeral(respond, text))
+        elif not decided:
             ephemeral(respond, refusal(user, record, action))
-            return
-        open_modal(body, respond, form(record))
+        else:
+            open_modal(body, respond, form(record))
 
     def aws_note(error: str) -> str:
         return f":warning: AWS could not be told ({error}); the answer stands in costbot."

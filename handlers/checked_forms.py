@@ -1,47 +1,87 @@
 """Forms that may open only after a check Slack has to answer (is the presser in the team's channel?).
 
 Slack lets a button's trigger_id open a view for 3 seconds, and conversations.members can take
-longer (many pages, a rate limit's Retry-After). So such a form opens at once as a "checking"
-modal, and when the check has answered, views.update (which has no time limit) puts the form, or
-the refusal, in its place. Whoever the configuration already decides for gets the form directly.
+longer (a large channel is read page by page, and Slack can be slow). So such a form opens at once
+as a "checking" modal, and when the check has answered, views.update (which has no time limit)
+puts the form, or the refusal, in its place. Whoever teams.yml already decides for gets the form
+directly (the callers see to that).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from bot.blocks.notices import checking_modal, notice_modal
 from bot.context import AppContext
-from bot.delivery import DeliveryError
+from bot.delivery import AUTH_ERRORS, DeliveryError
 from handlers.commands import slack_busy_text
 
 log = logging.getLogger(__name__)
 
+# views.update refused as busy is tried once more after Slack's Retry-After, waiting at most this long.
+MAX_RETRY_WAIT_SECONDS = 5.0
+
 
 def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team: str,
-                          form_or_refusal: Callable[[], dict | str]) -> str | None:
+                          form_or_refusal: Callable[[], dict | str],
+                          tell_busy: Callable[[str], None]) -> str | None:
     """Open a "checking" modal now, then replace it with ``form_or_refusal()``: a view, or the text
     of a refusal (shown in the modal; the caller audits it). Returns the view's ID when the form
-    replaced it (to update it further), None when a refusal or a failure did.
+    replaced it (to update it further), else None.
 
-    Opening the modal may raise DeliveryError (Slack busy): nothing was shown, the caller tells the
-    person as it would for the form. A check that fails (Slack busy on the members) or raises is
-    told in the modal, so it never stays on "checking"; an unexpected error is raised after that.
+    When Slack cannot open even the checking modal (busy), ``tell_busy`` tells the person and
+    nothing else happens. A check that fails is told in the modal: Slack busy (try again), or a
+    lasting failure (a missing scope, a channel the bot cannot read), which is logged as an error.
+    An unexpected error is told in the modal too, then raised. A modal the person closed meanwhile
+    is not an error.
     """
-    opened = ctx.delivery.open_view(trigger_id, checking_modal(title, team))
+    try:
+        opened = ctx.delivery.open_view(trigger_id, checking_modal(title, team))
+    except DeliveryError as error:
+        if not error.transient:
+            raise
+        tell_busy(slack_busy_text("open the form", error))
+        return None
     view_id = opened["view"]["id"]
     try:
         result = form_or_refusal()
     except DeliveryError as error:
-        log.warning("check for a %r form failed: %s", title, error)
-        result = slack_busy_text(f"check that you are on {team}", error)
+        result = _check_failed_text(team, error)
     except Exception:
-        ctx.delivery.update_view(view_id, notice_modal(
+        _replace_view(ctx, view_id, notice_modal(
             title, ":warning: costbot could not open this form (the error is in its log). Nothing was changed."))
         raise
     if isinstance(result, dict):
-        ctx.delivery.update_view(view_id, result)
-        return view_id
-    ctx.delivery.update_view(view_id, notice_modal(title, result))
+        return view_id if _replace_view(ctx, view_id, result) else None
+    _replace_view(ctx, view_id, notice_modal(title, result))
     return None
+
+
+def _check_failed_text(team: str, error: DeliveryError) -> str:
+    """What the person reads when the members lookup failed: try again, or a lasting failure."""
+    if error.transient and error.error not in AUTH_ERRORS:
+        log.warning("members of the channel of %s not read: %s", team, error)
+        return slack_busy_text(f"check that you are on {team}", error)
+    # A scope the app lacks or a channel it cannot read: trying again will not help.
+    log.error("members of the channel of %s cannot be read: %s", team, error)
+    return (f":warning: costbot cannot read who is in the channel of *{team}* (`{error.error}`), so it cannot "
+            "tell whether you are on the team. An admin can check that the app is in that channel and has "
+            "its scopes; teams.yml can also list you as a member. Nothing was changed.")
+
+
+def _replace_view(ctx: AppContext, view_id: str, view: dict) -> bool:
+    """views.update, once more after Retry-After when Slack is busy. False when it did not take
+    (the person closed the modal meanwhile, or Slack is still busy): logged, not raised."""
+    for attempt in (1, 2):
+        try:
+            ctx.delivery.update_view(view_id, view)
+            return True
+        except DeliveryError as error:
+            if error.transient and attempt == 1:
+                time.sleep(min(error.retry_after or 1.0, MAX_RETRY_WAIT_SECONDS))
+                continue
+            log.info("view %s not updated: %s", view_id, error)
+            return False
+    return False

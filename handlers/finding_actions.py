@@ -1,16 +1,17 @@
 """The buttons on a finding's message, their modals, and "Open savings finding" on an anomaly alert.
 
 Every press is acked at once, then checked: only the finding team's owners and members (and its
-channel's members, as teams.yml says) and finance approvers may act; anyone else gets an
-ephemeral "not yours" and nothing changes. A press the state no longer allows, or a button
-older than the finding's last move ("already moved by X to Y"), is refused the same way. Refused
-presses are audited too. A modal's submission shows a refusal next to its field when teams.yml
-decides who may; when the team channel's members decide, the modal closes at once (no Slack call
-before the ack) and the refusal comes as an ephemeral, audited the same. A button that opens a
-form for someone only the channel's members can place shows a "checking" modal at once (a
-trigger_id lasts 3 s, the members lookup may take longer) and the form or the refusal replaces it
-(handlers/checked_forms.py). Accepted moves go through ``FindingStore.move`` (versioned, audited) and
-the finding's message is updated in place, the move added to its thread.
+channel's members, as teams.yml says) and finance approvers may act; anyone else is told "not
+yours" (an ephemeral, or in the modal of a form button, below) and nothing changes. A press the
+state no longer allows, or a button older than the finding's last move ("already moved by X to
+Y"), is refused the same way. Refused presses are audited too. A modal's submission shows a
+refusal next to its field when teams.yml decides who may; when the team channel's members decide,
+the modal closes at once (no Slack call before the ack) and the refusal comes as an ephemeral,
+audited the same. A button that opens a form for someone only the channel's members can place
+shows a "checking" modal at once (a trigger_id lasts 3 s, the members lookup may take longer) and
+the form or the refusal replaces it (handlers/checked_forms.py). Accepted moves go through
+``FindingStore.move`` (versioned, audited) and the finding's message is updated in place, the
+move added to its thread.
 
 The same buttons are on the App Home tab (handlers/home.py). A press there has no
 ``response_url``: refusals go to the person's direct messages with the app, and after a move the
@@ -22,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -145,6 +145,16 @@ def lacking_for_the_team(finding: FindingRecord, action: FindingAction, user: st
     return None
 
 
+def press_refusal(store: FindingStore, finding: FindingRecord, press: Press, actor: Actor) -> str | None:
+    """Why ``actor``'s press may not move the finding, or None when it may."""
+    if actor.roles and press.version != finding.version:
+        # A button older than the last move: whoever pressed it first wins, and the other is told
+        # who moved it where, even when the new state rules the move out (two people pressing
+        # Accept at once: the second is not just told "finding is accepted").
+        return conflict_text(FindingConflict(finding.id, store.last_move(finding.id), finding.state))
+    return refusal_text(finding, press.action, actor)
+
+
 def pressed_on_home(body: dict) -> bool:
     """Whether a button was pressed on the App Home tab (a view), not on a message."""
     return (body.get("container") or {}).get("type") == "view"
@@ -163,69 +173,58 @@ def register(app: App, ctx: AppContext) -> None:
                 log.info("ephemeral in %s for %s failed (%s): sent to the DM", channel, user, error)
         ctx.delivery.post_ephemeral(user, user, text, None)
 
+    def tell_presser(body: dict, respond: Respond, text: str) -> None:
+        """An ephemeral answer to a press: under the message, or in the app's DM for a press on
+        the Home tab (a view has no response_url)."""
+        if pressed_on_home(body):
+            user = body["user"]["id"]
+            ctx.delivery.post_ephemeral(user, user, text, None)
+        else:
+            respond(replace_original=False, response_type="ephemeral", text=text)
+
     def refuse(body: dict, respond: Respond, finding_id: int, user: str, action: str, text: str) -> None:
         # Audited first: by the time the presser reads the refusal, the trail already holds it.
         store.record_refusal(finding_id, by=user, action=action, reason=text, at=ctx.now())
-        if pressed_on_home(body):
-            ctx.delivery.post_ephemeral(user, user, text, None)  # the app's DM: Home has no response_url
-        else:
-            respond(replace_original=False, response_type="ephemeral", text=text)
+        tell_presser(body, respond, text)
+
+    def move_form(body: dict, press: Press, finding: FindingRecord) -> dict:
+        metadata = {"id": finding.id, "version": finding.version, "action": str(press.action),
+                    "home": pressed_on_home(body), "channel": (body.get("channel") or {}).get("id", "")}
+        return move_modal(press.action, finding, today=ctx.today(), team_names=ctx.teams.team_names,
+                          metadata=metadata)
 
     @app.action(BUTTON_PATTERN)
     def on_finding_button(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
         press = _press(body)
         finding = store.get(press.finding_id)
-
-        def press_refusal() -> tuple[Actor, str | None]:
-            # teams.yml decides when it can (no Slack call), else the channel's members are read.
-            actor = (actor_by_config(ctx, press.user, finding.team, press.action)
-                     or finding_actor(ctx, press.user, finding.team))
-            refusal = refusal_text(finding, press.action, actor)
-            if actor.roles and press.version != finding.version:
-                # A button older than the last move: whoever pressed it first wins, and the other is
-                # told who moved it where, even when the new state rules the move out (two people
-                # pressing Accept at once: the second is not just told "finding is accepted").
-                refusal = conflict_text(FindingConflict(finding.id, store.last_move(finding.id), finding.state))
-            return actor, refusal
-
-        def form() -> dict:
-            metadata = {"id": finding.id, "version": finding.version, "action": str(press.action),
-                        "home": pressed_on_home(body), "channel": (body.get("channel") or {}).get("id", "")}
-            return move_modal(press.action, finding, today=ctx.today(), team_names=ctx.teams.team_names,
-                              metadata=metadata)
-
-        def form_or_refusal() -> dict | str:
-            refusal = press_refusal()[1]
-            if refusal is not None:
+        decided = actor_by_config(ctx, press.user, finding.team, press.action)  # None: the members decide
+        if press.action in MODAL_ACTIONS and decided is None:
+            # The members lookup can outlast the trigger_id (3 s): "checking" now, the form or the
+            # refusal (audited) in its place.
+            def form_or_refusal() -> dict | str:
+                refusal = press_refusal(store, finding, press, finding_actor(ctx, press.user, finding.team))
+                if refusal is None:
+                    return move_form(body, press, finding)
                 store.record_refusal(finding.id, by=press.user, action=press.action, reason=refusal, at=ctx.now())
                 return refusal
-            return form()
 
-        def open_form(opening: Callable[[], object]) -> None:
-            try:
-                opening()
-            except DeliveryError as error:
-                if not error.transient:
-                    raise
-                busy = slack_busy_text("open the form", error)
-                if pressed_on_home(body):
-                    ctx.delivery.post_ephemeral(press.user, press.user, busy, None)
-                else:
-                    respond(replace_original=False, response_type="ephemeral", text=busy)
-
-        if press.action in MODAL_ACTIONS and actor_by_config(ctx, press.user, finding.team, press.action) is None:
-            # Whether the presser is on the team is a members lookup that can outlast the
-            # trigger_id (3 s): "checking" now, the form or the refusal in its place.
-            open_form(lambda: open_form_after_check(ctx, body["trigger_id"], title=f"Finding #{finding.id}",
-                                                    team=finding.team, form_or_refusal=form_or_refusal))
+            open_form_after_check(ctx, body["trigger_id"], title=f"Finding #{finding.id}", team=finding.team,
+                                  form_or_refusal=form_or_refusal,
+                                  tell_busy=lambda text: tell_presser(body, respond, text))
             return
-        actor, refusal = press_refusal()
+        actor = decided or finding_actor(ctx, press.user, finding.team)
+        refusal = press_refusal(store, finding, press, actor)
         if refusal is not None:
             refuse(body, respond, finding.id, press.user, press.action, refusal)
             return
         if press.action in MODAL_ACTIONS:
-            open_form(lambda: ctx.delivery.open_view(body["trigger_id"], form()))
+            try:
+                ctx.delivery.open_view(body["trigger_id"], move_form(body, press, finding))
+            except DeliveryError as error:
+                if not error.transient:
+                    raise
+                tell_presser(body, respond, slack_busy_text("open the form", error))
             return
         try:
             store.move(finding.id, press.action, actor=actor, at=ctx.now(), expected_version=press.version)
@@ -342,21 +341,23 @@ def register(app: App, ctx: AppContext) -> None:
                         f"its message is in {ctx.teams.channel_for(existing.team)}.")
             return None
 
+        def tell(text: str) -> None:
+            respond(replace_original=False, response_type="ephemeral", text=text)
+
+        if slow:  # the lookup can outlast the trigger_id (3 s): "checking" now, the form in its place
+            view_id = open_form_after_check(
+                ctx, body["trigger_id"], title=f"Anomaly #{anomaly_id}", team=team,
+                form_or_refusal=lambda: refusal() or new_finding_form(ctx, draft, channel=channel), tell_busy=tell)
+            if view_id is not None:
+                fill_scope_pickers_later(ctx, view_id, draft, channel=channel)
+            return
+        text = refusal()
+        if text is not None:
+            tell(text)
+            return
         try:
-            if slow:  # the lookup can outlast the trigger_id (3 s): "checking" now, the form in its place
-                view_id = open_form_after_check(
-                    ctx, body["trigger_id"], title=f"Anomaly #{anomaly_id}", team=team,
-                    form_or_refusal=lambda: refusal() or new_finding_form(ctx, draft, channel=channel))
-                if view_id is not None:
-                    fill_scope_pickers_later(ctx, view_id, draft, channel=channel)
-                return
-            text = refusal()
-            if text is not None:
-                respond(replace_original=False, response_type="ephemeral", text=text)
-                return
             open_new_finding_modal(ctx, body["trigger_id"], draft, channel=channel)
         except DeliveryError as error:
             if not error.transient:
                 raise
-            respond(replace_original=False, response_type="ephemeral",
-                    text=slack_busy_text("open the new-finding form", error))
+            tell(slack_busy_text("open the new-finding form", error))

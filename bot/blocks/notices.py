@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.blocks.costs import cut, escape
 
-TITLE_CHARS = 24  # Block Kit: a modal's title and buttons
+TITLE_CHARS = 24  # Block Kit: a modal's title (and its submit and close texts)
 SECTION_CHARS = 3000
 
 
