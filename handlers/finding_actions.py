@@ -213,7 +213,7 @@ def register(app: App, ctx: AppContext) -> None:
                                   form_or_refusal=form_or_refusal,
                                   tell_busy=lambda text: tell_presser(body, respond, text))
             return
-        actor = decided or finding_actor(ctx, press.user, finding.team)
+        actor = decided if decided is not None else finding_actor(ctx, press.user, finding.team)
         refusal = press_refusal(store, finding, press, actor)
         if refusal is not None:
             refuse(body, respond, finding.id, press.user, press.action, refusal)
