@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # views.update refused as busy is tried once more after Slack's Retry-After, waiting at most this long.
 MAX_RETRY_WAIT_SECONDS = 5.0
+# views.update errors that mean the modal is no longer the one we opened: the person closed it, or
+# something else replaced it (a hash we sent no longer matches). Nothing to tell anyone.
+MODAL_GONE = frozenset({"not_found", "hash_conflict"})
 
 
 def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team: str,
@@ -72,16 +75,44 @@ def _check_failed_text(team: str, error: DeliveryError) -> str:
 
 
 def _replace_view(ctx: AppContext, view_id: str, view: dict) -> bool:
-    """views.update, once more after Retry-After when Slack is busy. False when it did not take
-    (the person closed the modal meanwhile, or Slack is still busy): logged, not raised."""
+    """views.update; False when it did not take, logged, not raised.
+
+    - The person closed the modal meanwhile (``not_found``): nothing to do (info).
+    - Slack busy: once more after its Retry-After (waiting at most ``MAX_RETRY_WAIT_SECONDS``, so
+      the listener's thread is not held long); still busy, the modal stays as it was (warning).
+    - Slack refused the view itself (invalid blocks, too large, a scope the app lacks): a fault to
+      fix on our side (error), and a notice takes the modal's place so the person is not left on
+      "checking".
+    """
     for attempt in (1, 2):
         try:
             ctx.delivery.update_view(view_id, view)
             return True
         except DeliveryError as error:
-            if error.transient and attempt == 1:
+            if error.error in MODAL_GONE:
+                log.info("view %s not updated: %s (the modal was closed or changed meanwhile)", view_id, error)
+                return False
+            busy = error.transient and error.error not in AUTH_ERRORS
+            if busy and attempt == 1:
                 time.sleep(min(error.retry_after or 1.0, MAX_RETRY_WAIT_SECONDS))
                 continue
-            log.info("view %s not updated: %s", view_id, error)
+            if busy:
+                log.warning("view %s not updated, Slack still busy after a retry: %s", view_id, error)
+                return False
+            log.error("view %s refused by Slack: %s", view_id, error)
+            _tell_refused_view(ctx, view_id, view)
             return False
     return False
+
+
+def _tell_refused_view(ctx: AppContext, view_id: str, refused: dict) -> None:
+    """Put a short notice where a view Slack refused should have gone (once: a notice is not retried)."""
+    title = str((refused.get("title") or {}).get("text") or "costbot")
+    notice = notice_modal(title, ":warning: costbot could not show this form: Slack refused it (the error is in "
+                                 "costbot's log). Nothing was changed.")
+    if refused == notice:
+        return
+    try:
+        ctx.delivery.update_view(view_id, notice)
+    except DeliveryError as error:
+        log.warning("view %s: not even the notice was shown: %s", view_id, error)

@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 import jobs.detect
 from bot.blocks.anomalies import alert_key, moved_key, not_yours_text
 from finops.model import UNALLOCATED
+from handlers import checked_forms
 from jobs.detect import import_aws_anomalies, run_detection
 from storage.anomalies import AnomalyRecord, AnomalyStore
 from storage.db import Database
@@ -285,7 +286,37 @@ def test_the_form_replaces_checking_after_a_busy_views_update_and_a_closed_modal
     wait_for(lambda: len(org.slack.calls("views.update")) == 3, timeout=10)
     quiet(org)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
-    assert any(r.getMessage().endswith("not updated: not_found") for r in caplog.records)
+    assert any(r.getMessage().endswith("not updated: not_found (the modal was closed or changed meanwhile)")
+               for r in caplog.records)
+
+
+def test_a_form_slack_refuses_leaves_a_notice_not_checking_and_an_error_in_the_log(
+        org: RunningBot, caplog: pytest.LogCaptureFixture) -> None:
+    record = payments_anomaly(org)
+    org.slack.fail_next("views.update", error="invalid_blocks")  # the form itself is refused
+    press(org, "anomaly_expected", record, "U_PAY_CHANNEL")
+    wait_for(lambda: len(org.slack.calls("views.update")) == 2, timeout=10)
+    shown = org.slack.view(org.slack.calls("views.update")[-1]["view_id"])
+    assert shown["title"]["text"] == "Expected change" and "submit" not in shown  # the refused form's title
+    assert shown["blocks"] == [{"type": "section", "text": {"type": "mrkdwn", "text": (
+        ":warning: costbot could not show this form: Slack refused it (the error is in costbot's log). "
+        "Nothing was changed.")}}]
+    quiet(org)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        f"view {shown['id']} refused by Slack: invalid_blocks"]
+
+
+def test_slack_still_busy_after_the_retry_is_a_warning(org: RunningBot, caplog: pytest.LogCaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checked_forms, "MAX_RETRY_WAIT_SECONDS", 0.2)  # Retry-After 30 s: waits 0.2 s, not 30
+    record = payments_anomaly(org)
+    org.slack.fail_next("views.update", status=429, retry_after=30, times=2)
+    press(org, "anomaly_expected", record, "U_PAY_CHANNEL")
+    wait_for(lambda: len(org.slack.calls("views.update")) == 2, timeout=10)
+    quiet(org)
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING and "still busy" in r.getMessage()]
+    assert warning.getMessage().endswith("not updated, Slack still busy after a retry: ratelimited")
+    assert len(org.slack.calls("views.update")) == 2  # tried twice, no more
 
 
 def test_modal_answers_are_acked_before_a_slow_channel_members_lookup(org: RunningBot) -> None:
