@@ -219,7 +219,6 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
         unallocated += "\n*Top untagged cost drivers* of the week\n" + _listed(drivers, DRIVER_LINES,
                                                                                 "in `costbot coverage`")
     blocks.append(_section(unallocated))
-    blocks.append(_section(unallocated))
     blocks += _org_records_and_scorecard(digest)
     text = (f"Weekly digest, {week.title}: {format_usd(digest.spend.last)} "
             f"({format_usd(digest.spend.delta, signed=True)} vs the week before)")

@@ -91,6 +91,14 @@ def test_each_digest_lands_in_its_channel_once_per_week_with_its_chart(org) -> N
         "digest:payments:2026-W47", "digest:search:2026-W47"]
 
 
+def test_the_org_digest_shows_unallocated_spend_and_its_untagged_drivers_once(org) -> None:
+    post_weekly_digests(org.ctx)
+    sections = [b["text"]["text"] for b in org.slack.messages("#finops")[0]["blocks"] if b["type"] == "section"]
+    [unallocated] = [s for s in sections if s.startswith("*Unallocated*")]
+    assert unallocated.startswith("*Unallocated* $7.00 ($0.00, +0.0 % vs $7.00)\n*Top untagged cost drivers* of the week\n")
+    assert sum(s.count("*Top untagged cost drivers*") for s in sections) == 1
+
+
 def test_a_failing_digest_is_released_and_the_others_still_go_out(org, monkeypatch) -> None:
     import jobs.digest
 
