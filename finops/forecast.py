@@ -158,6 +158,11 @@ class MonthForecast:
     org: ForecastRange
     teams: tuple[TeamForecast, ...]
 
+    @property
+    def month_complete(self) -> bool:
+        """Whether the data covers the whole month: the totals are final, with no interval."""
+        return self.complete_through >= pd.Period(self.month, freq="M").end_time.date()
+
     def team(self, name: str) -> TeamForecast | None:
         """The forecast of team ``name``, or None when it has no spend this month."""
         return next((t for t in self.teams if t.team == name), None)
@@ -694,7 +699,9 @@ def _past_errors(h: _History, c: int, month_end: int) -> tuple[np.ndarray, np.nd
     month_start = month_end - int(h.days_in_month[month_end]) + 1
     remaining = month_end - max(c, month_start - 1)
     errors, months = [], []
-    for first, last in h.previous_months(month_start, ERROR_MONTHS):
+    # Only months the data covers whole: when the data stops before this month (a source late by
+    # weeks), the months in between are not complete and have no actual total to compare with.
+    for first, last in h.previous_months(min(c + 1, month_start), ERROR_MONTHS):
         if not h.previous_months(first, 1):
             continue  # a month with no complete month before it has no calendar pattern to use
         actual = h.total[first:last + 1].sum(axis=0)

@@ -43,7 +43,8 @@ def _context(text: str) -> dict:
 def basis_text(forecast: MonthForecast) -> str:
     """Where the numbers come from, in one line."""
     interval = (f"{forecast.coverage:.0%} interval learned from {forecast.interval_months} past months"
-                if forecast.interval_months else "no interval yet (less than two months of history)")
+                if forecast.interval_months else "no interval: the month is complete (final totals)"
+                if forecast.month_complete else "no interval yet (less than two months of history)")
     return (f"As of {forecast.as_of:%a %d %b %Y}, from data complete through {forecast.complete_through:%d %b}; "
             f"{interval}. Effective cost, all charge categories, shared costs split.")
 

@@ -86,7 +86,9 @@ def print_forecast(forecast: MonthForecast, teams: TeamsConfig, team: str | None
     """A table: month to date, forecast, interval, budget and its share per team, then the org."""
     print(f"Month-end forecast for {forecast.month}, as of {forecast.as_of} (data complete through "
           f"{forecast.complete_through}); {forecast.coverage:.0%} interval"
-          + ("" if forecast.interval_months else " not available yet (less than two months of history)"))
+          + ("" if forecast.interval_months else
+             ": none, the month is complete (final totals)" if forecast.month_complete else
+             " not available yet (less than two months of history)"))
     budgets = budgets_of(teams)
     statuses = {s.team: s for s in budget_status(forecast, budgets)}
     rows = []

@@ -59,7 +59,9 @@ def load_forecast(store: CostStore, teams: TeamsConfig, as_of: date) -> MonthFor
     complete = complete_through(store, as_of)
     if complete is None:
         raise InputError("no cost data yet: ingest some first (costbot ingest file PATH)")
-    daily = load_team_daily(store, teams, start=history_start(as_of), end=as_of)
+    # The history runs back from the data's last complete day, not from as_of: a forecast asked
+    # for a day long after the data stops still learns from the months before it.
+    daily = load_team_daily(store, teams, start=history_start(min(as_of, complete)), end=as_of)
     return forecast_month_end(daily, as_of=as_of, complete_through=complete)
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.blocks.forecast import budget_alert_message, budget_level_reply, budget_message, forecast_message
+from bot.blocks.forecast import (
+    basis_text,
+    budget_alert_message,
+    budget_level_reply,
+    budget_message,
+    forecast_message,
+)
 from finops.forecast import ForecastRange, MonthForecast, TeamForecast, budget_status
 from tests.slack.fake_slack import check_message
 
@@ -59,3 +65,13 @@ def test_a_zero_budget_reads_no_spend_budgeted() -> None:
     assert ("*platform-infrastructure-team-0000*: $1,000.00 ($990.00 – $1,010.00); $500.00 spent · "
             ":red_circle: no spend budgeted") in lines
     assert not any("inf %" in line for line in lines)
+
+
+def test_the_basis_line_says_why_there_is_no_interval() -> None:
+    def forecast(complete_through: date, interval_months: int) -> MonthForecast:
+        org = ForecastRange(100.0, 100.0, 100.0, 50.0)
+        return MonthForecast("2026-10", date(2026, 10, 31), complete_through, 0.8, interval_months, org, ())
+
+    assert "no interval: the month is complete (final totals)." in basis_text(forecast(date(2026, 10, 31), 0))
+    assert "no interval yet (less than two months of history)." in basis_text(forecast(date(2026, 10, 20), 0))
+    assert "80% interval learned from 12 past months." in basis_text(forecast(date(2026, 10, 20), 12))

@@ -69,6 +69,20 @@ def test_terminal_table_and_errors(db: Database, cli) -> None:
     assert code == 2 and "no team 'payment' in" in err and "teams: payments, search" in err
 
 
+def test_a_complete_month_and_an_as_of_long_after_the_data(db: Database, cli) -> None:
+    flat_history(db, teams_config())  # $100 a day, complete through 15 Nov 2026
+    code, out, _ = cli("forecast", "--as-of", "2026-10-31")
+    assert code == 0 and out.splitlines()[0] == (
+        "Month-end forecast for 2026-10, as of 2026-10-31 (data complete through 2026-10-31); 80% interval: none, "
+        "the month is complete (final totals)")
+    # Three years on, the data still ends on 15 Nov 2026: the month is forecast from the months it
+    # covers (31 days at $100), not refused as if there were no data.
+    code, out, err = cli("forecast", "--as-of", "2030-01-01", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert (document["month"], document["org"]["forecast"]) == ("2030-01", 3100.0)
+
+
 def test_a_zero_budget_is_no_spend_budgeted(db: Database, cli, tmp_path: Path, monkeypatch) -> None:
     # Named teams.yml like the file the costs were allocated with (pool rows are matched by its name).
     (tmp_path / "zero").mkdir()

@@ -107,6 +107,24 @@ def test_missing_latest_days_are_forecast_by_default():
     assert round(result.org.forecast, 2) == 3800.00
 
 
+@pytest.mark.parametrize(("as_of", "month"), [(date(2026, 7, 1), "2026-07"), (date(2026, 8, 10), "2026-08")])
+def test_data_that_stopped_weeks_before_the_month_forecasts_it_from_the_months_it_covers(as_of, month):
+    # The data stops on June 12 (a source late by weeks). July or August: 31 x $100 + the $500 fee
+    # + 10 % tax on $3,100 = $3,910.00, nothing spent yet. The interval learns from February-May
+    # only: June has no actual total to compare with (a partial June made the interval wide).
+    result = forecast_month_end(flat_with_fee_and_tax(end="2026-06-12"), as_of=as_of)
+    assert (result.month, result.complete_through) == (month, date(2026, 6, 12))
+    assert round(result.org.forecast, 2) == 3910.00 and result.org.actual_to_date == 0
+    assert result.interval_months == 4
+    assert 3850 < result.org.low <= result.org.forecast <= result.org.high < 3970
+    assert not result.month_complete
+
+
+def test_a_month_the_data_covers_whole_is_complete():
+    assert forecast_month_end(flat_with_fee_and_tax(), as_of=date(2026, 6, 30)).month_complete
+    assert not forecast_month_end(flat_with_fee_and_tax(), as_of=date(2026, 6, 29)).month_complete
+
+
 def test_weekly_seasonality_forecasts_each_remaining_weekday():
     # $100 on weekdays, $40 on weekends. June 2026 has 22 weekdays and 8 weekend days: $2,520.
     daily = frame(rows("search", "2026-01-01", "2026-06-30", lambda d: 40.0 if d.day_of_week >= 5 else 100.0))
