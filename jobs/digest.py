@@ -10,12 +10,20 @@ audience), so of several replicas, or of a missed run and a scheduled one, exact
 its message key (``digest:<team>:<week>``, ``digest-org:<week>``) makes delivery post it once too.
 The week is the last complete ISO week before the run day.
 
+No cost data yet: a digest of a week the cost data does not reach is posted as a placeholder
+(the bot's own records, and a note that spend, budget and forecast follow). Its claim is
+released, not marked posted, so it stays pending: the next run that finds the week's data (the
+hourly catch-up, or ``costbot digest``) builds the full digest, and delivery edits the placeholder
+into it (same key, same Slack message) and uploads the chart in its thread; then it is posted.
+
 Retries: a digest that fails is logged, its claim released, and the other digests still go out.
 ``catch_up_digests`` runs every hour (on every replica; the claims keep it to one poster) and
-posts the week's digests that were claimed but never posted: the released ones, and those whose
-process died after claiming them (a claim goes stale after 30 minutes). It only retries what the
-week's run started, so nothing is posted before the schedule, and it stops when the next week's
-run day comes. ``costbot digest`` retries by hand.
+posts the week's digests that were claimed but never posted: the released ones (failures and
+placeholders), and those whose process died after claiming them (a claim goes stale after 30
+minutes). It only retries what the week's run started, so nothing is posted before the schedule,
+and it stops when the next week's run day comes (a placeholder whose data is still missing then
+stays one).
+``costbot digest`` retries by hand.
 
 ``preview_digest`` builds the same messages without claiming or posting (``costbot digest
 --dry-run`` and ``/cost digest preview``).
@@ -145,6 +153,11 @@ class DigestMessage:
     message: Message
     chart: FileUpload | None  # None when the cost data does not reach the week: no spend to draw
 
+    @property
+    def placeholder(self) -> bool:
+        """The cost data does not reach the week yet: the digest says so and is completed later."""
+        return self.chart is None
+
 
 def team_message(digest: TeamDigest) -> DigestMessage:
     rendered = team_digest_message(digest)
@@ -191,7 +204,9 @@ def post_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Se
                         org: bool = True) -> list[DigestMessage]:
     """Claim, build and post the week's digests (every team's and the org's by default).
 
-    Returns the digests this process posted (the others were claimed elsewhere or earlier).
+    Returns the digests this process posted or brought up to date (the others were claimed
+    elsewhere, or posted in full earlier). A placeholder (no cost data for the week yet) is not
+    marked posted: its claim is released, so the next run completes it in place.
     """
     day = today or run_day(ctx)
     week = week_reported(day)
@@ -220,9 +235,16 @@ def post_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Se
             log.exception("the %s digest of %s failed; released for the next run", team or "org", week.label)
             runs.release(week.label, audience, team, by=me)
             continue
-        runs.mark_posted(week.label, audience, team, at=ctx.now())
+        if digest.placeholder:
+            # It promises spend, budget and forecast once the week's data is in: left pending, the
+            # hourly catch-up (or `costbot digest`) rebuilds it and delivery edits the same message.
+            runs.release(week.label, audience, team, by=me)
+        else:
+            runs.mark_posted(week.label, audience, team, at=ctx.now())
         posted.append(digest)
-    log.info("digests of %s: %d posted by %s", week.label, len(posted), me)
+    waiting = sum(d.placeholder for d in posted)
+    log.info("digests of %s: %d posted by %s%s", week.label, len(posted), me,
+             f", {waiting} waiting for the week's cost data" if waiting else "")
     return posted
 
 

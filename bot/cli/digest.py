@@ -2,9 +2,11 @@
 
 Without ``--dry-run`` it posts, exactly as the scheduled run does (jobs/digest.py): each digest is
 claimed first, so one already posted this week (by the scheduler or another run) is not posted
-again, and the command says so. ``--team`` posts (or shows) only that team's digest; without it,
-every team's and the org's. ``--dry-run`` prints the digests as text and posts nothing. With no
-Slack token, "posting" prints them too (the terminal transport).
+again, and the command says so. A placeholder, posted before the week's cost data was in, does not
+count as posted: a run once the data is in edits it into the full digest (the same message).
+``--team`` posts (or shows) only that team's digest; without it, every team's and the org's.
+``--dry-run`` prints the digests as text and posts nothing. With no Slack token, "posting" prints
+them too (the terminal transport).
 """
 
 from __future__ import annotations
@@ -39,9 +41,12 @@ def run_digest(args: argparse.Namespace) -> int:
         return 0
     posted = post_weekly_digests(ctx, teams=[team] if team else None, org=team is None)
     wanted = 1 if team else len(ctx.teams.team_names) + 1
+    waiting = sum(d.placeholder for d in posted)
     print(f"{week.title}: {len(posted)} digest{'s' if len(posted) != 1 else ''} posted"
+          + (f" ({waiting} without the week's cost data yet: once it is in, the bot's hourly catch-up or "
+             f"`costbot digest` again completes {'it' if waiting == 1 else 'them'} in place)" if waiting else "")
           + (f"; {wanted - len(posted)} already posted this week (or failed: see the log)"
              if len(posted) < wanted else ""))
     for digest in posted:
-        print(f"  {digest.message.channel}: {digest.message.key}")
+        print(f"  {digest.message.channel}: {digest.message.key}" + (" (no cost data yet)" if digest.placeholder else ""))
     return 0

@@ -11,11 +11,16 @@ from bot.cli import digest as digest_cli
 from bot.cli import main
 from storage.db import Database
 from storage.digests import DigestRunStore
-from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
+from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
 
 
 @pytest.fixture
 def cli(sqlite_db: Database, monkeypatch, capsys, tmp_path: Path):
+    return digest_command(sqlite_db, monkeypatch, capsys, tmp_path, monday=datetime(2026, 11, 16, 9, 0, tzinfo=UTC))
+
+
+def digest_command(sqlite_db: Database, monkeypatch, capsys, tmp_path: Path, *, monday: datetime):
+    """``costbot digest`` on the flat org's costs through 15 Nov, its clock at ``monday``."""
     teams_file = tmp_path / "teams.yml"
     teams_file.write_text(TEAMS_YAML)
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
@@ -26,7 +31,7 @@ def cli(sqlite_db: Database, monkeypatch, capsys, tmp_path: Path):
 
     def pinned_context(args, **kwargs):
         ctx = real_open(args, **kwargs)
-        ctx.now = lambda: datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # a Monday: week 46 is reported
+        ctx.now = lambda: monday  # 16 Nov reports week 46, 23 Nov week 47
         return ctx
 
     monkeypatch.setattr(digest_cli, "open_context", pinned_context)
@@ -62,3 +67,25 @@ def test_posting_twice_posts_once(cli, sqlite_db: Database) -> None:
     code, out = cli("digest")
     assert out.strip() == "Week 46 · 9–15 Nov 2026: 0 digests posted; 3 already posted this week (or failed: see the log)"
     assert len(DigestRunStore(sqlite_db).runs("2026-W46")) == 3
+
+
+def test_a_placeholder_is_completed_in_place_by_the_next_run_once_the_data_is_in(sqlite_db: Database, monkeypatch,
+                                                                                   capsys, tmp_path: Path) -> None:
+    cli = digest_command(sqlite_db, monkeypatch, capsys, tmp_path, monday=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    code, out = cli("digest", "--team", "payments")
+    assert code == 0 and "No cost data for this week yet" in out
+    assert out.splitlines()[-2:] == [
+        "Week 47 · 16–22 Nov 2026: 1 digest posted (1 without the week's cost data yet: once it is in, the bot's "
+        "hourly catch-up or `costbot digest` again completes it in place)",
+        "  #team-payments: digest:payments:2026-W47 (no cost data yet)"]
+    store_costs(sqlite_db, teams_config(), cost_rows(date(2026, 11, 16), date(2026, 11, 22)),
+                complete_through=date(2026, 11, 22))
+    code, out = cli("digest", "--team", "payments")
+    # The terminal stands for Slack: the placeholder is edited, not posted again, and the chart follows.
+    assert "── #team-payments (message updated) " in out and "── #team-payments (file) " in out
+    assert "── #team-payments ──" not in out and "*Last week* $462.00" in out
+    assert out.splitlines()[-2:] == ["Week 47 · 16–22 Nov 2026: 1 digest posted",
+                                     "  #team-payments: digest:payments:2026-W47"]
+    code, out = cli("digest", "--team", "payments")
+    assert out.strip() == ("Week 47 · 16–22 Nov 2026: 0 digests posted; 1 already posted this week "
+                           "(or failed: see the log)")

@@ -367,6 +367,57 @@ def test_a_week_the_cost_data_does_not_reach_is_not_reported_as_zero(sqlite_db: 
         running.stop()
 
 
+def test_a_placeholder_becomes_the_full_digest_in_place_once_the_weeks_data_is_in(sqlite_db: Database,
+                                                                                   fake_slack) -> None:
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # reports week 47 (16-22 Nov)
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: monday)
+    try:
+        teams = teams_config()
+        flat_history(sqlite_db, teams, through=date(2026, 11, 15))
+        wanted = ["digest:payments:2026-W47", "digest:search:2026-W47", "digest-org:2026-W47"]
+        posted = post_weekly_digests(running.ctx)
+        assert [(d.message.key, d.placeholder) for d in posted] == [(key, True) for key in wanted]
+        placeholder = fake_slack.messages("#team-payments")[0]
+        assert placeholder["text"].endswith("no cost data for this week yet") and fake_slack.files() == []
+        # Not posted yet: the claims are released, for the next run to complete.
+        runs = DigestRunStore(sqlite_db)
+        assert [(r.message_key, r.claimed_by) for r in runs.pending("2026-W47")] == [(key, "") for key in wanted]
+        # An hour later the data is still missing: the placeholders stay as they are.
+        calls = len(fake_slack.all_calls())
+        an_hour_later = dataclasses.replace(running.ctx, now=lambda: monday + timedelta(hours=1))
+        assert all(d.placeholder for d in catch_up_digests(an_hour_later))
+        assert len(fake_slack.all_calls()) == calls and len(runs.pending("2026-W47")) == 3
+
+        # The week's data comes in; the next hourly catch-up edits each placeholder into the full
+        # digest (the same message) and shares its chart in the message's thread.
+        store_costs(sqlite_db, teams, cost_rows(date(2026, 11, 16), date(2026, 11, 22)),
+                    complete_through=date(2026, 11, 22))
+        later = dataclasses.replace(running.ctx, now=lambda: monday + timedelta(hours=2))
+        posted = catch_up_digests(later)
+        assert [(d.message.key, d.placeholder) for d in posted] == [(key, False) for key in wanted]
+        assert keys(fake_slack) == wanted  # no second chat.postMessage
+        assert [c["ts"] for c in fake_slack.calls("chat.update")] == [
+            fake_slack.messages(channel)[0]["ts"] for channel in ("#team-payments", "#team-search", "#finops")]
+        [payments] = [m for m in fake_slack.messages("#team-payments") if m.get("thread_ts") in (None, m["ts"])]
+        assert payments["ts"] == placeholder["ts"]
+        assert payments["text"] == ("payments weekly digest, Week 47 · 16–22 Nov 2026: $462.00 "
+                                    "($0.00 vs the week before)")
+        assert payments["blocks"][1]["text"]["text"].startswith("*Last week* $462.00")
+        assert "follow once the week's cost data is in" not in json.dumps(fake_slack.messages("#finops"))
+        for channel in ("#team-payments", "#team-search", "#finops"):
+            [chart] = fake_slack.files(channel)
+            assert chart.thread_ts == fake_slack.messages(channel)[0]["ts"]
+        assert runs.pending("2026-W47") == [] and all(r.posted_at for r in runs.runs("2026-W47"))
+
+        # Posted in full: no run changes anything any more.
+        calls = len(fake_slack.all_calls())
+        assert catch_up_digests(later) == [] and post_weekly_digests(later) == []
+        assert len(fake_slack.all_calls()) == calls
+        assert fake_slack.violations == []
+    finally:
+        running.stop()
+
+
 def test_with_no_cost_data_at_all_the_digest_says_so(org_without_costs) -> None:
     [payments] = [d for d in post_weekly_digests(org_without_costs.ctx, org=False) if d.team == "payments"]
     assert payments.message.blocks[1]["text"]["text"] == (
