@@ -576,9 +576,17 @@ class Delivery:
         return self.transport.identity()
 
     def channel_members(self, channel: str) -> set[str]:
+        """Who is in a configured channel (an ID, or a name looked up once).
+
+        DeliveryError ``channel_not_found`` (lasting) when Slack has no channel the bot can see by that
+        name: an empty set would tell every member they are not on the team. A transport that only
+        prints has no members.
+        """
         channel_id = self._resolve_channel_id(channel)
         if not channel_id:
-            return set()
+            if not self.transport.reaches_slack:
+                return set()
+            raise DeliveryError("channel_not_found", transient=False)
         return self.transport.channel_members(channel_id)
 
 

@@ -42,7 +42,7 @@ from bot.context import AppContext
 from bot.delivery import DeliveryError
 from finops.errors import InputError, TransitionError
 from finops.model import UNALLOCATED
-from handlers.checked_forms import open_form_after_check
+from handlers.checked_forms import members_check_failed_text, open_form_after_check
 from handlers.commands import needs_channel_members, slack_busy_text
 from handlers.findings import field_value
 from jobs.detect import move_anomaly, owner_rule, reply_to_answer, tell_aws
@@ -90,7 +90,14 @@ def register(app: App, ctx: AppContext) -> None:
     def pressed(body: dict, respond: Respond, action: str) -> AnomalyRecord | None:
         """The anomaly a press is about, if the presser may answer it (else answered and audited)."""
         record = pressed_anomaly(body, respond)
-        if record is not None and not may_answer(ctx, body["user"]["id"], record):
+        if record is None:
+            return None
+        try:
+            allowed = may_answer(ctx, body["user"]["id"], record)
+        except DeliveryError as error:  # the channel's members could not be read: say why, change nothing
+            ephemeral(respond, members_check_failed_text(record.team, error))
+            return None
+        if not allowed:
             ephemeral(respond, refusal(body["user"]["id"], record, action))
             return None
         return record

@@ -51,7 +51,7 @@ def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team:
     try:
         result = form_or_refusal()
     except DeliveryError as error:
-        result = _check_failed_text(team, error)
+        result = members_check_failed_text(team, error)
     except Exception:
         _replace_view(ctx, view_id, notice_modal(
             title, ":warning: costbot could not open this form (the error is in its log). Nothing was changed."))
@@ -62,8 +62,9 @@ def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team:
     return None
 
 
-def _check_failed_text(team: str, error: DeliveryError) -> str:
-    """What the person reads when the members lookup failed: try again, or a lasting failure."""
+def members_check_failed_text(team: str, error: DeliveryError) -> str:
+    """What the person reads when the lookup of ``team``'s channel members failed: try again (Slack
+    busy), or what an admin must fix (a lasting failure, logged as an error)."""
     if error.transient and error.error not in AUTH_ERRORS:
         log.warning("members of the channel of %s not read: %s", team, error)
         return slack_busy_text(f"check that you are on {team}", error)

@@ -51,7 +51,7 @@ from finops.savings import (
     describe_allowed,
     parse_monthly_saving,
 )
-from handlers.checked_forms import open_form_after_check
+from handlers.checked_forms import members_check_failed_text, open_form_after_check
 from handlers.commands import needs_channel_members, slack_busy_text
 from handlers.findings import (
     field_error,
@@ -213,7 +213,11 @@ def register(app: App, ctx: AppContext) -> None:
                                   form_or_refusal=form_or_refusal,
                                   tell_busy=lambda text: tell_presser(body, respond, text))
             return
-        actor = decided if decided is not None else finding_actor(ctx, press.user, finding.team)
+        try:
+            actor = decided if decided is not None else finding_actor(ctx, press.user, finding.team)
+        except DeliveryError as error:  # the channel's members could not be read: say why, change nothing
+            tell_presser(body, respond, members_check_failed_text(finding.team, error))
+            return
         refusal = press_refusal(store, finding, press, actor)
         if refusal is not None:
             refuse(body, respond, finding.id, press.user, press.action, refusal)

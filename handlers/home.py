@@ -15,6 +15,7 @@ from slack_bolt import App
 from bot.blocks.forecast import month_label
 from bot.blocks.home import MAX_TEAMS, TeamHome, home_view
 from bot.context import AppContext
+from bot.delivery import DeliveryError
 from bot.services.forecast import budgets_of, load_forecast
 from bot.services.records import load_open_anomalies
 from bot.services.units import load_unit_costs
@@ -39,7 +40,15 @@ def viewer_teams(ctx: AppContext, user: str) -> list[str]:
         return listed
     found = []
     for team in [t for t in ctx.teams.teams if t.members_from_channel][:MAX_CHANNEL_LOOKUPS]:
-        if user in ctx.delivery.channel_members(team.channel):
+        try:
+            members = ctx.delivery.channel_members(team.channel)
+        except DeliveryError as error:
+            if error.transient:
+                raise  # Slack busy: the Home is published on the next visit
+            # One channel the bot cannot read must not blank everyone's Home: skip it, loudly.
+            log.error("App Home: members of %s's channel %s cannot be read: %s", team.name, team.channel, error)
+            continue
+        if user in members:
             found.append(team.name)
     return found
 

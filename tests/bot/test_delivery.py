@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from slack_sdk import WebClient
 
-from bot.delivery import Delivery, FileUpload, Message, SlackTransport, TerminalTransport
+from bot.delivery import Delivery, DeliveryError, FileUpload, Message, SlackTransport, TerminalTransport
 from storage.db import Database
 from storage.outbox import OutboxStore
 from storage.tables.core import utcnow
@@ -244,3 +244,17 @@ def test_a_reply_waits_for_its_parent_without_sleeping_and_fails_with_it(db: Dat
                                     thread_key="anomaly:7"))
     assert waiting.status == "pending" and waiting.last_error == "parent message anomaly:7 is not sent yet"
     assert sleep.waits == []
+
+
+def test_the_members_of_a_channel_slack_cannot_find_are_an_error_not_nobody(db: Database,
+                                                                           fake_slack: FakeSlack) -> None:
+    # An empty set would tell every member of the team that they are not on it.
+    fake_slack.add_channel("#team-payments", members=("U1", "U2"))
+    delivery = make_delivery(db, fake_slack)
+    assert delivery.channel_members("#team-payments") == {"U1", "U2"}
+    with pytest.raises(DeliveryError) as raised:
+        delivery.channel_members("#team-gone")
+    assert (raised.value.error, raised.value.transient) == ("channel_not_found", False)
+    # Printed only (no Slack): nobody is in a channel, and that is no error.
+    printed = Delivery(OutboxStore(db), TerminalTransport(io.StringIO()), default_channel="#finops")
+    assert printed.channel_members("#team-gone") == set()

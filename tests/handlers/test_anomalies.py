@@ -271,6 +271,21 @@ def test_a_failed_members_lookup_is_told_in_the_modal(org: RunningBot, failure: 
     assert [e.action for e in AnomalyStore(org.ctx.db).history(record.id)] == ["detected"]
 
 
+def test_a_button_whose_members_lookup_cannot_succeed_says_what_to_fix(org: RunningBot) -> None:
+    # Acknowledge needs no form: the answer is an ephemeral. A lasting failure (the bot was removed
+    # from the channel) is told as such, nothing changes, and no refusal is audited.
+    record = payments_anomaly(org)
+    org.slack.fail_next("conversations.members", error="channel_not_found")
+    url = press(org, "anomaly_ack", record, "U_PAY_CHANNEL")
+    (answer,) = wait_for(lambda: org.slack.response_url_calls(url))
+    assert answer["text"] == (
+        ":warning: costbot cannot read who is in the channel of *payments* (`channel_not_found`), so it cannot "
+        "tell whether you are on the team. An admin can check that the app is in that channel and has its "
+        "scopes; teams.yml can also list you as a member. Nothing was changed.")
+    quiet(org)
+    assert [e.action for e in AnomalyStore(org.ctx.db).history(record.id)] == ["detected"]
+
+
 def test_the_form_replaces_checking_after_a_busy_views_update_and_a_closed_modal_is_no_error(
         org: RunningBot, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)

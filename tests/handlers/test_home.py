@@ -21,6 +21,8 @@ NOW = MONDAY_9AM  # the org fixture's clock
 
 @pytest.fixture
 def org(sqlite_db: Database, fake_slack):
+    for channel in ("#team-payments", "#team-search"):  # the teams' channels exist, with nobody else in them
+        fake_slack.add_channel(channel)
     with running_org(sqlite_db, fake_slack) as running:
         yield running
 
