@@ -586,9 +586,13 @@ def test_open_finding_from_an_anomaly_prefills_scope_and_estimate(anomalous: Run
     assert answer["response_action"] == "update"
     (finding,) = FindingStore(bot.ctx.db).list_findings()
     assert (finding.source, finding.external_id, finding.assignee) == ("anomaly", str(anomaly.id), "U_PAY_OWNER")
-    # Both presses are in the anomaly's audit trail: the stranger's refusal, then who opened which finding.
-    assert [(e.actor, e.action, e.reason, e.detail) for e in AnomalyStore(bot.ctx.db).history(anomaly.id)
-            if e.action in ("refused:open_finding", "finding_opened")] == [
+    # Both presses are in the anomaly's audit trail: the stranger's refusal, then who opened which
+    # finding (written just after the submission's ack, so waited for).
+    def trail() -> list[tuple]:
+        return [(e.actor, e.action, e.reason, e.detail) for e in AnomalyStore(bot.ctx.db).history(anomaly.id)
+                if e.action in ("refused:open_finding", "finding_opened")]
+
+    assert wait_for(lambda: len(trail()) == 2 and trail(), timeout=10) == [
         ("U_STRANGER", "refused:open_finding",
          f"Anomaly #{anomaly.id} is not yours: it belongs to *payments*. Nothing was changed.", None),
         ("U_PAY_DEV", "finding_opened", None, {"finding_id": finding.id})]
