@@ -23,7 +23,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -45,6 +45,17 @@ TREND_PERIODS = 3
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$", re.IGNORECASE)
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII digits only: str.isdigit() and float() also take "١٢" (Arabic-Indic) and "1_000".
+_PLAIN_NUMBER_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+class UnitValueError(ValueError):
+    """A part of a unit value refused by :func:`unit_value`; ``column`` says which: team, metric,
+    period or value (the CSV column, the Slack word)."""
+
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 @dataclass(frozen=True)
@@ -114,60 +125,90 @@ def parse_unit_period(text: str) -> tuple[date, date]:
     raise ValueError(f"{text!r} is not a period: use {forms}")
 
 
+def parse_unit_number(text: str) -> float:
+    """A plain decimal number: ASCII digits, an optional sign, at most one '.' and an optional
+    exponent (``31000``, ``1.5``, ``2e6``). Raises ValueError quoting the text otherwise.
+
+    ``1,5`` is 1.5 in much of Europe and 15 with a thousands separator; a guess would store one
+    of them silently, so a comma, a space, an underscore or a non-ASCII digit is refused.
+    """
+    stripped = text.strip()
+    if _PLAIN_NUMBER_RE.fullmatch(stripped):
+        return float(stripped)
+    if not any(ch.isdigit() for ch in stripped):
+        raise ValueError(f"{stripped!r} is not a number")
+    if any(ch.isdigit() and ch not in "0123456789" for ch in stripped):
+        raise ValueError(f"{stripped!r} is not a plain number (use the digits 0-9)")
+    raise ValueError(f"{stripped!r} is not a plain number "
+                     "(use a dot for decimals and no thousands separators)")
+
+
 def unit_value(teams: TeamsConfig, team: str, metric: str, period: str, value: str | float) -> UnitValue:
     """One validated value: the team exists and declares the metric, the period parses, the value
-    is a finite number >= 0. Raises ValueError saying which part is wrong and what is allowed."""
+    is a plain number (:func:`parse_unit_number`) or a float, finite and >= 0. Raises
+    :class:`UnitValueError` saying which part is wrong and what is allowed."""
     found = {t.name.casefold(): t for t in teams.teams}.get(team.strip().casefold())
     if found is None:
         known = ", ".join(teams.team_names) or "none"
         # The file's name, not its path: this message also answers HTTP clients of the units endpoint.
-        raise ValueError(f"no team {team.strip()!r} in {Path(teams.file).name} (teams: {known})")
+        raise UnitValueError(f"no team {team.strip()!r} in {Path(teams.file).name} (teams: {known})", "team")
     declared = [m.name for m in found.unit_metrics]
     if metric.strip() not in declared:
         allowed = ", ".join(declared) if declared else "none: add unit_metrics to the team in teams.yml"
-        raise ValueError(f"team {found.name} has no unit metric {metric.strip()!r} (declared: {allowed})")
-    start, end = parse_unit_period(period)
+        raise UnitValueError(f"team {found.name} has no unit metric {metric.strip()!r} (declared: {allowed})",
+                             "metric")
     try:
-        number = float(str(value).strip().replace(",", "").replace("_", ""))
-    except ValueError:
-        raise ValueError(f"value {value!r} is not a number") from None
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"value {value!r} must be a number of units, 0 or more")
+        start, end = parse_unit_period(period)
+    except ValueError as error:
+        raise UnitValueError(str(error), "period") from None
+    try:
+        if isinstance(value, str):
+            number = parse_unit_number(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            raise ValueError(f"value {value!r} is not a number")
+    except OverflowError:  # an int beyond float's range
+        number = math.inf
+    except ValueError as error:
+        raise UnitValueError(str(error), "value") from None
+    shown = repr(value.strip()) if isinstance(value, str) else repr(value)
+    if not math.isfinite(number):
+        raise UnitValueError(f"value {shown} is too large", "value")
+    if number < 0:
+        raise UnitValueError(f"value {shown} must be a number of units, 0 or more", "value")
     return UnitValue(found.name, metric.strip(), start, end, number)
 
 
 def read_unit_csv(text: str, teams: TeamsConfig, *, file: str = "units.csv") -> list[UnitValue]:
-    """Parse a CSV of unit values with columns ``team,metric,period,value`` (any order, a header).
+    """Parse a CSV of unit values with columns ``team,metric,period,value`` (any order, a header;
+    other columns are ignored).
 
     Every problem is an :class:`InputError` naming the file, the line (the header is line 1),
-    the column and the value; nothing is returned unless every line is good. The same team,
-    metric and period twice in one file is an error (which one was meant?).
+    the column and the value; nothing is returned unless every line is good. A row with more or
+    fewer fields than the header, a column named twice and a quote never closed are errors, as is
+    the same team, metric and period twice in one file (which one was meant?).
     """
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = next(reader)
-    except StopIteration:
+    text = text.lstrip("\ufeff")
+    rows = _csv_rows(text, file)
+    first = next(rows, None)
+    if first is None:
         raise InputError("the file is empty: it needs a header line team,metric,period,value", file=file,
-                         line=1) from None
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in CSV_COLUMNS if c not in names]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}: the header must name "
-                         f"{', '.join(CSV_COLUMNS)}", file=file, line=1, column=missing[0])
-    index = {c: names.index(c) for c in CSV_COLUMNS}
+                         line=1)
+    _, header = first
+    index = _column_index(header, text.split("\n", 1)[0].rstrip("\r"), file)
     values: list[UnitValue] = []
     first_line: dict[tuple[str, str, date, date], int] = {}
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) < len(header):
+        if len(row) != len(header):
             raise InputError(f"{len(row)} fields where the header has {len(header)}", file=file, line=line)
         cells = {c: row[i] for c, i in index.items()}
         try:
             value = unit_value(teams, cells["team"], cells["metric"], cells["period"], cells["value"])
-        except ValueError as error:
-            raise InputError(str(error), file=file, line=line, column=_column_of(str(error))) from None
+        except UnitValueError as error:
+            raise InputError(str(error), file=file, line=line, column=error.column) from None
         key = (value.team, value.metric, value.start, value.end)
         if key in first_line:
             raise InputError(f"{value.team} {value.metric} for {cells['period'].strip()} is already on line "
@@ -177,15 +218,66 @@ def read_unit_csv(text: str, teams: TeamsConfig, *, file: str = "units.csv") -> 
     return values
 
 
-def _column_of(message: str) -> str:
-    """Which CSV column a :func:`unit_value` error is about."""
-    if message.startswith("no team"):
-        return "team"
-    if "unit metric" in message:
-        return "metric"
-    if message.startswith("value"):
-        return "value"
-    return "period"
+def _csv_rows(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) of each CSV record, the line being its last; malformed CSV is an InputError.
+
+    Strict: a quote left open would otherwise swallow the rest of the file into one field.
+    """
+    reader = csv.reader(io.StringIO(text), strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            opened = _unclosed_quote_line(text)
+            if opened is not None:
+                raise InputError(f'a quote (") opened on line {opened} is never closed', file=file,
+                                 line=opened) from None
+            raise InputError(f"not valid CSV: {error}", file=file, line=reader.line_num) from None
+        yield reader.line_num, row
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The line of a quote that opens a field and is never closed, as the csv module reads it
+    (a quote opens a field only at its start; ``""`` inside quotes is a quote), else None."""
+    line, opened, quoted, field_start, i = 1, 0, False, True, 0
+    while i < len(text):
+        char = text[i]
+        if quoted and char == '"':
+            if text.startswith('"', i + 1):
+                i += 1
+            else:
+                quoted = False
+        elif not quoted and char == '"' and field_start:
+            quoted, opened = True, line
+        field_start = not quoted and char in ",\r\n"
+        line += char == "\n"
+        i += 1
+    return opened if quoted else None
+
+
+def _column_index(header: list[str], header_line: str, file: str) -> dict[str, int]:
+    """Where each of :data:`CSV_COLUMNS` is in the header; an InputError on line 1 when one is
+    missing (with the columns not understood) or named twice."""
+    names = [h.strip().lower() for h in header]
+    for name in CSV_COLUMNS:
+        places = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(places) > 1:
+            raise InputError(f"the header names column {name!r} twice (fields {places[0]} and {places[1]})",
+                             file=file, line=1, column=name)
+    missing = [c for c in CSV_COLUMNS if c not in names]
+    if not missing:
+        return {c: names.index(c) for c in CSV_COLUMNS}
+    expected = ", ".join(CSV_COLUMNS)
+    if "," not in header_line and (";" in header_line or "\t" in header_line):
+        separator = "semicolons" if ";" in header_line else "tabs"
+        raise InputError(f"the header {header_line!r} is separated by {separator}: the file must be "
+                         f"comma-separated (columns {expected})", file=file, line=1)
+    unknown = [repr(h.strip()) for h, n in zip(header, names, strict=True) if n and n not in CSV_COLUMNS]
+    problems = [f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"] if unknown else []
+    problems.append(f"missing column(s) {', '.join(missing)}")
+    raise InputError(f"{'; '.join(problems)} (expected columns: {expected})", file=file, line=1)
 
 
 # ---------------------------------------------------------------------------------------------

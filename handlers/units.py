@@ -8,23 +8,25 @@ approvers; anyone else is told so and nothing is recorded. Recording a period ag
 The endpoint (``POST /units``, mounted by ``costbot run``) is for systems that know the volumes
 (the order database, the analytics pipeline). It needs ``Authorization: Bearer
 $COSTBOT_UNITS_TOKEN`` (the scheme in any case) and takes JSON, one value ``{"team", "metric",
-"period", "value"}`` or ``{"values": [...]}``, or a CSV (``Content-Type: text/csv``, the columns
-of ``costbot units ingest``). All or nothing: a bad value answers 400 with ``{"error"}`` and where
-it is (``index`` in the JSON values, 0 for a single value; ``line`` and ``column`` in a CSV, the
-header being line 1), and nothing is written. Without a token configured the endpoint is off
-(404). docs/units.md has examples.
+"period", "value"}``, ``{"values": [...]}`` or a list ``[...]`` of values, or a CSV (``Content-Type:
+text/csv``, the columns of ``costbot units ingest``). A value is a JSON number or a string holding
+a plain number (``"31000"``, not ``"31,000"``). All or nothing: a bad value answers 400 with
+``{"error"}`` and where it is (``index`` in the JSON values, 0 for a single value; ``line`` and
+``column`` in a CSV, the header being line 1), and nothing is written. Without a token configured
+the endpoint is off (404). docs/units.md has examples.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from bot.context import AppContext
 from finops.errors import InputError, QuestionError
-from finops.units import UnitValue, read_unit_csv, unit_value
+from finops.units import UnitValue, UnitValueError, read_unit_csv, unit_value
 from handlers.commands import AfterAck, CommandRequest, Reply, needs_channel_members, subcommand
 from storage.units import UnitStore
 
@@ -45,8 +47,9 @@ def record_unit(request: CommandRequest) -> Reply | AfterAck:
                             examples=USAGE_EXAMPLES)
     try:
         value = unit_value(ctx.teams, *words)
-    except ValueError as error:
-        raise QuestionError(f"{error}.", word=words[0], examples=USAGE_EXAMPLES) from None
+    except UnitValueError as error:
+        word = words[("team", "metric", "period", "value").index(error.column)]
+        raise QuestionError(f"{error}.", word=word, examples=USAGE_EXAMPLES) from None
     if ctx.teams.is_finance_approver(request.user_id) or not needs_channel_members(ctx, request.user_id, value.team):
         return record_if_allowed(request, value, frozenset())  # teams.yml decides: answered in the ack
     # Whether the user is in the team's channel is a Slack call: only after the ack.
@@ -86,20 +89,58 @@ class BadRequest(Exception):
         self.body = {"error": error, **where}
 
 
+def _json_spelling(item: object) -> str:
+    """How JSON writes ``item`` (``true``, ``null``, ``"x"``), for messages to JSON clients."""
+    text = json.dumps(item, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    # Python's json reads NaN and Infinity, which JSON does not have.
+    raise BadRequest(f"not JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400 would be read as inf, and shown as Python spells it
+        raise BadRequest(f"the number {text} is too large")
+    return number
+
+
 def _values_from_json(ctx: AppContext, body: bytes) -> list[UnitValue]:
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BadRequest(f"not JSON: {error}") from None
-    items = document.get("values") if isinstance(document, dict) and "values" in document else [document]
-    if not isinstance(items, list) or not items:
-        raise BadRequest('give {"team", "metric", "period", "value"} or {"values": [...]}')
+    if isinstance(document, dict):
+        items = document["values"] if "values" in document else [document]
+    elif isinstance(document, list):
+        items = document
+    else:
+        raise BadRequest(f'the body must be a JSON object {{"team", "metric", "period", "value"}}, '
+                         f'{{"values": [...]}} or a list of such objects, not {_json_spelling(document)}')
+    if not isinstance(items, list):
+        raise BadRequest(f'"values" must be a list of objects {{"team", "metric", "period", "value"}}, '
+                         f"not {_json_spelling(items)}")
+    if not items:
+        raise BadRequest('no values: send at least one {"team", "metric", "period", "value"}')
     values, seen = [], set()
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or any(k not in item for k in ("team", "metric", "period", "value")):
-            raise BadRequest(f'values[{index}]: needs "team", "metric", "period" and "value"', index=index)
+        if not isinstance(item, dict):
+            raise BadRequest(f'values[{index}]: needs an object {{"team", "metric", "period", "value"}}, '
+                             f"not {_json_spelling(item)}", index=index)
+        missing = [f'"{key}"' for key in ("team", "metric", "period", "value") if key not in item]
+        if missing:
+            raise BadRequest(f"values[{index}]: missing {', '.join(missing)}", index=index)
+        for key in ("team", "metric", "period"):
+            if not isinstance(item[key], str):
+                raise BadRequest(f'values[{index}]: "{key}" must be a string, '
+                                 f"not {_json_spelling(item[key])}", index=index)
+        number = item["value"]
+        if isinstance(number, bool) or not isinstance(number, int | float | str):
+            raise BadRequest(f"values[{index}]: value {_json_spelling(number)} is not a number", index=index)
         try:
-            value = unit_value(ctx.teams, str(item["team"]), str(item["metric"]), str(item["period"]), item["value"])
+            value = unit_value(ctx.teams, item["team"], item["metric"], item["period"], number)
         except ValueError as error:
             raise BadRequest(f"values[{index}]: {error}", index=index) from None
         if (value.team, value.metric, value.start, value.end) in seen:

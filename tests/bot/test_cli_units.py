@@ -50,6 +50,17 @@ def test_a_bad_line_names_the_line_and_nothing_is_written(db: Database, cli, tmp
     assert code == 1 and "cannot read the file" in err
 
 
+def test_a_value_that_is_not_a_plain_number_stops_the_file(db: Database, cli, tmp_path: Path) -> None:
+    # "1,5" was stored as 15: a decimal comma or a thousands separator is refused, not guessed.
+    bad = tmp_path / "orders.csv"
+    bad.write_text('team,metric,period,value\npayments,orders,2026-09,19800\npayments,orders,2026-10,"1,5"\n')
+    code, out, err = cli("units", "ingest", str(bad))
+    assert (code, out) == (1, "")
+    assert err.strip() == (f"costbot: {bad}, line 3, column 'value': '1,5' is not a plain number "
+                           "(use a dot for decimals and no thousands separators)")
+    assert UnitStore(db).values() == []
+
+
 def test_show_rounds_prorated_units_and_refuses_an_unknown_team(db: Database, cli, tmp_path: Path) -> None:
     flat_history(db, teams_config())
     # Spread over its 30 days and summed back, 10,000,000 is 10000000.000000002 in floating point.

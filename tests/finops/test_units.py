@@ -61,7 +61,7 @@ def test_periods_are_a_day_an_iso_week_or_a_month() -> None:
 
 
 def test_a_value_must_name_a_declared_metric_of_a_known_team() -> None:
-    assert unit_value(TEAMS, "Shop", "orders", "2026-10", "31,000") == UnitValue(
+    assert unit_value(TEAMS, "Shop", "orders", "2026-10", " 31000 ") == UnitValue(
         "shop", "orders", date(2026, 10, 1), date(2026, 10, 31), 31000.0)
     with pytest.raises(ValueError, match=r"no team 'shp' in teams.yml \(teams: shop, web\)"):
         unit_value(TEAMS, "shp", "orders", "2026-10", 1)
@@ -86,7 +86,7 @@ def test_csv_is_read_whole_or_refused_with_the_line_and_column() -> None:
         "team,metric,period,value\nshop,orders,2026-13,1\n": (2, "period", "not a date in the calendar"),
         "team,metric,period,value\nshop,orders,2026-10,-1\n": (2, "value", "0 or more"),
         "team,metric,period,value\nshop,orders,2026-10,1\nshop,orders,2026-10,2\n": (3, "period", "already on line 2"),
-        "team,metric,value\nshop,orders,1\n": (1, "period", "missing column(s) period"),
+        "team,metric,value\nshop,orders,1\n": (1, None, "missing column(s) period"),
         "team,metric,period,value\nshop,orders\n": (2, None, "2 fields where the header has 4"),
         "": (1, None, "the file is empty"),
     }
@@ -95,6 +95,64 @@ def test_csv_is_read_whole_or_refused_with_the_line_and_column() -> None:
             read_unit_csv(text, TEAMS, file="units.csv")
         assert (caught.value.file, caught.value.line, caught.value.column) == ("units.csv", line, column), text
         assert message in str(caught.value)
+
+
+def csv_error(text: str) -> str:
+    with pytest.raises(InputError) as caught:
+        read_unit_csv(text, TEAMS, file="units.csv")
+    return str(caught.value)
+
+
+HEADER = "team,metric,period,value\n"
+
+
+def test_a_value_is_a_plain_number_or_refused_with_line_column_and_value() -> None:
+    read = read_unit_csv(HEADER + "shop,orders,2026-10,1.5\nshop,orders,2026-11,+2e3\n"
+                                  "shop,orders,2026-12,.5\n", TEAMS)
+    assert [v.value for v in read] == [1.5, 2000.0, 0.5]
+    separators = "(use a dot for decimals and no thousands separators)"
+    # "1,5" was read as 15, "1.234,5" as 1.2345 and "١٢" as 12: each one a guess stored silently.
+    assert csv_error(HEADER + "shop,orders,2026-09,7\nshop,orders,2026-10,\"1,5\"\n") == (
+        f"units.csv, line 3, column 'value': '1,5' is not a plain number {separators}")
+    assert csv_error(HEADER + "shop,orders,2026-10,\"1.234,5\"\n") == (
+        f"units.csv, line 2, column 'value': '1.234,5' is not a plain number {separators}")
+    assert csv_error(HEADER + "shop,orders,2026-10,1_000\n") == (
+        f"units.csv, line 2, column 'value': '1_000' is not a plain number {separators}")
+    assert csv_error(HEADER + "shop,orders,2026-10,\u0661\u0662\n") == (
+        "units.csv, line 2, column 'value': '\u0661\u0662' is not a plain number (use the digits 0-9)")
+    assert csv_error(HEADER + "shop,orders,2026-10,nan\n") == (
+        "units.csv, line 2, column 'value': 'nan' is not a number")
+    assert csv_error(HEADER + "shop,orders,2026-10,1e999\n") == (
+        "units.csv, line 2, column 'value': value '1e999' is too large")
+    with pytest.raises(ValueError, match=r"^'31,000' is not a plain number \(use a dot"):
+        unit_value(TEAMS, "shop", "orders", "2026-10", "31,000")
+
+
+def test_malformed_csv_is_refused_with_its_line() -> None:
+    assert csv_error(HEADER + "shop,orders,2026-10,1,5\n") == (
+        "units.csv, line 2: 5 fields where the header has 4")
+    assert csv_error("team,metric,period,value,Team\nshop,orders,2026-10,1,web\n") == (
+        "units.csv, line 1, column 'team': the header names column 'team' twice (fields 1 and 5)")
+    # Read loosely, the open quote swallowed line 3 into one field: "line 2: 3 fields where the header has 4".
+    assert csv_error(HEADER + "shop,orders,2026-10,1\nshop,\"orders,2026-11,1\nshop,orders,2026-12,1\n") == (
+        'units.csv, line 3: a quote (") opened on line 3 is never closed')
+    assert csv_error('team,metric,period,value,"note\nshop,orders,2026-10,1,""quoted"" on line 1\n') == (
+        'units.csv, line 1: a quote (") opened on line 1 is never closed')
+
+
+def test_a_header_not_understood_is_quoted_or_its_unknown_columns_named() -> None:
+    assert csv_error("team;metric;period;value\nshop;orders;2026-10;1\n") == (
+        "units.csv, line 1: the header 'team;metric;period;value' is separated by semicolons: "
+        "the file must be comma-separated (columns team, metric, period, value)")
+    assert csv_error("team\tmetric\tperiod\tvalue\n") == (
+        "units.csv, line 1: the header 'team\\tmetric\\tperiod\\tvalue' is separated by tabs: "
+        "the file must be comma-separated (columns team, metric, period, value)")
+    assert csv_error("team,metric,month,value\nshop,orders,2026-10,1\n") == (
+        "units.csv, line 1: unknown column 'month'; missing column(s) period "
+        "(expected columns: team, metric, period, value)")
+    assert csv_error("Team,Month,Qty,metric\n") == (
+        "units.csv, line 1: unknown columns 'Month', 'Qty'; missing column(s) period, value "
+        "(expected columns: team, metric, period, value)")
 
 
 def test_monthly_unit_cost_with_its_change() -> None:
