@@ -104,7 +104,7 @@ class Transport(Protocol):
 
     def push_view(self, trigger_id: str, view: dict) -> dict: ...
 
-    def update_view(self, view_id: str, view: dict) -> dict: ...
+    def update_view(self, view_id: str, view: dict, view_hash: str | None = None) -> dict: ...
 
     def publish_home(self, user_id: str, view: dict) -> dict: ...
 
@@ -236,7 +236,9 @@ class SlackTransport:
     def push_view(self, trigger_id: str, view: dict) -> dict:
         return self._call(self.client.views_push, trigger_id=trigger_id, view=view)
 
-    def update_view(self, view_id: str, view: dict) -> dict:
+    def update_view(self, view_id: str, view: dict, view_hash: str | None = None) -> dict:
+        if view_hash:  # Slack refuses the update (hash_conflict) if the view changed since that hash
+            return self._call(self.client.views_update, view_id=view_id, view=view, hash=view_hash)
         return self._call(self.client.views_update, view_id=view_id, view=view)
 
     def publish_home(self, user_id: str, view: dict) -> dict:
@@ -313,7 +315,7 @@ class TerminalTransport:
 
     push_view = open_view
 
-    def update_view(self, view_id: str, view: dict) -> dict:
+    def update_view(self, view_id: str, view: dict, view_hash: str | None = None) -> dict:
         return self.open_view(view_id, view)
 
     def publish_home(self, user_id: str, view: dict) -> dict:
@@ -562,8 +564,10 @@ class Delivery:
     def push_view(self, trigger_id: str, view: dict) -> dict:
         return self.transport.push_view(trigger_id, view)
 
-    def update_view(self, view_id: str, view: dict) -> dict:
-        return self.transport.update_view(view_id, view)
+    def update_view(self, view_id: str, view: dict, view_hash: str | None = None) -> dict:
+        """views.update; with ``view_hash`` (from the answer that showed the view), only if the view
+        has not changed since: a late update must not undo what the person did meanwhile."""
+        return self.transport.update_view(view_id, view, view_hash)
 
     def publish_home(self, user_id: str, view: dict) -> dict:
         return self.transport.publish_home(user_id, view)

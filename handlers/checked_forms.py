@@ -29,10 +29,10 @@ MODAL_GONE = frozenset({"not_found", "hash_conflict"})
 
 def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team: str,
                           form_or_refusal: Callable[[], dict | str],
-                          tell_busy: Callable[[str], None]) -> str | None:
+                          tell_busy: Callable[[str], None]) -> dict | None:
     """Open a "checking" modal now, then replace it with ``form_or_refusal()``: a view, or the text
-    of a refusal (shown in the modal; the caller audits it). Returns the view's ID when the form
-    replaced it (to update it further), else None.
+    of a refusal (shown in the modal; the caller audits it). Returns the form as Slack holds it
+    (its ``id`` and ``hash``, to update it further) when it replaced "checking", else None.
 
     When Slack cannot open even the checking modal (busy), ``tell_busy`` tells the person and
     nothing else happens. A check that fails is told in the modal: Slack busy (try again), or a
@@ -57,7 +57,7 @@ def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team:
             title, ":warning: costbot could not open this form (the error is in its log). Nothing was changed."))
         raise
     if isinstance(result, dict):
-        return view_id if _replace_view(ctx, view_id, result) else None
+        return _replace_view(ctx, view_id, result)
     _replace_view(ctx, view_id, notice_modal(title, result))
     return None
 
@@ -75,8 +75,8 @@ def members_check_failed_text(team: str, error: DeliveryError) -> str:
             "its scopes; teams.yml can also list you as a member. Nothing was changed.")
 
 
-def _replace_view(ctx: AppContext, view_id: str, view: dict) -> bool:
-    """views.update; False when it did not take, logged, not raised.
+def _replace_view(ctx: AppContext, view_id: str, view: dict) -> dict | None:
+    """views.update: the view as Slack now holds it, or None when it did not take, logged, not raised.
 
     - The person closed the modal meanwhile (``not_found``): nothing to do (info).
     - Slack busy: once more after its Retry-After (waiting at most ``MAX_RETRY_WAIT_SECONDS``, so
@@ -87,23 +87,22 @@ def _replace_view(ctx: AppContext, view_id: str, view: dict) -> bool:
     """
     for attempt in (1, 2):
         try:
-            ctx.delivery.update_view(view_id, view)
-            return True
+            return ctx.delivery.update_view(view_id, view).get("view") or {"id": view_id}
         except DeliveryError as error:
             if error.error in MODAL_GONE:
                 log.info("view %s not updated: %s (the modal was closed or changed meanwhile)", view_id, error)
-                return False
+                return None
             busy = error.transient and error.error not in AUTH_ERRORS
             if busy and attempt == 1:
                 time.sleep(min(error.retry_after or 1.0, MAX_RETRY_WAIT_SECONDS))
                 continue
             if busy:
                 log.warning("view %s not updated, Slack still busy after a retry: %s", view_id, error)
-                return False
+                return None
             log.error("view %s refused by Slack: %s", view_id, error)
             _tell_refused_view(ctx, view_id, view)
-            return False
-    return False
+            return None
+    return None
 
 
 def _tell_refused_view(ctx: AppContext, view_id: str, refused: dict) -> None:

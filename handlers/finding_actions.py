@@ -349,11 +349,11 @@ def register(app: App, ctx: AppContext) -> None:
             respond(replace_original=False, response_type="ephemeral", text=text)
 
         if slow:  # the lookup can outlast the trigger_id (3 s): "checking" now, the form in its place
-            view_id = open_form_after_check(
+            form = open_form_after_check(
                 ctx, body["trigger_id"], title=f"Anomaly #{anomaly_id}", team=team,
                 form_or_refusal=lambda: refusal() or new_finding_form(ctx, draft, channel=channel), tell_busy=tell)
-            if view_id is not None:
-                fill_scope_pickers_later(ctx, view_id, draft, channel=channel)
+            if form is not None:
+                fill_scope_pickers_later(ctx, form["id"], draft, channel=channel, view_hash=form.get("hash"))
             return
         text = refusal()
         if text is not None:

@@ -73,7 +73,7 @@ def open_new_finding_modal(ctx: AppContext, trigger_id: str, draft: FindingDraft
     scope pickers hold the draft's values until :func:`fill_scope_pickers` (run next, off the
     listener's thread) updates the form with the rest."""
     opened = ctx.delivery.open_view(trigger_id, new_finding_form(ctx, draft, channel=channel))
-    fill_scope_pickers_later(ctx, opened["view"]["id"], draft, channel=channel)
+    fill_scope_pickers_later(ctx, opened["view"]["id"], draft, channel=channel, view_hash=opened["view"].get("hash"))
 
 
 def new_finding_form(ctx: AppContext, draft: FindingDraft, *, channel: str = "") -> dict[str, Any]:
@@ -82,21 +82,28 @@ def new_finding_form(ctx: AppContext, draft: FindingDraft, *, channel: str = "")
                              loading=True)
 
 
-def fill_scope_pickers_later(ctx: AppContext, view_id: str, draft: FindingDraft, *, channel: str = "") -> None:
+def fill_scope_pickers_later(ctx: AppContext, view_id: str, draft: FindingDraft, *, channel: str = "",
+                             view_hash: str | None = None) -> None:
     """Run :func:`fill_scope_pickers` off the listener's thread."""
-    SLOW_WORK.submit(fill_scope_pickers, ctx, view_id, draft, _new_finding_metadata(draft, channel))
+    SLOW_WORK.submit(fill_scope_pickers, ctx, view_id, draft, _new_finding_metadata(draft, channel), view_hash)
 
 
 def _new_finding_metadata(draft: FindingDraft, channel: str) -> dict[str, Any]:
     return {"channel": channel, "source": draft.source, "external_id": draft.external_id}
 
 
-def fill_scope_pickers(ctx: AppContext, view_id: str, draft: FindingDraft, metadata: dict[str, Any]) -> None:
-    """Update the open form with the scope values that had spend lately (what was typed stays)."""
+def fill_scope_pickers(ctx: AppContext, view_id: str, draft: FindingDraft, metadata: dict[str, Any],
+                       view_hash: str | None = None) -> None:
+    """Update the open form with the scope values that had spend lately (what was typed stays).
+
+    ``view_hash`` is the form's hash as opened: if the person submitted it meanwhile, Slack now
+    shows the confirmation (another hash) and refuses this update, which would otherwise put the
+    form back and let it be submitted twice.
+    """
     try:
         view = new_finding_modal(ctx.teams.team_names, scope_options(ctx), draft, metadata=metadata)
-        ctx.delivery.update_view(view_id, view)
-    except DeliveryError as error:  # closed or submitted meanwhile: nothing to update
+        ctx.delivery.update_view(view_id, view, view_hash)
+    except DeliveryError as error:  # closed or submitted meanwhile (hash_conflict): nothing to update
         log.info("new-finding form %s not updated: %s", view_id, error)
 
 

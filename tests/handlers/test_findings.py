@@ -170,6 +170,26 @@ def moved_to(bot: RunningBot, finding_id: int, state: FindingState) -> None:
                          for key in (finding_key(finding_id), last_reply)))
 
 
+def test_a_form_submitted_before_its_scope_pickers_fill_is_not_put_back(org: RunningBot):
+    # The scope pickers fill in with a views.update after the form opens; here that update reaches
+    # Slack only after the person has submitted. Slack then shows the confirmation (a new hash), and
+    # the late update, sent with the form's hash, must not put the form back (a second submit would
+    # open the finding twice).
+    bot = org
+    bot.slack.delay("views.update", 1.5)
+    bot.client.slash("finding new", user_id="U_PAY_OWNER")
+    (late_update,) = wait_for(lambda: bot.slack.calls("views.update"), timeout=10)  # sent, not yet answered
+    form = bot.slack.view(late_update["view_id"])  # the form as opened
+    assert form["callback_id"] == "finding_new" and late_update["hash"] == form["hash"]
+    answer = bot.client.view_submission("finding_new", NEW_FORM, user_id="U_PAY_OWNER", view=form).json()
+    assert answer["response_action"] == "update"
+    bot.slack.apply_response_update(form["id"], answer["view"])
+    time.sleep(2)  # the late update has been answered (hash_conflict)
+    shown = bot.slack.view(form["id"])
+    assert shown["callback_id"] != "finding_new" and shown["title"] == answer["view"]["title"]
+    assert len(FindingStore(bot.ctx.db).list_findings()) == 1
+
+
 def test_the_life_of_a_finding_modal_buttons_verification_ledger(org: RunningBot):
     bot = org
     ack = bot.client.slash("finding new", user_id="U_PAY_OWNER")

@@ -788,6 +788,15 @@ class FakeSlack:
         with self._lock:
             self._drops[method] += times
 
+    def apply_response_update(self, view_id: str, view: dict) -> None:
+        """What Slack does with a view_submission answered ``response_action: update``: the modal
+        now holds ``view``, under a new hash (so an update sent with the old hash is refused)."""
+        with self._lock:
+            current = self._views.get(view_id)
+            if current is None:
+                raise KeyError(f"no view {view_id}")
+            self._store_view(view, view_id=view_id, previous=current)
+
     def delay(self, method: str, seconds: float) -> None:
         """Answer every later call to `method` after `seconds` (0 removes the delay)."""
         self._check_endpoint(method)
