@@ -25,8 +25,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from bot.context import AppContext
+from bot.delivery import DeliveryError
 from finops.errors import InputError, QuestionError
 from finops.units import UnitValue, UnitValueError, read_unit_csv, unit_value
+from handlers.checked_forms import members_check_failed_text
 from handlers.commands import AfterAck, CommandRequest, Reply, needs_channel_members, subcommand
 from storage.units import UnitStore
 
@@ -53,8 +55,14 @@ def record_unit(request: CommandRequest) -> Reply | AfterAck:
     if ctx.teams.is_finance_approver(request.user_id) or not needs_channel_members(ctx, request.user_id, value.team):
         return record_if_allowed(request, value, frozenset())  # teams.yml decides: answered in the ack
     # Whether the user is in the team's channel is a Slack call: only after the ack.
-    return AfterAck(text=f"Recording {value.metric} for {value.team}…", work=lambda: record_if_allowed(
-        request, value, frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(value.team)))))
+    def record_after_lookup() -> Reply:
+        try:
+            members = frozenset(ctx.delivery.channel_members(ctx.teams.channel_for(value.team)))
+        except DeliveryError as error:  # busy, or a channel the bot cannot read: say which, record nothing
+            return Reply(text=members_check_failed_text(value.team, error))
+        return record_if_allowed(request, value, members)
+
+    return AfterAck(text=f"Recording {value.metric} for {value.team}…", work=record_after_lookup)
 
 
 def record_if_allowed(request: CommandRequest, value: UnitValue, channel_members: frozenset[str]) -> Reply:

@@ -30,8 +30,7 @@ SERVER_TEAMS_PATH = "/srv/costbot/config/teams.yml"
 @pytest.fixture
 def bot(sqlite_db: Database, fake_slack):
     running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
-    # A team channel Slack cannot find is an error (not an empty channel) since bfcacb7.
-    running.slack.add_channel("#team-payments")
+    running.slack.add_channel("#team-payments")  # a team channel Slack cannot find is an error
     try:
         yield running
     finally:
@@ -54,6 +53,18 @@ def test_team_people_record_a_value_others_are_refused(bot) -> None:
     assert UnitStore(bot.ctx.db).values() == [
         UnitValue("payments", "orders", date(2026, 11, 1), date(2026, 11, 30), 31000.0)]
     assert [a.actor for a in AuditLog(bot.ctx.db).history("unit_metric", "payments:orders")] == ["U_PAY_DEV"]
+
+
+def test_a_members_lookup_that_cannot_succeed_says_what_to_fix_and_records_nothing(bot) -> None:
+    bot.slack.fail_next("conversations.members", error="channel_not_found")  # the bot was removed from it
+    url = bot.slack.response_url()
+    bot.client.slash("unit record payments orders 2026-W46 7000", user_id="U_SEARCH_OWNER", response_url=url)
+    (answer,) = wait_for(lambda: bot.slack.response_url_calls(url))
+    assert answer["text"] == (
+        ":warning: costbot cannot read who is in the channel of *payments* (`channel_not_found`), so it cannot "
+        "tell whether you are on the team. An admin can check that the app is in that channel and has its "
+        "scopes; teams.yml can also list you as a member. Nothing was changed.")
+    assert UnitStore(bot.ctx.db).values() == []
 
 
 def test_mistakes_get_a_correction_with_examples(bot) -> None:
