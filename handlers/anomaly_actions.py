@@ -147,10 +147,8 @@ def register(app: App, ctx: AppContext) -> None:
         answer; if not, the refusal is audited and told in an ephemeral (the modal has closed)."""
         try:
             allowed = may_answer(ctx, user, record)
-        except DeliveryError as error:
-            log.warning("members of %s not read for %s's %s: %s", record.team, user, action, error)
-            tell(channel, user, slack_busy_text("check that you are on the team; your answer was not recorded",
-                                                error))
+        except DeliveryError as error:  # busy: try again; unreadable channel: what to fix (logged)
+            tell(channel, user, members_check_failed_text(record.team, error))
             return False
         if not allowed:
             refusal = not_yours_text(record)

@@ -304,10 +304,8 @@ def register(app: App, ctx: AppContext) -> None:
             told = metadata.get("channel", "") if not metadata.get("home") else ""
             try:
                 actor = finding_actor(ctx, user, finding.team)
-            except DeliveryError as error:
-                log.warning("members of %s not read for %s's %s: %s", finding.team, user, action, error)
-                tell(told, user, slack_busy_text(f"check that you are on {finding.team}; finding #{finding.id} "
-                                                 "was not changed", error))
+            except DeliveryError as error:  # busy: try again; unreadable channel: what to fix (logged)
+                tell(told, user, members_check_failed_text(finding.team, error))
                 return
             refusal = move_or_refusal(actor)
             if refusal is not None:  # audited first, as every refusal

@@ -103,8 +103,11 @@ def fill_scope_pickers(ctx: AppContext, view_id: str, draft: FindingDraft, metad
     try:
         view = new_finding_modal(ctx.teams.team_names, scope_options(ctx), draft, metadata=metadata)
         ctx.delivery.update_view(view_id, view, view_hash)
-    except DeliveryError as error:  # closed or submitted meanwhile (hash_conflict): nothing to update
-        log.info("new-finding form %s not updated: %s", view_id, error)
+    except DeliveryError as error:
+        if error.error in ("not_found", "hash_conflict") or error.transient:  # closed or submitted meanwhile, or busy
+            log.info("new-finding form %s not updated: %s", view_id, error)
+        else:  # Slack refused the filled form itself: a fault of ours (the form stays usable, unfilled)
+            log.error("new-finding form %s: Slack refused the filled scope pickers: %s", view_id, error)
 
 
 @subcommand("finding new", usage="/cost finding new",

@@ -39,7 +39,7 @@ def normalize_database_url(url: str) -> str:
     elif backend != "sqlite":
         raise ConfigError(f"unsupported database {backend!r}: use sqlite:///FILE or postgresql://...",
                           key="COSTBOT_DATABASE_URL")
-    elif parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+    elif not parsed.database or ":memory:" in parsed.database or parsed.query.get("mode") == "memory":
         # An in-memory database is one per connection (per thread here) and gone when the process
         # ends: the web server's threads would not see the scheduler's writes, nor a command its own.
         raise ConfigError("an in-memory SQLite database keeps nothing between costbot's commands and threads: "

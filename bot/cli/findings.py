@@ -32,6 +32,7 @@ from typing import Any
 
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
 from bot.context import AppContext
+from bot.delivery import DeliveryError
 from bot.services.findings import (
     default_assignee,
     finding_actor,
@@ -132,7 +133,12 @@ def cli_actor(ctx: AppContext, by: str | None, team: str) -> Actor:
     if not SLACK_USER.match(by):
         raise UsageError(f"--by {by!r} is not a Slack user ID (like U0123ABCD); leave --by out to act as the "
                          "operator")
-    return finding_actor(ctx, by, team)
+    try:
+        return finding_actor(ctx, by, team)
+    except DeliveryError as error:  # whether they are on the team is the team channel's members
+        raise UsageError(f"cannot tell whether {by} is on {team}: Slack did not give the members of "
+                         f"{ctx.teams.channel_for(team)} ({error.error}); list {by} in teams.yml, or leave --by out "
+                         "to act as the operator") from None
 
 
 # --------------------------------------------------------------------------------------- JSON

@@ -104,6 +104,6 @@ def test_a_rate_limited_members_lookup_records_nothing_and_says_slack_is_busy(bo
     ack = bot.client.slash("unit record payments orders 2026-10 100", user_id="U_PAY_CHANNEL", response_url=url)
     assert ack.json()["text"] == "Recording orders for payments…"
     (answer,) = wait_for(lambda: bot.slack.response_url_calls(url))
-    assert answer["text"] == (":hourglass_flowing_sand: Slack is busy right now, so costbot could not finish "
-                              "`/cost unit record`. Please try again in 2 seconds.")
+    assert answer["text"] == (":hourglass_flowing_sand: Slack is busy right now, so costbot could not check "
+                              "that you are on payments. Please try again in 2 seconds.")
     assert UnitStore(bot.ctx.db).values() == []

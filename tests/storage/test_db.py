@@ -17,7 +17,8 @@ def test_database_urls_people_paste() -> None:
         normalize_database_url("mysql://u@h/db")
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:costs?mode=memory&uri=true"])
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:costs?mode=memory&uri=true",
+                                 "sqlite:///file::memory:?uri=true"])
 def test_an_in_memory_sqlite_database_is_refused_with_the_way_out(url: str) -> None:
     with pytest.raises(ConfigError, match=r"COSTBOT_DATABASE_URL: an in-memory SQLite database keeps nothing .* "
                                           r"use sqlite:///FILE"):
