@@ -46,14 +46,10 @@ def slack_client(settings: Settings) -> WebClient:
     return WebClient(token=settings.slack_bot_token, timeout=15, **kwargs)
 
 
-# The file name of the teams config used when none is configured.
-NO_TEAMS_FILE = "(built-in default)"
-
-
 def load_teams_config(settings: Settings, override: Path | None = None) -> TeamsConfig:
     path = override or settings.teams_path
     if path is None:
-        return parse_teams(EMPTY_TEAMS_YAML, file=NO_TEAMS_FILE)
+        return parse_teams(EMPTY_TEAMS_YAML, file="(built-in default)")
     return load_teams(path)
 
 

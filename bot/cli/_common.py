@@ -21,17 +21,12 @@ def open_context(args: argparse.Namespace, *, json_output: bool = False) -> AppC
     With ``--json`` anything rendered for the terminal goes to stderr, so stdout holds exactly
     one JSON document.
     """
-    from bot.context import NO_TEAMS_FILE, load_teams_config
+    from bot.context import load_teams_config
 
     settings = load_settings()
     teams_override = getattr(args, "teams", None)
     teams = load_teams_config(settings, Path(teams_override)) if teams_override else None
-    ctx = build_context(settings, teams=teams, stream=sys.stderr if json_output else sys.stdout)
-    if ctx.teams.file == NO_TEAMS_FILE:
-        # Otherwise "no team 'payments'" beside figures for payments (owners stored at ingest) puzzles.
-        print("costbot: note: no teams.yml is configured (set COSTBOT_TEAMS or pass --teams), so no team is "
-              "known here; costs keep the owners they were stored with", file=sys.stderr)
-    return ctx
+    return build_context(settings, teams=teams, stream=sys.stderr if json_output else sys.stdout)
 
 
 def _default(value: Any) -> Any:
