@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.delivery import Delivery, SlackTransport, TerminalTransport, Transport
 from bot.services.ownership import reallocate_stored_costs
 from finops.errors import ConfigError
-from finops.teams import TeamsConfig, load_teams, parse_teams
+from finops.teams import NO_TEAMS_FILE, TeamsConfig, load_teams, parse_teams
 from storage.costs import CostStore
 from storage.db import Database
 from storage.outbox import OutboxStore
@@ -49,7 +49,7 @@ def slack_client(settings: Settings) -> WebClient:
 def load_teams_config(settings: Settings, override: Path | None = None) -> TeamsConfig:
     path = override or settings.teams_path
     if path is None:
-        return parse_teams(EMPTY_TEAMS_YAML, file="(built-in default)")
+        return parse_teams(EMPTY_TEAMS_YAML, file=NO_TEAMS_FILE)
     return load_teams(path)
 
 

@@ -274,6 +274,18 @@ def load_teams(path: str | Path) -> TeamsConfig:
     return parse_teams(read_config_text(path), file=str(path))
 
 
+# The ``file`` of the teams config in use when no teams.yml is configured (COSTBOT_TEAMS unset).
+NO_TEAMS_FILE = "(no teams.yml configured)"
+
+
+def unknown_team_text(teams: TeamsConfig, name: str, where: str) -> str:
+    """"no team 'x' in ``where`` (teams: ...)", or, with no teams.yml configured at all, that (then
+    nothing is known, whatever the stored costs show)."""
+    if teams.file == NO_TEAMS_FILE:
+        return f"no team {name!r}: no teams.yml is configured (set COSTBOT_TEAMS or pass --teams)"
+    return f"no team {name!r} in {where} (teams: {', '.join(teams.team_names) or 'none'})"
+
+
 def parse_teams(text: str, *, file: str = "teams.yml") -> TeamsConfig:
     """Validate teams.yml text; ``file`` is the name used in error messages and rule labels."""
     root = compose_config(text, file=file, empty="the file is empty: it needs at least default_channel and teams")

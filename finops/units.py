@@ -33,7 +33,7 @@ import pandas as pd
 
 from finops.errors import InputError
 from finops.model import DAY, TEAM
-from finops.teams import TeamsConfig
+from finops.teams import TeamsConfig, unknown_team_text
 
 PERIODS: tuple[str, ...] = ("week", "month")
 CSV_COLUMNS: tuple[str, ...] = ("team", "metric", "period", "value")
@@ -149,9 +149,8 @@ def unit_value(teams: TeamsConfig, team: str, metric: str, period: str, value: s
     :class:`UnitValueError` saying which part is wrong and what is allowed."""
     found = {t.name.casefold(): t for t in teams.teams}.get(team.strip().casefold())
     if found is None:
-        known = ", ".join(teams.team_names) or "none"
         # The file's name, not its path: this message also answers HTTP clients of the units endpoint.
-        raise UnitValueError(f"no team {team.strip()!r} in {Path(teams.file).name} (teams: {known})", "team")
+        raise UnitValueError(unknown_team_text(teams, team.strip(), Path(teams.file).name), "team")
     declared = [m.name for m in found.unit_metrics]
     if metric.strip() not in declared:
         allowed = ", ".join(declared) if declared else "none: add unit_metrics to the team in teams.yml"

@@ -128,3 +128,14 @@ shared_costs:""")
     assert table == ["ads", "mobile", "payments", "search", "unallocated", "(org)"]
     code, out, _ = cli("forecast", "--as-of", "2026-11-15", "--json", "--team", "ads")
     assert json.loads(out)["teams"] == [{"team": "ads", "forecast": 0.0, "low": 0.0, "high": 0.0, "budget": None}]
+
+
+def test_without_teams_yml_an_unknown_team_says_none_is_configured(db: Database, cli, monkeypatch,
+                                                                   tmp_path: Path) -> None:
+    flat_history(db, teams_config())  # stored with owners from teams.yml
+    monkeypatch.delenv("COSTBOT_TEAMS")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no ./teams.yml either
+    code, _, err = cli("forecast", "--team", "payments")
+    assert (code, err.strip()) == (
+        2, "costbot: no team 'payments': no teams.yml is configured (set COSTBOT_TEAMS or pass --teams)")
