@@ -506,9 +506,10 @@ class Delivery:
             self.outbox.mark_found(record.key, channel_id=channel_id, ts=found)
         return found
 
-    def _resolve_channel_id(self, channel: str) -> str | None:
+    def _resolve_channel_id(self, channel: str, *, lasting_errors: bool = False) -> str | None:
         """The conversation ID for a configured channel: IDs as given, names looked up once (and
-        kept), users' DMs once the bot has written to them. None if not known (yet)."""
+        kept), users' DMs once the bot has written to them. None if not known (yet). A lookup
+        Slack refuses for good (a missing scope) is None too, or raised with ``lasting_errors``."""
         if _is_conversation_id(channel):
             return channel
         known = self.outbox.channel_id(channel)
@@ -517,7 +518,7 @@ class Delivery:
         try:
             found = self.transport.lookup_channel(channel)
         except DeliveryError as e:
-            if e.transient:
+            if e.transient or lasting_errors:
                 raise
             log.warning("could not look up channel %s: %s", channel, e.error)
             return None
@@ -586,7 +587,7 @@ class Delivery:
         name: an empty set would tell every member they are not on the team. A transport that only
         prints has no members.
         """
-        channel_id = self._resolve_channel_id(channel)
+        channel_id = self._resolve_channel_id(channel, lasting_errors=True)  # the real cause, if Slack gave one
         if not channel_id:
             if not self.transport.reaches_slack:
                 return set()

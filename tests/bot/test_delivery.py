@@ -255,6 +255,12 @@ def test_the_members_of_a_channel_slack_cannot_find_are_an_error_not_nobody(db: 
     with pytest.raises(DeliveryError) as raised:
         delivery.channel_members("#team-gone")
     assert (raised.value.error, raised.value.transient) == ("channel_not_found", False)
+    # The name lookup refused for good (an Enterprise Grid workspace the app may not read): that
+    # cause, not "not found".
+    fake_slack.fail_next("conversations.list", error="team_access_not_granted")
+    with pytest.raises(DeliveryError) as raised:
+        delivery.channel_members("#team-search")
+    assert (raised.value.error, raised.value.transient) == ("team_access_not_granted", False)
     # Printed only (no Slack): nobody is in a channel, and that is no error.
     printed = Delivery(OutboxStore(db), TerminalTransport(io.StringIO()), default_channel="#finops")
     assert printed.channel_members("#team-gone") == set()
