@@ -218,42 +218,24 @@ def read_unit_csv(text: str, teams: TeamsConfig, *, file: str = "units.csv") -> 
 
 
 def _csv_rows(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
-    """(line, fields) of each CSV record, the line being its last; malformed CSV is an InputError.
+    """(line, fields) of each CSV record, the line being its last; malformed CSV is an InputError
+    on the line where the bad record starts.
 
     Strict: a quote left open would otherwise swallow the rest of the file into one field.
     """
     reader = csv.reader(io.StringIO(text), strict=True)
     while True:
+        starts = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            opened = _unclosed_quote_line(text)
-            if opened is not None:
-                raise InputError(f'a quote (") opened on line {opened} is never closed', file=file,
-                                 line=opened) from None
-            raise InputError(f"not valid CSV: {error}", file=file, line=reader.line_num) from None
+            if str(error) == "unexpected end of data":  # what strict mode says of a quote never closed
+                raise InputError(f'a quote (") in the record that starts on line {starts} is never closed',
+                                 file=file, line=starts) from None
+            raise InputError(f"not valid CSV: {error}", file=file, line=starts) from None
         yield reader.line_num, row
-
-
-def _unclosed_quote_line(text: str) -> int | None:
-    """The line of a quote that opens a field and is never closed, as the csv module reads it
-    (a quote opens a field only at its start; ``""`` inside quotes is a quote), else None."""
-    line, opened, quoted, field_start, i = 1, 0, False, True, 0
-    while i < len(text):
-        char = text[i]
-        if quoted and char == '"':
-            if text.startswith('"', i + 1):
-                i += 1
-            else:
-                quoted = False
-        elif not quoted and char == '"' and field_start:
-            quoted, opened = True, line
-        field_start = not quoted and char in ",\r\n"
-        line += char == "\n"
-        i += 1
-    return opened if quoted else None
 
 
 def _column_index(header: list[str], header_line: str, file: str) -> dict[str, int]:

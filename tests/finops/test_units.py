@@ -135,9 +135,9 @@ def test_malformed_csv_is_refused_with_its_line() -> None:
         "units.csv, line 1, column 'team': the header names column 'team' twice (fields 1 and 5)")
     # Read loosely, the open quote swallowed line 3 into one field: "line 2: 3 fields where the header has 4".
     assert csv_error(HEADER + "shop,orders,2026-10,1\nshop,\"orders,2026-11,1\nshop,orders,2026-12,1\n") == (
-        'units.csv, line 3: a quote (") opened on line 3 is never closed')
+        'units.csv, line 3: a quote (") in the record that starts on line 3 is never closed')
     assert csv_error('team,metric,period,value,"note\nshop,orders,2026-10,1,""quoted"" on line 1\n') == (
-        'units.csv, line 1: a quote (") opened on line 1 is never closed')
+        'units.csv, line 1: a quote (") in the record that starts on line 1 is never closed')
 
 
 def test_a_header_not_understood_is_quoted_or_its_unknown_columns_named() -> None:
