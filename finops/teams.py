@@ -63,6 +63,10 @@ _CHANNEL_RE = re.compile(r"^(#[^\s#]+|[CG][A-Z0-9]{6,})$")
 _USER_RE = re.compile(r"^[UW][A-Z0-9_]+$")
 
 
+# The ``file`` of the teams config in use when no teams.yml is configured (COSTBOT_TEAMS unset).
+NO_TEAMS_FILE = "(no teams.yml configured)"
+
+
 @dataclass(frozen=True)
 class Condition:
     """One field of a match rule: the row's value must equal one of ``values`` (``*`` = any text).
@@ -223,7 +227,14 @@ class TeamsConfig:
         try:
             return self._by_name[name]
         except KeyError:
-            raise KeyError(f"no team {name!r} in {self.file}; teams: {', '.join(self.team_names)}") from None
+            raise KeyError(self.no_team_text(name)) from None
+
+    def no_team_text(self, name: str, where: str | None = None) -> str:
+        """"no team 'x' in teams.yml (teams: ...)" (``where``: how to name the file, default its
+        path), or, with no teams.yml configured at all, that: then no team is known."""
+        if self.file == NO_TEAMS_FILE:
+            return f"no team {name!r}: no teams.yml is configured (set COSTBOT_TEAMS or pass --teams)"
+        return f"no team {name!r} in {where or self.file} (teams: {', '.join(self.team_names) or 'none'})"
 
     def channel_for(self, team: str) -> str:
         """The team's channel; ``default_channel`` for ``unallocated`` or a team no longer in the file."""
@@ -272,18 +283,6 @@ class TeamsConfig:
 def load_teams(path: str | Path) -> TeamsConfig:
     """Read and validate a teams.yml file; :class:`ConfigError` (file, line, key) if it is wrong."""
     return parse_teams(read_config_text(path), file=str(path))
-
-
-# The ``file`` of the teams config in use when no teams.yml is configured (COSTBOT_TEAMS unset).
-NO_TEAMS_FILE = "(no teams.yml configured)"
-
-
-def unknown_team_text(teams: TeamsConfig, name: str, where: str) -> str:
-    """"no team 'x' in ``where`` (teams: ...)", or, with no teams.yml configured at all, that (then
-    nothing is known, whatever the stored costs show)."""
-    if teams.file == NO_TEAMS_FILE:
-        return f"no team {name!r}: no teams.yml is configured (set COSTBOT_TEAMS or pass --teams)"
-    return f"no team {name!r} in {where} (teams: {', '.join(teams.team_names) or 'none'})"
 
 
 def parse_teams(text: str, *, file: str = "teams.yml") -> TeamsConfig:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from finops.errors import InputError
 from finops.model import DAY, TEAM
-from finops.teams import TeamsConfig, unknown_team_text
+from finops.teams import TeamsConfig
 
 PERIODS: tuple[str, ...] = ("week", "month")
 CSV_COLUMNS: tuple[str, ...] = ("team", "metric", "period", "value")
@@ -150,7 +150,7 @@ def unit_value(teams: TeamsConfig, team: str, metric: str, period: str, value: s
     found = {t.name.casefold(): t for t in teams.teams}.get(team.strip().casefold())
     if found is None:
         # The file's name, not its path: this message also answers HTTP clients of the units endpoint.
-        raise UnitValueError(unknown_team_text(teams, team.strip(), Path(teams.file).name), "team")
+        raise UnitValueError(teams.no_team_text(team.strip(), Path(teams.file).name), "team")
     declared = [m.name for m in found.unit_metrics]
     if metric.strip() not in declared:
         allowed = ", ".join(declared) if declared else "none: add unit_metrics to the team in teams.yml"

@@ -65,7 +65,7 @@ def open_form_after_check(ctx: AppContext, trigger_id: str, *, title: str, team:
 def members_check_failed_text(team: str, error: DeliveryError) -> str:
     """What the person reads when the lookup of ``team``'s channel members failed: try again (Slack
     busy), or what an admin must fix (a lasting failure, logged as an error)."""
-    if error.transient and error.error not in AUTH_ERRORS:
+    if _slack_busy(error):
         log.warning("members of the channel of %s not read: %s", team, error)
         return slack_busy_text(f"check that you are on {team}", error)
     # A scope the app lacks or a channel it cannot read: trying again will not help.
@@ -92,7 +92,7 @@ def _replace_view(ctx: AppContext, view_id: str, view: dict) -> dict | None:
             if error.error in MODAL_GONE:
                 log.info("view %s not updated: %s (the modal was closed or changed meanwhile)", view_id, error)
                 return None
-            busy = error.transient and error.error not in AUTH_ERRORS
+            busy = _slack_busy(error)
             if busy and attempt == 1:
                 time.sleep(min(error.retry_after or 1.0, MAX_RETRY_WAIT_SECONDS))
                 continue
@@ -103,6 +103,12 @@ def _replace_view(ctx: AppContext, view_id: str, view: dict) -> dict | None:
             _tell_refused_view(ctx, view_id, view)
             return None
     return None
+
+
+def _slack_busy(error: DeliveryError) -> bool:
+    """Trying again later may succeed (delivery also counts a bad token or scope as transient, for
+    messages that wait until an operator fixes it; a person at a modal should hear what to fix)."""
+    return error.transient and error.error not in AUTH_ERRORS
 
 
 def _tell_refused_view(ctx: AppContext, view_id: str, refused: dict) -> None:

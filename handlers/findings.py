@@ -38,6 +38,7 @@ from bot.services.findings import (
 from finops.errors import InputError, QuestionError
 from finops.model import UNALLOCATED
 from finops.savings import FindingState, parse_monthly_saving
+from handlers.checked_forms import MODAL_GONE
 from handlers.commands import SLOW_WORK, AfterAck, CommandRequest, Reply, slack_busy_text, subcommand
 from storage.anomalies import AnomalyStore
 from storage.findings import FindingStore, NewFinding, normalize_scope
@@ -104,7 +105,7 @@ def fill_scope_pickers(ctx: AppContext, view_id: str, draft: FindingDraft, metad
         view = new_finding_modal(ctx.teams.team_names, scope_options(ctx), draft, metadata=metadata)
         ctx.delivery.update_view(view_id, view, view_hash)
     except DeliveryError as error:
-        if error.error in ("not_found", "hash_conflict") or error.transient:  # closed or submitted meanwhile, or busy
+        if error.error in MODAL_GONE or error.transient:  # closed or submitted meanwhile, or Slack busy
             log.info("new-finding form %s not updated: %s", view_id, error)
         else:  # Slack refused the filled form itself: a fault of ours (the form stays usable, unfilled)
             log.error("new-finding form %s: Slack refused the filled scope pickers: %s", view_id, error)

@@ -26,7 +26,7 @@ from bot.services.forecast import (
 )
 from finops.forecast import MonthForecast, budget_status
 from finops.money import format_usd
-from finops.teams import NO_TEAMS_FILE, TeamsConfig, unknown_team_text
+from finops.teams import TeamsConfig
 from storage.costs import CostStore
 
 
@@ -78,9 +78,7 @@ def resolve_team(teams: TeamsConfig, name: str) -> str:
     """The team's name as teams.yml spells it (``unallocated`` too); UsageError naming the teams."""
     found = find_team(teams, name)
     if found is None:
-        if teams.file == NO_TEAMS_FILE:
-            raise UsageError(unknown_team_text(teams, name, teams.file))
-        raise UsageError(f"no team {name!r} in {teams.file}; teams: {', '.join(teams.team_names) or 'none'}")
+        raise UsageError(teams.no_team_text(name))
     return found
 
 

@@ -119,7 +119,7 @@ def test_usage_errors_are_one_line_with_exit_2(cli, tmp_path: Path) -> None:
         (("detect", "--replay", "2026-11-01..2026-11-05", "--as-of", "2026-11-05"),
          "costbot: use --as-of or --replay, not both"),
         (("anomalies", "list", "--team", "nobody"),
-         f"costbot: no team 'nobody' in {tmp_path / 'teams.yml'}; teams: payments, search"),
+         f"costbot: no team 'nobody' in {tmp_path / 'teams.yml'} (teams: payments, search)"),
     ]:
         code, out, err = cli(*args)
         assert (code, out, err.strip()) == (2, "", message)
