@@ -71,13 +71,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from finops.errors import InputError
 from finops.model import DAY, TEAM, UNALLOCATED
-from finops.money import cents
+from finops.money import cents, split_to_cents
 
 CHARGE_CATEGORY = "ChargeCategory"
 USAGE = "Usage"
@@ -245,18 +246,29 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
         low, high = np.minimum(point, point + offsets[0]), np.maximum(point, point + offsets[1])
         team_lo, team_hi, org_lo, org_hi = low[:-1], high[:-1], low[-1], high[-1]
 
+    # In cents, the teams' lines add up to the org's line (largest remainder, as `costbot costs`
+    # splits a total), so the same month to date reads the same everywhere.
+    org_point, org_spent = cents(org_f), cents(float(spent.sum()))
+    point_cents = split_to_cents(list(team_f), org_point)
+    spent_cents = split_to_cents(list(spent), org_spent)
     teams = tuple(
-        TeamForecast(team=name, forecast=float(team_f[i]), low=float(team_lo[i]), high=float(team_hi[i]),
-                     actual_to_date=float(spent[i]))
+        TeamForecast(team=name, forecast=float(point_cents[i]), actual_to_date=float(spent_cents[i]),
+                     **_interval_cents(point_cents[i], team_lo[i], team_hi[i]))
         for i, name in enumerate(history.groups)
-        if group is not None and (abs(team_f[i]) >= 0.005 or abs(spent[i]) >= 0.005)
+        if group is not None and (point_cents[i] or spent_cents[i])
     )
     return MonthForecast(
         month=history.date(month_end).strftime("%Y-%m"), as_of=as_of,
         complete_through=history.date(c), coverage=coverage, interval_months=interval_months,
-        org=ForecastRange(forecast=org_f, low=float(org_lo), high=float(org_hi), actual_to_date=float(spent.sum())),
+        org=ForecastRange(forecast=float(org_point), actual_to_date=float(org_spent),
+                          **_interval_cents(org_point, org_lo, org_hi)),
         teams=teams,
     )
+
+
+def _interval_cents(point: Decimal, low: float, high: float) -> dict[str, float]:
+    """``low`` and ``high`` in cents, never on the wrong side of the point (itself in cents)."""
+    return {"low": float(min(cents(low), point)), "high": float(max(cents(high), point))}
 
 
 def naive_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: date | None = None,

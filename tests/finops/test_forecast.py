@@ -289,6 +289,29 @@ def test_the_last_day_of_the_month_is_the_actual_total():
     assert (round(result.org.low, 2), round(result.org.forecast, 2), round(result.org.high, 2)) == (3800.00,) * 3
 
 
+def test_the_teams_lines_add_up_to_the_org_line_in_cents():
+    # June at $1.004 a day is $30.12; a last-day extra takes the teams to $30.1240, $30.1243 and
+    # $30.1246, $90.3729 together. Rounded each on its own the teams would read $30.12 x 3 =
+    # $90.36 under an org line of $90.37: the cent goes to the team that lost most in rounding.
+    extras = {"a": 0.004, "b": 0.0043, "c": 0.0046}
+    june = [rows(team, "2026-06-01", "2026-06-30", lambda d, e=extra: 1.004 + (e if d.day == 30 else 0.0))
+            for team, extra in extras.items()]
+    result = forecast_month_end(frame(*june), as_of=date(2026, 6, 30))
+    assert result.org.forecast == result.org.actual_to_date == 90.37
+    assert [(t.team, t.forecast, t.actual_to_date) for t in result.teams] == [
+        ("a", 30.12, 30.12), ("b", 30.12, 30.12), ("c", 30.13, 30.13)]
+
+
+def test_an_interval_in_cents_never_sits_on_the_wrong_side_of_its_point():
+    history = noisy_history(seed=3)
+    result = forecast_month_end(history, as_of=date(2025, 8, 15))
+    assert result.interval_months >= 2
+    assert round(sum(t.forecast for t in result.teams), 2) == result.org.forecast
+    for line in (result.org, *result.teams):
+        assert line.low <= line.forecast <= line.high
+        assert (line.low, line.forecast, line.high) == tuple(round(v, 2) for v in (line.low, line.forecast, line.high))
+
+
 def test_no_data_on_or_before_as_of_is_an_input_error():
     with pytest.raises(InputError, match="no cost data on or before 2025-12-31"):
         forecast_month_end(flat_with_fee_and_tax(), as_of=date(2025, 12, 31))
