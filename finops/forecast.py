@@ -47,9 +47,12 @@ effect is part of the error the interval learns.
 
 **The interval** comes from the model's own errors: the same forecast is made at the same number
 of remaining days (and 3 days either side) in each of the previous 12 months, using only the
-data before each of those days, and compared with what those months really totalled. Errors are
-expressed per remaining day per dollar of recent daily spend, so that months of different size
-and different numbers of remaining days pool. From K past months the interval is
+data before each of those days, and compared with what those months really totalled (the
+remaining days count from the last complete day: data that stops before the month is matched by
+forecasts made from the previous month, so a late source gets the interval of forecasting that
+far ahead). Errors are expressed per remaining day per dollar of recent daily spend, so that
+months of different size and different numbers of remaining days pool. Data that does not reach
+the month before the forecast month is refused (InputError): too old to say anything of it. From K past months the interval is
 ``centre +- t(K-1) * sqrt(1 + 1/K) * spread`` (centre: the median error; spread: the mean absolute
 deviation scaled to a standard deviation, taken on each side of the centre separately because
 unforeseen spend is more often a rise than a fall; t: Student's quantile for the coverage), the
@@ -171,6 +174,9 @@ class MonthForecast:
     def to_json(self, budgets: Mapping[str, float] | None = None) -> dict:
         """The document ``costbot forecast --json`` prints (numbers rounded to cents).
 
+        Exactly the documented keys (scripts may check them strictly): how far the data goes is in
+        the table and the messages, not here.
+
         ``budgets`` maps team names to monthly budgets; teams without one get ``null``.
         """
         budgets = budgets or {}
@@ -227,6 +233,14 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
     c = history.complete_index
     month_end = history.month_end_index(history.as_of_index)
     month_start = month_end - history.days_in_month[month_end] + 1
+    previous_month_start = month_start - int(history.days_in_month[month_start - 1]) if month_start > 0 else 0
+    if c < previous_month_start:
+        # A source late by weeks still gives a forecast (and a wider interval); data that does not
+        # reach the month before says nothing about this one any more.
+        raise InputError(f"the cost data is complete through {history.date(c).isoformat()}, before "
+                         f"{history.date(previous_month_start):%B %Y}: too old to forecast "
+                         f"{history.date(month_end):%B %Y} from; ingest newer cost data or ask for an "
+                         "earlier day")
     elapsed_end = max(c, month_start - 1)
 
     spent = history.total[month_start:elapsed_end + 1].sum(axis=0)
@@ -241,7 +255,7 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
         org_f = float(team_f.sum())
         errors, months = _past_errors(history, c, month_end)
         interval_months = len(np.unique(months))
-        offsets = _interval_offsets(errors, months, coverage) * _error_scale(history, c, remaining_days)
+        offsets = _interval_offsets(errors, months, coverage) * _error_scale(history, c, month_end - c)
         point = np.append(team_f, org_f)
         low, high = np.minimum(point, point + offsets[0]), np.maximum(point, point + offsets[1])
         team_lo, team_hi, org_lo, org_hi = low[:-1], high[:-1], low[-1], high[-1]
@@ -709,18 +723,22 @@ def _past_errors(h: _History, c: int, month_end: int) -> tuple[np.ndarray, np.nd
     Returns errors (samples, groups + 1; the last column is the org) and each sample's month.
     """
     month_start = month_end - int(h.days_in_month[month_end]) + 1
-    remaining = month_end - max(c, month_start - 1)
+    # The horizon: days from the last complete one to the month's end. When the data stops before
+    # the month, past months are forecast from as long before their end (from their previous
+    # month), so the interval holds the error of forecasting that far ahead.
+    horizon = month_end - c
+    earliest_in_month = -horizon if c < month_start - 1 else -1  # origin - first, at the least
     errors, months = [], []
     # Only months the data covers whole: when the data stops before this month (a source late by
     # weeks), the months in between are not complete and have no actual total to compare with.
     for first, last in h.previous_months(min(c + 1, month_start), ERROR_MONTHS):
-        if not h.previous_months(first, 1):
-            continue  # a month with no complete month before it has no calendar pattern to use
         actual = h.total[first:last + 1].sum(axis=0)
         for offset in range(-ERROR_OFFSETS_DAYS, ERROR_OFFSETS_DAYS + 1):
-            origin = last - remaining + offset
-            if origin < first - 1 or origin >= last:
+            origin = last - horizon + offset
+            if origin < max(0, first + earliest_in_month) or origin >= last:
                 continue
+            if not h.previous_months(min(origin + 1, first), 1):
+                continue  # no complete month before the forecast day: no calendar pattern to use
             forecast = h.total[first:origin + 1].sum(axis=0) + _remaining_forecast(h, origin, last)
             error = actual - forecast
             scale = _error_scale(h, origin, last - origin)

@@ -75,12 +75,16 @@ def test_a_complete_month_and_an_as_of_long_after_the_data(db: Database, cli) ->
     assert code == 0 and out.splitlines()[0] == (
         "Month-end forecast for 2026-10, as of 2026-10-31 (data complete through 2026-10-31); 80% interval: none, "
         "the month is complete (final totals)")
-    # Three years on, the data still ends on 15 Nov 2026: the month is forecast from the months it
-    # covers (31 days at $100), not refused as if there were no data.
-    code, out, err = cli("forecast", "--as-of", "2030-01-01", "--json")
+    # December, with the data weeks late: forecast from the months it covers (31 days at $100).
+    code, out, err = cli("forecast", "--as-of", "2026-12-20", "--json")
     assert code == 0, err
     document = json.loads(out)
-    assert (document["month"], document["org"]["forecast"]) == ("2030-01", 3100.0)
+    assert (document["month"], document["org"]["forecast"]) == ("2026-12", 3100.0)
+    # Three years on, the data says nothing about the month any more: one line, no figures.
+    code, out, err = cli("forecast", "--as-of", "2030-01-01", "--json")
+    assert (code, out) == (1, "")
+    assert err == ("costbot: the cost data is complete through 2026-11-15, before December 2029: too old to "
+                   "forecast January 2030 from; ingest newer cost data or ask for an earlier day\n")
 
 
 def test_a_zero_budget_is_no_spend_budgeted(db: Database, cli, tmp_path: Path, monkeypatch) -> None:

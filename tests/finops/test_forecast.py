@@ -107,17 +107,23 @@ def test_missing_latest_days_are_forecast_by_default():
     assert round(result.org.forecast, 2) == 3800.00
 
 
-@pytest.mark.parametrize(("as_of", "month"), [(date(2026, 7, 1), "2026-07"), (date(2026, 8, 10), "2026-08")])
-def test_data_that_stopped_weeks_before_the_month_forecasts_it_from_the_months_it_covers(as_of, month):
-    # The data stops on June 12 (a source late by weeks). July or August: 31 x $100 + the $500 fee
-    # + 10 % tax on $3,100 = $3,910.00, nothing spent yet. The interval learns from February-May
-    # only: June has no actual total to compare with (a partial June made the interval wide).
-    result = forecast_month_end(flat_with_fee_and_tax(end="2026-06-12"), as_of=as_of)
-    assert (result.month, result.complete_through) == (month, date(2026, 6, 12))
-    assert round(result.org.forecast, 2) == 3910.00 and result.org.actual_to_date == 0
-    assert result.interval_months == 4
-    assert 3850 < result.org.low <= result.org.forecast <= result.org.high < 3970
+def test_data_that_stopped_weeks_before_the_month_forecasts_it_from_the_months_it_covers():
+    # The data stops on June 12 (a source late by weeks). July: 31 x $100 + the $500 fee + 10 %
+    # tax on $3,100 = $3,910.00, nothing spent yet. The interval learns from forecasts made as
+    # long before the end of March, April and May (from their previous month; February's would be
+    # made in January, with no complete month before it): this flat history is forecast exactly.
+    result = forecast_month_end(flat_with_fee_and_tax(end="2026-06-12"), as_of=date(2026, 7, 1))
+    assert (result.month, result.complete_through) == ("2026-07", date(2026, 6, 12))
+    assert (result.org.forecast, result.org.actual_to_date) == (3910.00, 0)
+    assert result.interval_months == 3
+    assert result.org.low == result.org.forecast == result.org.high
     assert not result.month_complete
+
+
+def test_data_that_does_not_reach_the_month_before_is_too_old_to_forecast_from():
+    with pytest.raises(InputError, match="complete through 2026-06-12, before July 2026: too old to forecast "
+                                         "August 2026 from"):
+        forecast_month_end(flat_with_fee_and_tax(end="2026-06-12"), as_of=date(2026, 8, 10))
 
 
 def test_a_month_the_data_covers_whole_is_complete():

@@ -100,6 +100,17 @@ def test_a_new_month_is_a_new_alert(org) -> None:
     assert keys == ["budget:payments:2026-11", "budget:payments:2026-12"]
 
 
+def test_data_too_old_to_forecast_from_skips_the_check_and_leaves_the_alert(org, caplog) -> None:
+    check_budgets(org.ctx, as_of=date(2026, 11, 15))
+    before = org.slack.calls("chat.postMessage") + org.slack.calls("chat.update")
+    # January 2027 with data only through 15 November: nothing to alert from, nothing posted.
+    assert check_budgets(org.ctx, as_of=date(2027, 1, 10)) == []
+    assert org.slack.calls("chat.postMessage") + org.slack.calls("chat.update") == before
+    assert "budget check skipped: the cost data is complete through 2026-11-15, before December 2026" in caplog.text
+    assert BudgetAlertStore(org.ctx.db).get("payments", "2026-11") is not None
+    assert BudgetAlertStore(org.ctx.db).get("payments", "2027-01") is None
+
+
 def test_an_alert_slack_failed_to_take_is_retried_not_lost_or_doubled(org) -> None:
     slack = org.slack
     # Slack fails every inline attempt: the alert waits in the outbox, its state is saved.
