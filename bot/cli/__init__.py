@@ -56,7 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader gone (`costbot ... | head`) shows here, not in a traceback at exit
+        return code
+    except BrokenPipeError:
+        # Not an error of ours: stop quietly, as a command killed by SIGPIPE does (exit 141), with
+        # what is still buffered sent nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     except ConfigError as e:
         print(f"costbot: configuration error: {e}", file=sys.stderr)
         return 2

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
-    if args.team and args.team not in ctx.teams.team_names and args.team != UNALLOCATED:
+    if args.team is not None and args.team not in ctx.teams.team_names and args.team != UNALLOCATED:
         raise UsageError(ctx.teams.no_team_text(args.team))
     records = AnomalyStore(ctx.db).list_anomalies(team=args.team, open_only=not args.include_all)
     if args.json:

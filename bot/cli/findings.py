@@ -304,7 +304,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
-    team = known_team(ctx, args.team) if args.team else None
+    team = known_team(ctx, args.team) if args.team is not None else None
     findings = FindingStore(ctx.db).list_findings(team=team, states=[args.state] if args.state else None)
     if args.json:
         print_json([finding_json(f) for f in findings])

@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_forecast(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
-    team = resolve_team(ctx.teams, args.team) if args.team else None
+    team = resolve_team(ctx.teams, args.team) if args.team is not None else None
     as_of = args.as_of or ctx.today()
     forecast = load_forecast(CostStore(ctx.db), ctx.teams, as_of)
     if args.json:

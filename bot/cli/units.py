@@ -59,7 +59,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
-    team = resolve_team(ctx.teams, args.team) if args.team else None
+    team = resolve_team(ctx.teams, args.team) if args.team is not None else None
     table = load_unit_costs(ctx.db, ctx.teams, ctx.today(), period=args.period)
     if team is not None:
         table = table[table["team"] == team]

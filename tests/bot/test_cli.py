@@ -71,3 +71,20 @@ def test_db_upgrade_creates_the_default_sqlite_file_in_the_working_directory(tmp
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "costbot.db").is_file()
     assert result.stdout.startswith("database at revision ")
+
+
+def test_a_reader_that_stops_reading_gets_no_traceback(tmp_path: Path) -> None:
+    import os
+
+    # `costbot db upgrade | head -0`: the pipe's reading end is closed before costbot writes.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "COSTBOT_"))}
+    costbot = Path(sys.executable).parent / "costbot"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([str(costbot), "db", "upgrade"], stdout=write_end, stderr=subprocess.PIPE,
+                                text=True, env=env, cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+    assert (tmp_path / "costbot.db").is_file()  # the work itself was done

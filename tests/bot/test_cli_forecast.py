@@ -67,6 +67,8 @@ def test_terminal_table_and_errors(db: Database, cli) -> None:
     assert any(line.startswith("(org)") and "$3,000.00" in line for line in lines)
     code, _, err = cli("forecast", "--team", "payment")
     assert code == 2 and "no team 'payment' in" in err and "teams: payments, search" in err
+    code, out, err = cli("forecast", "--team", "")  # an empty name is no team, not "every team"
+    assert (code, out) == (2, "") and "no team '' in" in err
 
 
 def test_a_complete_month_and_an_as_of_long_after_the_data(db: Database, cli) -> None:
