@@ -21,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_bot)
 
 
+def _drop_refused_connection_log(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Failed to retrieve WSS URL")
+
+
 def run_bot(args: argparse.Namespace) -> int:
     from slack_sdk.errors import SlackApiError
 
@@ -79,6 +83,8 @@ def run_bot(args: argparse.Namespace) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         handler = SocketModeHandler(app, settings.slack_app_token)
+        # The SDK logs a refused connection itself, over two lines; we say it once, below.
+        handler.client.logger.addFilter(_drop_refused_connection_log)
         try:
             handler.connect()
         except SlackApiError as e:
@@ -87,6 +93,8 @@ def run_bot(args: argparse.Namespace) -> int:
             server.shutdown()
             raise ConfigError(f"Slack refused the Socket Mode connection ({e.response.get('error')})",
                               key="SLACK_APP_TOKEN") from None
+        finally:  # a refusal later, on a reconnect, is logged as the SDK has it
+            handler.client.logger.removeFilter(_drop_refused_connection_log)
         log.info("Socket Mode connected; health on :%d/health", server.server_port)
     else:
         log.info("HTTP mode: Slack requests on :%d/slack/events, health on /health", server.server_port)

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -449,6 +450,7 @@ class FakeSlack:
         self,
         *,
         token: str | None = None,
+        app_token: str | None = None,
         team_id: str = "T1",
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
@@ -458,10 +460,15 @@ class FakeSlack:
     ) -> None:
         """`token`: when set, only that token is accepted (else any non-empty token is).
 
+        `app_token`: when set, the only token apps.connections.open accepts (else any xapp- token).
+
         `create_channels_on_post`: chat.postMessage to an unknown `#name` creates the channel.
         """
         self.specs = load_method_specs(methods_dir)
         self.token = token
+        self.app_token = app_token
+        # What apps.connections.open answers with, one URL per call: FakeSocketMode.issue_url.
+        self.socket_mode_urls: Callable[[], str] | None = None
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -491,6 +498,7 @@ class FakeSlack:
         self._thread: threading.Thread | None = None
         self._executors = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
@@ -889,7 +897,13 @@ class FakeSlack:
             raise SlackError("invalid_json", f"{method}: the JSON body does not parse")
         if not token:
             raise SlackError("not_authed", f"{method}: no token (neither Authorization header nor token arg)")
-        if self.token is not None and token != self.token:
+        # Of the methods here, only apps.connections.open takes an app-level token, and nothing else.
+        socket_mode = method == "apps.connections.open"
+        if token.startswith("xapp-") != socket_mode:
+            needed = "the app-level token (xapp-...)" if socket_mode else "a bot or user token, not an app-level one"
+            raise SlackError("not_allowed_token_type", f"{method}: needs {needed}, got {token[:5]}...")
+        expected = self.app_token if socket_mode else self.token
+        if expected is not None and token != expected:
             raise SlackError("invalid_auth", f"{method}: token {token[:8]}... is not the workspace's token")
         missing = [
             name
@@ -1113,6 +1127,12 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, args: dict) -> dict:
+        if self.socket_mode_urls is None:
+            raise SlackError("internal_error", "apps.connections.open: no Socket Mode server "
+                             "(set socket_mode_urls, e.g. to FakeSocketMode.issue_url)")
+        return {"url": self.socket_mode_urls()}
 
     def _chat_post_message(self, args: dict) -> dict:
         if not any(args.get(k) for k in ("text", "blocks", "attachments", "markdown_text")):
