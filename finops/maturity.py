@@ -12,9 +12,13 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    leave room for the provider's own delay (cost data lands 24-48 hours after the day) plus one
    daily detection run; no alert at all is Crawl (nothing shows detection works).
 3. *Implementation*: of the savings identified in the last four quarters (rejected ones left out:
-   a reasoned no is not an unrealised saving), the share implemented or later, by estimated $
-   (the rating) and by count. Below 30 % Crawl; 30-70 % Walk; above 70 % with at least one
-   verified, measured saving Run ("with verification").
+   a reasoned no is not an unrealised saving), the share implemented, verifying or verified, by
+   estimated $ (the rating) and by count: the savings ledger's implementation rate, so the
+   scorecard and ``costbot savings`` agree. A finding verification found not realized is not an
+   implemented saving: it stays identified (the opportunity was not captured), is shown apart
+   ("1 not realized, $3,800.00/month estimated"), and the next step names it (re-open or
+   re-scope it) when it is the bigger gap. Below 30 % Crawl; 30-70 % Walk; above 70 % with at
+   least one verified, measured saving Run ("with verification").
 4. *Variance*: the share of last quarter's change (against the quarter before) the variance
    answer explains (``VarianceAnswer.explained_share``: the part of the gross movement with a
    named cause). Below 50 % Crawl ("no"); 50-80 % Walk ("with some engineering input"); 80 % or
@@ -33,7 +37,7 @@ The *highest-value next step* is the weakest dimension's (lowest rating; between
 with the most dollars at stake, then the question order). Dollars at stake are per month on
 every line, so they compare: attribution's unallocated spend of the month; anomaly routing's
 impact of the misrouted or slow alerts of the 90-day window, over its months; implementation's
-identified monthly savings still waiting; variance's unexplained movement of the quarter, over
+identified monthly savings not captured (open, or not realized); variance's unexplained movement of the quarter, over
 its three months.
 """
 
@@ -50,7 +54,7 @@ import pandas as pd
 from finops.model import ALLOCATION_RULE, TEAM, UNALLOCATED
 from finops.money import MICROS, format_usd
 from finops.ownership import DRIVER_KEYS, SHARED_RULE_PREFIX, Coverage
-from finops.savings import FindingState, savings_ledger
+from finops.savings import COUNTS_AS_IMPLEMENTED, FindingState, savings_ledger
 from finops.units import UnitTrend, format_unit_cost, singular
 from finops.variance import VarianceAnswer
 
@@ -275,6 +279,10 @@ def _pct(share: float | None) -> str:
     return "–" if share is None else f"{share * 100:.1f} %"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _hours(hours: float) -> str:
     return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
 
@@ -386,6 +394,17 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
                  alerts=len(posted), median_response_hours=None if response is None else round(response, 2))
 
 
+def _finding_names(findings: Sequence[FindingSummary]) -> str:
+    return "; ".join(f"#{f.id} {f.team} \u201c{f.title}\u201d {format_usd(f.estimate_monthly)}/month "
+                     f"({f.state.replace('_', ' ')} since {f.identified_on:%d %b})" for f in findings)
+
+
+def _not_realized_names(findings: Sequence[FindingSummary]) -> str:
+    return "; ".join(f"#{f.id} {f.team} \u201c{f.title}\u201d {format_usd(f.estimate_monthly)}/month estimated"
+                     + (f", {format_usd(f.realized_monthly)}/month measured" if f.realized_monthly is not None else "")
+                     for f in findings)
+
+
 def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
     """Question 3 (see the module docstring)."""
     since = inputs.as_of - timedelta(days=IMPLEMENTATION_WINDOW_DAYS)
@@ -394,16 +413,18 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
         return _line(3, "Crawl", None, "no savings findings identified in the last four quarters",
                      "Track savings as findings: `/cost finding new`, or import AWS Cost Optimization Hub "
                      "recommendations, so every opportunity is followed to a verified saving.")
+    # The savings ledger's figures, so the scorecard and `costbot savings` agree (finops/savings.py).
     total = savings_ledger([f.ledger_record() for f in cohort], by=()).iloc[0]
     rate_usd = total["implementation_rate_usd"]
     rate_count = total["implementation_rate_count"]
     considered = [f for f in cohort if f.state != FindingState.REJECTED]
-    done_states = {FindingState.IMPLEMENTED, FindingState.VERIFYING, FindingState.VERIFIED,
-                   FindingState.NOT_REALIZED}
-    done = [f for f in considered if f.state in done_states]
-    open_ = [f for f in considered if f.state not in done_states]
+    done = [f for f in considered if f.state in COUNTS_AS_IMPLEMENTED]
+    not_realized = [f for f in considered if f.state == FindingState.NOT_REALIZED]
+    open_ = [f for f in considered if f.state not in COUNTS_AS_IMPLEMENTED and f.state != FindingState.NOT_REALIZED]
     identified_usd = sum(f.estimate_monthly for f in considered)
     done_usd = sum(f.estimate_monthly for f in done)
+    not_realized_usd = sum(f.estimate_monthly for f in not_realized)
+    open_usd = sum(f.estimate_monthly for f in open_)
     verified = int(total["verified_count"])
     if pd.isna(rate_usd):
         value, rating = None, "Crawl"
@@ -412,24 +433,39 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
         rating = _rate(value, IMPLEMENTATION_WALK, IMPLEMENTATION_RUN, run_condition=verified > 0)
     figure = (f"{_pct(value)} of {format_usd(identified_usd)}/month identified is implemented "
               f"({format_usd(done_usd)}/month; {len(done)} of {len(considered)} findings, "
-              f"{_pct(None if pd.isna(rate_count) else float(rate_count))}); {verified} verified, "
-              f"{format_usd(total['realized_monthly'])}/month realized")
+              f"{_pct(None if pd.isna(rate_count) else float(rate_count))}); "
+              + (f"{len(not_realized)} not realized, {format_usd(not_realized_usd)}/month estimated; "
+                 if not_realized else "")
+              + f"{verified} verified, {format_usd(total['realized_monthly'])}/month realized")
     biggest = sorted(open_, key=lambda f: (-f.estimate_monthly, f.id))[:NAMED]
-    waiting = "; ".join(f"#{f.id} {f.team} \u201c{f.title}\u201d {format_usd(f.estimate_monthly)}/month "
-                        f"({f.state.replace('_', ' ')} since {f.identified_on:%d %b})" for f in biggest)
-    if biggest and rating == "Run":
-        step = (f"Keep it: {_pct(value)} of identified savings implemented, {verified} verified. Next in line: "
-                f"{waiting}.")
-    elif biggest:
-        step = ("Fix the implementation rate: follow the identified savings through. Biggest open findings: "
-                f"{waiting}. {format_usd(identified_usd - done_usd)}/month is still waiting.")
+    failed = sorted(not_realized, key=lambda f: (-f.estimate_monthly, f.id))[:NAMED]
+    # What is left to capture, the bigger part first: findings verification found not realized
+    # (re-open them, or open them again with a scope that measures the change) and open ones.
+    gaps = []
+    if failed:
+        them = "it" if len(not_realized) == 1 else "them"
+        gaps.append((not_realized_usd, f"Verification found {_count(len(not_realized), 'finding')} not realized, "
+                                       f"re-open or re-scope {them}: {_not_realized_names(failed)}."))
+    if biggest:
+        gaps.append((open_usd, f"{'Next in line' if rating == 'Run' else 'Biggest open findings'}: "
+                               f"{_finding_names(biggest)}."))
+    gaps.sort(key=lambda gap: -gap[0])
+    left = " ".join(text for _, text in gaps)
+    waiting = identified_usd - done_usd
+    if gaps and rating == "Run":
+        step = (f"Capture the {format_usd(waiting)}/month left. {left} {_pct(value)} of identified savings "
+                f"implemented, {verified} verified.")
+    elif gaps:
+        step = (f"Fix the implementation rate: follow the identified savings through. {left} "
+                f"{format_usd(waiting)}/month is still waiting.")
     elif verified == 0:
         step = "Let verification finish: implemented findings are measured after their settling window."
     else:
         step = "Keep it: identified savings are implemented and verified."
     return _line(3, rating, None if value is None else round(value, 4), figure, step,
-                 identified_usd - done_usd, count_rate=None if pd.isna(rate_count) else round(float(rate_count), 4),
+                 waiting, count_rate=None if pd.isna(rate_count) else round(float(rate_count), 4),
                  identified_monthly=round(identified_usd, 2), implemented_monthly=round(done_usd, 2),
+                 not_realized=len(not_realized), not_realized_monthly=round(float(not_realized_usd), 2),
                  verified=verified, realized_monthly=float(total["realized_monthly"]))
 
 

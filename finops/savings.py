@@ -139,8 +139,11 @@ MOVES: tuple[Move, ...] = (
 _NEEDS_REASON = {(_A.REJECT, Role.TEAM), (_A.REOPEN, Role.FINANCE),
                  (_A.VERIFY, Role.FINANCE), (_A.NOT_REALIZED, Role.FINANCE)}
 
-# States from which a finding counts as implemented (the work was done) in the ledger.
+# States in which the team says the work was done (they need an implemented_on date).
 IMPLEMENTED_OR_LATER = frozenset({_S.IMPLEMENTED, _S.VERIFYING, _S.VERIFIED, _S.NOT_REALIZED})
+# States that count as an implemented saving in the ledger and the implementation rate: a finding
+# verification found not realized was implemented on paper only, so it counts apart (still identified).
+COUNTS_AS_IMPLEMENTED = IMPLEMENTED_OR_LATER - {_S.NOT_REALIZED}
 
 _WHO = {Role.TEAM: "members of the finding's team", Role.FINANCE: "finance approvers",
         Role.SYSTEM: "the verification job"}
@@ -365,14 +368,18 @@ def savings_ledger(findings: pd.DataFrame | Iterable[Mapping[str, object]],
     one total row.
 
     Each amount is booked in the quarter its event happened: identified $ in the quarter of
-    identification, implemented $ (the estimate of findings now implemented or later) in the
-    quarter of implementation, realized $ (the measured saving of findings now verified) in the
-    quarter of verification; ``regressed_*`` is the part of realized that the monthly re-check
-    flagged. Rejected findings count in ``identified_*`` and ``rejected_*``. The implementation
-    rate is a cohort figure: of the findings identified in the row's quarter, not rejected (a
-    reasoned no is not an unrealised saving), the share now implemented or later, by count and
-    by estimated $; NaN when there are none. Annual = monthly × 12. Amounts are rounded to cents
-    per finding before summing, so rows add up to the total to the cent.
+    identification, implemented $ (the estimate of findings now implemented, verifying or
+    verified) in the quarter of implementation, realized $ (the measured saving of findings now
+    verified) in the quarter of verification; ``regressed_*`` is the part of realized that the
+    monthly re-check flagged. A finding verification found not realized is not an implemented
+    saving: it counts in ``not_realized_*`` (its estimate, booked in the quarter of its
+    implementation) instead of ``implemented_*``. Rejected findings count in ``identified_*`` and
+    ``rejected_*``. The implementation rate is a cohort figure: of the findings identified in the
+    row's quarter, not rejected (a reasoned no is not an unrealised saving), the share now
+    implemented, verifying or verified, by count and by estimated $; a not-realized finding stays
+    in the cohort (the opportunity was identified and not captured) but not in the share; NaN
+    when there are none. Annual = monthly × 12. Amounts are rounded to cents per finding before
+    summing, so rows add up to the total to the cent.
     """
     keys = list(by)
     if any(k not in LEDGER_KEYS for k in keys):
@@ -381,7 +388,8 @@ def savings_ledger(findings: pd.DataFrame | Iterable[Mapping[str, object]],
     frame["estimate_cents"] = _cents(frame["estimate_monthly"].astype(float))
     frame["realized_cents"] = _cents(frame["realized_monthly"].astype(float).fillna(0.0))
     rejected = frame["state"] == _S.REJECTED
-    done = frame["state"].isin(IMPLEMENTED_OR_LATER)
+    done = frame["state"].isin(COUNTS_AS_IMPLEMENTED)
+    not_realized = frame["state"] == _S.NOT_REALIZED
     verified = frame["state"] == _S.VERIFIED
 
     identified = pd.DataFrame({
@@ -391,9 +399,14 @@ def savings_ledger(findings: pd.DataFrame | Iterable[Mapping[str, object]],
         "cohort_count": (~rejected).astype(int), "cohort_cents": frame["estimate_cents"].where(~rejected, 0),
         "cohort_done_count": done.astype(int), "cohort_done_cents": frame["estimate_cents"].where(done, 0),
     })
+    implemented_on = frame["state"].isin(IMPLEMENTED_OR_LATER)
     implemented = pd.DataFrame({
-        "team": frame.loc[done, "team"], "quarter": frame.loc[done, "implemented_on"].map(_quarter),
-        "implemented_count": 1, "implemented_cents": frame.loc[done, "estimate_cents"],
+        "team": frame.loc[implemented_on, "team"],
+        "quarter": frame.loc[implemented_on, "implemented_on"].map(_quarter),
+        "implemented_count": done[implemented_on].astype(int),
+        "implemented_cents": frame.loc[implemented_on, "estimate_cents"].where(done[implemented_on], 0),
+        "not_realized_count": not_realized[implemented_on].astype(int),
+        "not_realized_cents": frame.loc[implemented_on, "estimate_cents"].where(not_realized[implemented_on], 0),
     })
     regressed = frame.loc[verified, "regressed"]
     realized = pd.DataFrame({
@@ -425,6 +438,8 @@ def savings_ledger(findings: pd.DataFrame | Iterable[Mapping[str, object]],
     out["implemented_count"] = table["implemented_count"]
     out["implemented_monthly"] = dollars("implemented_cents")
     out["implemented_annual"] = dollars("implemented_cents", MONTHS_PER_YEAR)
+    out["not_realized_count"] = table["not_realized_count"]
+    out["not_realized_monthly"] = dollars("not_realized_cents")
     out["verified_count"] = table["verified_count"]
     out["realized_monthly"] = dollars("realized_cents")
     out["realized_annual"] = dollars("realized_cents", MONTHS_PER_YEAR)

@@ -273,14 +273,19 @@ def ledger_message(rows: Sequence[Mapping[str, Any]], total: Mapping[str, Any] |
                 "blocks": [_section(f"No savings findings yet ({escape(what)}). Open one with `/cost finding new`.")]}
     head = (f"*Identified* {format_usd(total['identified_monthly'])}/mo ({total['identified_count']}) · "
             f"*implemented* {format_usd(total['implemented_monthly'])}/mo ({total['implemented_count']}) · "
-            f"*verified* {format_usd(total['realized_monthly'])}/mo realized ({total['verified_count']}), "
+            + (f"*not realized* {format_usd(total['not_realized_monthly'])}/mo ({total['not_realized_count']}) · "
+               if total["not_realized_count"] else "")
+            + f"*verified* {format_usd(total['realized_monthly'])}/mo realized ({total['verified_count']}), "
             f"{format_usd(total['realized_annual'])} a year")
     rate = (f"Implementation rate: {_rate(total['implementation_rate_count'])} of findings, "
-            f"{_rate(total['implementation_rate_usd'])} of estimated $ (rejected ones excluded)")
+            f"{_rate(total['implementation_rate_usd'])} of estimated $ (rejected ones excluded"
+            + ("; not realized ones count as identified, not implemented)" if total["not_realized_count"] else ")"))
     if total["regressed_count"]:
         rate += f" · :warning: {total['regressed_count']} regressed ({format_usd(total['regressed_monthly'])}/mo)"
     lines = [f"*{escape(r['team'])}* {r['quarter']}: identified {format_usd(r['identified_monthly'])} · "
-             f"implemented {format_usd(r['implemented_monthly'])} · realized {format_usd(r['realized_monthly'])}"
+             f"implemented {format_usd(r['implemented_monthly'])} · "
+             + (f"not realized {format_usd(r['not_realized_monthly'])} · " if r["not_realized_count"] else "")
+             + f"realized {format_usd(r['realized_monthly'])}"
              + (f" · rate {_rate(r['implementation_rate_usd'])}" if r["identified_count"] else "")
              for r in rows]
     blocks = [{"type": "header", "text": _plain(f"Savings ledger · {what}", 150)}, _section(head), _context(rate)]
@@ -295,7 +300,9 @@ def ledger_message(rows: Sequence[Mapping[str, Any]], total: Mapping[str, Any] |
     if len(blocks) > MAX_BLOCKS:
         blocks = blocks[:MAX_BLOCKS - 1] + [_context("More rows: `costbot savings`")]
     blocks.append(_context("Monthly amounts; each is booked in the quarter its event happened "
-                           "(identified, implemented, verified)."))
+                           "(identified, implemented, verified" + ("; a not realized one in the quarter it was "
+                                                                  "implemented" if total["not_realized_count"] else "")
+                           + ")."))
     return {"text": f"Savings ledger ({what}): {format_usd(total['realized_monthly'])}/mo verified of "
                     f"{format_usd(total['identified_monthly'])}/mo identified", "blocks": blocks[:MAX_BLOCKS]}
 

@@ -1,7 +1,8 @@
 """``costbot savings [--team T] [--quarter Q] [--json]``: the savings ledger.
 
 Identified vs implemented vs verified dollars (monthly, and a year's worth) by team and quarter,
-the implementation rate (count and $), and the verified savings the monthly re-check flagged as
+the findings verification found not realized (apart: they are not implemented savings), the
+implementation rate (count and $), and the verified savings the monthly re-check flagged as
 regressed. Each amount is booked in the quarter its event happened (finops.savings.savings_ledger).
 It reads :func:`bot.services.findings.load_ledger`, as ``/cost savings`` does.
 """
@@ -47,14 +48,17 @@ def run_savings(args: argparse.Namespace) -> int:
     print(f"Savings ledger ({', '.join(x for x in (args.team, args.quarter) if x) or 'all teams, all quarters'}), "
           "monthly $")
     if ledger.rows:
-        print_table(["team", "quarter", "identified", "implemented", "realized", "regressed", "rate (count)",
-                     "rate ($)"],
+        print_table(["team", "quarter", "identified", "implemented", "not realized", "realized", "regressed",
+                     "rate (count)", "rate ($)"],
                     [[r["team"], r["quarter"], format_usd(r["identified_monthly"]), format_usd(r["implemented_monthly"]),
-                      format_usd(r["realized_monthly"]), format_usd(r["regressed_monthly"]),
-                      _rate(r["implementation_rate_count"]), _rate(r["implementation_rate_usd"])] for r in ledger.rows],
-                    right={2, 3, 4, 5, 6, 7})
+                      format_usd(r["not_realized_monthly"]), format_usd(r["realized_monthly"]),
+                      format_usd(r["regressed_monthly"]), _rate(r["implementation_rate_count"]),
+                      _rate(r["implementation_rate_usd"])] for r in ledger.rows],
+                    right={2, 3, 4, 5, 6, 7, 8})
+    not_realized = (f"{total['not_realized_count']} not realized, {format_usd(total['not_realized_monthly'])} "
+                    "estimated (not counted as implemented), " if total["not_realized_count"] else "")
     print(f"total: identified {format_usd(total['identified_monthly'])} ({total['identified_count']}), "
-          f"implemented {format_usd(total['implemented_monthly'])} ({total['implemented_count']}), "
+          f"implemented {format_usd(total['implemented_monthly'])} ({total['implemented_count']}), {not_realized}"
           f"verified {format_usd(total['realized_monthly'])} realized ({total['verified_count']}; "
           f"{format_usd(total['realized_annual'])} a year); implementation rate "
           f"{_rate(total['implementation_rate_count'])} of findings, {_rate(total['implementation_rate_usd'])} of $")

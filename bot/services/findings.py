@@ -239,9 +239,9 @@ class Ledger:
 
     @property
     def empty(self) -> bool:
-        """Nothing identified, implemented or verified in it."""
+        """Nothing identified, implemented (or found not realized) or verified in it."""
         return self.total["identified_count"] == 0 and self.total["implemented_count"] == 0 \
-            and self.total["verified_count"] == 0
+            and self.total["not_realized_count"] == 0 and self.total["verified_count"] == 0
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:

@@ -133,6 +133,36 @@ def test_the_life_of_a_finding_from_the_command_line(cli):
     assert cli("savings", "--quarter", "Q3 2026", "--json").json()["total"]["identified_count"] == 0
 
 
+def test_a_finding_verification_found_not_realized_is_not_counted_as_implemented(cli):
+    # payments' RDS drops from $100 to $60 a day after 2026-10-20 (verified); search's EC2 stays at
+    # $300 a day although its finding says it was implemented that day (not realized).
+    search = ("findings", "new", "--title", "Stop idle search nodes", "--team", "search",
+              "--scope", "service=Amazon EC2", "--scope", "sub_account_id=111222331441", "--estimate", "500")
+    for args in (NEW, search):
+        assert cli(*args).code == 0
+    for finding in ("1", "2"):
+        for move in (("accept",), ("start",), ("implemented", "--at", "2026-10-20")):
+            assert cli("findings", "move", finding, *move).code == 0
+    run = cli("findings", "verify", "--as-of", "2026-11-16", "--json").json()
+    assert [(c["id"], c["state"]) for c in run["concluded"]] == [(1, "verified"), (2, "not_realized")]
+
+    total = cli("savings", "--json").json()["total"]
+    assert (total["identified_count"], total["identified_monthly"]) == (2, Decimal("1500.1"))
+    assert (total["implemented_count"], total["implemented_monthly"]) == (1, Decimal("1000.1"))
+    assert (total["not_realized_count"], total["not_realized_monthly"]) == (1, Decimal("500.0"))
+    assert total["implementation_rate_count"] == Decimal("0.5")
+    assert total["implementation_rate_usd"] == Decimal(str(100010 / 150010))
+    out = cli("savings").out
+    table = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("payments", "search"))}
+    # team, quarter, identified, implemented, not realized, realized, regressed, rate (count), rate ($)
+    assert table["search"] == ["search", "2026Q4", "$500.00", "$0.00", "$500.00", "$0.00", "$0.00", "0%", "0%"]
+    assert table["payments"][2:5] == ["$1,000.10", "$1,000.10", "$0.00"]
+    assert out.splitlines()[-1] == (
+        "total: identified $1,500.10 (2), implemented $1,000.10 (1), 1 not realized, $500.00 estimated (not counted "
+        "as implemented), verified $1,217.50 realized (1; $14,610.00 a year); implementation rate 50% of findings, "
+        "67% of $")
+
+
 def test_who_a_cli_move_acts_as(cli):
     assert cli(*NEW).code == 0
     stranger = cli("findings", "move", "1", "accept", "--by", "U_STRANGER")

@@ -25,6 +25,7 @@ from finops.maturity import (
 )
 from finops.model import ALLOCATION_RULE, DAY, TEAM
 from finops.ownership import DRIVER_COLUMNS, attribution_coverage
+from finops.savings import savings_ledger
 from finops.units import UnitTrend
 
 AS_OF = date(2026, 11, 16)
@@ -187,7 +188,7 @@ def test_implementation_rate_in_dollars_and_count_with_verification() -> None:
     # implemented or later: $1,000 (verified) + $200 = $1,200 -> 64.9 %; 2 of 4 findings.
     assert (line.rating, line.value) == ("Walk", 0.6486)
     assert line.detail == {"count_rate": 0.5, "identified_monthly": 1850.0, "implemented_monthly": 1200.0,
-                           "verified": 1, "realized_monthly": 900.0}
+                           "not_realized": 0, "not_realized_monthly": 0.0, "verified": 1, "realized_monthly": 900.0}
     assert line.figure == ("64.9 % of $1,850.00/month identified is implemented ($1,200.00/month; 2 of 4 findings, "
                            "50.0 %); 1 verified, $900.00/month realized")
     assert line.at_stake == 650.0
@@ -201,14 +202,60 @@ def test_implementation_rate_in_dollars_and_count_with_verification() -> None:
     mostly = tuple(dataclasses.replace(f, state="implemented", implemented_on=date(2026, 11, 1)) if f.id == 2 else f
                    for f in FINDINGS)
     run = rate_implementation(inputs(findings=mostly))
-    assert (run.rating, run.next_step) == ("Run", (
-        "Keep it: 97.3 % of identified savings implemented, 1 verified. Next in line: #5 web \u201cIdle load "
-        "balancers\u201d $50.00/month (identified since 20 Oct)."))
+    # Run, but $50 a month is still open: the step leads with it, not with "Keep it".
+    assert (run.rating, run.at_stake, run.next_step) == ("Run", 50.0, (
+        "Capture the $50.00/month left. Next in line: #5 web \u201cIdle load balancers\u201d $50.00/month "
+        "(identified since 20 Oct). 97.3 % of identified savings implemented, 1 verified."))
     unverified = tuple(dataclasses.replace(f, state="implemented", verified_on=None, realized_monthly=None,
                                            implemented_on=date(2026, 11, 1)) if f.id != 3 else f for f in FINDINGS)
     assert rate_implementation(inputs(findings=unverified)).rating == "Walk"  # above 70 % but nothing verified
     assert rate_implementation(inputs(findings=FINDINGS[1:2])).rating == "Crawl"  # 0 %
     assert rate_implementation(inputs(findings=())).value is None
+
+
+# The demo's data-platform finding: implemented on 22 Oct, $30.53 a month measured against $3,800 estimated.
+SNAPSHOTS = FindingSummary(6, "Delete idle EBS snapshots", "data-platform", "not_realized", 3800.0, date(2026, 10, 1),
+                           date(2026, 10, 22), None, 30.53)
+
+
+def test_a_finding_verification_found_not_realized_is_identified_but_not_implemented() -> None:
+    line = rate_implementation(inputs(findings=(*FINDINGS, SNAPSHOTS)))
+    # Identified (rejected left out): $1,000 + $600 + $200 + $50 + $3,800 = $5,650; implemented: $1,000
+    # (verified) + $200 = $1,200 -> 21.2 %, Crawl; 2 of 5 findings. The $3,800 stays identified, not captured.
+    assert (line.rating, line.value, line.at_stake) == ("Crawl", 0.2124, 4450.0)
+    assert line.figure == ("21.2 % of $5,650.00/month identified is implemented ($1,200.00/month; 2 of 5 findings, "
+                           "40.0 %); 1 not realized, $3,800.00/month estimated; 1 verified, $900.00/month realized")
+    assert line.detail == {"count_rate": 0.4, "identified_monthly": 5650.0, "implemented_monthly": 1200.0,
+                           "not_realized": 1, "not_realized_monthly": 3800.0, "verified": 1,
+                           "realized_monthly": 900.0}
+    # The not-realized finding is the bigger gap: named first.
+    assert line.next_step == (
+        "Fix the implementation rate: follow the identified savings through. Verification found 1 finding not "
+        "realized, re-open or re-scope it: #6 data-platform \u201cDelete idle EBS snapshots\u201d $3,800.00/month "
+        "estimated, $30.53/month measured. Biggest open findings: #2 search \u201cDelete old snapshots\u201d "
+        "$600.00/month (in progress since 01 Sep); #5 web \u201cIdle load balancers\u201d $50.00/month (identified "
+        "since 20 Oct). $4,450.00/month is still waiting.")
+    # The scorecard and the savings ledger agree on the rate.
+    ledger = savings_ledger([f.ledger_record() for f in (*FINDINGS[:5], SNAPSHOTS)], by=()).iloc[0]
+    assert (round(ledger["implementation_rate_usd"], 4), ledger["implementation_rate_count"]) == (0.2124, 0.4)
+
+
+def test_with_nothing_open_a_finding_not_realized_is_still_the_step() -> None:
+    # The verified $1,000 and the not realized $3,800: nothing open, yet $3,800 a month not captured.
+    line = rate_implementation(inputs(findings=(FINDINGS[0], SNAPSHOTS)))
+    assert (line.rating, line.value, line.at_stake) == ("Crawl", 0.2083, 3800.0)
+    assert line.next_step == (
+        "Fix the implementation rate: follow the identified savings through. Verification found 1 finding not "
+        "realized, re-open or re-scope it: #6 data-platform \u201cDelete idle EBS snapshots\u201d $3,800.00/month "
+        "estimated, $30.53/month measured. $3,800.00/month is still waiting.")
+    # Above 70 % (Run) with a smaller one not realized: named, and the step does not start with "Keep it".
+    small = dataclasses.replace(SNAPSHOTS, estimate_monthly=200.0)
+    run = rate_implementation(inputs(findings=(FINDINGS[0], small)))
+    assert (run.rating, run.value) == ("Run", 0.8333)
+    assert run.next_step == (
+        "Capture the $200.00/month left. Verification found 1 finding not realized, re-open or re-scope it: "
+        "#6 data-platform \u201cDelete idle EBS snapshots\u201d $200.00/month estimated, $30.53/month measured. "
+        "83.3 % of identified savings implemented, 1 verified.")
 
 
 def test_variance_share_explained() -> None:

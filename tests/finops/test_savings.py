@@ -262,26 +262,49 @@ def test_ledger_books_each_amount_in_its_events_quarter():
 
     s1 = rows["search", "2026Q1"]
     assert (s1.identified_count, s1.identified_monthly, s1.implemented_count, s1.implemented_monthly) == (
-        2, 200.33, 1, 120.33)
+        2, 200.33, 0, 0.0)
+    # Finding 5 was implemented in Q1 but verification found it not realized: not an implemented saving.
+    assert (s1.not_realized_count, s1.not_realized_monthly) == (1, 120.33)
     assert s1.verified_count == 0 and s1.realized_monthly == 0.0  # not_realized is not realized
-    assert s1.implementation_rate_count == 0.5
-    assert s1.implementation_rate_usd == pytest.approx(12033 / 20033, abs=1e-12)
+    # Still identified (in the cohort), not captured: 0 of 2 findings, $0 of $200.33.
+    assert (s1.implementation_rate_count, s1.implementation_rate_usd) == (0.0, 0.0)
 
 
 def test_ledger_rows_add_up_to_the_total_to_the_cent():
     detail = savings_ledger(_findings())
     total = savings_ledger(_findings(), by=())
     assert len(total) == 1
-    for column in ("identified_monthly", "implemented_monthly", "realized_monthly", "regressed_monthly",
-                   "identified_annual", "implemented_annual", "realized_annual"):
+    for column in ("identified_monthly", "implemented_monthly", "not_realized_monthly", "realized_monthly",
+                   "regressed_monthly", "identified_annual", "implemented_annual", "realized_annual"):
         assert cents(sum(detail[column])) == cents(total[column].iloc[0])
     assert total["identified_monthly"].iloc[0] == 2245.83  # 1000.00 (half-even) + 300 + 500 + 200 + 120.33 + 80 + 45.50
-    assert total["implemented_monthly"].iloc[0] == 1465.83
+    assert total["implemented_monthly"].iloc[0] == 1345.50  # 1000.00 + 300 + 45.50; not the not-realized 120.33
+    assert (total["not_realized_count"].iloc[0], total["not_realized_monthly"].iloc[0]) == (1, 120.33)
     assert total["realized_monthly"].iloc[0] == 1150.35
-    assert total["implementation_rate_count"].iloc[0] == 4 / 6
+    assert total["implementation_rate_count"].iloc[0] == 3 / 6  # 1, 2, 7 of the six not rejected
+    assert total["implementation_rate_usd"].iloc[0] == 134550 / 174583  # $1,345.50 of $1,745.83
     by_team = savings_ledger(pd.DataFrame(_findings()), by=("team",))
     assert by_team["team"].tolist() == ["payments", "search"]
     assert by_team["identified_monthly"].tolist() == [2000.0, 245.83]
+
+
+def test_a_finding_verification_found_not_realized_is_identified_but_not_implemented():
+    # The demo's data-platform finding: $3,800/month estimated, $30.53/month measured.
+    base = {"team": "data-platform", "estimate_monthly": 3800.0, "identified_on": date(2026, 10, 1),
+            "implemented_on": date(2026, 10, 22)}
+    (row,) = savings_ledger([{**base, "state": "not_realized", "realized_monthly": 30.53}]).to_dict("records")
+    assert (row["identified_count"], row["identified_monthly"]) == (1, 3800.0)
+    assert (row["implemented_count"], row["implemented_monthly"], row["implemented_annual"]) == (0, 0.0, 0.0)
+    assert (row["not_realized_count"], row["not_realized_monthly"]) == (1, 3800.0)
+    assert (row["verified_count"], row["realized_monthly"]) == (0, 0.0)
+    assert (row["implementation_rate_count"], row["implementation_rate_usd"]) == (0.0, 0.0)
+    # While it is verifying it counts as implemented; reopened, it is in progress again.
+    (verifying,) = savings_ledger([{**base, "state": "verifying"}]).to_dict("records")
+    assert (verifying["implemented_count"], verifying["implemented_monthly"], verifying["not_realized_count"],
+            verifying["implementation_rate_usd"]) == (1, 3800.0, 0, 1.0)
+    (reopened,) = savings_ledger([{**base, "state": "in_progress", "implemented_on": None}]).to_dict("records")
+    assert (reopened["implemented_count"], reopened["not_realized_count"], reopened["implementation_rate_usd"]) == (
+        0, 0, 0.0)
 
 
 def test_ledger_of_no_rows_in_a_quarter_has_no_rate():
