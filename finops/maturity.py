@@ -20,9 +20,13 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    re-scope it) when it is the bigger gap. Below 30 % Crawl; 30-70 % Walk; above 70 % with at
    least one verified, measured saving Run ("with verification").
 4. *Variance*: the share of last quarter's change (against the quarter before) the variance
-   answer explains (``VarianceAnswer.explained_share``: the part of the gross movement with a
-   named cause). Below 50 % Crawl ("no"); 50-80 % Walk ("with some engineering input"); 80 % or
-   more Run ("yes, with evidence"). Not enough history for two quarters is Crawl.
+   answer explains (``VarianceAnswer.explained_share``: the part of the gross movement, rises
+   and falls alike, with a named cause). The figure prints that gross movement (the base of the
+   percentage) beside the net change; the lines without a cause (net of what anomalies and
+   findings cover) add up to the unexplained part in cents, and the next step names the biggest
+   and sums the rest ("and $2.70 elsewhere"). Below 50 % Crawl ("no"); 50-80 % Walk ("with some
+   engineering input"); 80 % or more Run ("yes, with evidence"). Not enough history for two
+   quarters is Crawl.
 5. *Unit cost*: a cost per business unit for a recent month (ending within the last 62 days).
    None Crawl; known but with fewer than 3 consecutive months Walk ("approximately"); 3 months
    or more Run ("yes, with a trend").
@@ -57,6 +61,9 @@ from finops.ownership import DRIVER_KEYS, SHARED_RULE_PREFIX, Coverage
 from finops.savings import COUNTS_AS_IMPLEMENTED, FindingState, savings_ledger
 from finops.units import UnitTrend, format_unit_cost, singular
 from finops.variance import VarianceAnswer
+
+# The line an explainer covers, as explained_share decides it (private there: no public name yet).
+from finops.variance import _line_of as line_of
 
 RATINGS: tuple[str, ...] = ("Crawl", "Walk", "Run")
 
@@ -143,7 +150,12 @@ class FindingSummary:
 
 @dataclass(frozen=True)
 class VarianceSummary:
-    """What the scorecard reads of last quarter's variance answer."""
+    """What the scorecard reads of last quarter's variance answer.
+
+    ``unexplained`` are the lines of the movement without a named cause, net of what anomalies
+    and findings cover (as ``explained_share`` counts them), in exact cents: they add up to
+    :attr:`unexplained_total`, the part of ``gross`` the share leaves unexplained.
+    """
 
     period_a: str
     period_b: str
@@ -152,19 +164,34 @@ class VarianceSummary:
     gross: Decimal  # sum over contributors of the absolute values of their parts
     unexplained: tuple[tuple[str, Decimal, str], ...]  # (contributor, $ without a cause, why), largest first
 
+    @property
+    def unexplained_total(self) -> Decimal:
+        return sum((amount for _, amount, _ in self.unexplained), Decimal("0.00"))
+
 
 def variance_summary(answer: VarianceAnswer) -> VarianceSummary:
-    """The scorecard's view of a variance answer: its share explained and the lines without a cause."""
+    """The scorecard's view of a variance answer: its share explained and the lines without a cause.
+
+    Each line's unknown movement (its ``unexplained_by_quantity`` part, or every part of the
+    "other" line), rises and falls apart, less what the answer's anomalies and findings cover of
+    it: the same sums ``explained_share`` is computed from, so the lines add up to the
+    unexplained part of the gross movement to the cent.
+    """
     gross = sum((abs(v) for c in answer.contributors for v in c.parts().values()), Decimal(0))
+    unknown = [[sum((v for v in values if v > 0), Decimal(0)), sum((-v for v in values if v < 0), Decimal(0))]
+               for values in (list(c.parts().values()) if c.kind == "other" else [c.unexplained_by_quantity]
+                              for c in answer.contributors)]
+    for item in answer.explained_by:
+        target = line_of(item, answer.contributors)
+        if item.amount and target is not None:
+            side = 0 if item.amount > 0 else 1
+            unknown[target][side] -= min(unknown[target][side], abs(item.amount))
     lines = []
-    for c in answer.contributors:
-        if c.kind == "other":
-            amount = sum((abs(v) for v in c.parts().values()), Decimal(0))
-            why = "spread over lines too small to list"
-        else:
-            amount, why = abs(c.unexplained_by_quantity), "no usage quantities to split usage from rate"
-        if amount:
-            lines.append((c.label, amount, why))
+    for c, (up, down) in zip(answer.contributors, unknown, strict=True):
+        why = ("spread over lines too small to list" if c.kind == "other"
+               else "no usage quantities to split usage from rate")
+        if up + down:
+            lines.append((c.label, up + down, why))
     lines.sort(key=lambda line: -line[1])
     q = answer.question
     return VarianceSummary(q.period_a.label, q.period_b.label, answer.delta, answer.explained_share, gross,
@@ -469,6 +496,17 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
                  verified=verified, realized_monthly=float(total["realized_monthly"]))
 
 
+def _unexplained_names(v: VarianceSummary) -> str:
+    """The biggest lines without a cause, and what the rest adds up to, so the printed parts make
+    the printed total: ``a $7,004.80 (why); b $2,146.21 (why)`` or ``...; and $2.70 elsewhere (2 more lines)``."""
+    named = "; ".join(f"{label} {format_usd(amount)} ({why})" for label, amount, why in v.unexplained[:NAMED])
+    rest = v.unexplained[NAMED:]
+    if rest:
+        named += (f"; and {format_usd(sum((amount for _, amount, _ in rest), Decimal(0)))} elsewhere "
+                  f"({_count(len(rest), 'more line')})")
+    return named
+
+
 def rate_variance(inputs: MaturityInputs) -> ScoreLine:
     """Question 4 (see the module docstring)."""
     v = inputs.variance
@@ -477,21 +515,30 @@ def rate_variance(inputs: MaturityInputs) -> ScoreLine:
                      "Keep at least two full quarters of cost data (ingest history: `costbot ingest file PATH`).")
     share = v.explained_share
     rating = _rate(share, VARIANCE_WALK, VARIANCE_RUN, strict_run=False)
-    unexplained = float(v.gross) * (1 - share)  # over the quarter; at stake per month below
-    figure = (f"{_pct(share)} of {v.period_a}'s change against {v.period_b} ({format_usd(v.delta, signed=True)}) "
-              f"explained by named causes (usage, rate, mix, day count, new, gone, anomalies, findings)")
-    rest = "; ".join(f"{label} {format_usd(amount)} ({why})" for label, amount, why in v.unexplained[:NAMED])
-    if rating == "Run":
-        step = ("Keep it: `/cost why last quarter` explains the change with evidence"
-                + (f"; what it cannot name yet: {rest}." if rest else "."))
+    unexplained = v.unexplained_total  # over the quarter; at stake per month below
+    # The share is of the gross movement (rises and falls alike), not of the net change: print both.
+    figure = (f"{_pct(share)} of the gross movement ({format_usd(v.gross)}; net {format_usd(v.delta, signed=True)}) "
+              f"of {v.period_a} against {v.period_b} explained by named causes (usage, rate, mix, day count, new, "
+              "gone, anomalies, findings)")
+    rest = _unexplained_names(v)
+    if rating == "Run" and rest:
+        step = (f"Name the rest: what `/cost why last quarter` cannot name yet ({format_usd(unexplained)} of the "
+                f"quarter) is {rest}. Ingest usage quantities for these (FOCUS ConsumedQuantity/PricingQuantity); "
+                "the rest of the change is explained with evidence.")
+    elif rating == "Run":
+        step = "Keep it: `/cost why last quarter` explains the change with evidence."
     elif rest:
-        step = (f"Explain the rest: {rest}. Ingest usage quantities for these (FOCUS ConsumedQuantity/"
-                "PricingQuantity) and keep anomalies and findings up to date so the answer can name them.")
+        step = (f"Explain the rest ({format_usd(unexplained)} of the quarter): {rest}. Ingest usage quantities for "
+                "these (FOCUS ConsumedQuantity/PricingQuantity) and keep anomalies and findings up to date so the "
+                "answer can name them.")
     else:
         step = ("Explain the rest: keep anomalies and findings up to date so `/cost why last quarter` can name "
                 "the causes of the change.")
-    return _line(4, rating, round(share, 4), figure, step, unexplained / MONTHS_PER_QUARTER, period=v.period_a,
-                 compared_with=v.period_b, delta=float(v.delta), unexplained=round(unexplained, 2))
+    return _line(4, rating, round(share, 4), figure, step, float(unexplained) / MONTHS_PER_QUARTER,
+                 period=v.period_a, compared_with=v.period_b, delta=float(v.delta), gross=float(v.gross),
+                 unexplained=float(unexplained),
+                 unexplained_lines=[{"label": label, "amount": float(amount), "why": why}
+                                    for label, amount, why in v.unexplained])
 
 
 def rate_unit_cost(inputs: MaturityInputs) -> ScoreLine:

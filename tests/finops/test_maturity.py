@@ -22,11 +22,16 @@ from finops.maturity import (
     rate_unit_cost,
     rate_variance,
     unowned_cost_drivers,
+    variance_summary,
 )
 from finops.model import ALLOCATION_RULE, DAY, TEAM
 from finops.ownership import DRIVER_COLUMNS, attribution_coverage
+from finops.periods import parse_question
 from finops.savings import savings_ledger
 from finops.units import UnitTrend
+from finops.variance import Explainer, explain_variance
+from tests.finops.test_variance import frame as variance_frame
+from tests.finops.test_variance import spend
 
 AS_OF = date(2026, 11, 16)
 
@@ -83,6 +88,11 @@ FINDINGS = (
 VARIANCE = VarianceSummary("Q3 2026", "Q2 2026", Decimal("12000.00"), 0.62, Decimal("20000.00"),
                            (("payments / Amazon EC2", Decimal("5000.00"), "no usage quantities to split usage from rate"),
                             ("12 other lines", Decimal("2600.00"), "spread over lines too small to list")))
+
+# 80 % of $20,000 explained: $4,000 of it without a cause.
+RUN_VARIANCE = dataclasses.replace(VARIANCE, explained_share=0.8, unexplained=(
+    ("payments / Amazon EC2", Decimal("3000.00"), "no usage quantities to split usage from rate"),
+    ("12 other lines", Decimal("1000.00"), "spread over lines too small to list")))
 
 TRENDS = (UnitTrend("payments", "orders", "2026-10", 0.41, 0.43, -4.651, 3,
                     (("2026-08", 0.45), ("2026-09", 0.43), ("2026-10", 0.41))),)
@@ -263,15 +273,68 @@ def test_variance_share_explained() -> None:
     # $7,600 of the quarter's movement has no named cause: $2,533.33 a month.
     assert (line.rating, line.value, line.at_stake) == ("Walk", 0.62, pytest.approx(7600.0 / 3))
     assert line.detail["unexplained"] == 7600.0
-    assert line.figure.startswith("62.0 % of Q3 2026's change against Q2 2026 (+$12,000.00) explained")
-    assert line.next_step.startswith("Explain the rest: payments / Amazon EC2 $5,000.00 (no usage quantities to "
-                                     "split usage from rate); 12 other lines $2,600.00 (spread over lines too small")
-    run = rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.8)))
-    assert run.rating == "Run"
-    assert run.next_step.startswith("Keep it: `/cost why last quarter` explains the change with evidence; what it "
-                                    "cannot name yet: payments / Amazon EC2 $5,000.00")
+    # The share is of the gross movement ($20,000), not of the net change ($12,000): both are printed.
+    assert line.figure == ("62.0 % of the gross movement ($20,000.00; net +$12,000.00) of Q3 2026 against Q2 2026 "
+                           "explained by named causes (usage, rate, mix, day count, new, gone, anomalies, findings)")
+    assert line.detail["gross"] == 20000.0
+    assert line.next_step.startswith("Explain the rest ($7,600.00 of the quarter): payments / Amazon EC2 $5,000.00 "
+                                     "(no usage quantities to split usage from rate); 12 other lines $2,600.00 "
+                                     "(spread over lines too small")
+    # Run, but $4,000 of the quarter still has no cause: the step names it rather than "Keep it".
+    run = rate_variance(inputs(variance=RUN_VARIANCE))
+    assert (run.rating, run.at_stake) == ("Run", pytest.approx(4000.0 / 3))
+    assert run.next_step == (
+        "Name the rest: what `/cost why last quarter` cannot name yet ($4,000.00 of the quarter) is payments / "
+        "Amazon EC2 $3,000.00 (no usage quantities to split usage from rate); 12 other lines $1,000.00 (spread over "
+        "lines too small to list). Ingest usage quantities for these (FOCUS ConsumedQuantity/PricingQuantity); the "
+        "rest of the change is explained with evidence.")
+    everything = rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=1.0, unexplained=())))
+    assert (everything.rating, everything.at_stake, everything.next_step) == (
+        "Run", 0.0, "Keep it: `/cost why last quarter` explains the change with evidence.")
     assert rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.49))).rating == "Crawl"
     assert rate_variance(inputs(variance=None)).rating == "Crawl"
+
+
+def test_the_lines_without_a_cause_add_up_to_the_unexplained_part_to_the_cent() -> None:
+    # The EC2 line rises $620 (all usage); S3 +$310 and RDS -$155 fold into "other" (top_n=1): $155
+    # not split; gross movement $775. An S3 spike of $100 covers $100 of the other line's rise.
+    costs = variance_frame(spend("2026-07-01", "2026-07-31", daily=100.0, quantity=10),
+                           spend("2026-08-01", "2026-08-31", daily=120.0, quantity=12),
+                           spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon S3"),
+                           spend("2026-08-01", "2026-08-31", daily=20.0, service="Amazon S3"),
+                           spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon RDS"),
+                           spend("2026-08-01", "2026-08-31", daily=5.0, service="Amazon RDS"))
+    spike = Explainer(kind="anomaly", id=9, label="S3 spike", state="closed", amount=100.0, start=date(2026, 8, 1),
+                      end=date(2026, 8, 31), dimensions={"team": "payments", "service": "Amazon S3"})
+    answer = explain_variance(costs, parse_question("2026-08", today=date(2026, 11, 5)), explainers=[spike], top_n=1)
+    assert answer.explained_share == 0.929  # 1 - 55 / 775, rounded to 4 places
+    summary = variance_summary(answer)
+    # $55.00, not the other line's $155.00 (the spike covers $100 of it), nor $775 x (1 - 0.929) = $55.03.
+    assert summary.unexplained == (("payments / 2 other services", Decimal("55.00"),
+                                    "spread over lines too small to list"),)
+    assert (summary.gross, summary.unexplained_total) == (Decimal("775.00"), Decimal("55.00"))
+    line = rate_variance(inputs(variance=summary))
+    assert (line.detail["gross"], line.detail["unexplained"]) == (775.0, 55.0)
+    assert line.detail["unexplained_lines"] == [{"label": "payments / 2 other services", "amount": 55.0,
+                                                 "why": "spread over lines too small to list"}]
+    assert line.figure.startswith("92.9 % of the gross movement ($775.00; net +$775.00) of August 2026 against "
+                                  "July 2026 explained")
+    assert "($55.00 of the quarter) is payments / 2 other services $55.00 (spread" in line.next_step
+
+
+def test_lines_past_the_named_ones_are_summed_so_the_step_adds_up() -> None:
+    four = dataclasses.replace(VARIANCE, unexplained=(
+        ("payments / Amazon EC2", Decimal("5000.00"), "no usage quantities to split usage from rate"),
+        ("search / Amazon S3", Decimal("2000.00"), "no usage quantities to split usage from rate"),
+        ("ml / Amazon SageMaker", Decimal("597.30"), "no usage quantities to split usage from rate"),
+        ("12 other lines", Decimal("2.70"), "spread over lines too small to list")))
+    line = rate_variance(inputs(variance=four))
+    assert line.detail["unexplained"] == 7600.0
+    assert line.next_step.startswith(
+        "Explain the rest ($7,600.00 of the quarter): payments / Amazon EC2 $5,000.00 (no usage quantities to split "
+        "usage from rate); search / Amazon S3 $2,000.00 (no usage quantities to split usage from rate); "
+        "ml / Amazon SageMaker $597.30 (no usage quantities to split usage from rate); and $2.70 elsewhere "
+        "(1 more line). ")
 
 
 def test_unit_cost_with_a_trend() -> None:
@@ -302,7 +365,9 @@ def test_the_next_step_is_for_the_weakest_dimension_with_the_most_at_stake() -> 
     assert card.weakest == 4 and card.overall == "Walk"
     assert card.next_step == card.line(4).next_step
     # $1,140 unexplained over the quarter is $380 a month: less at stake than $650 a month of findings.
-    smaller = dataclasses.replace(VARIANCE, gross=Decimal("3000.00"))
+    smaller = dataclasses.replace(VARIANCE, gross=Decimal("3000.00"), unexplained=(
+        ("payments / Amazon EC2", Decimal("750.00"), "no usage quantities to split usage from rate"),
+        ("12 other lines", Decimal("390.00"), "spread over lines too small to list")))
     assert maturity_scorecard(inputs(variance=smaller)).weakest == 3
     crawl = maturity_scorecard(inputs(coverage=coverage(600.0, 0.0, 400.0)))
     assert (crawl.weakest, crawl.overall) == (1, "Crawl")
