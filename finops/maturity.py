@@ -10,7 +10,9 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    Walk ("hours", days at worst); within 72 hours *and* at least 90 % of alerts posted in the
    owning team's channel (not the default one) Run ("automated with owner routing"). 72 hours
    leave room for the provider's own delay (cost data lands 24-48 hours after the day) plus one
-   daily detection run; no alert at all is Crawl (nothing shows detection works).
+   daily detection run; no alert at all is Crawl (nothing shows detection works). The figure
+   adds the median time from the alert to its first human response, and how many responses
+   that median is of (alerts nobody answered yet have none).
 3. *Implementation*: of the savings identified in the last four quarters (rejected ones left out:
    a reasoned no is not an unrealised saving), the share implemented, verifying or verified, by
    estimated $ (the rating) and by count: the savings ledger's implementation rate, so the
@@ -399,8 +401,9 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
               "Run" if hours <= ROUTING_RUN_HOURS and owned >= ROUTING_RUN_OWNER_SHARE else "Walk")
     figure = (f"median {_hours(hours)} from cost to alert over {len(posted)} alert{'s' if len(posted) != 1 else ''}; "
               f"{owned * 100:.0f} % posted in "
-              f"the owning team's channel; " + (f"first human response after a median {_hours(response)}"
-                                                  if response is not None else "no human response recorded yet"))
+              f"the owning team's channel; "
+              + (f"first human response after a median {_hours(response)} (from {_count(len(responses), 'response')})"
+                 if response is not None else "no human response recorded yet"))
     misrouted = [t for t in posted if not t.routed_to_owner]
     slow = [t for t in posted if t.routed_to_owner and (t.hours_to_alert or 0) > ROUTING_RUN_HOURS]
     # The impact of the window's misrouted or slow alerts, per month of the window.
@@ -418,7 +421,8 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
     else:
         step = "Keep it: alerts reach their owners automatically within hours."
     return _line(2, rating, round(hours, 2), figure, step, at_stake, owner_share=round(owned, 4),
-                 alerts=len(posted), median_response_hours=None if response is None else round(response, 2))
+                 alerts=len(posted), median_response_hours=None if response is None else round(response, 2),
+                 responses=len(responses))
 
 
 def _finding_names(findings: Sequence[FindingSummary]) -> str:

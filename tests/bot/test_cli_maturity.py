@@ -134,4 +134,5 @@ def test_alert_timings_come_from_the_anomaly_store(org: Database) -> None:
     line = load_scorecard(org, teams_config(), TODAY).line(2)
     assert (line.rating, line.value) == ("Run", 31.5)
     assert line.figure == ("median 32 h from cost to alert over 1 alert; 100 % posted in the owning team's channel; "
-                           "first human response after a median 2 h")
+                           "first human response after a median 2 h (from 1 response)")
+    assert (line.detail["median_response_hours"], line.detail["responses"]) == (2.0, 1)

@@ -177,9 +177,17 @@ def test_routing_time_from_cost_to_owner_alert() -> None:
     line = rate_routing(inputs())
     # Posted alerts: 10 h, 30 h, 72 h -> median 30 h (within 72 h), but only 2 of 3 in the owner's channel.
     assert (line.rating, line.value) == ("Walk", 30.0)
-    assert line.detail == {"owner_share": 0.6667, "alerts": 3, "median_response_hours": 1.5}
+    # Only #41 was answered: the median response time is of 1 response, and says so.
+    assert line.detail == {"owner_share": 0.6667, "alerts": 3, "median_response_hours": 1.5, "responses": 1}
     assert line.figure == ("median 30 h from cost to alert over 3 alerts; 67 % posted in the owning team's channel; "
-                           "first human response after a median 2 h")
+                           "first human response after a median 2 h (from 1 response)")
+    answered = tuple(dataclasses.replace(t, first_response_at=t.posted_at.replace(hour=t.posted_at.hour + 4))
+                     if t.anomaly_id == 42 else t for t in TIMINGS)
+    both = rate_routing(inputs(alert_timings=answered))  # 1.5 h and 4 h: a median of 2.75 h
+    assert (both.detail["median_response_hours"], both.detail["responses"]) == (2.75, 2)
+    assert both.figure.endswith("first human response after a median 3 h (from 2 responses)")
+    unanswered = tuple(dataclasses.replace(t, first_response_at=None) for t in TIMINGS)
+    assert rate_routing(inputs(alert_timings=unanswered)).figure.endswith("no human response recorded yet")
     # $500 of misrouted impact in the 90-day window: $169.10 a month.
     assert line.at_stake == pytest.approx(500.0 * 30.4375 / 90)
     assert line.next_step == ("Route alerts to owners: 1 of 3 alerts ($500.00) went to the default channel because "
