@@ -43,11 +43,30 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# costbot's own packages: `run` logs their INFO by default, while libraries (alembic, slack_sdk)
+# stay at WARNING unless COSTBOT_LOG_LEVEL asks for more.
+OWN_LOGGERS = ("bot", "handlers", "jobs", "storage", "finops")
+_own_handler: logging.Handler | None = None  # the stderr handler configure_logging installed
+
+
 def configure_logging(verbose: bool = False, *, default: int = logging.WARNING) -> None:
+    """Log to stderr: everything at ``COSTBOT_LOG_LEVEL`` when set (DEBUG with ``verbose``), else
+    costbot's own loggers at ``default`` and libraries at WARNING. Called again (``costbot run``
+    asks for INFO after main's WARNING), the later call wins."""
+    global _own_handler
+    root = logging.getLogger()
+    if root.handlers and _own_handler not in root.handlers:
+        return  # logging set up by someone else (a test runner, an embedding program): theirs
     level_name = os.environ.get("COSTBOT_LOG_LEVEL", "").upper()
-    level = logging.DEBUG if verbose else getattr(logging, level_name, default) if level_name else default
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    chosen = logging.DEBUG if verbose else getattr(logging, level_name, None) if level_name else None
+    if _own_handler not in root.handlers:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _own_handler = root.handlers[0]
+    if chosen is not None:
+        logging.getLogger().setLevel(chosen)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(default if chosen is None else logging.NOTSET)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,6 @@ def run_bot(args: argparse.Namespace) -> int:
     from handlers.units import UNITS_PATH, units_endpoint
     from jobs.scheduler import build_scheduler
 
-    configure_logging(args.verbose, default=logging.INFO)
     settings = load_settings()
     require_slack_settings(settings)
     if settings.sources_path:  # a bad sources.yml stops the start-up before anything connects
@@ -54,7 +53,6 @@ def run_bot(args: argparse.Namespace) -> int:
         raise ConfigError(f"Slack rejected the token ({e.error})", key="SLACK_BOT_TOKEN") from None
     finally:
         sdk_log.setLevel(level)
-    log.info("connected to Slack workspace %s as %s", identity.get("team"), identity.get("user"))
     app = create_app(ctx)
 
     def health() -> dict:
@@ -95,9 +93,14 @@ def run_bot(args: argparse.Namespace) -> int:
                               key="SLACK_APP_TOKEN") from None
         finally:  # a refusal later, on a reconnect, is logged as the SDK has it
             handler.client.logger.removeFilter(_drop_refused_connection_log)
+    # INFO from here on: until start-up has succeeded, a setting that stops it is the one line on
+    # stderr (main set WARNING).
+    configure_logging(args.verbose, default=logging.INFO)
+    if settings.socket_mode:
         log.info("Socket Mode connected; health on :%d/health", server.server_port)
     else:
         log.info("HTTP mode: Slack requests on :%d/slack/events, health on /health", server.server_port)
+    log.info("running in Slack workspace %s as %s", identity.get("team"), identity.get("user"))
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -52,6 +52,8 @@ def test_the_bot_process_serves_signed_requests_and_health_then_stops_on_sigterm
         assert client.post_with_bad_signature("help").status == 401
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
+        # `run` logs at INFO by default (the README): what it serves and where.
+        assert f"INFO bot.cli.run: HTTP mode: Slack requests on :{port}/slack/events" in process.stdout.read()
     finally:
         if process.poll() is None:
             process.kill()
