@@ -34,13 +34,19 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    or more Run ("yes, with a trend").
 
 Each line's next step follows its rating: the article's advice for the stage it is in (Crawl:
-fix tagging first; Walk: close the gap to the next stage; Run: keep it, and what is left), made
-specific with our numbers: which cost drivers no team owns, which findings, which teams. A cost
+fix tagging first; Walk: close the gap to the next stage; Run: what is left), made specific with
+our numbers: which cost drivers no team owns, which findings, which teams. A Run line says "Keep
+it" only when it has no dollars at stake; while some remain (spend no team owns, savings not
+captured, movement without a cause, misrouted or slow alerts) its step leads with them ("Own the
+rest: $13,616.46 of 2026-10 still has no owner; the biggest: Tax in ..."), since "Keep it" reads
+as "nothing to do". A cost
 driver named for attribution is spend no team owns *after* shared pools are split (a pooled NAT
 gateway already has owners; an untagged legacy instance on an unmapped account has none).
 
 The *highest-value next step* is the weakest dimension's (lowest rating; between equals the one
-with the most dollars at stake, then the question order). Dollars at stake are per month on
+with the most dollars at stake, then the question order): so when every line is Run, a line with
+dollars at stake comes before a "Keep it" line, and the step is never a plain "Keep it" while
+another line has dollars at stake. Dollars at stake are per month on
 every line, so they compare: attribution's unallocated spend of the month; anomaly routing's
 impact of the misrouted or slow alerts of the 90-day window, over its months; implementation's
 identified monthly savings not captured (open, or not realized); variance's unexplained movement of the quarter, over
@@ -358,10 +364,15 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
               f"{format_usd(cov.unallocated)} unallocated")
     named = _unowned_names(inputs)
     tags = ", ".join(f"{tag} {_pct(inputs.tag_coverage.get(tag))}" for tag in inputs.mandatory_tags)
-    if rating == "Run":
-        step = (f"Keep it: {_pct(share)} of {period} has an owner, shared costs split"
-                + (f"; the {format_usd(cov.unallocated)} left is mostly {named}." if named and cov.unallocated
-                   else "."))
+    if rating == "Run" and cov.unallocated > 0:
+        # Run, but spend is still unowned: that is the step, not "Keep it" (a finance lead
+        # skimming "Keep it" reads "nothing to do").
+        step = (f"Own the rest: {format_usd(cov.unallocated)} of {period} still has no owner"
+                + (f"; the biggest: {named}" if named else "") + ". Give it one with a match rule in teams.yml "
+                "(a tag or an account), or a `shared_costs` pool for spend no resource carries (tax, support). "
+                f"The other {_pct(share)} has an owner, shared costs split.")
+    elif rating == "Run":
+        step = f"Keep it: {_pct(share)} of {period} has an owner, shared costs split."
     elif rating == "Walk" and share > ATTRIBUTION_RUN:
         step = (f"Allocate shared costs: {format_usd(cov.unallocated)} of {period} has no owner "
                 f"and no shared pool; add a `shared_costs` pool in teams.yml (proportional, even or fixed)"

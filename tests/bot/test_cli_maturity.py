@@ -71,8 +71,11 @@ def test_inputs_and_scorecard_from_the_stores(org: Database, monkeypatch) -> Non
     card = load_scorecard(org, teams_config(), TODAY)
     ratings = {line.dimension: line.rating for line in card.lines}
     assert ratings["attribution"] == "Run"  # 99 % with the support pool split
-    assert card.line(1).next_step == ("Keep it: 99.0 % of 2026-10 has an owner, shared costs split; the $31.00 left "
-                                      "is mostly Amazon EC2 in 999 (i-stray) $31.00, missing team.")
+    # Run, but the stray instance's $31.00 has no owner: the step is to own it, not "Keep it".
+    assert card.line(1).next_step == (
+        "Own the rest: $31.00 of 2026-10 still has no owner; the biggest: Amazon EC2 in 999 (i-stray) $31.00, "
+        "missing team. Give it one with a match rule in teams.yml (a tag or an account), or a `shared_costs` pool "
+        "for spend no resource carries (tax, support). The other 99.0 % has an owner, shared costs split.")
     assert ratings["implementation"] == "Crawl"  # $0 of $500 implemented
     assert ratings["unit cost"] == "Run"  # three months of a cost per order
     # Implementation has $500/month at stake; an unmeasured routing line has nothing to weigh.

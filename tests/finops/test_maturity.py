@@ -134,10 +134,17 @@ def test_attribution_share_and_its_thresholds() -> None:
 
 
 def test_the_attribution_step_follows_the_rating_and_names_spend_no_team_owns() -> None:
-    # Run: keep it, and what is left; not "fix tagging first".
+    # Run with $90 still unowned: the step is that $90 (what, and how to own it), not "Keep it" nor
+    # "fix tagging first".
     assert rate_attribution(inputs()).next_step == (
-        "Keep it: 91.0 % of 2026-10 has an owner, shared costs split; the $90.00 left is mostly Amazon EC2 in 999 "
-        "(i-0legacy) $31.00, missing team; Amazon S3 in 777 $20.00.")
+        "Own the rest: $90.00 of 2026-10 still has no owner; the biggest: Amazon EC2 in 999 (i-0legacy) $31.00, "
+        "missing team; Amazon S3 in 777 $20.00. Give it one with a match rule in teams.yml (a tag or an account), "
+        "or a `shared_costs` pool for spend no resource carries (tax, support). The other 91.0 % has an owner, "
+        "shared costs split.")
+    # Nothing unowned: then, and only then, "Keep it".
+    owned = rate_attribution(inputs(coverage=coverage(940.0, 60.0, 0.0), unowned_drivers=UNOWNED.iloc[0:0]))
+    assert (owned.rating, owned.at_stake, owned.next_step) == (
+        "Run", 0.0, "Keep it: 100.0 % of 2026-10 has an owner, shared costs split.")
     walk = rate_attribution(inputs(coverage=coverage(800.0, 50.0, 150.0)))
     assert (walk.rating, walk.next_step) == ("Walk", (
         "Close the attribution gap: $150.00 of 2026-10 (15.0 %) has no owner. Give its biggest parts one with a "
@@ -363,6 +370,38 @@ def test_unit_cost_with_a_trend() -> None:
         "(`costbot units ingest FILE`), then set an improvement target.")
     stale = (dataclasses.replace(TRENDS[0], period="2026-08"),)
     assert rate_unit_cost(inputs(unit_trends=stale)).rating == "Crawl"  # August ended more than 62 days ago
+
+
+def all_run(**changes) -> MaturityInputs:
+    """Every line Run: alerts routed to owners, findings implemented, 80 % of the movement explained."""
+    routed = tuple(dataclasses.replace(t, routed_to_owner=True) for t in TIMINGS)
+    done = tuple(dataclasses.replace(f, state="implemented", implemented_on=date(2026, 11, 1))
+                 if f.state in ("in_progress", "identified") else f for f in FINDINGS)
+    return inputs(**{"alert_timings": routed, "findings": done, "variance": RUN_VARIANCE, **changes})
+
+
+def test_when_every_line_is_run_the_next_step_is_the_one_with_dollars_left_and_not_keep_it() -> None:
+    # The demo's case: attribution Run with $90 a month no team owns (there, $11,444.40 of tax),
+    # variance Run with $4,000 of the quarter ($1,333.33 a month) without a cause.
+    card = maturity_scorecard(all_run())
+    assert [line.rating for line in card.lines] == ["Run"] * 5
+    assert [line.at_stake for line in card.lines] == [90.0, 0.0, 0.0, pytest.approx(4000 / 3), None]
+    assert card.weakest == 4 and card.next_step.startswith("Name the rest: what `/cost why last quarter` cannot "
+                                                           "name yet ($4,000.00 of the quarter) is payments / Amazon "
+                                                           "EC2 $3,000.00")
+    # With the movement all explained, the unowned $90 is the step, and it names the spend.
+    explained = dataclasses.replace(RUN_VARIANCE, explained_share=1.0, unexplained=())
+    card = maturity_scorecard(all_run(variance=explained))
+    assert card.weakest == 1 and card.next_step.startswith(
+        "Own the rest: $90.00 of 2026-10 still has no owner; the biggest: Amazon EC2 in 999 (i-0legacy) $31.00")
+    # Only when no line has dollars at stake is the step "Keep it".
+    card = maturity_scorecard(all_run(variance=explained, coverage=coverage(940.0, 60.0, 0.0),
+                                      unowned_drivers=UNOWNED.iloc[0:0]))
+    assert (card.weakest, card.next_step) == (1, "Keep it: 100.0 % of 2026-10 has an owner, shared costs split.")
+    # No line says "Keep it" while it has dollars at stake.
+    for variant in (all_run(), all_run(variance=explained), inputs()):
+        for line in maturity_scorecard(variant).lines:
+            assert not (line.next_step.startswith("Keep it") and line.at_stake), (line.dimension, line.next_step)
 
 
 def test_the_next_step_is_for_the_weakest_dimension_with_the_most_at_stake() -> None:
