@@ -2,7 +2,12 @@
 in, dataclasses out; rendering is bot/blocks/digest.py, gathering the inputs jobs/digest.py.
 
 A digest covers the last complete ISO week (Monday to Sunday) before the day it runs, compared
-with the week before. Money is summed in micro-dollars and shown in cents. A week whose last
+with the week before. Money is summed in micro-dollars and shown in cents that add up, as
+``costbot costs`` prints them: each week's total is rounded to the cent and its parts (the teams'
+totals of the org's week, the services of a team's week) are split to add up to it exactly
+(largest remainder, :func:`finops.money.split_to_cents`); a change is the difference of the two
+weeks' printed figures, and month to date is the forecast's own figure, so the digest, ``costbot
+costs``, ``costbot forecast`` and App Home read the same cents. A week whose last
 days are not complete in the cost data yet says so (``complete_through``) instead of reading a
 low partial day as a drop; a week the cost data does not reach at all (``has_data`` false: the
 data ends before its Monday, or there is none) has no spend to report, not $0 of spend.
@@ -29,7 +34,7 @@ import pandas as pd
 from finops.forecast import BudgetStatus, MonthForecast, budget_status
 from finops.maturity import FindingSummary, Scorecard
 from finops.model import ALLOCATION_RULE, DAY, TEAM, UNALLOCATED
-from finops.money import MICROS, from_micros
+from finops.money import MICROS, cents, from_micros, split_to_cents
 from finops.ownership import SHARED_RULE_PREFIX
 from finops.savings import FindingState, savings_ledger
 from finops.units import UnitTrend
@@ -173,6 +178,7 @@ class OrgDigest:
     forecast: float | None
     forecast_low: float | None
     forecast_high: float | None
+    forecast_coverage: float | None  # the probability the interval is meant to hold the outcome
     teams: tuple[TeamRank, ...]  # by the size of the change, largest first
     unallocated: Change
     untagged: pd.DataFrame  # finops.ownership.DRIVER_COLUMNS, the week's top untagged drivers
@@ -206,35 +212,71 @@ def _in(frame: pd.DataFrame, start: date, end: date) -> np.ndarray:
     return ((days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))).to_numpy()
 
 
+def split_cents(micros: pd.Series, total: Decimal | None = None) -> dict[str, Decimal]:
+    """Each label's micro-dollars (``micros``, indexed by label) in cents, adding up exactly to
+    ``total`` (default: their sum rounded to the cent).
+
+    The labels are ordered as ``costbot costs`` orders its rows (largest amount first, then by
+    name) before the largest-remainder split, so a tie between remainders goes the same way there
+    and here, and the same period reads the same cents in both.
+    """
+    ordered = micros.sort_index().sort_values(ascending=False, kind="stable")
+    amounts = [from_micros(int(m)) for m in ordered]
+    if total is None:
+        total = cents(sum(amounts, Decimal(0)))
+    return dict(zip((str(label) for label in ordered.index), split_to_cents(amounts, total), strict=True))
+
+
+def _week_micros(frame: pd.DataFrame, labels: np.ndarray, week: Week, metric: str) -> pd.Series:
+    """Micro-dollars of ``week`` per label (``labels``: one per row of ``frame``)."""
+    if frame.empty:
+        return pd.Series(dtype=np.int64)
+    mask = _in(frame, week.start, week.end)
+    return pd.Series(_micros(frame.loc[mask, metric]), dtype=np.int64).groupby(labels[mask]).sum()
+
+
 def week_change(frame: pd.DataFrame, week: Week, label: str = "", *, metric: str = "EffectiveCost") -> Change:
-    """Total of ``frame`` in ``week`` and in the week before."""
+    """Total of ``frame`` in ``week`` and in the week before, each rounded to the cent."""
     before = week.previous()
-    return Change(label, _sum(frame, _in(frame, week.start, week.end), metric),
-                  _sum(frame, _in(frame, before.start, before.end), metric))
+    return Change(label, cents(_sum(frame, _in(frame, week.start, week.end), metric)),
+                  cents(_sum(frame, _in(frame, before.start, before.end), metric)))
+
+
+def team_changes(costs: pd.DataFrame, week: Week, *, metric: str = "EffectiveCost") -> tuple[Change, dict[str, Change]]:
+    """The organisation's total of ``week`` and of the week before, and each owner's (``x_Team``,
+    ``unallocated`` too), in cents: the owners' figures of a week add up to the org's, as
+    ``costbot costs --by team`` prints them."""
+    org = week_change(costs, week, "organisation", metric=metric)
+    owners = costs[TEAM].astype(str).to_numpy(dtype=object)
+    last = split_cents(_week_micros(costs, owners, week, metric), org.last)
+    before = split_cents(_week_micros(costs, owners, week.previous(), metric), org.before)
+    return org, {team: Change(team, last.get(team, Decimal(0)), before.get(team, Decimal(0)))
+                 for team in sorted({*last, *before})}
 
 
 def top_movers(frame: pd.DataFrame, week: Week, *, by: str = "ServiceName", n: int = TOP_MOVERS,
-               metric: str = "EffectiveCost") -> tuple[Change, ...]:
+               metric: str = "EffectiveCost", total: Change | None = None) -> tuple[Change, ...]:
     """The ``n`` values of ``by`` whose weekly total changed most (by absolute $), ties by name.
 
     Shared-pool parts are their own movers, labelled ``(shared)``: a team reads its share of
-    support fees apart from its own services.
+    support fees apart from its own services. Each week's figures are in cents that add up to
+    ``total`` (the team's two weeks as its digest prints them; default: each week's sum rounded),
+    and a mover's change is the difference of its two printed figures.
     """
     before = week.previous()
-    rows = frame[_in(frame, before.start, week.end)]
+    rows = frame[_in(frame, before.start, week.end)] if len(frame) else frame
     if rows.empty:
         return ()
     shared = rows[ALLOCATION_RULE].astype(str).str.startswith(SHARED_RULE_PREFIX).to_numpy() \
         if ALLOCATION_RULE in rows else np.zeros(len(rows), dtype=bool)
     labels = rows[by].astype(str).to_numpy(dtype=object)
     labels = np.where(shared, labels + " (shared)", labels)
-    last = _in(rows, week.start, week.end)
-    table = pd.DataFrame({"label": labels, "last": np.where(last, _micros(rows[metric]), 0),
-                          "before": np.where(last, 0, _micros(rows[metric]))}).groupby("label").sum()
-    table = table.assign(size=(table["last"] - table["before"]).abs()).reset_index()
-    ordered = table[table["size"] > 0].sort_values(["size", "label"], ascending=[False, True], kind="stable").head(n)
-    return tuple(Change(str(r.label), from_micros(int(r.last)), from_micros(int(r.before)))
-                 for r in ordered.itertuples())
+    last = split_cents(_week_micros(rows, labels, week, metric), None if total is None else total.last)
+    first = split_cents(_week_micros(rows, labels, before, metric), None if total is None else total.before)
+    changes = [Change(label, last.get(label, Decimal(0)), first.get(label, Decimal(0)))
+               for label in sorted({*last, *first})]
+    moved = sorted((c for c in changes if c.delta), key=lambda c: (-abs(c.delta), c.label))
+    return tuple(moved[:n])
 
 
 def findings_by_state(findings: Sequence[FindingSummary]) -> tuple[StateTotal, ...]:
@@ -284,26 +326,34 @@ def _daily_series(frame: pd.DataFrame, week: Week, metric: str) -> tuple[tuple[d
 
 
 def _month_to_date(frame: pd.DataFrame, week: Week, complete_through: date | None, metric: str) -> Decimal:
-    """Spend of the month of the week's last day, through that day or the last complete day."""
+    """Spend of the month of the week's last day, through that day or the last complete day, in
+    cents. Only without a forecast: with one, month to date is the forecast's figure (whose teams'
+    parts add up to the org's), the one every other surface shows."""
     if complete_through is None:
         return Decimal(0)
-    return _sum(frame, _in(frame, week.end.replace(day=1), min(week.end, complete_through)), metric)
+    return cents(_sum(frame, _in(frame, week.end.replace(day=1), min(week.end, complete_through)), metric))
 
 
 def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date | None,
                 forecast: MonthForecast | None, budget: float | None,
                 anomalies: Sequence[AnomalyLine], findings: Sequence[FindingSummary],
                 stalled: Sequence[str] = (), units: Sequence[UnitTrend] = (),
-                metric: str = "EffectiveCost") -> TeamDigest:
+                metric: str = "EffectiveCost", team_weeks: Mapping[str, Change] | None = None) -> TeamDigest:
     """One team's digest of ``week``.
 
     ``costs``: daily costs with ChargePeriodStart, x_Team, x_AllocationRule, ServiceName and
     ``metric`` (shared pools split), covering at least the chart's weeks and the month of the
-    week's end; other teams' rows are ignored. ``complete_through``: the last complete day of cost
-    data (None: there is none). ``forecast``: the month-end forecast as of the week's last day.
-    ``findings``: every finding (other teams' are ignored).
+    week's end; every team's rows, so the team's week reads the cents its line of the org's week
+    does (``costbot costs --by team``). ``complete_through``: the last complete day of cost data
+    (None: there is none). ``forecast``: the month-end forecast as of the week's last day, from
+    the same data: month to date is its figure. ``findings``: every finding (other teams' are
+    ignored). ``team_weeks``: :func:`team_changes` of ``costs`` (computed here when not given; a
+    run building every team's digest computes it once).
     """
     mine = costs[(costs[TEAM] == team).to_numpy()]
+    if team_weeks is None:
+        team_weeks = team_changes(costs, week, metric=metric)[1]
+    spend = team_weeks.get(team, Change(team, Decimal(0), Decimal(0)))
     status = None
     if budget is not None and forecast is not None:
         status = budget_status(forecast, {team: budget})[0]
@@ -311,12 +361,15 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
     my_findings = [f for f in findings if f.team == team]
     open_ = sorted((f for f in my_findings if f.state in OPEN_STATES), key=lambda f: (-f.estimate_monthly, f.id))
     realized, verified = realized_in_quarter(my_findings, quarter_of(week.end))
+    if forecast is None:
+        month_to_date = _month_to_date(mine, week, complete_through, metric)
+    else:
+        month_to_date = cents(found.actual_to_date) if found else Decimal(0)
     return TeamDigest(
         team=team, channel=channel, week=week, complete_through=complete_through,
-        spend=week_change(mine, week, team, metric=metric), month=f"{week.end:%Y-%m}",
-        month_to_date=_month_to_date(mine, week, complete_through, metric),
+        spend=spend, month=f"{week.end:%Y-%m}", month_to_date=month_to_date,
         budget=status, forecast=None if forecast is None else (found.forecast if found else 0.0),
-        movers=top_movers(mine, week, metric=metric),
+        movers=top_movers(mine, week, metric=metric, total=spend),
         anomalies=tuple(sorted((a for a in anomalies if a.team == team), key=lambda a: (-abs(a.impact), str(a.id)))),
         findings=findings_by_state(my_findings), open_findings=tuple(open_), stalled=tuple(stalled),
         quarter=quarter_label(week.end), realized_quarter=realized, verified_quarter=verified,
@@ -332,24 +385,27 @@ def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_throug
     ``teams`` the names of teams.yml (teams with no spend are ranked too, at zero)."""
     statuses = {s.team: s for s in budget_status(forecast, budgets)} if forecast is not None else {}
     owners = list(dict.fromkeys([*teams, *sorted(set(costs[TEAM]) - {UNALLOCATED} - set(teams))]))
+    spend, changes = team_changes(costs, week, metric=metric)
+    nothing = Decimal(0)
     ranks = []
     for team in owners:
-        mine = costs[(costs[TEAM] == team).to_numpy()]
         found = forecast.team(team) if forecast is not None else None
-        ranks.append(TeamRank(week_change(mine, week, team, metric=metric),
+        ranks.append(TeamRank(changes.get(team, Change(team, nothing, nothing)),
                               None if forecast is None else (found.forecast if found else 0.0), statuses.get(team)))
+    # By the printed change: a ranking the reader can check against the lines.
     ranks.sort(key=lambda r: (-abs(r.change.delta), r.change.label))
-    unallocated = costs[(costs[TEAM] == UNALLOCATED).to_numpy()]
     open_ = [f for f in findings if f.state in OPEN_STATES]
     realized, _ = realized_in_quarter(findings, quarter_of(week.end))
     return OrgDigest(
         channel=channel, week=week, complete_through=complete_through,
-        spend=week_change(costs, week, "organisation", metric=metric), month=f"{week.end:%Y-%m}",
-        month_to_date=_month_to_date(costs, week, complete_through, metric),
+        spend=spend, month=f"{week.end:%Y-%m}",
+        month_to_date=(_month_to_date(costs, week, complete_through, metric) if forecast is None
+                       else cents(forecast.org.actual_to_date)),
         forecast=None if forecast is None else forecast.org.forecast,
         forecast_low=None if forecast is None else forecast.org.low,
         forecast_high=None if forecast is None else forecast.org.high,
-        teams=tuple(ranks), unallocated=week_change(unallocated, week, UNALLOCATED, metric=metric),
+        forecast_coverage=None if forecast is None else forecast.coverage,
+        teams=tuple(ranks), unallocated=changes.get(UNALLOCATED, Change(UNALLOCATED, nothing, nothing)),
         untagged=untagged, open_anomalies=len(anomalies),
         open_findings=(len(open_), sum((Decimal(repr(f.estimate_monthly)) for f in open_), Decimal(0))),
         realized_quarter=realized, quarter=quarter_label(week.end), scorecard=scorecard,

@@ -55,10 +55,12 @@ from bot.services.units import load_unit_costs
 from finops.digest import (
     CHART_WEEKS,
     AnomalyLine,
+    Change,
     OrgDigest,
     TeamDigest,
     Week,
     org_digest,
+    team_changes,
     team_digest,
     week_reported,
 )
@@ -107,6 +109,7 @@ class DigestInputs:
     anomalies: list[AnomalyLine]
     findings: list[FindingSummary]
     units: list[UnitTrend]
+    team_weeks: dict[str, Change]  # each owner's week and the week before in cents (finops.digest.team_changes)
 
 
 def load_digest_inputs(ctx: AppContext, week: Week) -> DigestInputs:
@@ -126,14 +129,16 @@ def load_digest_inputs(ctx: AppContext, week: Week) -> DigestInputs:
     shown = {(t.team, t.metric) for t in this_week}
     units = this_week + [t for t in (unit_trends(monthly) if not monthly.empty else [])
                          if (t.team, t.metric) not in shown]
-    return DigestInputs(week, through, costs, forecast, load_open_anomalies(ctx.db), load_findings(ctx.db), units)
+    return DigestInputs(week, through, costs, forecast, load_open_anomalies(ctx.db), load_findings(ctx.db), units,
+                        team_changes(costs, week)[1])
 
 
 def build_team_digest(ctx: AppContext, inputs: DigestInputs, team: str, today: date) -> TeamDigest:
     return team_digest(team, ctx.teams.channel_for(team), inputs.week, costs=inputs.costs,
                        complete_through=inputs.complete_through, forecast=inputs.forecast,
                        budget=budgets_of(ctx.teams).get(team), anomalies=inputs.anomalies, findings=inputs.findings,
-                       stalled=weekly_view_lines(ctx, team, today=today), units=inputs.units)
+                       stalled=weekly_view_lines(ctx, team, today=today), units=inputs.units,
+                       team_weeks=inputs.team_weeks)
 
 
 def build_org_digest(ctx: AppContext, inputs: DigestInputs, scorecard: Scorecard | None) -> OrgDigest:

@@ -110,3 +110,77 @@ def test_building_blocks() -> None:
     assert findings_by_state(()) == ()
     assert realized_in_quarter(FINDINGS, "2026Q2") == (Decimal("90.0"), 1)
     assert realized_in_quarter(FINDINGS, "2026Q4", team="search") == (Decimal("0"), 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cents that add up (as `costbot costs` prints them)
+
+
+def _rows(*rows: tuple[str, str, str, float]) -> pd.DataFrame:
+    """(day, team, service, effective cost) rows of an allocated daily frame."""
+    return pd.DataFrame([{"ChargePeriodStart": pd.Timestamp(day), "x_Team": team, "x_AllocationRule": "",
+                          "ServiceName": service, "ChargeCategory": "Usage", "EffectiveCost": cost}
+                         for day, team, service, cost in rows])
+
+
+# Week 45 on Tuesday Nov 3, week 46 on Tuesday Nov 10; the half cents are where rounding each
+# figure on its own and splitting the rounded total part ways.
+CENT_ROWS = _rows(
+    ("2026-11-03", "payments", "EC2", 60.002), ("2026-11-03", "payments", "S3", 40.002),
+    ("2026-11-03", "search", "S3", 30.001),
+    ("2026-11-10", "payments", "EC2", 120.003), ("2026-11-10", "payments", "S3", 80.0025),
+    ("2026-11-10", "search", "S3", 30.0052), ("2026-11-10", "web", "CDN", 100.004),
+)
+
+
+def test_a_teams_week_is_its_part_of_the_orgs_week_in_cents_and_its_services_add_up_to_it() -> None:
+    digest = team_digest("payments", "#team-payments", WEEK, costs=CENT_ROWS, complete_through=WEEK.end,
+                         forecast=None, budget=None, anomalies=(), findings=())
+    # Week 45: $100.004 -> $100.00; week 46: $200.0055 of the org's $330.0147 -> $330.01, whose one
+    # cent left over by the floors goes to payments (the largest remainder): $200.01.
+    assert (digest.spend.before, digest.spend.last, digest.spend.delta) == (
+        Decimal("100.00"), Decimal("200.01"), Decimal("100.01"))  # not +$100.00 (the unrounded +$100.0015)
+    # Services split the team's printed total: EC2 $120.003 takes the cent ($120.01), S3 $80.0025 does not.
+    assert [(m.label, m.before, m.last, m.delta) for m in digest.movers] == [
+        ("EC2", Decimal("60.00"), Decimal("120.01"), Decimal("60.01")),
+        ("S3", Decimal("40.00"), Decimal("80.00"), Decimal("40.00"))]
+    assert sum(m.last for m in digest.movers) == digest.spend.last
+    assert sum(m.before for m in digest.movers) == digest.spend.before
+    # search's $30.0052 gets no cent of the org's split: $30.00, as `costbot costs --by team` prints it.
+    search = team_digest("search", "#team-search", WEEK, costs=CENT_ROWS, complete_through=WEEK.end,
+                         forecast=None, budget=None, anomalies=(), findings=())
+    assert (search.spend.before, search.spend.last) == (Decimal("30.00"), Decimal("30.00"))
+    assert search.movers == ()  # $30.00 both weeks: no change to show
+
+
+def test_the_org_digests_teams_add_up_to_its_total_and_rank_by_their_printed_change() -> None:
+    untagged = pd.DataFrame({c: [] for c in DRIVER_COLUMNS})
+    digest = org_digest("#finops", WEEK, costs=CENT_ROWS, complete_through=WEEK.end, teams=("payments", "search", "web"),
+                        forecast=None, budgets={}, untagged=untagged, anomalies=[], findings=(), scorecard=None)
+    # Week 45: $130.005 -> $130.00 (half to even); week 46: $330.0147 -> $330.01.
+    assert (digest.spend.before, digest.spend.last) == (Decimal("130.00"), Decimal("330.01"))
+    # web's unrounded change (+$100.004) is larger than payments' (+$100.0015), but what the lines
+    # print is payments +$100.01, web +$100.00.
+    assert [(r.change.label, r.change.before, r.change.last, r.change.delta) for r in digest.teams] == [
+        ("payments", Decimal("100.00"), Decimal("200.01"), Decimal("100.01")),
+        ("web", Decimal("0"), Decimal("100.00"), Decimal("100.00")),
+        ("search", Decimal("30.00"), Decimal("30.00"), Decimal("0.00"))]
+    assert sum(r.change.last for r in digest.teams) + digest.unallocated.last == digest.spend.last
+    assert sum(r.change.before for r in digest.teams) + digest.unallocated.before == digest.spend.before
+
+
+def test_month_to_date_is_the_forecasts_figure_which_adds_up_to_the_orgs() -> None:
+    # Nov 1-15: payments $60.0004 a day ($900.006), search $30.0005 ($450.0075): $1,350.0135 in all,
+    # $1,350.01; the cent above the floors goes to search, the larger remainder.
+    days = [str(d.date()) for d in pd.date_range("2026-11-01", "2026-11-15")]
+    costs = _rows(*[(d, "payments", "EC2", 60.0004) for d in days], *[(d, "search", "S3", 30.0005) for d in days])
+    forecast = forecast_month_end(costs, as_of=WEEK.end)
+    assert (forecast.team("payments").actual_to_date, forecast.team("search").actual_to_date) == (900.0, 450.01)
+    to_date = {team: team_digest(team, "#x", WEEK, costs=costs, complete_through=WEEK.end, forecast=forecast,
+                                 budget=None, anomalies=(), findings=()).month_to_date
+               for team in ("payments", "search")}
+    assert to_date == {"payments": Decimal("900.00"), "search": Decimal("450.01")}  # not $900.01 on its own
+    org = org_digest("#finops", WEEK, costs=costs, complete_through=WEEK.end, teams=("payments", "search"),
+                     forecast=forecast, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
+                     anomalies=[], findings=(), scorecard=None)
+    assert org.month_to_date == Decimal("1350.01") == sum(to_date.values())
