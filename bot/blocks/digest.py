@@ -60,15 +60,22 @@ def parse_more_value(value: str) -> tuple[str, str, str]:
     return str(data["kind"]), str(data.get("week", "")), str(data.get("team", ""))
 
 
+def percent_text(pct: float) -> str:
+    """A change in percent as every digest line writes it: ``+10.8 %``, ``-0.3 %``; ``<0.1 %`` for a
+    change too small to show at one decimal (never a ``+0.0 %`` next to a change in $)."""
+    text = f"{pct:+.1f}"
+    return "<0.1 %" if pct and float(text) == 0 else f"{text} %"
+
+
 def change_text(change: Change) -> str:
     """``$1,234.00 (+$120.00, +10.8 % vs $1,114.00)``."""
-    pct = "" if change.pct is None else f", {change.pct:+.1f} %"
+    pct = "" if change.pct is None else f", {percent_text(change.pct)}"
     return f"{format_usd(change.last)} ({format_usd(change.delta, signed=True)}{pct} vs {format_usd(change.before)})"
 
 
 def mover_line(change: Change) -> str:
     arrow = ":arrow_up_small:" if change.delta > 0 else ":arrow_down_small:"
-    pct = "new" if change.pct is None else f"{change.pct:+.0f} %"
+    pct = "new" if change.pct is None else percent_text(change.pct)
     return (f"{arrow} {escape(change.label)}: {format_usd(change.delta, signed=True)} ({pct}), "
             f"{format_usd(change.before)} → {format_usd(change.last)}")
 
@@ -84,7 +91,8 @@ def finding_line(finding: FindingSummary) -> str:
 
 
 def unit_line(trend: UnitTrend) -> str:
-    change = "" if trend.change_pct is None else f" ({trend.change_pct:+.1f} % vs the {_period_word(trend)} before)"
+    change = ("" if trend.change_pct is None
+              else f" ({percent_text(trend.change_pct)} vs the {_period_word(trend)} before)")
     history = " → ".join(format_unit_cost(cost) for _, cost in trend.history[-4:])
     return (f"• *{format_unit_cost(trend.cost_per_unit)}* per {escape(singular(trend.metric))} in {trend.period}"
             f"{change}" + (f"; {history}" if len(trend.history) > 1 else ""))
@@ -148,7 +156,8 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
                                f"in {channel_ref(digest.channel)}: `/cost anomalies {digest.team}`"))
     blocks.append(_section(anomalies))
     if digest.findings:
-        pipeline = " · ".join(f"{t.state.replace('_', ' ')} {t.count} ({format_usd(t.monthly)}/mo)"
+        # Estimates, as the findings were written: the realized figure is the line below.
+        pipeline = " · ".join(f"{t.state.replace('_', ' ')} {t.count} (est. {format_usd(t.monthly)}/month)"
                               for t in digest.findings)
         text = f"*Findings*: {pipeline}"
         if digest.open_findings:
@@ -161,8 +170,8 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
                                       week.label, digest.team))
     else:
         blocks.append(_section("*Findings*: none yet. `/cost finding new` opens one."))
-    saved = (f"*Savings realized in {digest.quarter}*: {format_usd(digest.realized_quarter)}/month from "
-             f"{digest.verified_quarter} verified finding{'s' if digest.verified_quarter != 1 else ''}")
+    saved = (f"*{realized_label(digest.quarter)}*: {format_usd(digest.realized_quarter)}/month from "
+             f"{digest.verified_quarter} finding{'s' if digest.verified_quarter != 1 else ''}")
     if digest.has_data and digest.units:
         saved += "\n*Unit cost*\n" + _listed([unit_line(u) for u in digest.units], UNIT_LINES, "metrics")
     blocks.append(_section(saved))
@@ -179,9 +188,14 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
     return {"text": text, "blocks": blocks}
 
 
+def realized_label(quarter: str) -> str:
+    """What the realized figure is: a monthly rate (the ledger's), of the findings verified in ``quarter``."""
+    return f"Savings realized a month, findings verified in {quarter}"
+
+
 def rank_line(rank: TeamRank) -> str:
     change = rank.change
-    pct = "" if change.pct is None else f" ({change.pct:+.1f} %)"
+    pct = "" if change.pct is None else f" ({percent_text(change.pct)})"
     budget = ""
     if rank.budget is not None:
         budget = f" · {share_of_budget(rank.budget)}"
@@ -198,8 +212,10 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
         return {"text": f"Weekly digest, {week.title}: no cost data for this week yet", "blocks": blocks}
     forecast = ""
     if digest.forecast is not None:
-        interval = (f" ({format_usd(digest.forecast_low)} – {format_usd(digest.forecast_high)})"
+        interval = (f" ({digest.forecast_coverage * 100:.0f} % interval {format_usd(digest.forecast_low)} – "
+                    f"{format_usd(digest.forecast_high)})"
                     if digest.forecast_high is not None and digest.forecast_low is not None
+                    and digest.forecast_coverage is not None
                     and abs(digest.forecast_high - digest.forecast_low) >= 0.005 else "")
         forecast = f" · month-end forecast {format_usd(digest.forecast)}{interval}"
     blocks: list[dict] = [
@@ -229,7 +245,7 @@ def _org_records_and_scorecard(digest: OrgDigest) -> list[dict]:
     """The org digest's lines from the bot's own records, its closing note, and the scorecard."""
     count, monthly = digest.open_findings
     blocks = [_section(f"*Open anomalies*: {digest.open_anomalies} · *Open findings*: {count} "
-                       f"({format_usd(monthly)}/month identified) · *Realized in {digest.quarter}*: "
+                       f"({format_usd(monthly)}/month identified) · *{realized_label(digest.quarter)}*: "
                        f"{format_usd(digest.realized_quarter)}/month")]
     if not digest.has_data:
         blocks.append(_context(NO_DATA_NOTE))

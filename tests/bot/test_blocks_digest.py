@@ -1,10 +1,30 @@
-"""Digest renderers: "Show more" answers stay within the limits and point to a command that lists all."""
+"""Digest renderers: "Show more" answers stay within the limits and point to a command that lists all;
+the lines say what each figure is (an estimate, a monthly rate, an 80 % interval) and never print a
+change as 0 %."""
 
 from __future__ import annotations
 
-from bot.blocks.digest import more_message, teams_pointer
-from finops.digest import Week
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+
+from bot.blocks.digest import (
+    change_text,
+    more_message,
+    mover_line,
+    org_digest_message,
+    rank_line,
+    team_digest_message,
+    teams_pointer,
+)
+from finops.digest import Change, TeamRank, Week, org_digest, team_digest
+from finops.forecast import ForecastRange, MonthForecast
+from finops.maturity import FindingSummary
+from finops.ownership import DRIVER_COLUMNS
 from tests.slack.fake_slack import check_message
+
+WEEK = Week.from_label("2026-W46")
 
 
 def test_every_team_past_the_block_limit_points_to_the_weeks_costs_by_team() -> None:
@@ -16,3 +36,52 @@ def test_every_team_past_the_block_limit_points_to_the_weeks_costs_by_team() -> 
     shown = sum(b["text"]["text"].count("\n") + 1 for b in message["blocks"] if b["type"] == "section")
     assert more == (f"…and {5000 - shown} more: `costbot costs --by team --from 2026-11-09 --to 2026-11-15` lists "
                     "every team's spend of the week.")
+
+
+def test_a_change_in_percent_has_one_decimal_and_is_never_shown_as_zero() -> None:
+    # The demo's payments S3 and web Front Door: +0.4 % and -0.1 %, not "+0 %" and "-0 %".
+    assert mover_line(Change("Amazon Simple Storage Service", Decimal("511.18"), Decimal("509.00"))) == (
+        ":arrow_up_small: Amazon Simple Storage Service: +$2.18 (+0.4 %), $509.00 → $511.18")
+    assert mover_line(Change("Azure Front Door", Decimal("769.76"), Decimal("770.58"))) == (
+        ":arrow_down_small: Azure Front Door: -$0.82 (-0.1 %), $770.58 → $769.76")
+    assert mover_line(Change("Amazon EC2", Decimal("12971.45"), Decimal("8153.14"))) == (
+        ":arrow_up_small: Amazon EC2: +$4,818.31 (+59.1 %), $8,153.14 → $12,971.45")
+    # Too small for one decimal: "<0.1 %", in every kind of line.
+    tiny = Change("web", Decimal("20000.81"), Decimal("20000.00"))
+    assert mover_line(tiny) == ":arrow_up_small: web: +$0.81 (<0.1 %), $20,000.00 → $20,000.81"
+    assert change_text(tiny) == "$20,000.81 (+$0.81, <0.1 % vs $20,000.00)"
+    assert rank_line(TeamRank(tiny, None, None)) == "*web*: $20,000.81, +$0.81 (<0.1 %)"
+    assert mover_line(Change("S3", Decimal("5.00"), Decimal("0"))) == ":arrow_up_small: S3: +$5.00 (new), $0.00 → $5.00"
+
+
+def _costs() -> pd.DataFrame:
+    return pd.DataFrame([{"ChargePeriodStart": pd.Timestamp(day), "x_Team": "payments", "x_AllocationRule": "",
+                          "ServiceName": "Amazon EC2", "ChargeCategory": "Usage", "EffectiveCost": cost}
+                         for day, cost in (("2026-11-03", 1000.0), ("2026-11-10", 1200.0))])
+
+
+def test_the_findings_line_says_estimate_and_the_realized_line_says_a_month() -> None:
+    verified = FindingSummary(1, "Rightsize RDS", "payments", "verified", 5000.0, date(2026, 8, 1), date(2026, 9, 1),
+                              date(2026, 10, 20), 5281.35)
+    digest = team_digest("payments", "#team-payments", WEEK, costs=_costs(), complete_through=WEEK.end,
+                         forecast=None, budget=None, anomalies=(), findings=[verified])
+    sections = [b["text"]["text"] for b in team_digest_message(digest)["blocks"] if b["type"] == "section"]
+    assert "*Findings*: verified 1 (est. $5,000.00/month)" in sections
+    assert ("*Savings realized a month, findings verified in Q4 2026*: $5,281.35/month from 1 finding"
+            in sections)
+
+
+def test_the_org_digest_labels_its_forecast_interval_with_its_coverage() -> None:
+    forecast = MonthForecast(month="2026-11", as_of=WEEK.end, complete_through=WEEK.end, coverage=0.8,
+                             interval_months=12, teams=(),
+                             org=ForecastRange(forecast=2400.0, low=2300.0, high=2550.5, actual_to_date=1200.0))
+    digest = org_digest("#finops", WEEK, costs=_costs(), complete_through=WEEK.end, teams=("payments",),
+                        forecast=forecast, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
+                        anomalies=[], findings=(), scorecard=None)
+    blocks = org_digest_message(digest)["blocks"]
+    assert blocks[1]["text"]["text"] == (
+        "*Last week* $1,200.00 (+$200.00, +20.0 % vs $1,000.00)\n*November 2026 to date* $1,200.00 · "
+        "month-end forecast $2,400.00 (80 % interval $2,300.00 – $2,550.50)")
+    records = next(b["text"]["text"] for b in blocks if b["type"] == "section"
+                   and b["text"]["text"].startswith("*Open anomalies*"))
+    assert records.endswith("*Savings realized a month, findings verified in Q4 2026*: $0.00/month")

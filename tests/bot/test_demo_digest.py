@@ -1,11 +1,18 @@
 """The demo's last chapter on the bundled data: payments' budget alert (warning on Nov 10, edited to
 "over" today with one thread reply), the only team over budget, then the week's digests (one per
-team, the org's with the scorecard), posted once."""
+team, the org's with the scorecard), posted once, in the cents `costbot costs` and `costbot
+forecast` print for the same period."""
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import date
 from pathlib import Path
 
+import pytest
+
+from bot.cli import main
 from bot.demo import step_50_digest
 from bot.demo.data import DEMO_TODAY
 from bot.services.forecast import budgets_of, load_forecast
@@ -32,3 +39,59 @@ def test_the_weekly_rhythm_chapter(sqlite_db: Database, tmp_path: Path, monkeypa
     assert "6 digests posted, each once" in text and text.rstrip().splitlines()[-2] == "  0 posted"
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(
         f"digest-{name}-2026-W46.png" for name in ("payments", "search", "data-platform", "ml", "web", "org"))
+
+
+def test_the_digests_read_the_cents_costbot_costs_and_forecast_print(sqlite_db: Database, tmp_path: Path,
+                                                                       monkeypatch, capsys) -> None:
+    ctx, text = run_demo_chapter(step_50_digest, sqlite_db, tmp_path)
+    monkeypatch.setenv("COSTBOT_DATABASE_URL", sqlite_db.url)
+    monkeypatch.setenv("COSTBOT_TEAMS", str(tmp_path / "data" / "teams.yml"))
+
+    def costs(start: str, end: str, by: str) -> dict[tuple[str, ...], str]:
+        capsys.readouterr()
+        assert main(["costs", "--from", start, "--to", end, "--by", by, "--json"]) == 0
+        document = json.loads(capsys.readouterr().out)
+        return {tuple(row[k] for k in by.split(",")): f"${row['cost']:,.2f}" for row in document["rows"]}
+
+    last, before = costs("2026-11-09", "2026-11-15", "team"), costs("2026-11-02", "2026-11-08", "team")
+    # Each change is the difference of the two printed weeks: payments $17,017.92 - $12,160.22, web
+    # $3,186.82 - $3,100.32 (the unrounded differences print +$4,857.71 and +$86.49).
+    assert (last[("payments",)], before[("payments",)], last[("web",)], before[("web",)]) == (
+        "$17,017.92", "$12,160.22", "$3,186.82", "$3,100.32")
+    assert "*Last week* $17,017.92 (+$4,857.70, +39.9 % vs $12,160.22)" in text
+    assert "*Last week* $3,186.82 (+$86.50, +2.8 % vs $3,100.32)" in text
+    ranking = re.findall(r"^\*([a-z-]+)\*: (\$[\d,.]+), ", text, flags=re.MULTILINE)
+    assert ranking == [("ml", "$21,625.94"), ("payments", "$17,017.92"), ("search", "$9,890.46"),
+                       ("data-platform", "$6,845.04"), ("web", "$3,186.82")]
+    assert all(last[(team,)] == cost for team, cost in ranking)
+    assert "*payments*: $17,017.92, +$4,857.70 (+39.9 %)" in text and "*web*: $3,186.82, +$86.50 (+2.8 %)" in text
+    assert f"*Unallocated* {last[('unallocated',)]} (-$0.35, -0.1 % vs {before[('unallocated',)]})" in text
+
+    # Payments' services split its week, so they add up to it; S3 of 2-8 Nov reads $509.00 in both.
+    assert costs("2026-11-02", "2026-11-08", "team,service")[("payments", "Amazon Simple Storage Service")] == "$509.00"
+    payments = text[text.index("PAYMENTS · WEEK 46"):text.index("── #team-payments (file)")]
+    movers = re.findall(r"^:arrow_\w+: (.+): ([+-]\$[\d,.]+) \([^)]*\), (\$[\d,.]+) → (\$[\d,.]+)$", payments,
+                        flags=re.MULTILINE)
+    assert movers == [
+        ("Amazon Elastic Compute Cloud", "+$4,818.31", "$8,153.14", "$12,971.45"),
+        ("Amazon Relational Database Service", "+$25.17", "$1,987.36", "$2,012.53"),
+        ("Amazon Virtual Private Cloud (shared)", "+$24.89", "$265.08", "$289.97"),
+        ("Amazon DynamoDB", "-$12.85", "$1,245.64", "$1,232.79"),
+        ("Amazon Simple Storage Service", "+$2.18", "$509.00", "$511.18")]
+
+    def dollars(text: str) -> float:
+        return float(text.replace("$", "").replace(",", ""))
+
+    assert sum(dollars(m[3]) for m in movers) == pytest.approx(17_017.92, abs=1e-6)
+    assert sum(dollars(m[2]) for m in movers) == pytest.approx(12_160.22, abs=1e-6)
+    assert ":arrow_down_small: Amazon Virtual Private Cloud (shared): -$6.78 (-3.8 %), $176.43 → $169.65" in text
+    assert ":arrow_down_small: Amazon Elastic Block Store: -$6.82 (-0.7 %), $1,005.77 → $998.95" in text
+    assert ":arrow_down_small: Azure Front Door: -$0.82 (-0.1 %), $770.58 → $769.76" in text
+
+    # Month to date is the forecast's figure ($6,895.50 for web, as costbot forecast and App Home say).
+    forecast = load_forecast(CostStore(ctx.db), ctx.teams, date(2026, 11, 15))
+    assert forecast.team("web").actual_to_date == 6895.5
+    assert "*November 2026 to date* $6,895.50 of the $20,000.00 budget" in text
+    assert ("*November 2026 to date* $125,314.47 · month-end forecast $258,665.82 "
+            "(80 % interval $256,693.55 – $259,797.41)") in text
+    assert " %)," in text and "(+0 %)" not in text and "(-0 %)" not in text

@@ -356,7 +356,7 @@ def test_a_week_the_cost_data_does_not_reach_is_not_reported_as_zero(sqlite_db: 
         assert sections[0] == (":hourglass_flowing_sand: *No cost data for this week yet*: the data ends 31 Oct "
                                "(`costbot ingest status`).")
         assert sections[1:] == ["*Open anomalies*: none", "*Findings*: none yet. `/cost finding new` opens one.",
-                                "*Savings realized in Q4 2026*: $0.00/month from 0 verified findings"]
+                                "*Savings realized a month, findings verified in Q4 2026*: $0.00/month from 0 findings"]
         org_blocks = fake_slack.messages("#finops")[0]["blocks"]
         assert org_blocks[1]["text"]["text"].startswith(":hourglass_flowing_sand: *No cost data for this week yet*")
         assert not any("Last week" in json.dumps(m["blocks"]) or "Teams by change" in json.dumps(m["blocks"])
