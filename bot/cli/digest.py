@@ -5,6 +5,8 @@ claimed first, so one already posted this week (by the scheduler or another run)
 again, and the command says so. A placeholder, posted before the week's cost data was in, does not
 count as posted: a run once the data is in edits it into the full digest (the same message).
 ``--team`` posts (or shows) only that team's digest; without it, every team's and the org's.
+``unallocated`` is not a team: it has no channel or digest of its own (its spend is in the org's),
+so ``--team unallocated`` is refused like an unknown team (exit code 2).
 ``--dry-run`` prints the digests as text and posts nothing. With no Slack token, "posting" prints
 them too (the terminal transport).
 """
@@ -14,9 +16,11 @@ from __future__ import annotations
 import argparse
 
 from bot.blocks.text import blocks_to_text
-from bot.cli._common import open_context
+from bot.cli._common import UsageError, open_context
 from bot.cli.forecast import resolve_team
 from finops.digest import week_reported
+from finops.model import UNALLOCATED
+from finops.teams import TeamsConfig
 from jobs.digest import post_weekly_digests, preview_digest, run_day
 
 
@@ -28,9 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_digest)
 
 
+def digest_team(teams: TeamsConfig, name: str) -> str:
+    """The team of ``--team`` as teams.yml spells it; UsageError naming the teams for an unknown
+    name and for ``unallocated`` (spend no team owns: the org digest shows it)."""
+    team = resolve_team(teams, name)
+    if team == UNALLOCATED:
+        raise UsageError(f"{teams.no_team_text(name.strip())}; unallocated spend is in the org digest "
+                         "(costbot digest without --team)")
+    return team
+
+
 def run_digest(args: argparse.Namespace) -> int:
     ctx = open_context(args)
-    team = resolve_team(ctx.teams, args.team) if args.team else None
+    team = digest_team(ctx.teams, args.team) if args.team else None
     week = week_reported(run_day(ctx))
     if args.dry_run:
         for digest in preview_digest(ctx, team=team):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -54,6 +55,19 @@ def test_dry_run_prints_and_posts_nothing(cli, sqlite_db: Database) -> None:
     assert "*Last week* $462.00 ($0.00, +0.0 % vs $462.00)" in out
     assert "(chart in the thread: digest-payments-2026-W46.png)" in out
     assert DigestRunStore(sqlite_db).runs() == []
+
+
+def test_unallocated_is_not_a_team_and_has_no_digest_of_its_own(cli, sqlite_db: Database, capsys) -> None:
+    # The flat org (its data loaded by the fixture): a usage error like an unknown team's, exit code 2.
+    teams_file = os.environ["COSTBOT_TEAMS"]
+    for args in (("--team", "unallocated", "--dry-run"), ("--team", "Unallocated")):
+        capsys.readouterr()
+        code = main(["digest", *args])
+        printed = capsys.readouterr()
+        assert (code, printed.out) == (2, "")
+        assert printed.err == (f"costbot: no team {args[1]!r} in {teams_file} (teams: payments, search); "
+                               "unallocated spend is in the org digest (costbot digest without --team)\n")
+    assert DigestRunStore(sqlite_db).runs() == []  # nothing claimed, nothing posted
 
 
 def test_posting_twice_posts_once(cli, sqlite_db: Database) -> None:
