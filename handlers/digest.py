@@ -29,6 +29,7 @@ from bot.services.forecast import find_team
 from bot.services.records import load_findings
 from finops.digest import OPEN_STATES, Week
 from finops.errors import QuestionError
+from finops.model import UNALLOCATED
 from handlers.commands import CommandRequest, Reply, subcommand
 from jobs.digest import build_org_digest, load_digest_inputs, preview_digest, preview_org_digest
 from jobs.scheduler import schedule_timezone
@@ -45,7 +46,8 @@ def _team_of(request: CommandRequest) -> str | None:
             raise QuestionError(f"No team called `{name}` in teams.yml.", word=name,
                                 examples=tuple(f"/cost digest preview {t}" for t in teams.team_names[:2])
                                 or ("/cost digest preview",))
-        return found
+        # Unallocated spend has no digest of its own: it is a section of the org digest.
+        return None if found == UNALLOCATED else found
     mine = [t.name for t in teams.teams if request.user_id in t.owners or request.user_id in t.members]
     return mine[0] if len(mine) == 1 else None
 

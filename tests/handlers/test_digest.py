@@ -37,6 +37,8 @@ def test_preview_of_my_team_a_named_team_and_the_org(org) -> None:
     assert search["text"].startswith("Preview: search weekly digest, Week 46")
     whole = preview(org, "digest preview", "U_STRANGER")
     assert whole["text"].startswith("Preview: Weekly digest, Week 46 · 9–15 Nov 2026: $1,120.00")
+    unallocated = preview(org, "digest preview unallocated", "U_PAY_DEV")  # a section of the org's
+    assert unallocated["text"] == whole["text"]
     assert len(whole["blocks"]) <= 50
     assert org.slack.calls("chat.postMessage") == [] and org.slack.files() == []
     assert DigestRunStore(org.ctx.db).runs() == []
