@@ -47,6 +47,33 @@ def split_to_cents(parts: Sequence[float | Decimal], total: Decimal) -> list[Dec
     return floored
 
 
+def split_nested_to_cents(amounts: Sequence[Decimal], keys: Sequence[tuple], total: Decimal) -> list[Decimal]:
+    """Round rows grouped by ``keys`` (outermost first, e.g. (team, service)) to cents, level by level.
+
+    The outermost groups' exact sums are split to ``total`` (:func:`split_to_cents`, groups
+    ordered by their size, then key, so the split is the one a grouping by the outer key alone
+    gives), then each group's rows to its figure, and so on: at every level the printed parts add
+    up to the printed group, so ``--by team,service`` shows each team at its ``--by team`` total.
+    """
+    if not amounts:
+        return []
+    if len(keys[0]) == 0:
+        return split_to_cents(list(amounts), total)
+    groups: dict[object, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key[0], []).append(i)
+    sums = {g: sum((amounts[i] for i in rows), Decimal(0)) for g, rows in groups.items()}
+    order = sorted(groups, key=lambda g: (-sums[g], str(g)))
+    figures = split_to_cents([sums[g] for g in order], total)
+    result: list[Decimal] = [Decimal(0)] * len(amounts)
+    for group, figure in zip(order, figures, strict=True):
+        rows = groups[group]
+        for i, part in zip(rows, split_nested_to_cents([amounts[i] for i in rows], [keys[i][1:] for i in rows],
+                                                       figure), strict=True):
+            result[i] = part
+    return result
+
+
 def format_usd(amount: float | Decimal, *, signed: bool = False) -> str:
     """``$12,345.67`` (``+$12.00`` / ``-$3.10`` with ``signed``)."""
     value = cents(amount)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
 from bot.services.ownership import spend_by
 from finops.model import DEFAULT_METRIC, METRICS
-from finops.money import cents, format_usd, from_micros, split_to_cents
+from finops.money import cents, format_usd, from_micros, split_nested_to_cents
 from storage.costs import CostStore, resolve_dimension
 
 
@@ -52,7 +52,10 @@ def run_costs(args: argparse.Namespace) -> int:
     total_micros = int(grouped["micros"].sum()) if not grouped.empty else 0
     total = cents(from_micros(total_micros))
     grouped = grouped.sort_values(["micros", *columns], ascending=[False] + [True] * len(columns))
-    parts = split_to_cents([from_micros(int(m)) for m in grouped["micros"]], total)
+    # Level by level (the first --by dimension, then the next within it): each group's rows add up
+    # to the figure the group has when grouped by the outer dimensions alone.
+    parts = split_nested_to_cents([from_micros(int(m)) for m in grouped["micros"]],
+                                  list(grouped[columns].itertuples(index=False, name=None)), total)
     rows = []
     for values, cost in zip(grouped[columns].itertuples(index=False, name=None), parts, strict=True):
         row = {name: _plain(value) for name, value in zip(by, values, strict=True)}
