@@ -68,10 +68,7 @@ from finops.money import MICROS, format_usd
 from finops.ownership import DRIVER_KEYS, SHARED_RULE_PREFIX, Coverage
 from finops.savings import COUNTS_AS_IMPLEMENTED, FindingState, savings_ledger
 from finops.units import UnitTrend, format_unit_cost, singular
-from finops.variance import VarianceAnswer
-
-# The line an explainer covers, as explained_share decides it (private there: no public name yet).
-from finops.variance import _line_of as line_of
+from finops.variance import VarianceAnswer, line_of
 
 RATINGS: tuple[str, ...] = ("Crawl", "Walk", "Run")
 

@@ -852,7 +852,7 @@ def _explained(explainers: Iterable[Explainer], question: Question, delta: Decim
     return sorted(items, key=lambda item: (-abs(item.amount), str(item.explainer.id)))
 
 
-def _line_of(item: ExplainedItem, contributors: Sequence[Contributor]) -> int | None:
+def line_of(item: ExplainedItem, contributors: Sequence[Contributor]) -> int | None:
     """The index of the most specific line ``item`` fits (most dimensions in common, then the
     earlier, larger one); None when it fits none."""
     dims = item.explainer.normalized_dimensions()
@@ -870,7 +870,7 @@ def explained_part(answer: VarianceAnswer, item: ExplainedItem) -> str | None:
         return None
     if answer.delta and item.amount * answer.delta > 0:
         return f"of the {'increase' if answer.delta > 0 else 'decrease'}"
-    target = _line_of(item, answer.contributors)
+    target = line_of(item, answer.contributors)
     if target is None:
         return None
     line = answer.contributors[target]
@@ -889,7 +889,7 @@ def _explained_share(contributors: Sequence[Contributor], items: Sequence[Explai
                for values in (list(c.parts().values()) if c.kind == "other" else [c.unexplained_by_quantity]
                               for c in contributors)]
     for item in items:
-        target = _line_of(item, contributors)
+        target = line_of(item, contributors)
         if not item.amount or target is None:
             continue
         side = 0 if item.amount > 0 else 1
