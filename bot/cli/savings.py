@@ -55,6 +55,10 @@ def run_savings(args: argparse.Namespace) -> int:
                       format_usd(r["regressed_monthly"]), _rate(r["implementation_rate_count"]),
                       _rate(r["implementation_rate_usd"])] for r in ledger.rows],
                     right={2, 3, 4, 5, 6, 7, 8})
+        # The amounts are booked in the quarter of their event, the rates by the quarter the
+        # findings were identified in: say so, or "implemented $0.00 · 100 %" reads as an error.
+        print("amounts: in the quarter each event happened; rates: of the findings identified in that quarter "
+              "(not rejected), the share implemented since")
     not_realized = (f"{total['not_realized_count']} not realized, {format_usd(total['not_realized_monthly'])} "
                     "estimated (not counted as implemented), " if total["not_realized_count"] else "")
     print(f"total: identified {format_usd(total['identified_monthly'])} ({total['identified_count']}), "

@@ -157,6 +157,8 @@ def test_a_finding_verification_found_not_realized_is_not_counted_as_implemented
     # team, quarter, identified, implemented, not realized, realized, regressed, rate (count), rate ($)
     assert table["search"] == ["search", "2026Q4", "$500.00", "$0.00", "$500.00", "$0.00", "$0.00", "0%", "0%"]
     assert table["payments"][2:5] == ["$1,000.10", "$1,000.10", "$0.00"]
+    assert out.splitlines()[-2] == ("amounts: in the quarter each event happened; rates: of the findings identified "
+                                    "in that quarter (not rejected), the share implemented since")
     assert out.splitlines()[-1] == (
         "total: identified $1,500.10 (2), implemented $1,000.10 (1), 1 not realized, $500.00 estimated (not counted "
         "as implemented), verified $1,217.50 realized (1; $14,610.00 a year); implementation rate 50% of findings, "
