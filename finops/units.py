@@ -15,6 +15,9 @@ when values cover every one of its days and it lies within the complete cost dat
 month's cost over half a month's orders would double the unit cost. The cost is the team's total
 including its shares of shared-cost pools (the caller passes costs after
 ``finops.ownership.split_shared_costs``), as the allocation rules define what a team pays.
+Charges other than usage (fees on the 1st, tax on the last day, credits) are spread evenly over
+the days of their month: a month's cost is unchanged, and a week's is not inflated because it
+holds the 1st (the week's share of a month-end tax is there once the tax is booked).
 """
 
 from __future__ import annotations
@@ -309,10 +312,11 @@ def unit_costs(team_costs: pd.DataFrame, values: pd.DataFrame, *, period: str = 
     daily = daily[daily["day"] <= pd.Timestamp(through)]
     daily["period"] = _period_labels(pd.DatetimeIndex(daily["day"]), period)
 
-    days = pd.to_datetime(team_costs[DAY])
+    costs = _calendar_charges_spread(team_costs, metric)
+    days = pd.to_datetime(costs[DAY])
     in_data = (days <= pd.Timestamp(through)).to_numpy()
-    cost_by_period = (team_costs.loc[in_data, metric]
-                      .groupby([team_costs.loc[in_data, TEAM].to_numpy(),
+    cost_by_period = (costs.loc[in_data, metric]
+                      .groupby([costs.loc[in_data, TEAM].to_numpy(),
                                 _period_labels(pd.DatetimeIndex(days[in_data]), period)]).sum())
 
     rows = []
@@ -328,6 +332,27 @@ def unit_costs(team_costs: pd.DataFrame, values: pd.DataFrame, *, period: str = 
     table["cost_per_unit"] = pd.Series([r[-1] for r in rows], dtype=object)
     table["change_pct"] = pd.Series(_changes(table, period), dtype=object)
     return table.reset_index(drop=True)
+
+
+def _calendar_charges_spread(team_costs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Daily costs with every charge but usage (a fee on the 1st, tax on the last day, a credit)
+    spread evenly over the days of its calendar month, so a week's unit cost is not the week that
+    happened to hold the month's fee (a month's total is unchanged). Without a ChargeCategory
+    column, the frame as it is."""
+    if team_costs.empty or "ChargeCategory" not in team_costs:
+        return team_costs
+    days = pd.to_datetime(team_costs[DAY])
+    usage = (team_costs["ChargeCategory"].astype(str) == "Usage").to_numpy()
+    calendar = pd.DataFrame({TEAM: team_costs.loc[~usage, TEAM].to_numpy(dtype=object),
+                             "month": days[~usage].dt.to_period("M").to_numpy(),
+                             metric: team_costs.loc[~usage, metric].to_numpy(dtype=np.float64)})
+    monthly = calendar.groupby([TEAM, "month"], as_index=False)[metric].sum()
+    spread = [pd.DataFrame({DAY: pd.date_range(m.start_time, m.end_time.normalize(), freq="D"), TEAM: team,
+                            metric: amount / m.days_in_month})
+              for team, m, amount in monthly.itertuples(index=False, name=None)]
+    usage_rows = pd.DataFrame({DAY: days[usage].to_numpy(), TEAM: team_costs.loc[usage, TEAM].to_numpy(dtype=object),
+                               metric: team_costs.loc[usage, metric].to_numpy(dtype=np.float64)})
+    return pd.concat([usage_rows, *spread], ignore_index=True)
 
 
 def _previous_label(label: str, period: str) -> str:

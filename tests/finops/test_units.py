@@ -181,6 +181,26 @@ def test_weeks_prorate_a_monthly_value_and_need_every_day_covered() -> None:
     assert list(table["change_pct"]) == pytest.approx([None, 0.0, 0.0])
 
 
+def test_a_monthly_fee_and_tax_count_a_share_in_every_week_of_their_month() -> None:
+    # $100 a day of usage, a $310 fee on October 1 and $155 of tax on October 31: $15 a day of
+    # October once spread, so every October week costs $805 for its 7,000 orders. Booked as they
+    # come, W40 (with the 1st) and W44 (with the 31st) would jump and the weeks between drop.
+    usage = daily_costs("shop", "2026-09-28", "2026-11-08", 100.0).assign(ChargeCategory="Usage")
+    fee = pd.DataFrame({DAY: [pd.Timestamp("2026-10-01")], TEAM: "shop", "EffectiveCost": 310.0,
+                        "ChargeCategory": "Purchase"})
+    tax = pd.DataFrame({DAY: [pd.Timestamp("2026-10-31")], TEAM: "shop", "EffectiveCost": 155.0,
+                        "ChargeCategory": "Tax"})
+    costs = pd.concat([usage, fee, tax], ignore_index=True)
+    values = values_frame([UnitValue("shop", "orders", date(2026, 9, 28), date(2026, 11, 8), 42000.0)])
+    weeks = unit_costs(costs, values, period="week", through=date(2026, 11, 8))
+    # W40: Sep 28-30 at $100 and Oct 1-4 at $115; W44: Oct 26-31 at $115 and Nov 1 at $100.
+    assert list(zip(weeks["period"], weeks["cost"], strict=True)) == [
+        ("2026-W40", pytest.approx(760.0)), ("2026-W41", pytest.approx(805.0)), ("2026-W42", pytest.approx(805.0)),
+        ("2026-W43", pytest.approx(805.0)), ("2026-W44", pytest.approx(790.0)), ("2026-W45", pytest.approx(700.0))]
+    month = unit_costs(costs, values, period="month", through=date(2026, 10, 31))
+    assert list(zip(month["period"], month["cost"], strict=True)) == [("2026-10", pytest.approx(3565.0))]
+
+
 def test_where_a_week_and_a_month_overlap_the_week_counts_once() -> None:
     costs = daily_costs("shop", "2026-10-01", "2026-11-01", 100.0)
     values = values_frame([UnitValue("shop", "orders", date(2026, 10, 1), date(2026, 10, 31), 31000.0),
