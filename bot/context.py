@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
-from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
@@ -38,9 +37,9 @@ class AppContext:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def today(self) -> date:
-        """Today in the deployment's time zone (``COSTBOT_TIMEZONE``, else teams.yml's digest time
-        zone, else UTC): the digest, the budget check, forecasts and the scorecard agree on the day."""
-        return self.now().astimezone(ZoneInfo(self.settings.timezone or self.teams.digest.timezone)).date()
+        """Today in UTC, the calendar cost data is dated in (freshness, verification and the
+        forecasts count days on it); the digest's run day is the schedule's own (jobs/digest.py)."""
+        return self.now().date()
 
 
 def slack_client(settings: Settings) -> WebClient:
