@@ -44,7 +44,7 @@ def digest_team(teams: TeamsConfig, name: str) -> str:
 
 def run_digest(args: argparse.Namespace) -> int:
     ctx = open_context(args)
-    team = digest_team(ctx.teams, args.team) if args.team else None
+    team = digest_team(ctx.teams, args.team) if args.team is not None else None
     week = week_reported(run_day(ctx))
     if args.dry_run:
         for digest in preview_digest(ctx, team=team):

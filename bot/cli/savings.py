@@ -39,7 +39,7 @@ def _rate(value: float | None) -> str:
 
 def run_savings(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
-    team = known_team(ctx, args.team) if args.team else None
+    team = known_team(ctx, args.team) if args.team is not None else None
     ledger = load_ledger(FindingStore(ctx.db), team=team, quarter=args.quarter)
     if args.json:
         print_json({"team": ledger.team, "quarter": ledger.quarter, "rows": ledger.rows, "total": ledger.total})

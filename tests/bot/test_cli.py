@@ -88,3 +88,11 @@ def test_a_reader_that_stops_reading_gets_no_traceback(tmp_path: Path) -> None:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (141, "")
     assert (tmp_path / "costbot.db").is_file()  # the work itself was done
+
+
+def test_a_log_level_that_is_not_one_is_a_configuration_error_not_a_traceback(tmp_path: Path) -> None:
+    # basic_format is an attribute of the logging module, not a level.
+    result = run_cli("teams", env={"COSTBOT_LOG_LEVEL": "basic_format"}, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("costbot: configuration error: COSTBOT_LOG_LEVEL: unknown log level 'basic_format': "
+                             "DEBUG, INFO, WARNING, ERROR or CRITICAL\n")

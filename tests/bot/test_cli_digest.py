@@ -68,6 +68,11 @@ def test_unallocated_is_not_a_team_and_has_no_digest_of_its_own(cli, sqlite_db: 
         assert printed.err == (f"costbot: no team {args[1]!r} in {teams_file} (teams: payments, search); "
                                "unallocated spend is in the org digest (costbot digest without --team)\n")
     assert DigestRunStore(sqlite_db).runs() == []  # nothing claimed, nothing posted
+    # An empty name (a script's unset "$TEAM") is no team either, not "every team".
+    capsys.readouterr()
+    assert main(["digest", "--team", ""]) == 2
+    assert capsys.readouterr().err == f"costbot: no team '' in {teams_file} (teams: payments, search)\n"
+    assert DigestRunStore(sqlite_db).runs() == []
 
 
 def test_posting_twice_posts_once(cli, sqlite_db: Database) -> None:

@@ -206,6 +206,8 @@ def test_show_of_an_unknown_finding_and_bad_arguments(cli):
     assert missing.code == 1 and missing.err.strip() == "costbot: column 'id': no finding #9 (value 9)"
     assert cli("findings", "move", "1", "verify").code == 2  # not a CLI move
     assert cli("savings", "--quarter", "2026-13").code == 2
+    empty = cli("savings", "--team", "")  # a script's unset "$TEAM" is no team, not every team
+    assert empty.code != 0 and "no team ''" in empty.err
 
 
 def test_import_gcp_recommender_from_the_command_line(cli, monkeypatch):
