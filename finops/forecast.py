@@ -239,8 +239,7 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
         # reach the month before says nothing about this one any more.
         raise InputError(f"the cost data is complete through {history.date(c).isoformat()}, before "
                          f"{history.date(previous_month_start):%B %Y}: too old to forecast "
-                         f"{history.date(month_end):%B %Y} from; ingest newer cost data or ask for an "
-                         "earlier day")
+                         f"{history.date(month_end):%B %Y} from: ingest newer cost data first")
     elapsed_end = max(c, month_start - 1)
 
     spent = history.total[month_start:elapsed_end + 1].sum(axis=0)

@@ -53,8 +53,10 @@ def viewer_teams(ctx: AppContext, user: str) -> list[str]:
     return found
 
 
-def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None) -> list[TeamHome]:
-    """The dashboard data of ``teams`` (at most the number the view shows)."""
+def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None,
+              no_forecast: str | None = None) -> list[TeamHome]:
+    """The dashboard data of ``teams`` (at most the number the view shows); ``no_forecast`` says
+    why ``forecast`` is None (no cost data yet, or data too old to forecast this month from)."""
     teams = teams[:MAX_TEAMS]
     budgets = budgets_of(ctx.teams)
     statuses = {s.team: s for s in budget_status(forecast, {t: budgets[t] for t in teams if t in budgets})} \
@@ -75,7 +77,8 @@ def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None)
             complete_through=forecast.complete_through if forecast is not None else None,
             forecast=None if forecast is None else (found.forecast if found else 0.0), budget=statuses.get(team),
             anomalies=[a for a in anomalies if a.team == team],
-            findings=open_findings, units=[t for t in trends if t.team == team]))
+            findings=open_findings, units=[t for t in trends if t.team == team],
+            no_figures=no_forecast if forecast is None else None))
     return homes
 
 
@@ -83,15 +86,15 @@ def publish_home(ctx: AppContext, user: str) -> dict:
     """Build and publish ``user``'s Home tab; returns the view."""
     teams = viewer_teams(ctx, user)
     try:
-        forecast = load_forecast(CostStore(ctx.db), ctx.teams, ctx.today())
-    except InputError:
-        forecast = None
+        forecast, no_forecast = load_forecast(CostStore(ctx.db), ctx.teams, ctx.today()), None
+    except InputError as why:
+        forecast, no_forecast = None, str(why)
     org_line = None
     if forecast is not None:
         org_line = (f"*Organisation, {month_label(forecast.month)}*: {format_usd(forecast.org.actual_to_date)} spent; month-end "
                     f"forecast {format_usd(forecast.org.forecast)}")
     if teams:
-        view = home_view(load_home(ctx, teams, forecast), viewer_has_team=True, team_count=len(teams))
+        view = home_view(load_home(ctx, teams, forecast, no_forecast), viewer_has_team=True, team_count=len(teams))
     else:
         view = home_view([], viewer_has_team=False, org_line=org_line)
     ctx.delivery.publish_home(user, view)

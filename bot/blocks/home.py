@@ -44,6 +44,7 @@ class TeamHome:
     anomalies: Sequence[AnomalyLine]  # open, the largest impact first
     findings: Sequence[FindingRecord]  # open ones, biggest first
     units: Sequence[UnitTrend]
+    no_figures: str | None = None  # why there is no spend or forecast (no data yet, data too old)
 
 
 def _section(text: str) -> dict:
@@ -56,6 +57,8 @@ def _context(text: str) -> dict:
 
 def _spend_text(home: TeamHome) -> str:
     month = month_label(home.month)
+    if home.no_figures:  # not "$0.00 spent": the bot does not know what was spent
+        return f"*{month}*: no spend or forecast to show: {home.no_figures}"
     through = f" through {home.complete_through:%d %b}" if home.complete_through else ""
     text = f"*{month}*: {format_usd(home.month_to_date)} spent{through}"
     if home.budget is not None:

@@ -86,7 +86,7 @@ def test_a_complete_month_and_an_as_of_long_after_the_data(db: Database, cli) ->
     code, out, err = cli("forecast", "--as-of", "2030-01-01", "--json")
     assert (code, out) == (1, "")
     assert err == ("costbot: the cost data is complete through 2026-11-15, before December 2029: too old to "
-                   "forecast January 2030 from; ingest newer cost data or ask for an earlier day\n")
+                   "forecast January 2030 from: ingest newer cost data first\n")
 
 
 def test_a_zero_budget_is_no_spend_budgeted(db: Database, cli, tmp_path: Path, monkeypatch) -> None:

@@ -4,7 +4,7 @@ within 100 blocks however many findings; the finding buttons work from the Home 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,6 +64,14 @@ def test_the_viewer_sees_their_teams_month_findings_and_buttons(org) -> None:
     assert {b["action_id"] for b in buttons} >= {"finding_accept", "finding_reject"}
     assert not any("S3 lifecycle" in t for t in shown)  # search's finding is not payments'
 
+
+
+def test_data_too_old_to_forecast_from_is_said_not_shown_as_nothing_spent(org) -> None:
+    org.ctx.now = lambda: datetime(2027, 2, 1, 9, 0, tzinfo=UTC)  # the data still ends on 15 Nov 2026
+    shown = texts(open_home(org, "U_PAY_DEV"))
+    assert shown[1] == ("*February 2027*: no spend or forecast to show: the cost data is complete through "
+                        "2026-11-15, before January 2027: too old to forecast February 2027 from: ingest newer "
+                        "cost data first")
 
 
 def home_buttons(view: dict, finding_id: int) -> dict[str, str]:
