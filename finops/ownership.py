@@ -42,6 +42,7 @@ from finops.money import MICROS, from_micros
 from finops.teams import Condition, MatchRule, SharedCostPool, TeamsConfig
 
 SHARED_RULE_PREFIX = "shared pool "
+CHARGE_CATEGORY = "ChargeCategory"
 
 # Charge categories that can carry tags. Tax, fees, credits and adjustments are billed without
 # resource tags on every provider, so counting them would hold tag coverage below 100 % forever.
@@ -220,8 +221,9 @@ def _parse_tags(text: str) -> dict[str, object]:
 def split_shared_costs(frame: pd.DataFrame, config: TeamsConfig) -> pd.DataFrame:
     """Replace each row a shared pool won (see :func:`allocate_costs`) by one row per pool team.
 
-    - ``proportional``: by each team's direct spend (``EffectiveCost`` of rows allocated to it by
-      its own rules, negatives counted as 0) on the same day. Per day, not per month, so a day's
+    - ``proportional``: by each team's direct usage (``EffectiveCost`` of ``Usage`` rows allocated
+      to it by its own rules, negatives counted as 0) on the same day, so a fee or purchase booked
+      that day does not buy a larger share; on a day without usage, by all direct charges. Per day, not per month, so a day's
       split depends only on that day's rows: re-ingesting any range of days gives the same split
       whatever the batch boundaries. A day on which none of the pool's teams has direct spend is
       split evenly, and its rule says so.
@@ -276,15 +278,23 @@ def _split_label(pool: SharedCostPool, rule: MatchRule, file: str, *, fallback: 
     return f"{SHARED_RULE_PREFIX}{pool.name}: {split}, matched {rule.describe()} ({file} line {rule.line})"
 
 
-def _direct_spend_by_day(frame: pd.DataFrame, config: TeamsConfig) -> pd.DataFrame:
-    """Day x team table of direct EffectiveCost (team rules only, not shared parts)."""
+def _direct_spend_by_day(frame: pd.DataFrame, config: TeamsConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Day x team tables of direct EffectiveCost (team rules only, not shared parts): of usage,
+    and of every charge (the fallback on a day without usage)."""
+    if CHARGE_CATEGORY not in frame:
+        # Every caller passes it: a split without it would differ from theirs (one number, one split).
+        raise ValueError("split_shared_costs needs the ChargeCategory column for a proportional split")
     direct = frame[frame[TEAM].isin(config.team_names) & ~_is_shared_rule(frame[ALLOCATION_RULE])]
-    table = direct.groupby([DAY, TEAM], sort=False)["EffectiveCost"].sum().unstack(fill_value=0.0)
-    return table.reindex(columns=list(config.team_names), fill_value=0.0).clip(lower=0.0)
+
+    def by_day(rows: pd.DataFrame) -> pd.DataFrame:
+        table = rows.groupby([DAY, TEAM], sort=False)["EffectiveCost"].sum().unstack(fill_value=0.0)
+        return table.reindex(columns=list(config.team_names), fill_value=0.0).clip(lower=0.0)
+
+    return by_day(direct[direct[CHARGE_CATEGORY].astype(str) == "Usage"]), by_day(direct)
 
 
 def _pool_weights(pool: SharedCostPool, days: np.ndarray,
-                  basis: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+                  basis: tuple[pd.DataFrame, pd.DataFrame] | None) -> tuple[np.ndarray, np.ndarray]:
     """(rows x teams) weights summing to 1 per row, and which rows fell back to an even split."""
     n, k = len(days), len(pool.teams)
     even = np.full((n, k), 1.0 / k)
@@ -294,8 +304,15 @@ def _pool_weights(pool: SharedCostPool, days: np.ndarray,
         percent = dict(pool.percentages)
         return np.tile([percent[t] / 100.0 for t in pool.teams], (n, 1)), np.zeros(n, dtype=bool)
     assert basis is not None
-    spend = basis.reindex(index=pd.DatetimeIndex(days), columns=list(pool.teams), fill_value=0.0).fillna(0.0)
-    spend_values = spend.to_numpy(dtype=np.float64)
+
+    def spend_of(table: pd.DataFrame) -> np.ndarray:
+        return (table.reindex(index=pd.DatetimeIndex(days), columns=list(pool.teams), fill_value=0.0)
+                .fillna(0.0).to_numpy(dtype=np.float64))
+
+    usage, every_charge = (spend_of(table) for table in basis)
+    # Usage decides: a team's fee or purchase booked on the pool's day is not a larger share of
+    # the shared service; a day none of the teams used anything falls back to all their charges.
+    spend_values = np.where((usage.sum(axis=1) > 0)[:, None], usage, every_charge)
     total = spend_values.sum(axis=1)
     fell_back = ~(total > 0)
     weights = np.where(fell_back[:, None], even, spend_values / np.where(fell_back, 1.0, total)[:, None])

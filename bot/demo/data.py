@@ -40,7 +40,7 @@ teams:
   - name: payments
     channel: "#team-payments"
     owners: [U_PAYMENTS_LEAD]
-    budget_monthly: 80000
+    budget_monthly: 75000
     unit_metrics:
       - {name: orders, description: "orders checked out"}
     match:

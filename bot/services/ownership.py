@@ -88,8 +88,8 @@ def spend_by(store: CostStore, teams: TeamsConfig, columns: Sequence[str], *, st
     tags = [c for c in columns if c.startswith("tag:")]
     keys = [c for c in columns if not c.startswith("tag:")] + (["Tags"] if tags else [])
     split = TEAM in columns and bool(teams.shared_costs)
-    if split:
-        keys += [k for k in (DAY, ALLOCATION_RULE) if k not in keys]
+    if split:  # the split needs each row's day, winning rule and charge category (usage decides)
+        keys += [k for k in (DAY, ALLOCATION_RULE, "ChargeCategory") if k not in keys]
     grouped = store.grouped_costs(by=keys, start=start, end=end)
     value = metric_column(metric)
     if split:

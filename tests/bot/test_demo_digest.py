@@ -88,10 +88,12 @@ def test_the_digests_read_the_cents_costbot_costs_and_forecast_print(sqlite_db: 
     assert ":arrow_down_small: Amazon Elastic Block Store: -$6.82 (-0.7 %), $1,005.77 → $998.95" in text
     assert ":arrow_down_small: Azure Front Door: -$0.82 (-0.1 %), $770.58 → $769.76" in text
 
-    # Month to date is the forecast's figure ($6,895.50 for web, as costbot forecast and App Home say).
+    # Month to date is the forecast's figure ($7,545.60 for web, as costbot forecast, costbot costs
+    # and App Home say).
     forecast = load_forecast(CostStore(ctx.db), ctx.teams, date(2026, 11, 15))
-    assert forecast.team("web").actual_to_date == 6895.5
-    assert "*November 2026 to date* $6,895.50 of the $20,000.00 budget" in text
-    assert ("*November 2026 to date* $125,314.47 · month-end forecast $258,665.82 "
-            "(80 % interval $256,693.55 – $259,797.41)") in text
+    assert forecast.team("web").actual_to_date == 7545.6
+    assert costs("2026-11-01", "2026-11-14", "team")[("web",)] == "$7,545.60"
+    assert "*November 2026 to date* $7,545.60 of the $20,000.00 budget" in text
+    assert ("*November 2026 to date* $125,314.47 · month-end forecast $258,484.55 "
+            "(80 % interval $256,505.50 – $259,547.04)") in text
     assert " %)," in text and "(+0 %)" not in text and "(-0 %)" not in text

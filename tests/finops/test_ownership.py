@@ -317,6 +317,32 @@ def test_a_proportional_split_follows_each_days_direct_spend():
     assert out["EffectiveCost"].tolist()[:3] == [30.0, 10.0, 10.0]
 
 
+def test_a_proportional_split_follows_usage_not_a_fee_booked_the_same_day():
+    frame = cost_frame(
+        # 2026-10-01: alpha uses 30, beta 10; alpha also books a 6,000 commitment fee that day.
+        {"tags": {"team": "alpha"}, "EffectiveCost": 30.0},
+        {"tags": {"team": "alpha"}, "EffectiveCost": 6000.0, "ChargeCategory": "Purchase"},
+        {"tags": {"team": "beta"}, "EffectiveCost": 10.0},
+        {"SubAccountId": "shared", "ServiceName": "Amazon VPC", "EffectiveCost": 8.0},
+        # 2026-10-02: no usage, only beta's fee: all their charges decide, before an even split.
+        {"ChargePeriodStart": "2026-10-02", "tags": {"team": "beta"}, "EffectiveCost": 5.0, "ChargeCategory": "Tax"},
+        {"ChargePeriodStart": "2026-10-02", "SubAccountId": "shared", "ServiceName": "Amazon VPC", "EffectiveCost": 7.0},
+    )
+    out = split(frame)
+    shared = out[out[ALLOCATION_RULE].str.startswith("shared pool network")]
+    got = [(str(r.ChargePeriodStart.date()), r.x_Team, int(round(r.EffectiveCost * 1e6))) for r in shared.itertuples()]
+    # 30 : 10 of usage (by every charge it would be 6,030 : 10, alpha taking 99.8 %).
+    assert got == [("2026-10-01", "alpha", 6_000_000), ("2026-10-01", "beta", 2_000_000),
+                   ("2026-10-02", "beta", 7_000_000)]
+
+
+def test_a_proportional_split_needs_the_charge_category():
+    config = parse_teams(POOLS)
+    allocated = allocate_costs(cost_frame({"SubAccountId": "shared", "ServiceName": "Amazon VPC"}), config)
+    with pytest.raises(ValueError, match="needs the ChargeCategory column"):
+        split_shared_costs(allocated.drop(columns=["ChargeCategory"]), config)
+
+
 def test_pools_default_to_every_team_and_take_part_in_precedence():
     frame = cost_frame(
         {"SubAccountId": "sandbox", "EffectiveCost": 3.0},
