@@ -12,7 +12,7 @@ import argparse
 from bot.cli._common import open_context, print_json, print_table
 from bot.services.ownership import MonthSpend, budget_used, load_team_spend
 from finops.model import DEFAULT_METRIC, METRICS, UNALLOCATED
-from finops.money import cents, format_usd
+from finops.money import format_usd
 from finops.teams import TeamsConfig
 from storage.costs import CostStore
 
@@ -58,7 +58,7 @@ def teams_document(config: TeamsConfig, spend: MonthSpend) -> dict:
         "month": f"{spend.start:%Y-%m}", "from": spend.start, "to": spend.end, "metric": spend.metric,
         "default_channel": config.default_channel, "finance_approvers": list(config.finance_approvers),
         "teams": teams,
-        "unallocated": cents(spend.of(UNALLOCATED).total),
+        "unallocated": spend.of(UNALLOCATED).in_cents()[2],
         "shared_costs": [{"name": pool.name, "split": pool.split, "teams": list(pool.teams),
                           "percentages": dict(pool.percentages) or None,
                           "rules": [{"rule": rule.describe(), "line": rule.line} for rule in pool.match]}

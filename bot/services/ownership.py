@@ -9,7 +9,7 @@ applying the current file is cheap).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -221,6 +221,8 @@ class TeamSpend:
     team: str
     direct: Decimal
     shared: Decimal
+    # The total in cents as the split of the month's total gives it (None: rounded on its own).
+    total_in_cents: Decimal | None = None
 
     @property
     def total(self) -> Decimal:
@@ -228,7 +230,7 @@ class TeamSpend:
 
     def in_cents(self) -> tuple[Decimal, Decimal, Decimal]:
         """(direct, shared, total) rounded so that direct + shared == total to the cent."""
-        total = cents(self.total)
+        total = cents(self.total) if self.total_in_cents is None else self.total_in_cents
         direct, shared = split_to_cents([self.direct, self.shared], total)
         return direct, shared, total
 
@@ -259,6 +261,12 @@ def load_team_spend(store: CostStore, teams: TeamsConfig, today: date, *,
     by_team = {team: TeamSpend(team, Decimal(0), Decimal(0)) for team in (*teams.team_names, UNALLOCATED)}
     for team, row in sums.iterrows():
         by_team[str(team)] = TeamSpend(str(team), from_micros(int(row["direct"])), from_micros(int(row["shared"])))
+    # The owners' totals add up to the month's in cents, split as `costbot costs --by team` splits
+    # them (largest first), so both print the same figure for a team.
+    order = sorted(by_team, key=lambda team: (-by_team[team].total, team))
+    month_total = cents(sum((spend.total for spend in by_team.values()), Decimal(0)))
+    for team, total in zip(order, split_to_cents([by_team[t].total for t in order], month_total), strict=True):
+        by_team[team] = replace(by_team[team], total_in_cents=total)
     return MonthSpend(start, today, metric, by_team)
 
 

@@ -422,6 +422,23 @@ def test_costs_by_team_splits_the_pools_and_agrees_with_coverage_and_teams(cli, 
         **{t["name"]: t["spend"]["total"] for t in teams["teams"]}, "unallocated": teams["unallocated"]}
 
 
+def test_teams_and_costs_print_the_same_cents_for_each_team(cli, tmp_path):
+    # $1.0040 + $1.0043 + $1.0046 = $3.0129: $3.01 in all, so one owner's figure takes the cent the
+    # three lose in rounding (rounded each on its own they read $1.00 x 3 under a $3.01 total).
+    teams = tmp_path / "teams.yml"
+    teams.write_text(ORG_TEAMS)
+    day = date.today().replace(day=1).isoformat()
+    rows = [focus_row(day, account="111", effective="1.0040", tags=canonical_tags({"team": "payments"})),
+            focus_row(day, account="222", effective="1.0043"), focus_row(day, account="999", effective="1.0046")]
+    assert cli("ingest", "file", write_csv(tmp_path / "c.csv", FOCUS_HEADER, rows), "--teams", teams).code == 0
+    by_team = {r["team"]: r["cost"] for r in cli("costs", "--json", "--by", "team", "--teams", teams,
+                                                  "--from", day).json()["rows"]}
+    assert by_team == {"payments": Decimal("1.00"), "search": Decimal("1.00"), "unallocated": Decimal("1.01")}
+    document = cli("teams", "--json", "--teams", teams).json()
+    assert {t["name"]: t["spend"]["total"] for t in document["teams"]} | {"unallocated": document["unallocated"]} \
+        == by_team
+
+
 def test_owners_follow_the_current_teams_file_without_a_re_ingest(cli, tmp_path):
     path = write_csv(tmp_path / "org.csv", FOCUS_HEADER, org_rows(["2024-09-29"]))
     assert cli("ingest", "file", path).code == 0       # no teams.yml: every dollar unallocated
