@@ -151,7 +151,8 @@ class Team:
 class SharedCostPool:
     """Spend matching ``match`` is split across ``teams``.
 
-    ``proportional``: by each team's direct spend on the same day; ``even``: equal parts;
+    ``proportional``: by each team's direct usage on the same day (all its direct charges on a
+    day without usage); ``even``: equal parts;
     ``fixed``: by ``percentages`` (team, percent) summing to 100. ``teams`` is never empty
     (the file may omit it for proportional/even, meaning every team).
     """

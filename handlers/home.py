@@ -89,7 +89,7 @@ def publish_home(ctx: AppContext, user: str) -> dict:
         forecast, no_forecast = load_forecast(CostStore(ctx.db), ctx.teams, ctx.today()), None
     except InputError as why:
         forecast, no_forecast = None, str(why)
-    org_line = None
+    org_line = f"*Organisation*: no spend or forecast to show: {no_forecast}" if no_forecast else None
     if forecast is not None:
         org_line = (f"*Organisation, {month_label(forecast.month)}*: {format_usd(forecast.org.actual_to_date)} spent; month-end "
                     f"forecast {format_usd(forecast.org.forecast)}")

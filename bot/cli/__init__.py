@@ -57,7 +57,7 @@ def configure_logging(verbose: bool = False, *, default: int = logging.WARNING) 
     root = logging.getLogger()
     if root.handlers and _own_handler not in root.handlers:
         return  # logging set up by someone else (a test runner, an embedding program): theirs
-    level_name = os.environ.get("COSTBOT_LOG_LEVEL", "").upper()
+    level_name = os.environ.get("COSTBOT_LOG_LEVEL", "").strip().upper()
     # Only a level's name: any other attribute of `logging` is not one (load_settings says so).
     names = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
     chosen = logging.DEBUG if verbose else getattr(logging, level_name) if level_name in names else None

@@ -72,6 +72,9 @@ def test_data_too_old_to_forecast_from_is_said_not_shown_as_nothing_spent(org) -
     assert shown[1] == ("*February 2027*: no spend or forecast to show: the cost data is complete through "
                         "2026-11-15, before January 2027: too old to forecast February 2027 from: ingest newer "
                         "cost data first")
+    # Someone on no team sees the organisation's line: the same reason, not nothing.
+    assert "*Organisation*: no spend or forecast to show: the cost data is complete through 2026-11-15" in \
+        " ".join(texts(open_home(org, "U_STRANGER")))
 
 
 def home_buttons(view: dict, finding_id: int) -> dict[str, str]:
