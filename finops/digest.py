@@ -34,7 +34,7 @@ import pandas as pd
 from finops.forecast import BudgetStatus, MonthForecast, budget_status
 from finops.maturity import FindingSummary, Scorecard
 from finops.model import ALLOCATION_RULE, DAY, TEAM, UNALLOCATED
-from finops.money import MICROS, cents, from_micros, split_to_cents
+from finops.money import MICROS, cents, from_micros, split_named_to_cents
 from finops.ownership import SHARED_RULE_PREFIX
 from finops.savings import FindingState, savings_ledger
 from finops.units import UnitTrend
@@ -216,15 +216,11 @@ def split_cents(micros: pd.Series, total: Decimal | None = None) -> dict[str, De
     """Each label's micro-dollars (``micros``, indexed by label) in cents, adding up exactly to
     ``total`` (default: their sum rounded to the cent).
 
-    The labels are ordered as ``costbot costs`` orders its rows (largest amount first, then by
-    name) before the largest-remainder split, so a tie between remainders goes the same way there
-    and here, and the same period reads the same cents in both.
+    :func:`finops.money.split_named_to_cents` orders them as ``costbot costs`` orders its rows, so
+    the same period reads the same cents in both.
     """
-    ordered = micros.sort_index().sort_values(ascending=False, kind="stable")
-    amounts = [from_micros(int(m)) for m in ordered]
-    if total is None:
-        total = cents(sum(amounts, Decimal(0)))
-    return dict(zip((str(label) for label in ordered.index), split_to_cents(amounts, total), strict=True))
+    amounts = {str(label): from_micros(int(m)) for label, m in micros.items()}
+    return split_named_to_cents(amounts, cents(sum(amounts.values(), Decimal(0))) if total is None else total)
 
 
 def _week_micros(frame: pd.DataFrame, labels: np.ndarray, week: Week, metric: str) -> pd.Series:

@@ -6,10 +6,12 @@ contributors) goes through these helpers so the printed parts add up to the prin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TypeVar
 
 MICROS = 1_000_000
+K = TypeVar("K")
 CENT = Decimal("0.01")
 
 
@@ -47,6 +49,13 @@ def split_to_cents(parts: Sequence[float | Decimal], total: Decimal) -> list[Dec
     return floored
 
 
+def split_named_to_cents(amounts: Mapping[K, Decimal], total: Decimal) -> dict[K, Decimal]:
+    """:func:`split_to_cents` of named parts, ordered as ``costbot costs`` orders its rows (largest
+    first, then by name) so that a tie between remainders goes the same way on every surface."""
+    order = sorted(amounts, key=lambda key: (-amounts[key], str(key)))
+    return dict(zip(order, split_to_cents([amounts[key] for key in order], total), strict=True))
+
+
 def split_nested_to_cents(amounts: Sequence[Decimal], keys: Sequence[tuple], total: Decimal) -> list[Decimal]:
     """Round rows grouped by ``keys`` (outermost first, e.g. (team, service)) to cents, level by level.
 
@@ -62,11 +71,10 @@ def split_nested_to_cents(amounts: Sequence[Decimal], keys: Sequence[tuple], tot
     groups: dict[object, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key[0], []).append(i)
-    sums = {g: sum((amounts[i] for i in rows), Decimal(0)) for g, rows in groups.items()}
-    order = sorted(groups, key=lambda g: (-sums[g], str(g)))
-    figures = split_to_cents([sums[g] for g in order], total)
+    figures = split_named_to_cents({g: sum((amounts[i] for i in rows), Decimal(0)) for g, rows in groups.items()},
+                                   total)
     result: list[Decimal] = [Decimal(0)] * len(amounts)
-    for group, figure in zip(order, figures, strict=True):
+    for group, figure in figures.items():
         rows = groups[group]
         for i, part in zip(rows, split_nested_to_cents([amounts[i] for i in rows], [keys[i][1:] for i in rows],
                                                        figure), strict=True):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from finops.freshness import SourceStatus
 from finops.model import ALLOCATION_RULE, DAY, DEFAULT_METRIC, TEAM, UNALLOCATED, metric_column, parse_tags
-from finops.money import MICROS, cents, from_micros, split_to_cents
+from finops.money import MICROS, cents, from_micros, split_named_to_cents, split_to_cents
 from finops.ownership import (
     DRIVER_COLUMNS,
     DRIVER_KEYS,
@@ -263,9 +263,8 @@ def load_team_spend(store: CostStore, teams: TeamsConfig, today: date, *,
         by_team[str(team)] = TeamSpend(str(team), from_micros(int(row["direct"])), from_micros(int(row["shared"])))
     # The owners' totals add up to the month's in cents, split as `costbot costs --by team` splits
     # them (largest first), so both print the same figure for a team.
-    order = sorted(by_team, key=lambda team: (-by_team[team].total, team))
     month_total = cents(sum((spend.total for spend in by_team.values()), Decimal(0)))
-    for team, total in zip(order, split_to_cents([by_team[t].total for t in order], month_total), strict=True):
+    for team, total in split_named_to_cents({t: spend.total for t, spend in by_team.items()}, month_total).items():
         by_team[team] = replace(by_team[team], total_in_cents=total)
     return MonthSpend(start, today, metric, by_team)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from finops.money import split_nested_to_cents, split_to_cents
+from finops.money import split_named_to_cents, split_nested_to_cents, split_to_cents
 
 D = Decimal
 
@@ -31,3 +31,11 @@ def test_one_level_is_the_plain_split() -> None:
     keys = [("x",), ("y",), ("z",)]
     assert split_nested_to_cents(amounts, keys, D("4.02")) == split_to_cents(amounts, D("4.02"))
     assert split_nested_to_cents([], [], D("0")) == []
+
+
+def test_named_parts_tie_as_costbot_costs_orders_its_rows() -> None:
+    # Equal remainders: the cent goes to the larger part, then to the first name, whatever the
+    # order the parts come in.
+    parts = {"web": D("1.005"), "ads": D("1.005"), "ml": D("2.005")}
+    assert split_named_to_cents(parts, D("4.02")) == {"ml": D("2.01"), "ads": D("1.01"), "web": D("1.00")}
+    assert split_named_to_cents(dict(reversed(parts.items())), D("4.02")) == split_named_to_cents(parts, D("4.02"))
