@@ -7,10 +7,12 @@ with the week before. Money is summed in micro-dollars and shown in cents that a
 totals of the org's week, the services of a team's week) are split to add up to it exactly
 (largest remainder, :func:`finops.money.split_to_cents`); a change is the difference of the two
 weeks' printed figures, and month to date is the forecast's own figure, so the digest, ``costbot
-costs``, ``costbot forecast`` and App Home read the same cents. A week whose last
-days are not complete in the cost data yet says so (``complete_through``) instead of reading a
-low partial day as a drop; a week the cost data does not reach at all (``has_data`` false: the
-data ends before its Monday, or there is none) has no spend to report, not $0 of spend.
+costs``, ``costbot forecast`` and App Home read the same cents. A week whose last days are not
+complete in the cost data yet (a Monday digest usually finds Sunday still loading) is compared
+day for day: its complete days against the same weekdays of the week before (``through``), so a
+day still loading never reads as a drop; a week the cost data does not reach at all
+(``has_data`` false: the data ends before its Monday, or there is none) has no spend to report,
+not $0 of spend.
 
 Team digest: last week vs the week before; the month of the week's last day to date against
 its budget and month-end forecast; the top movers (services whose week changed most, shared-pool
@@ -77,6 +79,21 @@ class Week:
         same_month = self.start.month == self.end.month
         first = f"{self.start.day}" if same_month else f"{self.start.day} {self.start:%b}"
         return f"Week {int(self.label[-2:])} · {first}–{self.end.day} {self.end:%b %Y}"
+
+
+def compared_through(week: Week, complete_through: date | None) -> date:
+    """The last day of ``week`` a digest compares: its Sunday once the cost data is complete through
+    it, else the last complete day (the week before is then cut to the same weekdays)."""
+    if complete_through is None or complete_through >= week.end or complete_through < week.start:
+        return week.end
+    return complete_through
+
+
+def compared_days(week: Week, through: date) -> str:
+    """The weekdays compared when a week is cut short: ``Mon–Sat``, ``Mon`` ("" for the whole week)."""
+    if through >= week.end:
+        return ""
+    return f"{week.start:%a}" if through == week.start else f"{week.start:%a}–{through:%a}"
 
 
 def week_reported(run_day: date) -> Week:
@@ -152,6 +169,11 @@ class TeamDigest:
         """The week's last days are not complete in the cost data yet."""
         return self.complete_through is not None and self.complete_through < self.week.end
 
+    @property
+    def through(self) -> date:
+        """The last day of the week compared with the same weekday of the week before."""
+        return compared_through(self.week, self.complete_through)
+
 
 def covers(complete_through: date | None, week: Week) -> bool:
     """Whether cost data complete through ``complete_through`` reaches into ``week``."""
@@ -194,6 +216,11 @@ class OrgDigest:
         """The complete cost data reaches into the week (else its spend is unknown, not zero)."""
         return covers(self.complete_through, self.week)
 
+    @property
+    def through(self) -> date:
+        """The last day of the week compared with the same weekday of the week before."""
+        return compared_through(self.week, self.complete_through)
+
 
 # ---------------------------------------------------------------------------------------------
 # Building blocks
@@ -223,52 +250,66 @@ def split_cents(micros: pd.Series, total: Decimal | None = None) -> dict[str, De
     return split_named_to_cents(amounts, cents(sum(amounts.values(), Decimal(0))) if total is None else total)
 
 
-def _week_micros(frame: pd.DataFrame, labels: np.ndarray, week: Week, metric: str) -> pd.Series:
-    """Micro-dollars of ``week`` per label (``labels``: one per row of ``frame``)."""
+def _span_micros(frame: pd.DataFrame, labels: np.ndarray, start: date, end: date, metric: str) -> pd.Series:
+    """Micro-dollars of the days ``start``..``end`` per label (``labels``: one per row of ``frame``)."""
     if frame.empty:
         return pd.Series(dtype=np.int64)
-    mask = _in(frame, week.start, week.end)
+    mask = _in(frame, start, end)
     return pd.Series(_micros(frame.loc[mask, metric]), dtype=np.int64).groupby(labels[mask]).sum()
 
 
-def week_change(frame: pd.DataFrame, week: Week, label: str = "", *, metric: str = "EffectiveCost") -> Change:
-    """Total of ``frame`` in ``week`` and in the week before, each rounded to the cent."""
-    before = week.previous()
-    return Change(label, cents(_sum(frame, _in(frame, week.start, week.end), metric)),
-                  cents(_sum(frame, _in(frame, before.start, before.end), metric)))
+def _spans(week: Week, through: date | None) -> tuple[tuple[date, date], tuple[date, date]]:
+    """(first, last) day of the two periods compared: ``week`` through ``through`` (default: its
+    Sunday) and the same weekdays of the week before."""
+    end = week.end if through is None else min(through, week.end)
+    return (week.start, end), (week.start - timedelta(days=7), end - timedelta(days=7))
 
 
-def team_changes(costs: pd.DataFrame, week: Week, *, metric: str = "EffectiveCost") -> tuple[Change, dict[str, Change]]:
+def week_change(frame: pd.DataFrame, week: Week, label: str = "", *, metric: str = "EffectiveCost",
+                through: date | None = None) -> Change:
+    """Total of ``frame`` in ``week`` and in the week before, each rounded to the cent; with
+    ``through``, of their days up to that weekday only."""
+    last, before = _spans(week, through)
+    return Change(label, cents(_sum(frame, _in(frame, *last), metric)),
+                  cents(_sum(frame, _in(frame, *before), metric)))
+
+
+def team_changes(costs: pd.DataFrame, week: Week, *, metric: str = "EffectiveCost",
+                 through: date | None = None) -> tuple[Change, dict[str, Change]]:
     """The organisation's total of ``week`` and of the week before, and each owner's (``x_Team``,
     ``unallocated`` too), in cents: the owners' figures of a week add up to the org's, as
-    ``costbot costs --by team`` prints them."""
-    org = week_change(costs, week, "organisation", metric=metric)
+    ``costbot costs --by team`` prints them. ``through`` cuts both weeks at that weekday
+    (:func:`compared_through`)."""
+    org = week_change(costs, week, "organisation", metric=metric, through=through)
     owners = costs[TEAM].astype(str).to_numpy(dtype=object)
-    last = split_cents(_week_micros(costs, owners, week, metric), org.last)
-    before = split_cents(_week_micros(costs, owners, week.previous(), metric), org.before)
+    last_span, before_span = _spans(week, through)
+    last = split_cents(_span_micros(costs, owners, *last_span, metric), org.last)
+    before = split_cents(_span_micros(costs, owners, *before_span, metric), org.before)
     return org, {team: Change(team, last.get(team, Decimal(0)), before.get(team, Decimal(0)))
                  for team in sorted({*last, *before})}
 
 
 def top_movers(frame: pd.DataFrame, week: Week, *, by: str = "ServiceName", n: int = TOP_MOVERS,
-               metric: str = "EffectiveCost", total: Change | None = None) -> tuple[Change, ...]:
+               metric: str = "EffectiveCost", total: Change | None = None,
+               through: date | None = None) -> tuple[Change, ...]:
     """The ``n`` values of ``by`` whose weekly total changed most (by absolute $), ties by name.
 
     Shared-pool parts are their own movers, labelled ``(shared)``: a team reads its share of
     support fees apart from its own services. Each week's figures are in cents that add up to
     ``total`` (the team's two weeks as its digest prints them; default: each week's sum rounded),
-    and a mover's change is the difference of its two printed figures.
+    and a mover's change is the difference of its two printed figures. ``through`` cuts both weeks
+    at that weekday, as :func:`team_changes` does.
     """
-    before = week.previous()
-    rows = frame[_in(frame, before.start, week.end)] if len(frame) else frame
+    last_span, before_span = _spans(week, through)
+    rows = frame[_in(frame, before_span[0], last_span[1])] if len(frame) else frame
     if rows.empty:
         return ()
     shared = rows[ALLOCATION_RULE].astype(str).str.startswith(SHARED_RULE_PREFIX).to_numpy() \
         if ALLOCATION_RULE in rows else np.zeros(len(rows), dtype=bool)
     labels = rows[by].astype(str).to_numpy(dtype=object)
     labels = np.where(shared, labels + " (shared)", labels)
-    last = split_cents(_week_micros(rows, labels, week, metric), None if total is None else total.last)
-    first = split_cents(_week_micros(rows, labels, before, metric), None if total is None else total.before)
+    last = split_cents(_span_micros(rows, labels, *last_span, metric), None if total is None else total.last)
+    first = split_cents(_span_micros(rows, labels, *before_span, metric), None if total is None else total.before)
     changes = [Change(label, last.get(label, Decimal(0)), first.get(label, Decimal(0)))
                for label in sorted({*last, *first})]
     moved = sorted((c for c in changes if c.delta), key=lambda c: (-abs(c.delta), c.label))
@@ -343,12 +384,14 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
     does (``costbot costs --by team``). ``complete_through``: the last complete day of cost data
     (None: there is none). ``forecast``: the month-end forecast as of the week's last day, from
     the same data: month to date is its figure. ``findings``: every finding (other teams' are
-    ignored). ``team_weeks``: :func:`team_changes` of ``costs`` (computed here when not given; a
-    run building every team's digest computes it once).
+    ignored). ``team_weeks``: :func:`team_changes` of ``costs`` through
+    :func:`compared_through` (computed here when not given; a run building every team's digest
+    computes it once).
     """
     mine = costs[(costs[TEAM] == team).to_numpy()]
+    through = compared_through(week, complete_through)
     if team_weeks is None:
-        team_weeks = team_changes(costs, week, metric=metric)[1]
+        team_weeks = team_changes(costs, week, metric=metric, through=through)[1]
     spend = team_weeks.get(team, Change(team, Decimal(0), Decimal(0)))
     status = None
     if budget is not None and forecast is not None:
@@ -365,7 +408,7 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
         team=team, channel=channel, week=week, complete_through=complete_through,
         spend=spend, month=f"{week.end:%Y-%m}", month_to_date=month_to_date,
         budget=status, forecast=None if forecast is None else (found.forecast if found else 0.0),
-        movers=top_movers(mine, week, metric=metric, total=spend),
+        movers=top_movers(mine, week, metric=metric, total=spend, through=through),
         anomalies=tuple(sorted((a for a in anomalies if a.team == team), key=lambda a: (-abs(a.impact), str(a.id)))),
         findings=findings_by_state(my_findings), open_findings=tuple(open_), stalled=tuple(stalled),
         quarter=quarter_label(week.end), realized_quarter=realized, verified_quarter=verified,
@@ -381,7 +424,7 @@ def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_throug
     ``teams`` the names of teams.yml (teams with no spend are ranked too, at zero)."""
     statuses = {s.team: s for s in budget_status(forecast, budgets)} if forecast is not None else {}
     owners = list(dict.fromkeys([*teams, *sorted(set(costs[TEAM]) - {UNALLOCATED} - set(teams))]))
-    spend, changes = team_changes(costs, week, metric=metric)
+    spend, changes = team_changes(costs, week, metric=metric, through=compared_through(week, complete_through))
     nothing = Decimal(0)
     ranks = []
     for team in owners:

@@ -27,7 +27,7 @@ from bot.blocks.digest import (
 from bot.context import AppContext
 from bot.services.forecast import find_team
 from bot.services.records import load_findings
-from finops.digest import OPEN_STATES, Week
+from finops.digest import OPEN_STATES, Week, compared_days
 from finops.errors import QuestionError
 from finops.model import UNALLOCATED
 from handlers.commands import CommandRequest, Reply, subcommand
@@ -79,7 +79,8 @@ def register(app: App, ctx: AppContext) -> None:
         try:
             if kind == "teams":
                 digest = build_org_digest(ctx, load_digest_inputs(ctx, week), None)
-                message = more_message(f"Every team by its change, {week.title}",
+                days = compared_days(week, digest.through)
+                message = more_message(f"Every team by its change, {week.title}{', ' + days if days else ''}",
                                        [rank_line(r) for r in digest.teams], pointer=teams_pointer(week))
             else:
                 findings = sorted((f for f in load_findings(ctx.db) if f.team == team and f.state in OPEN_STATES),

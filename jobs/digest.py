@@ -59,6 +59,7 @@ from finops.digest import (
     OrgDigest,
     TeamDigest,
     Week,
+    compared_through,
     org_digest,
     team_changes,
     team_digest,
@@ -130,7 +131,7 @@ def load_digest_inputs(ctx: AppContext, week: Week) -> DigestInputs:
     units = this_week + [t for t in (unit_trends(monthly) if not monthly.empty else [])
                          if (t.team, t.metric) not in shown]
     return DigestInputs(week, through, costs, forecast, load_open_anomalies(ctx.db), load_findings(ctx.db), units,
-                        team_changes(costs, week)[1])
+                        team_changes(costs, week, through=compared_through(week, through))[1])
 
 
 def build_team_digest(ctx: AppContext, inputs: DigestInputs, team: str, today: date) -> TeamDigest:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
 from bot.blocks.forecast import NO_SPEND_BUDGETED, month_label, share_of_budget
 from bot.blocks.maturity import scorecard_blocks
-from finops.digest import AnomalyLine, Change, OrgDigest, TeamDigest, TeamRank, Week
+from finops.digest import AnomalyLine, Change, OrgDigest, TeamDigest, TeamRank, Week, compared_days
 from finops.maturity import FindingSummary
 from finops.money import format_usd
 from finops.units import UnitTrend, format_unit_cost, singular
@@ -132,6 +132,22 @@ def no_data_text(complete_through: date | None) -> str:
             "(`costbot ingest status`).")
 
 
+def last_week_label(week: Week, through: date) -> str:
+    """``Last week``, or ``Last week, Mon–Sat`` when its last days are still loading."""
+    days = compared_days(week, through)
+    return f"Last week, {days}" if days else "Last week"
+
+
+def loading_note(week: Week, complete_through: date) -> str:
+    """Why a week is compared on fewer days: which days are still loading."""
+    through = min(complete_through, week.end)
+    first = through + timedelta(days=1)
+    loading = (f"{first:%a %d %b} is" if first == week.end
+               else f"{first:%a %d} to {week.end:%a %d %b} are")
+    return (f" Data is complete through {through:%a %d %b}; {loading} still loading, so both weeks are "
+            f"compared {compared_days(week, through)}.")
+
+
 NO_DATA_NOTE = ("Open anomalies, findings and savings come from the bot's own records; spend, budget and "
                 "forecast follow once the week's cost data is in (`/cost digest preview`).")
 
@@ -143,9 +159,11 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
     if not digest.has_data:
         blocks.append(_section(no_data_text(digest.complete_through)))
     else:
-        blocks.append(_section(f"*Last week* {change_text(digest.spend)}\n{_budget_text(digest)}"))
+        blocks.append(_section(f"*{last_week_label(week, digest.through)}* {change_text(digest.spend)}\n"
+                               f"{_budget_text(digest)}"))
     if digest.has_data and digest.movers:
-        blocks.append(_section("*Top movers* (by service, against the week before)\n"
+        against = "against the week before" if not digest.partial else "against the same days of the week before"
+        blocks.append(_section(f"*Top movers* (by service, {against})\n"
                                + "\n".join(mover_line(m) for m in digest.movers[:MOVER_LINES])))
     if not digest.anomalies:
         anomalies = "*Open anomalies*: none"
@@ -179,13 +197,19 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
         blocks.append(_context(NO_DATA_NOTE))
         return {"text": f"{digest.team} weekly digest, {week.title}: no cost data for this week yet",
                 "blocks": blocks}
-    partial = (f" Data is complete through {digest.complete_through:%a %d %b}: the last days of the week may "
-               "still change." if digest.partial else "")
+    partial = loading_note(week, digest.complete_through) if digest.partial else ""
     blocks.append(_context(f"Effective cost, shared costs split. `/cost why team={digest.team} last week` explains "
                            f"the change; the chart is in the thread.{partial}"))
-    text = (f"{digest.team} weekly digest, {week.title}: {format_usd(digest.spend.last)} "
-            f"({format_usd(digest.spend.delta, signed=True)} vs the week before)")
+    text = (f"{digest.team} weekly digest, {week.title}: {_summary(digest.spend, week, digest.through)}")
     return {"text": text, "blocks": blocks}
+
+
+def _summary(spend: Change, week: Week, through: date) -> str:
+    """The notification text's figures: ``$1,234.00 (+$120.00 vs the week before)``."""
+    days = compared_days(week, through)
+    if days:
+        return f"{format_usd(spend.last)} {days} ({format_usd(spend.delta, signed=True)} vs the same days before)"
+    return f"{format_usd(spend.last)} ({format_usd(spend.delta, signed=True)} vs the week before)"
 
 
 def realized_label(quarter: str) -> str:
@@ -220,13 +244,15 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
         forecast = f" · month-end forecast {format_usd(digest.forecast)}{interval}"
     blocks: list[dict] = [
         _header(f"Organisation · {week.title}"),
-        _section(f"*Last week* {change_text(digest.spend)}\n*{month_label(digest.month)} to date* "
-                 f"{format_usd(digest.month_to_date)}{forecast}"),
-        _section("*Teams by change*\n" + _listed([rank_line(r) for r in digest.teams], TEAM_LINES, "teams")),
+        _section(f"*{last_week_label(week, digest.through)}* {change_text(digest.spend)}\n"
+                 f"*{month_label(digest.month)} to date* {format_usd(digest.month_to_date)}{forecast}"),
+        _section(f"*{teams_by_change_title(week, digest.through)}*\n"
+                 + _listed([rank_line(r) for r in digest.teams], TEAM_LINES, "teams")),
     ]
     if len(digest.teams) > TEAM_LINES:
         blocks.append(more_button(f"Show all {len(digest.teams)} teams", "teams", week.label))
-    unallocated = f"*Unallocated* {change_text(digest.unallocated)}"
+    days = compared_days(week, digest.through)
+    unallocated = f"*Unallocated{', ' + days if days else ''}* {change_text(digest.unallocated)}"
     if not digest.untagged.empty:
         drivers = [f"• {escape(r.ServiceName or '(no service)')} in {escape(r.SubAccountId or r.ProviderName)}"
                    + (f" `{escape(cut(r.ResourceId, 60))}`" if r.ResourceId else "")
@@ -236,8 +262,7 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
                                                                                 "in `costbot coverage`")
     blocks.append(_section(unallocated))
     blocks += _org_records_and_scorecard(digest)
-    text = (f"Weekly digest, {week.title}: {format_usd(digest.spend.last)} "
-            f"({format_usd(digest.spend.delta, signed=True)} vs the week before)")
+    text = f"Weekly digest, {week.title}: {_summary(digest.spend, week, digest.through)}"
     return {"text": text, "blocks": blocks}
 
 
@@ -250,12 +275,18 @@ def _org_records_and_scorecard(digest: OrgDigest) -> list[dict]:
     if not digest.has_data:
         blocks.append(_context(NO_DATA_NOTE))
     else:
-        partial = (f" Data complete through {digest.complete_through:%a %d %b}."
+        partial = (loading_note(digest.week, digest.complete_through)
                    if digest.complete_through < digest.week.end else "")
         blocks.append(_context(f"Effective cost, shared costs split; each team's digest is in its channel.{partial}"))
     if digest.scorecard is not None:
         blocks += scorecard_blocks(digest.scorecard)
     return blocks
+
+
+def teams_by_change_title(week: Week, through: date) -> str:
+    """``Teams by change``, naming the days compared when the week is cut short."""
+    days = compared_days(week, through)
+    return f"Teams by change, {days}" if days else "Teams by change"
 
 
 def teams_pointer(week: Week) -> str:

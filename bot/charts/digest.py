@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import calendar
+from datetime import date
+from decimal import Decimal
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -17,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from bot.charts import COLORS, new_figure, to_png, usd_axis
-from finops.digest import OrgDigest, TeamDigest
+from finops.digest import OrgDigest, TeamDigest, Week, compared_days
 from finops.money import format_usd
 
 ORG_TEAMS = 12
@@ -42,7 +44,15 @@ def team_week_figure(digest: TeamDigest) -> Figure:
     figure, axes = new_figure(width=8.0, height=3.4)
     axes.set_axisbelow(True)
     colours = [COLORS["actual"] if day >= digest.week.start else COLORS["band"] for day in days]
-    axes.bar(range(len(days)), costs, color=colours)
+    bars = axes.bar(range(len(days)), costs, color=colours)
+    # Days still loading are drawn hollow: their low bars are not a drop.
+    loading = [i for i, day in enumerate(days) if day > digest.through]
+    for i in loading:
+        bars[i].set_facecolor("none")
+        bars[i].set_edgecolor(COLORS["actual"])
+        bars[i].set_hatch("///")
+    if loading:
+        bars[loading[0]].set_label("still loading")
     # A month-start fee can be several times a normal day; cut the axis above the usual days and
     # label the bars that pass it, so a week's change stays visible.
     usual = float(np.percentile(costs, 90)) if costs else 0.0
@@ -59,13 +69,22 @@ def team_week_figure(digest: TeamDigest) -> Figure:
         pace = digest.budget.budget / calendar.monthrange(end.year, end.month)[1]
         axes.axhline(pace, color=COLORS["highlight"], linestyle="--", linewidth=1,
                      label=f"budget pace {format_usd(pace)}/day")
+    if digest.budget is not None or loading:
         legend_above(axes)
     ticks = [i for i, day in enumerate(days) if day.weekday() == 0]
     axes.set_xticks(ticks, [f"{days[i]:%d %b}" for i in ticks], fontsize=7)
     usd_axis(axes)
     axes.set_title(f"{digest.team}: daily cost, {digest.week.title} in colour "
-                   f"({format_usd(digest.spend.delta, signed=True)} vs the week before)", fontsize=9, pad=18)
+                   f"({_change_words(digest.spend.delta, digest.week, digest.through)})", fontsize=9, pad=18)
     return figure
+
+
+def _change_words(delta: Decimal, week: Week, through: date) -> str:
+    """``+$120.00 vs the week before``, or ``Mon–Sat: +$120.00 vs the same days before``."""
+    days = compared_days(week, through)
+    if days:
+        return f"{days}: {format_usd(delta, signed=True)} vs the same days before"
+    return f"{format_usd(delta, signed=True)} vs the week before"
 
 
 def org_week_chart(digest: OrgDigest) -> bytes:
@@ -84,12 +103,15 @@ def org_week_figure(digest: OrgDigest) -> Figure:
     axes.grid(axis="x", color="#eeeeee")
     axes.set_axisbelow(True)
     y = np.arange(len(shown))
-    axes.barh(y + 0.2, before, height=0.4, color=COLORS["band"], label="week before")
-    axes.barh(y - 0.2, last, height=0.4, color=COLORS["actual"], label=digest.week.title)
+    days = compared_days(digest.week, digest.through)
+    axes.barh(y + 0.2, before, height=0.4, color=COLORS["band"],
+              label=f"week before, {days}" if days else "week before")
+    axes.barh(y - 0.2, last, height=0.4, color=COLORS["actual"],
+              label=f"{digest.week.title}, {days}" if days else digest.week.title)
     axes.set_yticks(y, names, fontsize=8)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"${value:,.0f}"))
     legend_above(axes)
     more = f" (the {ORG_TEAMS} largest changes)" if len(digest.weekly) > ORG_TEAMS else ""
-    axes.set_title(f"Weekly cost by team{more}: {format_usd(digest.spend.delta, signed=True)} in all", fontsize=9,
-                   pad=18)
+    axes.set_title(f"Weekly cost by team{more}: {format_usd(digest.spend.delta, signed=True)} in all"
+                   + (f" ({days}: the rest is still loading)" if days else ""), fontsize=9, pad=18)
     return figure

@@ -85,3 +85,31 @@ def test_the_org_digest_labels_its_forecast_interval_with_its_coverage() -> None
     records = next(b["text"]["text"] for b in blocks if b["type"] == "section"
                    and b["text"]["text"].startswith("*Open anomalies*"))
     assert records.endswith("*Savings realized a month, findings verified in Q4 2026*: $0.00/month")
+
+
+def test_a_week_still_loading_says_which_days_it_compares() -> None:
+    costs = pd.DataFrame([{"ChargePeriodStart": pd.Timestamp(day), "x_Team": "payments", "x_AllocationRule": "",
+                           "ServiceName": "Amazon EC2", "ChargeCategory": "Usage", "EffectiveCost": cost}
+                          for day, cost in (("2026-11-03", 1000.0), ("2026-11-08", 500.0), ("2026-11-10", 1200.0),
+                                            ("2026-11-14", 90.0), ("2026-11-15", 40.0))])
+    digest = team_digest("payments", "#team-payments", WEEK, costs=costs, complete_through=date(2026, 11, 13),
+                         forecast=None, budget=None, anomalies=(), findings=())
+    message = team_digest_message(digest)
+    sections = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+    # Mon-Fri of each week: $1,000.00 before (Sunday 8 Nov's $500 is not compared), $1,200.00 last.
+    assert sections[0].startswith("*Last week, Mon–Fri* $1,200.00 (+$200.00, +20.0 % vs $1,000.00)\n")
+    assert sections[1].startswith("*Top movers* (by service, against the same days of the week before)\n")
+    assert message["blocks"][-1]["elements"][0]["text"].endswith(
+        "Data is complete through Fri 13 Nov; Sat 14 to Sun 15 Nov are still loading, so both weeks are "
+        "compared Mon–Fri.")
+    assert message["text"] == ("payments weekly digest, Week 46 · 9–15 Nov 2026: $1,200.00 Mon–Fri "
+                               "(+$200.00 vs the same days before)")
+    org = org_digest("#finops", WEEK, costs=costs, complete_through=date(2026, 11, 14), teams=("payments",),
+                     forecast=None, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
+                     anomalies=[], findings=(), scorecard=None)
+    blocks = org_digest_message(org)["blocks"]
+    assert blocks[1]["text"]["text"].startswith("*Last week, Mon–Sat* $1,290.00 (+$290.00, +29.0 % vs $1,000.00)")
+    assert blocks[2]["text"]["text"].startswith("*Teams by change, Mon–Sat*\n*payments*: $1,290.00, +$290.00")
+    assert any(b["type"] == "context" and b["elements"][0]["text"].endswith(
+        "Data is complete through Sat 14 Nov; Sun 15 Nov is still loading, so both weeks are compared Mon–Sat.")
+        for b in blocks)

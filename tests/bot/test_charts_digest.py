@@ -58,3 +58,25 @@ def test_the_team_legend_leaves_the_first_days_visible(costs: pd.DataFrame) -> N
     # Every day as tall as any other: a legend inside the plot would sit on some of them.
     flat = tuple((day, 100.0) for day, _ in digest.daily)
     assert overlaps(team_week_figure(dataclasses.replace(digest, daily=flat))) == []
+
+
+def test_days_still_loading_are_drawn_hollow_and_the_title_names_the_days_compared(costs: pd.DataFrame) -> None:
+    digest = team_digest("payments", "#team-payments", WEEK, costs=costs, complete_through=date(2026, 11, 13),
+                         forecast=None, budget=None, anomalies=(), findings=())
+    axes = team_week_figure(digest).axes[0]
+    bars = axes.patches
+    assert len(bars) == 35
+    # The last two days (Sat 14, Sun 15) are still loading; every other day is filled.
+    hollow = [i for i, bar in enumerate(bars) if bar.get_facecolor()[3] == 0]
+    assert hollow == [33, 34] and all(bars[i].get_hatch() == "///" for i in hollow)
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["still loading"]
+    # Mon-Fri: 5 x $66 before, 5 x $127.20 last week.
+    assert axes.get_title() == ("payments: daily cost, Week 46 · 9–15 Nov 2026 in colour "
+                                "(Mon–Fri: +$306.00 vs the same days before)")
+    org = org_digest("#finops", WEEK, costs=costs, complete_through=date(2026, 11, 13), teams=("payments", "search"),
+                     forecast=None, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
+                     anomalies=[], findings=(), scorecard=None)
+    org_axes = org_week_figure(org).axes[0]
+    assert [t.get_text() for t in org_axes.get_legend().get_texts()] == [
+        "week before, Mon–Fri", "Week 46 · 9–15 Nov 2026, Mon–Fri"]
+    assert org_axes.get_title().endswith("+$300.00 in all (Mon–Fri: the rest is still loading)")

@@ -12,6 +12,8 @@ import pytest
 from finops.digest import (
     AnomalyLine,
     Week,
+    compared_days,
+    compared_through,
     findings_by_state,
     org_digest,
     realized_in_quarter,
@@ -83,6 +85,36 @@ def test_team_digest_numbers(costs: pd.DataFrame) -> None:
                        forecast=None, budget=None, anomalies=(), findings=())
     assert late.partial and late.anomalies == () and late.budget is None and late.forecast is None
     assert late.month_to_date == Decimal("1164")  # through Nov 13: 8 x 66 + 5 x 127.20
+
+
+def test_a_week_whose_last_days_are_still_loading_is_compared_day_for_day(costs: pd.DataFrame) -> None:
+    # Sunday Nov 15 has a third of payments' EC2 so far (a day still loading): compared with the
+    # whole week before it would read as a drop. Monday to Saturday of both weeks are compared.
+    loading = costs.copy()
+    sunday = (pd.to_datetime(loading["ChargePeriodStart"]) == pd.Timestamp(2026, 11, 15)).to_numpy()
+    loading.loc[sunday, "EffectiveCost"] = loading.loc[sunday, "EffectiveCost"] / 3
+    digest = team_digest("payments", "#team-payments", WEEK, costs=loading, complete_through=date(2026, 11, 14),
+                         forecast=None, budget=None, anomalies=(), findings=())
+    assert digest.partial and digest.through == date(2026, 11, 14)
+    # Mon 2 - Sat 7 Nov: 6 x $66 = $396; Mon 9 - Sat 14 Nov: 6 x $127.20 = $763.20.
+    assert (digest.spend.before, digest.spend.last) == (Decimal("396"), Decimal("763.2"))
+    assert [(m.label, m.before, m.last) for m in digest.movers] == [
+        ("Amazon EC2", Decimal("360"), Decimal("720")), ("AWS Support (shared)", Decimal("36"), Decimal("43.2"))]
+    untagged = pd.DataFrame({c: [] for c in DRIVER_COLUMNS})
+    org = org_digest("#finops", WEEK, costs=loading, complete_through=date(2026, 11, 14), teams=("search", "payments"),
+                     forecast=None, budgets={}, untagged=untagged, anomalies=[], findings=(), scorecard=None)
+    # The org: 6 x $100 before, 6 x $160 (payments $127.20, search $31.80, unallocated $1).
+    assert (org.spend.before, org.spend.last) == (Decimal("600"), Decimal("960"))
+    assert [(r.change.label, r.change.before, r.change.last) for r in org.teams] == [
+        ("payments", Decimal("396"), Decimal("763.2")), ("search", Decimal("198"), Decimal("190.8"))]
+    assert (org.unallocated.before, org.unallocated.last) == (Decimal("6"), Decimal("6"))
+    # Complete through the Sunday, or not reaching the week at all: the whole weeks.
+    assert team_digest("payments", "#p", WEEK, costs=loading, complete_through=WEEK.end, forecast=None,
+                       budget=None, anomalies=(), findings=()).through == WEEK.end
+    assert compared_through(WEEK, date(2026, 11, 8)) == WEEK.end and compared_through(WEEK, None) == WEEK.end
+    assert compared_days(WEEK, date(2026, 11, 14)) == "Mon–Sat"
+    assert compared_days(WEEK, date(2026, 11, 9)) == "Mon"
+    assert compared_days(WEEK, WEEK.end) == ""
 
 
 def test_org_digest_ranks_teams_by_the_size_of_their_change(costs: pd.DataFrame) -> None:
