@@ -45,6 +45,7 @@ from finops.money import format_usd
 from finops.savings import Actor, FindingAction, FindingState
 from finops.sources.recommendations import RecommendationSource
 from jobs.verify import verify_findings
+from storage.costs import CostStore
 from storage.findings import FindingEvent, FindingRecord, FindingStore, NewFinding, describe_scope
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9_]+$")
@@ -115,8 +116,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gcp.add_argument("--project", required=True, metavar="ID", help="the project ID (as cost data names it)")
     gcp.add_argument("--location", action="append", default=[], metavar="LOCATION",
                      help="repeatable: a zone (us-central1-a; VMs, disks, and its region's addresses, Cloud SQL, "
-                          "commitments), a region (regional recommenders only) or global (default: us-central1's "
-                          "zones and global)")
+                          "commitments), a region (regional recommenders only) or global (default: the zones and "
+                          "regions the project's cost data names, and global; without any, us-central1's zones "
+                          "and global)")
     gcp.add_argument("--recommender", action="append", default=[], metavar="ID",
                      help="repeatable: only these recommenders (default: every cost recommender costbot knows)")
     gcp.add_argument("--api-endpoint", metavar="URL", help="Recommender API endpoint (default: Google's)")
@@ -262,7 +264,24 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recommendation_source(args: argparse.Namespace) -> RecommendationSource:
+def _gcp_locations(ctx: AppContext, project: str) -> tuple[str, ...]:
+    """Where to ask the Recommender when ``--location`` is not given: the zones and regions the
+    project's cost data names, else Google's default region (said on stderr, so --json stays clean)."""
+    from finops.sources.gcp_recommender import DEFAULT_LOCATIONS, PROVIDER, locations_in_cost_data
+
+    series = CostStore(ctx.db).series()
+    mine = series[(series["ProviderName"] == PROVIDER) & (series["SubAccountId"] == project)]
+    found = locations_in_cost_data(mine["RegionId"], mine["ResourceId"])
+    if found:
+        print(f"gcp-recommender: asking the locations {project}'s cost data names: {', '.join(found)} "
+              "(--location to choose)", file=sys.stderr)
+        return found
+    print(f"gcp-recommender: no cost data names a location of {project}; asking Google's default region: "
+          f"{', '.join(DEFAULT_LOCATIONS)} (--location to choose)", file=sys.stderr)
+    return DEFAULT_LOCATIONS
+
+
+def _recommendation_source(ctx: AppContext, args: argparse.Namespace) -> RecommendationSource:
     # Each provider's SDK is imported only when its import is asked for.
     if args.import_source == "azure-advisor":
         from finops.sources.azure_advisor import AzureAdvisor
@@ -270,10 +289,10 @@ def _recommendation_source(args: argparse.Namespace) -> RecommendationSource:
         return AzureAdvisor(args.subscription)
     if args.import_source == "gcp-recommender":
         from finops.sources import config
-        from finops.sources.gcp_recommender import COST_RECOMMENDERS, DEFAULT_LOCATIONS, GcpRecommender
+        from finops.sources.gcp_recommender import COST_RECOMMENDERS, GcpRecommender
 
         try:
-            return GcpRecommender(args.project, locations=args.location or DEFAULT_LOCATIONS,
+            return GcpRecommender(args.project, locations=args.location or _gcp_locations(ctx, args.project),
                                   recommenders=args.recommender or tuple(COST_RECOMMENDERS),
                                   api_endpoint=args.api_endpoint, credentials=config.gcp_credentials())
         except ValueError as error:  # a location or recommender it does not know
@@ -285,7 +304,7 @@ def _recommendation_source(args: argparse.Namespace) -> RecommendationSource:
 
 def run_import(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
-    source = _recommendation_source(args)
+    source = _recommendation_source(ctx, args)
     result = import_recommendations(ctx, source, by=f"cli:{os.environ.get('USER') or 'operator'}")
     if args.json:
         print_json({"source": source.source, "created": [finding_json(f) for f in result.created],

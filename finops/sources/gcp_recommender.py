@@ -71,7 +71,8 @@ COST_RECOMMENDERS: dict[str, frozenset[str]] = {
     "google.cloudsql.instance.IdleRecommender": frozenset({REGION}),
     "google.cloudsql.instance.OverprovisionedRecommender": frozenset({REGION}),
 }
-# Google's default region, when no location is given: its zones, the region and global.
+# Google's default region, when neither the command nor the cost data names a location: its
+# zones, the region and global.
 DEFAULT_LOCATIONS = ("us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f", "global")
 # ServiceName of the billing export (``service.description``) for a recommender's product.
 SERVICES = {"compute": "Compute Engine", "cloudsql": "Cloud SQL"}
@@ -96,6 +97,30 @@ def region_of(location: str) -> str:
     """``us-central1-a`` and ``us-central1`` -> ``us-central1``; ``global`` -> ""."""
     zone = _ZONE.match(location)
     return zone.group(1) if zone else ("" if location == GLOBAL else location)
+
+
+# A zone or region in a resource's full name: //compute.googleapis.com/projects/p/zones/us-east1-b/...
+_RESOURCE_LOCATION = re.compile(r"/(?:zones|regions)/([a-z]+(?:-[a-z]+)+\d+(?:-[a-z])?)(?:/|$)")
+
+
+def locations_in_cost_data(regions: Iterable[str], resource_ids: Iterable[str]) -> tuple[str, ...]:
+    """The locations a project has spend in, from its cost rows: the zones and regions named in its
+    resources' full names (``…/zones/us-east1-b/instances/vm-1``) and its rows' regions
+    (``RegionId``), then ``global``; empty when the rows name none. Multi-regions (``us``,
+    ``europe``) and other labels are not Recommender locations and are left out.
+
+    Zones matter: VM and disk recommenders run per zone, and a region does not stand for its
+    zones, so a project whose rows name only regions gets the regional recommenders there."""
+    zones: set[str] = set()
+    found: set[str] = set()
+    for resource_id in resource_ids:
+        for location in _RESOURCE_LOCATION.findall(resource_id or ""):
+            (zones if _ZONE.match(location) else found).add(location)
+    found |= {region for region in regions if region and _REGION.match(region)}
+    found -= {region_of(zone) for zone in zones}  # a zone already covers its region
+    if not zones and not found:
+        return ()
+    return (*sorted(zones), *sorted(found), GLOBAL)
 
 
 def parents(project: str, locations: Iterable[str], recommenders: Iterable[str]) -> list[str]:

@@ -244,3 +244,46 @@ def test_import_gcp_recommender_from_the_command_line(cli, monkeypatch):
     bad = cli("findings", "import", "gcp-recommender", "--project", PROJECT, "--location", "us-central")
     assert bad.code == 2 and bad.err.strip() == ("costbot: 'us-central' is not a GCP location: a zone like "
                                                  "us-central1-a, a region like us-central1, or global")
+
+
+def test_gcp_recommender_asks_the_locations_the_projects_cost_data_names(cli, monkeypatch, tmp_path):
+    from google.auth.credentials import AnonymousCredentials
+
+    from finops.sources import config as sources_config
+    from tests.finops.sources.cost_file_helpers import focus_row
+    from tests.finops.sources.test_gcp_recommender import PROJECT, RESIZE, RecommenderServer
+
+    monkeypatch.setattr(sources_config, "gcp_credentials", AnonymousCredentials)
+    vm = f"//compute.googleapis.com/projects/{PROJECT}/zones/europe-west1-b/instances/vm-2"
+    rows = [focus_row("2026-11-10T00:00:00Z", provider="Google Cloud", account=PROJECT, service=service,
+                      region=region) + [resource]
+            for service, region, resource in (
+                ("Compute Engine", "europe-west1", vm),  # a zone: VMs and disks there, and its region
+                ("Cloud SQL", "us-east4", "shop-db"),  # a region without zones: the regional recommenders
+                ("BigQuery", "US", ""),  # a multi-region is no Recommender location
+                ("Cloud Storage", "", ""))]
+    rows.append(focus_row("2026-11-10T00:00:00Z", provider="Google Cloud", account="another-project",
+                          service="Compute Engine", region="asia-east1") + [""])
+    costs = write_csv(tmp_path / "gcp.csv", [*FOCUS_HEADER, "ResourceId"], rows)
+    with RecommenderServer([RESIZE]) as server:
+        # Before any of the project's cost data is in: Google's default region.
+        default = cli("findings", "import", "gcp-recommender", "--project", PROJECT, "--api-endpoint", server.url)
+        asked_default = {r["path"].split("/recommenders/")[0].rsplit("/", 1)[-1] for r in server.requests}
+        assert cli("ingest", "file", costs).code == 0
+        server.requests.clear()
+        found = cli("findings", "import", "gcp-recommender", "--project", PROJECT, "--api-endpoint", server.url,
+                    "--json")
+        asked = {r["path"].split("/recommenders/")[0].rsplit("/", 1)[-1] for r in server.requests}
+    assert default.code == 0, default.err
+    assert asked_default == {"us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f", "us-central1",
+                             "global"}
+    assert default.err.strip() == (f"gcp-recommender: no cost data names a location of {PROJECT}; asking "
+                                   "Google's default region: us-central1-a, us-central1-b, us-central1-c, "
+                                   "us-central1-f, global (--location to choose)")
+    assert found.code == 0, found.err
+    # stdout stays one JSON document; the VM resize is in us-central1-a, no longer asked.
+    assert (found.json()["created"], found.json()["existing"]) == ([], [])
+    # The zone (and its region), the region without zones, global; not another project's region.
+    assert asked == {"europe-west1-b", "europe-west1", "us-east4", "global"}
+    assert found.err.strip() == (f"gcp-recommender: asking the locations {PROJECT}'s cost data names: "
+                                 "europe-west1-b, us-east4, global (--location to choose)")

@@ -266,3 +266,15 @@ def test_importing_twice_opens_each_recommendation_once_and_names_what_it_left_o
     assert [(f.source, f.title) for f in FindingStore(sqlite_db).list_findings()] == [
         ("gcp-recommender", "Save cost by changing machine type from e2-standard-8 to e2-standard-4: web-1"),
         ("gcp-recommender", "Save cost by snapshotting and then deleting idle persistent disk 'old-data': old-data")]
+
+
+def test_locations_in_cost_data_come_from_resource_names_and_regions() -> None:
+    from finops.sources.gcp_recommender import locations_in_cost_data
+
+    resources = ["//compute.googleapis.com/projects/p/zones/us-east1-b/instances/vm-1",
+                 "//compute.googleapis.com/projects/p/zones/us-east1-b/disks/d-1",
+                 "//compute.googleapis.com/projects/p/regions/europe-west4/addresses/ip-1",
+                 "vm-short-name", ""]
+    assert locations_in_cost_data(["us-east1", "asia-south1", "US", "europe", "global", ""], resources) == (
+        "us-east1-b", "asia-south1", "europe-west4", "global")  # us-east1 is covered by its zone
+    assert locations_in_cost_data(["US", ""], ["bucket-1"]) == ()
