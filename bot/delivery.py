@@ -339,12 +339,17 @@ class TerminalTransport:
         return {"team": "(terminal)", "user": "costbot"}
 
 
+# How long the members of a channel are taken as read (seconds); see Delivery.channel_members.
+MEMBERS_TTL_SECONDS = 60.0
+
+
 class Delivery:
     """Sends keyed messages exactly once and keeps them up to date."""
 
     def __init__(self, outbox: OutboxStore, transport: Transport, *, default_channel: str | None = None,
                  max_inline_attempts: int = 5, max_inline_wait: float = 60.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, members_ttl: float = MEMBERS_TTL_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.outbox = outbox
         self.transport = transport
         self.default_channel = default_channel
@@ -353,6 +358,10 @@ class Delivery:
         self.sleep = sleep
         self._paused_until = 0.0  # monotonic time before which no call is made (after a 429)
         self._pause_lock = threading.Lock()
+        self.members_ttl = members_ttl
+        self._monotonic = monotonic
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}  # channel ID -> (read at, members)
+        self._members_lock = threading.Lock()
 
     # keyed channel messages ------------------------------------------------------------------
     def send(self, message: Message) -> OutboxRecord:
@@ -592,7 +601,17 @@ class Delivery:
             if not self.transport.reaches_slack:
                 return set()
             raise DeliveryError("channel_not_found", transient=False)
-        return self.transport.channel_members(channel_id)
+        # Kept for a short while: an App Home visit reads up to 20 channels and every button press
+        # one, and conversations.members is rate-limited. Who joined or left shows within the TTL.
+        now = self._monotonic()
+        with self._members_lock:
+            cached = self._members.get(channel_id)
+        if cached is not None and now - cached[0] < self.members_ttl:
+            return set(cached[1])
+        members = self.transport.channel_members(channel_id)
+        with self._members_lock:
+            self._members[channel_id] = (now, frozenset(members))
+        return set(members)
 
 
 def _looks_like_id(channel: str) -> bool:

@@ -264,3 +264,35 @@ def test_the_members_of_a_channel_slack_cannot_find_are_an_error_not_nobody(db: 
     # Printed only (no Slack): nobody is in a channel, and that is no error.
     printed = Delivery(OutboxStore(db), TerminalTransport(io.StringIO()), default_channel="#finops")
     assert printed.channel_members("#team-gone") == set()
+
+
+class Clock:
+    """Stands in for time.monotonic: moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_channels_members_are_read_once_a_minute_at_most(db: Database, fake_slack: FakeSlack) -> None:
+    # conversations.members is rate-limited, and an App Home visit may read 20 channels.
+    fake_slack.add_channel("#team-payments", members=("U1",))
+    clock = Clock()
+    delivery = make_delivery(db, fake_slack, monotonic=clock)
+    assert delivery.channel_members("#team-payments") == {"U1"}
+    fake_slack.add_members("#team-payments", "U2")
+    clock.now += 59.0
+    assert delivery.channel_members("#team-payments") == {"U1"}  # the minute-old answer
+    assert len(fake_slack.calls("conversations.members")) == 1
+    clock.now += 1.0
+    assert delivery.channel_members("#team-payments") == {"U1", "U2"}  # read again: U2 joined
+    assert len(fake_slack.calls("conversations.members")) == 2
+    # A failed read is not kept: the next one asks Slack again.
+    clock.now += 60.0
+    fake_slack.fail_next("conversations.members", error="ratelimited", retry_after=1)
+    with pytest.raises(DeliveryError):
+        delivery.channel_members("#team-payments")
+    assert delivery.channel_members("#team-payments") == {"U1", "U2"}
+    assert len(fake_slack.calls("conversations.members")) == 4
