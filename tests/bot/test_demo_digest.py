@@ -53,40 +53,42 @@ def test_the_digests_read_the_cents_costbot_costs_and_forecast_print(sqlite_db: 
         document = json.loads(capsys.readouterr().out)
         return {tuple(row[k] for k in by.split(",")): f"${row['cost']:,.2f}" for row in document["rows"]}
 
-    last, before = costs("2026-11-09", "2026-11-15", "team"), costs("2026-11-02", "2026-11-08", "team")
-    # Each change is the difference of the two printed weeks: payments $17,017.92 - $12,160.22, web
-    # $3,186.82 - $3,100.32 (the unrounded differences print +$4,857.71 and +$86.49).
+    # The demo's data is complete through Saturday 14 Nov (Sunday is still loading), so the digests
+    # compare Monday to Saturday of both weeks, in the cents costbot costs prints for those days.
+    last, before = costs("2026-11-09", "2026-11-14", "team"), costs("2026-11-02", "2026-11-07", "team")
     assert (last[("payments",)], before[("payments",)], last[("web",)], before[("web",)]) == (
-        "$17,017.92", "$12,160.22", "$3,186.82", "$3,100.32")
-    assert "*Last week* $17,017.92 (+$4,857.70, +39.9 % vs $12,160.22)" in text
-    assert "*Last week* $3,186.82 (+$86.50, +2.8 % vs $3,100.32)" in text
+        "$14,635.82", "$10,657.58", "$2,748.88", "$2,636.84")
+    assert "*Last week, Mon–Sat* $14,635.82 (+$3,978.24, +37.3 % vs $10,657.58)" in text
+    assert "*Last week, Mon–Sat* $2,748.88 (+$112.04, +4.2 % vs $2,636.84)" in text
+    assert text.count("Sun 15 Nov is still loading, so both weeks are compared Mon–Sat.") == 6
     ranking = re.findall(r"^\*([a-z-]+)\*: (\$[\d,.]+), ", text, flags=re.MULTILINE)
-    assert ranking == [("ml", "$21,625.94"), ("payments", "$17,017.92"), ("search", "$9,890.46"),
-                       ("data-platform", "$6,845.04"), ("web", "$3,186.82")]
+    assert ranking == [("ml", "$19,632.04"), ("payments", "$14,635.82"), ("search", "$8,279.52"),
+                       ("data-platform", "$6,012.49"), ("web", "$2,748.88")]
     assert all(last[(team,)] == cost for team, cost in ranking)
-    assert "*payments*: $17,017.92, +$4,857.70 (+39.9 %)" in text and "*web*: $3,186.82, +$86.50 (+2.8 %)" in text
-    assert f"*Unallocated* {last[('unallocated',)]} (-$0.35, -0.1 % vs {before[('unallocated',)]})" in text
+    assert "*payments*: $14,635.82, +$3,978.24 (+37.3 %)" in text and "*web*: $2,748.88, +$112.04 (+4.2 %)" in text
+    assert (f"*Unallocated, Mon–Sat* {last[('unallocated',)]} (+$0.07, <0.1 % vs {before[('unallocated',)]})"
+            in text)
 
-    # Payments' services split its week, so they add up to it; S3 of 2-8 Nov reads $509.00 in both.
-    assert costs("2026-11-02", "2026-11-08", "team,service")[("payments", "Amazon Simple Storage Service")] == "$509.00"
+    # Payments' services split its days, so they add up to them; S3 of 2-7 Nov reads $436.52 in both.
+    assert costs("2026-11-02", "2026-11-07", "team,service")[("payments", "Amazon Simple Storage Service")] == "$436.52"
     payments = text[text.index("PAYMENTS · WEEK 46"):text.index("── #team-payments (file)")]
     movers = re.findall(r"^:arrow_\w+: (.+): ([+-]\$[\d,.]+) \([^)]*\), (\$[\d,.]+) → (\$[\d,.]+)$", payments,
                         flags=re.MULTILINE)
     assert movers == [
-        ("Amazon Elastic Compute Cloud", "+$4,818.31", "$8,153.14", "$12,971.45"),
-        ("Amazon Relational Database Service", "+$25.17", "$1,987.36", "$2,012.53"),
-        ("Amazon Virtual Private Cloud (shared)", "+$24.89", "$265.08", "$289.97"),
-        ("Amazon DynamoDB", "-$12.85", "$1,245.64", "$1,232.79"),
-        ("Amazon Simple Storage Service", "+$2.18", "$509.00", "$511.18")]
+        ("Amazon Elastic Compute Cloud", "+$3,971.79", "$7,216.36", "$11,188.15"),
+        ("Amazon DynamoDB", "-$35.16", "$1,075.43", "$1,040.27"),
+        ("Amazon Relational Database Service", "+$25.76", "$1,699.11", "$1,724.87"),
+        ("Amazon Virtual Private Cloud (shared)", "+$14.34", "$230.16", "$244.50"),
+        ("Amazon Simple Storage Service", "+$1.51", "$436.52", "$438.03")]
 
     def dollars(text: str) -> float:
         return float(text.replace("$", "").replace(",", ""))
 
-    assert sum(dollars(m[3]) for m in movers) == pytest.approx(17_017.92, abs=1e-6)
-    assert sum(dollars(m[2]) for m in movers) == pytest.approx(12_160.22, abs=1e-6)
-    assert ":arrow_down_small: Amazon Virtual Private Cloud (shared): -$6.78 (-3.8 %), $176.43 → $169.65" in text
-    assert ":arrow_down_small: Amazon Elastic Block Store: -$6.82 (-0.7 %), $1,005.77 → $998.95" in text
-    assert ":arrow_down_small: Azure Front Door: -$0.82 (-0.1 %), $770.58 → $769.76" in text
+    assert sum(dollars(m[3]) for m in movers) == pytest.approx(14_635.82, abs=1e-6)
+    assert sum(dollars(m[2]) for m in movers) == pytest.approx(10_657.58, abs=1e-6)
+    assert ":arrow_down_small: Amazon Virtual Private Cloud (shared): -$11.18 (-7.4 %), $150.08 → $138.90" in text
+    assert ":arrow_down_small: Amazon Elastic Block Store: -$4.48 (-0.5 %), $861.60 → $857.12" in text
+    assert ":arrow_up_small: Azure Front Door: +$6.18 (+1.0 %), $645.21 → $651.39" in text
 
     # Month to date is the forecast's figure ($7,545.60 for web, as costbot forecast, costbot costs
     # and App Home say).
