@@ -339,8 +339,8 @@ class TerminalTransport:
         return {"team": "(terminal)", "user": "costbot"}
 
 
-# How long the members of a channel are taken as read (seconds); see Delivery.channel_members.
-MEMBERS_TTL_SECONDS = 60.0
+# How old an App Home's reading of a channel's members may be (seconds); see Delivery.channel_members.
+HOME_MEMBERS_MAX_AGE = 60.0
 
 
 class Delivery:
@@ -348,7 +348,7 @@ class Delivery:
 
     def __init__(self, outbox: OutboxStore, transport: Transport, *, default_channel: str | None = None,
                  max_inline_attempts: int = 5, max_inline_wait: float = 60.0,
-                 sleep: Callable[[float], None] = time.sleep, members_ttl: float = MEMBERS_TTL_SECONDS,
+                 sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.outbox = outbox
         self.transport = transport
@@ -358,7 +358,6 @@ class Delivery:
         self.sleep = sleep
         self._paused_until = 0.0  # monotonic time before which no call is made (after a 429)
         self._pause_lock = threading.Lock()
-        self.members_ttl = members_ttl
         self._monotonic = monotonic
         self._members: dict[str, tuple[float, frozenset[str]]] = {}  # channel ID -> (read at, members)
         self._members_lock = threading.Lock()
@@ -589,8 +588,12 @@ class Delivery:
         """auth.test: the workspace and bot user the token belongs to."""
         return self.transport.identity()
 
-    def channel_members(self, channel: str) -> set[str]:
+    def channel_members(self, channel: str, *, max_age: float = 0.0) -> set[str]:
         """Who is in a configured channel (an ID, or a name looked up once).
+
+        Read from Slack, or, with ``max_age`` (seconds), from a reading that recent: an App Home
+        visit reads up to 20 channels and conversations.members is rate-limited, while a decision
+        on who may act reads fresh (someone just removed from the channel must not act).
 
         DeliveryError ``channel_not_found`` (lasting) when Slack has no channel the bot can see by that
         name: an empty set would tell every member they are not on the team. A transport that only
@@ -601,14 +604,12 @@ class Delivery:
             if not self.transport.reaches_slack:
                 return set()
             raise DeliveryError("channel_not_found", transient=False)
-        # Kept for a short while: an App Home visit reads up to 20 channels and every button press
-        # one, and conversations.members is rate-limited. Who joined or left shows within the TTL.
         now = self._monotonic()
         with self._members_lock:
             cached = self._members.get(channel_id)
-        if cached is not None and now - cached[0] < self.members_ttl:
+        if max_age > 0 and cached is not None and now - cached[0] < max_age:
             return set(cached[1])
-        members = self.transport.channel_members(channel_id)
+        members = self.transport.channel_members(channel_id)  # failures raise: nothing is kept
         with self._members_lock:
             self._members[channel_id] = (now, frozenset(members))
         return set(members)

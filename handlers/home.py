@@ -15,7 +15,7 @@ from slack_bolt import App
 from bot.blocks.forecast import month_label
 from bot.blocks.home import MAX_TEAMS, TeamHome, home_view
 from bot.context import AppContext
-from bot.delivery import DeliveryError
+from bot.delivery import HOME_MEMBERS_MAX_AGE, DeliveryError
 from bot.services.forecast import budgets_of, load_forecast
 from bot.services.records import load_open_anomalies
 from bot.services.units import load_unit_costs
@@ -41,7 +41,7 @@ def viewer_teams(ctx: AppContext, user: str) -> list[str]:
     found = []
     for team in [t for t in ctx.teams.teams if t.members_from_channel][:MAX_CHANNEL_LOOKUPS]:
         try:
-            members = ctx.delivery.channel_members(team.channel)
+            members = ctx.delivery.channel_members(team.channel, max_age=HOME_MEMBERS_MAX_AGE)
         except DeliveryError as error:
             if error.transient:
                 raise  # Slack busy: the Home is published on the next visit

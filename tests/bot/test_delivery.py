@@ -11,7 +11,15 @@ from datetime import timedelta
 import pytest
 from slack_sdk import WebClient
 
-from bot.delivery import Delivery, DeliveryError, FileUpload, Message, SlackTransport, TerminalTransport
+from bot.delivery import (
+    HOME_MEMBERS_MAX_AGE,
+    Delivery,
+    DeliveryError,
+    FileUpload,
+    Message,
+    SlackTransport,
+    TerminalTransport,
+)
 from storage.db import Database
 from storage.outbox import OutboxStore
 from storage.tables.core import utcnow
@@ -276,23 +284,26 @@ class Clock:
         return self.now
 
 
-def test_a_channels_members_are_read_once_a_minute_at_most(db: Database, fake_slack: FakeSlack) -> None:
-    # conversations.members is rate-limited, and an App Home visit may read 20 channels.
+def test_an_app_home_reads_a_channels_members_once_a_minute_at_most(db: Database, fake_slack: FakeSlack) -> None:
+    # conversations.members is rate-limited, and an App Home visit may read 20 channels; who may act
+    # is always read fresh.
     fake_slack.add_channel("#team-payments", members=("U1",))
     clock = Clock()
     delivery = make_delivery(db, fake_slack, monotonic=clock)
-    assert delivery.channel_members("#team-payments") == {"U1"}
+    assert delivery.channel_members("#team-payments", max_age=HOME_MEMBERS_MAX_AGE) == {"U1"}
     fake_slack.add_members("#team-payments", "U2")
     clock.now += 59.0
-    assert delivery.channel_members("#team-payments") == {"U1"}  # the minute-old answer
+    assert delivery.channel_members("#team-payments", max_age=HOME_MEMBERS_MAX_AGE) == {"U1"}  # a minute old
     assert len(fake_slack.calls("conversations.members")) == 1
-    clock.now += 1.0
-    assert delivery.channel_members("#team-payments") == {"U1", "U2"}  # read again: U2 joined
+    assert delivery.channel_members("#team-payments") == {"U1", "U2"}  # fresh: U2 joined
     assert len(fake_slack.calls("conversations.members")) == 2
+    clock.now += 60.0
+    assert delivery.channel_members("#team-payments", max_age=HOME_MEMBERS_MAX_AGE) == {"U1", "U2"}
+    assert len(fake_slack.calls("conversations.members")) == 3
     # A failed read is not kept: the next one asks Slack again.
     clock.now += 60.0
     fake_slack.fail_next("conversations.members", error="ratelimited", retry_after=1)
     with pytest.raises(DeliveryError):
-        delivery.channel_members("#team-payments")
-    assert delivery.channel_members("#team-payments") == {"U1", "U2"}
-    assert len(fake_slack.calls("conversations.members")) == 4
+        delivery.channel_members("#team-payments", max_age=HOME_MEMBERS_MAX_AGE)
+    assert delivery.channel_members("#team-payments", max_age=HOME_MEMBERS_MAX_AGE) == {"U1", "U2"}
+    assert len(fake_slack.calls("conversations.members")) == 5
