@@ -144,7 +144,9 @@ def build_team_digest(ctx: AppContext, inputs: DigestInputs, team: str, today: d
 
 def build_org_digest(ctx: AppContext, inputs: DigestInputs, scorecard: Scorecard | None) -> OrgDigest:
     week = inputs.week
-    untagged = load_coverage(CostStore(ctx.db), ctx.teams, start=week.start, end=week.end, top=5).untagged
+    # The days the digest compares: a day still loading is left out here too.
+    through = compared_through(week, inputs.complete_through)
+    untagged = load_coverage(CostStore(ctx.db), ctx.teams, start=week.start, end=through, top=5).untagged
     return org_digest(ctx.teams.default_channel, week, costs=inputs.costs, complete_through=inputs.complete_through,
                       teams=ctx.teams.team_names, forecast=inputs.forecast, budgets=budgets_of(ctx.teams),
                       untagged=untagged, anomalies=inputs.anomalies, findings=inputs.findings, scorecard=scorecard)

@@ -142,10 +142,18 @@ def loading_note(week: Week, complete_through: date) -> str:
     """Why a week is compared on fewer days: which days are still loading."""
     through = min(complete_through, week.end)
     first = through + timedelta(days=1)
-    loading = (f"{first:%a %d %b} is" if first == week.end
-               else f"{first:%a %d} to {week.end:%a %d %b} are")
-    return (f" Data is complete through {through:%a %d %b}; {loading} still loading, so both weeks are "
-            f"compared {compared_days(week, through)}.")
+    if first == week.end:
+        loading = f"{_day(first)} is"
+    else:
+        start = f"{first:%a} {first.day}" + (f" {first:%b}" if first.month != week.end.month else "")
+        loading = f"{start} to {_day(week.end)} are"
+    return (f" Data is complete through {_day(through)}; {loading} still loading, so only "
+            f"{compared_days(week, through)} of each week is compared.")
+
+
+def _day(day: date) -> str:
+    """``Sat 14 Nov``, as the week's title writes days (no leading zero)."""
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 NO_DATA_NOTE = ("Open anomalies, findings and savings come from the bot's own records; spend, budget and "
@@ -208,7 +216,8 @@ def _summary(spend: Change, week: Week, through: date) -> str:
     """The notification text's figures: ``$1,234.00 (+$120.00 vs the week before)``."""
     days = compared_days(week, through)
     if days:
-        return f"{format_usd(spend.last)} {days} ({format_usd(spend.delta, signed=True)} vs the same days before)"
+        return (f"{format_usd(spend.last)} for {days} ({format_usd(spend.delta, signed=True)} vs the same days "
+                "of the week before)")
     return f"{format_usd(spend.last)} ({format_usd(spend.delta, signed=True)} vs the week before)"
 
 
@@ -258,8 +267,8 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
                    + (f" `{escape(cut(r.ResourceId, 60))}`" if r.ResourceId else "")
                    + f": {format_usd(r.cost)}, missing {escape(r.missing_tags)} ({escape(r.x_Team)})"
                    for r in digest.untagged.itertuples()]
-        unallocated += "\n*Top untagged cost drivers* of the week\n" + _listed(drivers, DRIVER_LINES,
-                                                                                "in `costbot coverage`")
+        unallocated += (f"\n*Top untagged cost drivers* of {days or 'the week'}\n"
+                        + _listed(drivers, DRIVER_LINES, "in `costbot coverage`"))
     blocks.append(_section(unallocated))
     blocks += _org_records_and_scorecard(digest)
     text = f"Weekly digest, {week.title}: {_summary(digest.spend, week, digest.through)}"
@@ -289,9 +298,13 @@ def teams_by_change_title(week: Week, through: date) -> str:
     return f"Teams by change, {days}" if days else "Teams by change"
 
 
-def teams_pointer(week: Week) -> str:
-    """Where every team's spend of ``week`` is listed without a limit."""
-    return f"`costbot costs --by team --from {week.start} --to {week.end}` lists every team's spend of the week."
+def teams_pointer(week: Week, through: date | None = None) -> str:
+    """Where every team's spend of ``week`` (through ``through``, when its last days are still
+    loading) is listed without a limit."""
+    end = week.end if through is None else min(through, week.end)
+    days = compared_days(week, end)
+    return (f"`costbot costs --by team --from {week.start} --to {end}` lists every team's spend of "
+            + (f"{days}." if days else "the week."))
 
 
 def more_message(title: str, lines: Sequence[str], *, pointer: str) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def _change_words(delta: Decimal, week: Week, through: date) -> str:
     """``+$120.00 vs the week before``, or ``Mon–Sat: +$120.00 vs the same days before``."""
     days = compared_days(week, through)
     if days:
-        return f"{days}: {format_usd(delta, signed=True)} vs the same days before"
+        return f"{days}: {format_usd(delta, signed=True)} vs the same days of the week before"
     return f"{format_usd(delta, signed=True)} vs the week before"
 
 

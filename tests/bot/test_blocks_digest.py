@@ -11,6 +11,7 @@ import pandas as pd
 
 from bot.blocks.digest import (
     change_text,
+    loading_note,
     more_message,
     mover_line,
     org_digest_message,
@@ -100,10 +101,10 @@ def test_a_week_still_loading_says_which_days_it_compares() -> None:
     assert sections[0].startswith("*Last week, Mon–Fri* $1,200.00 (+$200.00, +20.0 % vs $1,000.00)\n")
     assert sections[1].startswith("*Top movers* (by service, against the same days of the week before)\n")
     assert message["blocks"][-1]["elements"][0]["text"].endswith(
-        "Data is complete through Fri 13 Nov; Sat 14 to Sun 15 Nov are still loading, so both weeks are "
-        "compared Mon–Fri.")
-    assert message["text"] == ("payments weekly digest, Week 46 · 9–15 Nov 2026: $1,200.00 Mon–Fri "
-                               "(+$200.00 vs the same days before)")
+        "Data is complete through Fri 13 Nov; Sat 14 to Sun 15 Nov are still loading, so only Mon–Fri of each "
+        "week is compared.")
+    assert message["text"] == ("payments weekly digest, Week 46 · 9–15 Nov 2026: $1,200.00 for Mon–Fri "
+                               "(+$200.00 vs the same days of the week before)")
     org = org_digest("#finops", WEEK, costs=costs, complete_through=date(2026, 11, 14), teams=("payments",),
                      forecast=None, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
                      anomalies=[], findings=(), scorecard=None)
@@ -111,5 +112,13 @@ def test_a_week_still_loading_says_which_days_it_compares() -> None:
     assert blocks[1]["text"]["text"].startswith("*Last week, Mon–Sat* $1,290.00 (+$290.00, +29.0 % vs $1,000.00)")
     assert blocks[2]["text"]["text"].startswith("*Teams by change, Mon–Sat*\n*payments*: $1,290.00, +$290.00")
     assert any(b["type"] == "context" and b["elements"][0]["text"].endswith(
-        "Data is complete through Sat 14 Nov; Sun 15 Nov is still loading, so both weeks are compared Mon–Sat.")
-        for b in blocks)
+        "Data is complete through Sat 14 Nov; Sun 15 Nov is still loading, so only Mon–Sat of each week is "
+        "compared.") for b in blocks)
+    assert teams_pointer(WEEK, date(2026, 11, 14)) == (
+        "`costbot costs --by team --from 2026-11-09 --to 2026-11-14` lists every team's spend of Mon–Sat.")
+    # Loading days across the end of a month name both months; one day compared says so.
+    week_44 = Week("2026-W44", date(2026, 10, 26), date(2026, 11, 1))
+    assert loading_note(week_44, date(2026, 10, 30)) == (
+        " Data is complete through Fri 30 Oct; Sat 31 Oct to Sun 1 Nov are still loading, so only Mon–Fri of "
+        "each week is compared.")
+    assert loading_note(week_44, date(2026, 10, 26)).endswith(", so only Mon of each week is compared.")

@@ -72,7 +72,7 @@ def test_days_still_loading_are_drawn_hollow_and_the_title_names_the_days_compar
     assert [t.get_text() for t in axes.get_legend().get_texts()] == ["still loading"]
     # Mon-Fri: 5 x $66 before, 5 x $127.20 last week.
     assert axes.get_title() == ("payments: daily cost, Week 46 · 9–15 Nov 2026 in colour "
-                                "(Mon–Fri: +$306.00 vs the same days before)")
+                                "(Mon–Fri: +$306.00 vs the same days of the week before)")
     org = org_digest("#finops", WEEK, costs=costs, complete_through=date(2026, 11, 13), teams=("payments", "search"),
                      forecast=None, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
                      anomalies=[], findings=(), scorecard=None)

@@ -60,7 +60,7 @@ def test_the_digests_read_the_cents_costbot_costs_and_forecast_print(sqlite_db: 
         "$14,635.82", "$10,657.58", "$2,748.88", "$2,636.84")
     assert "*Last week, Mon–Sat* $14,635.82 (+$3,978.24, +37.3 % vs $10,657.58)" in text
     assert "*Last week, Mon–Sat* $2,748.88 (+$112.04, +4.2 % vs $2,636.84)" in text
-    assert text.count("Sun 15 Nov is still loading, so both weeks are compared Mon–Sat.") == 6
+    assert text.count("Sun 15 Nov is still loading, so only Mon–Sat of each week is compared.") == 6
     ranking = re.findall(r"^\*([a-z-]+)\*: (\$[\d,.]+), ", text, flags=re.MULTILINE)
     assert ranking == [("ml", "$19,632.04"), ("payments", "$14,635.82"), ("search", "$8,279.52"),
                        ("data-platform", "$6,012.49"), ("web", "$2,748.88")]
