@@ -116,9 +116,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gcp.add_argument("--project", required=True, metavar="ID", help="the project ID (as cost data names it)")
     gcp.add_argument("--location", action="append", default=[], metavar="LOCATION",
                      help="repeatable: a zone (us-central1-a; VMs, disks, and its region's addresses, Cloud SQL, "
-                          "commitments), a region (regional recommenders only) or global (default: the zones and "
-                          "regions the project's cost data names, and global; without any, us-central1's zones "
-                          "and global)")
+                          "commitments), a region (regional recommenders only) or global (default: us-central1's "
+                          "zones, global, and the zones and regions the project's cost data names)")
     gcp.add_argument("--recommender", action="append", default=[], metavar="ID",
                      help="repeatable: only these recommenders (default: every cost recommender costbot knows)")
     gcp.add_argument("--api-endpoint", metavar="URL", help="Recommender API endpoint (default: Google's)")
@@ -265,20 +264,32 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def _gcp_locations(ctx: AppContext, project: str) -> tuple[str, ...]:
-    """Where to ask the Recommender when ``--location`` is not given: the zones and regions the
-    project's cost data names, else Google's default region (said on stderr, so --json stays clean)."""
-    from finops.sources.gcp_recommender import DEFAULT_LOCATIONS, PROVIDER, locations_in_cost_data
+    """Where to ask the Recommender when ``--location`` is not given: Google's default region (its
+    zones and global), and the zones and regions the project's cost data names. Said on stderr,
+    so --json stays clean."""
+    from finops.sources.gcp_recommender import (
+        DEFAULT_LOCATIONS,
+        PROVIDER,
+        REGION,
+        location_kind,
+        locations_in_cost_data,
+        region_of,
+    )
 
     series = CostStore(ctx.db).series()
     mine = series[(series["ProviderName"] == PROVIDER) & (series["SubAccountId"] == project)]
-    found = locations_in_cost_data(mine["RegionId"], mine["ResourceId"])
+    found = [loc for loc in locations_in_cost_data(mine["RegionId"], mine["ResourceId"])
+             if loc not in DEFAULT_LOCATIONS]
+    note = "gcp-recommender: asking us-central1's zones and global (Google's default region)"
     if found:
-        print(f"gcp-recommender: asking the locations {project}'s cost data names: {', '.join(found)} "
-              "(--location to choose)", file=sys.stderr)
-        return found
-    print(f"gcp-recommender: no cost data names a location of {project}; asking Google's default region: "
-          f"{', '.join(DEFAULT_LOCATIONS)} (--location to choose)", file=sys.stderr)
-    return DEFAULT_LOCATIONS
+        note += f", and the locations {project}'s cost data names: {', '.join(found)}"
+    # VM and disk recommenders run per zone, and a region does not stand for its zones.
+    zoneless = [loc for loc in found if location_kind(loc) == REGION and region_of(loc) != "us-central1"]
+    if zoneless:
+        note += (f"; the cost data names no zone in {', '.join(zoneless)}: for VM and disk advice there, "
+                 "give its zones with --location")
+    print(note + " (--location to choose)", file=sys.stderr)
+    return (*found, *DEFAULT_LOCATIONS)
 
 
 def _recommendation_source(ctx: AppContext, args: argparse.Namespace) -> RecommendationSource:

@@ -274,16 +274,16 @@ def test_gcp_recommender_asks_the_locations_the_projects_cost_data_names(cli, mo
         found = cli("findings", "import", "gcp-recommender", "--project", PROJECT, "--api-endpoint", server.url,
                     "--json")
         asked = {r["path"].split("/recommenders/")[0].rsplit("/", 1)[-1] for r in server.requests}
+    default_locations = {"us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f", "us-central1", "global"}
     assert default.code == 0, default.err
-    assert asked_default == {"us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f", "us-central1",
-                             "global"}
-    assert default.err.strip() == (f"gcp-recommender: no cost data names a location of {PROJECT}; asking "
-                                   "Google's default region: us-central1-a, us-central1-b, us-central1-c, "
-                                   "us-central1-f, global (--location to choose)")
+    assert asked_default == default_locations
+    assert default.err.strip() == ("gcp-recommender: asking us-central1's zones and global (Google's default "
+                                   "region) (--location to choose)")
     assert found.code == 0, found.err
-    # stdout stays one JSON document; the VM resize is in us-central1-a, no longer asked.
-    assert (found.json()["created"], found.json()["existing"]) == ([], [])
-    # The zone (and its region), the region without zones, global; not another project's region.
-    assert asked == {"europe-west1-b", "europe-west1", "us-east4", "global"}
-    assert found.err.strip() == (f"gcp-recommender: asking the locations {PROJECT}'s cost data names: "
-                                 "europe-west1-b, us-east4, global (--location to choose)")
+    assert found.json()["existing"] == [1]  # stdout stays one JSON document
+    # Also the zone (and its region) and the region without zones; not another project's region.
+    assert asked == default_locations | {"europe-west1-b", "europe-west1", "us-east4"}
+    assert found.err.strip() == (
+        f"gcp-recommender: asking us-central1's zones and global (Google's default region), and the locations "
+        f"{PROJECT}'s cost data names: europe-west1-b, us-east4; the cost data names no zone in us-east4: for VM "
+        "and disk advice there, give its zones with --location (--location to choose)")
