@@ -22,6 +22,7 @@ holds the 1st (the week's share of a month-end tax is there once the tax is book
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
 import math
@@ -121,9 +122,9 @@ def parse_unit_period(text: str) -> tuple[date, date]:
             return first, first + timedelta(days=6)
         if match := _MONTH_RE.match(text):
             first = date(int(match[1]), int(match[2]), 1)
-            following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-            return first, following - timedelta(days=1)
-    except ValueError:
+            # monthrange, not "the 1st of the next month less a day": December 9999 has no next month.
+            return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    except (ValueError, OverflowError):  # OverflowError: a week ending after 9999-12-31
         raise ValueError(f"{text!r} is not a date in the calendar: use {forms}") from None
     raise ValueError(f"{text!r} is not a period: use {forms}")
 

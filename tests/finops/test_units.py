@@ -60,6 +60,17 @@ def test_periods_are_a_day_an_iso_week_or_a_month() -> None:
         parse_unit_period("November")
 
 
+def test_a_period_at_the_calendars_end_is_read_or_refused_not_a_crash() -> None:
+    # Finding where December 9999 ends, and the Sunday of 9999-W52 (in the year 10000),
+    # overflowed: a stack trace for the CLI and Slack, a 500 for the HTTP endpoint.
+    assert parse_unit_period("9999-12") == (date(9999, 12, 1), date(9999, 12, 31))
+    with pytest.raises(ValueError, match="^'9999-W52' is not a date in the calendar: use a day"):
+        parse_unit_period("9999-W52")
+    assert csv_error(HEADER + "shop,orders,9999-W52,5\n") == (
+        "units.csv, line 2, column 'period': '9999-W52' is not a date in the calendar: use a day (2026-11-03), "
+        "an ISO week (2026-W45) or a month (2026-11)")
+
+
 def test_a_value_must_name_a_declared_metric_of_a_known_team() -> None:
     assert unit_value(TEAMS, "Shop", "orders", "2026-10", " 31000 ") == UnitValue(
         "shop", "orders", date(2026, 10, 1), date(2026, 10, 31), 31000.0)

@@ -212,3 +212,17 @@ def test_endpoint_is_off_without_a_token(bot) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_week_past_the_calendars_end_is_a_400_and_a_correction_not_a_crash(bot, endpoint) -> None:
+    # 9999-W52 ends in the year 10000: computing its Sunday overflowed, a 500 with no body for
+    # the endpoint and no answer in Slack.
+    url, ctx = endpoint
+    value = {"team": "payments", "metric": "orders", "period": "9999-W52", "value": 1}
+    assert post(url, json.dumps(value).encode()) == (400, {
+        "error": "values[0]: '9999-W52' is not a date in the calendar: use a day (2026-11-03), an ISO week "
+                 "(2026-W45) or a month (2026-11)", "index": 0})
+    answer = bot.client.slash("unit record payments orders 9999-W52 5", user_id="U_PAY_OWNER").json()
+    assert answer["response_type"] == "ephemeral"
+    assert "'9999-W52' is not a date in the calendar" in answer["text"]
+    assert UnitStore(ctx.db).values() == []
