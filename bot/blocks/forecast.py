@@ -7,13 +7,14 @@ limit) when they would pass the 50-block message limit, whatever the number of t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from bot.blocks.costs import cut, packed_sections
-from finops.forecast import BudgetStatus, MonthForecast, TeamForecast
+from finops.forecast import BUDGET_WARNING_SHARE, BudgetStatus, MonthForecast, TeamForecast
 from finops.money import format_usd
 
 MAX_BLOCKS = 50
@@ -57,8 +58,17 @@ def range_text(f: TeamForecast | Any) -> str:
 
 
 def budget_share(status: BudgetStatus) -> str:
-    """``86 %`` of the budget, or ``no spend budgeted`` when the budget is $0."""
-    return f"{status.share * 100:.0f} %" if status.budget > 0 else NO_SPEND_BUDGETED
+    """``86 %`` of the budget, or ``no spend budgeted`` when the budget is $0.
+
+    A share just under a level's threshold keeps one decimal, cut not rounded (``79.9 %``, ``99.9 %``):
+    a whole percent would read "80 %" beside a green dot and "100 %" for a team not over.
+    """
+    if status.budget <= 0:
+        return NO_SPEND_BUDGETED
+    percent = status.share * 100
+    if any(percent < threshold * 100 <= round(percent) for threshold in (BUDGET_WARNING_SHARE, 1.0)):
+        return f"{math.floor(percent * 10) / 10:.1f} %"
+    return f"{percent:.0f} %"
 
 
 def share_of_budget(status: BudgetStatus) -> str:
@@ -140,7 +150,7 @@ def budget_alert_message(status: BudgetStatus, forecast: MonthForecast, *, annou
     elif status.level == "over":
         headline = f"{status.team} is forecast to go over its {month} budget"
     elif status.level == "warning":
-        headline = f"{status.team} is forecast to use {status.share * 100:.0f} % of its {month} budget"
+        headline = f"{status.team} is forecast to use {budget_share(status)} of its {month} budget"
     else:
         headline = f"{status.team} is back under 80 % of its {month} budget"
     interval = f" (80 % interval {format_usd(status.low)} – {format_usd(status.high)})" \

@@ -75,3 +75,21 @@ def test_the_basis_line_says_why_there_is_no_interval() -> None:
     assert "no interval: the month is complete (final totals)." in basis_text(forecast(date(2026, 10, 31), 0))
     assert "no interval yet (less than two months of history)." in basis_text(forecast(date(2026, 10, 20), 0))
     assert "80% interval learned from 12 past months." in basis_text(forecast(date(2026, 10, 20), 12))
+
+
+def test_a_share_just_under_a_threshold_never_reads_as_the_threshold() -> None:
+    # $1,000.00 of $1,250.50 is 79.97 %: rounded it read "80 %" beside a green dot, counted under
+    # 80 %; $1,000.00 of $1,000.50 (99.95 %) read "100 %" while not over. Such a share keeps a decimal.
+    forecast = many_teams(1)
+    team = "platform-infrastructure-team-0000"
+    under, close = (budget_status(forecast, {team: budget})[0] for budget in (1250.50, 1000.50))
+    assert (under.level, close.level) == ("ok", "warning")
+    lines = [b["text"]["text"] for b in budget_message(forecast, [under])["blocks"] if b["type"] == "section"]
+    assert lines == ["0 over budget · 0 at 80 % or more · 1 under 80 %",
+                     f":large_green_circle: *{team}*: forecast $1,000.00 of $1,250.50 (79.9 %), $500.00 spent"]
+    message = budget_alert_message(close, forecast, announced_level="warning")
+    assert message["blocks"][0]["text"]["text"] == f"{team} is forecast to use 99.9 % of its November 2026 budget"
+    assert "against a budget of *$1,000.50*: *99.9 %*." in message["blocks"][1]["text"]["text"]
+    assert budget_level_reply(close, forecast).endswith("$1,000.00 of $1,000.50 (99.9 %).")
+    # Elsewhere whole percents, as before.
+    assert "(125 %)" in budget_level_reply(budget_status(forecast, {team: 800.0})[0], forecast)
