@@ -12,7 +12,7 @@ import logging
 
 from slack_bolt import App
 
-from bot.blocks.forecast import month_label
+from bot.blocks.forecast import month_label, status_line
 from bot.blocks.home import MAX_TEAMS, TeamHome, home_view
 from bot.context import AppContext
 from bot.delivery import HOME_MEMBERS_MAX_AGE, DeliveryError
@@ -95,6 +95,10 @@ def publish_home(ctx: AppContext, user: str) -> dict:
                     f"forecast {format_usd(forecast.org.forecast)}")
     if teams:
         view = home_view(load_home(ctx, teams, forecast, no_forecast), viewer_has_team=True, team_count=len(teams))
+    elif ctx.teams.is_finance_approver(user) and forecast is not None:
+        statuses = sorted(budget_status(forecast, budgets_of(ctx.teams)), key=lambda s: (-s.share, s.team))
+        view = home_view([], viewer_has_team=False, org_line=org_line,
+                         budget_lines=[status_line(s) for s in statuses])
     else:
         view = home_view([], viewer_has_team=False, org_line=org_line)
     ctx.delivery.publish_home(user, view)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bot.blocks.costs import channel_ref, cut, escape
+from bot.blocks.costs import channel_ref, cut, escape, packed_sections
 from bot.blocks.digest import anomaly_line, unit_line
 from bot.blocks.findings import finding_message, state_label
 from bot.blocks.forecast import month_label, range_text, share_of_budget
@@ -111,15 +111,32 @@ def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
 
 
 def home_view(homes: Sequence[TeamHome], *, viewer_has_team: bool, org_line: str | None = None,
-              team_count: int | None = None) -> dict[str, Any]:
+              team_count: int | None = None, budget_lines: Sequence[str] | None = None) -> dict[str, Any]:
     """The Home tab view: each team's dashboard, within the 100-block limit.
 
     ``team_count`` is how many teams the viewer is on (default: ``len(homes)``); the caller may
     load only the first :data:`MAX_TEAMS` of them, and the view says how many are left out.
+    ``budget_lines`` (one per budgeted team, ``bot.blocks.forecast.status_line``) is given for a
+    finance approver on no team: they answer for the whole organisation, so they see its budgets
+    instead of being told to join a team.
     """
     team_count = max(team_count or 0, len(homes))
     blocks: list[dict] = []
-    if not viewer_has_team:
+    if not viewer_has_team and budget_lines is not None:
+        blocks.append(_section("You are a finance approver on no team, so here is the organisation: each team's "
+                               "month-end forecast against its budget, the closest to it first."))
+        if org_line:
+            blocks.append(_section(org_line))
+        # Packed into sections: 50 teams must not take 50 of the 100 blocks.
+        sections, left = packed_sections(budget_lines or ["No team has a budget: add `budget_monthly` to teams "
+                                                          "in teams.yml."], title="*Budgets*",
+                                         max_sections=MAX_VIEW_BLOCKS - len(blocks) - 2)
+        blocks += sections
+        if left:
+            blocks.append(_context(f"…and {left} more teams: `costbot forecast` lists them all."))
+        blocks.append(_context("`/cost budget` shows the same in any channel; `/cost forecast` adds the teams "
+                               "without a budget."))
+    elif not viewer_has_team:
         blocks.append(_section("You are not on a team in teams.yml yet, so here is the organisation. "
                                "Ask your costbot admin to add you to your team's `owners` or `members`."))
         if org_line:

@@ -35,3 +35,21 @@ def test_a_viewer_on_as_many_teams_as_shown_gets_no_note() -> None:
     assert not any("You are on" in str(b) for b in view["blocks"])
     assert view["blocks"][1]["text"]["text"] == ("*November 2026*: $100.00 spent through 15 Nov (no budget)\n"
                                                  "Month-end forecast $200.00")
+
+
+def test_a_finance_approvers_budgets_stay_within_the_view_for_any_number_of_teams() -> None:
+    lines = [f":large_green_circle: *platform-infrastructure-team-{i:04d}*: forecast $1,000.00 of $1,500.00 (67 %), "
+             "$500.00 spent" for i in range(3000)]
+    view = home_view([], viewer_has_team=False, org_line="*Organisation, November 2026*: $1.00 spent",
+                     budget_lines=lines)
+    blocks = view["blocks"]
+    assert len(blocks) <= MAX_VIEW_BLOCKS
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+    shown = sum(b["text"]["text"].count("platform-infrastructure") for b in blocks if b["type"] == "section")
+    more = blocks[-2]["elements"][0]["text"]
+    assert more == f"…and {3000 - shown} more teams: `costbot forecast` lists them all."
+    assert blocks[-1]["elements"][0]["text"].startswith("`/cost budget` shows the same")
+    # No budget anywhere: said, not an empty heading.
+    empty = home_view([], viewer_has_team=False, budget_lines=[])
+    assert empty["blocks"][1]["text"]["text"] == (
+        "*Budgets*\nNo team has a budget: add `budget_monthly` to teams in teams.yml.")

@@ -140,6 +140,18 @@ def test_someone_on_no_team_sees_the_organisation(org) -> None:
         "*Organisation, November 2026*: $1,500.00 spent; month-end forecast $3,000.00"]
 
 
+def test_a_finance_approver_on_no_team_sees_every_budget_not_a_request_to_join_one(org) -> None:
+    # U_FINANCE approves for the whole organisation; "ask your admin to add you to your team" was
+    # the wrong advice, and the budgets were the figures a finance lead opens the tab for.
+    assert texts(open_home(org, "U_FINANCE")) == [
+        "You are a finance approver on no team, so here is the organisation: each team's month-end forecast "
+        "against its budget, the closest to it first.",
+        "*Organisation, November 2026*: $1,500.00 spent; month-end forecast $3,000.00",
+        "*Budgets*\n:large_yellow_circle: *payments*: forecast $1,980.00 of $2,300.00 (86 %), $990.00 spent\n"
+        ":large_green_circle: *search*: forecast $990.00 of $1,500.00 (66 %), $495.00 spent",
+        "`/cost budget` shows the same in any channel; `/cost forecast` adds the teams without a budget."]
+
+
 def test_two_hundred_findings_stay_within_the_view_limit(org) -> None:
     store = FindingStore(org.ctx.db)
     for k in range(200):
