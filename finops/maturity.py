@@ -553,6 +553,13 @@ def rate_variance(inputs: MaturityInputs) -> ScoreLine:
                                     for label, amount, why in v.unexplained])
 
 
+def _unit_cost_text(t: UnitTrend) -> str:
+    """``payments: $0.2630 per order in 2026-10, -9.0 % vs the month before (4 months of history)``."""
+    change = "" if t.change_pct is None else f", {t.change_pct:+.1f} % vs the month before"
+    return (f"{t.team}: {format_unit_cost(t.cost_per_unit)} per {singular(t.metric)} in {t.period}{change} "
+            f"({_count(t.periods, 'month')} of history)")
+
+
 def rate_unit_cost(inputs: MaturityInputs) -> ScoreLine:
     """Question 5 (see the module docstring)."""
     recent = inputs.as_of - timedelta(days=UNIT_RECENT_DAYS)
@@ -562,11 +569,9 @@ def rate_unit_cost(inputs: MaturityInputs) -> ScoreLine:
     rating = "Run" if with_trend else "Walk" if known else "Crawl"
     best = sorted(known, key=lambda t: (-t.periods, -inputs.team_spend.get(t.team, 0.0), t.team))
     if best:
-        t = best[0]
-        change = "" if t.change_pct is None else f", {t.change_pct:+.1f} % vs the month before"
-        figure = (f"{t.team}: {format_unit_cost(t.cost_per_unit)} per {singular(t.metric)} in {t.period}{change} "
-                  f"({t.periods} month{'s' if t.periods != 1 else ''} of history)"
-                  + (f"; {len(known) - 1} more unit cost{'s' if len(known) > 2 else ''}" if len(known) > 1 else ""))
+        # Each unit cost named with its figure (up to NAMED), not "1 more unit cost": which, and at what?
+        figure = "; ".join(_unit_cost_text(t) for t in best[:NAMED]) + (
+            f"; and {_count(len(best) - NAMED, 'more unit cost')}" if len(best) > NAMED else "")
     else:
         figure = "no cost per unit known for a recent month"
     covered = {t.team for t in known}

@@ -372,6 +372,24 @@ def test_unit_cost_with_a_trend() -> None:
     assert rate_unit_cost(inputs(unit_trends=stale)).rating == "Crawl"  # August ended more than 62 days ago
 
 
+def test_every_unit_cost_behind_the_line_is_named_not_counted() -> None:
+    # "; 1 more unit cost" left a finance lead asking which, and at what: each is named with its
+    # figure, up to three, and the rest counted.
+    web = UnitTrend("web", "active_users", "2026-10", 0.0345, 0.034, 1.54, 3,
+                    (("2026-08", 0.0364), ("2026-09", 0.034), ("2026-10", 0.0345)))
+    search = UnitTrend("search", "queries", "2026-10", 0.002, None, None, 1, (("2026-10", 0.002),))
+    ml = UnitTrend("ml", "training_runs", "2026-09", 12.5, 12.0, 4.17, 2, (("2026-08", 12.0), ("2026-09", 12.5)))
+    line = rate_unit_cost(inputs(unit_trends=(*TRENDS, web)))
+    assert line.figure == ("payments: $0.4100 per order in 2026-10, -4.7 % vs the month before (3 months of "
+                           "history); web: $0.0345 per active user in 2026-10, +1.5 % vs the month before (3 months "
+                           "of history)")
+    line = rate_unit_cost(inputs(unit_trends=(*TRENDS, web, search, ml)))
+    assert line.figure == ("payments: $0.4100 per order in 2026-10, -4.7 % vs the month before (3 months of "
+                           "history); web: $0.0345 per active user in 2026-10, +1.5 % vs the month before (3 months "
+                           "of history); ml: $12.50 per training run in 2026-09, +4.2 % vs the month before "
+                           "(2 months of history); and 1 more unit cost")
+
+
 def all_run(**changes) -> MaturityInputs:
     """Every line Run: alerts routed to owners, findings implemented, 80 % of the movement explained."""
     routed = tuple(dataclasses.replace(t, routed_to_owner=True) for t in TIMINGS)
