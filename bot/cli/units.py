@@ -17,10 +17,12 @@ from pathlib import Path
 
 from bot.cli._common import open_context, print_json, print_table
 from bot.cli.forecast import resolve_team
-from bot.services.units import load_unit_costs
+from bot.context import AppContext
+from bot.services.units import load_unit_costs, unit_cost_window
 from finops.errors import InputError
 from finops.money import format_usd
-from finops.units import read_unit_csv
+from finops.units import format_unit_cost, read_unit_csv
+from storage.costs import CostStore
 from storage.units import UnitStore
 
 # ---------------------------------------------------------------------------------------------
@@ -72,11 +74,27 @@ def run_show(args: argparse.Namespace) -> int:
             for r in table.itertuples()]})
         return 0
     if table.empty:
-        print("no unit cost yet: record values with `costbot units ingest FILE` (team,metric,period,value)")
+        print(f"no unit cost yet: {_why_none(ctx, team, args.period)}")
         return 0
     print_table(["team", "metric", args.period, "cost", "units", "cost per unit", "change"],
                 [[r.team, r.metric, r.period, format_usd(r.cost), f"{r.units:,.0f}",
-                  "-" if r.cost_per_unit is None else f"${r.cost_per_unit:,.4f}",
+                  "-" if r.cost_per_unit is None else format_unit_cost(r.cost_per_unit),
                   "-" if r.change_pct is None else f"{r.change_pct:+.1f} %"] for r in table.itertuples()],
                 right={3, 4, 5, 6})
     return 0
+
+
+def _why_none(ctx: AppContext, team: str | None, period: str) -> str:
+    """Why no period has a unit cost: told "record values" after recording some, a user would
+    record them again; what is missing is a whole period of values, or cost data."""
+    count = len(UnitStore(ctx.db).values(team=team))
+    if count == 0:
+        return "record values with `costbot units ingest FILE` (team,metric,period,value)"
+    recorded = f"{count} value{'s are' if count != 1 else ' is'} recorded"
+    window = unit_cost_window(CostStore(ctx.db), ctx.today())
+    if window is None:
+        return f"{recorded}, but there is no cost data to divide: ingest some first (costbot ingest file PATH)"
+    start, through = window
+    return (f"{recorded}, but no {period} from {start} to {through} (the last complete day of cost data) has "
+            f"values for every one of its days: a {period} shows once its values cover it and its cost data is "
+            "complete")

@@ -17,6 +17,15 @@ from storage.units import UnitStore
 DEFAULT_MONTHS = 6
 
 
+def unit_cost_window(store: CostStore, today: date, *, months: int = DEFAULT_MONTHS) -> tuple[date, date] | None:
+    """The days :func:`load_unit_costs` reads: from the 1st of the month ``months`` before the last
+    complete day of cost data through that day; None without cost data."""
+    through = complete_through(store, today)
+    if through is None:
+        return None
+    return (pd.Timestamp(through).to_period("M") - months).start_time.date(), through
+
+
 def load_unit_costs(db: Database, teams: TeamsConfig, today: date, *, period: str = "month",
                     months: int = DEFAULT_MONTHS, team_daily: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cost per unit per team, metric and period over the last ``months`` months of complete data.
@@ -25,11 +34,11 @@ def load_unit_costs(db: Database, teams: TeamsConfig, today: date, *, period: st
     the caller has it. Columns: those of :func:`finops.units.unit_costs`.
     """
     store = CostStore(db)
-    through = complete_through(store, today)
+    window = unit_cost_window(store, today, months=months)
     empty = unit_costs(pd.DataFrame(), pd.DataFrame(), through=today)
-    if through is None:
+    if window is None:
         return empty
-    start = (pd.Timestamp(through).to_period("M") - months).start_time.date()
+    start, through = window
     values = values_frame(UnitStore(db).values(start=start, end=through))
     if values.empty:
         return empty

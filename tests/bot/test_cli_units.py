@@ -78,3 +78,33 @@ def test_show_rounds_prorated_units_and_refuses_an_unknown_team(db: Database, cl
     code, out, err = cli("units", "show", "--team", "nosuch")
     assert (code, out) == (2, "")
     assert "no team 'nosuch'" in err and "teams: payments, search" in err
+
+
+def test_values_recorded_but_no_whole_month_yet_is_said_not_record_values(db: Database, cli, tmp_path: Path) -> None:
+    flat_history(db, teams_config())  # cost data complete through 15 Nov
+    orders = tmp_path / "orders.csv"
+    orders.write_text("team,metric,period,value\npayments,orders,2026-11,31000\npayments,orders,2026-W46,7000\n")
+    assert cli("units", "ingest", str(orders))[0] == 0
+    # It said "record values with `costbot units ingest FILE`" to someone who just had.
+    code, out, _ = cli("units", "show")
+    assert (code, out.strip()) == (0, (
+        "no unit cost yet: 2 values are recorded, but no month from 2026-05-01 to 2026-11-15 (the last complete day "
+        "of cost data) has values for every one of its days: a month shows once its values cover it and its cost "
+        "data is complete"))
+    # The weeks of November are whole: they show.
+    code, out, _ = cli("units", "show", "--period", "week")
+    assert [line.split()[2] for line in out.splitlines()[2:]] == ["2026-W45", "2026-W46"]
+    code, out, _ = cli("units", "show", "--team", "search")
+    assert (code, out.strip()) == (0, "no unit cost yet: record values with `costbot units ingest FILE` "
+                                      "(team,metric,period,value)")
+
+
+def test_a_unit_cost_of_a_dollar_or_more_is_shown_in_cents_as_everywhere_else(db: Database, cli,
+                                                                             tmp_path: Path) -> None:
+    flat_history(db, teams_config())
+    orders = tmp_path / "orders.csv"
+    orders.write_text("team,metric,period,value\npayments,orders,2026-10,1600\n")  # $2,046.00 / 1,600 = $1.27875
+    assert cli("units", "ingest", str(orders))[0] == 0
+    code, out, _ = cli("units", "show")
+    # The digest, App Home and the scorecard print $1.28 (docs/units.md: cents from $1 up); this printed $1.2788.
+    assert out.splitlines()[-1].split() == ["payments", "orders", "2026-10", "$2,046.00", "1,600", "$1.28", "-"]
