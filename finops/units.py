@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ import pandas as pd
 
 from finops.errors import InputError
 from finops.model import DAY, TEAM
+from finops.money import cents, from_micros, split_named_to_cents, to_micros
 from finops.teams import TeamsConfig
 
 PERIODS: tuple[str, ...] = ("week", "month")
@@ -320,12 +322,14 @@ def unit_costs(team_costs: pd.DataFrame, values: pd.DataFrame, *, period: str = 
                       .groupby([costs.loc[in_data, TEAM].to_numpy(),
                                 _period_labels(pd.DatetimeIndex(days[in_data]), period)]).sum())
 
+    period_cents = _split_to_cents(cost_by_period)
+
     rows = []
     for (team, name, label), group in daily.groupby(["team", "metric", "period"], sort=True):
         start, end = parse_unit_period(label)
         if end > through or group["day"].nunique() < (end - start).days + 1:
             continue  # values do not cover every day, or the period is not over in the cost data
-        cost = float(cost_by_period.get((team, label), 0.0))
+        cost = float(period_cents.get((team, label), Decimal(0)))
         units = float(group["units"].sum())
         rows.append((team, name, label, start, end, cost, units, cost / units if units > 0 else None))
     table = pd.DataFrame(rows, columns=list(UNIT_COST_COLUMNS[:-1]))
@@ -333,6 +337,18 @@ def unit_costs(team_costs: pd.DataFrame, values: pd.DataFrame, *, period: str = 
     table["cost_per_unit"] = pd.Series([r[-1] for r in rows], dtype=object)
     table["change_pct"] = pd.Series(_changes(table, period), dtype=object)
     return table.reset_index(drop=True)
+
+
+def _split_to_cents(cost_by_period: pd.Series) -> dict[tuple[str, str], Decimal]:
+    """Each team's cost of each period in cents, split from the period's total over every owner by
+    largest remainder (:func:`finops.money.split_named_to_cents`): how ``costbot costs --by team``
+    prints a month, so a team's month here is the same to the cent (rounded alone, one in a few
+    read a cent apart)."""
+    amounts: dict[str, dict[str, Decimal]] = {}
+    for (team, label), cost in cost_by_period.items():
+        amounts.setdefault(label, {})[team] = from_micros(to_micros(cost))
+    return {(team, label): part for label, teams in amounts.items()
+            for team, part in split_named_to_cents(teams, cents(sum(teams.values(), Decimal(0)))).items()}
 
 
 def _calendar_charges_spread(team_costs: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -181,6 +181,19 @@ def test_monthly_unit_cost_with_its_change() -> None:
     assert table["change_pct"].iloc[1] == pytest.approx(20.0)
 
 
+def test_a_teams_month_costs_the_cents_costbot_costs_prints_for_it() -> None:
+    # October: shop $100.006, web $200.006, ml $300.006; $600.02 in all. `costbot costs --by team`
+    # splits the total by largest remainder (finops.money.split_named_to_cents): ml $300.01,
+    # web $200.01, shop $100.00. Rounded alone, shop's month read $100.01 here, a cent apart.
+    costs = pd.DataFrame({DAY: pd.Timestamp("2026-10-05"), TEAM: ["shop", "web", "ml"],
+                          "EffectiveCost": [100.006, 200.006, 300.006]})
+    values = values_frame([UnitValue("shop", "orders", date(2026, 10, 1), date(2026, 10, 31), 1000.0),
+                           UnitValue("web", "active_users", date(2026, 10, 1), date(2026, 10, 31), 100.0)])
+    table = unit_costs(costs, values, period="month", through=date(2026, 10, 31))
+    assert list(zip(table["team"], table["cost"], strict=True)) == [("shop", 100.0), ("web", 200.01)]
+    assert list(table["cost_per_unit"]) == pytest.approx([0.1, 2.0001], abs=1e-12)  # the printed cost over the units
+
+
 def test_weeks_prorate_a_monthly_value_and_need_every_day_covered() -> None:
     costs = daily_costs("shop", "2026-09-28", "2026-11-08", 100.0)
     values = values_frame([UnitValue("shop", "orders", date(2026, 10, 1), date(2026, 10, 31), 31000.0)])
