@@ -64,7 +64,7 @@ from decimal import Decimal
 import pandas as pd
 
 from finops.model import ALLOCATION_RULE, TEAM, UNALLOCATED
-from finops.money import MICROS, format_usd
+from finops.money import MICROS, cents, format_usd, split_to_cents
 from finops.ownership import DRIVER_KEYS, SHARED_RULE_PREFIX, Coverage
 from finops.savings import COUNTS_AS_IMPLEMENTED, FindingState, savings_ledger
 from finops.units import UnitTrend, format_unit_cost, singular
@@ -354,28 +354,32 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
         return _line(1, "Crawl", None, f"no spend recorded in {inputs.attribution_period}",
                      "Ingest cost data first: `costbot ingest file PATH` or a connector.")
     shared_in_use = cov.allocated_shared > 0 or cov.unallocated == 0
+    # The parts in cents as `costbot coverage` splits them (largest remainder): rounded alone, they
+    # can miss the total printed beside them by a cent.
+    total = cents(cov.total)
+    direct, shared, unallocated = split_to_cents([cov.allocated_direct, cov.allocated_shared, cov.unallocated],
+                                                 total)
     rating = _rate(share, ATTRIBUTION_WALK, ATTRIBUTION_RUN, run_condition=shared_in_use)
     period = inputs.attribution_period
-    figure = (f"{_pct(share)} of {period}'s {format_usd(cov.total)} allocated "
-              f"({format_usd(cov.allocated_direct)} direct, {format_usd(cov.allocated_shared)} shared); "
-              f"{format_usd(cov.unallocated)} unallocated")
+    figure = (f"{_pct(share)} of {period}'s {format_usd(total)} allocated "
+              f"({format_usd(direct)} direct, {format_usd(shared)} shared); {format_usd(unallocated)} unallocated")
     named = _unowned_names(inputs)
     tags = ", ".join(f"{tag} {_pct(inputs.tag_coverage.get(tag))}" for tag in inputs.mandatory_tags)
-    if rating == "Run" and cov.unallocated > 0:
+    if rating == "Run" and unallocated > 0:  # not "$0.00 still has no owner" for a fraction of a cent
         # Run, but spend is still unowned: that is the step, not "Keep it" (a finance lead
         # skimming "Keep it" reads "nothing to do").
-        step = (f"Own the rest: {format_usd(cov.unallocated)} of {period} still has no owner"
+        step = (f"Own the rest: {format_usd(unallocated)} of {period} still has no owner"
                 + (f"; the biggest: {named}" if named else "") + ". Give it one with a match rule in teams.yml "
                 "(a tag or an account), or a `shared_costs` pool for spend no resource carries (tax, support). "
                 f"The other {_pct(share)} has an owner, shared costs split.")
     elif rating == "Run":
         step = f"Keep it: {_pct(share)} of {period} has an owner, shared costs split."
     elif rating == "Walk" and share > ATTRIBUTION_RUN:
-        step = (f"Allocate shared costs: {format_usd(cov.unallocated)} of {period} has no owner "
+        step = (f"Allocate shared costs: {format_usd(unallocated)} of {period} has no owner "
                 f"and no shared pool; add a `shared_costs` pool in teams.yml (proportional, even or fixed)"
                 + (f" for: {named}." if named else "."))
     elif rating == "Walk":
-        step = (f"Close the attribution gap: {format_usd(cov.unallocated)} of {period} ({_pct(1 - share)}) has no "
+        step = (f"Close the attribution gap: {format_usd(unallocated)} of {period} ({_pct(1 - share)}) has no "
                 "owner. Give its biggest parts one with a match rule in teams.yml (a tag or an account) or a "
                 "`shared_costs` pool" + (f": {named}." if named else ".")
                 + (f" Tag coverage: {tags}." if tags else ""))
@@ -387,10 +391,10 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
                   "policy. ")
         step = (f"Fix tagging first. {define}Tag the biggest spend no team owns"
                 + (f": {named}" if named else "") + (f" (tag coverage: {tags})" if tags else "")
-                + f". {format_usd(cov.unallocated)} a month has no owner today.")
-    return _line(1, rating, round(share, 4), figure, step, float(cov.unallocated),
-                 period=inputs.attribution_period, total=float(cov.total), unallocated=float(cov.unallocated),
-                 shared=float(cov.allocated_shared))
+                + f". {format_usd(unallocated)} a month has no owner today.")
+    return _line(1, rating, round(share, 4), figure, step, float(unallocated),
+                 period=inputs.attribution_period, total=float(total), unallocated=float(unallocated),
+                 shared=float(shared))
 
 
 def rate_routing(inputs: MaturityInputs) -> ScoreLine:

@@ -133,6 +133,18 @@ def test_attribution_share_and_its_thresholds() -> None:
         "Amazon S3 in 777 $20.00.")
 
 
+def test_the_attribution_parts_add_up_to_the_total_in_the_cents_of_costbot_coverage() -> None:
+    # $100.006 direct, $50.006 shared, $10.006 unallocated: $160.02 in all. Rounded alone, the parts
+    # read $100.01 + $50.01 + $10.01 = $160.03, and --json held $160.018 beside a $160.02 figure.
+    # Split by largest remainder, as `costbot coverage` splits them (coverage_parts).
+    line = rate_attribution(inputs(coverage=coverage(100.006, 50.006, 10.006)))
+    assert line.figure == ("93.7 % of 2026-10's $160.02 allocated ($100.01 direct, $50.01 shared); "
+                           "$10.00 unallocated")
+    assert (line.detail["total"], line.detail["shared"], line.detail["unallocated"]) == (160.02, 50.01, 10.0)
+    assert line.at_stake == 10.0
+    assert line.to_json()["at_stake"] == 10.0
+
+
 def test_the_attribution_step_follows_the_rating_and_names_spend_no_team_owns() -> None:
     # Run with $90 still unowned: the step is that $90 (what, and how to own it), not "Keep it" nor
     # "fix tagging first".
