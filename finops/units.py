@@ -208,7 +208,8 @@ def read_unit_csv(text: str, teams: TeamsConfig, *, file: str = "units.csv") -> 
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            raise InputError(f"{len(row)} fields where the header has {len(header)}", file=file, line=line)
+            raise InputError(f"{len(row)} field{'s' if len(row) != 1 else ''} where the header has {len(header)}",
+                             file=file, line=line)
         cells = {c: row[i] for c, i in index.items()}
         try:
             value = unit_value(teams, cells["team"], cells["metric"], cells["period"], cells["value"])

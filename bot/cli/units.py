@@ -87,6 +87,10 @@ def run_show(args: argparse.Namespace) -> int:
 def _why_none(ctx: AppContext, team: str | None, period: str) -> str:
     """Why no period has a unit cost: told "record values" after recording some, a user would
     record them again; what is missing is a whole period of values, or cost data."""
+    declared = next((t.unit_metrics for t in ctx.teams.teams if t.name == team), None)
+    if team is not None and not declared:  # its values would be refused: recording is no answer
+        return (f"{team} declares no unit metric: add `unit_metrics` to it in teams.yml, then record values with "
+                "`costbot units ingest FILE`")
     count = len(UnitStore(ctx.db).values(team=team))
     if count == 0:
         return "record values with `costbot units ingest FILE` (team,metric,period,value)"

@@ -94,9 +94,10 @@ def test_values_recorded_but_no_whole_month_yet_is_said_not_record_values(db: Da
     # The weeks of November are whole: they show.
     code, out, _ = cli("units", "show", "--period", "week")
     assert [line.split()[2] for line in out.splitlines()[2:]] == ["2026-W45", "2026-W46"]
+    # search declares no unit metric: values for it would be refused, so "record values" is no answer.
     code, out, _ = cli("units", "show", "--team", "search")
-    assert (code, out.strip()) == (0, "no unit cost yet: record values with `costbot units ingest FILE` "
-                                      "(team,metric,period,value)")
+    assert (code, out.strip()) == (0, "no unit cost yet: search declares no unit metric: add `unit_metrics` to it "
+                                      "in teams.yml, then record values with `costbot units ingest FILE`")
 
 
 def test_a_unit_cost_of_a_dollar_or_more_is_shown_in_cents_as_everywhere_else(db: Database, cli,

@@ -99,6 +99,7 @@ def test_csv_is_read_whole_or_refused_with_the_line_and_column() -> None:
         "team,metric,period,value\nshop,orders,2026-10,1\nshop,orders,2026-10,2\n": (3, "period", "already on line 2"),
         "team,metric,value\nshop,orders,1\n": (1, None, "missing column(s) period"),
         "team,metric,period,value\nshop,orders\n": (2, None, "2 fields where the header has 4"),
+        "team,metric,period,value\nshop\n": (2, None, "1 field where the header has 4"),
         "": (1, None, "the file is empty"),
     }
     for text, (line, column, message) in cases.items():
