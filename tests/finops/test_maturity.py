@@ -30,8 +30,7 @@ from finops.periods import parse_question
 from finops.savings import savings_ledger
 from finops.units import UnitTrend
 from finops.variance import Explainer, explain_variance
-from tests.finops.test_variance import frame as variance_frame
-from tests.finops.test_variance import spend
+from tests.finops.test_variance import ec2_s3_rds_july_august
 
 AS_OF = date(2026, 11, 16)
 
@@ -325,12 +324,7 @@ def test_variance_share_explained() -> None:
 def test_the_lines_without_a_cause_add_up_to_the_unexplained_part_to_the_cent() -> None:
     # The EC2 line rises $620 (all usage); S3 +$310 and RDS -$155 fold into "other" (top_n=1): $155
     # not split; gross movement $775. An S3 spike of $100 covers $100 of the other line's rise.
-    costs = variance_frame(spend("2026-07-01", "2026-07-31", daily=100.0, quantity=10),
-                           spend("2026-08-01", "2026-08-31", daily=120.0, quantity=12),
-                           spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon S3"),
-                           spend("2026-08-01", "2026-08-31", daily=20.0, service="Amazon S3"),
-                           spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon RDS"),
-                           spend("2026-08-01", "2026-08-31", daily=5.0, service="Amazon RDS"))
+    costs = ec2_s3_rds_july_august()
     spike = Explainer(kind="anomaly", id=9, label="S3 spike", state="closed", amount=100.0, start=date(2026, 8, 1),
                       end=date(2026, 8, 31), dimensions={"team": "payments", "service": "Amazon S3"})
     answer = explain_variance(costs, parse_question("2026-08", today=date(2026, 11, 5)), explainers=[spike], top_n=1)

@@ -344,15 +344,20 @@ def test_explained_share_counts_what_has_no_quantities_as_unknown_until_an_expla
     assert (fall.delta, fall.explained_share) == (D("-1100.00"), 0.4545)  # 1 - 600 / 1100
 
 
+def ec2_s3_rds_july_august() -> pd.DataFrame:
+    """payments' EC2 $100 -> $120 a day (10 -> 12 units), S3 $10 -> $20, RDS $10 -> $5, July to August."""
+    return frame(spend("2026-07-01", "2026-07-31", daily=100.0, quantity=10),
+                 spend("2026-08-01", "2026-08-31", daily=120.0, quantity=12),
+                 spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon S3"),
+                 spend("2026-08-01", "2026-08-31", daily=20.0, service="Amazon S3"),
+                 spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon RDS"),
+                 spend("2026-08-01", "2026-08-31", daily=5.0, service="Amazon RDS"))
+
+
 def test_an_other_line_is_covered_on_the_side_of_the_explainers_sign():
     # top_n=1: EC2 rises $620 (listed, all usage); S3 +$310 and RDS -$155 fold into "other",
     # whose parts are summed: +$155 not split. Gross movement $775.
-    costs = frame(spend("2026-07-01", "2026-07-31", daily=100.0, quantity=10),
-                  spend("2026-08-01", "2026-08-31", daily=120.0, quantity=12),
-                  spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon S3"),
-                  spend("2026-08-01", "2026-08-31", daily=20.0, service="Amazon S3"),
-                  spend("2026-07-01", "2026-07-31", daily=10.0, service="Amazon RDS"),
-                  spend("2026-08-01", "2026-08-31", daily=5.0, service="Amazon RDS"))
+    costs = ec2_s3_rds_july_august()
     answer = explain_variance(costs, ask("2026-08"), top_n=1)
     check_exact(answer)
     ec2, other = answer.contributors
