@@ -311,6 +311,33 @@ def _pct(share: float | None) -> str:
     return "–" if share is None else f"{share * 100:.1f} %"
 
 
+# A rated share's thresholds: (threshold, strict): the rating asks value > threshold when strict,
+# value >= threshold otherwise.
+Thresholds = tuple[tuple[float, bool], ...]
+
+
+def _same_side(shown: float, value: float, thresholds: Thresholds) -> bool:
+    return all((shown > t if strict else shown >= t) == (value > t if strict else value >= t)
+               for t, strict in thresholds)
+
+
+def _rated_digits(value: float, digits: int, thresholds: Thresholds) -> int:
+    """The fewest decimals from ``digits`` up that keep ``value`` rounded on its side of every
+    threshold: 69.996 % rated Crawl must not read "70.0 %" beside "Crawl", nor 0.7000 in --json."""
+    while digits < 10 and not _same_side(round(value, digits), value, thresholds):
+        digits += 1
+    return digits
+
+
+def _rated_pct(share: float, thresholds: Thresholds) -> str:
+    digits = _rated_digits(share * 100, 1, tuple((t * 100, strict) for t, strict in thresholds))
+    return f"{share * 100:.{digits}f} %"
+
+
+def _rated_value(share: float, thresholds: Thresholds) -> float:
+    return round(share, _rated_digits(share, 4, thresholds))
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -360,8 +387,10 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
     direct, shared, unallocated = split_to_cents([cov.allocated_direct, cov.allocated_shared, cov.unallocated],
                                                  total)
     rating = _rate(share, ATTRIBUTION_WALK, ATTRIBUTION_RUN, run_condition=shared_in_use)
+    rated = ((ATTRIBUTION_WALK, False), (ATTRIBUTION_RUN, True))
+    shown = _rated_pct(share, rated)
     period = inputs.attribution_period
-    figure = (f"{_pct(share)} of {period}'s {format_usd(total)} allocated "
+    figure = (f"{shown} of {period}'s {format_usd(total)} allocated "
               f"({format_usd(direct)} direct, {format_usd(shared)} shared); {format_usd(unallocated)} unallocated")
     named = _unowned_names(inputs)
     tags = ", ".join(f"{tag} {_pct(inputs.tag_coverage.get(tag))}" for tag in inputs.mandatory_tags)
@@ -371,9 +400,9 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
         step = (f"Own the rest: {format_usd(unallocated)} of {period} still has no owner"
                 + (f"; the biggest: {named}" if named else "") + ". Give it one with a match rule in teams.yml "
                 "(a tag or an account), or a `shared_costs` pool for spend no resource carries (tax, support). "
-                f"The other {_pct(share)} has an owner, shared costs split.")
+                f"The other {shown} has an owner, shared costs split.")
     elif rating == "Run":
-        step = f"Keep it: {_pct(share)} of {period} has an owner, shared costs split."
+        step = f"Keep it: {shown} of {period} has an owner, shared costs split."
     elif rating == "Walk" and share > ATTRIBUTION_RUN:
         step = (f"Allocate shared costs: {format_usd(unallocated)} of {period} has no owner "
                 f"and no shared pool; add a `shared_costs` pool in teams.yml (proportional, even or fixed)"
@@ -392,7 +421,7 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
         step = (f"Fix tagging first. {define}Tag the biggest spend no team owns"
                 + (f": {named}" if named else "") + (f" (tag coverage: {tags})" if tags else "")
                 + f". {format_usd(unallocated)} a month has no owner today.")
-    return _line(1, rating, round(share, 4), figure, step, float(unallocated),
+    return _line(1, rating, _rated_value(share, rated), figure, step, float(unallocated),
                  period=inputs.attribution_period, total=float(total), unallocated=float(unallocated),
                  shared=float(shared))
 
@@ -469,12 +498,14 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
     not_realized_usd = sum(f.estimate_monthly for f in not_realized)
     open_usd = sum(f.estimate_monthly for f in open_)
     verified = int(total["verified_count"])
+    rated = ((IMPLEMENTATION_WALK, False), (IMPLEMENTATION_RUN, True))
     if pd.isna(rate_usd):
         value, rating = None, "Crawl"
     else:
         value = float(rate_usd)
         rating = _rate(value, IMPLEMENTATION_WALK, IMPLEMENTATION_RUN, run_condition=verified > 0)
-    figure = (f"{_pct(value)} of {format_usd(identified_usd)}/month identified is implemented "
+    shown = _pct(None) if value is None else _rated_pct(value, rated)
+    figure = (f"{shown} of {format_usd(identified_usd)}/month identified is implemented "
               f"({format_usd(done_usd)}/month; {len(done)} of {len(considered)} findings, "
               f"{_pct(None if pd.isna(rate_count) else float(rate_count))}); "
               + (f"{len(not_realized)} not realized, {format_usd(not_realized_usd)}/month estimated; "
@@ -496,7 +527,7 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
     left = " ".join(text for _, text in gaps)
     waiting = identified_usd - done_usd
     if gaps and rating == "Run":
-        step = (f"Capture the {format_usd(waiting)}/month left. {left} {_pct(value)} of identified savings "
+        step = (f"Capture the {format_usd(waiting)}/month left. {left} {shown} of identified savings "
                 f"implemented, {verified} verified.")
     elif gaps:
         step = (f"Fix the implementation rate: follow the identified savings through. {left} "
@@ -505,7 +536,7 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
         step = "Let verification finish: implemented findings are measured after their settling window."
     else:
         step = "Keep it: identified savings are implemented and verified."
-    return _line(3, rating, None if value is None else round(value, 4), figure, step,
+    return _line(3, rating, None if value is None else _rated_value(value, rated), figure, step,
                  waiting, count_rate=None if pd.isna(rate_count) else round(float(rate_count), 4),
                  identified_monthly=round(identified_usd, 2), implemented_monthly=round(done_usd, 2),
                  not_realized=len(not_realized), not_realized_monthly=round(float(not_realized_usd), 2),
@@ -531,9 +562,10 @@ def rate_variance(inputs: MaturityInputs) -> ScoreLine:
                      "Keep at least two full quarters of cost data (ingest history: `costbot ingest file PATH`).")
     share = v.explained_share
     rating = _rate(share, VARIANCE_WALK, VARIANCE_RUN, strict_run=False)
+    rated = ((VARIANCE_WALK, False), (VARIANCE_RUN, False))
     unexplained = v.unexplained_total  # over the quarter; at stake per month below
     # The share is of the gross movement (rises and falls alike), not of the net change: print both.
-    figure = (f"{_pct(share)} of the gross movement ({format_usd(v.gross)}; net {format_usd(v.delta, signed=True)}) "
+    figure = (f"{_rated_pct(share, rated)} of the gross movement ({format_usd(v.gross)}; net {format_usd(v.delta, signed=True)}) "
               f"of {v.period_a} against {v.period_b} explained by named causes (usage, rate, mix, day count, new, "
               "gone, anomalies, findings)")
     rest = _unexplained_names(v)
@@ -550,7 +582,7 @@ def rate_variance(inputs: MaturityInputs) -> ScoreLine:
     else:
         step = ("Explain the rest: keep anomalies and findings up to date so `/cost why last quarter` can name "
                 "the causes of the change.")
-    return _line(4, rating, round(share, 4), figure, step, float(unexplained) / MONTHS_PER_QUARTER,
+    return _line(4, rating, _rated_value(share, rated), figure, step, float(unexplained) / MONTHS_PER_QUARTER,
                  period=v.period_a, compared_with=v.period_b, delta=float(v.delta), gross=float(v.gross),
                  unexplained=float(unexplained),
                  unexplained_lines=[{"label": label, "amount": float(amount), "why": why}

@@ -132,6 +132,30 @@ def test_attribution_share_and_its_thresholds() -> None:
         "Amazon S3 in 777 $20.00.")
 
 
+def test_a_share_just_under_a_threshold_never_reads_as_the_threshold() -> None:
+    # 69.996 % allocated is Crawl; rounded to "70.0 %" (0.7 in --json) it would read as Walk's mark.
+    crawl = rate_attribution(inputs(coverage=coverage(69_996.0, 0.0, 30_004.0)))
+    assert (crawl.rating, crawl.value) == ("Crawl", 0.69996)
+    assert crawl.figure.startswith("69.996 % of 2026-10's $100,000.00 allocated")
+    # Just above 90 % with a shared pool is Run: "90.0 %" would not be above 90 %.
+    run = rate_attribution(inputs(coverage=coverage(89_000.0, 1_000.4, 9_999.6)))
+    assert (run.rating, run.value) == ("Run", 0.900004)
+    assert run.figure.startswith("90.0004 % of 2026-10's $100,000.00 allocated")
+    # Away from a threshold the usual one decimal: 91.23456 % reads "91.2 %".
+    assert rate_attribution(inputs(coverage=coverage(91_234.56, 0.0, 8_765.44))).figure.startswith("91.2 % of")
+    # Variance Run starts at 80 % (inclusive): 79.99 % is Walk and says so.
+    walk = rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.7999)))
+    assert (walk.rating, walk.value) == ("Walk", 0.7999)
+    assert walk.figure.startswith("79.99 % of the gross movement")
+    # Implementation: 29.998 % of identified dollars implemented is Crawl, not "30.0 %".
+    findings = (FindingSummary(1, "Rightsize RDS", "payments", "implemented", 299.98, date(2026, 10, 1),
+                               date(2026, 10, 5)),
+                FindingSummary(2, "Delete old snapshots", "search", "identified", 700.02, date(2026, 10, 1)))
+    impl = rate_implementation(inputs(findings=findings))
+    assert (impl.rating, impl.value) == ("Crawl", 0.29998)
+    assert impl.figure.startswith("29.998 % of $1,000.00/month identified is implemented")
+
+
 def test_the_attribution_parts_add_up_to_the_total_in_the_cents_of_costbot_coverage() -> None:
     # $100.006 direct, $50.006 shared, $10.006 unallocated: $160.02 in all. Rounded alone, the parts
     # read $100.01 + $50.01 + $10.01 = $160.03, and --json held $160.018 beside a $160.02 figure.
