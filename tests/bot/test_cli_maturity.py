@@ -17,7 +17,8 @@ from finops.units import UnitValue
 from storage.db import Database
 from storage.findings import FindingStore, NewFinding
 from storage.units import UnitStore
-from tests.jobs.digest_data import TEAMS_YAML, flat_history, teams_config
+from tests.bot.cli_runner import cli_runner
+from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
 
 TODAY = date(2026, 11, 16)
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -139,3 +140,21 @@ def test_alert_timings_come_from_the_anomaly_store(org: Database) -> None:
     assert line.figure == ("median 32 h from cost to alert over 1 alert; 100 % posted in the owning team's channel; "
                            "first human response after a median 2 h (from 1 response)")
     assert (line.detail["median_response_hours"], line.detail["responses"]) == (2.0, 1)
+
+
+def test_team_spend_in_the_next_step_is_in_the_cents_of_costbot_costs(db: Database, monkeypatch, capsys,
+                                                                       tmp_path: Path) -> None:
+    # October at fractions of a cent a day: each team's month rounded alone ($1,860.16 + $930.16 +
+    # $0.16) makes a cent more than the month's $2,790.46 each; the step reads what
+    # `costbot costs --by team` prints for the month, split from the total.
+    teams = teams_config()
+    store_costs(db, teams, cost_rows(date(2026, 10, 1), date(2026, 10, 31), payments=60.005, search=30.005,
+                                     support=0.0, stray=0.005), complete_through=date(2026, 10, 31))
+    run = cli_runner(db.url, TEAMS_YAML, monkeypatch, capsys, tmp_path)
+    code, out, err = run("costs", "--json", "--by", "team", "--from", "2026-10-01", "--to", "2026-10-31")
+    assert code == 0, err
+    printed = {row["team"]: row["cost"] for row in json.loads(out)["rows"]}
+    assert printed == {"payments": 1860.16, "search": 930.15, "unallocated": 0.15}
+    assert load_maturity_inputs(db, teams, TODAY).team_spend == printed
+    step = load_scorecard(db, teams, TODAY).line(5).next_step
+    assert "payments's orders ($1,860.16 in 2026-10)" in step and "search ($930.15 in 2026-10)" in step
