@@ -282,11 +282,14 @@ def ledger_message(rows: Sequence[Mapping[str, Any]], total: Mapping[str, Any] |
             + ("; not realized ones count as identified, not implemented)" if total["not_realized_count"] else ")"))
     if total["regressed_count"]:
         rate += f" · :warning: {total['regressed_count']} regressed ({format_usd(total['regressed_monthly'])}/mo)"
-    lines = [f"*{escape(r['team'])}* {r['quarter']}: identified {format_usd(r['identified_monthly'])} · "
-             f"implemented {format_usd(r['implemented_monthly'])} · "
+    # The rate is of the findings identified in the quarter, implemented by now (a cohort), while
+    # "implemented" is what was implemented in the quarter: "implemented $0.00 · rate 100%" read as
+    # a contradiction, so the rate sits with what it is a share of.
+    lines = [f"*{escape(r['team'])}* {r['quarter']}: identified {format_usd(r['identified_monthly'])}"
+             + (f" ({_rate(r['implementation_rate_usd'])} of it implemented to date)" if r["identified_count"] else "")
+             + f" · implemented {format_usd(r['implemented_monthly'])} · "
              + (f"not realized {format_usd(r['not_realized_monthly'])} · " if r["not_realized_count"] else "")
              + f"realized {format_usd(r['realized_monthly'])}"
-             + (f" · rate {_rate(r['implementation_rate_usd'])}" if r["identified_count"] else "")
              for r in rows]
     blocks = [{"type": "header", "text": _plain(f"Savings ledger · {what}", 150)}, _section(head), _context(rate)]
     chunk: list[str] = []

@@ -33,10 +33,13 @@ def test_the_ledger_message_shows_not_realized_findings_apart_from_implemented_o
     # 1 of 3 findings; $5,000.00 of $9,050.00 = 55 %.
     assert rate == ("Implementation rate: 33% of findings, 55% of estimated $ (rejected ones excluded; not realized "
                     "ones count as identified, not implemented)")
-    assert lines.splitlines()[0] == ("*data-platform* 2026Q4: identified $3,800.00 · implemented $0.00 · "
-                                     "not realized $3,800.00 · realized $0.00 · rate 0%")
-    assert lines.splitlines()[1] == ("*payments* 2026Q3: identified $5,000.00 · implemented $0.00 · realized $0.00 "
-                                     "· rate 100%")
+    assert lines.splitlines()[0] == ("*data-platform* 2026Q4: identified $3,800.00 (0% of it implemented to date) "
+                                     "· implemented $0.00 · not realized $3,800.00 · realized $0.00")
+    # Identified in Q3 and implemented in Q4: Q3 implemented nothing, but all of Q3's findings are
+    # implemented by now; the rate says what it is a share of.
+    assert lines.splitlines()[1] == ("*payments* 2026Q3: identified $5,000.00 (100% of it implemented to date) "
+                                     "· implemented $0.00 · realized $0.00")
+    assert lines.splitlines()[2] == "*payments* 2026Q4: identified $0.00 · implemented $5,000.00 · realized $5,281.35"
     assert note == ("Monthly amounts; each is booked in the quarter its event happened (identified, implemented, "
                     "verified; a not realized one in the quarter it was implemented).")
 
