@@ -105,7 +105,7 @@ def teams_message(config: TeamsConfig, spend: MonthSpend) -> dict[str, Any]:
     blocks += packed_sections(tail, max_sections=1)[0]
     more = f"{left} more teams not shown: `costbot teams` lists all. " if left else ""
     blocks.append(_context(f"{more}`/cost teams NAME` shows a team's rules. Owners by {escape(config.file)}; "
-                           f"spend through {spend.end}."))
+                           f"spend {spend.through_text()}."))
     text = f"{len(config.teams)} teams; unallocated this month {format_usd(unallocated)}"
     return {"text": text, "blocks": blocks}
 
@@ -131,10 +131,11 @@ def team_message(config: TeamsConfig, team: Team, spend: MonthSpend) -> dict[str
                           {"type": "section", "fields": [{"type": "mrkdwn", "text": cut(f, 2_000)} for f in fields]}]
     rules = [f"• {escape(rule.describe())} _(line {rule.line})_" for rule in team.match] or ["• no rules"]
     sections, left = packed_sections(rules, title="*Rules* (the most specific wins: resource > tag > account)",
-                                     max_sections=MAX_BLOCKS - 3)
+                                     max_sections=MAX_BLOCKS - 4)  # header, fields, "more rules", the through line
     blocks += sections
     if left:
         blocks.append(_context(f"{left} more rules: `costbot teams` lists them all."))
+    blocks.append(_context(f"{spend.start:%B} to date: spend {spend.through_text()}."))
     return {"text": f"Team {team.name}: {format_usd(total)} this month", "blocks": blocks}
 
 

@@ -55,7 +55,9 @@ def teams_document(config: TeamsConfig, spend: MonthSpend) -> dict:
                            "alert_on_decrease": team.thresholds.alert_on_decrease},
         })
     return {
-        "month": f"{spend.start:%Y-%m}", "from": spend.start, "to": spend.end, "metric": spend.metric,
+        "month": f"{spend.start:%Y-%m}", "from": spend.start, "to": spend.end,
+        # How far the month's figures really go: the data lags today by a day or two.
+        "data_through": spend.data_through, "complete_through": spend.complete_through, "metric": spend.metric,
         "default_channel": config.default_channel, "finance_approvers": list(config.finance_approvers),
         "teams": teams,
         "unallocated": spend.of(UNALLOCATED).in_cents()[2],
@@ -68,7 +70,7 @@ def teams_document(config: TeamsConfig, spend: MonthSpend) -> dict:
 
 def print_teams(config: TeamsConfig, spend: MonthSpend) -> None:
     """Teams as a terminal table, then each team's rules."""
-    print(f"{spend.metric} cost this month, {spend.start} to {spend.end}; file {config.file}")
+    print(f"{spend.metric} cost this month from {spend.start}, {spend.through_text()}; file {config.file}")
     rows = []
     for team in config.teams:
         mine = spend.of(team.name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -243,9 +243,34 @@ class MonthSpend:
     end: date
     metric: str
     by_team: dict[str, TeamSpend]
+    data_through: date | None = None  # the month's last day with cost data (None: none yet)
+    complete_through: date | None = None  # the sources' last complete day, up to ``end``
 
     def of(self, team: str) -> TeamSpend:
         return self.by_team.get(team, TeamSpend(team, Decimal(0), Decimal(0)))
+
+    @property
+    def loading_days(self) -> tuple[date, date] | None:
+        """The first and last day of the month's data that are still loading (providers restate
+        the last day or two), or None when every day held is complete."""
+        if self.data_through is None:
+            return None
+        first = self.start if self.complete_through is None else max(self.start,
+                                                                      self.complete_through + timedelta(days=1))
+        return (first, self.data_through) if first <= self.data_through else None
+
+    def through_text(self) -> str:
+        """``through 2026-11-15 (complete through 2026-11-14; 2026-11-15 still loading)``: how far
+        the month-to-date figures go, not today's date (the data lags a day or two)."""
+        if self.data_through is None:
+            return f"no cost data for {self.start:%B %Y} yet"
+        loading = self.loading_days
+        if loading is None:
+            return f"through {self.data_through}"
+        days = str(loading[0]) if loading[0] == loading[1] else f"{loading[0]} to {loading[1]}"
+        complete = (f"complete through {self.complete_through}; " if self.complete_through
+                    and self.complete_through >= self.start else "")
+        return f"through {self.data_through} ({complete}{days} still loading)"
 
 
 def load_team_spend(store: CostStore, teams: TeamsConfig, today: date, *,
@@ -266,7 +291,10 @@ def load_team_spend(store: CostStore, teams: TeamsConfig, today: date, *,
     month_total = cents(sum((spend.total for spend in by_team.values()), Decimal(0)))
     for team, total in split_named_to_cents({t: spend.total for t, spend in by_team.items()}, month_total).items():
         by_team[team] = replace(by_team[team], total_in_cents=total)
-    return MonthSpend(start, today, metric, by_team)
+    held = pd.to_datetime(frame[DAY]).max() if len(frame) else None
+    complete = store.complete_through()
+    return MonthSpend(start, today, metric, by_team, data_through=None if held is None else held.date(),
+                      complete_through=None if complete is None else min(complete, today))
 
 
 def budget_used(team: Team, spend: TeamSpend) -> float | None:

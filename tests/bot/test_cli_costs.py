@@ -503,7 +503,14 @@ def test_teams_lists_rules_budget_and_this_months_spend(cli, org):
     assert document["unallocated"] == Decimal("1.00")
     assert document["shared_costs"] == [{"name": "support", "split": "proportional", "teams": ["payments", "search"],
                                          "percentages": None, "rules": [{"rule": "service=AWS Support", "line": 19}]}]
+    # The figures go through the month's one day of data, not through today. (That day is the
+    # export's newest: still loading when it is yesterday, complete when it is weeks old;
+    # tests/handlers/test_costs.py has the loading case on a fixed clock.)
+    first = date.today().replace(day=1)
+    assert (document["to"], document["data_through"]) == (date.today().isoformat(), first.isoformat())
+    loading = "" if document["complete_through"] >= first.isoformat() else f" ({first} still loading)"
     lines = cli("teams", "--teams", org).out.splitlines()
+    assert lines[0].startswith(f"effective cost this month from {first}, through {first}{loading}; file ")
     assert lines[3].split() == ["payments", "#team-payments", "U_PAY", "$60.00", "$6.00", "$66.00", "$1,000.00",
                                 "7", "%"]
     assert lines[-1] == "  shared pool support: service=AWS Support (line 19) -> proportional across payments, search"
