@@ -33,6 +33,9 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    None Crawl; known but with fewer than 3 consecutive months Walk ("approximately"); 3 months
    or more Run ("yes, with a trend").
 
+A rated share prints with one decimal, or with as many more as keep it on its side of the
+thresholds (69.996 % rated Crawl does not read "70.0 %"); ``--json``'s value likewise.
+
 Each line's next step follows its rating: the article's advice for the stage it is in (Crawl:
 fix tagging first; Walk: close the gap to the next stage; Run: what is left), made specific with
 our numbers: which cost drivers no team owns, which findings, which teams. A Run line says "Keep
