@@ -286,12 +286,14 @@ def _period_labels(days: pd.DatetimeIndex, period: str) -> np.ndarray:
 
 
 def unit_costs(team_costs: pd.DataFrame, values: pd.DataFrame, *, period: str = "month",
-               through: date, metric: str = "EffectiveCost") -> pd.DataFrame:
+               through: date, since: date | None = None, metric: str = "EffectiveCost") -> pd.DataFrame:
     """Cost per unit per team, metric and period (calendar month or ISO week), oldest first.
 
     ``team_costs``: daily costs with ``ChargePeriodStart``, ``x_Team`` and ``metric`` (shared
     pools already split). ``values``: :func:`values_frame`. ``through``: the last complete day
-    of cost data; later periods are left out. Columns: team, metric, period, start, end, cost,
+    of cost data; later periods are left out. ``since``: the first day of ``team_costs`` when it
+    was read from a window; a period that starts earlier is left out, as its cost would be only
+    the days from ``since`` over a whole period's units. Columns: team, metric, period, start, end, cost,
     units, cost_per_unit (None when there are 0 units), change_pct (against the period before
     when it has a unit cost, else None). See the module docstring for prorating and coverage.
     """
@@ -313,7 +315,10 @@ def unit_costs(team_costs: pd.DataFrame, values: pd.DataFrame, *, period: str = 
     # A day covered by a month's value and a week's keeps the week's: the finest period wins.
     finest = daily.groupby(["team", "metric", "day"])["length"].transform("min")
     daily = daily[daily["length"] == finest].groupby(["team", "metric", "day"], as_index=False)["units"].sum()
-    daily = daily[daily["day"] <= pd.Timestamp(through)]
+    in_window = daily["day"] <= pd.Timestamp(through)
+    if since is not None:  # a period begun before ``since`` then lacks days, so it is not reported
+        in_window &= daily["day"] >= pd.Timestamp(since)
+    daily = daily[in_window]
     daily["period"] = _period_labels(pd.DatetimeIndex(daily["day"]), period)
 
     costs = _calendar_charges_spread(team_costs, metric)

@@ -31,7 +31,8 @@ def load_unit_costs(db: Database, teams: TeamsConfig, today: date, *, period: st
     """Cost per unit per team, metric and period over the last ``months`` months of complete data.
 
     ``team_daily`` (from :func:`bot.services.forecast.load_team_daily`) saves a second read when
-    the caller has it. Columns: those of :func:`finops.units.unit_costs`.
+    the caller has it. Columns: those of :func:`finops.units.unit_costs`. A week that begins
+    before the window (the 1st of a month) is left out: only its days in the window have costs.
     """
     store = CostStore(db)
     window = unit_cost_window(store, today, months=months)
@@ -43,4 +44,4 @@ def load_unit_costs(db: Database, teams: TeamsConfig, today: date, *, period: st
     if values.empty:
         return empty
     daily = team_daily if team_daily is not None else load_team_daily(store, teams, start=start, end=through)
-    return unit_costs(daily, values, period=period, through=through)
+    return unit_costs(daily, values, period=period, through=through, since=start)

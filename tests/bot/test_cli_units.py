@@ -109,3 +109,17 @@ def test_a_unit_cost_of_a_dollar_or_more_is_shown_in_cents_as_everywhere_else(db
     code, out, _ = cli("units", "show")
     # The digest, App Home and the scorecard print $1.28 (docs/units.md: cents from $1 up); this printed $1.2788.
     assert out.splitlines()[-1].split() == ["payments", "orders", "2026-10", "$2,046.00", "1,600", "$1.28", "-"]
+
+
+def test_a_week_begun_before_the_six_months_shown_is_left_out_not_costed_for_its_last_days(
+        db: Database, cli, tmp_path: Path) -> None:
+    flat_history(db, teams_config())  # payments $66 a day, complete through 15 Nov: costs read from 1 May
+    orders = tmp_path / "orders.csv"
+    orders.write_text("team,metric,period,value\npayments,orders,2026-W18,700\npayments,orders,2026-W19,700\n")
+    assert cli("units", "ingest", str(orders))[0] == 0
+    code, out, _ = cli("units", "show", "--period", "week", "--json")
+    # W18 runs 27 April to 3 May: it read $198.00 (1-3 May) over the week's 700 orders, $0.2829 an
+    # order, and W19's $0.66 then read as +133.3 %.
+    assert (code, json.loads(out)["rows"]) == (0, [
+        {"team": "payments", "metric": "orders", "period": "2026-W19", "start": "2026-05-04", "end": "2026-05-10",
+         "cost": 462.0, "units": 700.0, "cost_per_unit": 0.66, "change_pct": None}])

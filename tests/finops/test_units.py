@@ -283,3 +283,13 @@ def test_trend_counts_consecutive_periods_and_a_gap_restarts_it() -> None:
     assert shop.change_pct == pytest.approx(25.0)
     assert shop.history == (("2026-07", 0.10), ("2026-08", 0.11), ("2026-09", 0.12), ("2026-10", 0.15))
     assert (web.period, web.previous, web.change_pct, web.periods, web.has_trend) == ("2026-10", None, None, 1, False)
+
+
+def test_a_period_begun_before_the_cost_window_is_left_out() -> None:
+    costs = daily_costs("shop", "2026-10-01", "2026-10-18", 100.0)  # read from Thursday 1 October
+    values = values_frame([UnitValue("shop", "orders", date(2026, 9, 28), date(2026, 10, 18), 2100.0)])
+    table = unit_costs(costs, values, period="week", through=date(2026, 10, 18), since=date(2026, 10, 1))
+    # W40 (28 Sep - 4 Oct) has costs only from 1 October: $400 over its 700 orders was $0.5714.
+    assert list(table["period"]) == ["2026-W41", "2026-W42"]
+    assert list(table["cost"]) == [700.0, 700.0]
+    assert list(table["change_pct"]) == pytest.approx([None, 0.0])
