@@ -9,8 +9,8 @@ The endpoint (``POST /units``, mounted by ``costbot run``) is for systems that k
 (the order database, the analytics pipeline). It needs ``Authorization: Bearer
 $COSTBOT_UNITS_TOKEN`` (the scheme in any case) and takes JSON, one value ``{"team", "metric",
 "period", "value"}``, ``{"values": [...]}`` or a list ``[...]`` of values, or a CSV (``Content-Type:
-text/csv``, the columns of ``costbot units ingest``). A value is a JSON number or a string holding
-a plain number (``"31000"``, not ``"31,000"``). All or nothing: a bad value answers 400 with
+text/csv`` or ``application/csv``, in any case; the columns of ``costbot units ingest``). A value is
+a JSON number or a string holding a plain number (``"31000"``, not ``"31,000"``). All or nothing: a bad value answers 400 with
 ``{"error"}`` and where it is (``index`` in the JSON values, 0 for a single value; ``line`` and
 ``column`` in a CSV, the header being line 1), and nothing is written. Without a token configured
 the endpoint is off (404). docs/units.md has examples.
@@ -34,6 +34,7 @@ from storage.units import UnitStore
 
 UNITS_PATH = "/units"
 MAX_BODY_BYTES = 5 * 1024 * 1024
+CSV_MEDIA_TYPES = ("text/csv", "application/csv")  # any other body is read as JSON
 USAGE_EXAMPLES = ("/cost unit record payments orders 2026-11 31000", "/cost unit record web active_users 2026-W45 1200")
 
 
@@ -115,11 +116,25 @@ def _finite_float(text: str) -> float:
     return number
 
 
-def _values_from_json(ctx: AppContext, body: bytes) -> list[UnitValue]:
+def _media_type(content_type: str) -> str:
+    """``text/csv`` of ``Text/CSV; charset=utf-8``: media types are case-insensitive (RFC 9110, 8.3.1)."""
+    return content_type.split(";")[0].strip().lower()
+
+
+def _is_json_type(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _values_from_json(ctx: AppContext, body: bytes, media_type: str) -> list[UnitValue]:
     try:
         document = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BadRequest(f"not JSON: {error}") from None
+        if _is_json_type(media_type):
+            raise BadRequest(f"not JSON: {error}") from None
+        # A CSV posted as application/csv, or by curl -d (form-urlencoded), is read as JSON: say why.
+        sent = f"Content-Type {media_type}" if media_type else "no Content-Type"
+        raise BadRequest(f"not JSON: {error}; the request has {sent}: send JSON with Content-Type: "
+                         f"application/json, or a CSV with Content-Type: {CSV_MEDIA_TYPES[0]}") from None
     if isinstance(document, dict):
         items = document["values"] if "values" in document else [document]
     elif isinstance(document, list):
@@ -190,10 +205,11 @@ def units_endpoint(ctx: AppContext) -> WsgiApp:
                            {"error": f"send a body of 1 byte to {MAX_BODY_BYTES // (1024 * 1024)} MB"})
         body = environ["wsgi.input"].read(length)
         try:
-            if environ.get("CONTENT_TYPE", "").split(";")[0].strip() == "text/csv":
+            media_type = _media_type(environ.get("CONTENT_TYPE", ""))
+            if media_type in CSV_MEDIA_TYPES:
                 values = read_unit_csv(body.decode("utf-8-sig"), ctx.teams, file="request")
             else:
-                values = _values_from_json(ctx, body)
+                values = _values_from_json(ctx, body, media_type)
         except UnicodeDecodeError:
             return _answer(start_response, "400 Bad Request", {"error": "the CSV is not UTF-8"})
         except BadRequest as error:

@@ -203,6 +203,26 @@ def test_endpoint_csv_errors_name_the_line(endpoint) -> None:
     assert UnitStore(ctx.db).values() == []
 
 
+def test_endpoint_reads_csv_by_its_media_type_in_any_case_and_says_which_content_type_was_sent(endpoint) -> None:
+    url, ctx = endpoint
+    csv = b"team,metric,period,value\npayments,orders,2026-11,31000\npayments,orders,2026-10,30000\n"
+    # Media types are case-insensitive: both were read as JSON, 'not JSON: Expecting value: line 1 column 1 (char 0)'.
+    assert post(url, csv, content_type="Text/CSV; charset=utf-8") == (200, {"recorded": 2, "changed": 2})
+    assert post(url, csv, content_type="application/csv") == (200, {"recorded": 2, "changed": 0})
+    # curl -d sends application/x-www-form-urlencoded: the answer says what was sent and what to send.
+    assert post(url, csv, content_type="application/x-www-form-urlencoded") == (400, {
+        "error": "not JSON: Expecting value: line 1 column 1 (char 0); the request has Content-Type "
+                 "application/x-www-form-urlencoded: send JSON with Content-Type: application/json, or a CSV with "
+                 "Content-Type: text/csv"})
+    assert post(url, b"{not json") == (400, {
+        "error": "not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"})
+    # JSON sent as text/plain is still read.
+    value = {"team": "payments", "metric": "orders", "period": "2026-09", "value": 29000}
+    assert post(url, json.dumps(value).encode(), content_type="text/plain") == (200, {"recorded": 1, "changed": 1})
+    assert [(v.start, v.value) for v in UnitStore(ctx.db).values()] == [
+        (date(2026, 9, 1), 29000.0), (date(2026, 10, 1), 30000.0), (date(2026, 11, 1), 31000.0)]
+
+
 def test_endpoint_is_off_without_a_token(bot) -> None:
     server = start_http_server(make_wsgi_app(None, health=lambda: {"ok": True},
                                              routes={UNITS_PATH: units_endpoint(bot.ctx)}), host="127.0.0.1", port=0)
