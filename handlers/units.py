@@ -3,7 +3,8 @@
 ``/cost unit record payments orders 2026-11 31000`` records 31,000 orders for payments in November
 2026 (periods: a day ``2026-11-03``, an ISO week ``2026-W45``, a month ``2026-11``). Who may: the
 team's owners and members (and its channel's members when teams.yml says so) and finance
-approvers; anyone else is told so and nothing is recorded. Recording a period again replaces it.
+approvers; anyone else is told so and nothing is recorded. Recording a period again replaces it,
+and the reply says which value it replaced.
 
 The endpoint (``POST /units``, mounted by ``costbot run``) is for systems that know the volumes
 (the order database, the analytics pipeline). It needs ``Authorization: Bearer
@@ -72,10 +73,23 @@ def record_if_allowed(request: CommandRequest, value: UnitValue, channel_members
     if not ctx.teams.may_act(request.user_id, value.team, channel_members):
         return Reply(text=f":no_entry: Only {value.team}'s owners and members (or finance approvers) record its "
                           "unit metrics. Nothing was recorded.")
-    UnitStore(ctx.db).record([value], source="slack", by=request.user_id, at=ctx.now())
+    store = UnitStore(ctx.db)
+    # Recording a period again replaces its value: say which value goes, so a teammate's is not overwritten unseen.
+    before = next((v.value for v in store.values(team=value.team, metric=value.metric, start=value.start,
+                                                 end=value.end) if (v.start, v.end) == (value.start, value.end)), None)
+    store.record([value], source="slack", by=request.user_id, at=ctx.now())
     span = value.start.isoformat() if value.start == value.end else f"{value.start} to {value.end}"
-    return Reply(text=f":white_check_mark: Recorded {value.value:,.10g} {value.metric} for {value.team}, {span}. "
-                      "The weekly digest shows the cost per unit once the period's cost data is complete.")
+    if before == value.value:
+        return Reply(text=f":white_check_mark: {_units_text(value.value)} {value.metric} for {value.team}, {span}, "
+                          "was already recorded: nothing changed.")
+    replaced = "" if before is None else f" (replacing {_units_text(before)})"
+    return Reply(text=f":white_check_mark: Recorded {_units_text(value.value)} {value.metric} for {value.team}, "
+                      f"{span}{replaced}. The weekly digest shows the cost per unit once the period's cost data is "
+                      "complete.")
+
+
+def _units_text(number: float) -> str:
+    return f"{number:,.10g}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,6 +55,25 @@ def test_team_people_record_a_value_others_are_refused(bot) -> None:
     assert [a.actor for a in AuditLog(bot.ctx.db).history("unit_metric", "payments:orders")] == ["U_PAY_DEV"]
 
 
+def test_recording_a_period_again_says_which_value_it_replaces(bot) -> None:
+    bot.client.slash("unit record payments orders 2026-11 31000", user_id="U_PAY_DEV")
+    # It said "Recorded 30,000 orders" as for a first value: the teammate's 31,000 went unseen.
+    answer = bot.client.slash("unit record payments orders 2026-11 30000", user_id="U_PAY_OWNER").json()
+    assert answer == {"response_type": "ephemeral", "text": (
+        ":white_check_mark: Recorded 30,000 orders for payments, 2026-11-01 to 2026-11-30 (replacing 31,000). "
+        "The weekly digest shows the cost per unit once the period's cost data is complete.")}
+    answer = bot.client.slash("unit record payments orders 2026-11 30000.0", user_id="U_PAY_OWNER").json()
+    assert answer["text"] == (":white_check_mark: 30,000 orders for payments, 2026-11-01 to 2026-11-30, was already "
+                              "recorded: nothing changed.")
+    # A week inside the month is another period: a new value, nothing replaced.
+    answer = bot.client.slash("unit record payments orders 2026-W46 7000", user_id="U_PAY_OWNER").json()
+    assert answer["text"].startswith(":white_check_mark: Recorded 7,000 orders for payments, 2026-11-09 to "
+                                     "2026-11-15. The weekly")
+    assert UnitStore(bot.ctx.db).values() == [
+        UnitValue("payments", "orders", date(2026, 11, 1), date(2026, 11, 30), 30000.0),
+        UnitValue("payments", "orders", date(2026, 11, 9), date(2026, 11, 15), 7000.0)]
+
+
 def test_a_members_lookup_that_cannot_succeed_says_what_to_fix_and_records_nothing(bot) -> None:
     bot.slack.fail_next("conversations.members", error="channel_not_found")  # the bot was removed from it
     url = bot.slack.response_url()
