@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
@@ -36,6 +37,8 @@ from storage.units import UnitStore
 UNITS_PATH = "/units"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 CSV_MEDIA_TYPES = ("text/csv", "application/csv")  # any other body is read as JSON
+UNIT_WORDS = ("team", "metric", "period", "value")  # the words of /cost unit record, in order
+_DIGIT_GROUP_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 USAGE_EXAMPLES = ("/cost unit record payments orders 2026-11 31000", "/cost unit record web active_users 2026-W45 1200")
 
 
@@ -46,14 +49,8 @@ def record_unit(request: CommandRequest) -> Reply | AfterAck:
     ctx = request.ctx
     words = request.args.split()
     if len(words) != 4:
-        raise QuestionError(f"`/cost unit record` takes a team, a metric, a period and a value; got "
-                            f"{len(words)} word{'s' if len(words) != 1 else ''}.", word=" ".join(words[:1]) or None,
-                            examples=USAGE_EXAMPLES)
-    try:
-        value = unit_value(ctx.teams, *words)
-    except UnitValueError as error:
-        word = words[("team", "metric", "period", "value").index(error.column)]
-        raise QuestionError(f"{error}.", word=word, examples=USAGE_EXAMPLES) from None
+        raise _arity_error(ctx, words)
+    value = _checked_value(ctx, words)
     if ctx.teams.is_finance_approver(request.user_id) or not needs_channel_members(ctx, request.user_id, value.team):
         return record_if_allowed(request, value, frozenset())  # teams.yml decides: answered in the ack
     # Whether the user is in the team's channel is a Slack call: only after the ack.
@@ -65,6 +62,34 @@ def record_unit(request: CommandRequest) -> Reply | AfterAck:
         return record_if_allowed(request, value, members)
 
     return AfterAck(text=f"Recording {value.metric} for {value.team}…", work=record_after_lookup)
+
+
+def _checked_value(ctx: AppContext, words: list[str]) -> UnitValue:
+    """The value of team, metric, period and value ``words``; a QuestionError on the word refused."""
+    try:
+        return unit_value(ctx.teams, *words)
+    except UnitValueError as error:
+        word = words[UNIT_WORDS.index(error.column)]
+        raise QuestionError(f"{error}.", word=word, examples=USAGE_EXAMPLES) from None
+
+
+def _arity_error(ctx: AppContext, words: list[str]) -> QuestionError:
+    """What is missing, or which words come after the value ("31 000" is five words, not a number)."""
+    takes = "`/cost unit record` takes a team, a metric, a period and a value"
+    if not words:
+        return QuestionError(f"{takes}.", examples=USAGE_EXAMPLES)
+    if len(words) < len(UNIT_WORDS):
+        missing = [f"the {name}" for name in UNIT_WORDS[len(words):]]
+        listed = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+        return QuestionError(f"{takes}: after `{' '.join(words)}`, {listed} {'is' if len(missing) == 1 else 'are'} "
+                             "missing.", examples=USAGE_EXAMPLES)
+    _checked_value(ctx, [*words[:3], "0"])  # a period of two words ("November 2026") is the word to correct
+    extra = " ".join(words[4:])
+    hint = ""
+    if all(_DIGIT_GROUP_RE.fullmatch(word) for word in words[3:]):
+        hint = f" A value is one number, with no spaces: {''.join(words[3:])}."
+    return QuestionError(f"{takes}: `{extra}` after the value `{words[3]}` is not understood.{hint}",
+                         word=words[4], examples=USAGE_EXAMPLES)
 
 
 def record_if_allowed(request: CommandRequest, value: UnitValue, channel_members: frozenset[str]) -> Reply:

@@ -88,7 +88,8 @@ def test_a_members_lookup_that_cannot_succeed_says_what_to_fix_and_records_nothi
 
 def test_mistakes_get_a_correction_with_examples(bot) -> None:
     cases = {
-        "unit record payments orders 2026-11": "takes a team, a metric, a period and a value; got 3 words",
+        "unit record payments orders 2026-11": ("takes a team, a metric, a period and a value: after "
+                                                "`payments orders 2026-11`, the value is missing."),
         "unit record payments visits 2026-11 5": "team payments has no unit metric 'visits' (declared: orders)",
         "unit record payments orders November 5": "'November' is not a period",
         # "1,5" was recorded as 15.
@@ -100,6 +101,31 @@ def test_mistakes_get_a_correction_with_examples(bot) -> None:
         assert answer["response_type"] == "ephemeral"
         assert message in answer["text"], answer["text"]
         assert "`/cost unit record payments orders 2026-11 31000`" in answer["text"]
+    assert UnitStore(bot.ctx.db).values() == []
+
+
+def test_a_wrong_number_of_words_says_what_is_missing_or_which_words_are_extra(bot) -> None:
+    # Each answer said only "got N words", leaving the user to count which one was wrong.
+    takes = ":warning: `/cost unit record` takes a team, a metric, a period and a value"
+    usage = ("\nFor example: `/cost unit record payments orders 2026-11 31000` · `/cost unit record web active_users "
+             "2026-W45 1200`\nUsage: `/cost unit record TEAM METRIC PERIOD VALUE`")
+    cases = {
+        "unit record": f"{takes}.",
+        "unit record payments": f"{takes}: after `payments`, the metric, the period and the value are missing.",
+        "unit record payments orders": f"{takes}: after `payments orders`, the period and the value are missing.",
+        # A thousands separator typed as a space: five words.
+        "unit record payments orders 2026-11 31 000": (
+            f"{takes}: `000` after the value `31` is not understood. A value is one number, with no spaces: 31000."),
+        "unit record payments orders 2026-11 31000 orders please": (
+            f"{takes}: `orders please` after the value `31000` is not understood."),
+        # A period of two words: the period is the word to correct, not the count.
+        "unit record payments orders November 2026 31000": (
+            ":warning: 'November' is not a period: use a day (2026-11-03), an ISO week (2026-W45) or a month "
+            "(2026-11)."),
+    }
+    for text, message in cases.items():
+        answer = bot.client.slash(text, user_id="U_PAY_OWNER").json()
+        assert answer == {"response_type": "ephemeral", "text": message + usage}, text
     assert UnitStore(bot.ctx.db).values() == []
 
 
