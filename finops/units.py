@@ -182,7 +182,8 @@ def unit_value(teams: TeamsConfig, team: str, metric: str, period: str, value: s
         raise UnitValueError(f"value {shown} is too large", "value")
     if number < 0:
         raise UnitValueError(f"value {shown} must be a number of units, 0 or more", "value")
-    return UnitValue(found.name, metric.strip(), start, end, number)
+    # -0 is 0 (a float keeps the sign: it would be stored and echoed back as "-0 orders").
+    return UnitValue(found.name, metric.strip(), start, end, number + 0.0)
 
 
 def read_unit_csv(text: str, teams: TeamsConfig, *, file: str = "units.csv") -> list[UnitValue]:

@@ -77,11 +77,18 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"no unit cost yet: {_why_none(ctx, team, args.period)}")
         return 0
     print_table(["team", "metric", args.period, "cost", "units", "cost per unit", "change"],
-                [[r.team, r.metric, r.period, format_usd(r.cost), f"{r.units:,.0f}",
+                [[r.team, r.metric, r.period, format_usd(r.cost), _units(r.units),
                   "-" if r.cost_per_unit is None else format_unit_cost(r.cost_per_unit),
                   "-" if r.change_pct is None else f"{r.change_pct:+.1f} %"] for r in table.itertuples()],
                 right={3, 4, 5, 6})
     return 0
+
+
+def _units(units: float) -> str:
+    """Whole counts as they are; a week's share of a monthly value (225.806 orders) with its
+    decimals, so cost / units can be checked against the cost per unit printed beside it."""
+    # Rounded first: a value spread over its days and summed back is 10000000.000000002.
+    return f"{units:,.0f}" if round(units, 6).is_integer() else f"{units:,.3f}"
 
 
 def _why_none(ctx: AppContext, team: str | None, period: str) -> str:

@@ -80,6 +80,18 @@ def test_show_rounds_prorated_units_and_refuses_an_unknown_team(db: Database, cl
     assert "no team 'nosuch'" in err and "teams: payments, search" in err
 
 
+def test_a_weeks_share_of_a_monthly_value_shows_its_decimals(db: Database, cli, tmp_path: Path) -> None:
+    flat_history(db, teams_config())  # payments: $60 a day and $6 of the support pool
+    orders = tmp_path / "orders.csv"
+    orders.write_text("team,metric,period,value\npayments,orders,2026-10,30000\n")
+    assert cli("units", "ingest", str(orders))[0] == 0
+    code, out, _ = cli("units", "show", "--period", "week")
+    # W41 (5-11 Oct) holds 7/31 of October's 30,000 orders: 6,774.194, not "6,774" beside a cost
+    # per unit ($462.00 / 6,774.194 = $0.0682) that the rounded count would not give.
+    (w41,) = [line.split() for line in out.splitlines() if "2026-W41" in line]
+    assert w41 == ["payments", "orders", "2026-W41", "$462.00", "6,774.194", "$0.0682", "-"]  # W40 has no value
+
+
 def test_values_recorded_but_no_whole_month_yet_is_said_not_record_values(db: Database, cli, tmp_path: Path) -> None:
     flat_history(db, teams_config())  # cost data complete through 15 Nov
     orders = tmp_path / "orders.csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pandas as pd
@@ -82,6 +83,9 @@ def test_a_value_must_name_a_declared_metric_of_a_known_team() -> None:
         unit_value(TEAMS, "shop", "orders", "2026-10", "-5")
     with pytest.raises(ValueError, match="is not a number"):
         unit_value(TEAMS, "shop", "orders", "2026-10", "lots")
+    # "-0" is zero units, not a negative zero stored and echoed back as "Recorded -0 orders".
+    for zero in ("-0", -0.0):
+        assert math.copysign(1.0, unit_value(TEAMS, "shop", "orders", "2026-10", zero).value) == 1.0
 
 
 def test_csv_is_read_whole_or_refused_with_the_line_and_column() -> None:
