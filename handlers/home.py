@@ -24,6 +24,7 @@ from finops.errors import InputError
 from finops.forecast import MonthForecast, budget_status
 from finops.money import format_usd
 from finops.units import unit_trends
+from jobs.digest import run_day
 from storage.costs import CostStore
 from storage.findings import FindingStore
 
@@ -65,6 +66,9 @@ def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None,
     anomalies = load_open_anomalies(ctx.db)
     units = load_unit_costs(ctx.db, ctx.teams, ctx.today())
     trends = unit_trends(units) if not units.empty else []
+    # Due dates are the team's calendar days: past due once the day has ended where the team is
+    # (the digest's time zone), not where UTC is.
+    today = run_day(ctx)
     homes = []
     for team in teams:
         found = forecast.team(team) if forecast is not None else None
@@ -77,7 +81,7 @@ def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None,
             complete_through=forecast.complete_through if forecast is not None else None,
             forecast=None if forecast is None else (found.forecast if found else 0.0), budget=statuses.get(team),
             anomalies=[a for a in anomalies if a.team == team],
-            findings=open_findings, units=[t for t in trends if t.team == team],
+            findings=open_findings, units=[t for t in trends if t.team == team], today=today,
             no_figures=no_forecast if forecast is None else None))
     return homes
 

@@ -5,6 +5,12 @@ and month-end forecast, open anomalies, the team's open findings with the button
 allows (the same buttons as in the finding's channel message, handled by
 handlers/finding_actions.py), and unit cost. A view holds at most 100 blocks: lists are cut with a
 count and the command that lists everything.
+
+A finding not yet implemented whose due date has passed is marked the way its reminder DM says it
+(jobs/reminders.py: "past its due date") and listed first: the tab shows only the first few
+findings, and the reminder DM comes once, so a small overdue finding must not sit below the cut
+behind bigger ones that are on time. "Today" is the caller's (the handler's clock, in the
+schedule's time zone), never read here.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from bot.blocks.forecast import month_label, range_text, share_of_budget
 from finops.digest import AnomalyLine
 from finops.forecast import BudgetStatus
 from finops.money import format_usd
+from finops.savings import FindingState
 from finops.units import UnitTrend
 from storage.findings import FindingRecord
 
@@ -44,6 +51,7 @@ class TeamHome:
     anomalies: Sequence[AnomalyLine]  # open, the largest impact first
     findings: Sequence[FindingRecord]  # open ones, biggest first
     units: Sequence[UnitTrend]
+    today: date  # the viewer's calendar day (the schedule's time zone): which due dates have passed
     no_figures: str | None = None  # why there is no spend or forecast (no data yet, data too old)
 
 
@@ -53,6 +61,26 @@ def _section(text: str) -> dict:
 
 def _context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, 2_900)}]}
+
+
+# A finding's due date matters until it is implemented (as in bot/blocks/findings.py's lists).
+BEFORE_DONE = (FindingState.IDENTIFIED, FindingState.ACCEPTED, FindingState.IN_PROGRESS)
+
+
+def is_overdue(finding: FindingRecord, today: date) -> bool:
+    """Not implemented yet and its due date is before ``today``."""
+    return finding.state in BEFORE_DONE and finding.due_on is not None and finding.due_on < today
+
+
+def due_text(finding: FindingRecord, today: date) -> str:
+    """`` · due 30 Nov``, `` · :warning: past its due date 12 Nov (4 days)``, or nothing (no due
+    date, or implemented already: the date no longer asks anything of the team)."""
+    if finding.due_on is None or finding.state not in BEFORE_DONE:
+        return ""
+    if finding.due_on >= today:
+        return f" · due {finding.due_on:%d %b}"
+    days = (today - finding.due_on).days
+    return f" · :warning: past its due date {finding.due_on:%d %b} ({days} day{'s' if days != 1 else ''})"
 
 
 def _spend_text(home: TeamHome) -> str:
@@ -89,18 +117,22 @@ def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
                     f"`/cost why team={home.team} this month` · `/cost budget {home.team}`")
     room = budget_blocks - len(blocks) - 3  # the findings heading, "…and N more", the closing context
     total = sum(float(f.estimate_monthly) for f in home.findings)
-    heading = (f"*Open findings* ({len(home.findings)}, {format_usd(total)}/month identified)"
+    overdue = sum(1 for f in home.findings if is_overdue(f, home.today))
+    late = f"; {overdue} past {'its' if overdue == 1 else 'their'} due date, listed first" if overdue else ""
+    heading = (f"*Open findings* ({len(home.findings)}, {format_usd(total)}/month identified{late})"
                if home.findings else "*Open findings*: none. `/cost finding new` opens one.")
     blocks.append(_section(heading))
+    # Stable: within each group the caller's order (the biggest first) stays.
+    ordered = sorted(home.findings, key=lambda f: not is_overdue(f, home.today))
     shown = 0
-    for finding in home.findings[:FINDINGS_SHOWN]:
+    for finding in ordered[:FINDINGS_SHOWN]:
         actions = [b for b in finding_message(finding)["blocks"] if b["type"] == "actions"]
         needed = 1 + len(actions)
         if needed > room:
             break
         blocks.append(_section(f"*#{finding.id} {escape(finding.title)}* · {format_usd(finding.estimate_monthly)}"
                                f"/month · {state_label(finding.state)}"
-                               + (f" · due {finding.due_on:%d %b}" if finding.due_on else "")))
+                               + due_text(finding, home.today)))
         blocks += actions
         room -= needed
         shown += 1

@@ -1,16 +1,32 @@
-"""The Home view as a pure function: a viewer on more teams than the view shows is told so."""
+"""The Home view as a pure function: a viewer on more teams than the view shows is told so; findings
+past their due date are marked and listed first."""
 
 from __future__ import annotations
 
-from datetime import date
+import dataclasses
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from bot.blocks.home import MAX_TEAMS, MAX_VIEW_BLOCKS, TeamHome, home_view
+from finops.savings import FindingState
+from storage.findings import FindingRecord
+
+TODAY = date(2026, 11, 16)
 
 
-def home(team: str) -> TeamHome:
+def home(team: str, findings: list[FindingRecord] | None = None) -> TeamHome:
     return TeamHome(team=team, channel=f"#team-{team}", month="2026-11", month_to_date=100.0,
-                    complete_through=date(2026, 11, 15), forecast=200.0, budget=None, anomalies=[], findings=[],
-                    units=[])
+                    complete_through=date(2026, 11, 15), forecast=200.0, budget=None, anomalies=[],
+                    findings=findings or [], units=[], today=TODAY)
+
+
+def finding(finding_id: int, title: str, estimate: str, state: FindingState, due_on: date | None) -> FindingRecord:
+    blank = FindingRecord(**{f.name: None for f in dataclasses.fields(FindingRecord)})
+    return dataclasses.replace(blank, id=finding_id, title=title, team="payments", estimate_monthly=Decimal(estimate),
+                               state=state, due_on=due_on, version=1, regressed=False, scope={"service": ["Amazon EC2"]},
+                               source="manual", identified_on=date(2026, 11, 1), created_by="U1",
+                               created_at=datetime(2026, 11, 1, tzinfo=UTC),
+                               updated_at=datetime(2026, 11, 1, tzinfo=UTC))
 
 
 def headers(view: dict) -> list[str]:
@@ -53,3 +69,38 @@ def test_a_finance_approvers_budgets_stay_within_the_view_for_any_number_of_team
     empty = home_view([], viewer_has_team=False, budget_lines=[])
     assert empty["blocks"][1]["text"]["text"] == (
         "*Budgets*\nNo team has a budget: add `budget_monthly` to teams in teams.yml.")
+
+
+def finding_lines(view: dict) -> list[str]:
+    return [b["text"]["text"] for b in view["blocks"] if b["type"] == "section" and b["text"]["text"].startswith("*#")]
+
+
+def test_findings_past_their_due_date_are_marked_and_listed_first() -> None:
+    # Biggest first, as the handler passes them; two are past due on 16 Nov, one is due that very day.
+    findings = [
+        finding(1, "Rightsize RDS", "900.00", FindingState.IN_PROGRESS, date(2026, 11, 30)),
+        finding(2, "Savings plan", "700.00", FindingState.IMPLEMENTED, date(2026, 11, 1)),  # done: no nag
+        finding(3, "Stop dev at night", "300.00", FindingState.ACCEPTED, date(2026, 11, 16)),  # due today
+        finding(4, "Delete idle volumes", "120.50", FindingState.IDENTIFIED, date(2026, 11, 12)),
+        finding(5, "Old snapshots", "40.25", FindingState.ACCEPTED, date(2026, 11, 15)),
+        finding(6, "gp2 to gp3", "10.00", FindingState.IDENTIFIED, None),
+    ]
+    view = home_view([home("payments", findings)], viewer_has_team=True)
+    texts = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    assert "*Open findings* (6, $2,070.75/month identified; 2 past their due date, listed first)" in texts
+    assert finding_lines(view) == [
+        "*#4 Delete idle volumes* · $120.50/month · :mag: identified · :warning: past its due date 12 Nov (4 days)",
+        "*#5 Old snapshots* · $40.25/month · :thumbsup: accepted · :warning: past its due date 15 Nov (1 day)",
+        "*#1 Rightsize RDS* · $900.00/month · :construction: in progress · due 30 Nov",
+        "*#2 Savings plan* · $700.00/month · :hammer_and_wrench: implemented",
+        "*#3 Stop dev at night* · $300.00/month · :thumbsup: accepted · due 16 Nov",
+        "*#6 gp2 to gp3* · $10.00/month · :mag: identified",
+    ]
+    # The same findings a day earlier: only #4 is past due, and said in the singular.
+    earlier = home_view([dataclasses.replace(home("payments", findings), today=date(2026, 11, 15))],
+                        viewer_has_team=True)
+    assert "*Open findings* (6, $2,070.75/month identified; 1 past its due date, listed first)" in [
+        b["text"]["text"] for b in earlier["blocks"] if b["type"] == "section"]
+    assert [line.split(" ·")[0] for line in finding_lines(earlier)] == [
+        "*#4 Delete idle volumes*", "*#1 Rightsize RDS*", "*#2 Savings plan*", "*#3 Stop dev at night*",
+        "*#5 Old snapshots*", "*#6 gp2 to gp3*"]

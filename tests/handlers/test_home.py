@@ -4,7 +4,7 @@ within 100 blocks however many findings; the finding buttons work from the Home 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -64,6 +64,30 @@ def test_the_viewer_sees_their_teams_month_findings_and_buttons(org) -> None:
     assert {b["action_id"] for b in buttons} >= {"finding_accept", "finding_reject"}
     assert not any("S3 lifecycle" in t for t in shown)  # search's finding is not payments'
 
+
+def test_findings_past_their_due_date_where_the_team_is_are_marked_and_first(sqlite_db: Database,
+                                                                             fake_slack) -> None:
+    # 20:00 UTC on Sunday 15 Nov is 09:00 on Monday 16 Nov in Auckland, the org's time zone: a
+    # finding due on the 15th is a day late there, though the 15th is still today in UTC.
+    auckland = "timezone: Pacific/Auckland\n" + TEAMS_YAML
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=auckland,
+                        now=lambda: datetime(2026, 11, 15, 20, 0, tzinfo=UTC))
+    try:
+        flat_history(sqlite_db, teams_config(auckland))
+        store = FindingStore(running.ctx.db)
+        at = datetime(2026, 11, 2, tzinfo=UTC)
+        big = store.create(NewFinding("Rightsize RDS", "payments", {"service": "Amazon RDS"}, "900.00",
+                                      due_on=date(2026, 11, 16)), by="U1", at=at)
+        late = store.create(NewFinding("Delete idle volumes", "payments", {"service": "Amazon EC2"}, "120.50",
+                                       due_on=date(2026, 11, 15)), by="U1", at=at)
+        shown = texts(open_home(running, "U_PAY_DEV"))
+        assert "*Open findings* (2, $1,020.50/month identified; 1 past its due date, listed first)" in shown
+        assert [t for t in shown if t.startswith("*#")] == [
+            f"*#{late.id} Delete idle volumes* · $120.50/month · :mag: identified · :warning: past its due date "
+            "15 Nov (1 day)",
+            f"*#{big.id} Rightsize RDS* · $900.00/month · :mag: identified · due 16 Nov"]
+    finally:
+        running.stop()
 
 
 def test_data_too_old_to_forecast_from_is_said_not_shown_as_nothing_spent(org) -> None:
