@@ -198,7 +198,7 @@ def read_unit_csv(text: str, teams: TeamsConfig, *, file: str = "units.csv") -> 
     text = text.lstrip("\ufeff")
     rows = _csv_rows(text, file)
     first = next(rows, None)
-    if first is None:
+    if first is None or not text.strip():  # blank lines only: no header either
         raise InputError("the file is empty: it needs a header line team,metric,period,value", file=file,
                          line=1)
     _, header = first
@@ -222,6 +222,10 @@ def read_unit_csv(text: str, teams: TeamsConfig, *, file: str = "units.csv") -> 
                              f"{first_line[key]}", file=file, line=line, column="period")
         first_line[key] = line
         values.append(value)
+    if not values:
+        # As POST /units refuses an empty list: a header alone is most likely an export that failed.
+        raise InputError("no values after the header: the file needs a line team,metric,period,value per value",
+                         file=file, line=2)
     return values
 
 

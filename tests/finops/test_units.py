@@ -105,6 +105,9 @@ def test_csv_is_read_whole_or_refused_with_the_line_and_column() -> None:
         "team,metric,period,value\nshop,orders\n": (2, None, "2 fields where the header has 4"),
         "team,metric,period,value\nshop\n": (2, None, "1 field where the header has 4"),
         "": (1, None, "the file is empty"),
+        "\n\r\n  \n": (1, None, "the file is empty"),  # not "missing column(s) team, metric, ..."
+        "team,metric,period,value\n": (2, None, "no values after the header"),
+        "team,metric,period,value\n\n\n": (2, None, "no values after the header"),
     }
     for text, (line, column, message) in cases.items():
         with pytest.raises(InputError) as caught:

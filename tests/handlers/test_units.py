@@ -241,6 +241,10 @@ def test_endpoint_csv_errors_name_the_line(endpoint) -> None:
         b"team;metric;period;value\npayments;orders;2026-11;1\n": (
             "request, line 1: the header 'team;metric;period;value' is separated by semicolons: the file must "
             "be comma-separated (columns team, metric, period, value)", 1, None),
+        # A header alone is refused as an empty JSON list is (it answered 200 {"recorded": 0}).
+        b"team,metric,period,value\n": (
+            "request, line 2: no values after the header: the file needs a line team,metric,period,value per "
+            "value", 2, None),
     }
     for body, (error, line, column) in cases.items():
         expected = {"error": error, "line": line, **({"column": column} if column else {})}
