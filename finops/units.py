@@ -178,6 +178,8 @@ def unit_value(teams: TeamsConfig, team: str, metric: str, period: str, value: s
     except ValueError as error:
         raise UnitValueError(str(error), "value") from None
     shown = repr(value.strip()) if isinstance(value, str) else repr(value)
+    if len(shown) > 40:  # a 400-digit number quoted whole buries the message
+        shown = f"{shown[:20]}…{shown[-8:]} ({len(shown)} characters)"
     if not math.isfinite(number):
         raise UnitValueError(f"value {shown} is too large", "value")
     if number < 0:

@@ -83,6 +83,8 @@ def test_a_value_must_name_a_declared_metric_of_a_known_team() -> None:
         unit_value(TEAMS, "shop", "orders", "2026-10", "-5")
     with pytest.raises(ValueError, match="is not a number"):
         unit_value(TEAMS, "shop", "orders", "2026-10", "lots")
+    with pytest.raises(ValueError, match=r"^value '1000000000000000000…0000000' \(402 characters\) is too large$"):
+        unit_value(TEAMS, "shop", "orders", "2026-10", "1" + "0" * 399)
     # "-0" is zero units, not a negative zero stored and echoed back as "Recorded -0 orders".
     for zero in ("-0", -0.0):
         assert math.copysign(1.0, unit_value(TEAMS, "shop", "orders", "2026-10", zero).value) == 1.0
