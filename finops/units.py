@@ -158,6 +158,10 @@ def unit_value(teams: TeamsConfig, team: str, metric: str, period: str, value: s
         # The file's name, not its path: this message also answers HTTP clients of the units endpoint.
         raise UnitValueError(teams.no_team_text(team.strip(), Path(teams.file).name), "team")
     declared = [m.name for m in found.unit_metrics]
+    # Read in any case, as team names are ("Orders" is orders), unless that is ambiguous.
+    same = [name for name in declared if name.casefold() == metric.strip().casefold()]
+    if metric.strip() not in declared and len(same) == 1:
+        metric = same[0]
     if metric.strip() not in declared:
         allowed = ", ".join(declared) if declared else "none: add unit_metrics to the team in teams.yml"
         raise UnitValueError(f"team {found.name} has no unit metric {metric.strip()!r} (declared: {allowed})",

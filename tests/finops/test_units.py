@@ -75,6 +75,8 @@ def test_a_period_at_the_calendars_end_is_read_or_refused_not_a_crash() -> None:
 def test_a_value_must_name_a_declared_metric_of_a_known_team() -> None:
     assert unit_value(TEAMS, "Shop", "orders", "2026-10", " 31000 ") == UnitValue(
         "shop", "orders", date(2026, 10, 1), date(2026, 10, 31), 31000.0)
+    # The metric in any case, as the team: stored under its declared name.
+    assert unit_value(TEAMS, "shop", " Orders", "2026-10", "1").metric == "orders"
     with pytest.raises(ValueError, match=r"no team 'shp' in teams.yml \(teams: shop, web\)"):
         unit_value(TEAMS, "shp", "orders", "2026-10", 1)
     with pytest.raises(ValueError, match=r"team web has no unit metric 'orders' \(declared: active_users\)"):
