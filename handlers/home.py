@@ -12,8 +12,8 @@ import logging
 
 from slack_bolt import App
 
-from bot.blocks.forecast import month_label, status_line
-from bot.blocks.home import MAX_TEAMS, TeamHome, home_view
+from bot.blocks.forecast import status_line
+from bot.blocks.home import MAX_TEAMS, TeamHome, home_view, org_text
 from bot.context import AppContext
 from bot.delivery import HOME_MEMBERS_MAX_AGE, DeliveryError
 from bot.services.forecast import budgets_of, load_forecast
@@ -22,7 +22,6 @@ from bot.services.units import load_unit_costs
 from finops.digest import OPEN_STATES
 from finops.errors import InputError
 from finops.forecast import MonthForecast, budget_status
-from finops.money import format_usd
 from finops.units import unit_trends
 from jobs.digest import run_day
 from storage.costs import CostStore
@@ -95,8 +94,7 @@ def publish_home(ctx: AppContext, user: str) -> dict:
         forecast, no_forecast = None, str(why)
     org_line = f"*Organisation*: no spend or forecast to show: {no_forecast}" if no_forecast else None
     if forecast is not None:
-        org_line = (f"*Organisation, {month_label(forecast.month)}*: {format_usd(forecast.org.actual_to_date)} spent; month-end "
-                    f"forecast {format_usd(forecast.org.forecast)}")
+        org_line = org_text(forecast)
     if teams:
         view = home_view(load_home(ctx, teams, forecast, no_forecast), viewer_has_team=True, team_count=len(teams))
     elif ctx.teams.is_finance_approver(user) and forecast is not None:

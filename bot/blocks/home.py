@@ -25,7 +25,7 @@ from bot.blocks.digest import anomaly_line, unit_line
 from bot.blocks.findings import finding_message, state_label
 from bot.blocks.forecast import month_label, range_text, share_of_budget
 from finops.digest import AnomalyLine
-from finops.forecast import BudgetStatus
+from finops.forecast import BudgetStatus, MonthForecast
 from finops.money import format_usd
 from finops.savings import FindingState
 from finops.units import UnitTrend
@@ -96,6 +96,13 @@ def _spend_text(home: TeamHome) -> str:
     if home.forecast is not None:
         return text + f" (no budget)\nMonth-end forecast {format_usd(home.forecast)}"
     return text
+
+
+def org_text(forecast: MonthForecast) -> str:
+    """The organisation's month for a viewer on no team: spent, how far the data goes, month-end forecast."""
+    org = forecast.org
+    return (f"*Organisation, {month_label(forecast.month)}*: {format_usd(org.actual_to_date)} spent through "
+            f"{forecast.complete_through:%d %b}; month-end forecast {range_text(org)}")
 
 
 def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:

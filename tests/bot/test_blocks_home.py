@@ -7,7 +7,8 @@ import dataclasses
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from bot.blocks.home import MAX_TEAMS, MAX_VIEW_BLOCKS, TeamHome, home_view
+from bot.blocks.home import MAX_TEAMS, MAX_VIEW_BLOCKS, TeamHome, home_view, org_text
+from finops.forecast import ForecastRange, MonthForecast
 from finops.savings import FindingState
 from storage.findings import FindingRecord
 
@@ -104,3 +105,12 @@ def test_findings_past_their_due_date_are_marked_and_listed_first() -> None:
     assert [line.split(" ·")[0] for line in finding_lines(earlier)] == [
         "*#4 Delete idle volumes*", "*#1 Rightsize RDS*", "*#2 Savings plan*", "*#3 Stop dev at night*",
         "*#5 Old snapshots*", "*#6 gp2 to gp3*"]
+
+
+def test_the_organisation_line_says_how_far_its_data_goes_and_the_forecasts_interval() -> None:
+    forecast = MonthForecast(month="2026-11", as_of=date(2026, 11, 28), complete_through=date(2026, 11, 14),
+                             coverage=0.8, interval_months=6,
+                             org=ForecastRange(forecast=3000.0, low=2812.4, high=3190.06, actual_to_date=1400.5),
+                             teams=())
+    assert org_text(forecast) == ("*Organisation, November 2026*: $1,400.50 spent through 14 Nov; month-end "
+                                  "forecast $3,000.00 ($2,812.40 – $3,190.06)")

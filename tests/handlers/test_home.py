@@ -161,7 +161,7 @@ def test_someone_on_no_team_sees_the_organisation(org) -> None:
     assert texts(view) == [
         "You are not on a team in teams.yml yet, so here is the organisation. Ask your costbot admin to add you to "
         "your team's `owners` or `members`.",
-        "*Organisation, November 2026*: $1,500.00 spent; month-end forecast $3,000.00"]
+        "*Organisation, November 2026*: $1,500.00 spent through 15 Nov; month-end forecast $3,000.00"]
 
 
 def test_a_finance_approver_on_no_team_sees_every_budget_not_a_request_to_join_one(org) -> None:
@@ -170,7 +170,7 @@ def test_a_finance_approver_on_no_team_sees_every_budget_not_a_request_to_join_o
     assert texts(open_home(org, "U_FINANCE")) == [
         "You are a finance approver on no team, so here is the organisation: each team's month-end forecast "
         "against its budget, the closest to it first.",
-        "*Organisation, November 2026*: $1,500.00 spent; month-end forecast $3,000.00",
+        "*Organisation, November 2026*: $1,500.00 spent through 15 Nov; month-end forecast $3,000.00",
         "*Budgets*\n:large_yellow_circle: *payments*: forecast $1,980.00 of $2,300.00 (86 %), $990.00 spent\n"
         ":large_green_circle: *search*: forecast $990.00 of $1,500.00 (66 %), $495.00 spent",
         "`/cost budget` shows the same in any channel; `/cost forecast` adds the teams without a budget."]
