@@ -83,26 +83,37 @@ def due_text(finding: FindingRecord, today: date) -> str:
     return f" · :warning: past its due date {finding.due_on:%d %b} ({days} day{'s' if days != 1 else ''})"
 
 
+def _none_of_the_month_yet(month: str, complete_through: date | None) -> str | None:
+    """What to say instead of "$0.00 spent through 30 Nov" under December: on the first days of a
+    month the data (a day or two behind) holds none of it, and the forecast is from past months."""
+    if complete_through is None or complete_through >= date.fromisoformat(f"{month}-01"):
+        return None
+    return f"no day of it in the cost data yet (complete through {complete_through:%d %b})"
+
+
 def _spend_text(home: TeamHome) -> str:
     month = month_label(home.month)
     if home.no_figures:  # not "$0.00 spent": the bot does not know what was spent
         return f"*{month}*: no spend or forecast to show: {home.no_figures}"
+    none_yet = _none_of_the_month_yet(home.month, home.complete_through)
     through = f" through {home.complete_through:%d %b}" if home.complete_through else ""
-    text = f"*{month}*: {format_usd(home.month_to_date)} spent{through}"
+    text = f"*{month}*: {none_yet or format_usd(home.month_to_date) + ' spent' + through}"
     if home.budget is not None:
         b = home.budget
-        budget = f" of the {format_usd(b.budget)} budget" if b.budget > 0 else ""
+        budget = "" if b.budget <= 0 else f"; {format_usd(b.budget)} budget" if none_yet \
+            else f" of the {format_usd(b.budget)} budget"
         return text + f"{budget}\nMonth-end forecast {range_text(b)}: {share_of_budget(b)}"
     if home.forecast is not None:
-        return text + f" (no budget)\nMonth-end forecast {format_usd(home.forecast)}"
+        return text + f"{'; no budget' if none_yet else ' (no budget)'}\nMonth-end forecast {format_usd(home.forecast)}"
     return text
 
 
 def org_text(forecast: MonthForecast) -> str:
     """The organisation's month for a viewer on no team: spent, how far the data goes, month-end forecast."""
     org = forecast.org
-    return (f"*Organisation, {month_label(forecast.month)}*: {format_usd(org.actual_to_date)} spent through "
-            f"{forecast.complete_through:%d %b}; month-end forecast {range_text(org)}")
+    spent = (_none_of_the_month_yet(forecast.month, forecast.complete_through)
+             or f"{format_usd(org.actual_to_date)} spent through {forecast.complete_through:%d %b}")
+    return f"*Organisation, {month_label(forecast.month)}*: {spent}; month-end forecast {range_text(org)}"
 
 
 def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:

@@ -114,3 +114,11 @@ def test_the_organisation_line_says_how_far_its_data_goes_and_the_forecasts_inte
                              teams=())
     assert org_text(forecast) == ("*Organisation, November 2026*: $1,400.50 spent through 14 Nov; month-end "
                                   "forecast $3,000.00 ($2,812.40 – $3,190.06)")
+
+
+def test_a_team_without_a_budget_on_the_first_day_of_a_month_is_told_none_of_it_is_in_yet() -> None:
+    december = dataclasses.replace(home("search"), month="2026-12", month_to_date=0.0,
+                                   complete_through=date(2026, 11, 30), today=date(2026, 12, 1))
+    view = home_view([december], viewer_has_team=True)
+    assert view["blocks"][1]["text"]["text"] == ("*December 2026*: no day of it in the cost data yet (complete "
+                                                 "through 30 Nov); no budget\nMonth-end forecast $200.00")

@@ -101,6 +101,18 @@ def test_data_too_old_to_forecast_from_is_said_not_shown_as_nothing_spent(org) -
         " ".join(texts(open_home(org, "U_STRANGER")))
 
 
+def test_on_the_first_days_of_a_month_no_day_of_it_is_said_not_nothing_spent_through_last_month(org) -> None:
+    # On 1 Dec the data still ends on 15 Nov: the forecast of December comes from past months, and
+    # "$0.00 spent through 15 Nov" under "December 2026" read as a month with nothing spent.
+    org.ctx.now = lambda: datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert texts(open_home(org, "U_PAY_DEV"))[1] == (
+        "*December 2026*: no day of it in the cost data yet (complete through 15 Nov); $2,300.00 budget\n"
+        "Month-end forecast $2,046.00: :large_yellow_circle: 89 % of budget")
+    assert texts(open_home(org, "U_STRANGER"))[1] == (
+        "*Organisation, December 2026*: no day of it in the cost data yet (complete through 15 Nov); month-end "
+        "forecast $3,100.00")
+
+
 def home_buttons(view: dict, finding_id: int) -> dict[str, str]:
     """action_id -> value of the buttons of one finding on a Home view."""
     return {e["action_id"]: e["value"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
