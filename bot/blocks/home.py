@@ -161,14 +161,17 @@ def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
 
 
 def home_view(homes: Sequence[TeamHome], *, viewer_has_team: bool, org_line: str | None = None,
-              team_count: int | None = None, budget_lines: Sequence[str] | None = None) -> dict[str, Any]:
+              team_count: int | None = None, budget_lines: Sequence[str] | None = None,
+              finance_approver: bool = False) -> dict[str, Any]:
     """The Home tab view: each team's dashboard, within the 100-block limit.
 
     ``team_count`` is how many teams the viewer is on (default: ``len(homes)``); the caller may
     load only the first :data:`MAX_TEAMS` of them, and the view says how many are left out.
     ``budget_lines`` (one per budgeted team, ``bot.blocks.forecast.status_line``) is given for a
     finance approver on no team: they answer for the whole organisation, so they see its budgets
-    instead of being told to join a team.
+    instead of being told to join a team. With ``finance_approver`` and no ``budget_lines`` (no
+    forecast: no cost data yet, or too old), they get the organisation's line saying why, still
+    not that advice.
     """
     team_count = max(team_count or 0, len(homes))
     blocks: list[dict] = []
@@ -186,6 +189,11 @@ def home_view(homes: Sequence[TeamHome], *, viewer_has_team: bool, org_line: str
             blocks.append(_context(f"…and {left} more teams: `costbot forecast` lists them all."))
         blocks.append(_context("`/cost budget` shows the same in any channel; `/cost forecast` adds the teams "
                                "without a budget."))
+    elif not viewer_has_team and finance_approver:
+        blocks.append(_section("You are a finance approver on no team, so here is the organisation. Each team's "
+                               "month-end forecast against its budget shows here once this month can be forecast."))
+        if org_line:
+            blocks.append(_section(org_line))
     elif not viewer_has_team:
         blocks.append(_section("You are not on a team in teams.yml yet, so here is the organisation. "
                                "Ask your costbot admin to add you to your team's `owners` or `members`."))

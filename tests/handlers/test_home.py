@@ -99,6 +99,12 @@ def test_data_too_old_to_forecast_from_is_said_not_shown_as_nothing_spent(org) -
     # Someone on no team sees the organisation's line: the same reason, not nothing.
     assert "*Organisation*: no spend or forecast to show: the cost data is complete through 2026-11-15" in \
         " ".join(texts(open_home(org, "U_STRANGER")))
+    # A finance approver on no team gets the same reason, not the advice to ask to join a team.
+    assert texts(open_home(org, "U_FINANCE")) == [
+        "You are a finance approver on no team, so here is the organisation. Each team's month-end forecast against "
+        "its budget shows here once this month can be forecast.",
+        "*Organisation*: no spend or forecast to show: the cost data is complete through 2026-11-15, before January "
+        "2027: too old to forecast February 2027 from: ingest newer cost data first"]
 
 
 def test_on_the_first_days_of_a_month_no_day_of_it_is_said_not_nothing_spent_through_last_month(org) -> None:
