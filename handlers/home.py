@@ -99,10 +99,12 @@ def publish_home(ctx: AppContext, user: str) -> dict:
         view = home_view(load_home(ctx, teams, forecast, no_forecast), viewer_has_team=True, team_count=len(teams))
     elif ctx.teams.is_finance_approver(user):
         # No forecast (no data yet, or too old): the org line says why; never "ask to join a team".
-        statuses = [] if forecast is None else sorted(budget_status(forecast, budgets_of(ctx.teams)),
-                                                      key=lambda s: (-s.share, s.team))
+        budget_lines = None
+        if forecast is not None:
+            statuses = sorted(budget_status(forecast, budgets_of(ctx.teams)), key=lambda s: (-s.share, s.team))
+            budget_lines = [status_line(s) for s in statuses]
         view = home_view([], viewer_has_team=False, org_line=org_line, finance_approver=True,
-                         budget_lines=None if forecast is None else [status_line(s) for s in statuses])
+                         budget_lines=budget_lines)
     else:
         view = home_view([], viewer_has_team=False, org_line=org_line)
     ctx.delivery.publish_home(user, view)
