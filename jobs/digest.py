@@ -25,17 +25,21 @@ and it stops when the next week's run day comes (a placeholder whose data is sti
 stays one).
 ``costbot digest`` retries by hand.
 
+What each run did, digest by digest (:class:`DigestOutcome`, for ``costbot digest`` to say so):
+posted anew, updated in place (a placeholder completed), already there unchanged, queued or
+refused by Slack, failed here, already posted this week, or being posted by another run.
+
 ``preview_digest`` builds the same messages without claiming or posting (``costbot digest
 --dry-run`` and ``/cost digest preview``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -72,13 +76,26 @@ from finops.units import UnitTrend, unit_trends
 from jobs.reminders import weekly_view_lines
 from jobs.scheduler import add_persistent_job, schedule_timezone
 from storage.costs import CostStore
-from storage.digests import ORG_AUDIENCE, TEAM_AUDIENCE, DigestRunStore
+from storage.digests import ORG_AUDIENCE, TEAM_AUDIENCE, DigestRunRecord, DigestRunStore
+from storage.outbox import OutboxRecord
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "weekly_digest"
 CATCH_UP_JOB_ID = "digest_catch_up"
 CATCH_UP_MINUTE = 45  # past each hour: a crashed run's claim (30 minutes) is stale by then
+
+# What became of a digest in a run (DigestOutcome.outcome). This run claimed and delivered it:
+POSTED = "posted"  # a new message in the channel
+UPDATED = "updated"  # the message posted earlier under its key, edited (a placeholder completed)
+UNCHANGED = "unchanged"  # the message posted earlier already said this: nothing was sent
+QUEUED = "queued"  # Slack could not take it yet: the outbox sends it on its own (retries, flush)
+REFUSED = "refused"  # Slack refused it for good (channel_not_found...): kept, `costbot outbox retry`
+FAILED = "failed"  # building or sending it raised here: logged, released for the next run
+# This run did not claim it:
+ALREADY_POSTED = "already posted"  # posted in full earlier this week
+IN_PROGRESS = "in progress"  # another run claimed it less than 30 minutes ago
+DELIVERED = (POSTED, UPDATED, UNCHANGED, QUEUED, REFUSED)
 
 
 def team_key(team: str, week: Week) -> str:
@@ -99,7 +116,7 @@ def claimant() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DigestInputs:
     """Everything the week's digests are built from, loaded once per run."""
 
@@ -152,7 +169,7 @@ def build_org_digest(ctx: AppContext, inputs: DigestInputs, scorecard: Scorecard
                       untagged=untagged, anomalies=inputs.anomalies, findings=inputs.findings, scorecard=scorecard)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DigestMessage:
     """One digest ready to deliver: the message, its chart, and who it is for."""
 
@@ -160,6 +177,7 @@ class DigestMessage:
     team: str  # "" for the org digest
     message: Message
     chart: FileUpload | None  # None when the cost data does not reach the week: no spend to draw
+    outcome: str = ""  # once delivered: POSTED, UPDATED, UNCHANGED, QUEUED or REFUSED
 
     @property
     def placeholder(self) -> bool:
@@ -208,13 +226,59 @@ def preview_org_digest(ctx: AppContext, *, today: date | None = None) -> DigestM
     return org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day)))
 
 
-def post_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Sequence[str] | None = None,
-                        org: bool = True) -> list[DigestMessage]:
-    """Claim, build and post the week's digests (every team's and the org's by default).
+@dataclasses.dataclass(frozen=True)
+class DigestOutcome:
+    """What became of one of the week's digests in a run (see the outcomes above)."""
 
-    Returns the digests this process posted or brought up to date (the others were claimed
-    elsewhere, or posted in full earlier). A placeholder (no cost data for the week yet) is not
-    marked posted: its claim is released, so the next run completes it in place.
+    audience: str
+    team: str  # "" for the org digest
+    channel: str
+    key: str
+    outcome: str
+    placeholder: bool = False  # delivered without the week's cost data (completed in place later)
+    error: str = ""  # Slack's error for QUEUED and REFUSED
+
+
+@dataclasses.dataclass(frozen=True)
+class DigestRun:
+    """A run of the week's digests: each wanted digest's outcome (in order: teams, then the org),
+    and the digests this run delivered (each with its outcome)."""
+
+    week: Week
+    outcomes: list[DigestOutcome]
+    delivered: list[DigestMessage]
+
+
+def delivery_outcome(before: OutboxRecord | None, after: OutboxRecord) -> str:
+    """What delivery did with a message, from its outbox row before and after ``send``."""
+    if after.status == "failed":
+        return REFUSED
+    if after.needs_sending:
+        return QUEUED
+    if before is not None and before.ts is not None and before.ts == after.ts:
+        return UNCHANGED if before.sent_hash == after.sent_hash else UPDATED
+    return POSTED
+
+
+def _not_claimed(run: DigestRunRecord | None, outbox: OutboxRecord | None) -> tuple[str, str]:
+    """(outcome, error) of a digest another run claimed: posted earlier (but, if Slack has not
+    taken it, queued or refused, as its outbox row says), or in progress elsewhere."""
+    if run is None or run.posted_at is None:
+        return IN_PROGRESS, ""
+    if outbox is not None and outbox.status == "failed":
+        return REFUSED, outbox.last_error or ""
+    if outbox is not None and outbox.needs_sending:
+        return QUEUED, outbox.last_error or ""
+    return ALREADY_POSTED, ""
+
+
+def run_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Sequence[str] | None = None,
+                       org: bool = True) -> DigestRun:
+    """Claim, build and post the week's digests (every team's and the org's by default), and
+    say what became of each.
+
+    A placeholder (no cost data for the week yet) is not marked posted: its claim is released, so
+    the next run completes it in place.
     """
     day = today or run_day(ctx)
     week = week_reported(day)
@@ -223,37 +287,65 @@ def post_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Se
     wanted = [(TEAM_AUDIENCE, name, ctx.teams.channel_for(name), team_key(name, week)) for name in names]
     if org:
         wanted.append((ORG_AUDIENCE, "", ctx.teams.default_channel, org_key(week)))
-    claimed = [w for w in wanted if runs.claim(week.label, w[0], w[1], channel=w[2], message_key=w[3], by=me,
-                                               at=ctx.now())]
+    claimed = {w for w in wanted if runs.claim(week.label, w[0], w[1], channel=w[2], message_key=w[3], by=me,
+                                               at=ctx.now())}
+    outcomes: dict[tuple[str, str, str, str], DigestOutcome] = {}
+    unclaimed = [w for w in wanted if w not in claimed]
+    if unclaimed:
+        earlier = {(r.audience, r.team): r for r in runs.runs(week.label)}
+        for audience, team, channel, key in unclaimed:
+            outcome, error = _not_claimed(earlier.get((audience, team)), ctx.delivery.outbox.get(key))
+            outcomes[(audience, team, channel, key)] = DigestOutcome(audience, team, channel, key, outcome, error=error)
     if not claimed:
         log.info("digests of %s: all posted or being posted elsewhere", week.label)
-        return []
+        return DigestRun(week, [outcomes[w] for w in wanted], [])
     inputs = load_digest_inputs(ctx, week)
-    posted = []
-    for audience, team, _, _ in claimed:
+    delivered = []
+    for wanted_digest in [w for w in wanted if w in claimed]:
+        audience, team, channel, key = wanted_digest
         try:
             if audience == TEAM_AUDIENCE:
                 digest = team_message(build_team_digest(ctx, inputs, team, day))
             else:
                 digest = org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day)))
-            ctx.delivery.send(digest.message)
+            before = ctx.delivery.outbox.get(digest.message.key)
+            after = ctx.delivery.send(digest.message)
             if digest.chart is not None:
                 ctx.delivery.upload(digest.chart)
         except Exception:
             log.exception("the %s digest of %s failed; released for the next run", team or "org", week.label)
             runs.release(week.label, audience, team, by=me)
+            outcomes[wanted_digest] = DigestOutcome(audience, team, channel, key, FAILED)
             continue
         if digest.placeholder:
             # It promises spend, budget and forecast once the week's data is in: left pending, the
             # hourly catch-up (or `costbot digest`) rebuilds it and delivery edits the same message.
             runs.release(week.label, audience, team, by=me)
         else:
+            # Refused by Slack too: the outbox keeps it for `costbot outbox retry`, and a new
+            # claim would only rebuild a message the outbox will not send.
             runs.mark_posted(week.label, audience, team, at=ctx.now())
-        posted.append(digest)
-    waiting = sum(d.placeholder for d in posted)
-    log.info("digests of %s: %d posted by %s%s", week.label, len(posted), me,
+        digest = dataclasses.replace(digest, outcome=delivery_outcome(before, after))
+        delivered.append(digest)
+        outcomes[wanted_digest] = DigestOutcome(audience, team, digest.message.channel, key, digest.outcome,
+                                                placeholder=digest.placeholder,
+                                                error=(after.last_error or "") if digest.outcome in (QUEUED, REFUSED)
+                                                else "")
+    waiting = sum(d.placeholder for d in delivered)
+    log.info("digests of %s: %d delivered by %s (%s)%s", week.label, len(delivered), me,
+             ", ".join(f"{d.message.key} {d.outcome}" for d in delivered) or "none",
              f", {waiting} waiting for the week's cost data" if waiting else "")
-    return posted
+    return DigestRun(week, [outcomes[w] for w in wanted], delivered)
+
+
+def post_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Sequence[str] | None = None,
+                        org: bool = True) -> list[DigestMessage]:
+    """Claim, build and post the week's digests (see :func:`run_weekly_digests`).
+
+    Returns the digests this process delivered, each with its outcome (the others were claimed
+    elsewhere, posted in full earlier, or failed).
+    """
+    return run_weekly_digests(ctx, today=today, teams=teams, org=org).delivered
 
 
 def scheduled_digests(ctx: AppContext) -> list[DigestMessage]:

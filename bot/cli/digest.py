@@ -9,19 +9,38 @@ count as posted: a run once the data is in edits it into the full digest (the sa
 so ``--team unallocated`` is refused like an unknown team (exit code 2).
 ``--dry-run`` prints the digests as text and posts nothing. With no Slack token, "posting" prints
 them too (the terminal transport).
+
+After posting it says what became of each digest, by channel and key: posted, updated in place (a
+placeholder completed), already posted (unchanged, or earlier this week), being posted by another
+run, queued or refused by Slack, or failed. Exit code 1 when a digest failed or Slack refused it
+(it is not in Slack and will not get there on its own), else 0, also when nothing was new.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 from bot.blocks.text import blocks_to_text
 from bot.cli._common import UsageError, open_context
 from bot.cli.forecast import resolve_team
-from finops.digest import week_reported
 from finops.model import UNALLOCATED
 from finops.teams import TeamsConfig
-from jobs.digest import post_weekly_digests, preview_digest, run_day
+from jobs.digest import (
+    ALREADY_POSTED,
+    DELIVERED,
+    FAILED,
+    IN_PROGRESS,
+    POSTED,
+    QUEUED,
+    REFUSED,
+    UNCHANGED,
+    UPDATED,
+    DigestOutcome,
+    DigestRun,
+    preview_digest,
+    run_weekly_digests,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,10 +61,50 @@ def digest_team(teams: TeamsConfig, name: str) -> str:
     return team
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+# The summary line's parts, in order: a count of each outcome (posted always shown).
+SUMMARY = ((UPDATED, "updated in place"), (UNCHANGED, "already posted, unchanged"),
+           (ALREADY_POSTED, "already posted this week"), (IN_PROGRESS, "being posted by another run"),
+           (QUEUED, "queued: Slack has not taken {them} yet"), (REFUSED, "refused by Slack"),
+           (FAILED, "failed (see the log)"))
+
+
+def outcome_note(outcome: DigestOutcome) -> str:
+    """What happened to one digest, after its channel and key ("" for a digest posted in full)."""
+    no_data = "no cost data yet"
+    notes = {
+        POSTED: no_data if outcome.placeholder else "",
+        UPDATED: f"updated in place; still {no_data}" if outcome.placeholder
+        else "updated in place, now with the week's cost data",
+        UNCHANGED: f"already posted, unchanged: {no_data}" if outcome.placeholder else "already posted, unchanged",
+        ALREADY_POSTED: "already posted",
+        IN_PROGRESS: "being posted by another run",
+        QUEUED: f"queued: Slack answered {outcome.error or 'nothing'}; the bot's outbox sends it",
+        REFUSED: f"not posted: Slack refused it ({outcome.error}); fix it, then `costbot outbox retry`",
+        FAILED: "not posted: failed, see the log; `costbot digest` again (or the bot's hourly catch-up) retries it",
+    }
+    return f" ({notes[outcome.outcome]})" if notes[outcome.outcome] else ""
+
+
+def run_summary(run: DigestRun) -> list[str]:
+    """The lines ``costbot digest`` prints after posting: counts by outcome, then each digest."""
+    counts = Counter(o.outcome for o in run.outcomes)
+    parts = [f"{_plural(counts[POSTED], 'digest')} posted"] + [
+        f"{counts[outcome]} {label.format(them='it' if counts[outcome] == 1 else 'them')}"
+        for outcome, label in SUMMARY if counts[outcome]]
+    waiting = sum(o.placeholder for o in run.outcomes if o.outcome in DELIVERED)
+    note = (f" ({waiting} without the week's cost data yet: once it is in, the bot's hourly catch-up or "
+            f"`costbot digest` again completes {'it' if waiting == 1 else 'them'} in place)" if waiting else "")
+    return [f"{run.week.title}: {'; '.join(parts)}{note}"] + [
+        f"  {o.channel}: {o.key}{outcome_note(o)}" for o in run.outcomes]
+
+
 def run_digest(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     team = digest_team(ctx.teams, args.team) if args.team is not None else None
-    week = week_reported(run_day(ctx))
     if args.dry_run:
         for digest in preview_digest(ctx, team=team):
             print(f"── {digest.message.channel} ({digest.message.key}) " + "─" * 20)
@@ -53,14 +112,7 @@ def run_digest(args: argparse.Namespace) -> int:
             print(f"(chart in the thread: {digest.chart.filename})\n" if digest.chart else "(no chart: no cost data "
                   "for the week)\n")
         return 0
-    posted = post_weekly_digests(ctx, teams=[team] if team else None, org=team is None)
-    wanted = 1 if team else len(ctx.teams.team_names) + 1
-    waiting = sum(d.placeholder for d in posted)
-    print(f"{week.title}: {len(posted)} digest{'s' if len(posted) != 1 else ''} posted"
-          + (f" ({waiting} without the week's cost data yet: once it is in, the bot's hourly catch-up or "
-             f"`costbot digest` again completes {'it' if waiting == 1 else 'them'} in place)" if waiting else "")
-          + (f"; {wanted - len(posted)} already posted this week (or failed: see the log)"
-             if len(posted) < wanted else ""))
-    for digest in posted:
-        print(f"  {digest.message.channel}: {digest.message.key}" + (" (no cost data yet)" if digest.placeholder else ""))
-    return 0
+    run = run_weekly_digests(ctx, teams=[team] if team else None, org=team is None)
+    print("\n".join(run_summary(run)))
+    # A digest that is not in Slack and will not get there on its own is a failed operation (exit 1).
+    return 1 if any(o.outcome in (REFUSED, FAILED) for o in run.outcomes) else 0

@@ -84,8 +84,16 @@ def test_posting_twice_posts_once(cli, sqlite_db: Database) -> None:
                                      "digest:payments:2026-W46", "  #team-search: digest:search:2026-W46",
                                      "  #finops: digest-org:2026-W46"]
     code, out = cli("digest")
-    assert out.strip() == "Week 46 · 9–15 Nov 2026: 0 digests posted; 3 already posted this week (or failed: see the log)"
+    # Nothing new: each digest is named with its key, already posted, and this is no error.
+    assert code == 0
+    assert out.splitlines() == ["Week 46 · 9–15 Nov 2026: 0 digests posted; 3 already posted this week",
+                                "  #team-payments: digest:payments:2026-W46 (already posted)",
+                                "  #team-search: digest:search:2026-W46 (already posted)",
+                                "  #finops: digest-org:2026-W46 (already posted)"]
     assert len(DigestRunStore(sqlite_db).runs("2026-W46")) == 3
+    code, out = cli("digest", "--team", "search")
+    assert (code, out.splitlines()) == (0, ["Week 46 · 9–15 Nov 2026: 0 digests posted; 1 already posted this week",
+                                            "  #team-search: digest:search:2026-W46 (already posted)"])
 
 
 def test_a_placeholder_is_completed_in_place_by_the_next_run_once_the_data_is_in(sqlite_db: Database, monkeypatch,
@@ -97,14 +105,52 @@ def test_a_placeholder_is_completed_in_place_by_the_next_run_once_the_data_is_in
         "Week 47 · 16–22 Nov 2026: 1 digest posted (1 without the week's cost data yet: once it is in, the bot's "
         "hourly catch-up or `costbot digest` again completes it in place)",
         "  #team-payments: digest:payments:2026-W47 (no cost data yet)"]
+    # Again before the data is in: the placeholder is there already and nothing is sent (it said
+    # "1 digest posted" again).
+    code, out = cli("digest", "--team", "payments")
+    assert (code, out.splitlines()) == (0, [
+        "Week 47 · 16–22 Nov 2026: 0 digests posted; 1 already posted, unchanged (1 without the week's cost data "
+        "yet: once it is in, the bot's hourly catch-up or `costbot digest` again completes it in place)",
+        "  #team-payments: digest:payments:2026-W47 (already posted, unchanged: no cost data yet)"])
     store_costs(sqlite_db, teams_config(), cost_rows(date(2026, 11, 16), date(2026, 11, 22)),
                 complete_through=date(2026, 11, 22))
     code, out = cli("digest", "--team", "payments")
     # The terminal stands for Slack: the placeholder is edited, not posted again, and the chart follows.
     assert "── #team-payments (message updated) " in out and "── #team-payments (file) " in out
     assert "── #team-payments ──" not in out and "*Last week* $462.00" in out
-    assert out.splitlines()[-2:] == ["Week 47 · 16–22 Nov 2026: 1 digest posted",
-                                     "  #team-payments: digest:payments:2026-W47"]
+    # Edited, not posted: the summary says so (it said "1 digest posted").
+    assert out.splitlines()[-2:] == ["Week 47 · 16–22 Nov 2026: 0 digests posted; 1 updated in place",
+                                     "  #team-payments: digest:payments:2026-W47 (updated in place, now with the "
+                                     "week's cost data)"]
     code, out = cli("digest", "--team", "payments")
-    assert out.strip() == ("Week 47 · 16–22 Nov 2026: 0 digests posted; 1 already posted this week "
-                           "(or failed: see the log)")
+    assert (code, out.splitlines()) == (0, ["Week 47 · 16–22 Nov 2026: 0 digests posted; 1 already posted this week",
+                                            "  #team-payments: digest:payments:2026-W47 (already posted)"])
+
+
+def test_a_digest_that_fails_is_named_and_the_exit_code_is_1(cli, sqlite_db: Database, monkeypatch) -> None:
+    import jobs.digest
+
+    real = jobs.digest.team_message
+
+    def broken(digest):
+        if digest.team == "search":
+            raise RuntimeError("chart backend down")
+        return real(digest)
+
+    monkeypatch.setattr(jobs.digest, "team_message", broken)
+    code, out = cli("digest")
+    # A failed operation: exit code 1 (it was 0, the failure counted among "already posted").
+    assert code == 1
+    assert out.splitlines()[-4:] == [
+        "Week 46 · 9–15 Nov 2026: 2 digests posted; 1 failed (see the log)",
+        "  #team-payments: digest:payments:2026-W46",
+        "  #team-search: digest:search:2026-W46 (not posted: failed, see the log; `costbot digest` again (or the "
+        "bot's hourly catch-up) retries it)",
+        "  #finops: digest-org:2026-W46"]
+    monkeypatch.setattr(jobs.digest, "team_message", real)
+    code, out = cli("digest")
+    assert code == 0
+    assert out.splitlines()[-4:] == ["Week 46 · 9–15 Nov 2026: 1 digest posted; 2 already posted this week",
+                                     "  #team-payments: digest:payments:2026-W46 (already posted)",
+                                     "  #team-search: digest:search:2026-W46",
+                                     "  #finops: digest-org:2026-W46 (already posted)"]

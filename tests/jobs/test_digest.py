@@ -432,3 +432,27 @@ def org_without_costs(sqlite_db: Database, fake_slack):
         yield running
     finally:
         running.stop()
+
+
+def test_each_run_says_what_became_of_each_digest(org) -> None:
+    from jobs.digest import run_weekly_digests
+
+    slack, runs = org.slack, DigestRunStore(org.ctx.db)
+    # Another replica claimed the org digest a minute ago; Slack refuses the payments channel.
+    runs.claim("2026-W46", "org", "", channel="#finops", message_key="digest-org:2026-W46", by="replica:2",
+               at=NOW - timedelta(minutes=1))
+    slack.fail_next("chat.postMessage", error="channel_not_found")
+    run = run_weekly_digests(org.ctx)
+    assert [(o.key, o.channel, o.outcome, o.error) for o in run.outcomes] == [
+        ("digest:payments:2026-W46", "#team-payments", "refused", "channel_not_found"),
+        ("digest:search:2026-W46", "#team-search", "posted", ""),
+        ("digest-org:2026-W46", "#finops", "in progress", "")]
+    assert [(d.message.key, d.outcome) for d in run.delivered] == [("digest:payments:2026-W46", "refused"),
+                                                                    ("digest:search:2026-W46", "posted")]
+    # Next run: the refused digest is still not in Slack (its outbox row says so), not "already posted".
+    run = run_weekly_digests(org.ctx)
+    assert [(o.key, o.outcome, o.error) for o in run.outcomes] == [
+        ("digest:payments:2026-W46", "refused", "channel_not_found"),
+        ("digest:search:2026-W46", "already posted", ""),
+        ("digest-org:2026-W46", "in progress", "")]
+    assert run.delivered == []
