@@ -27,6 +27,10 @@ own history, so nothing is tuned to one data set:
   of them is nearer their median than the old level, which a spike followed by ordinary days is
   not; at least 11 days of history are needed), spend has moved and every window's level is the
   mean of those days, spikes among them left out;
+- *intermittent spend* (no spend on more than a fifth of the days of its usual weekdays: a batch
+  job on random days): the medians above lean towards zero there, so it is forecast at its mean
+  daily rate instead: the mean of its last 7, 14 and 28 days, quiet days included, nothing left
+  out, with no weekday, month-position or growth pattern (on random days they are noise);
 - *growth*: the median month-over-month growth of the deseasonalised monthly median level over
   the previous 6 months, per day. Monthly medians make it immune to spikes and to a shift inside
   one month, and it moves the forecast by a month's growth at most, which is the damping.
@@ -114,6 +118,16 @@ ERROR_OFFSETS_DAYS = 3
 SCALE_WINDOW_DAYS = 28
 # A month position's effect is kept when it is this many standard errors away from "no effect".
 POSITION_EFFECT_Z = 3.0
+
+# Spend is intermittent when more than this share of the days of its usual weekdays have none
+# (over the last WEEKDAY_WINDOW_DAYS). The run-rate model's medians assume a typical day has
+# spend; as quiet days become common, a window's median leans towards zero, ordinary spending
+# days read as spikes and a few quiet days in a row as a new level of zero. Measured (day-15
+# forecasts of 17 months summed, against the real totals) on spend on a random 10 / 30 / 60 % of
+# days: 0.63 / 0.80 / 0.93 with the medians, 1.03 / 1.06 / 0.99 at the mean rate; at 90 % of days
+# the medians are unbiased. A fifth sits between: one quiet day in ten is an outage the medians
+# ride out. Intermittent spend is forecast at its mean daily rate (see _remaining_forecast).
+INTERMITTENT_ZERO_SHARE = 0.2
 
 # Days 1..FROM_START_DAYS are positioned from the month's start, later days from its end.
 FROM_START_DAYS = 14
@@ -450,16 +464,18 @@ def _remaining_forecast(h: _History, c: int, month_end: int) -> np.ndarray:
     first = max(c + 1, month_start)
     days = np.arange(first, month_end + 1)
     usage = h.usage[:c + 1]
-    weekday = _weekday_factors(usage, h.weekday[:c + 1])
+    intermittent = _intermittent(usage, h.weekday[:c + 1])
+    weekday = _weekday_factors(usage, h.weekday[:c + 1], flat=intermittent)
     months = h.previous_months(min(c + 1, month_start), PATTERN_MONTHS)
-    position, month_levels = _position_factors(h, usage, weekday, months)
+    position, month_levels = _position_factors(h, usage, weekday, months, flat=intermittent)
     recent = np.arange(max(0, c + 1 - NOISE_WINDOW_DAYS), c + 1)
     seasonal = weekday[h.weekday[recent]] * position[h.slot[recent]]
     # A weekday or month position that never has spend (weekends off, nothing on the 1st) says
     # nothing about the level: NaN, which the level leaves out.
     with np.errstate(divide="ignore", invalid="ignore"):
         deseasonalised = np.where(seasonal > 0, usage[recent] / np.where(seasonal > 0, seasonal, 1.0), np.nan)
-    growth = _daily_growth(month_levels, months)
+    # Intermittent spend's monthly means swing with its spending days: no growth can be told.
+    growth = np.where(intermittent, 0.0, _daily_growth(month_levels, months))
     # Past days are brought to today's terms by the growth, so a steady trend is not a new level.
     # The level is the mean of the levels over several windows: a short window follows a change
     # sooner, a long one averages more noise away, and which wins depends on the team and the
@@ -467,6 +483,11 @@ def _remaining_forecast(h: _History, c: int, month_end: int) -> np.ndarray:
     # own past months was tried: a dozen months are too few to pick reliably).
     today_terms = deseasonalised * np.exp(np.outer(np.arange(len(recent))[::-1], growth))
     level = _current_levels(today_terms, LEVEL_WINDOWS_DAYS).mean(axis=0)
+    # Intermittent spend: the mean rate of each window, quiet days included, nothing left out (its
+    # spending days are not spikes, nor its quiet days a new level).
+    known = np.isfinite(today_terms)
+    plain = np.array([_masked_mean(today_terms[-w:], known[-w:]) for w in LEVEL_WINDOWS_DAYS])
+    level = np.where(intermittent, np.nan_to_num(plain, nan=0.0).mean(axis=0), level)
     usage_rest = level * np.exp(np.outer(days - c, growth)) * weekday[h.weekday[days]] * position[h.slot[days]]
 
     if not months:
@@ -520,8 +541,7 @@ def _day_to_day_noise(values: np.ndarray) -> np.ndarray:
         return np.zeros(values.shape[1])
     diffs = np.abs(np.diff(values, axis=0))
     median = _nanmedian(diffs)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(np.where(np.isfinite(diffs), diffs, np.nan), axis=0) if np.isfinite(diffs).any() else 0
+    mean = _masked_mean(np.nan_to_num(diffs), np.isfinite(diffs))  # NaN for a group with no pair of days
     noise = np.where(median > 0, 1.4826 * median, math.sqrt(math.pi / 2) * np.nan_to_num(mean)) / math.sqrt(2)
     return np.nan_to_num(noise)
 
@@ -575,8 +595,26 @@ def _new_level_days(deseasonalised: np.ndarray, noise: np.ndarray) -> np.ndarray
     return np.where(t.max(axis=0) > 0, ks[np.argmax(t, axis=0)], 0)
 
 
-def _weekday_factors(usage: np.ndarray, weekday: np.ndarray) -> np.ndarray:
-    """(7, groups) multiplicative weekday pattern from the last weeks; 1 where it cannot be told."""
+def _intermittent(usage: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """Per group: whether spend is intermittent (see ``INTERMITTENT_ZERO_SHARE``): the share of
+    days without spend, over the last weeks' weekdays that have some (weekends off are a weekday
+    pattern, not intermittence)."""
+    recent, days = usage[-WEEKDAY_WINDOW_DAYS:], weekday[-WEEKDAY_WINDOW_DAYS:]
+    if len(recent) < 14:
+        return np.zeros(usage.shape[1], dtype=bool)
+    spends = recent > 0
+    active = np.zeros(recent.shape, dtype=bool)
+    for day in range(7):
+        on_day = days == day
+        active[on_day] = spends[on_day].any(axis=0)  # this weekday has spend at all
+    quiet = (active & ~spends).sum(axis=0)
+    count = active.sum(axis=0)
+    return (count > 0) & (quiet > INTERMITTENT_ZERO_SHARE * np.maximum(count, 1))
+
+
+def _weekday_factors(usage: np.ndarray, weekday: np.ndarray, *, flat: np.ndarray | None = None) -> np.ndarray:
+    """(7, groups) multiplicative weekday pattern from the last weeks; 1 where it cannot be told,
+    and for the groups of ``flat`` (intermittent spend)."""
     groups = usage.shape[1]
     recent = usage[-WEEKDAY_WINDOW_DAYS:]
     if len(recent) < 14:
@@ -591,13 +629,19 @@ def _weekday_factors(usage: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     padded[first_weekday:first_weekday + len(ratio)] = ratio
     factors = _nanmedian(padded.reshape(-1, 7, groups))
     factors = np.where(np.isnan(factors), 1.0, factors)
+    if flat is not None:
+        # Intermittent spend: with spend on random days a weekday's ratios are noise (dividing by
+        # noisy factors inflates the level), and a weekday without spend in 16 weeks may simply
+        # not have drawn any (at 10 % of days, one weekday in five): no pattern, its mean rate.
+        factors = np.where(flat, 1.0, factors)
     mean = factors.mean(axis=0)
     return np.where(mean > 0, factors / np.where(mean > 0, mean, 1.0), 1.0)
 
 
-def _position_factors(h: _History, usage: np.ndarray, weekday: np.ndarray,
-                      months: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(slots, groups) day-of-month factors, and each previous month's deseasonalised level."""
+def _position_factors(h: _History, usage: np.ndarray, weekday: np.ndarray, months: tuple[tuple[int, int], ...],
+                      *, flat: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(slots, groups) day-of-month factors (1 for the groups of ``flat``: intermittent spend),
+    and each previous month's deseasonalised level."""
     groups = usage.shape[1]
     factors = np.ones((_SLOTS, groups))
     levels = np.zeros((len(months), groups))
@@ -618,6 +662,8 @@ def _position_factors(h: _History, usage: np.ndarray, weekday: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         clear = np.abs(effect) > POSITION_EFFECT_Z * 1.2533 * noise / np.sqrt(np.maximum(seen, 1))
     keep = clear & (seen >= 2) & ~np.isnan(effect)
+    if flat is not None:
+        keep &= ~flat  # intermittent spend: a position's ratios are noise too
     factors[keep] = 1 + effect[keep]
     return factors, levels
 
