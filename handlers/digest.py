@@ -21,6 +21,7 @@ from bot.blocks.digest import (
     finding_line,
     more_message,
     parse_more_value,
+    preview_note,
     rank_line,
     teams_pointer,
 )
@@ -31,7 +32,7 @@ from finops.digest import OPEN_STATES, Week, compared_days
 from finops.errors import QuestionError
 from finops.model import UNALLOCATED
 from handlers.commands import CommandRequest, Reply, subcommand
-from jobs.digest import build_org_digest, load_digest_inputs, preview_digest, preview_org_digest
+from jobs.digest import build_org_digest, load_digest_inputs, preview_digest, preview_org_digest, week_claims
 from jobs.scheduler import schedule_timezone
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,10 @@ def show_preview(request: CommandRequest) -> Reply:
     ctx = request.ctx
     team = _team_of(request)
     digest = preview_digest(ctx, team=team)[0] if team else preview_org_digest(ctx)
-    schedule = ctx.teams.digest
-    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        f"Preview, not posted. The digest goes to {digest.message.channel} at `{schedule.cron}` "
-        f"({schedule_timezone(ctx)}), with its chart in the thread.")}]}
+    claim = week_claims(ctx).get(digest.message.key)
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": preview_note(
+        digest.message.channel, posted_at=claim.posted_at if claim else None, started=claim is not None,
+        with_chart=digest.chart is not None, cron=ctx.teams.digest.cron, timezone=schedule_timezone(ctx))}]}
     return Reply(text=f"Preview: {digest.message.text}", blocks=[*digest.message.blocks, note][:50])
 
 

@@ -219,6 +219,13 @@ def preview_digest(ctx: AppContext, *, team: str | None = None, org: bool = True
     return messages
 
 
+def week_claims(ctx: AppContext, *, today: date | None = None) -> dict[str, DigestRunRecord]:
+    """The claims of the week a run today reports, by message key: which of its digests were
+    posted (``posted_at``) or started and not posted in full yet, so a preview can say so."""
+    day = today or run_day(ctx)
+    return {run.message_key: run for run in DigestRunStore(ctx.db).runs(week_reported(day).label)}
+
+
 def preview_org_digest(ctx: AppContext, *, today: date | None = None) -> DigestMessage:
     """The org digest a run today would post, unposted."""
     day = today or run_day(ctx)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
 from bot.blocks.forecast import NO_SPEND_BUDGETED, month_label, share_of_budget
@@ -305,6 +306,29 @@ def teams_pointer(week: Week, through: date | None = None) -> str:
     days = compared_days(week, end)
     return (f"`costbot costs --by team --from {week.start} --to {end}` lists every team's spend of "
             + (f"{days}." if days else "the week."))
+
+
+def posted_when(posted_at: datetime, timezone: str) -> str:
+    """``Mon 16 Nov 09:00 (UTC)``: when a digest was posted, in the schedule's time zone."""
+    when = posted_at.astimezone(ZoneInfo(timezone))
+    return f"{when:%a} {when.day} {when:%b %H:%M} ({timezone})"
+
+
+def preview_note(channel: str, *, posted_at: datetime | None, started: bool, with_chart: bool, cron: str,
+                 timezone: str) -> str:
+    """What a preview is next to the week's digest: already posted (the preview is how it would
+    read now), started but not posted in full (a placeholder or a retry the catch-up completes),
+    or still to be posted at the schedule."""
+    where, schedule = channel_ref(channel), f"`{cron}` ({timezone})"
+    if posted_at is not None:
+        return (f"Already posted in {where} on {posted_when(posted_at, timezone)}; this preview is that digest "
+                f"as it would read now. The next one goes at {schedule}.")
+    if started:
+        return (f"Started in {where}, not posted in full yet (a placeholder waiting for the week's cost data, or a "
+                "retry): the bot's hourly catch-up or `costbot digest` completes it in place.")
+    return (f"Preview, not posted. The digest goes to {where} at {schedule}"
+            + (", with its chart in the thread." if with_chart
+               else "; if the week's cost data is not in by then, as a placeholder completed in place once it is."))
 
 
 def more_message(title: str, lines: Sequence[str], *, pointer: str) -> dict[str, Any]:

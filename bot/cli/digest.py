@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+from bot.blocks.digest import posted_when
 from bot.blocks.text import blocks_to_text
 from bot.cli._common import UsageError, open_context
 from bot.cli.forecast import resolve_team
@@ -40,7 +41,10 @@ from jobs.digest import (
     DigestRun,
     preview_digest,
     run_weekly_digests,
+    week_claims,
 )
+from jobs.scheduler import schedule_timezone
+from storage.digests import DigestRunRecord
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +63,16 @@ def digest_team(teams: TeamsConfig, name: str) -> str:
         raise UsageError(f"{teams.no_team_text(name.strip())}; unallocated spend is in the org digest "
                          "(costbot digest without --team)")
     return team
+
+
+def dry_run_state(claim: DigestRunRecord | None, timezone: str) -> str:
+    """After a dry run's digest, whether the week's digest was already posted or started ("" if not)."""
+    if claim is None:
+        return ""
+    if claim.posted_at is not None:
+        return (f"; already posted in {claim.channel} on {posted_when(claim.posted_at, timezone)}: "
+                "`costbot digest` does not post it again")
+    return (f"; started in {claim.channel}, not posted in full yet: `costbot digest` completes it in place")
 
 
 def _plural(count: int, word: str) -> str:
@@ -106,11 +120,13 @@ def run_digest(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     team = digest_team(ctx.teams, args.team) if args.team is not None else None
     if args.dry_run:
+        claims = week_claims(ctx)
         for digest in preview_digest(ctx, team=team):
             print(f"── {digest.message.channel} ({digest.message.key}) " + "─" * 20)
             print(blocks_to_text(digest.message.blocks, digest.message.text))
-            print(f"(chart in the thread: {digest.chart.filename})\n" if digest.chart else "(no chart: no cost data "
-                  "for the week)\n")
+            chart = (f"chart in the thread: {digest.chart.filename}" if digest.chart
+                     else "no chart: no cost data for the week")
+            print(f"({chart}{dry_run_state(claims.get(digest.message.key), schedule_timezone(ctx))})\n")
         return 0
     run = run_weekly_digests(ctx, teams=[team] if team else None, org=team is None)
     print("\n".join(run_summary(run)))

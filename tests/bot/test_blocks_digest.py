@@ -4,7 +4,7 @@ change as 0 %."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -15,6 +15,7 @@ from bot.blocks.digest import (
     more_message,
     mover_line,
     org_digest_message,
+    preview_note,
     rank_line,
     team_digest_message,
     teams_pointer,
@@ -122,3 +123,18 @@ def test_a_week_still_loading_says_which_days_it_compares() -> None:
         " Data is complete through Fri 30 Oct; Sat 31 Oct to Sun 1 Nov are still loading, so only Mon–Fri of "
         "each week is compared.")
     assert loading_note(week_44, date(2026, 10, 26)).endswith(", so only Mon of each week is compared.")
+
+
+def test_the_preview_note_says_where_the_weeks_digest_stands() -> None:
+    schedule = {"cron": "0 9 * * MON", "timezone": "Europe/Paris"}
+    posted = datetime(2026, 11, 16, 8, 0, 12, tzinfo=UTC)  # 09:00 in Paris
+    assert preview_note("C0123456789", posted_at=posted, started=True, with_chart=True, **schedule) == (
+        "Already posted in <#C0123456789> on Mon 16 Nov 09:00 (Europe/Paris); this preview is that digest as it "
+        "would read now. The next one goes at `0 9 * * MON` (Europe/Paris).")
+    assert preview_note("#team-payments", posted_at=None, started=True, with_chart=False, **schedule) == (
+        "Started in #team-payments, not posted in full yet (a placeholder waiting for the week's cost data, or a "
+        "retry): the bot's hourly catch-up or `costbot digest` completes it in place.")
+    # Not claimed yet: the schedule, and no chart promised for a week the cost data does not reach.
+    assert preview_note("#team-payments", posted_at=None, started=False, with_chart=False, **schedule) == (
+        "Preview, not posted. The digest goes to #team-payments at `0 9 * * MON` (Europe/Paris); if the week's "
+        "cost data is not in by then, as a placeholder completed in place once it is.")

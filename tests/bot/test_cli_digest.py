@@ -154,3 +154,15 @@ def test_a_digest_that_fails_is_named_and_the_exit_code_is_1(cli, sqlite_db: Dat
                                      "  #team-payments: digest:payments:2026-W46 (already posted)",
                                      "  #team-search: digest:search:2026-W46",
                                      "  #finops: digest-org:2026-W46 (already posted)"]
+
+
+def test_a_dry_run_says_which_digests_are_already_posted(cli) -> None:
+    cli("digest", "--team", "payments")
+    code, out = cli("digest", "--dry-run")
+    assert code == 0
+    # It printed the posted digest like the others, as if a run would post it.
+    assert [line for line in out.splitlines() if line.startswith("(")] == [
+        "(chart in the thread: digest-payments-2026-W46.png; already posted in #team-payments on Mon 16 Nov 09:00 "
+        "(UTC): `costbot digest` does not post it again)",
+        "(chart in the thread: digest-search-2026-W46.png)",
+        "(chart in the thread: digest-org-2026-W46.png)"]

@@ -44,3 +44,23 @@ def test_preview_of_my_team_a_named_team_and_the_org(org) -> None:
     assert DigestRunStore(org.ctx.db).runs() == []
     wrong = preview(org, "digest preview paymnts", "U_PAY_DEV")
     assert wrong["text"].startswith(":warning: No team called `paymnts` in teams.yml.")
+
+
+def test_a_preview_of_a_digest_already_posted_says_so(org) -> None:
+    from datetime import timedelta
+
+    from jobs.digest import post_weekly_digests
+
+    post_weekly_digests(org.ctx, org=False)
+    org.ctx.now = lambda: NOW + timedelta(hours=2)  # Monday 11:00: week 46 is still the one reported
+    calls = len(org.slack.calls("chat.postMessage"))
+    mine = preview(org, "digest preview", "U_PAY_DEV")
+    # It said "Preview, not posted. The digest goes to #team-payments at ..." of a digest in the channel since 09:00.
+    assert mine["blocks"][-1]["elements"][0]["text"] == (
+        "Already posted in #team-payments on Mon 16 Nov 09:00 (UTC); this preview is that digest as it would "
+        "read now. The next one goes at `0 9 * * MON` (UTC).")
+    # The org digest, not posted yet, is still announced for the schedule.
+    whole = preview(org, "digest preview", "U_STRANGER")
+    assert whole["blocks"][-1]["elements"][0]["text"] == (
+        "Preview, not posted. The digest goes to #finops at `0 9 * * MON` (UTC), with its chart in the thread.")
+    assert len(org.slack.calls("chat.postMessage")) == calls
