@@ -35,6 +35,7 @@ MAX_VIEW_BLOCKS = 100
 MAX_TEAMS = 3
 FINDINGS_SHOWN = 8
 ANOMALIES_SHOWN = 5
+UNITS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,10 @@ def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
             lines.append(f"…and {len(home.anomalies) - ANOMALIES_SHOWN} more: `/cost anomalies {home.team}`")
         blocks.append(_section(f"*Open anomalies* ({len(home.anomalies)})\n" + "\n".join(lines)))
     if home.units:
-        blocks.append(_section("*Unit cost*\n" + "\n".join(unit_line(u) for u in home.units[:5])))
+        lines = [unit_line(u) for u in home.units[:UNITS_SHOWN]]
+        if len(home.units) > UNITS_SHOWN:  # say what is left out, as for anomalies and findings
+            lines.append(f"…and {len(home.units) - UNITS_SHOWN} more: `costbot units show --team {home.team}`")
+        blocks.append(_section("*Unit cost*\n" + "\n".join(lines)))
     tail = _context(f"Alerts and the weekly digest go to {channel_ref(home.channel)}. "
                     f"`/cost why team={home.team} this month` · `/cost budget {home.team}`")
     room = budget_blocks - len(blocks) - 3  # the findings heading, "…and N more", the closing context

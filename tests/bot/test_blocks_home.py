@@ -10,6 +10,7 @@ from decimal import Decimal
 from bot.blocks.home import MAX_TEAMS, MAX_VIEW_BLOCKS, TeamHome, home_view, org_text
 from finops.forecast import ForecastRange, MonthForecast
 from finops.savings import FindingState
+from finops.units import UnitTrend
 from storage.findings import FindingRecord
 
 TODAY = date(2026, 11, 16)
@@ -122,3 +123,14 @@ def test_a_team_without_a_budget_on_the_first_day_of_a_month_is_told_none_of_it_
     view = home_view([december], viewer_has_team=True)
     assert view["blocks"][1]["text"]["text"] == ("*December 2026*: no day of it in the cost data yet (complete "
                                                  "through 30 Nov); no budget\nMonth-end forecast $200.00")
+
+
+def test_unit_costs_past_the_five_shown_are_counted_not_dropped() -> None:
+    trends = [UnitTrend("payments", f"metric_{i}", "2026-10", 0.5, None, None, 1, (("2026-10", 0.5),))
+              for i in range(7)]
+    view = home_view([dataclasses.replace(home("payments"), units=trends)], viewer_has_team=True)
+    (units,) = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"
+                and b["text"]["text"].startswith("*Unit cost*")]
+    lines = units.splitlines()
+    assert len(lines) == 1 + 5 + 1
+    assert lines[-1] == "…and 2 more: `costbot units show --team payments`"
