@@ -168,7 +168,7 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
     if not digest.has_data:
         blocks.append(_section(no_data_text(digest.complete_through)))
     else:
-        blocks.append(_section(f"*{last_week_label(week, digest.through)}* {change_text(digest.spend)}\n"
+        blocks.append(_section(f"*{last_week_label(week, digest.through)}* {_team_spend_text(digest)}\n"
                                f"{_budget_text(digest)}"))
     if digest.has_data and digest.movers:
         against = "against the week before" if not digest.partial else "against the same days of the week before"
@@ -207,15 +207,33 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
         return {"text": f"{digest.team} weekly digest, {week.title}: no cost data for this week yet",
                 "blocks": blocks}
     partial = loading_note(week, digest.complete_through) if digest.partial else ""
-    blocks.append(_context(f"Effective cost, shared costs split. `/cost why team={digest.team} last week` explains "
-                           f"the change; the chart is in the thread.{partial}"))
+    why = "" if no_spend(digest.spend) else f". `/cost why team={digest.team} last week` explains the change"
+    blocks.append(_context(f"Effective cost, shared costs split{why}; the chart is in the thread.{partial}"))
     text = (f"{digest.team} weekly digest, {week.title}: {_summary(digest.spend, week, digest.through)}")
     return {"text": text, "blocks": blocks}
+
+
+def no_spend(change: Change) -> bool:
+    """Nothing either week: no change to explain, and likely teams.yml rules that match nothing."""
+    return change.last == 0 and change.before == 0
+
+
+def _team_spend_text(digest: TeamDigest) -> str:
+    """The team's week against the one before; with no spend either week, says so and where the
+    spend may be instead of ``$0.00 ($0.00 vs $0.00)``."""
+    if not no_spend(digest.spend):
+        return change_text(digest.spend)
+    before = "the same days of the week before" if digest.partial else "the week before"
+    return (f"no spend allocated to {digest.team}, nor {before}. If {digest.team} runs anything, the `match` "
+            "rules of teams.yml find none of it: `costbot coverage` lists the spend no team owns.")
 
 
 def _summary(spend: Change, week: Week, through: date) -> str:
     """The notification text's figures: ``$1,234.00 (+$120.00 vs the week before)``."""
     days = compared_days(week, through)
+    if no_spend(spend):
+        return (f"no spend for {days} (none the same days of the week before either)" if days
+                else "no spend (none the week before either)")
     if days:
         return (f"{format_usd(spend.last)} for {days} ({format_usd(spend.delta, signed=True)} vs the same days "
                 "of the week before)")
@@ -233,6 +251,8 @@ def rank_line(rank: TeamRank) -> str:
     budget = ""
     if rank.budget is not None:
         budget = f" · {share_of_budget(rank.budget)}"
+    if no_spend(change):
+        return f"*{escape(change.label)}*: no spend either week{budget}"
     return (f"*{escape(change.label)}*: {format_usd(change.last)}, {format_usd(change.delta, signed=True)}{pct}"
             + budget)
 

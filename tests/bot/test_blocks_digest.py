@@ -138,3 +138,17 @@ def test_the_preview_note_says_where_the_weeks_digest_stands() -> None:
     assert preview_note("#team-payments", posted_at=None, started=False, with_chart=False, **schedule) == (
         "Preview, not posted. The digest goes to #team-payments at `0 9 * * MON` (Europe/Paris); if the week's "
         "cost data is not in by then, as a placeholder completed in place once it is.")
+
+
+def test_a_team_with_no_spend_either_week_is_told_so_and_where_to_look() -> None:
+    # payments has spend; idle (its match rules find nothing) has none either week.
+    digest = team_digest("idle", "#team-idle", WEEK, costs=_costs(), complete_through=WEEK.end,
+                         forecast=None, budget=None, anomalies=(), findings=())
+    message = team_digest_message(digest)
+    # It read "*Last week* $0.00 ($0.00 vs $0.00)" and pointed to `/cost why` for "the change".
+    assert message["blocks"][1]["text"]["text"].splitlines()[0] == (
+        "*Last week* no spend allocated to idle, nor the week before. If idle runs anything, the `match` rules "
+        "of teams.yml find none of it: `costbot coverage` lists the spend no team owns.")
+    assert message["blocks"][-1]["elements"][0]["text"] == "Effective cost, shared costs split; the chart is in the thread."
+    assert message["text"] == "idle weekly digest, Week 46 · 9–15 Nov 2026: no spend (none the week before either)"
+    assert rank_line(TeamRank(Change("idle", Decimal(0), Decimal(0)), None, None)) == "*idle*: no spend either week"
