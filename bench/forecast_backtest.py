@@ -201,6 +201,11 @@ def intermittent_spend(seed: int, start: date = date(2023, 1, 1), months: int = 
                                              TEAM: INTERMITTENT_TEAM, "EffectiveCost": amount[on].round(4)}))
 
 
+def with_intermittent_team(daily: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """``daily`` (a synthetic history from 2023-01-01, 24 months) and :func:`intermittent_spend`'s team."""
+    return pd.concat([daily, intermittent_spend(seed)], ignore_index=True)
+
+
 def print_intermittent(results: pd.DataFrame) -> None:
     """How far the intermittent team's forecasts land from its real totals, summed over months
     (ours and the naive's): a mean run rate is right on average, a median one falls short."""
@@ -461,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = f"synthetic seed {args.seeds[0]} without anomalies"
     clean = run(f"{reference} (a reference, not judged)", synthetic_history(seed=args.seeds[0], anomalies=False),
                 print_checks=False)
-    mixed = pd.concat([synthetic_history(seed=args.seeds[0]), intermittent_spend(args.seeds[0])], ignore_index=True)
+    mixed = with_intermittent_team(synthetic_history(seed=args.seeds[0]), args.seeds[0])
     print_intermittent(run(f"synthetic seed {args.seeds[0]} with a team spending on random days (a reference, not "
                            "judged)", mixed, print_checks=False))
     print("\n== Every history against the targets (ratio: our MAPE / naive MAPE; worst over teams and days)")

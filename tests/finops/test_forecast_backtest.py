@@ -76,6 +76,7 @@ def test_the_full_run_exits_1_when_a_target_is_missed(backtest, monkeypatch, cap
     frame = results(rows_for(1020.0, 1100.0 if met else 1000.0, 5))
     monkeypatch.setattr(backtest, "load_anomaly_bench", lambda directory=None: "bench")
     monkeypatch.setattr(backtest, "synthetic_history", lambda seed=7, anomalies=True: f"seed {seed}")
+    monkeypatch.setattr(backtest, "with_intermittent_team", lambda daily, seed: daily)
     monkeypatch.setattr(backtest, "run", lambda name, daily, **kwargs: frame)
     # The persistence oracle: 0.5 / 1 / 0.25 % on days 7 / 15 / 22, printed beside ours and the naive's.
     monkeypatch.setattr(backtest, "persistence_oracle", lambda seed, months: pd.DataFrame(
@@ -136,3 +137,20 @@ def test_the_persistence_oracle_errs_only_on_what_comes_after_its_day(backtest) 
     by = oracle.set_index(["month", "day"])["oracle_ape"]
     assert by[("2023-02", 28)] == 0.0
     assert by[("2023-04", 28)] > 0 and by[("2023-02", 7)] > 0 and by[("2023-04", 7)] > 0
+
+
+def test_the_intermittent_team_is_reported_as_forecasts_summed_against_real_totals(backtest, capsys) -> None:
+    team = backtest.INTERMITTENT_TEAM
+    frame = pd.DataFrame({"team": [team, team, team, "other"], "day": [15, 15, 22, 15],
+                          "ours": [90.0, 120.0, 100.0, 1.0], "naive": [100.0, 100.0, 50.0, 1.0],
+                          "actual": [100.0, 100.0, 100.0, 1.0]})
+    backtest.print_intermittent(frame)
+    # Day 15: (90 + 120) / 200 and (100 + 100) / 200; day 22: 100 / 100 and 50 / 100.
+    assert capsys.readouterr().out.endswith("d15 ours 1.05, naive 1.00, d22 ours 1.00, naive 0.50\n")
+    history = backtest.with_intermittent_team(backtest.synthetic_history(seed=7, months=6), 7)
+    spending = history[history["x_Team"] == team]
+    # Over the 730 days of 2023-2024 (the full run's histories): 201 spending days, 27.5 %; the
+    # other teams' rows are the history's own.
+    assert len(spending) == 201 and (spending["EffectiveCost"] > 0).all()
+    pd.testing.assert_frame_equal(history[history["x_Team"] != team].reset_index(drop=True),
+                                  backtest.synthetic_history(seed=7, months=6))
