@@ -16,7 +16,10 @@ released, not marked posted, so it stays pending: the next run that finds the we
 hourly catch-up, or ``costbot digest``) builds the full digest, and delivery edits the placeholder
 into it (same key, same Slack message) and uploads the chart in its thread; then it is posted.
 
-Retries: a digest that fails is logged, its claim released, and the other digests still go out.
+Retries: a digest that fails is logged, its claim released, and the other digests still go out;
+when the week's data cannot be read, each is failed and released. A run stopped midway (Ctrl-C,
+shutdown) releases the digests it had not handled, so the next run need not wait for the claims
+to go stale.
 ``catch_up_digests`` runs every hour (on every replica; the claims keep it to one poster) and
 posts the week's digests that were claimed but never posted: the released ones (failures and
 placeholders), and those whose process died after claiming them (a claim goes stale after 30
@@ -40,7 +43,7 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -244,6 +247,8 @@ class DigestOutcome:
     outcome: str
     placeholder: bool = False  # delivered without the week's cost data (completed in place later)
     error: str = ""  # Slack's error for QUEUED and REFUSED
+    claimed_by: str = ""  # IN_PROGRESS: the run that holds the claim (host:pid) ...
+    claimed_at: datetime | None = None  # ... since when (a claim goes stale after STALE_CLAIM)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,43 +306,64 @@ def run_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Seq
     if unclaimed:
         earlier = {(r.audience, r.team): r for r in runs.runs(week.label)}
         for audience, team, channel, key in unclaimed:
-            outcome, error = _not_claimed(earlier.get((audience, team)), ctx.delivery.outbox.get(key))
-            outcomes[(audience, team, channel, key)] = DigestOutcome(audience, team, channel, key, outcome, error=error)
+            run = earlier.get((audience, team))
+            outcome, error = _not_claimed(run, ctx.delivery.outbox.get(key))
+            outcomes[(audience, team, channel, key)] = DigestOutcome(
+                audience, team, channel, key, outcome, error=error,
+                claimed_by=run.claimed_by if run and outcome == IN_PROGRESS else "",
+                claimed_at=run.claimed_at if run and outcome == IN_PROGRESS else None)
     if not claimed:
         log.info("digests of %s: all posted or being posted elsewhere", week.label)
         return DigestRun(week, [outcomes[w] for w in wanted], [])
-    inputs = load_digest_inputs(ctx, week)
     delivered = []
-    for wanted_digest in [w for w in wanted if w in claimed]:
-        audience, team, channel, key = wanted_digest
+    try:
         try:
-            if audience == TEAM_AUDIENCE:
-                digest = team_message(build_team_digest(ctx, inputs, team, day))
-            else:
-                digest = org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day)))
-            before = ctx.delivery.outbox.get(digest.message.key)
-            after = ctx.delivery.send(digest.message)
-            if digest.chart is not None:
-                ctx.delivery.upload(digest.chart)
+            inputs = load_digest_inputs(ctx, week)
         except Exception:
-            log.exception("the %s digest of %s failed; released for the next run", team or "org", week.label)
-            runs.release(week.label, audience, team, by=me)
-            outcomes[wanted_digest] = DigestOutcome(audience, team, channel, key, FAILED)
-            continue
-        if digest.placeholder:
-            # It promises spend, budget and forecast once the week's data is in: left pending, the
-            # hourly catch-up (or `costbot digest`) rebuilds it and delivery edits the same message.
-            runs.release(week.label, audience, team, by=me)
-        else:
-            # Refused by Slack too: the outbox keeps it for `costbot outbox retry`, and a new
-            # claim would only rebuild a message the outbox will not send.
-            runs.mark_posted(week.label, audience, team, at=ctx.now())
-        digest = dataclasses.replace(digest, outcome=delivery_outcome(before, after))
-        delivered.append(digest)
-        outcomes[wanted_digest] = DigestOutcome(audience, team, digest.message.channel, key, digest.outcome,
-                                                placeholder=digest.placeholder,
-                                                error=(after.last_error or "") if digest.outcome in (QUEUED, REFUSED)
-                                                else "")
+            log.exception("the digests of %s failed: the week's data could not be read; released for the next "
+                          "run", week.label)
+            inputs = None
+        for wanted_digest in [w for w in wanted if w in claimed]:
+            audience, team, channel, key = wanted_digest
+            if inputs is None:
+                runs.release(week.label, audience, team, by=me)
+                outcomes[wanted_digest] = DigestOutcome(audience, team, channel, key, FAILED)
+                continue
+            try:
+                if audience == TEAM_AUDIENCE:
+                    digest = team_message(build_team_digest(ctx, inputs, team, day))
+                else:
+                    digest = org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day)))
+                before = ctx.delivery.outbox.get(digest.message.key)
+                after = ctx.delivery.send(digest.message)
+                if digest.chart is not None:
+                    ctx.delivery.upload(digest.chart)
+            except Exception:
+                log.exception("the %s digest of %s failed; released for the next run", team or "org", week.label)
+                runs.release(week.label, audience, team, by=me)
+                outcomes[wanted_digest] = DigestOutcome(audience, team, channel, key, FAILED)
+                continue
+            if digest.placeholder:
+                # It promises spend, budget and forecast once the week's data is in: left pending, the
+                # hourly catch-up (or `costbot digest`) rebuilds it and delivery edits the same message.
+                runs.release(week.label, audience, team, by=me)
+            else:
+                # Refused by Slack too: the outbox keeps it for `costbot outbox retry`, and a new
+                # claim would only rebuild a message the outbox will not send.
+                runs.mark_posted(week.label, audience, team, at=ctx.now())
+            digest = dataclasses.replace(digest, outcome=delivery_outcome(before, after))
+            delivered.append(digest)
+            outcomes[wanted_digest] = DigestOutcome(audience, team, digest.message.channel, key, digest.outcome,
+                                                    placeholder=digest.placeholder,
+                                                    error=(after.last_error or "") if digest.outcome in (QUEUED, REFUSED)
+                                                    else "")
+    except BaseException:
+        # Stopped midway (Ctrl-C, the process shutting down): the digests not handled yet are
+        # released, so the next run posts them at once rather than 30 minutes on.
+        for audience, team, channel, key in claimed:
+            if (audience, team, channel, key) not in outcomes:
+                runs.release(week.label, audience, team, by=me)
+        raise
     waiting = sum(d.placeholder for d in delivered)
     log.info("digests of %s: %d delivered by %s (%s)%s", week.label, len(delivered), me,
              ", ".join(f"{d.message.key} {d.outcome}" for d in delivered) or "none",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 from bot.blocks.digest import posted_when
 from bot.blocks.text import blocks_to_text
@@ -44,7 +45,7 @@ from jobs.digest import (
     week_claims,
 )
 from jobs.scheduler import schedule_timezone
-from storage.digests import DigestRunRecord
+from storage.digests import STALE_CLAIM, DigestRunRecord
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,16 +87,22 @@ SUMMARY = ((UPDATED, "updated in place"), (UNCHANGED, "already posted, unchanged
            (FAILED, "failed (see the log)"))
 
 
-def outcome_note(outcome: DigestOutcome) -> str:
+def outcome_note(outcome: DigestOutcome, timezone: str = "UTC") -> str:
     """What happened to one digest, after its channel and key ("" for a digest posted in full)."""
     no_data = "no cost data yet"
+    elsewhere = "being posted by another run"
+    if outcome.claimed_at is not None:
+        since, stale = (outcome.claimed_at.astimezone(ZoneInfo(timezone)),
+                        (outcome.claimed_at + STALE_CLAIM).astimezone(ZoneInfo(timezone)))
+        elsewhere += (f": {outcome.claimed_by} since {since:%H:%M} ({timezone}); if that run stopped, "
+                      f"`costbot digest` takes it over from {stale:%H:%M}")
     notes = {
         POSTED: no_data if outcome.placeholder else "",
         UPDATED: f"updated in place; still {no_data}" if outcome.placeholder
         else "updated in place, now with the week's cost data",
         UNCHANGED: f"already posted, unchanged: {no_data}" if outcome.placeholder else "already posted, unchanged",
         ALREADY_POSTED: "already posted",
-        IN_PROGRESS: "being posted by another run",
+        IN_PROGRESS: elsewhere,
         QUEUED: f"queued: Slack answered {outcome.error or 'nothing'}; the bot's outbox sends it",
         REFUSED: f"not posted: Slack refused it ({outcome.error}); fix it, then `costbot outbox retry`",
         FAILED: "not posted: failed, see the log; `costbot digest` again (or the bot's hourly catch-up) retries it",
@@ -103,7 +110,7 @@ def outcome_note(outcome: DigestOutcome) -> str:
     return f" ({notes[outcome.outcome]})" if notes[outcome.outcome] else ""
 
 
-def run_summary(run: DigestRun) -> list[str]:
+def run_summary(run: DigestRun, timezone: str = "UTC") -> list[str]:
     """The lines ``costbot digest`` prints after posting: counts by outcome, then each digest."""
     counts = Counter(o.outcome for o in run.outcomes)
     parts = [f"{_plural(counts[POSTED], 'digest')} posted"] + [
@@ -113,7 +120,7 @@ def run_summary(run: DigestRun) -> list[str]:
     note = (f" ({waiting} without the week's cost data yet: once it is in, the bot's hourly catch-up or "
             f"`costbot digest` again completes {'it' if waiting == 1 else 'them'} in place)" if waiting else "")
     return [f"{run.week.title}: {'; '.join(parts)}{note}"] + [
-        f"  {o.channel}: {o.key}{outcome_note(o)}" for o in run.outcomes]
+        f"  {o.channel}: {o.key}{outcome_note(o, timezone)}" for o in run.outcomes]
 
 
 def run_digest(args: argparse.Namespace) -> int:
@@ -129,6 +136,6 @@ def run_digest(args: argparse.Namespace) -> int:
             print(f"({chart}{dry_run_state(claims.get(digest.message.key), schedule_timezone(ctx))})\n")
         return 0
     run = run_weekly_digests(ctx, teams=[team] if team else None, org=team is None)
-    print("\n".join(run_summary(run)))
+    print("\n".join(run_summary(run, schedule_timezone(ctx))))
     # A digest that is not in Slack and will not get there on its own is a failed operation (exit 1).
     return 1 if any(o.outcome in (REFUSED, FAILED) for o in run.outcomes) else 0

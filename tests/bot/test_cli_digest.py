@@ -166,3 +166,15 @@ def test_a_dry_run_says_which_digests_are_already_posted(cli) -> None:
         "(UTC): `costbot digest` does not post it again)",
         "(chart in the thread: digest-search-2026-W46.png)",
         "(chart in the thread: digest-org-2026-W46.png)"]
+
+
+def test_a_digest_another_run_holds_says_whose_claim_and_when_it_can_be_taken_over(cli, sqlite_db: Database) -> None:
+    # A run that claimed the search digest at 08:55 and was stopped (killed) before posting it.
+    DigestRunStore(sqlite_db).claim("2026-W46", "team", "search", channel="#team-search",
+                                    message_key="digest:search:2026-W46", by="ops-box:4242",
+                                    at=datetime(2026, 11, 16, 8, 55, tzinfo=UTC))
+    code, out = cli("digest", "--team", "search")
+    assert (code, out.splitlines()) == (0, [
+        "Week 46 · 9–15 Nov 2026: 0 digests posted; 1 being posted by another run",
+        "  #team-search: digest:search:2026-W46 (being posted by another run: ops-box:4242 since 08:55 (UTC); if "
+        "that run stopped, `costbot digest` takes it over from 09:25)"])

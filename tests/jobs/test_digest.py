@@ -456,3 +456,44 @@ def test_each_run_says_what_became_of_each_digest(org) -> None:
         ("digest:search:2026-W46", "already posted", ""),
         ("digest-org:2026-W46", "in progress", "")]
     assert run.delivered == []
+
+
+def test_a_run_stopped_midway_releases_the_digests_it_had_not_posted(org, monkeypatch) -> None:
+    import jobs.digest
+    from jobs.digest import run_weekly_digests
+
+    real = jobs.digest.team_message
+
+    def interrupted(digest):
+        if digest.team == "search":
+            raise KeyboardInterrupt  # Ctrl-C during `costbot digest`
+        return real(digest)
+
+    monkeypatch.setattr(jobs.digest, "team_message", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_weekly_digests(org.ctx)
+    runs = DigestRunStore(org.ctx.db)
+    # payments went out; search and the org are released, not left claimed for 30 minutes.
+    assert [(r.message_key, r.claimed_by) for r in runs.pending("2026-W46")] == [
+        ("digest:search:2026-W46", ""), ("digest-org:2026-W46", "")]
+    monkeypatch.setattr(jobs.digest, "team_message", real)
+    # Run again at once: it posts them (it said both were "being posted by another run").
+    run = run_weekly_digests(org.ctx)
+    assert [(o.key, o.outcome) for o in run.outcomes] == [("digest:payments:2026-W46", "already posted"),
+                                                          ("digest:search:2026-W46", "posted"),
+                                                          ("digest-org:2026-W46", "posted")]
+
+    # The week's cost data cannot be read: each digest failed (logged), every claim released for
+    # the next run (it raised, and left them claimed for 30 minutes).
+    runs_before = len(runs.runs())
+
+    def unreadable(ctx, week):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(jobs.digest, "load_digest_inputs", unreadable)
+    run = run_weekly_digests(org.ctx, today=date(2026, 11, 23), org=False)
+    assert [(o.key, o.outcome) for o in run.outcomes] == [("digest:payments:2026-W47", "failed"),
+                                                          ("digest:search:2026-W47", "failed")]
+    assert [(r.message_key, r.claimed_by) for r in runs.pending("2026-W47")] == [
+        ("digest:payments:2026-W47", ""), ("digest:search:2026-W47", "")]
+    assert len(runs.runs()) == runs_before + 2
