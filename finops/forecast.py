@@ -10,6 +10,7 @@ own history, so nothing is tuned to one data set:
 
 - *weekday*: each day's ratio to its centred 7-day mean, median per weekday over the last 16 weeks
   (medians, so a spike or a holiday does not bend the pattern; weekly patterns move slowly);
+  weeks that began before the team's first spend are no weeks of its pattern and are left out;
 - *month_position*: day-of-month effects such as month-end batch jobs or month-start reports. Each
   day of the previous 6 complete months is divided by its weekday factor and by its month's median
   level; the median of that ratio per position is kept only where it stands clear of the noise
@@ -600,16 +601,19 @@ def _intermittent(usage: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     days without spend, over the last weeks' weekdays that have some (weekends off are a weekday
     pattern, not intermittence)."""
     recent, days = usage[-WEEKDAY_WINDOW_DAYS:], weekday[-WEEKDAY_WINDOW_DAYS:]
-    if len(recent) < 14:
-        return np.zeros(usage.shape[1], dtype=bool)
     spends = recent > 0
+    # Days before a group's first spend do not count: a team that started three weeks ago has a
+    # new level, which the run rate finds, not thirteen weeks of intermittence.
+    started = spends.cumsum(axis=0) > 0
     active = np.zeros(recent.shape, dtype=bool)
     for day in range(7):
         on_day = days == day
         active[on_day] = spends[on_day].any(axis=0)  # this weekday has spend at all
+    active &= started
     quiet = (active & ~spends).sum(axis=0)
     count = active.sum(axis=0)
-    return (count > 0) & (quiet > INTERMITTENT_ZERO_SHARE * np.maximum(count, 1))
+    # Two weeks at least, as for a weekday pattern: fewer days cannot tell.
+    return (started.sum(axis=0) >= 14) & (quiet > INTERMITTENT_ZERO_SHARE * np.maximum(count, 1))
 
 
 def _weekday_factors(usage: np.ndarray, weekday: np.ndarray, *, flat: np.ndarray | None = None) -> np.ndarray:
@@ -623,6 +627,10 @@ def _weekday_factors(usage: np.ndarray, weekday: np.ndarray, *, flat: np.ndarray
     centred_mean = (csum[7:] - csum[:-7]) / 7  # mean of days i..i+6, centred on day i+3
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(centred_mean > 0, recent[3:-3] / centred_mean, np.nan)
+    # A week that began before the group's first spend is no week of its pattern: a team that
+    # started ten days ago read its first days as low weekdays and its tenth as a high one.
+    first = np.argmax(recent > 0, axis=0)
+    ratio = np.where(np.arange(len(ratio))[:, None] >= first[None, :], ratio, np.nan)
     # Lay the days out as weeks x weekdays (NaN-padded) to take all seven medians at once.
     first_weekday = int(weekday[-len(recent) + 3])
     padded = np.full((first_weekday + len(ratio) + 6) // 7 * 7, np.nan)[:, None].repeat(groups, axis=1)

@@ -491,3 +491,16 @@ def test_intermittent_spend_is_not_under_forecast():
     # 1.03, 1.06 and 0.99 (the medians: 0.63, 0.80 and 0.93). Over 17 months such a sum still
     # moves by several percent with the draws, hence the band rather than the figures.
     assert all(0.9 <= ratio <= 1.1 for ratio in ratios.values()), ratios
+
+
+@pytest.mark.parametrize(("started", "expected"), [("2026-06-06", 2500.00), ("2026-05-20", 3000.00),
+                                                    ("2026-05-01", 3000.00)])
+def test_a_team_that_started_spending_recently_is_forecast_at_its_new_rate(started, expected):
+    # $100 a day since `started`. Ten days in, the weeks that began before its first spend read
+    # its first days as low weekdays (Saturday x1.80, Tuesday x0.51): $2,254.29 instead of
+    # $2,500.00. Nor are the weeks before it started quiet days of intermittent spend.
+    daily = frame(rows("web", "2026-01-01", "2026-06-15", lambda d: 50.0),
+                  rows("new", started, "2026-06-15", lambda d: 100.0))
+    result = forecast_month_end(daily, as_of=date(2026, 6, 15))
+    assert result.team("new").forecast == expected
+    assert result.org.forecast == expected + 1500.00
