@@ -49,8 +49,13 @@ def _team_of(request: CommandRequest) -> str | None:
                                 or ("/cost digest preview",))
         # Unallocated spend has no digest of its own: it is a section of the org digest.
         return None if found == UNALLOCATED else found
-    mine = [t.name for t in teams.teams if request.user_id in t.owners or request.user_id in t.members]
+    mine = _teams_of(request)
     return mine[0] if len(mine) == 1 else None
+
+
+def _teams_of(request: CommandRequest) -> list[str]:
+    """The teams the asker owns or is a member of, in teams.yml's order."""
+    return [t.name for t in request.ctx.teams.teams if request.user_id in t.owners or request.user_id in t.members]
 
 
 @subcommand("digest preview", usage="/cost digest preview [team]", slow=True, working_text="Building the digest…",
@@ -60,9 +65,14 @@ def show_preview(request: CommandRequest) -> Reply:
     team = _team_of(request)
     digest = preview_digest(ctx, team=team)[0] if team else preview_org_digest(ctx)
     claim = week_claims(ctx).get(digest.message.key)
-    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": preview_note(
-        digest.message.channel, posted_at=claim.posted_at if claim else None, started=claim is not None,
-        with_chart=digest.chart is not None, cron=ctx.teams.digest.cron, timezone=schedule_timezone(ctx))}]}
+    text = preview_note(digest.message.channel, posted_at=claim.posted_at if claim else None,
+                        started=claim is not None, with_chart=digest.chart is not None, cron=ctx.teams.digest.cron,
+                        timezone=schedule_timezone(ctx))
+    mine = _teams_of(request) if not request.args.strip() else []
+    if len(mine) > 1:  # not silently the org's: say why, and how to see one of theirs
+        text += (f" You are on {len(mine)} teams ({', '.join(mine)}), so this is the organisation's digest; "
+                 f"`/cost digest preview {mine[0]}` shows a team's.")
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
     return Reply(text=f"Preview: {digest.message.text}", blocks=[*digest.message.blocks, note][:50])
 
 
