@@ -34,7 +34,9 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    or more Run ("yes, with a trend").
 
 A rated share prints with one decimal, or with as many more as keep it on its side of the
-thresholds (69.996 % rated Crawl does not read "70.0 %"); ``--json``'s value likewise.
+thresholds (69.996 % rated Crawl does not read "70.0 %"); ``--json``'s value likewise. So do
+routing's owner share (89.6 % is not Run's "90 %") and median time (72.05 hours rated Walk reads
+"3.002 days", not Run's "3.0 days").
 
 Each line's next step follows its rating: the article's advice for the stage it is in (Crawl:
 fix tagging first; Walk: close the gap to the next stage; Run: what is left), made specific with
@@ -349,6 +351,20 @@ def _hours(hours: float) -> str:
     return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.1f} days"
 
 
+# The median time's thresholds, in hours: Run within 72 hours, Crawl beyond a week.
+ROUTING_HOURS_RATED: Thresholds = ((ROUTING_RUN_HOURS, True), (ROUTING_WALK_HOURS, True))
+
+
+def _rated_hours(hours: float) -> str:
+    """:func:`_hours`, with the decimals that keep a rated time on its side of 72 hours and a
+    week: a median of 72.4 h rated Walk does not read "3.0 days", the Run mark."""
+    if hours < 72:
+        return _hours(hours)
+    days = hours / 24
+    digits = _rated_digits(days, 1, tuple((t / 24, strict) for t, strict in ROUTING_HOURS_RATED))
+    return f"{days:.{digits}f} days"
+
+
 def _line(number: int, rating: str, value: float | None, figure: str, next_step: str,
           at_stake: float | None = None, **detail: object) -> ScoreLine:
     dimension, question = QUESTIONS[number]
@@ -443,8 +459,12 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
     response = statistics.median(responses) if responses else None
     rating = ("Crawl" if hours > ROUTING_WALK_HOURS else
               "Run" if hours <= ROUTING_RUN_HOURS and owned >= ROUTING_RUN_OWNER_SHARE else "Walk")
-    figure = (f"median {_hours(hours)} from cost to alert over {len(posted)} alert{'s' if len(posted) != 1 else ''}; "
-              f"{owned * 100:.0f} % posted in "
+    # Both rated numbers keep the decimals that put them on their side (89.6 % of alerts with
+    # their owner is not Run's 90 %).
+    owner_rated = ((ROUTING_RUN_OWNER_SHARE, False),)
+    owner_digits = _rated_digits(owned * 100, 0, tuple((t * 100, strict) for t, strict in owner_rated))
+    figure = (f"median {_rated_hours(hours)} from cost to alert over {len(posted)} alert{'s' if len(posted) != 1 else ''}; "
+              f"{owned * 100:.{owner_digits}f} % posted in "
               f"the owning team's channel; "
               + (f"first human response after a median {_hours(response)} (from {_count(len(responses), 'response')})"
                  if response is not None else "no human response recorded yet"))
@@ -459,12 +479,13 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
                 "their spend: " + "; ".join(f"#{t.anomaly_id} {t.scope or t.team} {format_usd(t.impact)}"
                                             for t in biggest) + ". Add match rules in teams.yml.")
     elif slow or rating != "Run":
-        step = (f"Alert sooner: the median alert comes {_hours(hours)} after the cost day; ingest and detect "
+        step = (f"Alert sooner: the median alert comes {_rated_hours(hours)} after the cost day; ingest and detect "
                 "daily as soon as the provider's data lands (sources.yml schedule), and check the sources' "
                 "freshness with `costbot coverage`.")
     else:
         step = "Keep it: alerts reach their owners automatically within hours."
-    return _line(2, rating, round(hours, 2), figure, step, at_stake, owner_share=round(owned, 4),
+    return _line(2, rating, round(hours, _rated_digits(hours, 2, ROUTING_HOURS_RATED)), figure, step, at_stake,
+                 owner_share=_rated_value(owned, owner_rated),
                  alerts=len(posted), median_response_hours=None if response is None else round(response, 2),
                  responses=len(responses))
 

@@ -471,3 +471,33 @@ def test_the_next_step_is_for_the_weakest_dimension_with_the_most_at_stake() -> 
     assert [(line["question"], line["dimension"], line["rating"]) for line in document["lines"]] == [
         (1, "attribution", "Run"), (2, "anomaly routing", "Walk"), (3, "implementation", "Walk"),
         (4, "variance", "Walk"), (5, "unit cost", "Run")]
+
+
+def test_routing_figures_just_past_a_threshold_keep_the_decimals_that_put_them_on_their_side() -> None:
+    # 43 of 48 alerts in the owner's channel (89.58 %), all 10 h after the cost day: Walk, short of
+    # Run's 90 %; it must not read "90 %".
+    owned = tuple(AlertTiming(i, "payments", date(2026, 11, 1), at(2, 9), at(2, 10), None, i < 43, 10.0, "EC2")
+                  for i in range(48))
+    line = rate_routing(inputs(alert_timings=owned))
+    assert line.rating == "Walk"
+    assert "; 89.6 % posted in the owning team's channel;" in line.figure
+    assert line.detail["owner_share"] == 0.8958
+    # 9 of 10 is Run's 90 % exactly, and reads so.
+    nine = tuple(AlertTiming(i, "payments", date(2026, 11, 1), at(2, 9), at(2, 10), None, i < 9, 10.0, "EC2")
+                 for i in range(10))
+    assert rate_routing(inputs(alert_timings=nine)).rating == "Run"
+    assert "; 90 % posted in" in rate_routing(inputs(alert_timings=nine)).figure
+    # A median of 72 h 3 min: Walk (Run is within 72 h), not "3.0 days" beside it.
+    late = (AlertTiming(1, "payments", date(2026, 11, 1), at(5, 0), at(5, 0, 3), None, True, 10.0, "EC2"),)
+    slow = rate_routing(inputs(alert_timings=late))
+    assert (slow.rating, slow.value) == ("Walk", 72.05)
+    assert slow.figure.startswith("median 3.002 days from cost to alert over 1 alert;")
+    assert slow.next_step.startswith("Alert sooner: the median alert comes 3.002 days after the cost day;")
+    # 168 h 30 min is past a week: Crawl, not "7.0 days".
+    week = (AlertTiming(1, "payments", date(2026, 11, 1), at(9, 0), at(9, 0, 30), None, True, 10.0, "EC2"),)
+    crawl = rate_routing(inputs(alert_timings=week))
+    assert crawl.rating == "Crawl"
+    assert crawl.figure.startswith("median 7.02 days from cost to alert")
+    # Exactly 72 h is Run's side and keeps its one decimal.
+    on_mark = (AlertTiming(1, "payments", date(2026, 11, 1), at(5, 0), at(5, 0), None, True, 10.0, "EC2"),)
+    assert rate_routing(inputs(alert_timings=on_mark)).figure.startswith("median 3.0 days from cost to alert")
