@@ -12,7 +12,9 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    leave room for the provider's own delay (cost data lands 24-48 hours after the day) plus one
    daily detection run; no alert at all is Crawl (nothing shows detection works). The figure
    adds the median time from the alert to its first human response, and how many responses
-   that median is of (alerts nobody answered yet have none).
+   that median is of (alerts nobody answered yet have none). An alert in the default channel
+   has one of two causes, each with its fix: spend no rule owns (a match rule), or a team whose
+   channel is the default one, or that left teams.yml (a channel of its own).
 3. *Implementation*: of the savings identified in the last four quarters (rejected ones left out:
    a reasoned no is not an unrealised saving), the share implemented, verifying or verified, by
    estimated $ (the rating) and by count: the savings ledger's implementation rate, so the
@@ -53,7 +55,7 @@ with the most dollars at stake, then the question order): so when every line is 
 dollars at stake comes before a "Keep it" line, and the step is never a plain "Keep it" while
 another line has dollars at stake. Dollars at stake are per month on
 every line, so they compare: attribution's unallocated spend of the month; anomaly routing's
-impact of the misrouted or slow alerts of the 90-day window, over its months; implementation's
+impact (its size: a drop's as a rise's) of the misrouted or slow alerts of the 90-day window, over its months; implementation's
 identified monthly savings not captured (open, or not realized); variance's unexplained movement of the quarter, over
 its three months.
 """
@@ -445,6 +447,31 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
                  shared=float(shared))
 
 
+def _alert_names(timings: Sequence[AlertTiming]) -> str:
+    biggest = sorted(timings, key=lambda t: (-abs(t.impact), str(t.anomaly_id)))[:NAMED]
+    return "; ".join(f"#{t.anomaly_id} {t.scope or t.team} {format_usd(t.impact)}" for t in biggest)
+
+
+def _misrouted_causes(misrouted: Sequence[AlertTiming], unallocated_team: str) -> str:
+    """Why alerts went to the default channel, and the fix for each cause: spend no rule owns
+    needs a match rule; a team's alert lands there when its channel is the default one (or the
+    team left teams.yml), and it needs a channel of its own, not a rule."""
+    unowned = [t for t in misrouted if t.team == unallocated_team]
+    owned = [t for t in misrouted if t.team != unallocated_team]
+    teams = sorted({t.team for t in owned})
+    one = len(teams) == 1
+    team_fix = (f"{', '.join(teams)} own{'s' if one else ''} {'its' if one else 'their'} spend but "
+                f"{'its' if one else 'their'} alerts post there: {_alert_names(owned)}. Give "
+                f"{'it' if one else 'each'} a channel of its own in teams.yml (`channel:`).")
+    if not owned:
+        return f" because no rule owns their spend: {_alert_names(unowned)}. Add match rules in teams.yml."
+    if not unowned:
+        return f": {team_fix}"
+    return (f". No rule owns the spend of {len(unowned)} ({format_usd(sum(abs(t.impact) for t in unowned))}): "
+            f"{_alert_names(unowned)}; add match rules in teams.yml. {len(owned)} "
+            f"({format_usd(sum(abs(t.impact) for t in owned))}): {team_fix}")
+
+
 def rate_routing(inputs: MaturityInputs) -> ScoreLine:
     """Question 2 (see the module docstring)."""
     since = inputs.as_of - timedelta(days=ROUTING_WINDOW_DAYS)
@@ -470,14 +497,13 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
                  if response is not None else "no human response recorded yet"))
     misrouted = [t for t in posted if not t.routed_to_owner]
     slow = [t for t in posted if t.routed_to_owner and (t.hours_to_alert or 0) > ROUTING_RUN_HOURS]
-    # The impact of the window's misrouted or slow alerts, per month of the window.
-    at_stake = sum(t.impact for t in misrouted + slow) * DAYS_PER_MONTH / ROUTING_WINDOW_DAYS
+    # The impact of the window's misrouted or slow alerts, per month of the window: a drop's
+    # alert in the wrong channel is as unmanaged as a rise's, so sizes, not signed sums.
+    at_stake = sum(abs(t.impact) for t in misrouted + slow) * DAYS_PER_MONTH / ROUTING_WINDOW_DAYS
     if misrouted:
-        biggest = sorted(misrouted, key=lambda t: -t.impact)[:NAMED]
         step = (f"Route alerts to owners: {len(misrouted)} of {len(posted)} alerts "
-                f"({format_usd(sum(t.impact for t in misrouted))}) went to the default channel because no rule owns "
-                "their spend: " + "; ".join(f"#{t.anomaly_id} {t.scope or t.team} {format_usd(t.impact)}"
-                                            for t in biggest) + ". Add match rules in teams.yml.")
+                f"({format_usd(sum(abs(t.impact) for t in misrouted))}) went to the default channel"
+                + _misrouted_causes(misrouted, inputs.unallocated_team))
     elif slow or rating != "Run":
         step = (f"Alert sooner: the median alert comes {_rated_hours(hours)} after the cost day; ingest and detect "
                 "daily as soon as the provider's data lands (sources.yml schedule), and check the sources' "

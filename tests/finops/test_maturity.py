@@ -501,3 +501,34 @@ def test_routing_figures_just_past_a_threshold_keep_the_decimals_that_put_them_o
     # Exactly 72 h is Run's side and keeps its one decimal.
     on_mark = (AlertTiming(1, "payments", date(2026, 11, 1), at(5, 0), at(5, 0), None, True, 10.0, "EC2"),)
     assert rate_routing(inputs(alert_timings=on_mark)).figure.startswith("median 3.0 days from cost to alert")
+
+
+def test_a_team_alert_in_the_default_channel_asks_for_a_channel_not_a_match_rule() -> None:
+    # #45 belongs to platform, whose channel is the default one: a rule owns its spend, and
+    # another match rule would not move its alert; a channel of its own does.
+    platform = AlertTiming(45, "platform", date(2026, 11, 6), at(7, 5), at(7, 6), None, False, 300.0, "RDS in 333")
+    line = rate_routing(inputs(alert_timings=(*TIMINGS, platform)))
+    assert line.rating == "Walk"
+    assert line.next_step == (
+        "Route alerts to owners: 2 of 4 alerts ($800.00) went to the default channel. No rule owns the spend of "
+        "1 ($500.00): #43 EC2 in 999 $500.00; add match rules in teams.yml. 1 ($300.00): platform owns its spend "
+        "but its alerts post there: #45 RDS in 333 $300.00. Give it a channel of its own in teams.yml (`channel:`).")
+    only_teams = tuple(dataclasses.replace(t, routed_to_owner=True) for t in TIMINGS[:2])
+    web = dataclasses.replace(platform, anomaly_id=46, team="web", impact=120.0, scope="App Service in 5f1")
+    assert rate_routing(inputs(alert_timings=(*only_teams, platform, web))).next_step == (
+        "Route alerts to owners: 2 of 4 alerts ($420.00) went to the default channel: platform, web own their "
+        "spend but their alerts post there: #45 RDS in 333 $300.00; #46 App Service in 5f1 $120.00. Give each a "
+        "channel of its own in teams.yml (`channel:`).")
+
+
+def test_a_misrouted_drop_counts_at_stake_by_its_size_not_against_a_rise() -> None:
+    # Two alerts in the default channel: a $1,000 rise and a $1,000 drop (alert_on_decrease).
+    # Netted, they read "$0.00" and put nothing at stake; each is an alert nobody owned.
+    rise = AlertTiming(50, "unallocated", date(2026, 11, 1), at(2, 9), at(2, 10), None, False, 1000.0, "EC2 in 999")
+    drop = AlertTiming(51, "unallocated", date(2026, 11, 3), at(4, 9), at(4, 10), None, False, -1000.0, "RDS in 999")
+    line = rate_routing(inputs(alert_timings=(rise, drop)))
+    assert line.at_stake == pytest.approx(2000.0 * 30.4375 / 90)  # $676.39 a month
+    assert line.to_json()["at_stake"] == 676.39
+    assert line.next_step == ("Route alerts to owners: 2 of 2 alerts ($2,000.00) went to the default channel because "
+                              "no rule owns their spend: #50 EC2 in 999 $1,000.00; #51 RDS in 999 -$1,000.00. "
+                              "Add match rules in teams.yml.")
