@@ -15,10 +15,12 @@ own data, each rated Crawl / Walk / Run with the number behind it.
    that median is of (alerts nobody answered yet have none). An alert in the default channel
    has one of two causes, each with its fix: spend no rule owns (a match rule), or a team whose
    channel is the default one, or that left teams.yml (a channel of its own).
-3. *Implementation*: of the savings identified in the last four quarters (rejected ones left out:
-   a reasoned no is not an unrealised saving), the share implemented, verifying or verified, by
-   estimated $ (the rating) and by count: the savings ledger's implementation rate, so the
-   scorecard and ``costbot savings`` agree. A finding verification found not realized is not an
+3. *Implementation*: of the savings identified in the last four quarters (the quarter of the
+   day and the three before, whole, as ``costbot savings --quarter`` rows book them; the figure
+   names them, "2026Q1–2026Q4") with rejected ones left out (a reasoned no is not an unrealised
+   saving; the figure says how many, since ``costbot savings`` counts them in "identified"),
+   the share implemented, verifying or verified, by estimated $ (the rating) and by count: the
+   savings ledger's implementation rate, so the scorecard and ``costbot savings`` agree. A finding verification found not realized is not an
    implemented saving: it stays identified (the opportunity was not captured), is shown apart
    ("1 not realized, $3,800.00/month estimated"), and the next step names it (re-open or
    re-scope it) when it is the bigger gap. Below 30 % Crawl; 30-70 % Walk; above 70 % with at
@@ -83,7 +85,7 @@ ATTRIBUTION_WALK, ATTRIBUTION_RUN = 0.70, 0.90
 ROUTING_WALK_HOURS, ROUTING_RUN_HOURS, ROUTING_RUN_OWNER_SHARE = 7 * 24.0, 72.0, 0.90
 ROUTING_WINDOW_DAYS = 90
 IMPLEMENTATION_WALK, IMPLEMENTATION_RUN = 0.30, 0.70
-IMPLEMENTATION_WINDOW_DAYS = 365
+IMPLEMENTATION_QUARTERS = 4  # the quarter of as_of and the three before, as `costbot savings` books them
 VARIANCE_WALK, VARIANCE_RUN = 0.50, 0.80
 UNIT_RECENT_DAYS = 62
 ARTICLE_MANDATORY_TAGS = 4  # "Define four mandatory tags"
@@ -529,10 +531,15 @@ def _not_realized_names(findings: Sequence[FindingSummary]) -> str:
 
 def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
     """Question 3 (see the module docstring)."""
-    since = inputs.as_of - timedelta(days=IMPLEMENTATION_WINDOW_DAYS)
+    # Whole quarters of identification, as the savings ledger's rows are (a 365-day window cut
+    # one in two, so no sum of `costbot savings --quarter` rows gave the scorecard's figures).
+    last = pd.Timestamp(inputs.as_of).to_period("Q")
+    first = last - (IMPLEMENTATION_QUARTERS - 1)
+    since = first.start_time.date()
+    quarters = f"{first}\u2013{last}"
     cohort = [f for f in inputs.findings if f.identified_on >= since]
     if not cohort:
-        return _line(3, "Crawl", None, "no savings findings identified in the last four quarters",
+        return _line(3, "Crawl", None, f"no savings findings identified in the last four quarters ({quarters})",
                      "Track savings as findings: `/cost finding new`, or import AWS Cost Optimization Hub "
                      "recommendations, so every opportunity is followed to a verified saving.")
     # The savings ledger's figures, so the scorecard and `costbot savings` agree (finops/savings.py).
@@ -540,6 +547,7 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
     rate_usd = total["implementation_rate_usd"]
     rate_count = total["implementation_rate_count"]
     considered = [f for f in cohort if f.state != FindingState.REJECTED]
+    rejected = [f for f in cohort if f.state == FindingState.REJECTED]
     done = [f for f in considered if f.state in COUNTS_AS_IMPLEMENTED]
     not_realized = [f for f in considered if f.state == FindingState.NOT_REALIZED]
     open_ = [f for f in considered if f.state not in COUNTS_AS_IMPLEMENTED and f.state != FindingState.NOT_REALIZED]
@@ -555,7 +563,10 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
         value = float(rate_usd)
         rating = _rate(value, IMPLEMENTATION_WALK, IMPLEMENTATION_RUN, run_condition=verified > 0)
     shown = _pct(None) if value is None else _rated_pct(value, rated)
-    figure = (f"{shown} of {format_usd(identified_usd)}/month identified is implemented "
+    # `costbot savings` counts rejected findings in "identified": say which part this base leaves out.
+    left_out = (f" ({_count(len(rejected), 'rejected finding')}, "
+                f"{format_usd(sum(f.estimate_monthly for f in rejected))}/month, left out)" if rejected else "")
+    figure = (f"{shown} of {format_usd(identified_usd)}/month identified in {quarters}{left_out} is implemented "
               f"({format_usd(done_usd)}/month; {len(done)} of {len(considered)} findings, "
               f"{_pct(None if pd.isna(rate_count) else float(rate_count))}); "
               + (f"{len(not_realized)} not realized, {format_usd(not_realized_usd)}/month estimated; "
@@ -588,7 +599,8 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
         step = "Keep it: identified savings are implemented and verified."
     return _line(3, rating, None if value is None else _rated_value(value, rated), figure, step,
                  waiting, count_rate=None if pd.isna(rate_count) else round(float(rate_count), 4),
-                 identified_monthly=round(identified_usd, 2), implemented_monthly=round(done_usd, 2),
+                 identified_since=since.isoformat(), identified_monthly=round(identified_usd, 2),
+                 rejected=len(rejected), implemented_monthly=round(done_usd, 2),
                  not_realized=len(not_realized), not_realized_monthly=round(float(not_realized_usd), 2),
                  verified=verified, realized_monthly=float(total["realized_monthly"]))
 

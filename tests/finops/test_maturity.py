@@ -153,7 +153,7 @@ def test_a_share_just_under_a_threshold_never_reads_as_the_threshold() -> None:
                 FindingSummary(2, "Delete old snapshots", "search", "identified", 700.02, date(2026, 10, 1)))
     impl = rate_implementation(inputs(findings=findings))
     assert (impl.rating, impl.value) == ("Crawl", 0.29998)
-    assert impl.figure.startswith("29.998 % of $1,000.00/month identified is implemented")
+    assert impl.figure.startswith("29.998 % of $1,000.00/month identified in 2026Q1\u20132026Q4 is implemented")
 
 
 def test_the_attribution_parts_add_up_to_the_total_in_the_cents_of_costbot_coverage() -> None:
@@ -247,9 +247,11 @@ def test_implementation_rate_in_dollars_and_count_with_verification() -> None:
     # Four quarters, rejected left out: $1,000 + $600 + $200 + $50 = $1,850 identified;
     # implemented or later: $1,000 (verified) + $200 = $1,200 -> 64.9 %; 2 of 4 findings.
     assert (line.rating, line.value) == ("Walk", 0.6486)
-    assert line.detail == {"count_rate": 0.5, "identified_monthly": 1850.0, "implemented_monthly": 1200.0,
+    assert line.detail == {"count_rate": 0.5, "identified_since": "2026-01-01", "identified_monthly": 1850.0,
+                           "rejected": 1, "implemented_monthly": 1200.0,
                            "not_realized": 0, "not_realized_monthly": 0.0, "verified": 1, "realized_monthly": 900.0}
-    assert line.figure == ("64.9 % of $1,850.00/month identified is implemented ($1,200.00/month; 2 of 4 findings, "
+    assert line.figure == ("64.9 % of $1,850.00/month identified in 2026Q1\u20132026Q4 (1 rejected finding, "
+                           "$300.00/month, left out) is implemented ($1,200.00/month; 2 of 4 findings, "
                            "50.0 %); 1 verified, $900.00/month realized")
     assert line.at_stake == 650.0
     assert line.next_step == (
@@ -283,9 +285,11 @@ def test_a_finding_verification_found_not_realized_is_identified_but_not_impleme
     # Identified (rejected left out): $1,000 + $600 + $200 + $50 + $3,800 = $5,650; implemented: $1,000
     # (verified) + $200 = $1,200 -> 21.2 %, Crawl; 2 of 5 findings. The $3,800 stays identified, not captured.
     assert (line.rating, line.value, line.at_stake) == ("Crawl", 0.2124, 4450.0)
-    assert line.figure == ("21.2 % of $5,650.00/month identified is implemented ($1,200.00/month; 2 of 5 findings, "
+    assert line.figure == ("21.2 % of $5,650.00/month identified in 2026Q1\u20132026Q4 (1 rejected finding, "
+                           "$300.00/month, left out) is implemented ($1,200.00/month; 2 of 5 findings, "
                            "40.0 %); 1 not realized, $3,800.00/month estimated; 1 verified, $900.00/month realized")
-    assert line.detail == {"count_rate": 0.4, "identified_monthly": 5650.0, "implemented_monthly": 1200.0,
+    assert line.detail == {"count_rate": 0.4, "identified_since": "2026-01-01", "identified_monthly": 5650.0,
+                           "rejected": 1, "implemented_monthly": 1200.0,
                            "not_realized": 1, "not_realized_monthly": 3800.0, "verified": 1,
                            "realized_monthly": 900.0}
     # The not-realized finding is the bigger gap: named first.
@@ -532,3 +536,27 @@ def test_a_misrouted_drop_counts_at_stake_by_its_size_not_against_a_rise() -> No
     assert line.next_step == ("Route alerts to owners: 2 of 2 alerts ($2,000.00) went to the default channel because "
                               "no rule owns their spend: #50 EC2 in 999 $1,000.00; #51 RDS in 999 -$1,000.00. "
                               "Add match rules in teams.yml.")
+
+
+def test_implementation_reads_whole_quarters_so_costbot_savings_quarter_rows_add_up_to_it() -> None:
+    # As of 16 Nov 2026 the four quarters are 2026Q1-2026Q4. A $400 finding identified on 20 Dec
+    # 2025 is in 2025Q4: a 365-day window (from 16 Nov 2025) took it and left out 1 Nov 2025's
+    # $700 one, half a quarter no `costbot savings --quarter` row gives.
+    december = FindingSummary(7, "Old NAT gateway", "payments", "identified", 400.0, date(2025, 12, 20))
+    november = FindingSummary(8, "Unused EIPs", "payments", "identified", 700.0, date(2025, 11, 1))
+    findings = (*FINDINGS, december, november)
+    line = rate_implementation(inputs(findings=findings))
+    # 2026Q1-2026Q4, rejected #3 left out: $1,000 + $600 + $200 + $50 = $1,850; $1,200 implemented: 64.9 %.
+    assert (line.rating, line.value, line.at_stake) == ("Walk", 0.6486, 650.0)
+    assert line.figure.startswith("64.9 % of $1,850.00/month identified in 2026Q1\u20132026Q4 (1 rejected finding, "
+                                  "$300.00/month, left out) is implemented")
+    assert (line.detail["identified_since"], line.detail["identified_monthly"]) == ("2026-01-01", 1850.0)
+    # The same figures from the savings ledger's rows of those four quarters.
+    rows = savings_ledger([f.ledger_record() for f in findings], by=("quarter",)).set_index("quarter")
+    four = rows.loc[["2026Q1", "2026Q2", "2026Q3", "2026Q4"]]
+    assert four["identified_monthly"].sum() - 300.0 == line.detail["identified_monthly"]
+    # On the first day of a quarter the window is that quarter and the three before, whole.
+    first_day = rate_implementation(inputs(as_of=date(2026, 10, 1), findings=findings))
+    assert first_day.detail["identified_since"] == "2026-01-01"
+    assert rate_implementation(inputs(as_of=date(2027, 1, 5), findings=(december,))).figure == (
+        "no savings findings identified in the last four quarters (2026Q2\u20132027Q1)")
