@@ -44,7 +44,8 @@ routing's owner share (89.6 % is not Run's "90 %") and median time (72.05 hours 
 
 Each line's next step follows its rating: the article's advice for the stage it is in (Crawl:
 fix tagging first; Walk: close the gap to the next stage; Run: what is left), made specific with
-our numbers: which cost drivers no team owns, which findings, which teams. A Run line says "Keep
+our numbers: which cost drivers no team owns, which findings (by ``#id``, titles shortened to
+80 characters so the step fits a Slack section whole), which teams. A Run line says "Keep
 it" only when it has no dollars at stake; while some remain (spend no team owns, savings not
 captured, movement without a cause, misrouted or slow alerts) its step leads with them ("Own the
 rest: $13,616.46 of 2026-10 still has no owner; the biggest: Tax in ..."), since "Keep it" reads
@@ -90,6 +91,7 @@ VARIANCE_WALK, VARIANCE_RUN = 0.50, 0.80
 UNIT_RECENT_DAYS = 62
 ARTICLE_MANDATORY_TAGS = 4  # "Define four mandatory tags"
 NAMED = 3  # drivers, findings, teams named in a next step
+TITLE_SHOWN = 80  # characters of a finding's title in a next step
 DAYS_PER_MONTH = 365.25 / 12
 MONTHS_PER_QUARTER = 3
 UNOWNED_COLUMNS = (*DRIVER_KEYS, "cost")
@@ -518,13 +520,20 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
                  responses=len(responses))
 
 
+def _short_title(title: str) -> str:
+    """A finding's title in a next step, at most TITLE_SHOWN characters: the ``#id`` names it, and
+    six titles of up to 300 characters pushed the step's closing sum past a Slack section's
+    3,000 characters, where it was cut."""
+    return title if len(title) <= TITLE_SHOWN else title[:TITLE_SHOWN - 1].rstrip() + "\u2026"
+
+
 def _finding_names(findings: Sequence[FindingSummary]) -> str:
-    return "; ".join(f"#{f.id} {f.team} \u201c{f.title}\u201d {format_usd(f.estimate_monthly)}/month "
+    return "; ".join(f"#{f.id} {f.team} \u201c{_short_title(f.title)}\u201d {format_usd(f.estimate_monthly)}/month "
                      f"({f.state.replace('_', ' ')} since {f.identified_on:%d %b})" for f in findings)
 
 
 def _not_realized_names(findings: Sequence[FindingSummary]) -> str:
-    return "; ".join(f"#{f.id} {f.team} \u201c{f.title}\u201d {format_usd(f.estimate_monthly)}/month estimated"
+    return "; ".join(f"#{f.id} {f.team} \u201c{_short_title(f.title)}\u201d {format_usd(f.estimate_monthly)}/month estimated"
                      + (f", {format_usd(f.realized_monthly)}/month measured" if f.realized_monthly is not None else "")
                      for f in findings)
 

@@ -560,3 +560,17 @@ def test_implementation_reads_whole_quarters_so_costbot_savings_quarter_rows_add
     assert first_day.detail["identified_since"] == "2026-01-01"
     assert rate_implementation(inputs(as_of=date(2027, 1, 5), findings=(december,))).figure == (
         "no savings findings identified in the last four quarters (2026Q2\u20132027Q1)")
+
+
+def test_a_long_finding_title_is_shortened_in_the_step_so_its_closing_sum_survives() -> None:
+    title = ("Rightsize the R&D <sandbox> fleet " * 9).strip()  # 305 characters (a title may have 300+)
+    open_ = FindingSummary(2, title, "search", "in_progress", 600.0, date(2026, 9, 1))
+    line = rate_implementation(inputs(findings=(FINDINGS[0], open_)))
+    assert line.next_step == (
+        "Fix the implementation rate: follow the identified savings through. Biggest open findings: "
+        "#2 search \u201cRightsize the R&D <sandbox> fleet Rightsize the R&D <sandbox> fleet Rightsize t\u2026\u201d "
+        "$600.00/month (in progress since 01 Sep). $600.00/month is still waiting.")
+    # 80 characters at most, the ellipsis included; a title that fits is left whole.
+    assert len("Rightsize the R&D <sandbox> fleet Rightsize the R&D <sandbox> fleet Rightsize t\u2026") == 80
+    short = rate_implementation(inputs(findings=(FINDINGS[0], dataclasses.replace(open_, title="x" * 80))))
+    assert f"\u201c{'x' * 80}\u201d" in short.next_step
