@@ -381,16 +381,21 @@ def _line(number: int, rating: str, value: float | None, figure: str, next_step:
 # The five questions
 
 
-def _unowned_names(inputs: MaturityInputs) -> str:
-    """The biggest spend no team owns, e.g. ``Amazon EC2 in 999 (i-0legacy) $31.00, missing team``.
+def _unowned_names(inputs: MaturityInputs, *, with_resource: bool | None = None) -> str:
+    """The biggest spend no team owns, e.g. ``Amazon EC2 in 999 (i-0legacy) $31.00, missing team``:
+    all of it, or only the series with a resource (``with_resource=True``: something to tag) or
+    without (``False``: tax, support, fees: nothing to tag).
 
     The missing mandatory tags are added where the untagged drivers list the same series.
     """
     untagged = inputs.untagged_drivers
     missing = {tuple(row[key] for key in DRIVER_KEYS): row["missing_tags"] for _, row in untagged.iterrows()} \
         if not untagged.empty else {}
+    drivers = inputs.unowned_drivers
+    if with_resource is not None and not drivers.empty:
+        drivers = drivers[(drivers["ResourceId"].fillna("").astype(str) != "") == with_resource]
     names = []
-    for _, row in inputs.unowned_drivers.head(NAMED).iterrows():
+    for _, row in drivers.head(NAMED).iterrows():
         tags = missing.get(tuple(row[key] for key in DRIVER_KEYS))
         names.append(f"{row.ServiceName or 'spend'} in {row.SubAccountId or row.ProviderName}"
                      + (f" ({row.ResourceId})" if row.ResourceId else "") + f" {format_usd(row.cost)}"
@@ -443,9 +448,15 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
                   f"Define {ARTICLE_MANDATORY_TAGS} mandatory tags (teams.yml has {count}"
                   + (f": {', '.join(inputs.mandatory_tags)}" if count else "") + ") and enforce them in account "
                   "policy. ")
+        # Only a resource can carry a tag: spend without one (tax, support, fees) needs a pool
+        # or an account rule, and telling a team to tag it sends them nowhere.
+        taggable = _unowned_names(inputs, with_resource=True) if named else ""
+        untaggable = _unowned_names(inputs, with_resource=False) if named else ""
         step = (f"Fix tagging first. {define}Tag the biggest spend no team owns"
-                + (f": {named}" if named else "") + (f" (tag coverage: {tags})" if tags else "")
-                + f". {format_usd(unallocated)} a month has no owner today.")
+                + (f": {taggable}" if taggable else "") + (f" (tag coverage: {tags})" if tags else "") + "."
+                + (f" Spend with no resource to tag goes to a `shared_costs` pool or an account rule in "
+                   f"teams.yml: {untaggable}." if untaggable else "")
+                + f" {format_usd(unallocated)} a month has no owner today.")
     return _line(1, rating, _rated_value(share, rated), figure, step, float(unallocated),
                  period=inputs.attribution_period, total=float(total), unallocated=float(unallocated),
                  shared=float(shared))
