@@ -28,8 +28,21 @@ def escape(text: str) -> str:
 
 
 def cut(text: str, limit: int) -> str:
-    """At most ``limit`` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    """At most ``limit`` characters, with an ellipsis when cut.
+
+    Never inside an escape (``&amp;``, ``&lt;``, ``&gt;``) or a Slack reference (``<@U1>``,
+    ``<#C1>``, ``<!here>``, ``<https://…|label>``): half of one shows as "&gt…" or breaks the
+    markup, so the cut moves back to before it."""
+    if len(text) <= limit:
+        return text
+    kept = text[:limit - 1]
+    amp = kept.rfind("&")
+    if amp != -1 and any(entity.startswith(kept[amp:]) and kept[amp:] != entity for entity in ("&amp;", "&lt;", "&gt;")):
+        kept = kept[:amp]
+    ref = kept.rfind("<")
+    if ref != -1 and ">" not in kept[ref:] and kept[ref + 1:ref + 2] in ("@", "#", "!", "h", ""):
+        kept = kept[:ref]
+    return kept + "…"
 
 
 def channel_ref(channel: str) -> str:
