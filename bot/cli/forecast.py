@@ -91,17 +91,22 @@ def print_forecast(forecast: MonthForecast, teams: TeamsConfig, team: str | None
              " not available yet (less than two months of history)"))
     budgets = budgets_of(teams)
     statuses = {s.team: s for s in budget_status(forecast, budgets)}
+    # Without a learned interval low == high == forecast (the JSON contract), which is no interval:
+    # the table says so rather than printing "$X – $X" as if the month were known to the cent.
+    def interval_cell(low: float, high: float) -> str:
+        return f"{format_usd(low)} – {format_usd(high)}" if forecast.interval_months else "-"
+
     rows = []
     for name in [team] if team is not None else listed_teams(forecast, teams):
         found = forecast.team(name)
         spent, f, lo, hi = (found.actual_to_date, found.forecast, found.low, found.high) if found else (0, 0, 0, 0)
         status = statuses.get(name)
-        rows.append([name, format_usd(spent), format_usd(f), f"{format_usd(lo)} – {format_usd(hi)}",
+        rows.append([name, format_usd(spent), format_usd(f), interval_cell(lo, hi),
                      format_usd(budgets[name]) if name in budgets else "-",
                      budget_share(status) if status else "-", status.level if status else "-"])
     org = forecast.org
     rows.append(["(org)", format_usd(org.actual_to_date), format_usd(org.forecast),
-                 f"{format_usd(org.low)} – {format_usd(org.high)}", "-", "-", "-"])
+                 interval_cell(org.low, org.high), "-", "-", "-"])
     print_table(["team", "to date", "forecast", "80 % interval", "budget", "of budget", "status"], rows,
                 right={1, 2, 4, 5})
 

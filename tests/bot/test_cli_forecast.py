@@ -145,3 +145,23 @@ def test_without_teams_yml_an_unknown_team_says_none_is_configured(db: Database,
     code, _, err = cli("forecast", "--team", "payments")
     assert (code, err.strip()) == (
         2, "costbot: no team 'payments': no teams.yml is configured (set COSTBOT_TEAMS or pass --teams)")
+
+
+def test_without_an_interval_the_table_says_so_and_the_json_keeps_low_equal_high(db: Database, cli) -> None:
+    # One month and a half of history: no past month to learn the interval from.
+    flat_history(db, teams_config(), start=date(2026, 10, 1))
+    code, out, _ = cli("forecast", "--as-of", "2026-11-15")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].endswith("80% interval not available yet (less than two months of history)")
+    payments = next(line for line in lines if line.startswith("payments"))
+    assert payments.split() == ["payments", "$990.00", "$1,980.00", "-", "$2,300.00", "86", "%", "warning"]
+    org = next(line for line in lines if line.startswith("(org)"))
+    assert org.split() == ["(org)", "$1,500.00", "$3,000.00", "-", "-", "-", "-"]
+    _, out, _ = cli("forecast", "--as-of", "2026-11-15", "--json", "--team", "payments")
+    assert json.loads(out)["teams"] == [
+        {"team": "payments", "forecast": 1980.0, "low": 1980.0, "high": 1980.0, "budget": 2300.0}]
+    # A complete month has final totals, no interval either.
+    code, out, _ = cli("forecast", "--as-of", "2026-10-31")
+    search = next(line for line in out.splitlines() if line.startswith("search"))
+    assert search.split() == ["search", "$1,023.00", "$1,023.00", "-", "$1,500.00", "68", "%", "ok"]
