@@ -15,6 +15,7 @@ import pandas as pd
 
 from bot.blocks.costs import cut, packed_sections
 from finops.forecast import BUDGET_WARNING_SHARE, BudgetStatus, MonthForecast, TeamForecast
+from finops.model import UNALLOCATED
 from finops.money import format_usd
 
 MAX_BLOCKS = 50
@@ -124,8 +125,15 @@ def budget_message(forecast: MonthForecast, statuses: Sequence[BudgetStatus], *,
     chosen = [s for s in statuses if team is None or s.team == team]
     blocks: list[dict] = [_header(f"Budgets: {month}" + (f" · {team}" if team else ""))]
     if not chosen:
-        blocks.append(_section(f"No budget set for *{team}*: add `budget_monthly` to the team in teams.yml."
-                               if team else "No team has a budget: add `budget_monthly` to teams in teams.yml."))
+        if team == UNALLOCATED:
+            # Spend no team owns cannot have a budget in teams.yml: point at what the user can do.
+            advice = (f"*{UNALLOCATED}* is spend no team owns, so it has no budget: `/cost forecast {UNALLOCATED}` "
+                      "shows its forecast; allocating it (a match rule in teams.yml) puts it under a team's budget.")
+        elif team:
+            advice = f"No budget set for *{team}*: add `budget_monthly` to the team in teams.yml."
+        else:
+            advice = "No team has a budget: add `budget_monthly` to teams in teams.yml."
+        blocks.append(_section(advice))
         return {"text": f"Budgets for {month}: none set", "blocks": blocks}
     counts = {level: sum(1 for s in chosen if s.level == level) for level in LEVEL_EMOJI}
     if team is None:

@@ -93,3 +93,16 @@ def test_a_share_just_under_a_threshold_never_reads_as_the_threshold() -> None:
     assert budget_level_reply(close, forecast).endswith("$1,000.00 of $1,000.50 (99.9 %).")
     # Elsewhere whole percents, as before.
     assert "(125 %)" in budget_level_reply(budget_status(forecast, {team: 800.0})[0], forecast)
+
+
+def test_budget_for_unallocated_says_it_cannot_have_one() -> None:
+    forecast = many_teams(1)
+    statuses = budget_status(forecast, {"platform-infrastructure-team-0000": 1500.0})
+    message = budget_message(forecast, statuses, team="unallocated")
+    assert message["text"] == "Budgets for November 2026: none set"
+    assert [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"] == [
+        "*unallocated* is spend no team owns, so it has no budget: `/cost forecast unallocated` shows its "
+        "forecast; allocating it (a match rule in teams.yml) puts it under a team's budget."]
+    # A team of teams.yml without a budget is still told where to set one.
+    assert budget_message(forecast, statuses, team="ads")["blocks"][1]["text"]["text"] == (
+        "No budget set for *ads*: add `budget_monthly` to the team in teams.yml.")
