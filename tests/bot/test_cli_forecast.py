@@ -61,6 +61,8 @@ def test_terminal_table_and_errors(db: Database, cli) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("Month-end forecast for 2026-11, as of 2026-11-15 (data complete through 2026-11-15)")
+    # The header says where the interval comes from, as the Slack basis line does, not a bare "80% interval".
+    assert lines[0].endswith("; 80% interval learned from 9 past months")
     payments = next(line for line in lines if line.startswith("payments"))
     assert payments.split() == ["payments", "$990.00", "$1,980.00", "$1,980.00", "–", "$1,980.00", "$2,300.00",
                                 "86", "%", "warning"]
