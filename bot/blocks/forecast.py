@@ -96,16 +96,21 @@ def forecast_message(forecast: MonthForecast, statuses: Sequence[BudgetStatus], 
     blocks: list[dict] = [_header(f"Month-end forecast: {month}" + (f" · {team}" if team else "")),
                           _section(f"*Organisation*: {range_text(org)}; {format_usd(org.actual_to_date)} spent so far")]
     teams = [t for t in forecast.teams if team is None or t.team == team]
-    lines = []
-    for t in sorted(teams, key=lambda t: -t.forecast):
-        budget = by_team.get(t.team)
-        tail = ""
-        if budget is not None:
-            tail = (f" · {LEVEL_EMOJI[budget.level]} {budget_share(budget)} of {format_usd(budget.budget)}"
-                    if budget.budget > 0 else f" · {share_of_budget(budget)}")
-        lines.append(f"*{t.team}*: {range_text(t)}; {format_usd(t.actual_to_date)} spent{tail}")
-    if team is not None and not teams:
-        lines.append(f"*{team}*: no spend this month")
+
+    def budget_tail(name: str) -> str:
+        budget = by_team.get(name)
+        if budget is None:
+            return ""
+        return (f" · {LEVEL_EMOJI[budget.level]} {budget_share(budget)} of {format_usd(budget.budget)}"
+                if budget.budget > 0 else f" · {share_of_budget(budget)}")
+
+    lines = [f"*{t.team}*: {range_text(t)}; {format_usd(t.actual_to_date)} spent{budget_tail(t.team)}"
+             for t in sorted(teams, key=lambda t: -t.forecast)]
+    # A budgeted team with no spend yet is still listed (as `/cost budget` and `costbot forecast`
+    # list it), with its budget, rather than vanishing from the org's forecast.
+    with_spend = {t.team for t in forecast.teams}
+    silent = [name for name in ([team] if team is not None else sorted(by_team)) if name not in with_spend]
+    lines += [f"*{name}*: no spend this month{budget_tail(name)}" for name in silent]
     sections, left = packed_sections(lines, max_sections=MAX_BLOCKS - 4)
     blocks += sections
     if left:

@@ -106,3 +106,17 @@ def test_budget_for_unallocated_says_it_cannot_have_one() -> None:
     # A team of teams.yml without a budget is still told where to set one.
     assert budget_message(forecast, statuses, team="ads")["blocks"][1]["text"]["text"] == (
         "No budget set for *ads*: add `budget_monthly` to the team in teams.yml.")
+
+
+def test_a_budgeted_team_without_spend_is_listed_with_its_budget() -> None:
+    forecast = many_teams(1)
+    statuses = budget_status(forecast, {"platform-infrastructure-team-0000": 1500.0, "mobile": 500.0})
+    lines = [b["text"]["text"] for b in forecast_message(forecast, statuses)["blocks"] if b["type"] == "section"]
+    assert lines[1].split("\n") == [
+        "*platform-infrastructure-team-0000*: $1,000.00 ($990.00 – $1,010.00); $500.00 spent · "
+        ":large_green_circle: 67 % of $1,500.00",
+        "*mobile*: no spend this month · :large_green_circle: 0 % of $500.00"]
+    one = forecast_message(forecast, statuses, team="mobile")
+    assert [b["text"]["text"] for b in one["blocks"] if b["type"] == "section"][1] == (
+        "*mobile*: no spend this month · :large_green_circle: 0 % of $500.00")
+    assert one["text"] == "Month-end forecast for November 2026: mobile $0.00"
