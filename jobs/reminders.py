@@ -13,7 +13,8 @@ Two reasons (the issue: "past its due date, or implemented with no movement"):
   cost at all is reported here too. Keyed by the implementation day.
 
 The DM goes to the assignee (else the team's first owner); ``FindingStore.claim_reminder`` makes
-sure each (finding, reason) is sent once, across days and replicas. The weekly view
+sure each (finding, reason) is sent once, across days and replicas, to each recipient (a finding
+reassigned after its reminder reminds its new assignee once). The weekly view
 (:func:`weekly_view_lines`, for the team digest) lists every finding stalled now, reminded or not.
 """
 
@@ -140,7 +141,7 @@ def send_reminders(ctx: AppContext, *, today: date | None = None) -> list[Remind
             log.info("finding %s is stalled (%s) and has no one to remind", reminder.finding.id, reminder.kind)
             continue
         message = reminder_message(reminder.finding, reminder.detail)
-        ctx.delivery.send(Message(key=f"{finding_key(reminder.finding.id)}:reminder:{reminder.reason}",
+        ctx.delivery.send(Message(key=f"{finding_key(reminder.finding.id)}:reminder:{reminder.reason}:{reminder.recipient}",
                                   channel=reminder.recipient, text=message["text"], blocks=message["blocks"]))
         sent.append(reminder)
     return sent

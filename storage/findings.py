@@ -535,7 +535,24 @@ class FindingStore:
 
     # reminders --------------------------------------------------------------------------------
     def claim_reminder(self, finding_id: int, reason: str, *, recipient: str | None, at: datetime) -> bool:
-        """Take the right to send the one reminder for (finding, reason); False if it was taken already."""
+        """Take the right to send the one reminder for (finding, reason) to ``recipient``; False if
+        it was taken already for them.
+
+        A finding reassigned after its reminder (or one that had no one to remind then) earns one
+        reminder for its new recipient, held as ``reason@recipient``: the new assignee would
+        otherwise never hear that it is late. Reassigning back earns nothing more.
+        """
+        if self._claim(finding_id, reason, recipient, at):
+            return True
+        if recipient is None:
+            return False
+        with self.db.session() as session:
+            reasons = select(FindingReminder).where(FindingReminder.finding_id == finding_id)
+            held = {r.recipient for r in session.exec(reasons).all()
+                    if r.reason == reason or r.reason.startswith(f"{reason}@")}
+        return recipient not in held and self._claim(finding_id, f"{reason}@{recipient}", recipient, at)
+
+    def _claim(self, finding_id: int, reason: str, recipient: str | None, at: datetime) -> bool:
         try:
             with self.db.session() as session:
                 session.add(FindingReminder(finding_id=finding_id, reason=reason, recipient=recipient, sent_at=at))

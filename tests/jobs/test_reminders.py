@@ -10,7 +10,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import AppContext
-from finops.savings import FindingState
+from finops.savings import Actor, FindingState
 from jobs.reminders import schedule, send_reminders, stalled_findings, weekly_view_lines
 from storage.db import Database
 from storage.findings import FindingStore, NewFinding
@@ -121,3 +121,19 @@ def test_schedule_runs_it_daily(ctx: AppContext):
     schedule(scheduler, ctx)
     (job,) = scheduler.get_jobs()
     assert (job.id, str(job.trigger.fields[5]), str(job.trigger.fields[6])) == ("finding_reminders", "10", "0")
+
+
+def test_a_finding_reassigned_after_its_reminder_reminds_its_new_assignee_once(ctx: AppContext):
+    finding_id = open_finding(ctx)
+    (first,) = send_reminders(ctx, today=date(2026, 11, 16))
+    assert first.recipient == "U_PAY_DEV"
+    FindingStore(ctx.db).move(finding_id, "reassign", actor=OWNER, at=AT, assignee="U_SEARCH_OWNER", team="search")
+    (second,) = send_reminders(ctx, today=date(2026, 11, 17))
+    assert (second.reason, second.recipient) == ("past_due:2026-11-10", "U_SEARCH_OWNER")
+    assert [dm.split(" ")[0] for dm in dms(ctx)] == ["U_PAY_DEV", "U_SEARCH_OWNER"]
+    assert send_reminders(ctx, today=date(2026, 11, 18)) == []
+    FindingStore(ctx.db).move(finding_id, "reassign", actor=Actor("U_SEARCH_OWNER", on_team=True), at=AT,
+                              assignee="U_PAY_DEV", team="payments")
+    assert send_reminders(ctx, today=date(2026, 11, 19)) == []  # back to someone already told
+    assert [(reason, to) for reason, to, _ in FindingStore(ctx.db).reminders(finding_id)] == [
+        ("past_due:2026-11-10", "U_PAY_DEV"), ("past_due:2026-11-10@U_SEARCH_OWNER", "U_SEARCH_OWNER")]
