@@ -203,6 +203,10 @@ def read_new_finding(ctx: AppContext, values: dict[str, dict[str, dict]]) -> tup
         errors["estimate"] = field_error(error)
     due = field_value(values, "due")
     fields["due_on"] = date.fromisoformat(due) if due else None
+    today = ctx.today()
+    if fields["due_on"] is not None and fields["due_on"] < today:
+        # A past due date is a slip (2025 for 2026): the finding would be late, and reminded, at once.
+        errors["due"] = f"The due date {due} is in the past (today is {today.isoformat()}): pick a later day"
     fields["assignee"] = field_value(values, "assignee")
     fields["notes"] = field_value(values, "notes")
     return fields, errors

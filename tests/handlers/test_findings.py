@@ -8,7 +8,7 @@ import ast
 import json
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -519,6 +519,12 @@ def test_the_new_finding_form_shows_mistakes_next_to_their_fields(team_bot: Runn
         form["estimate"] = {"value": estimate}
         answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view)
         assert answer.status == 200 and answer.json() == {"response_action": "errors", "errors": {"estimate": error}}
+    form["estimate"] = {"value": "1,200"}
+    yesterday, today = bot.ctx.today() - timedelta(days=1), bot.ctx.today()
+    form["due"] = {"value": date_pick(yesterday.isoformat())}
+    answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view).json()
+    assert answer == {"response_action": "errors", "errors": {
+        "due": f"The due date {yesterday} is in the past (today is {today}): pick a later day"}}
     assert FindingStore(bot.ctx.db).list_findings() == []
 
 
