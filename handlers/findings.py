@@ -226,7 +226,9 @@ def register(app: App, ctx: AppContext) -> None:
         try:
             finding = FindingStore(ctx.db).create(new, by=user, at=ctx.now())
         except InputError as error:
-            ack(response_action="errors", errors={"title": str(error)})
+            # e.g. the anomaly's finding opened already (a second submission): said plainly, not as
+            # "column 'external_id': … (value '12')"; the form has no field of its own for it.
+            ack(response_action="errors", errors={"title": field_error(error)})
             return
         ack(response_action="update", view=created_view(finding, ctx.teams.channel_for(finding.team)))
         if finding.source == "anomaly" and finding.external_id:

@@ -608,9 +608,15 @@ def test_open_finding_from_an_anomaly_prefills_scope_and_estimate(anomalous: Run
     form = {"title": {"value": "Stop the load-test fleet"}, "team": {"value": select("payments")},
             "scope_service": {"value": multi("Amazon EC2")}, "scope_region": {"value": multi("us-east-1")},
             "estimate": {"value": "48700.00"}, "due": {"value": date_pick(None)}}
-    answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_DEV", view=filled_form(bot)).json()
+    form_view = filled_form(bot)
+    answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_DEV", view=form_view).json()
     assert answer["response_action"] == "update"
     (finding,) = FindingStore(bot.ctx.db).list_findings()
+    # The same form submitted again (a second window, a double click): told plainly, next to the title.
+    again = bot.client.view_submission("finding_new", form, user_id="U_PAY_DEV", view=form_view).json()
+    assert again == {"response_action": "errors",
+                     "errors": {"title": f"Anomaly {anomaly.id} is already finding #{finding.id}"}}
+    assert len(FindingStore(bot.ctx.db).list_findings()) == 1
     assert (finding.source, finding.external_id, finding.assignee) == ("anomaly", str(anomaly.id), "U_PAY_OWNER")
     # Both presses are in the anomaly's audit trail: the stranger's refusal, then who opened which
     # finding (written just after the submission's ack, so waited for).
