@@ -41,6 +41,7 @@ from bot.services.findings import (
     parse_scope,
     publish_finding,
 )
+from finops.errors import InputError
 from finops.money import format_usd
 from finops.savings import Actor, FindingAction, FindingState
 from finops.sources.recommendations import RecommendationSource
@@ -178,6 +179,9 @@ def _print_finding(finding: FindingRecord) -> None:
 def run_new(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
     team = known_team(ctx, args.team)
+    if args.due is not None and args.due < ctx.today():  # a slip (2025 for 2026): late, and reminded, at once
+        raise InputError(f"the due date {args.due} is in the past (today is {ctx.today()})", column="due",
+                         value=str(args.due))
     new = NewFinding(title=args.title, team=team, scope=parse_scope(args.scope), estimate_monthly=args.estimate,
                      assignee=args.assignee or default_assignee(ctx, team), due_on=args.due, notes=args.notes)
     by = f"cli:{os.environ.get('USER') or 'operator'}"

@@ -57,7 +57,7 @@ def cli(db: Database, monkeypatch, capsys, tmp_path):
 
 NEW = ("findings", "new", "--title", "Rightsize the payments RDS", "--team", "payments",
        "--scope", "service=Amazon RDS", "--scope", "sub_account_id=111222330440", "--estimate", "1000.10",
-       "--due", "2026-12-31")
+       "--due", "2099-12-31")
 
 
 def test_new_prints_the_finding_with_its_id(cli):
@@ -70,7 +70,7 @@ def test_new_prints_the_finding_with_its_id(cli):
         "id": 1, "title": "Rightsize the payments RDS", "team": "payments", "assignee": "U_PAY_OWNER",
         "state": "identified", "scope": {"service": ["Amazon RDS"], "sub_account_id": ["111222330440"]},
         "estimate_monthly": Decimal("1000.1"), "realized_monthly": None, "regressed": False, "baseline": None,
-        "after": None, "due_on": "2026-12-31", "source": "manual", "notes": "db.r6g.4xlarge at 12 % CPU"}
+        "after": None, "due_on": "2099-12-31", "source": "manual", "notes": "db.r6g.4xlarge at 12 % CPU"}
     assert "SAVINGS FINDING #1" in result.err  # the team channel's message, rendered off stdout
     assert "*Notes:* db.r6g.4xlarge at 12 % CPU" in result.err
     assert cli("findings", "show", "1", "--json").json()["notes"] == "db.r6g.4xlarge at 12 % CPU"
@@ -86,6 +86,7 @@ def test_new_prints_the_finding_with_its_id(cli):
                               "month (at least $0.01)"),
     (("--estimate", "1e13"), "costbot: column 'estimate': the estimate must be less than 1,000,000,000 dollars"),
     (("--estimate", "1e400"), "costbot: column 'estimate': the estimate must be less than 1,000,000,000 dollars"),
+    (("--due", "2020-01-01"), "costbot: column 'due': the due date 2020-01-01 is in the past (today is "),
 ])
 def test_bad_input_is_one_line_and_opens_nothing(cli, change, message):
     args = list(NEW)
