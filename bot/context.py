@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from sqlalchemy.exc import OperationalError
@@ -40,6 +41,12 @@ class AppContext:
         """Today in UTC, the calendar cost data is dated in (freshness, verification and the
         forecasts count days on it); the digest's run day is the schedule's own (jobs/digest.py)."""
         return self.now().date()
+
+    def schedule_today(self) -> date:
+        """Today in the schedule's time zone (``COSTBOT_TIMEZONE``, else teams.yml's digest time
+        zone): the day people's due dates are counted on (in Auckland, 10:00 on the 16th is still
+        the 15th in UTC)."""
+        return self.now().astimezone(ZoneInfo(self.settings.timezone or self.teams.digest.timezone)).date()
 
 
 def slack_client(settings: Settings) -> WebClient:

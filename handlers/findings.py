@@ -151,7 +151,7 @@ def parse_list_filters(ctx: AppContext, args: str) -> tuple[str | None, str | No
 def list_findings(request: CommandRequest) -> Reply:
     team, state = parse_list_filters(request.ctx, request.args)
     findings = FindingStore(request.ctx.db).list_findings(team=team, states=[state] if state else None)
-    return Reply(**findings_list_message(findings, team=team, state=state))
+    return Reply(**findings_list_message(findings, team=team, state=state, today=request.ctx.schedule_today()))
 
 
 @subcommand("savings", usage="/cost savings [team] [quarter]", slow=True, working_text="Adding up the ledger…",

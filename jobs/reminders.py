@@ -113,7 +113,9 @@ def _no_movement(ctx: AppContext, finding: FindingRecord, through: date | None) 
 
 def stalled_findings(ctx: AppContext, *, today: date | None = None, team: str | None = None) -> list[Reminder]:
     """Every finding past due or implemented with no movement, as of ``today``, oldest first."""
-    today = today or ctx.today()
+    # The schedule's day, as App Home and the digest count it: a reminder must not come a day
+    # after the Home tab marks the finding late.
+    today = today or ctx.schedule_today()
     through = data_through(ctx, today)
     store = FindingStore(ctx.db)
     found = []

@@ -232,7 +232,16 @@ def history_line(event: FindingEvent) -> str:
 _BEFORE_DONE = (FindingState.IDENTIFIED, FindingState.ACCEPTED, FindingState.IN_PROGRESS)
 
 
-def findings_list_message(findings: Sequence[FindingRecord], *, team: str | None, state: str | None) -> dict[str, Any]:
+def _due_text(due_on: date, today: date | None) -> str:
+    """`` · due 2026-11-20``, or marked once the day has passed (as App Home and the reminder say it)."""
+    if today is not None and due_on < today:
+        days = (today - due_on).days
+        return f" · :warning: past its due date {due_on} ({days} day{'s' if days != 1 else ''})"
+    return f" · due {due_on}"
+
+
+def findings_list_message(findings: Sequence[FindingRecord], *, team: str | None, state: str | None,
+                          today: date | None = None) -> dict[str, Any]:
     """``/cost findings [team] [state]``: one line per finding, newest first, within Slack's limits."""
     what = " ".join(x for x in (team, state and state.replace("_", " ")) if x) or "all"
     if not findings:
@@ -244,7 +253,7 @@ def findings_list_message(findings: Sequence[FindingRecord], *, team: str | None
              + (f" · realized {format_usd(f.realized_monthly)}/mo" if f.realized_monthly is not None
                 and f.state is FindingState.VERIFIED else "")
              + (" · :warning: regressed" if f.regressed else "")
-             + (f" · due {f.due_on}" if f.due_on and f.state in _BEFORE_DONE else "")
+             + (_due_text(f.due_on, today) if f.due_on and f.state in _BEFORE_DONE else "")
              for f in ordered[:LIST_LIMIT]]
     estimate = sum(f.estimate_monthly for f in findings)
     blocks = [{"type": "header", "text": _plain(f"Savings findings · {what}", 150)}]

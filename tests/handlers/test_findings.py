@@ -539,6 +539,17 @@ def test_findings_list_by_team_and_state(team_bot: RunningBot):
     assert answer["blocks"][1]["text"]["text"] == ":mag: *#1* Delete idle volumes · payments · est. $120.50/mo"
     wrong = bot.client.slash("findings paymnts", user_id="U_ANYONE").json()
     assert wrong["text"].startswith(":warning: `paymnts` is neither a team nor a finding state")
+    # Past its due date on the bot's day: marked as App Home and the reminder mark it.
+    today = bot.ctx.schedule_today()
+    late, later = today - timedelta(days=4), today + timedelta(days=4)
+    store.create(NewFinding("Stop the old cluster", "search", {"service": "Amazon EC2"}, "80", due_on=late),
+                 by="cli:ops", at=now)
+    store.create(NewFinding("Trim the logs", "search", {"service": "Amazon EC2"}, "40", due_on=later),
+                 by="cli:ops", at=now)
+    lines = bot.client.slash("findings search", user_id="U_ANYONE").json()["blocks"][1]["text"]["text"].splitlines()
+    assert lines[:2] == [f":mag: *#4* Trim the logs · search · est. $40.00/mo · due {later}",
+                         f":mag: *#3* Stop the old cluster · search · est. $80.00/mo · :warning: past its due date "
+                         f"{late} (4 days)"]
 
 
 def test_reassign_to_another_team_posts_there_too(team_bot: RunningBot):

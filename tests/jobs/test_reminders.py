@@ -3,6 +3,7 @@ and the team's weekly-view lines."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, date, datetime
 
@@ -137,3 +138,14 @@ def test_a_finding_reassigned_after_its_reminder_reminds_its_new_assignee_once(c
     assert send_reminders(ctx, today=date(2026, 11, 19)) == []  # back to someone already told
     assert [(reason, to) for reason, to, _ in FindingStore(ctx.db).reminders(finding_id)] == [
         ("past_due:2026-11-10", "U_PAY_DEV"), ("past_due:2026-11-10@U_SEARCH_OWNER", "U_SEARCH_OWNER")]
+
+
+def test_the_reminder_counts_the_due_date_on_the_schedules_day(db: Database):
+    # 10:00 in Auckland on 16 Nov is 21:00 on the 15th in UTC: a finding due on the 15th is late
+    # there (App Home marks it so), though not yet in UTC.
+    auckland = dataclasses.replace(make_context(db), now=lambda: datetime(2026, 11, 15, 21, 0, tzinfo=UTC))
+    auckland.settings = dataclasses.replace(auckland.settings, timezone="Pacific/Auckland")
+    open_finding(auckland, due=date(2026, 11, 15))
+    (sent,) = send_reminders(auckland)
+    assert (sent.kind, sent.reason) == ("past_due", "past_due:2026-11-15")
+    assert "past its due date 2026-11-15 (1 day)" in dms(auckland)[0]
