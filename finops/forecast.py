@@ -28,8 +28,9 @@ own history, so nothing is tuned to one data set:
   of them is nearer their median than the old level, which a spike followed by ordinary days is
   not; at least 11 days of history are needed), spend has moved and every window's level is the
   mean of those days, spikes among them left out;
-- *intermittent spend* (no spend on more than a fifth of the days of its usual weekdays: a batch
-  job on random days): the medians above lean towards zero there, so it is forecast at its mean
+- *intermittent spend* (no spend on more than a fifth of the days of its usual weekdays, in quiet
+  spells of less than a week: a batch job on random days; a week or more without spend is a pause
+  or a monthly rhythm, which the level and the month positions follow): the medians above lean towards zero there, so it is forecast at its mean
   daily rate instead: the mean of its last 7, 14 and 28 days, quiet days included, nothing left
   out, with no weekday, month-position or growth pattern (on random days they are noise);
 - *growth*: the median month-over-month growth of the deseasonalised monthly median level over
@@ -129,6 +130,8 @@ POSITION_EFFECT_Z = 3.0
 # the medians are unbiased. A fifth sits between: one quiet day in ten is an outage the medians
 # ride out. Intermittent spend is forecast at its mean daily rate (see _remaining_forecast).
 INTERMITTENT_ZERO_SHARE = 0.2
+# ...counting only quiet spells shorter than a week (see _in_long_quiet_runs).
+INTERMITTENT_MAX_QUIET_DAYS = 7
 
 # Days 1..FROM_START_DAYS are positioned from the month's start, later days from its end.
 FROM_START_DAYS = 14
@@ -609,11 +612,25 @@ def _intermittent(usage: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     for day in range(7):
         on_day = days == day
         active[on_day] = spends[on_day].any(axis=0)  # this weekday has spend at all
-    active &= started
+    active &= started & ~_in_long_quiet_runs(spends)
     quiet = (active & ~spends).sum(axis=0)
     count = active.sum(axis=0)
     # Two weeks at least, as for a weekday pattern: fewer days cannot tell.
     return (started.sum(axis=0) >= 14) & (quiet > INTERMITTENT_ZERO_SHARE * np.maximum(count, 1))
+
+
+def _in_long_quiet_runs(spends: np.ndarray) -> np.ndarray:
+    """(days, groups): the days in a run of ``INTERMITTENT_MAX_QUIET_DAYS`` or more days without
+    spend. Intermittent spend is quiet for days, not weeks: a week or more without spend is a pause
+    or a monthly rhythm (a job on the 1st), which the level and the month positions follow."""
+    long = np.zeros(spends.shape, dtype=bool)
+    for group in range(spends.shape[1]):
+        quiet = np.concatenate([[False], ~spends[:, group], [False]]).astype(int)
+        edges = np.diff(quiet)
+        for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+            if end - start >= INTERMITTENT_MAX_QUIET_DAYS:
+                long[start:end, group] = True
+    return long
 
 
 def _weekday_factors(usage: np.ndarray, weekday: np.ndarray, *, flat: np.ndarray | None = None) -> np.ndarray:

@@ -504,3 +504,18 @@ def test_a_team_that_started_spending_recently_is_forecast_at_its_new_rate(start
     result = forecast_month_end(daily, as_of=date(2026, 6, 15))
     assert result.team("new").forecast == expected
     assert result.org.forecast == expected + 1500.00
+
+
+@pytest.mark.parametrize(("name", "spends", "expected"), [
+    # A job on the 1st and 2nd of each month: quiet four weeks out of five, but a monthly rhythm the
+    # month positions follow, not intermittent spend ($4,071.43 when it was taken for one).
+    ("month-start job", lambda d: 1500.0 if d.day in (1, 2) else 0.0, 3000.00),
+    # $100 a day, paused 15 May to 7 Jun: a pause is a level that moved, not random quiet days
+    # ($1,728.57 when the pause was averaged in as quiet days).
+    ("paused", lambda d: 0.0 if pd.Timestamp("2026-05-15") <= d <= pd.Timestamp("2026-06-07") else 100.0, 2300.00),
+])
+def test_quiet_spells_of_a_week_or_more_are_not_intermittent_spend(name, spends, expected):
+    daily = frame(rows("web", "2026-01-01", "2026-06-15", lambda d: 50.0),
+                  rows("job", "2026-01-01", "2026-06-15", spends))
+    daily = daily[daily["EffectiveCost"] != 0]
+    assert forecast_month_end(daily, as_of=date(2026, 6, 15)).team("job").forecast == expected, name
