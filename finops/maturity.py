@@ -311,7 +311,13 @@ class Scorecard:
                 "next_step": self.next_step, "lines": [line.to_json() for line in self.lines]}
 
 
+# Shares are rated (and printed) at this many decimals: float noise (0.6999999999999998 for 70 %)
+# must not rate Crawl what prints, and is, 70 %.
+RATED_DECIMALS = 9
+
+
 def _rate(value: float, walk: float, run: float, *, run_condition: bool = True, strict_run: bool = True) -> str:
+    value = round(value, RATED_DECIMALS)
     if value < walk:
         return "Crawl"
     above = value > run if strict_run else value >= run
@@ -341,11 +347,13 @@ def _rated_digits(value: float, digits: int, thresholds: Thresholds) -> int:
 
 
 def _rated_pct(share: float, thresholds: Thresholds) -> str:
+    share = round(share, RATED_DECIMALS)
     digits = _rated_digits(share * 100, 1, tuple((t * 100, strict) for t, strict in thresholds))
     return f"{share * 100:.{digits}f} %"
 
 
 def _rated_value(share: float, thresholds: Thresholds) -> float:
+    share = round(share, RATED_DECIMALS)
     return round(share, _rated_digits(share, 4, thresholds))
 
 

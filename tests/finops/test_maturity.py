@@ -144,6 +144,9 @@ def test_a_share_just_under_a_threshold_never_reads_as_the_threshold() -> None:
     run = rate_attribution(inputs(coverage=coverage(89_000.0, 1_000.4, 9_999.6)))
     assert (run.rating, run.value) == ("Run", 0.900004)
     assert run.figure.startswith("90.0004 % of 2026-10's $100,000.00 allocated")
+    # 80 % in float noise (0.7999999999999999) is 80 %: Run, "80.0 %", not Walk beside "80.0000000000 %".
+    noisy = rate_variance(inputs(variance=dataclasses.replace(VARIANCE, explained_share=0.7999999999999999)))
+    assert (noisy.rating, noisy.value, noisy.figure[:6]) == ("Run", 0.8, "80.0 %")
     # Away from a threshold the usual one decimal: 91.23456 % reads "91.2 %".
     assert rate_attribution(inputs(coverage=coverage(91_234.56, 0.0, 8_765.44))).figure.startswith("91.2 % of")
     # Variance Run starts at 80 % (inclusive): 79.99 % is Walk and says so.
