@@ -73,7 +73,7 @@ def show_preview(request: CommandRequest) -> Reply:
         text += (f" You are on {len(mine)} teams ({', '.join(mine)}), so this is the organisation's digest; "
                  f"`/cost digest preview {mine[0]}` shows a team's.")
     note = {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-    return Reply(text=f"Preview: {digest.message.text}", blocks=[*digest.message.blocks, note][:50])
+    return Reply(text=f"Preview: {digest.message.text}", blocks=[*digest.message.blocks[:49], note])  # the note, never cut off
 
 
 def register(app: App, ctx: AppContext) -> None:

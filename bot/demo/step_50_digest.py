@@ -14,13 +14,14 @@ from datetime import date
 
 from bot.blocks.forecast import budget_message
 from bot.blocks.text import blocks_to_text
+from bot.cli.digest import run_summary
 from bot.cli.forecast import print_forecast
 from bot.demo import DemoRun
 from bot.services.forecast import budgets_of, load_forecast
 from finops.forecast import budget_status
 from finops.units import read_unit_csv
 from jobs.budgets import check_budgets
-from jobs.digest import post_weekly_digests
+from jobs.digest import post_weekly_digests, run_weekly_digests
 from storage.costs import CostStore
 from storage.units import UnitStore
 
@@ -75,5 +76,5 @@ def run(demo: DemoRun) -> None:
     posted = post_weekly_digests(ctx)
     demo.say(f"\n{len(posted)} digests posted, each once (keys digest:<team>:<ISO week>); charts are in "
              f"{demo.workdir}/charts/. A second run this week posts nothing:")
-    demo.say(f"  {len(post_weekly_digests(ctx))} posted")
+    demo.say("$ costbot digest\n" + "\n".join(run_summary(run_weekly_digests(ctx))))
     demo.say("The scorecard alone: costbot maturity (--json), or /cost maturity in Slack.")

@@ -36,7 +36,10 @@ def test_the_weekly_rhythm_chapter(sqlite_db: Database, tmp_path: Path, monkeypa
         assert f"\n── {channel} ──" in text
     assert "ORGANISATION · WEEK 46 · 9–15 NOV 2026" in text and "FINOPS MATURITY: " in text
     assert "• *$0." in text and "per order" in text  # payments' unit cost from the recorded orders
-    assert "6 digests posted, each once" in text and text.rstrip().splitlines()[-2] == "  0 posted"
+    assert "6 digests posted, each once" in text
+    # The second run posts nothing and says so, digest by digest.
+    assert "\nWeek 46 · 9–15 Nov 2026: 0 digests posted; 6 already posted this week\n" in text
+    assert text.rstrip().splitlines()[-2] == "  #finops: digest-org:2026-W46 (already posted)"
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(
         f"digest-{name}-2026-W46.png" for name in ("payments", "search", "data-platform", "ml", "web", "org"))
 
