@@ -298,7 +298,11 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
 
 
 def _interval_cents(point: Decimal, low: float, high: float) -> dict[str, float]:
-    """``low`` and ``high`` in cents, never on the wrong side of the point (itself in cents)."""
+    """``low`` and ``high`` in cents, never on the wrong side of the point (itself in cents); no
+    interval (a complete month, or too little history) is the point itself, not a cent either
+    side of it where the point was split to cents from the org's total."""
+    if low == high:
+        return {"low": float(point), "high": float(point)}
     return {"low": float(min(cents(low), point)), "high": float(max(cents(high), point))}
 
 

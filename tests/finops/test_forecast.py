@@ -306,6 +306,8 @@ def test_the_teams_lines_add_up_to_the_org_line_in_cents():
     assert result.org.forecast == result.org.actual_to_date == 90.37
     assert [(t.team, t.forecast, t.actual_to_date) for t in result.teams] == [
         ("a", 30.12, 30.12), ("b", 30.12, 30.12), ("c", 30.13, 30.13)]
+    # The month is complete: no interval, so low and high are the final total, not a cent below it.
+    assert [(t.low, t.high) for t in result.teams] == [(30.12, 30.12), (30.12, 30.12), (30.13, 30.13)]
 
 
 def test_an_interval_in_cents_never_sits_on_the_wrong_side_of_its_point():
