@@ -12,7 +12,14 @@ from bot.cli import digest as digest_cli
 from bot.cli import main
 from storage.db import Database
 from storage.digests import DigestRunStore
-from tests.jobs.digest_data import TEAMS_YAML, cost_rows, flat_history, store_costs, teams_config
+from tests.jobs.digest_data import (
+    TEAMS_YAML,
+    break_digest_of,
+    cost_rows,
+    flat_history,
+    store_costs,
+    teams_config,
+)
 
 
 @pytest.fixture
@@ -128,16 +135,7 @@ def test_a_placeholder_is_completed_in_place_by_the_next_run_once_the_data_is_in
 
 
 def test_a_digest_that_fails_is_named_and_the_exit_code_is_1(cli, sqlite_db: Database, monkeypatch) -> None:
-    import jobs.digest
-
-    real = jobs.digest.team_message
-
-    def broken(digest):
-        if digest.team == "search":
-            raise RuntimeError("chart backend down")
-        return real(digest)
-
-    monkeypatch.setattr(jobs.digest, "team_message", broken)
+    mend = break_digest_of(monkeypatch, "search")
     code, out = cli("digest")
     # A failed operation: exit code 1 (it was 0, the failure counted among "already posted").
     assert code == 1
@@ -147,7 +145,7 @@ def test_a_digest_that_fails_is_named_and_the_exit_code_is_1(cli, sqlite_db: Dat
         "  #team-search: digest:search:2026-W46 (not posted: failed, see the log; `costbot digest` again (or the "
         "bot's hourly catch-up) retries it)",
         "  #finops: digest-org:2026-W46"]
-    monkeypatch.setattr(jobs.digest, "team_message", real)
+    mend()
     code, out = cli("digest")
     assert code == 0
     assert out.splitlines()[-4:] == ["Week 46 · 9–15 Nov 2026: 1 digest posted; 2 already posted this week",

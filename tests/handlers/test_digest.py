@@ -8,8 +8,7 @@ import pytest
 from storage.db import Database
 from storage.digests import DigestRunStore
 from tests.handlers.test_commands import wait_for
-from tests.harness import start_bot
-from tests.jobs.digest_data import MONDAY_9AM, TEAMS_YAML, flat_history, running_org, teams_config
+from tests.jobs.digest_data import MONDAY_9AM, TWO_TEAMS_YAML, running_org
 
 NOW = MONDAY_9AM  # the org fixture's clock
 
@@ -68,14 +67,8 @@ def test_a_preview_of_a_digest_already_posted_says_so(org) -> None:
 
 
 def test_someone_on_two_teams_is_told_why_the_preview_is_the_orgs(sqlite_db: Database, fake_slack) -> None:
-    both = TEAMS_YAML.replace("    members: [U_PAY_DEV]\n", "    members: [U_PAY_DEV, U_BOTH]\n").replace(
-        "    owners: [U_SEARCH_OWNER]\n", "    owners: [U_SEARCH_OWNER, U_BOTH]\n")
-    running = start_bot(sqlite_db, fake_slack, teams_yaml=both, now=lambda: NOW)
-    try:
-        flat_history(sqlite_db, teams_config(both))
+    with running_org(sqlite_db, fake_slack, teams_yaml=TWO_TEAMS_YAML) as running:
         whole = preview(running, "digest preview", "U_BOTH")
-    finally:
-        running.stop()
     assert whole["text"].startswith("Preview: Weekly digest, Week 46")
     assert whole["blocks"][-1]["elements"][0]["text"].endswith(
         " You are on 2 teams (payments, search), so this is the organisation's digest; "

@@ -14,7 +14,14 @@ from storage.findings import FindingStore, NewFinding
 from tests.handlers.test_commands import wait_for
 from tests.handlers.test_findings import select
 from tests.harness import start_bot
-from tests.jobs.digest_data import MONDAY_9AM, TEAMS_YAML, flat_history, running_org, teams_config
+from tests.jobs.digest_data import (
+    MONDAY_9AM,
+    TEAMS_YAML,
+    TWO_TEAMS_YAML,
+    flat_history,
+    running_org,
+    teams_config,
+)
 
 NOW = MONDAY_9AM  # the org fixture's clock
 
@@ -207,11 +214,7 @@ def test_two_hundred_findings_stay_within_the_view_limit(org) -> None:
 def test_a_viewer_on_two_teams_sees_both_dashboards_within_the_limit(sqlite_db: Database, fake_slack) -> None:
     # U_BOTH is a member of payments and an owner of search: one view, payments first (teams.yml
     # order), each with its own month, findings and buttons, within 100 blocks with 200 findings each.
-    both = TEAMS_YAML.replace("members: [U_PAY_DEV]", "members: [U_PAY_DEV, U_BOTH]").replace(
-        "owners: [U_SEARCH_OWNER]", "owners: [U_SEARCH_OWNER, U_BOTH]")
-    running = start_bot(sqlite_db, fake_slack, teams_yaml=both, now=lambda: NOW)
-    try:
-        flat_history(sqlite_db, teams_config(both))
+    with running_org(sqlite_db, fake_slack, teams_yaml=TWO_TEAMS_YAML) as running:
         store = FindingStore(running.ctx.db)
         for k in range(200):
             store.create(NewFinding(f"Payments cleanup {k:03d}", "payments", {"service": "Amazon EC2"}, 10 + k),
@@ -236,5 +239,3 @@ def test_a_viewer_on_two_teams_sees_both_dashboards_within_the_limit(sqlite_db: 
         more = [t for t in shown if t.startswith("…and ")]
         assert [m.split(": ")[1] for m in more] == ["`/cost findings payments`", "`/cost findings search`"]
         assert running.slack.violations == []
-    finally:
-        running.stop()

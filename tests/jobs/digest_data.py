@@ -10,7 +10,7 @@ November is $1,980 for payments and $990 for search.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
@@ -99,12 +99,34 @@ def day_before(day: date) -> date:
 MONDAY_9AM = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)  # week 46 (9-15 Nov) is the one reported
 
 
+# The same org with U_BOTH a member of payments and an owner of search.
+TWO_TEAMS_YAML = TEAMS_YAML.replace("members: [U_PAY_DEV]", "members: [U_PAY_DEV, U_BOTH]").replace(
+    "owners: [U_SEARCH_OWNER]", "owners: [U_SEARCH_OWNER, U_BOTH]")
+
+
+def break_digest_of(monkeypatch, team: str, error: BaseException | None = None) -> Callable[[], None]:
+    """Make building ``team``'s digest message raise ``error`` (default: a chart backend down),
+    the others unharmed; returns what mends it."""
+    import jobs.digest
+
+    real = jobs.digest.team_message
+
+    def broken(digest):
+        if digest.team == team:
+            raise error or RuntimeError("chart backend down")
+        return real(digest)
+
+    monkeypatch.setattr(jobs.digest, "team_message", broken)
+    return lambda: monkeypatch.setattr(jobs.digest, "team_message", real)
+
+
 @contextmanager
-def running_org(db: Database, slack: FakeSlack, *, payments_rose_last_week: bool = False) -> Iterator[RunningBot]:
+def running_org(db: Database, slack: FakeSlack, *, payments_rose_last_week: bool = False,
+                teams_yaml: str = TEAMS_YAML) -> Iterator[RunningBot]:
     """The bot on this org's history (flat to 15 Nov, or with payments at $120/day from 9 Nov),
     its clock at Monday 16 Nov 09:00; stopped when the block ends."""
-    running = start_bot(db, slack, teams_yaml=TEAMS_YAML, now=lambda: MONDAY_9AM)
-    teams = teams_config()
+    running = start_bot(db, slack, teams_yaml=teams_yaml, now=lambda: MONDAY_9AM)
+    teams = teams_config(teams_yaml)
     if payments_rose_last_week:
         flat_history(db, teams, through=date(2026, 11, 8))
         store_costs(db, teams, cost_rows(date(2026, 11, 9), date(2026, 11, 15), payments=120.0),

@@ -34,6 +34,7 @@ from tests.harness import start_bot
 from tests.jobs.digest_data import (
     MONDAY_9AM,
     TEAMS_YAML,
+    break_digest_of,
     cost_rows,
     flat_history,
     running_org,
@@ -100,22 +101,13 @@ def test_the_org_digest_shows_unallocated_spend_and_its_untagged_drivers_once(or
 
 
 def test_a_failing_digest_is_released_and_the_others_still_go_out(org, monkeypatch) -> None:
-    import jobs.digest
-
-    real = jobs.digest.team_message
-
-    def broken(digest):
-        if digest.team == "search":
-            raise RuntimeError("chart backend down")
-        return real(digest)
-
-    monkeypatch.setattr(jobs.digest, "team_message", broken)
+    mend = break_digest_of(monkeypatch, "search")
     posted = post_weekly_digests(org.ctx)
     assert [d.message.key for d in posted] == ["digest:payments:2026-W46", "digest-org:2026-W46"]
     assert [(r.team, r.claimed_by) for r in DigestRunStore(org.ctx.db).pending("2026-W46")] == [("search", "")]
     # The hourly catch-up tries again, in vain while it still fails, then posts it once.
     assert catch_up_digests(org.ctx) == []
-    monkeypatch.setattr(jobs.digest, "team_message", real)
+    mend()
     assert [d.message.key for d in catch_up_digests(org.ctx)] == ["digest:search:2026-W46"]
     assert catch_up_digests(org.ctx) == [] and post_weekly_digests(org.ctx) == []
     assert keys(org.slack) == ["digest:payments:2026-W46", "digest-org:2026-W46", "digest:search:2026-W46"]
@@ -459,24 +451,16 @@ def test_each_run_says_what_became_of_each_digest(org) -> None:
 
 
 def test_a_run_stopped_midway_releases_the_digests_it_had_not_posted(org, monkeypatch) -> None:
-    import jobs.digest
     from jobs.digest import run_weekly_digests
 
-    real = jobs.digest.team_message
-
-    def interrupted(digest):
-        if digest.team == "search":
-            raise KeyboardInterrupt  # Ctrl-C during `costbot digest`
-        return real(digest)
-
-    monkeypatch.setattr(jobs.digest, "team_message", interrupted)
+    mend = break_digest_of(monkeypatch, "search", KeyboardInterrupt())  # Ctrl-C during `costbot digest`
     with pytest.raises(KeyboardInterrupt):
         run_weekly_digests(org.ctx)
     runs = DigestRunStore(org.ctx.db)
     # payments went out; search and the org are released, not left claimed for 30 minutes.
     assert [(r.message_key, r.claimed_by) for r in runs.pending("2026-W46")] == [
         ("digest:search:2026-W46", ""), ("digest-org:2026-W46", "")]
-    monkeypatch.setattr(jobs.digest, "team_message", real)
+    mend()
     # Run again at once: it posts them (it said both were "being posted by another run").
     run = run_weekly_digests(org.ctx)
     assert [(o.key, o.outcome) for o in run.outcomes] == [("digest:payments:2026-W46", "already posted"),
@@ -490,7 +474,7 @@ def test_a_run_stopped_midway_releases_the_digests_it_had_not_posted(org, monkey
     def unreadable(ctx, week):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(jobs.digest, "load_digest_inputs", unreadable)
+    monkeypatch.setattr("jobs.digest.load_digest_inputs", unreadable)
     run = run_weekly_digests(org.ctx, today=date(2026, 11, 23), org=False)
     assert [(o.key, o.outcome) for o in run.outcomes] == [("digest:payments:2026-W47", "failed"),
                                                           ("digest:search:2026-W47", "failed")]
