@@ -126,7 +126,7 @@ POSITION_EFFECT_Z = 3.0
 # spend; as quiet days become common, a window's median leans towards zero, ordinary spending
 # days read as spikes and a few quiet days in a row as a new level of zero. Measured (day-15
 # forecasts of 17 months summed, against the real totals) on spend on a random 10 / 30 / 60 % of
-# days: 0.63 / 0.80 / 0.93 with the medians, 1.03 / 1.06 / 0.99 at the mean rate; at 90 % of days
+# days: 0.63 / 0.80 / 0.93 with the medians, 1.02 / 1.06 / 0.99 at the mean rate; at 90 % of days
 # the medians are unbiased. A fifth sits between: one quiet day in ten is an outage the medians
 # ride out. Intermittent spend is forecast at its mean daily rate (see _remaining_forecast).
 INTERMITTENT_ZERO_SHARE = 0.2
