@@ -39,14 +39,20 @@ class AppContext:
 
     def today(self) -> date:
         """Today in UTC, the calendar cost data is dated in (freshness, verification and the
-        forecasts count days on it); the digest's run day is the schedule's own (jobs/digest.py)."""
+        forecasts count days on it); the digest's run day is the schedule's own (schedule_today)."""
         return self.now().date()
 
     def schedule_today(self) -> date:
         """Today in the schedule's time zone (``COSTBOT_TIMEZONE``, else teams.yml's digest time
-        zone): the day people's due dates are counted on (in Auckland, 10:00 on the 16th is still
-        the 15th in UTC)."""
-        return self.now().astimezone(ZoneInfo(self.settings.timezone or self.teams.digest.timezone)).date()
+        zone): the day a weekly digest reports from and due dates are counted on (in Auckland, a
+        Monday 09:00 digest is still Sunday in UTC)."""
+        return self.now().astimezone(ZoneInfo(self.schedule_timezone)).date()
+
+    @property
+    def schedule_timezone(self) -> str:
+        """The time zone of scheduled posts: ``COSTBOT_TIMEZONE`` when set, else teams.yml's
+        ``digest`` time zone (UTC by default)."""
+        return self.settings.timezone or self.teams.digest.timezone
 
 
 def slack_client(settings: Settings) -> WebClient:

@@ -30,9 +30,10 @@ own history, so nothing is tuned to one data set:
   mean of those days, spikes among them left out;
 - *intermittent spend* (no spend on more than a fifth of the days of its usual weekdays, in quiet
   spells of less than a week: a batch job on random days; a week or more without spend is a pause
-  or a monthly rhythm, which the level and the month positions follow): the medians above lean towards zero there, so it is forecast at its mean
-  daily rate instead: the mean of its last 7, 14 and 28 days, quiet days included, nothing left
-  out, with no weekday, month-position or growth pattern (on random days they are noise);
+  or a monthly rhythm, which the level and the month positions follow): the medians above lean
+  towards zero there, so it is forecast at its mean daily rate instead: the mean of its last 7,
+  14 and 28 days, quiet days included, nothing left out, with no weekday, month-position or
+  growth pattern (on random days they are noise);
 - *growth*: the median month-over-month growth of the deseasonalised monthly median level over
   the previous 6 months, per day. Monthly medians make it immune to spikes and to a shift inside
   one month, and it moves the forecast by a month's growth at most, which is the damping.
@@ -637,7 +638,7 @@ def _in_long_quiet_runs(spends: np.ndarray) -> np.ndarray:
     return long
 
 
-def _weekday_factors(usage: np.ndarray, weekday: np.ndarray, *, flat: np.ndarray | None = None) -> np.ndarray:
+def _weekday_factors(usage: np.ndarray, weekday: np.ndarray, *, flat: np.ndarray) -> np.ndarray:
     """(7, groups) multiplicative weekday pattern from the last weeks; 1 where it cannot be told,
     and for the groups of ``flat`` (intermittent spend)."""
     groups = usage.shape[1]
@@ -658,17 +659,16 @@ def _weekday_factors(usage: np.ndarray, weekday: np.ndarray, *, flat: np.ndarray
     padded[first_weekday:first_weekday + len(ratio)] = ratio
     factors = _nanmedian(padded.reshape(-1, 7, groups))
     factors = np.where(np.isnan(factors), 1.0, factors)
-    if flat is not None:
-        # Intermittent spend: with spend on random days a weekday's ratios are noise (dividing by
-        # noisy factors inflates the level), and a weekday without spend in 16 weeks may simply
-        # not have drawn any (at 10 % of days, one weekday in five): no pattern, its mean rate.
-        factors = np.where(flat, 1.0, factors)
+    # Intermittent spend: with spend on random days a weekday's ratios are noise (dividing by
+    # noisy factors inflates the level), and a weekday without spend in 16 weeks may simply not
+    # have drawn any (at 10 % of days, one weekday in five): no pattern, its mean rate.
+    factors = np.where(flat, 1.0, factors)
     mean = factors.mean(axis=0)
     return np.where(mean > 0, factors / np.where(mean > 0, mean, 1.0), 1.0)
 
 
 def _position_factors(h: _History, usage: np.ndarray, weekday: np.ndarray, months: tuple[tuple[int, int], ...],
-                      *, flat: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      *, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(slots, groups) day-of-month factors (1 for the groups of ``flat``: intermittent spend),
     and each previous month's deseasonalised level."""
     groups = usage.shape[1]
@@ -691,8 +691,7 @@ def _position_factors(h: _History, usage: np.ndarray, weekday: np.ndarray, month
     with np.errstate(divide="ignore", invalid="ignore"):
         clear = np.abs(effect) > POSITION_EFFECT_Z * 1.2533 * noise / np.sqrt(np.maximum(seen, 1))
     keep = clear & (seen >= 2) & ~np.isnan(effect)
-    if flat is not None:
-        keep &= ~flat  # intermittent spend: a position's ratios are noise too
+    keep &= ~flat  # intermittent spend: a position's ratios are noise too
     factors[keep] = 1 + effect[keep]
     return factors, levels
 

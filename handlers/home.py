@@ -23,7 +23,6 @@ from finops.digest import OPEN_STATES
 from finops.errors import InputError
 from finops.forecast import MonthForecast, budget_status
 from finops.units import unit_trends
-from jobs.digest import run_day
 from storage.costs import CostStore
 from storage.findings import FindingStore
 
@@ -67,7 +66,7 @@ def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None,
     trends = unit_trends(units) if not units.empty else []
     # Due dates are the team's calendar days: past due once the day has ended where the team is
     # (the digest's time zone), not where UTC is.
-    today = run_day(ctx)
+    today = ctx.schedule_today()
     homes = []
     for team in teams:
         found = forecast.team(team) if forecast is not None else None

@@ -44,7 +44,6 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from apscheduler.schedulers.base import BaseScheduler
@@ -107,11 +106,6 @@ def team_key(team: str, week: Week) -> str:
 
 def org_key(week: Week) -> str:
     return f"digest-org:{week.label}"
-
-
-def run_day(ctx: AppContext) -> date:
-    """Today in the schedule's time zone (a Monday 09:00 digest in Sydney is still Monday there)."""
-    return ctx.now().astimezone(ZoneInfo(schedule_timezone(ctx))).date()
 
 
 def claimant() -> str:
@@ -213,7 +207,7 @@ def preview_digest(ctx: AppContext, *, team: str | None = None, org: bool = True
                    today: date | None = None) -> list[DigestMessage]:
     """The digests a run today would post, unposted: one team's, or (no ``team``) every team's and,
     with ``org``, the org's last."""
-    day = today or run_day(ctx)
+    day = today or ctx.schedule_today()
     inputs = load_digest_inputs(ctx, week_reported(day))
     teams = [team] if team is not None else list(ctx.teams.team_names)
     messages = [team_message(build_team_digest(ctx, inputs, name, day)) for name in teams]
@@ -225,13 +219,13 @@ def preview_digest(ctx: AppContext, *, team: str | None = None, org: bool = True
 def week_claims(ctx: AppContext, *, today: date | None = None) -> dict[str, DigestRunRecord]:
     """The claims of the week a run today reports, by message key: which of its digests were
     posted (``posted_at``) or started and not posted in full yet, so a preview can say so."""
-    day = today or run_day(ctx)
+    day = today or ctx.schedule_today()
     return {run.message_key: run for run in DigestRunStore(ctx.db).runs(week_reported(day).label)}
 
 
 def preview_org_digest(ctx: AppContext, *, today: date | None = None) -> DigestMessage:
     """The org digest a run today would post, unposted."""
-    day = today or run_day(ctx)
+    day = today or ctx.schedule_today()
     inputs = load_digest_inputs(ctx, week_reported(day))
     return org_message(build_org_digest(ctx, inputs, load_scorecard(ctx.db, ctx.teams, day)))
 
@@ -292,7 +286,7 @@ def run_weekly_digests(ctx: AppContext, *, today: date | None = None, teams: Seq
     A placeholder (no cost data for the week yet) is not marked posted: its claim is released, so
     the next run completes it in place.
     """
-    day = today or run_day(ctx)
+    day = today or ctx.schedule_today()
     week = week_reported(day)
     runs, me = DigestRunStore(ctx.db), claimant()
     names = list(ctx.teams.team_names if teams is None else teams)
@@ -388,7 +382,7 @@ def scheduled_digests(ctx: AppContext) -> list[DigestMessage]:
 
 def catch_up_digests(ctx: AppContext, *, today: date | None = None) -> list[DigestMessage]:
     """Post the week's digests that were claimed but not posted (see the module docstring)."""
-    day = today or run_day(ctx)
+    day = today or ctx.schedule_today()
     pending = DigestRunStore(ctx.db).pending(week_reported(day).label)
     if not pending:
         return []

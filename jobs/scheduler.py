@@ -64,7 +64,7 @@ def build_scheduler(ctx: AppContext) -> BackgroundScheduler:
 def schedule_timezone(ctx: AppContext) -> str:
     """The time zone of scheduled posts: ``COSTBOT_TIMEZONE`` when set, else teams.yml's ``digest``
     time zone (UTC by default)."""
-    return ctx.settings.timezone or ctx.teams.digest.timezone
+    return ctx.schedule_timezone
 
 
 def context_key(ctx: AppContext) -> str:

@@ -249,28 +249,18 @@ class MonthSpend:
     def of(self, team: str) -> TeamSpend:
         return self.by_team.get(team, TeamSpend(team, Decimal(0), Decimal(0)))
 
-    @property
-    def loading_days(self) -> tuple[date, date] | None:
-        """The first and last day of the month's data that are still loading (providers restate
-        the last day or two), or None when every day held is complete."""
-        if self.data_through is None:
-            return None
-        first = self.start if self.complete_through is None else max(self.start,
-                                                                      self.complete_through + timedelta(days=1))
-        return (first, self.data_through) if first <= self.data_through else None
-
     def through_text(self) -> str:
         """``through 2026-11-15 (complete through 2026-11-14; 2026-11-15 still loading)``: how far
         the month-to-date figures go, not today's date (the data lags a day or two)."""
         if self.data_through is None:
             return f"no cost data for {self.start:%B %Y} yet"
-        loading = self.loading_days
-        if loading is None:
+        complete = self.complete_through if self.complete_through and self.complete_through >= self.start else None
+        loading = self.start if complete is None else complete + timedelta(days=1)  # first day still loading
+        if loading > self.data_through:
             return f"through {self.data_through}"
-        days = str(loading[0]) if loading[0] == loading[1] else f"{loading[0]} to {loading[1]}"
-        complete = (f"complete through {self.complete_through}; " if self.complete_through
-                    and self.complete_through >= self.start else "")
-        return f"through {self.data_through} ({complete}{days} still loading)"
+        days = str(loading) if loading == self.data_through else f"{loading} to {self.data_through}"
+        complete_text = f"complete through {complete}; " if complete else ""
+        return f"through {self.data_through} ({complete_text}{days} still loading)"
 
 
 def load_team_spend(store: CostStore, teams: TeamsConfig, today: date, *,

@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.blocks.digest import MORE_ACTION
 from finops.digest import week_reported
-from jobs.digest import CATCH_UP_JOB_ID, JOB_ID, catch_up_digests, post_weekly_digests, run_day, schedule
+from jobs.digest import CATCH_UP_JOB_ID, JOB_ID, catch_up_digests, post_weekly_digests, schedule
 from jobs.scheduler import PERSISTENT
 from storage.db import Database
 from storage.digests import DigestRunStore, scheduled_next_run
@@ -135,7 +135,7 @@ def test_the_catch_up_posts_what_a_crashed_run_claimed_and_nothing_else(org) -> 
                by="dead:2", at=NOW + timedelta(days=7))
     runs.release("2026-W47", "team", "search", by="dead:2")
     sunday = dataclasses.replace(org.ctx, now=lambda: NOW + timedelta(days=6))
-    assert week_reported(run_day(sunday)).label == "2026-W46" and catch_up_digests(sunday) == []
+    assert week_reported(sunday.schedule_today()).label == "2026-W46" and catch_up_digests(sunday) == []
     next_monday = dataclasses.replace(org.ctx, now=lambda: NOW + timedelta(days=7, hours=1))
     assert [d.message.key for d in catch_up_digests(next_monday)] == ["digest:search:2026-W47"]
 
