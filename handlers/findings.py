@@ -32,6 +32,7 @@ from bot.services.findings import (
     load_ledger,
     parse_quarter,
     parse_scope,
+    past_due_date_error,
     publish_finding,
     scope_options,
 )
@@ -203,10 +204,9 @@ def read_new_finding(ctx: AppContext, values: dict[str, dict[str, dict]]) -> tup
         errors["estimate"] = field_error(error)
     due = field_value(values, "due")
     fields["due_on"] = date.fromisoformat(due) if due else None
-    today = ctx.today()
-    if fields["due_on"] is not None and fields["due_on"] < today:
-        # A past due date is a slip (2025 for 2026): the finding would be late, and reminded, at once.
-        errors["due"] = f"The due date {due} is in the past (today is {today.isoformat()}): pick a later day"
+    late = past_due_date_error(ctx, fields["due_on"])
+    if late:
+        errors["due"] = late[0].upper() + late[1:]
     fields["assignee"] = field_value(values, "assignee")
     fields["notes"] = field_value(values, "notes")
     return fields, errors

@@ -39,6 +39,7 @@ from bot.services.findings import (
     import_recommendations,
     known_team,
     parse_scope,
+    past_due_date_error,
     publish_finding,
 )
 from finops.errors import InputError
@@ -179,9 +180,9 @@ def _print_finding(finding: FindingRecord) -> None:
 def run_new(args: argparse.Namespace) -> int:
     ctx = open_context(args, json_output=args.json)
     team = known_team(ctx, args.team)
-    if args.due is not None and args.due < ctx.today():  # a slip (2025 for 2026): late, and reminded, at once
-        raise InputError(f"the due date {args.due} is in the past (today is {ctx.today()})", column="due",
-                         value=str(args.due))
+    late = past_due_date_error(ctx, args.due)
+    if late:
+        raise InputError(late, column="due", value=str(args.due))
     new = NewFinding(title=args.title, team=team, scope=parse_scope(args.scope), estimate_monthly=args.estimate,
                      assignee=args.assignee or default_assignee(ctx, team), due_on=args.due, notes=args.notes)
     by = f"cli:{os.environ.get('USER') or 'operator'}"

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -85,6 +85,16 @@ def default_assignee(ctx: AppContext, team: str) -> str | None:
         owners = ctx.teams.team(team).owners
         return owners[0] if owners else None
     return None
+
+
+def past_due_date_error(ctx: AppContext, due_on: date | None) -> str | None:
+    """Why ``due_on`` is refused, or None. A past due date is a slip (2025 for 2026): the finding
+    would be late, and reminded, at once. "Today" is the schedule's day, the one App Home, the
+    findings list and the reminders count due dates on."""
+    today = ctx.schedule_today()
+    if due_on is None or due_on >= today:
+        return None
+    return f"the due date {due_on} is in the past (today is {today}): pick a later day"
 
 
 def known_team(ctx: AppContext, team: str) -> str:

@@ -520,7 +520,7 @@ def test_the_new_finding_form_shows_mistakes_next_to_their_fields(team_bot: Runn
         answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view)
         assert answer.status == 200 and answer.json() == {"response_action": "errors", "errors": {"estimate": error}}
     form["estimate"] = {"value": "1,200"}
-    yesterday, today = bot.ctx.today() - timedelta(days=1), bot.ctx.today()
+    yesterday, today = bot.ctx.schedule_today() - timedelta(days=1), bot.ctx.schedule_today()
     form["due"] = {"value": date_pick(yesterday.isoformat())}
     answer = bot.client.view_submission("finding_new", form, user_id="U_PAY_OWNER", view=view).json()
     assert answer == {"response_action": "errors", "errors": {

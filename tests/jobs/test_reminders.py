@@ -149,3 +149,23 @@ def test_the_reminder_counts_the_due_date_on_the_schedules_day(db: Database):
     (sent,) = send_reminders(auckland)
     assert (sent.kind, sent.reason) == ("past_due", "past_due:2026-11-15")
     assert "past its due date 2026-11-15 (1 day)" in dms(auckland)[0]
+
+
+def test_a_past_due_date_is_judged_on_the_schedules_day(db: Database):
+    # The form and `costbot findings new --due` refuse a due date before the day the reminders and
+    # App Home count on: in Auckland the 15th is already past at 21:00 UTC on the 15th; in Los
+    # Angeles at 01:00 UTC on the 16th it is still the 15th.
+    from bot.services.findings import past_due_date_error
+
+    def at(now: datetime, zone: str) -> AppContext:
+        ctx = dataclasses.replace(make_context(db), now=lambda: now)
+        ctx.settings = dataclasses.replace(ctx.settings, timezone=zone)
+        return ctx
+
+    auckland = at(datetime(2026, 11, 15, 21, 0, tzinfo=UTC), "Pacific/Auckland")
+    assert past_due_date_error(auckland, date(2026, 11, 15)) == (
+        "the due date 2026-11-15 is in the past (today is 2026-11-16): pick a later day")
+    assert past_due_date_error(auckland, date(2026, 11, 16)) is None
+    los_angeles = at(datetime(2026, 11, 16, 1, 0, tzinfo=UTC), "America/Los_Angeles")
+    assert past_due_date_error(los_angeles, date(2026, 11, 15)) is None
+    assert past_due_date_error(los_angeles, None) is None
