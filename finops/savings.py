@@ -144,6 +144,16 @@ IMPLEMENTED_OR_LATER = frozenset({_S.IMPLEMENTED, _S.VERIFYING, _S.VERIFIED, _S.
 # States that count as an implemented saving in the ledger and the implementation rate: a finding
 # verification found not realized was implemented on paper only, so it counts apart (still identified).
 COUNTS_AS_IMPLEMENTED = IMPLEMENTED_OR_LATER - {_S.NOT_REALIZED}
+# A due date asks something of the team until the finding is implemented.
+DUE_DATE_STATES = (_S.IDENTIFIED, _S.ACCEPTED, _S.IN_PROGRESS)
+
+
+def days_past_due(state: str, due_on: date | None, today: date) -> int | None:
+    """How many days a finding in ``state`` is past its due date on ``today`` (None: not late, no
+    due date, or implemented already). App Home, ``/cost findings`` and the reminders agree on it."""
+    if state not in DUE_DATE_STATES or due_on is None or due_on >= today:
+        return None
+    return (today - due_on).days
 
 _WHO = {Role.TEAM: "members of the finding's team", Role.FINANCE: "finance approvers",
         Role.SYSTEM: "the verification job"}

@@ -33,7 +33,7 @@ from bot.blocks.findings import finding_key, reminder_message
 from bot.context import AppContext
 from bot.delivery import Message
 from finops.money import format_usd
-from finops.savings import FindingState
+from finops.savings import DUE_DATE_STATES, FindingState, days_past_due
 from finops.verification import DAYS_PER_MONTH, after_window
 from jobs.verify import data_through, load_scope_costs
 from storage.costs import CostStore
@@ -41,7 +41,6 @@ from storage.findings import FindingRecord, FindingStore
 
 log = logging.getLogger(__name__)
 
-NOT_DONE = (FindingState.IDENTIFIED, FindingState.ACCEPTED, FindingState.IN_PROGRESS)
 BEING_VERIFIED = (FindingState.IMPLEMENTED, FindingState.VERIFYING)
 NO_MOVEMENT_AFTER_DAYS = 7  # complete days after the implementation day before "no movement" is judged
 MOVEMENT_SHARE = 0.5  # of the estimated daily saving: less drop than this is "no movement"
@@ -73,9 +72,9 @@ def _recipient(ctx: AppContext, finding: FindingRecord) -> str | None:
 
 
 def _past_due(ctx: AppContext, finding: FindingRecord, today: date) -> Reminder | None:
-    if finding.state not in NOT_DONE or finding.due_on is None or finding.due_on >= today:
+    days = days_past_due(finding.state, finding.due_on, today)
+    if days is None:
         return None
-    days = (today - finding.due_on).days
     detail = (f"past its due date {finding.due_on} ({days} day{'s' if days != 1 else ''}) and still "
               f"{finding.state.replace('_', ' ')}: move it on, or reject it with a reason")
     return Reminder(finding, "past_due", f"past_due:{finding.due_on}", detail, _recipient(ctx, finding))
@@ -119,7 +118,7 @@ def stalled_findings(ctx: AppContext, *, today: date | None = None, team: str | 
     through = data_through(ctx, today)
     store = FindingStore(ctx.db)
     found = []
-    for finding in store.list_findings(team=team, states=NOT_DONE + BEING_VERIFIED):
+    for finding in store.list_findings(team=team, states=DUE_DATE_STATES + BEING_VERIFIED):
         reminder = _past_due(ctx, finding, today) or _no_movement(ctx, finding, through)
         if reminder is not None:
             found.append(reminder)

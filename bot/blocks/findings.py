@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.blocks.costs import channel_ref, cut, escape
 from finops.money import format_usd
-from finops.savings import Actor, FindingAction, FindingState, allowed_actions
+from finops.savings import DUE_DATE_STATES, Actor, FindingAction, FindingState, allowed_actions, days_past_due
 from storage.findings import SCOPE_KEYS, FindingEvent, FindingRecord, describe_scope
 
 NEW_CALLBACK = "finding_new"
@@ -229,19 +229,19 @@ def history_line(event: FindingEvent) -> str:
 
 # ----------------------------------------------------------------------------------------- lists
 
-_BEFORE_DONE = (FindingState.IDENTIFIED, FindingState.ACCEPTED, FindingState.IN_PROGRESS)
-
-
-def _due_text(due_on: date, today: date | None) -> str:
-    """`` · due 2026-11-20``, or marked once the day has passed (as App Home and the reminder say it)."""
-    if today is not None and due_on < today:
-        days = (today - due_on).days
-        return f" · :warning: past its due date {due_on} ({days} day{'s' if days != 1 else ''})"
-    return f" · due {due_on}"
+def due_text(finding: FindingRecord, today: date, *, day_format: str = "%Y-%m-%d") -> str:
+    """`` · due 2026-11-20``, `` · :warning: past its due date 2026-11-12 (4 days)`` (as the
+    reminder says it), or nothing (no due date, or implemented already)."""
+    if finding.due_on is None or finding.state not in DUE_DATE_STATES:
+        return ""
+    late = days_past_due(finding.state, finding.due_on, today)
+    if late is None:
+        return f" · due {finding.due_on:{day_format}}"
+    return f" · :warning: past its due date {finding.due_on:{day_format}} ({late} day{'s' if late != 1 else ''})"
 
 
 def findings_list_message(findings: Sequence[FindingRecord], *, team: str | None, state: str | None,
-                          today: date | None = None) -> dict[str, Any]:
+                          today: date) -> dict[str, Any]:
     """``/cost findings [team] [state]``: one line per finding, newest first, within Slack's limits."""
     what = " ".join(x for x in (team, state and state.replace("_", " ")) if x) or "all"
     if not findings:
@@ -253,7 +253,7 @@ def findings_list_message(findings: Sequence[FindingRecord], *, team: str | None
              + (f" · realized {format_usd(f.realized_monthly)}/mo" if f.realized_monthly is not None
                 and f.state is FindingState.VERIFIED else "")
              + (" · :warning: regressed" if f.regressed else "")
-             + (_due_text(f.due_on, today) if f.due_on and f.state in _BEFORE_DONE else "")
+             + due_text(f, today)
              for f in ordered[:LIST_LIMIT]]
     estimate = sum(f.estimate_monthly for f in findings)
     blocks = [{"type": "header", "text": _plain(f"Savings findings · {what}", 150)}]

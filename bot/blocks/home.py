@@ -22,12 +22,12 @@ from typing import Any
 
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
 from bot.blocks.digest import anomaly_line, unit_line
-from bot.blocks.findings import finding_message, state_label
+from bot.blocks.findings import due_text, finding_message, state_label
 from bot.blocks.forecast import month_label, range_text, share_of_budget
 from finops.digest import AnomalyLine
 from finops.forecast import BudgetStatus, MonthForecast
 from finops.money import format_usd
-from finops.savings import FindingState
+from finops.savings import days_past_due
 from finops.units import UnitTrend
 from storage.findings import FindingRecord
 
@@ -64,24 +64,9 @@ def _context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, 2_900)}]}
 
 
-# A finding's due date matters until it is implemented (as in bot/blocks/findings.py's lists).
-BEFORE_DONE = (FindingState.IDENTIFIED, FindingState.ACCEPTED, FindingState.IN_PROGRESS)
-
-
 def is_overdue(finding: FindingRecord, today: date) -> bool:
     """Not implemented yet and its due date is before ``today``."""
-    return finding.state in BEFORE_DONE and finding.due_on is not None and finding.due_on < today
-
-
-def due_text(finding: FindingRecord, today: date) -> str:
-    """`` · due 30 Nov``, `` · :warning: past its due date 12 Nov (4 days)``, or nothing (no due
-    date, or implemented already: the date no longer asks anything of the team)."""
-    if finding.due_on is None or finding.state not in BEFORE_DONE:
-        return ""
-    if finding.due_on >= today:
-        return f" · due {finding.due_on:%d %b}"
-    days = (today - finding.due_on).days
-    return f" · :warning: past its due date {finding.due_on:%d %b} ({days} day{'s' if days != 1 else ''})"
+    return days_past_due(finding.state, finding.due_on, today) is not None
 
 
 def _none_of_the_month_yet(month: str, complete_through: date | None) -> str | None:
@@ -154,7 +139,7 @@ def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
             break
         blocks.append(_section(f"*#{finding.id} {escape(finding.title)}* · {format_usd(finding.estimate_monthly)}"
                                f"/month · {state_label(finding.state)}"
-                               + due_text(finding, home.today)))
+                               + due_text(finding, home.today, day_format="%d %b")))
         blocks += actions
         room -= needed
         shown += 1

@@ -359,3 +359,15 @@ def test_an_anomalys_estimate_is_its_extra_spend_per_day_over_the_days_it_covers
     assert anomaly_monthly_estimate(Decimal("0.0001"), date(2026, 11, 1), date(2026, 11, 14)) is None
     with pytest.raises(ValueError, match="no days"):
         anomaly_monthly_estimate(100, date(2026, 11, 14), date(2026, 11, 13))
+
+
+def test_days_past_due_counts_only_until_the_finding_is_implemented() -> None:
+    from finops.savings import days_past_due
+
+    today = date(2026, 11, 16)
+    assert days_past_due("in_progress", date(2026, 11, 12), today) == 4
+    assert days_past_due("identified", date(2026, 11, 15), today) == 1
+    assert days_past_due("accepted", date(2026, 11, 16), today) is None  # due today: not late yet
+    assert days_past_due("implemented", date(2026, 11, 1), today) is None  # done: the date asks nothing
+    assert days_past_due("rejected", date(2026, 11, 1), today) is None
+    assert days_past_due("identified", None, today) is None
