@@ -14,6 +14,7 @@ maturity``, ``/cost maturity`` and the org digest show it. Where each number com
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 
@@ -33,7 +34,7 @@ from finops.maturity import (
     variance_summary,
 )
 from finops.model import DIMENSIONS, TEAM
-from finops.money import cents, split_to_cents
+from finops.money import cents, split_named_to_cents
 from finops.ownership import allocate_costs
 from finops.teams import TeamsConfig
 from finops.units import unit_trends
@@ -81,14 +82,15 @@ def load_maturity_inputs(db: Database, teams: TeamsConfig, today: date) -> Matur
     in_month = (daily["ChargePeriodStart"] >= pd.Timestamp(start)) & (daily["ChargePeriodStart"] <= pd.Timestamp(end))
     spend = daily[in_month].groupby(TEAM)["EffectiveCost"].sum()
     # In the cents of `costbot costs --by team` (split from the total), not each rounded alone.
-    spend_cents = split_to_cents(list(spend), cents(spend.sum())) if len(spend) else []
+    spend_cents = split_named_to_cents({str(team): Decimal(repr(float(cost))) for team, cost in spend.items()},
+                                       cents(spend.sum()))
     units = load_unit_costs(db, teams, today, team_daily=daily)
     return MaturityInputs(
         as_of=today, attribution_period=f"{start:%Y-%m}", coverage=report.attribution,
         mandatory_tags=tuple(t.tag for t in report.tags), tag_coverage={t.tag: t.share for t in report.tags},
         untagged_drivers=report.untagged, alert_timings=load_alert_timings(db), findings=load_findings(db),
         variance=load_variance(db, today), unit_trends=unit_trends(units) if not units.empty else [],
-        team_spend={str(team): float(cost) for team, cost in zip(spend.index, spend_cents, strict=True)},
+        team_spend={team: float(cost) for team, cost in spend_cents.items()},
         unit_metrics={t.name: tuple(m.name for m in t.unit_metrics) for t in teams.teams},
         unowned_drivers=load_unowned_drivers(store, teams, start, end),
     )
