@@ -165,7 +165,20 @@ def _first_bad_value(plan: ReadPlan, table: pa.Table, bad: BadValue) -> BadValue
             bad = earlier
 
 
+# Exports of clouds costbot does not read, whose headers would otherwise pass for one it does
+# (OCI's cost reports use ``lineItem/...`` names like the AWS CUR): name them rather than report a
+# missing CUR column. Each: columns that together identify it, and what to say.
+_FOREIGN_EXPORTS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"lineItem/tenantId", "cost/myCost"}),
+     "an Oracle Cloud (OCI) cost report: costbot reads AWS, Azure and GCP exports and FOCUS files;"
+     " ingest OCI's FOCUS reports instead"),
+)
+
+
 def _format_of(path: Path, columns: list[str]) -> str:
+    for signature, what in _FOREIGN_EXPORTS:
+        if signature <= set(columns):
+            raise InputError(f"not a supported cost export: {what}", file=str(path), line=1)
     for name, module in FORMATS.items():
         if module.matches(columns):
             return name

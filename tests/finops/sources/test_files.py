@@ -62,6 +62,22 @@ def test_an_unknown_header_names_the_file_the_formats_tried_and_the_first_column
     assert "first columns: when, amount, who" in message
 
 
+def test_an_oracle_cloud_cost_report_is_named_not_read_as_a_cur_missing_a_column(tmp_path):
+    # OCI's cost reports name columns lineItem/... as the AWS CUR does (header of the OCI sample
+    # in finopsfoundation/focus_converters); before, the message blamed a missing CUR column.
+    columns = ["lineItem/referenceNo", "lineItem/tenantId", "lineItem/intervalUsageStart",
+               "lineItem/intervalUsageEnd", "product/service", "cost/myCost", "cost/currencyCode"]
+    path = write_csv(tmp_path / "reports_cost-csv_0001.csv", columns,
+                     [["r1", "ocid1.tenancy", "2023-11-13T10:00Z", "2023-11-13T11:00Z", "DATABASE",
+                       "0.0122", "USD"]])
+    with pytest.raises(InputError) as caught:
+        detect_format(path)
+    assert caught.value.file == str(path) and caught.value.line == 1
+    assert "Oracle Cloud (OCI) cost report" in str(caught.value)
+    assert "FOCUS reports instead" in str(caught.value)
+    assert "UsageStartDate" not in str(caught.value)
+
+
 def test_an_empty_file_is_bad_input(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("")
