@@ -98,11 +98,8 @@ def record_if_allowed(request: CommandRequest, value: UnitValue, channel_members
     if not ctx.teams.may_act(request.user_id, value.team, channel_members):
         return Reply(text=f":no_entry: Only {value.team}'s owners and members (or finance approvers) record its "
                           "unit metrics. Nothing was recorded.")
-    store = UnitStore(ctx.db)
     # Recording a period again replaces its value: say which value goes, so a teammate's is not overwritten unseen.
-    before = next((v.value for v in store.values(team=value.team, metric=value.metric, start=value.start,
-                                                 end=value.end) if (v.start, v.end) == (value.start, value.end)), None)
-    store.record([value], source="slack", by=request.user_id, at=ctx.now())
+    before = UnitStore(ctx.db).record_one(value, source="slack", by=request.user_id, at=ctx.now())
     span = value.start.isoformat() if value.start == value.end else f"{value.start} to {value.end}"
     if before == value.value:
         return Reply(text=f":white_check_mark: {_units_text(value.value)} {value.metric} for {value.team}, {span}, "

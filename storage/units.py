@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlmodel import col, select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from finops.units import UnitValue
 from storage.audit import add_audit
@@ -27,33 +29,37 @@ class UnitStore:
 
     def record(self, values: Sequence[UnitValue], *, source: str, by: str, at: datetime) -> int:
         """Store ``values`` (all or nothing); returns how many were new or changed."""
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+        _check_source(source)
         if not values:
             return 0
-        changed = 0
         with self.db.session() as session:
-            for value in values:
-                row = session.exec(select(UnitMetricValue).where(
-                    UnitMetricValue.team == value.team, UnitMetricValue.metric == value.metric,
-                    UnitMetricValue.period_start == value.start, UnitMetricValue.period_end == value.end)).first()
-                if row is None:
-                    row = UnitMetricValue(team=value.team, metric=value.metric, period_start=value.start,
-                                          period_end=value.end, value=value.value, source=source,
-                                          recorded_by=by, recorded_at=at)
-                elif row.value == value.value:
-                    continue
-                else:
-                    row.value, row.source, row.recorded_by, row.recorded_at = value.value, source, by, at
-                session.add(row)
-                changed += 1
-            series = {(v.team, v.metric) for v in values}
-            subject = f"{values[0].team}:{values[0].metric}" if len(series) == 1 else f"{len(series)} metrics"
-            add_audit(session, actor=by, subject_kind="unit_metric", subject_id=subject, action="record",
-                      detail={"source": source, "values": len(values), "changed": changed,
-                              "from": min(v.start for v in values).isoformat(),
-                              "to": max(v.end for v in values).isoformat()}, at=at)
+            before = [_write(session, value, source=source, by=by, at=at) for value in values]
+            changed = sum(1 for value, old in zip(values, before, strict=True) if old != value.value)
+            _audit(session, values, source=source, by=by, at=at, changed=changed)
         return changed
+
+    def record_one(self, value: UnitValue, *, source: str, by: str, at: datetime) -> float | None:
+        """Store one value and return the value it replaced (None when its period had none).
+
+        The old value is read in the writing transaction with the row locked first, so two people
+        recording the same period at once are told the truth: the second learns it replaced the
+        first's value, not the one both saw before.
+        """
+        _check_source(source)
+        for attempt in (1, 2):
+            try:
+                with self.db.session() as session:
+                    _lock_period(session, value)
+                    before = _write(session, value, source=source, by=by, at=at)
+                    _audit(session, [value], source=source, by=by, at=at,
+                           changed=int(before != value.value))
+                return before
+            except IntegrityError:
+                # Another writer inserted this period first (PostgreSQL: no row to lock yet); once
+                # more, and this time its row is there to lock and to report as replaced.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def values(self, *, team: str | None = None, metric: str | None = None, start: date | None = None,
                end: date | None = None) -> list[UnitValue]:
@@ -70,3 +76,48 @@ class UnitStore:
             query = query.where(col(UnitMetricValue.period_start) <= end)
         with self.db.session() as session:
             return [UnitValue(r.team, r.metric, r.period_start, r.period_end, r.value) for r in session.exec(query)]
+
+
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+
+
+def _period(value: UnitValue):
+    return (UnitMetricValue.team == value.team, UnitMetricValue.metric == value.metric,
+            UnitMetricValue.period_start == value.start, UnitMetricValue.period_end == value.end)
+
+
+def _lock_period(session: Session, value: UnitValue) -> None:
+    # A write that changes nothing, as the transaction's first statement: PostgreSQL locks the row
+    # (if there is one) until commit, and SQLite takes its write lock before anything is read, so
+    # a concurrent recorder of the same period waits instead of reading the same old value.
+    session.execute(update(UnitMetricValue).where(*_period(value)).values(value=UnitMetricValue.value))
+
+
+def _write(session: Session, value: UnitValue, *, source: str, by: str, at: datetime) -> float | None:
+    """Insert or replace one value; returns the one it replaced (None if new)."""
+    # FOR UPDATE too: on PostgreSQL a row inserted by another writer after the lock above found
+    # none is visible to this statement, and must be locked before its value is reported replaced.
+    row = session.exec(select(UnitMetricValue).where(*_period(value)).with_for_update()).first()
+    if row is None:
+        session.add(UnitMetricValue(team=value.team, metric=value.metric, period_start=value.start,
+                                    period_end=value.end, value=value.value, source=source,
+                                    recorded_by=by, recorded_at=at))
+        session.flush()
+        return None
+    before = row.value
+    if before != value.value:
+        row.value, row.source, row.recorded_by, row.recorded_at = value.value, source, by, at
+        session.add(row)
+    return before
+
+
+def _audit(session: Session, values: Sequence[UnitValue], *, source: str, by: str, at: datetime,
+           changed: int) -> None:
+    series = {(v.team, v.metric) for v in values}
+    subject = f"{values[0].team}:{values[0].metric}" if len(series) == 1 else f"{len(series)} metrics"
+    add_audit(session, actor=by, subject_kind="unit_metric", subject_id=subject, action="record",
+              detail={"source": source, "values": len(values), "changed": changed,
+                      "from": min(v.start for v in values).isoformat(),
+                      "to": max(v.end for v in values).isoformat()}, at=at)

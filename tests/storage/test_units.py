@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -35,3 +36,52 @@ def test_values_are_replaced_not_duplicated_and_read_by_overlap(db: Database) ->
 def test_an_unknown_source_is_refused(db: Database) -> None:
     with pytest.raises(ValueError, match="source must be one of csv, api, slack"):
         UnitStore(db).record([], source="email", by="x", at=AT)
+
+
+def test_record_one_returns_the_value_it_replaced(db: Database) -> None:
+    store = UnitStore(db)
+    week = date(2026, 11, 2), date(2026, 11, 8)
+    assert store.record_one(UnitValue("payments", "orders", *week, 7_000.0), source="slack", by="U1", at=AT) is None
+    assert store.record_one(UnitValue("payments", "orders", *week, 7_250.0), source="slack", by="U2", at=AT) == 7_000.0
+    assert store.record_one(UnitValue("payments", "orders", *week, 7_250.0), source="slack", by="U3", at=AT) == 7_250.0
+    assert store.values(team="payments") == [UnitValue("payments", "orders", *week, 7_250.0)]
+    audit = AuditLog(db).history("unit_metric", "payments:orders")
+    assert [(a.actor, a.detail["changed"]) for a in audit] == [("U1", 1), ("U2", 1), ("U3", 0)]
+
+
+@pytest.mark.parametrize("first", [None, 100.0], ids=["new period", "period with a value"])
+def test_people_recording_one_period_at_once_are_each_told_what_they_really_replaced(db: Database,
+                                                                                   first: float | None) -> None:
+    # Each recorder must see the value the one before it wrote: the answers form one chain from the
+    # first value to the last, none told it replaced a value that another had already replaced.
+    store = UnitStore(db)
+    week = date(2026, 11, 2), date(2026, 11, 8)
+    if first is not None:
+        store.record([UnitValue("payments", "orders", *week, first)], source="csv", by="seed", at=AT)
+    written = [float(n) for n in range(1, 7)]
+    replaced: dict[float, float | None] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(written))
+
+    def recorder(number: float) -> None:
+        try:
+            start.wait()
+            replaced[number] = store.record_one(UnitValue("payments", "orders", *week, number),
+                                                source="slack", by=f"U{number:.0f}", at=AT)
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=recorder, args=(n,)) for n in written]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    final = store.values(team="payments")[0].value
+    chain, at = [], first
+    successor = {before: number for number, before in replaced.items()}
+    assert len(successor) == len(written), f"two recorders were told they replaced the same value: {replaced}"
+    while at in successor:
+        at = successor[at]
+        chain.append(at)
+    assert sorted(chain) == written and chain[-1] == final
