@@ -32,11 +32,19 @@ class UnitStore:
         _check_source(source)
         if not values:
             return 0
-        with self.db.session() as session:
-            before = [_write(session, value, source=source, by=by, at=at) for value in values]
-            changed = sum(1 for value, old in zip(values, before, strict=True) if old != value.value)
-            _audit(session, values, source=source, by=by, at=at, changed=changed)
-        return changed
+        for attempt in (1, 2):
+            try:
+                with self.db.session() as session:
+                    before = [_write(session, value, source=source, by=by, at=at) for value in values]
+                    changed = sum(1 for value, old in zip(values, before, strict=True) if old != value.value)
+                    _audit(session, values, source=source, by=by, at=at, changed=changed)
+                return changed
+            except IntegrityError:
+                # Two files (or posts) with a new period at once: the second lost the insert, not
+                # its data; once more, now replacing the first's row, instead of an error.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def record_one(self, value: UnitValue, *, source: str, by: str, at: datetime) -> float | None:
         """Store one value and return the value it replaced (None when its period had none).

@@ -85,3 +85,30 @@ def test_people_recording_one_period_at_once_are_each_told_what_they_really_repl
         at = successor[at]
         chain.append(at)
     assert sorted(chain) == written and chain[-1] == final
+
+
+def test_files_recording_the_same_new_periods_at_once_are_both_recorded(db: Database) -> None:
+    # Two ingests of one corrected file at once: both succeed (the later replaces), none fails on
+    # the unique period it did not see the other insert.
+    store = UnitStore(db)
+    weeks = [(date(2026, 11, 2 + 7 * n), date(2026, 11, 8 + 7 * n)) for n in range(3)]
+    errors: list[BaseException] = []
+    results: list[int] = []
+    start = threading.Barrier(4)
+
+    def ingest(number: float) -> None:
+        try:
+            start.wait()
+            results.append(store.record([UnitValue("payments", "orders", *week, number) for week in weeks],
+                                        source="csv", by=f"cli:{number:.0f}", at=AT))
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=ingest, args=(float(n),)) for n in range(1, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(results) == [3, 3, 3, 3]
+    assert len({v.value for v in store.values(team="payments")}) == 1
