@@ -42,6 +42,11 @@ def _context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, 3000)}]}
 
 
+def no_day_of_the_month_yet(forecast: MonthForecast) -> bool:
+    """Whether the data ends before the forecast's month begins (its forecast is from past months alone)."""
+    return forecast.complete_through < pd.Period(forecast.month, freq="M").start_time.date()
+
+
 def basis_text(forecast: MonthForecast) -> str:
     """Where the numbers come from, in one line."""
     interval = (f"{forecast.coverage:.0%} interval learned from {forecast.interval_months} past months"
@@ -171,10 +176,14 @@ def budget_alert_message(status: BudgetStatus, forecast: MonthForecast, *, annou
     left = status.budget - status.actual_to_date
     remaining = (f"{format_usd(left)} of the budget left" if left >= 0
                  else f"already {format_usd(-left)} over the budget")
+    # On the first days of a month the data (a day or two behind) holds none of it: "Spent so far:
+    # $0.00 through 30 Nov" under a December headline would read as a month with nothing spent.
+    spent = (f"No day of {month} is in the cost data yet (complete through {forecast.complete_through:%d %b}): "
+             "the forecast comes from past months." if no_day_of_the_month_yet(forecast)
+             else f"Spent so far: {format_usd(status.actual_to_date)} through {forecast.complete_through:%d %b}; "
+                  f"{remaining}.")
     body = (f"{LEVEL_EMOJI[status.level]} Forecast month-end spend *{format_usd(status.forecast)}*{interval} "
-            f"against a budget of *{format_usd(status.budget)}*: *{budget_share(status)}*.\n"
-            f"Spent so far: {format_usd(status.actual_to_date)} through {forecast.complete_through:%d %b}; "
-            f"{remaining}.")
+            f"against a budget of *{format_usd(status.budget)}*: *{budget_share(status)}*.\n{spent}")
     note = (f"Updated daily as the forecast moves (highest level announced: {LEVEL_WORDS[announced_level]}). "
             f"`/cost budget {status.team}` · `/cost why team={status.team} this month`")
     return {"text": f"{headline}: forecast {format_usd(status.forecast)} of {format_usd(status.budget)}",

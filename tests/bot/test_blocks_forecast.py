@@ -120,3 +120,17 @@ def test_a_budgeted_team_without_spend_is_listed_with_its_budget() -> None:
     assert [b["text"]["text"] for b in one["blocks"] if b["type"] == "section"][1] == (
         "*mobile*: no spend this month · :large_green_circle: 0 % of $500.00")
     assert one["text"] == "Month-end forecast for November 2026: mobile $0.00"
+
+
+def test_an_alert_on_the_first_days_of_a_month_says_no_day_of_it_is_in_yet() -> None:
+    # On 1 Dec the data ends on 15 Nov: December's forecast comes from past months alone, and
+    # "Spent so far: $0.00 through 15 Nov" under a December headline read as a month with nothing spent.
+    team = TeamForecast("payments", 3943.2, 3900.0, 4000.0, 0.0)
+    forecast = MonthForecast("2026-12", date(2026, 12, 1), date(2026, 11, 15), 0.8, 12,
+                             ForecastRange(3943.2, 3900.0, 4000.0, 0.0), (team,))
+    status = budget_status(forecast, {"payments": 2300.0})[0]
+    message = budget_alert_message(status, forecast, announced_level="over")
+    assert message["blocks"][1]["text"]["text"] == (
+        ":red_circle: Forecast month-end spend *$3,943.20* (80 % interval $3,900.00 – $4,000.00) against a budget "
+        "of *$2,300.00*: *171 %*.\nNo day of December 2026 is in the cost data yet (complete through 15 Nov): "
+        "the forecast comes from past months.")
