@@ -239,7 +239,7 @@ class VerificationResult:
                          f"{float(np.expm1(self.control.gap_jump)):+.0%} on the implementation day; ")
                 why = (f" ({moved}read the way that credits the finding less, "
                        f"{format_usd(self.cautious_monthly)}/month)")
-        return (f"{self.outcome}: realized {format_usd(self.realized_monthly)}/month, {share:.0%} of the "
+        return (f"{self.outcome.replace('_', ' ')}: realized {format_usd(self.realized_monthly)}/month, {share:.0%} of the "
                 f"{format_usd(self.estimate_monthly)}/month estimate{why}; expected "
                 f"{format_usd(self.expected_daily_after)}/day without the change, actual "
                 f"{format_usd(self.after.daily_cost)}/day over {self.after.start}..{self.after.end}")

@@ -221,7 +221,7 @@ def history_line(event: FindingEvent) -> str:
         if event.team:
             line += f", team *{escape(event.team)}*"
     if event.from_state and event.to_state and event.from_state != event.to_state:
-        line += f" · {event.from_state} → {event.to_state}"
+        line += f" · {event.from_state.replace('_', ' ')} → {event.to_state.replace('_', ' ')}"
     if event.reason:
         line += f"\n> {escape(event.reason)}"
     return line

@@ -429,7 +429,7 @@ def test_a_drop_of_the_rest_of_the_org_on_the_implementation_day_is_not_credited
     assert cents(result.realized_monthly) == cents(236.90)  # ≈ 8 $/day × 30.4375 = $243.50, and noise
     assert cents(result.cautious_monthly) == cents(-5.26)
     assert result.realized_monthly >= result.threshold_monthly and result.significant
-    assert result.summary().startswith("not_realized: realized $236.90/month, 99% of the $240.00/month estimate "
+    assert result.summary().startswith("not realized: realized $236.90/month, 99% of the $240.00/month estimate "
                                        "(the rest of the org moved -8% on the implementation day; read the way "
                                        "that credits the finding less, -$5.26/month)")
     assert result.to_dict()["cautious_monthly"] == -5.26

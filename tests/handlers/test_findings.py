@@ -248,7 +248,7 @@ def test_the_life_of_a_finding_modal_buttons_verification_ledger(org: RunningBot
     assert len([m for m in bot.slack.messages(CHANNEL) if not m.get("thread_ts")]) == 1
     replies = wait_for(lambda: len(thread(bot, message["ts"])) == 6 and thread(bot, message["ts"]))
     assert replies[0] == "<@U_PAY_DEV> accepted it · identified → accepted"
-    assert replies[2] == ("<@U_PAY_DEV> marked it implemented (live on 2026-10-20) · in_progress → implemented\n"
+    assert replies[2] == ("<@U_PAY_DEV> marked it implemented (live on 2026-10-20) · in progress → implemented\n"
                           "> db.r6g.2xlarge since Tuesday")
     assert replies[4].startswith(":white_check_mark: verified: realized $1,217.50/month, 122% of the $1,000.00")
     assert replies[5] == "Evidence: actual vs expected without the change, data through 2026-11-14"

@@ -138,7 +138,7 @@ def test_a_drop_of_the_rest_of_the_org_on_the_implementation_day_must_leave_the_
     assert "Read cautiously (the rest of the org's moves taken the way that credits the finding less): $608.75/month." in \
         evidence_lines(finding)
     assert FindingStore(ctx.db).history(finding_id)[-1].reason.startswith(
-        "not_realized: realized $1,217.50/month, 122% of the $1,000.00/month estimate (the rest of the org moved "
+        "not realized: realized $1,217.50/month, 122% of the $1,000.00/month estimate (the rest of the org moved "
         "-20% on the implementation day; read the way that credits the finding less, "
         "$608.75/month)")
 
@@ -162,7 +162,7 @@ def test_a_change_with_no_effect_is_not_realized(ctx: AppContext, tmp_path):
     finding = FindingStore(ctx.db).get(finding_id)
     assert (finding.state, finding.realized_monthly, finding.verified_on) == (FindingState.NOT_REALIZED, 0, None)
     assert FindingStore(ctx.db).history(finding_id)[-1].reason.startswith(
-        "not_realized: realized $0.00/month, 0% of the $1,000.00/month estimate (needs $800.00/month)")
+        "not realized: realized $0.00/month, 0% of the $1,000.00/month estimate (needs $800.00/month)")
 
 
 def test_a_scope_that_matches_nothing_is_noted_once_and_stays_verifying(ctx: AppContext, tmp_path):
