@@ -103,8 +103,23 @@ def _period_word(trend: UnitTrend) -> str:
     return "week" if "-W" in trend.period else "month"
 
 
+def no_day_of_the_month(month: str, complete_through: date) -> bool:
+    """Whether the cost data ends before ``month`` (``2026-11``) begins: a week ending on its first
+    day(s) has no day of it in the data yet, and its forecast comes from past months alone."""
+    return complete_through < date.fromisoformat(f"{month}-01")
+
+
+def _no_day_text(month: str, complete_through: date, extra: str = "") -> str:
+    """``*November 2026*: no day of it is in the cost data yet (complete through 31 Oct)``: not
+    ``November 2026 to date $0.00 (through 31 Oct)``, a month that reads as nothing spent."""
+    return (f"*{month_label(month)}*: no day of it is in the cost data yet "
+            f"(complete through {complete_through:%d %b}{extra})")
+
+
 def _budget_text(digest: TeamDigest) -> str:
     month = month_label(digest.month)
+    if no_day_of_the_month(digest.month, digest.complete_through):
+        return _budget_text_before_the_month(digest)
     to_date = f"through {min(digest.week.end, digest.complete_through):%d %b}"
     if digest.budget is None:
         forecast = "" if digest.forecast is None else f" · month-end forecast {format_usd(digest.forecast)}"
@@ -116,6 +131,22 @@ def _budget_text(digest: TeamDigest) -> str:
     return (f"*{month} to date* {format_usd(digest.month_to_date)} of the {format_usd(b.budget)} budget "
             f"({float(digest.month_to_date) / b.budget * 100:.0f} %, {to_date}) · month-end forecast "
             f"{format_usd(b.forecast)}: {share_of_budget(b)}")
+
+
+def _budget_text_before_the_month(digest: TeamDigest) -> str:
+    """The month line of a week ending in a month the cost data does not reach yet: its forecast
+    (from past months) against the budget, no month to date."""
+    b = digest.budget
+    if b is None:
+        forecast = ("" if digest.forecast is None
+                    else f" · month-end forecast {format_usd(digest.forecast)}, from past months")
+        return _no_day_text(digest.month, digest.complete_through, "; no budget") + forecast
+    if b.budget <= 0:
+        return (_no_day_text(digest.month, digest.complete_through, f"; {NO_SPEND_BUDGETED}")
+                + f" · month-end forecast {format_usd(b.forecast)}, from past months: {share_of_budget(b)}")
+    return (_no_day_text(digest.month, digest.complete_through)
+            + f" · month-end forecast {format_usd(b.forecast)}, from past months, against the "
+              f"{format_usd(b.budget)} budget: {share_of_budget(b)}")
 
 
 def _listed(lines: Sequence[str], limit: int, rest: str) -> str:
@@ -265,17 +296,20 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
                   *_org_records_and_scorecard(digest)]
         return {"text": f"Weekly digest, {week.title}: no cost data for this week yet", "blocks": blocks}
     forecast = ""
+    before_the_month = no_day_of_the_month(digest.month, digest.complete_through)
     if digest.forecast is not None:
         interval = (f" ({digest.forecast_coverage * 100:.0f} % interval {format_usd(digest.forecast_low)} – "
                     f"{format_usd(digest.forecast_high)})"
                     if digest.forecast_high is not None and digest.forecast_low is not None
                     and digest.forecast_coverage is not None
                     and abs(digest.forecast_high - digest.forecast_low) >= 0.005 else "")
-        forecast = f" · month-end forecast {format_usd(digest.forecast)}{interval}"
+        basis = ", from past months" if before_the_month else ""
+        forecast = f" · month-end forecast {format_usd(digest.forecast)}{basis}{interval}"
+    month = (_no_day_text(digest.month, digest.complete_through) if before_the_month
+             else f"*{month_label(digest.month)} to date* {format_usd(digest.month_to_date)}") + forecast
     blocks: list[dict] = [
         _header(f"Organisation · {week.title}"),
-        _section(f"*{last_week_label(week, digest.through)}* {change_text(digest.spend)}\n"
-                 f"*{month_label(digest.month)} to date* {format_usd(digest.month_to_date)}{forecast}"),
+        _section(f"*{last_week_label(week, digest.through)}* {change_text(digest.spend)}\n{month}"),
         _section(f"*{teams_by_change_title(week, digest.through)}*\n"
                  + _listed([rank_line(r) for r in digest.teams], TEAM_LINES, "teams")),
     ]

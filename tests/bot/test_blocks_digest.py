@@ -21,7 +21,7 @@ from bot.blocks.digest import (
     teams_pointer,
 )
 from finops.digest import Change, TeamRank, Week, org_digest, team_digest
-from finops.forecast import ForecastRange, MonthForecast
+from finops.forecast import ForecastRange, MonthForecast, TeamForecast
 from finops.maturity import FindingSummary
 from finops.ownership import DRIVER_COLUMNS
 from tests.slack.fake_slack import check_message
@@ -152,3 +152,38 @@ def test_a_team_with_no_spend_either_week_is_told_so_and_where_to_look() -> None
     assert message["blocks"][-1]["elements"][0]["text"] == "Effective cost, shared costs split; the chart is in the thread."
     assert message["text"] == "idle weekly digest, Week 46 · 9–15 Nov 2026: no spend (none the week before either)"
     assert rank_line(TeamRank(Change("idle", Decimal(0), Decimal(0)), None, None)) == "*idle*: no spend either week"
+
+
+def test_a_week_ending_in_a_month_the_data_does_not_reach_yet_has_no_month_to_date() -> None:
+    # Week 44 ends on Sun 1 Nov and the data on Sat 31 Oct: no day of November is in yet. It read
+    # "*November 2026 to date* $0.00 of the $3,000.00 budget (0 %, through 31 Oct)", a month with nothing spent.
+    week_44 = Week("2026-W44", date(2026, 10, 26), date(2026, 11, 1))
+    costs = pd.DataFrame([{"ChargePeriodStart": day, "x_Team": "payments", "x_AllocationRule": "",
+                           "ServiceName": "Amazon EC2", "ChargeCategory": "Usage", "EffectiveCost": 100.0}
+                          for day in pd.date_range("2026-10-01", "2026-10-31")])
+    team = TeamForecast("payments", 3100.0, 3000.0, 3200.0, 0.0)
+    forecast = MonthForecast("2026-11", date(2026, 11, 1), date(2026, 10, 31), 0.8, 12,
+                             ForecastRange(3100.0, 3000.0, 3200.0, 0.0), (team,))
+    through = date(2026, 10, 31)
+    budgeted = team_digest("payments", "#team-payments", week_44, costs=costs, complete_through=through,
+                           forecast=forecast, budget=3000.0, anomalies=(), findings=())
+    assert team_digest_message(budgeted)["blocks"][1]["text"]["text"].splitlines()[1] == (
+        "*November 2026*: no day of it is in the cost data yet (complete through 31 Oct) · month-end forecast "
+        "$3,100.00, from past months, against the $3,000.00 budget: :red_circle: 103 % of budget")
+    unbudgeted = team_digest("payments", "#team-payments", week_44, costs=costs, complete_through=through,
+                             forecast=forecast, budget=None, anomalies=(), findings=())
+    assert team_digest_message(unbudgeted)["blocks"][1]["text"]["text"].splitlines()[1] == (
+        "*November 2026*: no day of it is in the cost data yet (complete through 31 Oct; no budget) · month-end "
+        "forecast $3,100.00, from past months")
+    org = org_digest("#finops", week_44, costs=costs, complete_through=through, teams=("payments",),
+                     forecast=forecast, budgets={"payments": 3000.0},
+                     untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}), anomalies=[], findings=(),
+                     scorecard=None)
+    assert org_digest_message(org)["blocks"][1]["text"]["text"].splitlines()[1] == (
+        "*November 2026*: no day of it is in the cost data yet (complete through 31 Oct) · month-end forecast "
+        "$3,100.00, from past months (80 % interval $3,000.00 – $3,200.00)")
+    # One day of the month in: month to date as before.
+    in_month = team_digest("payments", "#team-payments", week_44, costs=costs, complete_through=date(2026, 11, 1),
+                           forecast=forecast, budget=3000.0, anomalies=(), findings=())
+    assert team_digest_message(in_month)["blocks"][1]["text"]["text"].splitlines()[1].startswith(
+        "*November 2026 to date* $0.00 of the $3,000.00 budget (0 %, through 01 Nov)")
