@@ -260,16 +260,20 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
                          f"{history.date(previous_month_start):%B %Y}: too old to forecast "
                          f"{history.date(month_end):%B %Y} from: ingest newer cost data first")
     elapsed_end = max(c, month_start - 1)
+    # Cost data that begins after the month did (a first ingest from the 10th) leaves its first
+    # days unknown, not free: they are estimated at the month's daily rate, as the rest is.
+    unknown_first_days = max(0, -month_start)
 
-    spent = history.total[month_start:elapsed_end + 1].sum(axis=0)
+    spent = history.total[max(0, month_start):elapsed_end + 1].sum(axis=0)
     remaining_days = month_end - elapsed_end
     interval_months = 0
     if remaining_days == 0:
-        team_f = team_lo = team_hi = spent
-        org_f = org_lo = org_hi = float(spent.sum())
+        observed_days = elapsed_end - max(0, month_start) + 1
+        team_f = team_lo = team_hi = spent + spent / observed_days * unknown_first_days
+        org_f = org_lo = org_hi = float(team_f.sum())
     else:
         rest = _remaining_forecast(history, c, month_end)
-        team_f = spent + rest
+        team_f = spent + rest + rest / remaining_days * unknown_first_days
         org_f = float(team_f.sum())
         errors, months = _past_errors(history, c, month_end)
         interval_months = len(np.unique(months))

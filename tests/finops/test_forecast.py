@@ -290,6 +290,18 @@ def test_a_month_with_no_history_before_it_has_a_run_rate_but_no_interval():
     assert result.org.low == result.org.high == result.org.forecast
 
 
+@pytest.mark.parametrize(("through", "expected_spent"), [("2026-06-14", 500.00), ("2026-06-30", 2100.00)])
+def test_cost_data_that_begins_after_the_month_did_leaves_its_first_days_unknown_not_free(through, expected_spent):
+    # A first ingest from 10 June: 1-9 June are not in the store, not $0. At $100 a day the month
+    # is $3,000.00, whether forecast on the 14th or read whole on the 30th; the days before the
+    # data were taken as free before ($2,100.00 on the 14th, and on the 30th too).
+    daily = frame(rows("web", "2026-06-10", through, lambda d: 70.0), rows("ml", "2026-06-10", through, lambda d: 30.0))
+    result = forecast_month_end(daily, as_of=date.fromisoformat(through))
+    assert round(result.org.actual_to_date, 2) == expected_spent
+    assert round(result.org.forecast, 2) == 3000.00
+    assert (result.team("web").forecast, result.team("ml").forecast) == (2100.00, 900.00)
+
+
 def test_the_last_day_of_the_month_is_the_actual_total():
     result = forecast_month_end(flat_with_fee_and_tax(), as_of=date(2026, 6, 30))
     assert (round(result.org.low, 2), round(result.org.forecast, 2), round(result.org.high, 2)) == (3800.00,) * 3
