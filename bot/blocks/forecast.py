@@ -47,9 +47,14 @@ def no_day_of_the_month_yet(forecast: MonthForecast) -> bool:
     return forecast.complete_through < pd.Period(forecast.month, freq="M").start_time.date()
 
 
+def past_months_text(count: int) -> str:
+    """"12 past months", "1 past month"."""
+    return f"{count} past month{'' if count == 1 else 's'}"
+
+
 def basis_text(forecast: MonthForecast) -> str:
     """Where the numbers come from, in one line."""
-    interval = (f"{forecast.coverage:.0%} interval learned from {forecast.interval_months} past months"
+    interval = (f"{forecast.coverage:.0%} interval learned from {past_months_text(forecast.interval_months)}"
                 if forecast.interval_months else "no interval: the month is complete (final totals)"
                 if forecast.month_complete else "no interval yet (less than two months of history)")
     return (f"As of {forecast.as_of:%a %d %b %Y}, from data complete through {forecast.complete_through:%d %b}; "

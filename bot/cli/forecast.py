@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.blocks.forecast import budget_share
+from bot.blocks.forecast import budget_share, past_months_text
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
 from bot.services.forecast import (
     budgets_of,
@@ -86,7 +86,7 @@ def print_forecast(forecast: MonthForecast, teams: TeamsConfig, team: str | None
     """A table: month to date, forecast, interval, budget and its share per team, then the org."""
     print(f"Month-end forecast for {forecast.month}, as of {forecast.as_of} (data complete through "
           f"{forecast.complete_through}); {forecast.coverage:.0%} interval"
-          + (f" learned from {forecast.interval_months} past months" if forecast.interval_months else
+          + (f" learned from {past_months_text(forecast.interval_months)}" if forecast.interval_months else
              ": none, the month is complete (final totals)" if forecast.month_complete else
              " not available yet (less than two months of history)"))
     budgets = budgets_of(teams)

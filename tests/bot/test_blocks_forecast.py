@@ -75,6 +75,7 @@ def test_the_basis_line_says_why_there_is_no_interval() -> None:
     assert "no interval: the month is complete (final totals)." in basis_text(forecast(date(2026, 10, 31), 0))
     assert "no interval yet (less than two months of history)." in basis_text(forecast(date(2026, 10, 20), 0))
     assert "80% interval learned from 12 past months." in basis_text(forecast(date(2026, 10, 20), 12))
+    assert "80% interval learned from 1 past month." in basis_text(forecast(date(2026, 10, 20), 1))
 
 
 def test_a_share_just_under_a_threshold_never_reads_as_the_threshold() -> None:
