@@ -158,6 +158,12 @@ class TeamDigest:
     verified_quarter: int
     units: tuple[UnitTrend, ...]
     daily: tuple[tuple[date, float], ...]  # the chart: daily cost of the last CHART_WEEKS weeks
+    data_from: date | None = None  # the first day of cost data (None: unknown, or long before)
+
+    @property
+    def no_week_before(self) -> bool:
+        """The cost data starts after the week before began: no change to report (see :func:`starts_late`)."""
+        return starts_late(self.data_from, self.week)
 
     @property
     def has_data(self) -> bool:
@@ -173,6 +179,13 @@ class TeamDigest:
     def through(self) -> date:
         """The last day of the week compared with the same weekday of the week before."""
         return compared_through(self.week, self.complete_through)
+
+
+def starts_late(data_from: date | None, week: Week) -> bool:
+    """Whether the cost data starts after the Monday of the week before ``week``: that week (and
+    maybe ``week`` itself) is only partly in it, so a change against it is the data's start, not
+    a change in spend (a first digest after onboarding would read +75 % for a flat team)."""
+    return data_from is not None and data_from > week.start - timedelta(days=7)
 
 
 def covers(complete_through: date | None, week: Week) -> bool:
@@ -210,6 +223,12 @@ class OrgDigest:
     quarter: str
     scorecard: Scorecard | None
     weekly: tuple[tuple[str, float, float], ...] = field(default=())  # (team, week before, last week) for the chart
+    data_from: date | None = None  # the first day of cost data (None: unknown, or long before)
+
+    @property
+    def no_week_before(self) -> bool:
+        """The cost data starts after the week before began: no change to report (see :func:`starts_late`)."""
+        return starts_late(self.data_from, self.week)
 
     @property
     def has_data(self) -> bool:
@@ -375,7 +394,8 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
                 forecast: MonthForecast | None, budget: float | None,
                 anomalies: Sequence[AnomalyLine], findings: Sequence[FindingSummary],
                 stalled: Sequence[str] = (), units: Sequence[UnitTrend] = (),
-                metric: str = "EffectiveCost", team_weeks: Mapping[str, Change] | None = None) -> TeamDigest:
+                metric: str = "EffectiveCost", team_weeks: Mapping[str, Change] | None = None,
+                data_from: date | None = None) -> TeamDigest:
     """One team's digest of ``week``.
 
     ``costs``: daily costs with ChargePeriodStart, x_Team, x_AllocationRule, ServiceName and
@@ -386,7 +406,8 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
     the same data: month to date is its figure. ``findings``: every finding (other teams' are
     ignored). ``team_weeks``: :func:`team_changes` of ``costs`` through
     :func:`compared_through` (computed here when not given; a run building every team's digest
-    computes it once).
+    computes it once). ``data_from``: the first day of cost data; when it starts after the week
+    before began, there are no movers (:func:`starts_late`).
     """
     mine = costs[(costs[TEAM] == team).to_numpy()]
     through = compared_through(week, complete_through)
@@ -408,20 +429,24 @@ def team_digest(team: str, channel: str, week: Week, *, costs: pd.DataFrame, com
         team=team, channel=channel, week=week, complete_through=complete_through,
         spend=spend, month=f"{week.end:%Y-%m}", month_to_date=month_to_date,
         budget=status, forecast=None if forecast is None else (found.forecast if found else 0.0),
-        movers=top_movers(mine, week, metric=metric, total=spend, through=through),
+        movers=() if starts_late(data_from, week) else top_movers(mine, week, metric=metric, total=spend,
+                                                                  through=through),
         anomalies=tuple(sorted((a for a in anomalies if a.team == team), key=lambda a: (-abs(a.impact), str(a.id)))),
         findings=findings_by_state(my_findings), open_findings=tuple(open_), stalled=tuple(stalled),
         quarter=quarter_label(week.end), realized_quarter=realized, verified_quarter=verified,
         units=tuple(u for u in units if u.team == team), daily=_daily_series(mine, week, metric),
+        data_from=data_from,
     )
 
 
 def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_through: date | None, teams: Sequence[str],
                forecast: MonthForecast | None, budgets: Mapping[str, float], untagged: pd.DataFrame,
                anomalies: Sequence[AnomalyLine], findings: Sequence[FindingSummary],
-               scorecard: Scorecard | None, metric: str = "EffectiveCost") -> OrgDigest:
+               scorecard: Scorecard | None, metric: str = "EffectiveCost", data_from: date | None = None) -> OrgDigest:
     """The organisation's digest of ``week``: ``costs`` as for :func:`team_digest` (every team's),
-    ``teams`` the names of teams.yml (teams with no spend are ranked too, at zero)."""
+    ``teams`` the names of teams.yml (teams with no spend are ranked too, at zero). When the cost
+    data starts after the week before began (``data_from``, :func:`starts_late`), teams are ranked
+    by their spend of the week, there being no change to rank them by."""
     statuses = {s.team: s for s in budget_status(forecast, budgets)} if forecast is not None else {}
     owners = list(dict.fromkeys([*teams, *sorted(set(costs[TEAM]) - {UNALLOCATED} - set(teams))]))
     spend, changes = team_changes(costs, week, metric=metric, through=compared_through(week, complete_through))
@@ -432,7 +457,10 @@ def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_throug
         ranks.append(TeamRank(changes.get(team, Change(team, nothing, nothing)),
                               None if forecast is None else (found.forecast if found else 0.0), statuses.get(team)))
     # By the printed change: a ranking the reader can check against the lines.
-    ranks.sort(key=lambda r: (-abs(r.change.delta), r.change.label))
+    if starts_late(data_from, week):
+        ranks.sort(key=lambda r: (-r.change.last, r.change.label))
+    else:
+        ranks.sort(key=lambda r: (-abs(r.change.delta), r.change.label))
     open_ = [f for f in findings if f.state in OPEN_STATES]
     realized, _ = realized_in_quarter(findings, quarter_of(week.end))
     return OrgDigest(
@@ -449,4 +477,5 @@ def org_digest(channel: str, week: Week, *, costs: pd.DataFrame, complete_throug
         open_findings=(len(open_), sum((Decimal(repr(f.estimate_monthly)) for f in open_), Decimal(0))),
         realized_quarter=realized, quarter=quarter_label(week.end), scorecard=scorecard,
         weekly=tuple((r.change.label, float(r.change.before), float(r.change.last)) for r in ranks),
+        data_from=data_from,
     )

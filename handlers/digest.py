@@ -91,8 +91,10 @@ def register(app: App, ctx: AppContext) -> None:
             if kind == "teams":
                 digest = build_org_digest(ctx, load_digest_inputs(ctx, week), None)
                 days = compared_days(week, digest.through)
-                message = more_message(f"Every team by its change, {week.title}{', ' + days if days else ''}",
-                                       [rank_line(r) for r in digest.teams], pointer=teams_pointer(week, digest.through))
+                by = "its spend" if digest.no_week_before else "its change"
+                message = more_message(f"Every team by {by}, {week.title}{', ' + days if days else ''}",
+                                       [rank_line(r, compare=not digest.no_week_before) for r in digest.teams],
+                                       pointer=teams_pointer(week, digest.through))
             else:
                 findings = sorted((f for f in load_findings(ctx.db) if f.team == team and f.state in OPEN_STATES),
                                   key=lambda f: (-f.estimate_monthly, f.id))

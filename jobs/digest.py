@@ -125,6 +125,7 @@ class DigestInputs:
     findings: list[FindingSummary]
     units: list[UnitTrend]
     team_weeks: dict[str, Change]  # each owner's week and the week before in cents (finops.digest.team_changes)
+    data_from: date | None = None  # the first day of cost data: a week before it has no change to report
 
 
 def load_digest_inputs(ctx: AppContext, week: Week) -> DigestInputs:
@@ -144,8 +145,10 @@ def load_digest_inputs(ctx: AppContext, week: Week) -> DigestInputs:
     shown = {(t.team, t.metric) for t in this_week}
     units = this_week + [t for t in (unit_trends(monthly) if not monthly.empty else [])
                          if (t.team, t.metric) not in shown]
+    span = store.date_range()
     return DigestInputs(week, through, costs, forecast, load_open_anomalies(ctx.db), load_findings(ctx.db), units,
-                        team_changes(costs, week, through=compared_through(week, through))[1])
+                        team_changes(costs, week, through=compared_through(week, through))[1],
+                        data_from=span[0] if span else None)
 
 
 def build_team_digest(ctx: AppContext, inputs: DigestInputs, team: str, today: date) -> TeamDigest:
@@ -153,7 +156,7 @@ def build_team_digest(ctx: AppContext, inputs: DigestInputs, team: str, today: d
                        complete_through=inputs.complete_through, forecast=inputs.forecast,
                        budget=budgets_of(ctx.teams).get(team), anomalies=inputs.anomalies, findings=inputs.findings,
                        stalled=weekly_view_lines(ctx, team, today=today), units=inputs.units,
-                       team_weeks=inputs.team_weeks)
+                       team_weeks=inputs.team_weeks, data_from=inputs.data_from)
 
 
 def build_org_digest(ctx: AppContext, inputs: DigestInputs, scorecard: Scorecard | None) -> OrgDigest:
@@ -163,7 +166,8 @@ def build_org_digest(ctx: AppContext, inputs: DigestInputs, scorecard: Scorecard
     untagged = load_coverage(CostStore(ctx.db), ctx.teams, start=week.start, end=through, top=5).untagged
     return org_digest(ctx.teams.default_channel, week, costs=inputs.costs, complete_through=inputs.complete_through,
                       teams=ctx.teams.team_names, forecast=inputs.forecast, budgets=budgets_of(ctx.teams),
-                      untagged=untagged, anomalies=inputs.anomalies, findings=inputs.findings, scorecard=scorecard)
+                      untagged=untagged, anomalies=inputs.anomalies, findings=inputs.findings, scorecard=scorecard,
+                      data_from=inputs.data_from)
 
 
 @dataclasses.dataclass(frozen=True)

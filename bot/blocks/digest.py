@@ -17,7 +17,16 @@ from zoneinfo import ZoneInfo
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
 from bot.blocks.forecast import NO_SPEND_BUDGETED, month_label, share_of_budget
 from bot.blocks.maturity import scorecard_blocks
-from finops.digest import AnomalyLine, Change, OrgDigest, TeamDigest, TeamRank, Week, compared_days
+from finops.digest import (
+    AnomalyLine,
+    Change,
+    OrgDigest,
+    TeamDigest,
+    TeamRank,
+    Week,
+    compared_days,
+    starts_late,
+)
 from finops.maturity import FindingSummary
 from finops.money import format_usd
 from finops.units import UnitTrend, format_unit_cost, singular
@@ -183,6 +192,11 @@ def loading_note(week: Week, complete_through: date) -> str:
             f"{compared_days(week, through)} of each week is compared.")
 
 
+def data_starts_text(data_from: date) -> str:
+    """Why a week has no change: the cost data does not hold the whole week before it."""
+    return f"the cost data starts {_day(data_from)}: no full week before to compare with"
+
+
 def _day(day: date) -> str:
     """``Sat 14 Nov``, as the week's title writes days (no leading zero)."""
     return f"{day:%a} {day.day} {day:%b}"
@@ -238,9 +252,11 @@ def team_digest_message(digest: TeamDigest) -> dict[str, Any]:
         return {"text": f"{digest.team} weekly digest, {week.title}: no cost data for this week yet",
                 "blocks": blocks}
     partial = loading_note(week, digest.complete_through) if digest.partial else ""
-    why = "" if no_spend(digest.spend) else f". `/cost why team={digest.team} last week` explains the change"
+    why = ("" if no_spend(digest.spend) or digest.no_week_before
+           else f". `/cost why team={digest.team} last week` explains the change")
     blocks.append(_context(f"Effective cost, shared costs split{why}; the chart is in the thread.{partial}"))
-    text = (f"{digest.team} weekly digest, {week.title}: {_summary(digest.spend, week, digest.through)}")
+    text = (f"{digest.team} weekly digest, {week.title}: "
+            f"{_summary(digest.spend, week, digest.through, digest.data_from)}")
     return {"text": text, "blocks": blocks}
 
 
@@ -251,7 +267,10 @@ def no_spend(change: Change) -> bool:
 
 def _team_spend_text(digest: TeamDigest) -> str:
     """The team's week against the one before; with no spend either week, says so and where the
-    spend may be instead of ``$0.00 ($0.00 vs $0.00)``."""
+    spend may be instead of ``$0.00 ($0.00 vs $0.00)``; when the cost data starts after the week
+    before began, the week's spend alone (a change against a part of a week is no change)."""
+    if digest.no_week_before and digest.data_from is not None:
+        return f"{format_usd(digest.spend.last)} ({data_starts_text(digest.data_from)})"
     if not no_spend(digest.spend):
         return change_text(digest.spend)
     before = "the same days of the week before" if digest.partial else "the week before"
@@ -259,9 +278,11 @@ def _team_spend_text(digest: TeamDigest) -> str:
             "rules of teams.yml find none of it: `costbot coverage` lists the spend no team owns.")
 
 
-def _summary(spend: Change, week: Week, through: date) -> str:
+def _summary(spend: Change, week: Week, through: date, data_from: date | None = None) -> str:
     """The notification text's figures: ``$1,234.00 (+$120.00 vs the week before)``."""
     days = compared_days(week, through)
+    if data_from is not None and starts_late(data_from, week):
+        return f"{format_usd(spend.last)}{' for ' + days if days else ''} ({data_starts_text(data_from)})"
     if no_spend(spend):
         return (f"no spend for {days} (none the same days of the week before either)" if days
                 else "no spend (none the week before either)")
@@ -276,12 +297,16 @@ def realized_label(quarter: str) -> str:
     return f"Savings realized a month, findings verified in {quarter}"
 
 
-def rank_line(rank: TeamRank) -> str:
+def rank_line(rank: TeamRank, *, compare: bool = True) -> str:
+    """A team's line in the org digest: its week and change; with ``compare`` false (no full week
+    before in the cost data), its week alone."""
     change = rank.change
     pct = "" if change.pct is None else f" ({percent_text(change.pct)})"
     budget = ""
     if rank.budget is not None:
         budget = f" · {share_of_budget(rank.budget)}"
+    if not compare:
+        return f"*{escape(change.label)}*: {format_usd(change.last)}{budget}"
     if no_spend(change):
         return f"*{escape(change.label)}*: no spend either week{budget}"
     return (f"*{escape(change.label)}*: {format_usd(change.last)}, {format_usd(change.delta, signed=True)}{pct}"
@@ -309,14 +334,17 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
              else f"*{month_label(digest.month)} to date* {format_usd(digest.month_to_date)}") + forecast
     blocks: list[dict] = [
         _header(f"Organisation · {week.title}"),
-        _section(f"*{last_week_label(week, digest.through)}* {change_text(digest.spend)}\n{month}"),
-        _section(f"*{teams_by_change_title(week, digest.through)}*\n"
-                 + _listed([rank_line(r) for r in digest.teams], TEAM_LINES, "teams")),
+        _section(f"*{last_week_label(week, digest.through)}* {_org_spend_text(digest)}\n{month}"),
+        _section(f"*{teams_by_change_title(week, digest.through, compare=not digest.no_week_before)}*\n"
+                 + _listed([rank_line(r, compare=not digest.no_week_before) for r in digest.teams], TEAM_LINES,
+                           "teams")),
     ]
     if len(digest.teams) > TEAM_LINES:
         blocks.append(more_button(f"Show all {len(digest.teams)} teams", "teams", week.label))
     days = compared_days(week, digest.through)
-    unallocated = f"*Unallocated{', ' + days if days else ''}* {change_text(digest.unallocated)}"
+    unallocated = (f"*Unallocated{', ' + days if days else ''}* "
+                   + (format_usd(digest.unallocated.last) if digest.no_week_before
+                      else change_text(digest.unallocated)))
     if not digest.untagged.empty:
         drivers = [f"• {escape(r.ServiceName or '(no service)')} in {escape(r.SubAccountId or r.ProviderName)}"
                    + (f" `{escape(cut(r.ResourceId, 60))}`" if r.ResourceId else "")
@@ -326,8 +354,14 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
                         + _listed(drivers, DRIVER_LINES, "in `costbot coverage`"))
     blocks.append(_section(unallocated))
     blocks += _org_records_and_scorecard(digest)
-    text = f"Weekly digest, {week.title}: {_summary(digest.spend, week, digest.through)}"
+    text = f"Weekly digest, {week.title}: {_summary(digest.spend, week, digest.through, digest.data_from)}"
     return {"text": text, "blocks": blocks}
+
+
+def _org_spend_text(digest: OrgDigest) -> str:
+    if digest.no_week_before and digest.data_from is not None:
+        return f"{format_usd(digest.spend.last)} ({data_starts_text(digest.data_from)})"
+    return change_text(digest.spend)
 
 
 def _org_records_and_scorecard(digest: OrgDigest) -> list[dict]:
@@ -347,10 +381,12 @@ def _org_records_and_scorecard(digest: OrgDigest) -> list[dict]:
     return blocks
 
 
-def teams_by_change_title(week: Week, through: date) -> str:
-    """``Teams by change``, naming the days compared when the week is cut short."""
+def teams_by_change_title(week: Week, through: date, *, compare: bool = True) -> str:
+    """``Teams by change``, naming the days compared when the week is cut short; ``Teams by spend``
+    when there is no full week before in the cost data (``compare`` false)."""
     days = compared_days(week, through)
-    return f"Teams by change, {days}" if days else "Teams by change"
+    title = "Teams by change" if compare else "Teams by spend"
+    return f"{title}, {days}" if days else title
 
 
 def teams_pointer(week: Week, through: date | None = None) -> str:

@@ -481,3 +481,31 @@ def test_a_run_stopped_midway_releases_the_digests_it_had_not_posted(org, monkey
     assert [(r.message_key, r.claimed_by) for r in runs.pending("2026-W47")] == [
         ("digest:payments:2026-W47", ""), ("digest:search:2026-W47", "")]
     assert len(runs.runs()) == runs_before + 2
+
+
+def test_a_first_digest_whose_week_before_the_cost_data_only_partly_holds_reports_no_change(
+        sqlite_db: Database, fake_slack) -> None:
+    # The data starts Thu 5 Nov: of week 45 (2-8 Nov) only Thu-Sun is in it. Flat at $66 a day (support split in),
+    # payments read "$462.00 (+$198.00, +75.0 % vs $264.00)", its EC2 a top mover, and the org
+    # ranked its teams by that change.
+    running = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: NOW)
+    try:
+        flat_history(sqlite_db, teams_config(), start=date(2026, 11, 5), through=date(2026, 11, 15))
+        post_weekly_digests(running.ctx)
+        payments = fake_slack.messages("#team-payments")[0]
+        sections = [b["text"]["text"] for b in payments["blocks"] if b["type"] == "section"]
+        assert sections[0].splitlines()[0] == (
+            "*Last week* $462.00 (the cost data starts Thu 5 Nov: no full week before to compare with)")
+        assert not any(s.startswith("*Top movers*") for s in sections)
+        assert payments["text"] == ("payments weekly digest, Week 46 · 9–15 Nov 2026: $462.00 (the cost data "
+                                    "starts Thu 5 Nov: no full week before to compare with)")
+        assert "explains the change" not in json.dumps(payments["blocks"])
+        org_sections = [b["text"]["text"] for b in fake_slack.messages("#finops")[0]["blocks"]
+                        if b["type"] == "section"]
+        # $60 payments + $30 search + $9 support split between them + $1 unallocated a day.
+        assert org_sections[0].splitlines()[0] == (
+            "*Last week* $700.00 (the cost data starts Thu 5 Nov: no full week before to compare with)")
+        assert org_sections[1].startswith("*Teams by spend*\n*payments*: $")
+        assert org_sections[2].startswith("*Unallocated* $7.00")
+    finally:
+        running.stop()
