@@ -6,6 +6,8 @@ later days edit it in place (the outbox only calls Slack when the content change
 second post. An edit notifies nobody, so when the level *rises* (warning -> over,
 ``finops.forecast.level_rose``) a thread reply says so, once per level and month. A forecast that
 falls back under 80 % edits the message to say so; rising again does not announce a level twice.
+Through the next month the alert is still edited as the month's last days land, and it ends
+with the month's final total.
 Safe on several replicas: every Slack write is keyed, the state row is upserted.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -64,7 +66,25 @@ def check_budgets(ctx: AppContext, *, as_of: date | None = None) -> list[BudgetA
         log.warning("budget check skipped: %s", why)
         return []
     alerts = BudgetAlertStore(ctx.db)
-    return [_alert_team(ctx, alerts, status, forecast) for status in budget_status(forecast, budgets)]
+    outcomes = [_alert_team(ctx, alerts, status, forecast) for status in budget_status(forecast, budgets)]
+    return outcomes + _bring_last_month_up_to_date(ctx, store, alerts, budgets, forecast.month)
+
+
+def _bring_last_month_up_to_date(ctx: AppContext, store: CostStore, alerts: BudgetAlertStore,
+                                 budgets: dict[str, float], month: str) -> list[BudgetAlertOutcome]:
+    """Edit last month's alerts with its latest figures: its last days land after it ended, and
+    once its data is complete the alert shows the month's final total, not a forecast left as it
+    stood on its last check. Only alerts already posted are edited; nothing new is posted."""
+    last_day = date.fromisoformat(f"{month}-01") - timedelta(days=1)
+    posted = {alert.team for alert in alerts.for_month(last_day.strftime("%Y-%m"))}
+    if not posted:
+        return []
+    try:
+        closing = load_forecast(store, ctx.teams, last_day)
+    except InputError:
+        return []
+    return [_alert_team(ctx, alerts, status, closing)
+            for status in budget_status(closing, budgets) if status.team in posted]
 
 
 def _alert_team(ctx: AppContext, alerts: BudgetAlertStore, status: BudgetStatus,

@@ -168,6 +168,8 @@ def budget_message(forecast: MonthForecast, statuses: Sequence[BudgetStatus], *,
 def budget_alert_message(status: BudgetStatus, forecast: MonthForecast, *, announced_level: str) -> dict[str, Any]:
     """The alert in the team's channel, edited in place as the forecast moves through the month."""
     month = month_label(forecast.month)
+    if forecast.month_complete:
+        return _closed_budget_message(status, forecast)
     if status.budget <= 0 and status.level == "over":
         headline = f"{status.team} has no spend budgeted for {month} but is forecast to spend some"
     elif status.level == "over":
@@ -195,8 +197,28 @@ def budget_alert_message(status: BudgetStatus, forecast: MonthForecast, *, annou
             "blocks": [_header(headline), _section(body), _context(note)]}
 
 
+def _closed_budget_message(status: BudgetStatus, forecast: MonthForecast) -> dict[str, Any]:
+    # The month's data is complete: its total is final, and the alert ends with it.
+    month = month_label(forecast.month)
+    if status.level == "over":
+        headline = f"{status.team} went over its {month} budget"
+    else:
+        headline = f"{status.team} used {budget_share(status)} of its {month} budget"
+    difference = status.budget - status.forecast
+    against = (f"{format_usd(difference)} under it" if difference >= 0 else f"{format_usd(-difference)} over it")
+    body = (f"{LEVEL_EMOJI[status.level]} {month} came to *{format_usd(status.forecast)}* against a budget of "
+            f"*{format_usd(status.budget)}*: *{budget_share(status)}*, {against}.")
+    note = f"Final: the cost data covers all of {month}. `/cost why team={status.team} {forecast.month}`"
+    return {"text": f"{headline}: {format_usd(status.forecast)} of {format_usd(status.budget)}",
+            "blocks": [_header(headline), _section(body), _context(note)]}
+
+
 def budget_level_reply(status: BudgetStatus, forecast: MonthForecast) -> str:
     """The thread reply that notifies people when the level rises (an edit notifies nobody)."""
+    if forecast.month_complete:
+        what = "went *over budget*" if status.level == "over" else "reached *80 % of its budget*"
+        return (f"{LEVEL_EMOJI[status.level]} {status.team} {what} in {month_label(forecast.month)}: "
+                f"{format_usd(status.forecast)} of {format_usd(status.budget)} ({budget_share(status)}), final.")
     what = "is now forecast *over budget*" if status.level == "over" else "has reached *80 % of its budget*"
     return (f"{LEVEL_EMOJI[status.level]} {status.team} {what} for {month_label(forecast.month)}: "
             f"{format_usd(status.forecast)} of {format_usd(status.budget)} ({budget_share(status)}).")

@@ -129,3 +129,30 @@ def test_an_alert_slack_failed_to_take_is_retried_not_lost_or_doubled(org) -> No
     # Every attempt carried the alert's key (the failed ones included): one key, one message in the channel.
     keys = {c["metadata"]["event_payload"]["key"] for c in slack.calls("chat.postMessage")}
     assert keys == {"budget:payments:2026-11"}
+
+
+def test_last_months_alert_ends_with_its_final_total_not_the_forecast_of_its_last_check(org) -> None:
+    # Nov 4: payments is forecast at $1,980.00 (86 %): a warning. Its spend then doubled; by Dec 3
+    # all of November is in: 5 x $66 + 25 x $127.20 = $3,510.00. Before, the November alert kept
+    # saying "forecast $1,980.00 ... updated daily" for good.
+    check_budgets(org.ctx, as_of=date(2026, 11, 4))
+    store_costs(org.ctx.db, teams_config(), cost_rows(date(2026, 11, 16), date(2026, 12, 3), payments=120.0),
+                complete_through=date(2026, 12, 3))
+    outcomes = check_budgets(org.ctx, as_of=date(2026, 12, 3))
+    assert [(o.team, o.month, o.level, o.action) for o in outcomes] == [
+        ("payments", "2026-12", "over", "posted"), ("search", "2026-12", "ok", "none"),
+        ("payments", "2026-11", "over", "raised")]  # search had no November alert: none is posted now
+    november = org.slack.messages("#team-payments")[0]
+    assert november["text"] == "payments went over its November 2026 budget: $3,510.00 of $2,300.00"
+    assert november["blocks"][1]["text"]["text"] == (
+        ":red_circle: November 2026 came to *$3,510.00* against a budget of *$2,300.00*: *153 %*, "
+        "$1,210.00 over it.")
+    assert november["blocks"][2]["elements"][0]["text"] == (
+        "Final: the cost data covers all of November 2026. `/cost why team=payments 2026-11`")
+    replies = [m["text"] for m in org.slack.messages("#team-payments") if m.get("thread_ts") == november["ts"]]
+    assert replies == [":red_circle: payments went *over budget* in November 2026: $3,510.00 of $2,300.00 "
+                       "(153 %), final."]
+    # The next day nothing about November has changed: no Slack call for it.
+    calls = len(org.slack.calls("chat.update")) + len(org.slack.calls("chat.postMessage"))
+    check_budgets(org.ctx, as_of=date(2026, 12, 3))
+    assert len(org.slack.calls("chat.update")) + len(org.slack.calls("chat.postMessage")) == calls
