@@ -75,9 +75,12 @@ class Week:
 
     @property
     def title(self) -> str:
-        """``Week 46 · 9–15 Nov 2026``."""
+        """``Week 46 · 9–15 Nov 2026``; ``Week 53 · 28 Dec 2026–3 Jan 2027`` across a new year (not
+        ``28 Dec–3 Jan 2027``, which reads as December 2027)."""
         same_month = self.start.month == self.end.month
-        first = f"{self.start.day}" if same_month else f"{self.start.day} {self.start:%b}"
+        first = (f"{self.start.day}" if same_month
+                 else f"{self.start.day} {self.start:%b}" if self.start.year == self.end.year
+                 else f"{self.start.day} {self.start:%b %Y}")
         return f"Week {int(self.label[-2:])} · {first}–{self.end.day} {self.end:%b %Y}"
 
 

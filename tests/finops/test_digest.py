@@ -56,6 +56,13 @@ def test_the_week_reported_is_the_last_complete_iso_week() -> None:
     assert WEEK.title == "Week 46 · 9–15 Nov 2026"
 
 
+def test_a_week_across_a_new_year_names_both_years() -> None:
+    # It read "Week 53 · 28 Dec–3 Jan 2027", as if the week were in December 2027.
+    assert week_reported(date(2027, 1, 4)).title == "Week 53 · 28 Dec 2026–3 Jan 2027"
+    assert Week.from_label("2026-W01").title == "Week 1 · 29 Dec 2025–4 Jan 2026"
+    assert Week.from_label("2026-W44").title == "Week 44 · 26 Oct–1 Nov 2026"
+
+
 def test_team_digest_numbers(costs: pd.DataFrame) -> None:
     forecast = forecast_month_end(costs, as_of=WEEK.end)
     anomalies = [AnomalyLine(41, "payments", "Amazon EC2 in 111", date(2026, 11, 9), 420.0),
