@@ -130,7 +130,9 @@ class Change:
 
     @property
     def pct(self) -> float | None:
-        return float(self.delta / self.before * 100) if self.before else None
+        """The change in percent of the week before's size: a credit growing from -$500 to -$800 is
+        -60 %, the sign of its change in $, not +60 %."""
+        return float(self.delta / abs(self.before) * 100) if self.before else None
 
 
 @dataclass(frozen=True)

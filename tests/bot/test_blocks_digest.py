@@ -187,3 +187,12 @@ def test_a_week_ending_in_a_month_the_data_does_not_reach_yet_has_no_month_to_da
                            forecast=forecast, budget=3000.0, anomalies=(), findings=())
     assert team_digest_message(in_month)["blocks"][1]["text"]["text"].splitlines()[1].startswith(
         "*November 2026 to date* $0.00 of the $3,000.00 budget (0 %, through 01 Nov)")
+
+
+def test_a_change_of_a_negative_line_has_the_sign_of_its_change_in_dollars() -> None:
+    # Credits growing from -$500.00 to -$800.00: a fall of $300.00, and it read "(+60.0 %)".
+    credits = Change("AWS Credits", Decimal("-800.00"), Decimal("-500.00"))
+    assert mover_line(credits) == ":arrow_down_small: AWS Credits: -$300.00 (-60.0 %), -$500.00 → -$800.00"
+    refunded = Change("payments", Decimal("50.00"), Decimal("-100.00"))
+    assert change_text(refunded) == "$50.00 (+$150.00, +150.0 % vs -$100.00)"
+    assert rank_line(TeamRank(refunded, None, None)) == "*payments*: $50.00, +$150.00 (+150.0 %)"
