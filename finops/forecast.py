@@ -354,7 +354,9 @@ def budget_status(forecast: MonthForecast, budgets: Mapping[str, float]) -> list
         found = forecast.team(team)
         f, lo, hi, spent = ((found.forecast, found.low, found.high, found.actual_to_date)
                             if found else (0.0, 0.0, 0.0, 0.0))
-        share = f / budget if budget else (float("inf") if f > 0 else 0.0)
+        # In whole cents: $0.24 of a $0.30 budget is 80 % (as floats, 0.7999999999999999).
+        forecast_cents, budget_cents = round(f * 100), round(budget * 100)
+        share = forecast_cents / budget_cents if budget_cents else (float("inf") if forecast_cents > 0 else 0.0)
         level = "over" if share >= 1 else "warning" if share >= BUDGET_WARNING_SHARE else "ok"
         statuses.append(BudgetStatus(team=team, budget=float(budget), forecast=f, low=lo, high=hi,
                                      actual_to_date=spent, share=share, level=level))

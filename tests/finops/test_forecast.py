@@ -450,6 +450,16 @@ def test_budget_levels_warning_from_eighty_percent_and_over_from_the_budget():
     assert [s.level for s in just_under] == ["ok", "warning"]
 
 
+def test_a_budget_level_is_judged_in_whole_cents_not_floats():
+    # $0.24 of a $0.30 budget is 80 % exactly; as floats 0.24 / 0.3 = 0.7999999999999999 read "ok".
+    org = ForecastRange(forecast=0.57, low=0.57, high=0.57, actual_to_date=0.1)
+    forecast = MonthForecast("2026-11", date(2026, 11, 16), date(2026, 11, 15), 0.8, 0, org,
+                             (TeamForecast("web", 0.24, 0.24, 0.24, 0.05), TeamForecast("ml", 0.33, 0.33, 0.33, 0.05)))
+    web, ml = budget_status(forecast, {"web": 0.3, "ml": 0.33})
+    assert (web.level, web.share) == ("warning", 0.8)
+    assert (ml.level, ml.share) == ("over", 1.0)
+
+
 def test_a_zero_budget_with_spend_is_over_and_a_negative_one_is_refused():
     assert budget_status(a_forecast(), {"payments": 0.0})[0].level == "over"
     with pytest.raises(InputError, match="negative"):
