@@ -74,8 +74,10 @@ def team_week_figure(digest: TeamDigest) -> Figure:
     ticks = [i for i, day in enumerate(days) if day.weekday() == 0]
     axes.set_xticks(ticks, [f"{days[i]:%d %b}" for i in ticks], fontsize=7)
     usd_axis(axes)
-    axes.set_title(f"{digest.team}: daily cost, {digest.week.title} in colour "
-                   f"({_change_words(digest.spend.delta, digest.week, digest.through)})", fontsize=9, pad=18)
+    # Cost data that starts inside the week before leaves no full week to compare with.
+    change = (f"the cost data starts {digest.data_from:%a %d %b}" if digest.no_week_before and digest.data_from
+              else _change_words(digest.spend.delta, digest.week, digest.through))
+    axes.set_title(f"{digest.team}: daily cost, {digest.week.title} in colour ({change})", fontsize=9, pad=18)
     return figure
 
 
@@ -104,13 +106,23 @@ def org_week_figure(digest: OrgDigest) -> Figure:
     axes.set_axisbelow(True)
     y = np.arange(len(shown))
     days = compared_days(digest.week, digest.through)
-    axes.barh(y + 0.2, before, height=0.4, color=COLORS["band"],
-              label=f"week before, {days}" if days else "week before")
-    axes.barh(y - 0.2, last, height=0.4, color=COLORS["actual"],
-              label=f"{digest.week.title}, {days}" if days else digest.week.title)
+    if digest.no_week_before:
+        # The week before is only partly in the cost data: its bars would draw a change that is not.
+        axes.barh(y, last, height=0.6, color=COLORS["actual"], label=digest.week.title)
+    else:
+        axes.barh(y + 0.2, before, height=0.4, color=COLORS["band"],
+                  label=f"week before, {days}" if days else "week before")
+        axes.barh(y - 0.2, last, height=0.4, color=COLORS["actual"],
+                  label=f"{digest.week.title}, {days}" if days else digest.week.title)
     axes.set_yticks(y, names, fontsize=8)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"${value:,.0f}"))
     legend_above(axes)
+    if digest.no_week_before:
+        more = f" (the {ORG_TEAMS} largest)" if len(digest.weekly) > ORG_TEAMS else ""
+        since = f"; the cost data starts {digest.data_from:%a %d %b}" if digest.data_from else ""
+        axes.set_title(f"Weekly cost by team{more}: {format_usd(digest.spend.last)} in all{since}",
+                       fontsize=9, pad=18)
+        return figure
     more = f" (the {ORG_TEAMS} largest changes)" if len(digest.weekly) > ORG_TEAMS else ""
     axes.set_title(f"Weekly cost by team{more}: {format_usd(digest.spend.delta, signed=True)} in all"
                    + (f" ({days}: the rest is still loading)" if days else ""), fontsize=9, pad=18)

@@ -13,6 +13,7 @@ from bot.charts.digest import org_week_chart, org_week_figure, team_week_figure
 from finops.digest import Week, org_digest, team_digest
 from finops.forecast import forecast_month_end
 from finops.model import conform_daily_frame
+from finops.money import format_usd
 from finops.ownership import DRIVER_COLUMNS, allocate_costs, split_shared_costs
 from tests.jobs.digest_data import cost_rows, teams_config
 
@@ -80,3 +81,21 @@ def test_days_still_loading_are_drawn_hollow_and_the_title_names_the_days_compar
     assert [t.get_text() for t in org_axes.get_legend().get_texts()] == [
         "week before, Mon–Fri", "Week 46 · 9–15 Nov 2026, Mon–Fri"]
     assert org_axes.get_title().endswith("+$300.00 in all (Mon–Fri: the rest is still loading)")
+
+
+def test_a_first_week_whose_week_before_is_only_partly_in_the_data_draws_no_change(costs: pd.DataFrame) -> None:
+    # The cost data starts Thu 5 Nov: the week before holds four of its days, so a change against it
+    # would be made up (the digest's text says so; the charts said "+$..." and drew its short bars).
+    late = costs[pd.to_datetime(costs["ChargePeriodStart"]) >= pd.Timestamp("2026-11-05")]
+    team = team_digest("payments", "#team-payments", WEEK, costs=late, complete_through=WEEK.end,
+                       forecast=None, budget=None, anomalies=(), findings=(), data_from=date(2026, 11, 5))
+    assert team_week_figure(team).axes[0].get_title() == (
+        "payments: daily cost, Week 46 · 9–15 Nov 2026 in colour (the cost data starts Thu 05 Nov)")
+    org = org_digest("#finops", WEEK, costs=late, complete_through=WEEK.end, teams=("payments", "search"),
+                     forecast=None, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
+                     anomalies=[], findings=(), scorecard=None, data_from=date(2026, 11, 5))
+    axes = org_week_figure(org).axes[0]
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["Week 46 · 9–15 Nov 2026"]
+    assert len(axes.patches) == len(org.weekly)  # last week's bars only
+    assert axes.get_title() == (f"Weekly cost by team: {format_usd(org.spend.last)} in all; "
+                                "the cost data starts Thu 05 Nov")
