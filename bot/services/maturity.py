@@ -2,7 +2,7 @@
 maturity``, ``/cost maturity`` and the org digest show it. Where each number comes from:
 
 1. attribution: ``load_coverage`` (current teams.yml, shared pools split) of the last complete
-   calendar month, with tag coverage, the top untagged cost drivers, and the biggest spend no
+   calendar month (before the store holds one, of the days it holds), with tag coverage, the top untagged cost drivers, and the biggest spend no
    team owns (:func:`load_unowned_drivers`);
 2. anomaly routing: the anomaly store's timeline per alert;
 3. implementation: every savings finding (storage/findings.py) through the savings ledger;
@@ -71,11 +71,22 @@ def load_unowned_drivers(store: CostStore, teams: TeamsConfig, start: date, end:
     return unowned_cost_drivers(allocate_costs(series, teams), n=NAMED)
 
 
+def attribution_days(store: CostStore, through: date) -> tuple[date, date, str]:
+    """The days attribution is measured on, and their label: the last complete month
+    (``2026-10``); before the store holds one, the days it holds (``2026-11-01..2026-11-15``), so
+    a first install's scorecard reads its spend instead of "no spend recorded, ingest first"."""
+    start, end = last_complete_month(through)
+    held = store.date_range()
+    if held is not None and end < held[0] <= through:
+        return held[0], through, f"{held[0]:%Y-%m-%d}..{through:%Y-%m-%d}"
+    return start, end, f"{start:%Y-%m}"
+
+
 def load_maturity_inputs(db: Database, teams: TeamsConfig, today: date) -> MaturityInputs:
     """Everything the scorecard needs, as of ``today`` (see the module docstring)."""
     store = CostStore(db)
     through = complete_through(store, today - timedelta(days=1)) or today - timedelta(days=1)
-    start, end = last_complete_month(through)
+    start, end, period = attribution_days(store, through)
     report = load_coverage(store, teams, start=start, end=end)
     daily = load_team_daily(store, teams, start=(pd.Timestamp(start).to_period("M") - 6).start_time.date(),
                             end=through)
@@ -86,7 +97,7 @@ def load_maturity_inputs(db: Database, teams: TeamsConfig, today: date) -> Matur
                                        cents(spend.sum()))
     units = load_unit_costs(db, teams, today, team_daily=daily)
     return MaturityInputs(
-        as_of=today, attribution_period=f"{start:%Y-%m}", coverage=report.attribution,
+        as_of=today, attribution_period=period, coverage=report.attribution,
         mandatory_tags=tuple(t.tag for t in report.tags), tag_coverage={t.tag: t.share for t in report.tags},
         untagged_drivers=report.untagged, alert_timings=load_alert_timings(db), findings=load_findings(db),
         variance=load_variance(db, today), unit_trends=unit_trends(units) if not units.empty else [],

@@ -158,3 +158,22 @@ def test_team_spend_in_the_next_step_is_in_the_cents_of_costbot_costs(db: Databa
     assert load_maturity_inputs(db, teams, TODAY).team_spend == printed
     step = load_scorecard(db, teams, TODAY).line(5).next_step
     assert "payments's orders ($1,860.16 in 2026-10)" in step and "search ($930.15 in 2026-10)" in step
+
+
+def test_with_less_than_a_month_of_data_attribution_reads_the_days_held_not_ingest_first(db: Database) -> None:
+    # A first install: 1-15 Nov ingested ($100 a day: $90 direct, $9 the support pool, $1 the
+    # stray instance), no complete month yet. "No spend recorded, ingest cost data first" was
+    # the scorecard's next step though `costbot coverage` already shows 99.0 % allocated.
+    teams = teams_config()
+    flat_history(db, teams, start=date(2026, 11, 1), through=date(2026, 11, 15))
+    inputs = load_maturity_inputs(db, teams, TODAY)
+    cov = inputs.coverage
+    assert (inputs.attribution_period, cov.total, cov.allocated_direct, cov.allocated_shared, cov.unallocated) == (
+        "2026-11-01..2026-11-15", 1500, 1350, 135, 15)
+    assert inputs.team_spend == {"payments": 990.0, "search": 495.0, "unallocated": 15.0}
+    line = load_scorecard(db, teams, TODAY).line(1)
+    assert (line.rating, line.value, line.at_stake) == ("Run", 0.99, 15.0)
+    assert line.figure == ("99.0 % of 2026-11-01..2026-11-15's $1,500.00 allocated ($1,350.00 direct, $135.00 shared); "
+                           "$15.00 unallocated")
+    assert line.next_step.startswith("Own the rest: $15.00 of 2026-11-01..2026-11-15 still has no owner; "
+                                     "the biggest: Amazon EC2 in 999 (i-stray) $15.00, missing team.")
