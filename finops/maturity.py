@@ -523,14 +523,19 @@ def rate_routing(inputs: MaturityInputs) -> ScoreLine:
     # The impact of the window's misrouted or slow alerts, per month of the window: a drop's
     # alert in the wrong channel is as unmanaged as a rise's, so sizes, not signed sums.
     at_stake = sum(abs(t.impact) for t in misrouted + slow) * DAYS_PER_MONTH / ROUTING_WINDOW_DAYS
-    if misrouted:
-        step = (f"Route alerts to owners: {len(misrouted)} of {len(posted)} alerts "
-                f"({format_usd(sum(abs(t.impact) for t in misrouted))}) went to the default channel"
-                + _misrouted_causes(misrouted, inputs.unallocated_team))
+    sooner = (f"Alert sooner: the median alert comes {_rated_hours(hours)} after the cost day; ingest and detect "
+              "daily as soon as the provider's data lands (sources.yml schedule), and check the sources' "
+              "freshness with `costbot coverage`.")
+    route = (f"Route alerts to owners: {len(misrouted)} of {len(posted)} alerts "
+             f"({format_usd(sum(abs(t.impact) for t in misrouted))}) went to the default channel"
+             + _misrouted_causes(misrouted, inputs.unallocated_team))
+    if misrouted and hours > ROUTING_RUN_HOURS:
+        # Both keep it from Run: a median past a week is what holds it at Crawl, so speed first there.
+        step = f"{sooner} {route}" if rating == "Crawl" else f"{route} {sooner}"
+    elif misrouted:
+        step = route
     elif slow or rating != "Run":
-        step = (f"Alert sooner: the median alert comes {_rated_hours(hours)} after the cost day; ingest and detect "
-                "daily as soon as the provider's data lands (sources.yml schedule), and check the sources' "
-                "freshness with `costbot coverage`.")
+        step = sooner
     else:
         step = "Keep it: alerts reach their owners automatically within hours."
     return _line(2, rating, round(hours, _rated_digits(hours, 2, ROUTING_HOURS_RATED)), figure, step, at_stake,

@@ -581,3 +581,28 @@ def test_a_long_finding_title_is_shortened_in_the_step_so_its_closing_sum_surviv
     assert len("Rightsize the R&D <sandbox> fleet Rightsize the R&D <sandbox> fleet Rightsize t\u2026") == 80
     short = rate_implementation(inputs(findings=(FINDINGS[0], dataclasses.replace(open_, title="x" * 80))))
     assert f"\u201c{'x' * 80}\u201d" in short.next_step
+
+
+def test_a_crawl_routing_step_asks_for_faster_alerts_even_with_some_misrouted() -> None:
+    # Three alerts 10 days after their cost day (Crawl: past a week), one in the default channel.
+    # The step was only "Route alerts to owners": routing all of them leaves the line at Crawl;
+    # the week and more to an alert is what keeps it there, so it comes first.
+    slow = tuple(AlertTiming(60 + i, team, date(2026, 11, 1), at(11, 23), at(12, 0), None, team != "unallocated",
+                             100.0 * (i + 1), scope)
+                 for i, (team, scope) in enumerate((("payments", "EC2 in 111"), ("search", "S3 in 222"),
+                                                    ("unallocated", "EC2 in 999"))))
+    line = rate_routing(inputs(alert_timings=slow))
+    assert (line.rating, line.value) == ("Crawl", 240.0)
+    assert line.next_step == (
+        "Alert sooner: the median alert comes 10.0 days after the cost day; ingest and detect daily as soon as the "
+        "provider's data lands (sources.yml schedule), and check the sources' freshness with `costbot coverage`. "
+        "Route alerts to owners: 1 of 3 alerts ($300.00) went to the default channel because no rule owns their "
+        "spend: #62 EC2 in 999 $300.00. Add match rules in teams.yml.")
+    # Walk (4 days, within a week) and misrouted: routing first, then the speed Run also needs.
+    walk = tuple(dataclasses.replace(t, posted_at=at(6, 0)) for t in slow)
+    line = rate_routing(inputs(alert_timings=walk))
+    assert line.rating == "Walk"
+    assert line.next_step.startswith("Route alerts to owners: 1 of 3 alerts ($300.00) went to the default channel")
+    assert line.next_step.endswith("Alert sooner: the median alert comes 4.0 days after the cost day; ingest and "
+                                   "detect daily as soon as the provider's data lands (sources.yml schedule), and "
+                                   "check the sources' freshness with `costbot coverage`.")
