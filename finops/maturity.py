@@ -556,6 +556,12 @@ def _finding_names(findings: Sequence[FindingSummary]) -> str:
                      f"({f.state.replace('_', ' ')} since {f.identified_on:%d %b})" for f in findings)
 
 
+def _implemented_names(findings: Sequence[FindingSummary]) -> str:
+    return "; ".join(f"#{f.id} {f.team} \u201c{_short_title(f.title)}\u201d {format_usd(f.estimate_monthly)}/month "
+                     f"({f.state.replace('_', ' ')}"
+                     + (f" on {f.implemented_on:%d %b})" if f.implemented_on else ")") for f in findings)
+
+
 def _not_realized_names(findings: Sequence[FindingSummary]) -> str:
     return "; ".join(f"#{f.id} {f.team} \u201c{_short_title(f.title)}\u201d {format_usd(f.estimate_monthly)}/month estimated"
                      + (f", {format_usd(f.realized_monthly)}/month measured" if f.realized_monthly is not None else "")
@@ -620,7 +626,15 @@ def rate_implementation(inputs: MaturityInputs) -> ScoreLine:
     gaps.sort(key=lambda gap: -gap[0])
     left = " ".join(text for _, text in gaps)
     waiting = identified_usd - done_usd
-    if gaps and rating == "Run":
+    if rating == "Walk" and value is not None and _rate(value, IMPLEMENTATION_WALK, IMPLEMENTATION_RUN) == "Run":
+        # Past Run's rate with nothing verified: verification is what holds it at Walk, not the rate.
+        unverified = sorted((f for f in done if f.state != FindingState.VERIFIED),
+                            key=lambda f: (-f.estimate_monthly, f.id))[:NAMED]
+        step = (f"Verify the savings: {shown} of identified savings is implemented, above Run's "
+                f"{IMPLEMENTATION_RUN * 100:.0f} %, but none is verified yet: {_implemented_names(unverified)}. The daily "
+                "verification (`costbot findings verify`) measures each once its settling window has complete data."
+                + (f" {left} {format_usd(waiting)}/month is still waiting." if gaps else ""))
+    elif gaps and rating == "Run":
         step = (f"Capture the {format_usd(waiting)}/month left. {left} {shown} of identified savings "
                 f"implemented, {verified} verified.")
     elif gaps:

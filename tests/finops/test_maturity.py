@@ -606,3 +606,27 @@ def test_a_crawl_routing_step_asks_for_faster_alerts_even_with_some_misrouted() 
     assert line.next_step.endswith("Alert sooner: the median alert comes 4.0 days after the cost day; ingest and "
                                    "detect daily as soon as the provider's data lands (sources.yml schedule), and "
                                    "check the sources' freshness with `costbot coverage`.")
+
+
+def test_above_70_percent_with_nothing_verified_the_step_is_verification_not_the_rate() -> None:
+    # $800 of $1,000 implemented (80 %), none verified yet: Walk only for want of verification.
+    # The step read "Fix the implementation rate", which is already past Run's 70 %.
+    rds = FindingSummary(7, "Rightsize RDS", "payments", "implemented", 800.0, date(2026, 9, 1), date(2026, 11, 2))
+    idle = FindingSummary(8, "Idle load balancers", "web", "identified", 200.0, date(2026, 10, 20))
+    line = rate_implementation(inputs(findings=(rds, idle)))
+    assert (line.rating, line.value, line.at_stake) == ("Walk", 0.8, 200.0)
+    assert line.next_step == (
+        "Verify the savings: 80.0 % of identified savings is implemented, above Run's 70 %, but none is verified "
+        "yet: #7 payments \u201cRightsize RDS\u201d $800.00/month (implemented on 02 Nov). The daily "
+        "verification (`costbot findings verify`) measures each once its settling window has complete data. "
+        "Biggest open findings: #8 web \u201cIdle load balancers\u201d $200.00/month (identified since 20 Oct). $200.00/month is still waiting.")
+    # Nothing open: the verification step alone.
+    alone = rate_implementation(inputs(findings=(rds,)))
+    assert (alone.rating, alone.at_stake) == ("Walk", 0.0)
+    assert alone.next_step.startswith("Verify the savings: 100.0 % of identified savings is implemented, above "
+                                      "Run's 70 %, but none is verified yet: #7 payments")
+    assert alone.next_step.endswith("measures each once its settling window has complete data.")
+    # At 70 % or below the rate is still the gap, verified or not.
+    below = rate_implementation(inputs(findings=(dataclasses.replace(rds, estimate_monthly=400.0), idle,
+                                                  dataclasses.replace(idle, id=9, estimate_monthly=400.0))))
+    assert below.rating == "Walk" and below.next_step.startswith("Fix the implementation rate")
