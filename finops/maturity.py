@@ -497,8 +497,9 @@ def _misrouted_causes(misrouted: Sequence[AlertTiming], unallocated_team: str) -
 
 def rate_routing(inputs: MaturityInputs) -> ScoreLine:
     """Question 2 (see the module docstring)."""
+    # The 90 days up to as_of, as many as its at-stake is spread over (not 91).
     since = inputs.as_of - timedelta(days=ROUTING_WINDOW_DAYS)
-    posted = [t for t in inputs.alert_timings if t.posted_at is not None and t.posted_at.date() >= since]
+    posted = [t for t in inputs.alert_timings if t.posted_at is not None and t.posted_at.date() > since]
     if not posted:
         return _line(2, "Crawl", None, f"no anomaly alert posted in the last {ROUTING_WINDOW_DAYS} days",
                      "Check that detection runs daily after ingestion (`costbot detect`) and that teams.yml "

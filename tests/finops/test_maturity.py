@@ -630,3 +630,15 @@ def test_above_70_percent_with_nothing_verified_the_step_is_verification_not_the
     below = rate_implementation(inputs(findings=(dataclasses.replace(rds, estimate_monthly=400.0), idle,
                                                   dataclasses.replace(idle, id=9, estimate_monthly=400.0))))
     assert below.rating == "Walk" and below.next_step.startswith("Fix the implementation rate")
+
+
+def test_the_routing_window_is_the_last_90_days_not_91() -> None:
+    # as_of 16 Nov: the last 90 days are 19 Aug..16 Nov. An alert posted on 18 Aug (91 days
+    # before) fell in, and its impact was spread over 90 days as if it belonged to them.
+    old = AlertTiming(70, "unallocated", date(2026, 8, 16), datetime(2026, 8, 17, 9, tzinfo=UTC),
+                      datetime(2026, 8, 18, 10, tzinfo=UTC), None, False, 900.0, "EC2 in 999")
+    first = dataclasses.replace(old, anomaly_id=71, posted_at=datetime(2026, 8, 19, 0, 30, tzinfo=UTC))
+    assert rate_routing(inputs(alert_timings=(old,))).figure == "no anomaly alert posted in the last 90 days"
+    line = rate_routing(inputs(alert_timings=(old, first)))
+    assert line.detail["alerts"] == 1
+    assert line.at_stake == pytest.approx(900.0 * 30.4375 / 90)
