@@ -239,6 +239,7 @@ class MaturityInputs:
     unit_metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     unallocated_team: str = UNALLOCATED
     unowned_drivers: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(UNOWNED_COLUMNS)))
+    teams_defined: int | None = None  # how many teams teams.yml names (None: not known)
 
 
 def unowned_cost_drivers(allocated: pd.DataFrame, n: int = 20, *, metric: str = "EffectiveCost") -> pd.DataFrame:
@@ -460,7 +461,11 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
         # or an account rule, and telling a team to tag it sends them nowhere.
         taggable = _unowned_names(inputs, with_resource=True) if named else ""
         untaggable = _unowned_names(inputs, with_resource=False) if named else ""
-        step = (f"Fix tagging first. {define}Tag the biggest spend no team owns"
+        # With no team at all, a tag has no owner to point to: the teams come before the tags.
+        first = ("Define your teams first: teams.yml names no team (`COSTBOT_TEAMS` or `--teams` points to it), so "
+                 "no spend can have an owner. Name each team with its channel and match rules (a tag such as "
+                 "team=NAME, or its accounts). Then fix tagging. " if inputs.teams_defined == 0 else "Fix tagging first. ")
+        step = (f"{first}{define}Tag the biggest spend no team owns"
                 + (f": {taggable}" if taggable else "") + (f" (tag coverage: {tags})" if tags else "") + "."
                 + (f" Spend with no resource to tag goes to a `shared_costs` pool or an account rule in "
                    f"teams.yml: {untaggable}." if untaggable else "")

@@ -103,7 +103,7 @@ def load_maturity_inputs(db: Database, teams: TeamsConfig, today: date) -> Matur
         variance=load_variance(db, today), unit_trends=unit_trends(units) if not units.empty else [],
         team_spend={team: float(cost) for team, cost in spend_cents.items()},
         unit_metrics={t.name: tuple(m.name for m in t.unit_metrics) for t in teams.teams},
-        unowned_drivers=load_unowned_drivers(store, teams, start, end),
+        unowned_drivers=load_unowned_drivers(store, teams, start, end), teams_defined=len(teams.teams),
     )
 
 

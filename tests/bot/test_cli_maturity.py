@@ -177,3 +177,23 @@ def test_with_less_than_a_month_of_data_attribution_reads_the_days_held_not_inge
                            "$15.00 unallocated")
     assert line.next_step.startswith("Own the rest: $15.00 of 2026-11-01..2026-11-15 still has no owner; "
                                      "the biggest: Amazon EC2 in 999 (i-stray) $15.00, missing team.")
+
+
+def test_with_no_team_defined_the_attribution_step_asks_for_teams_first(db: Database) -> None:
+    # No teams.yml (COSTBOT_TEAMS unset): every dollar is unallocated. The step was "Fix tagging
+    # first ... Tag the biggest spend no team owns", with no team whose tag or account to use.
+    from bot.context import EMPTY_TEAMS_YAML
+
+    flat_history(db, teams_config())
+    none = teams_config(EMPTY_TEAMS_YAML)
+    card = load_scorecard(db, none, TODAY)
+    line = card.line(1)
+    assert (line.rating, line.value, line.at_stake) == ("Crawl", 0.0, 3100.0)
+    assert line.next_step.startswith(
+        "Define your teams first: teams.yml names no team (`COSTBOT_TEAMS` or `--teams` points to it), so no spend "
+        "can have an owner. Name each team with its channel and match rules (a tag such as team=NAME, or its "
+        "accounts). Then fix tagging. Define 4 mandatory tags (teams.yml has 0) and enforce them in account policy. ")
+    assert card.weakest == 1 and card.next_step == line.next_step
+    # With teams defined the Crawl step is unchanged: tagging first.
+    starved = teams_config(TEAMS_YAML.replace("mandatory_tags: [team, env]", "mandatory_tags: [team]"))
+    assert not load_scorecard(db, starved, TODAY).line(1).next_step.startswith("Define your teams first")
