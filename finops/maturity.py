@@ -469,7 +469,7 @@ def rate_attribution(inputs: MaturityInputs) -> ScoreLine:
                 + (f": {taggable}" if taggable else "") + (f" (tag coverage: {tags})" if tags else "") + "."
                 + (f" Spend with no resource to tag goes to a `shared_costs` pool or an account rule in "
                    f"teams.yml: {untaggable}." if untaggable else "")
-                + f" {format_usd(unallocated)} a month has no owner today.")
+                + f" {format_usd(unallocated)} of {period} has no owner today.")
     return _line(1, rating, _rated_value(share, rated), figure, step, float(unallocated),
                  period=inputs.attribution_period, total=float(total), unallocated=float(unallocated),
                  shared=float(shared))

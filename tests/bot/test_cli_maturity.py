@@ -197,3 +197,13 @@ def test_with_no_team_defined_the_attribution_step_asks_for_teams_first(db: Data
     # With teams defined the Crawl step is unchanged: tagging first.
     starved = teams_config(TEAMS_YAML.replace("mandatory_tags: [team, env]", "mandatory_tags: [team]"))
     assert not load_scorecard(db, starved, TODAY).line(1).next_step.startswith("Define your teams first")
+
+
+def test_a_crawl_step_on_less_than_a_month_does_not_call_its_unowned_spend_a_month(db: Database) -> None:
+    # 1-15 Nov held and no team: $1,500 of 15 days has no owner, not "$1,500.00 a month".
+    from bot.context import EMPTY_TEAMS_YAML
+
+    flat_history(db, teams_config(), start=date(2026, 11, 1), through=date(2026, 11, 15))
+    line = load_scorecard(db, teams_config(EMPTY_TEAMS_YAML), TODAY).line(1)
+    assert (line.rating, line.at_stake) == ("Crawl", 1500.0)
+    assert line.next_step.endswith(" $1,500.00 of 2026-11-01..2026-11-15 has no owner today.")

@@ -127,7 +127,7 @@ def test_attribution_share_and_its_thresholds() -> None:
         "(tag coverage: team 70.0 %, env 42.0 %). "
         # S3 in 777 carries no resource: nothing to tag, so not "tag it".
         "Spend with no resource to tag goes to a `shared_costs` pool or an account rule in teams.yml: "
-        "Amazon S3 in 777 $20.00. $400.00 a month has no owner today.")
+        "Amazon S3 in 777 $20.00. $400.00 of 2026-10 has no owner today.")
     unshared = rate_attribution(inputs(coverage=coverage(910.0, 0.0, 90.0)))
     assert unshared.next_step == (
         "Allocate shared costs: $90.00 of 2026-10 has no owner and no shared pool; add a `shared_costs` pool in "
@@ -198,7 +198,7 @@ def test_the_attribution_step_follows_the_rating_and_names_spend_no_team_owns() 
     assert bare.next_step == (
         "Fix tagging first. Define 4 mandatory tags (teams.yml has 0) and enforce them in account policy. Tag the "
         "biggest spend no team owns: Amazon EC2 in 999 (i-0legacy) $31.00. Spend with no resource to tag goes to a "
-        "`shared_costs` pool or an account rule in teams.yml: Amazon S3 in 777 $20.00. $400.00 a month has no owner "
+        "`shared_costs` pool or an account rule in teams.yml: Amazon S3 in 777 $20.00. $400.00 of 2026-10 has no owner "
         "today.")
     # The pooled NAT gateway has owners: no step names it.
     for share in ((850.0, 60.0, 90.0), (800.0, 50.0, 150.0), (910.0, 0.0, 90.0), (600.0, 0.0, 400.0)):
