@@ -180,6 +180,14 @@ class MonthForecast:
     interval_months: int  # past months the interval learned from (0: low = high = forecast)
     org: ForecastRange
     teams: tuple[TeamForecast, ...]
+    # First days of the month before the cost data begins (a first ingest from the 10th: 9),
+    # estimated at the month's usage rate; a total that includes them is never final.
+    estimated_first_days: int = 0
+
+    @property
+    def totals_final(self) -> bool:
+        """Whether the totals are the month's actual spend: every day of it is in the data."""
+        return self.month_complete and not self.estimated_first_days
 
     @property
     def month_complete(self) -> bool:
@@ -236,19 +244,21 @@ def _json_cents(amount: float) -> float:
 
 def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: date | None = None,
                        group: str | None = TEAM, metric: str = "EffectiveCost",
-                       coverage: float = 0.8) -> MonthForecast:
+                       coverage: float = 0.8, data_from: date | None = None) -> MonthForecast:
     """Forecast the month-end totals of the month containing ``as_of``, per group and for the org.
 
     ``daily`` is a daily cost frame (all charge categories, history before the month included).
     Only rows up to and including ``as_of`` are read, and of those only days up to
     ``complete_through`` (default: the last day with data, at most ``as_of``); later days of the
     month are forecast. ``group`` is the column teams are read from (None: the org only).
-    ``coverage`` is the probability the interval is meant to hold the outcome. See the module
-    docstring for the model.
+    ``coverage`` is the probability the interval is meant to hold the outcome. ``data_from`` is
+    the first day the cost data covers (default: the first day with a row); days from it without
+    a row are $0, days before it unknown. See the module docstring for the model.
     """
     if not 0 < coverage < 1:
         raise ValueError(f"coverage must be between 0 and 1, not {coverage}")
-    history = _history(daily, as_of=as_of, complete_through=complete_through, group=group, metric=metric)
+    history = _history(daily, as_of=as_of, complete_through=complete_through, group=group, metric=metric,
+                       data_from=data_from)
     c = history.complete_index
     month_end = history.month_end_index(history.as_of_index)
     month_start = month_end - history.days_in_month[month_end] + 1
@@ -261,7 +271,9 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
                          f"{history.date(month_end):%B %Y} from: ingest newer cost data first")
     elapsed_end = max(c, month_start - 1)
     # Cost data that begins after the month did (a first ingest from the 10th) leaves its first
-    # days unknown, not free: they are estimated at the month's daily rate, as the rest is.
+    # days unknown, not free: they are estimated at the month's daily usage rate. Only usage: a
+    # fee or tax seen on a later day is not a daily rate (and with no month before, which days
+    # carry such charges cannot be told).
     unknown_first_days = max(0, -month_start)
 
     spent = history.total[max(0, month_start):elapsed_end + 1].sum(axis=0)
@@ -269,9 +281,11 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
     interval_months = 0
     if remaining_days == 0:
         observed_days = elapsed_end - max(0, month_start) + 1
-        team_f = team_lo = team_hi = spent + spent / observed_days * unknown_first_days
+        usage_rate = history.usage[max(0, month_start):elapsed_end + 1].sum(axis=0) / observed_days
+        team_f = team_lo = team_hi = spent + usage_rate * unknown_first_days
         org_f = org_lo = org_hi = float(team_f.sum())
     else:
+        # Unknown first days imply no month before in the data, so the rest is usage alone.
         rest = _remaining_forecast(history, c, month_end)
         team_f = spent + rest + rest / remaining_days * unknown_first_days
         org_f = float(team_f.sum())
@@ -298,7 +312,7 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
         complete_through=history.date(c), coverage=coverage, interval_months=interval_months,
         org=ForecastRange(forecast=float(org_point), actual_to_date=float(org_spent),
                           **_interval_cents(org_point, org_lo, org_hi)),
-        teams=teams,
+        teams=teams, estimated_first_days=unknown_first_days,
     )
 
 
@@ -355,9 +369,10 @@ def budget_status(forecast: MonthForecast, budgets: Mapping[str, float]) -> list
         f, lo, hi, spent = ((found.forecast, found.low, found.high, found.actual_to_date)
                             if found else (0.0, 0.0, 0.0, 0.0))
         # In whole cents: $0.24 of a $0.30 budget is 80 % (as floats, 0.7999999999999999).
-        forecast_cents, budget_cents = round(f * 100), round(budget * 100)
-        share = forecast_cents / budget_cents if budget_cents else (float("inf") if forecast_cents > 0 else 0.0)
-        level = "over" if share >= 1 else "warning" if share >= BUDGET_WARNING_SHARE else "ok"
+        forecast_cents, budget_cents = cents(f), cents(budget)
+        exact = forecast_cents / budget_cents if budget_cents else Decimal("Infinity" if forecast_cents > 0 else 0)
+        level = "over" if exact >= 1 else "warning" if exact >= Decimal(str(BUDGET_WARNING_SHARE)) else "ok"
+        share = float(exact)
         statuses.append(BudgetStatus(team=team, budget=float(budget), forecast=f, low=lo, high=hi,
                                      actual_to_date=spent, share=share, level=level))
     return statuses
@@ -423,7 +438,7 @@ class _History:
 
 
 def _history(daily: pd.DataFrame, *, as_of: date, complete_through: date | None, group: str | None,
-             metric: str) -> _History:
+             metric: str, data_from: date | None = None) -> _History:
     missing = [c for c in (DAY, CHARGE_CATEGORY, metric, *([group] if group else [])) if c not in daily]
     if missing:
         raise InputError("the daily cost frame lacks a column the forecast needs", column=missing[0])
@@ -443,7 +458,8 @@ def _history(daily: pd.DataFrame, *, as_of: date, complete_through: date | None,
     })
     if frame.empty:
         raise InputError(f"no complete day of cost data on or before {complete_ts.date().isoformat()}")
-    start = frame["day"].min()
+    # The data's coverage, not its first row, dates its start: a first day with no spend is $0.
+    start = min(frame["day"].min(), pd.Timestamp(data_from)) if data_from else frame["day"].min()
     calendar_days = pd.date_range(start, as_of_ts + pd.offsets.MonthEnd(0), freq="D")
     complete_index = int((complete_ts - start).days)
     groups = tuple(sorted(frame["group"].unique()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -56,9 +57,20 @@ def basis_text(forecast: MonthForecast) -> str:
     """Where the numbers come from, in one line."""
     interval = (f"{forecast.coverage:.0%} interval learned from {past_months_text(forecast.interval_months)}"
                 if forecast.interval_months else "no interval: the month is complete (final totals)"
+                if forecast.totals_final else "no interval: every day since the data began is in"
                 if forecast.month_complete else "no interval yet (less than two months of history)")
     return (f"As of {forecast.as_of:%a %d %b %Y}, from data complete through {forecast.complete_through:%d %b}; "
-            f"{interval}. Effective cost, all charge categories, shared costs split.")
+            f"{interval}.{estimated_days_text(forecast)} Effective cost, all charge categories, shared costs split.")
+
+
+def estimated_days_text(forecast: MonthForecast) -> str:
+    """" 1–9 Jun precede the cost data: estimated at the month's usage rate.", or "" when none do."""
+    if not forecast.estimated_first_days:
+        return ""
+    first = pd.Period(forecast.month, freq="M").start_time.date()
+    last = first + timedelta(days=forecast.estimated_first_days - 1)
+    days = f"{first.day} {first:%b}" if last == first else f"{first.day}–{last.day} {first:%b}"
+    return f" {days} precede the cost data: estimated at the month's usage rate, fees and taxes not included."
 
 
 def range_text(f: TeamForecast | Any) -> str:
@@ -208,7 +220,9 @@ def _closed_budget_message(status: BudgetStatus, forecast: MonthForecast) -> dic
     against = (f"{format_usd(difference)} under it" if difference >= 0 else f"{format_usd(-difference)} over it")
     body = (f"{LEVEL_EMOJI[status.level]} {month} came to *{format_usd(status.forecast)}* against a budget of "
             f"*{format_usd(status.budget)}*: *{budget_share(status)}*, {against}.")
-    note = f"Final: the cost data covers all of {month}. `/cost why team={status.team} {forecast.month}`"
+    covered = (f"Final: the cost data covers all of {month}." if forecast.totals_final
+               else f"Not final:{estimated_days_text(forecast)}")
+    note = f"{covered} `/cost why team={status.team} {forecast.month}`"
     return {"text": f"{headline}: {format_usd(status.forecast)} of {format_usd(status.budget)}",
             "blocks": [_header(headline), _section(body), _context(note)]}
 
@@ -218,7 +232,8 @@ def budget_level_reply(status: BudgetStatus, forecast: MonthForecast) -> str:
     if forecast.month_complete:
         what = "went *over budget*" if status.level == "over" else "reached *80 % of its budget*"
         return (f"{LEVEL_EMOJI[status.level]} {status.team} {what} in {month_label(forecast.month)}: "
-                f"{format_usd(status.forecast)} of {format_usd(status.budget)} ({budget_share(status)}), final.")
+                f"{format_usd(status.forecast)} of {format_usd(status.budget)} ({budget_share(status)})"
+                + (", final." if forecast.totals_final else ", with its first days estimated."))
     what = "is now forecast *over budget*" if status.level == "over" else "has reached *80 % of its budget*"
     return (f"{LEVEL_EMOJI[status.level]} {status.team} {what} for {month_label(forecast.month)}: "
             f"{format_usd(status.forecast)} of {format_usd(status.budget)} ({budget_share(status)}).")

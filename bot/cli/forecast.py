@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.blocks.forecast import budget_share, past_months_text
+from bot.blocks.forecast import budget_share, estimated_days_text, past_months_text
 from bot.cli._common import UsageError, open_context, parse_date, print_json, print_table
 from bot.services.forecast import (
     budgets_of,
@@ -87,8 +87,10 @@ def print_forecast(forecast: MonthForecast, teams: TeamsConfig, team: str | None
     print(f"Month-end forecast for {forecast.month}, as of {forecast.as_of} (data complete through "
           f"{forecast.complete_through}); {forecast.coverage:.0%} interval"
           + (f" learned from {past_months_text(forecast.interval_months)}" if forecast.interval_months else
-             ": none, the month is complete (final totals)" if forecast.month_complete else
-             " not available yet (less than two months of history)"))
+             ": none, the month is complete (final totals)" if forecast.totals_final else
+             ": none, every day since the data began is in" if forecast.month_complete else
+             " not available yet (less than two months of history)")
+          + estimated_days_text(forecast))
     budgets = budgets_of(teams)
     statuses = {s.team: s for s in budget_status(forecast, budgets)}
     # Without a learned interval low == high == forecast (the JSON contract), which is no interval:

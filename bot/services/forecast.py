@@ -61,8 +61,13 @@ def load_forecast(store: CostStore, teams: TeamsConfig, as_of: date) -> MonthFor
         raise InputError("no cost data yet: ingest some first (costbot ingest file PATH)")
     # The history runs back from the data's last complete day, not from as_of: a forecast asked
     # for a day long after the data stops still learns from the months before it.
-    daily = load_team_daily(store, teams, start=history_start(min(as_of, complete)), end=as_of)
-    return forecast_month_end(daily, as_of=as_of, complete_through=complete)
+    start = history_start(min(as_of, complete))
+    daily = load_team_daily(store, teams, start=start, end=as_of)
+    # Where the store's data begins (not the first row read): days from it with no row are $0,
+    # days before it unknown (a first ingest from the 10th).
+    held = store.date_range()
+    data_from = max(held[0], start) if held else None
+    return forecast_month_end(daily, as_of=as_of, complete_through=complete, data_from=data_from)
 
 
 def budgets_of(teams: TeamsConfig) -> dict[str, float]:

@@ -135,3 +135,18 @@ def test_an_alert_on_the_first_days_of_a_month_says_no_day_of_it_is_in_yet() -> 
         ":red_circle: Forecast month-end spend *$3,943.20* (80 % interval $3,900.00 – $4,000.00) against a budget "
         "of *$2,300.00*: *171 %*.\nNo day of December 2026 is in the cost data yet (complete through 15 Nov): "
         "the forecast comes from past months.")
+
+
+def test_a_month_whose_first_days_precede_the_data_is_never_called_final() -> None:
+    # Data from 10 October: the month is read to its end, but 1-9 October are estimates.
+    org = ForecastRange(4000.0, 4000.0, 4000.0, 3100.0)
+    month = MonthForecast("2026-10", date(2026, 11, 2), date(2026, 10, 31), 0.8, 0, org,
+                          (TeamForecast("web", 4000.0, 4000.0, 4000.0, 3100.0),), estimated_first_days=9)
+    estimated = " 1–9 Oct precede the cost data: estimated at the month's usage rate, fees and taxes not included."
+    assert basis_text(month) == ("As of Mon 02 Nov 2026, from data complete through 31 Oct; no interval: every day "
+                                 f"since the data began is in.{estimated} Effective cost, all charge categories, "
+                                 "shared costs split.")
+    status = budget_status(month, {"web": 3000.0})[0]
+    closed = budget_alert_message(status, month, announced_level="over")
+    assert closed["blocks"][2]["elements"][0]["text"] == f"Not final:{estimated} `/cost why team=web 2026-10`"
+    assert budget_level_reply(status, month).endswith("(133 %), with its first days estimated.")

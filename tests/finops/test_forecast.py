@@ -302,6 +302,29 @@ def test_cost_data_that_begins_after_the_month_did_leaves_its_first_days_unknown
     assert (result.team("web").forecast, result.team("ml").forecast) == (2100.00, 900.00)
 
 
+def test_a_month_read_whole_from_the_10th_estimates_its_first_days_from_usage_not_from_its_tax():
+    # Data from 10 June: $100 a day of usage and a $1,000 tax on the 30th. The 9 unknown days are
+    # 9 x $100 of usage: $4,000.00. At the month's all-in daily rate ($3,100 / 21 days) they read
+    # $4,428.57, the tax counted ten times over; and the total is not final, 1-9 June being guesses.
+    daily = frame(rows("web", "2026-06-10", "2026-06-30", lambda d: 100.0),
+                  monthly("web", "2026-06-30", "2026-06-30", "Tax", lambda d: 1000.0, is_last_day))
+    result = forecast_month_end(daily, as_of=date(2026, 6, 30))
+    assert result.org.forecast == 4000.00
+    assert result.org.actual_to_date == 3100.00
+    assert result.month_complete and result.estimated_first_days == 9
+    assert not result.totals_final
+
+
+def test_days_from_the_datas_start_without_a_row_are_free_not_unknown():
+    # The store's data starts on 1 June, but nothing was spent before the 10th: 1-9 June are $0
+    # days, not unknown ones. From the first row alone they would be estimated at $100 a day.
+    daily = frame(rows("web", "2026-06-10", "2026-06-30", lambda d: 100.0))
+    result = forecast_month_end(daily, as_of=date(2026, 6, 30), data_from=date(2026, 6, 1))
+    assert result.org.forecast == 2100.00
+    assert result.estimated_first_days == 0 and result.totals_final
+    assert forecast_month_end(daily, as_of=date(2026, 6, 30)).org.forecast == 3000.00
+
+
 def test_the_last_day_of_the_month_is_the_actual_total():
     result = forecast_month_end(flat_with_fee_and_tax(), as_of=date(2026, 6, 30))
     assert (round(result.org.low, 2), round(result.org.forecast, 2), round(result.org.high, 2)) == (3800.00,) * 3
