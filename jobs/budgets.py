@@ -58,33 +58,39 @@ def check_budgets(ctx: AppContext, *, as_of: date | None = None) -> list[BudgetA
     store = CostStore(ctx.db)
     if store.date_range() is None:
         return []
+    as_of = as_of or ctx.today()
+    alerts = BudgetAlertStore(ctx.db)
+    outcomes = []
     try:
-        forecast = load_forecast(store, ctx.teams, as_of or ctx.today())
+        forecast = load_forecast(store, ctx.teams, as_of)
     except InputError as why:
         # Cost data too old to forecast the month from (a source stopped): no alert from stale
         # figures; the freshness checks say what is late. The existing alerts stay as they are.
         log.warning("budget check skipped: %s", why)
-        return []
-    alerts = BudgetAlertStore(ctx.db)
-    outcomes = [_alert_team(ctx, alerts, status, forecast) for status in budget_status(forecast, budgets)]
-    return outcomes + _bring_last_month_up_to_date(ctx, store, alerts, budgets, forecast.month)
+    else:
+        outcomes = [_alert_team(ctx, alerts, status, forecast) for status in budget_status(forecast, budgets)]
+    # Last month's alerts are brought up to date even when this month cannot be forecast: its
+    # last days are what arrived.
+    return outcomes + _bring_last_month_up_to_date(ctx, store, alerts, as_of.strftime("%Y-%m"))
 
 
 def _bring_last_month_up_to_date(ctx: AppContext, store: CostStore, alerts: BudgetAlertStore,
-                                 budgets: dict[str, float], month: str) -> list[BudgetAlertOutcome]:
+                                 month: str) -> list[BudgetAlertOutcome]:
     """Edit last month's alerts with its latest figures: its last days land after it ended, and
     once its data is complete the alert shows the month's final total, not a forecast left as it
-    stood on its last check. Only alerts already posted are edited; nothing new is posted."""
+    stood on its last check. Only alerts already posted are edited; nothing new is posted. Each is
+    judged against the budget it was alerted on: a budget changed in teams.yml since belongs to
+    the months after."""
     last_day = date.fromisoformat(f"{month}-01") - timedelta(days=1)
-    posted = {alert.team for alert in alerts.for_month(last_day.strftime("%Y-%m"))}
-    if not posted:
+    alerted_on = {alert.team: alert.budget for alert in alerts.for_month(last_day.strftime("%Y-%m"))}
+    if not alerted_on:
         return []
     try:
         closing = load_forecast(store, ctx.teams, last_day)
-    except InputError:
+    except InputError as why:
+        log.warning("last month's budget alerts left as they are: %s", why)
         return []
-    return [_alert_team(ctx, alerts, status, closing)
-            for status in budget_status(closing, budgets) if status.team in posted]
+    return [_alert_team(ctx, alerts, status, closing) for status in budget_status(closing, alerted_on)]
 
 
 def _alert_team(ctx: AppContext, alerts: BudgetAlertStore, status: BudgetStatus,

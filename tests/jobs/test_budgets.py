@@ -156,3 +156,33 @@ def test_last_months_alert_ends_with_its_final_total_not_the_forecast_of_its_las
     calls = len(org.slack.calls("chat.update")) + len(org.slack.calls("chat.postMessage"))
     check_budgets(org.ctx, as_of=date(2026, 12, 3))
     assert len(org.slack.calls("chat.update")) + len(org.slack.calls("chat.postMessage")) == calls
+
+
+def test_last_months_alert_closes_on_the_budget_it_was_alerted_on_not_next_months(org) -> None:
+    # November's alert was about its $2,300.00 budget; on 1 December payments' budget rises to
+    # $5,000.00 in teams.yml. November still closes over its $2,300.00 ($3,510.00, 153 %), not
+    # "70 % of its November budget" against a budget it never had.
+    check_budgets(org.ctx, as_of=date(2026, 11, 4))
+    store_costs(org.ctx.db, teams_config(), cost_rows(date(2026, 11, 16), date(2026, 12, 3), payments=120.0),
+                complete_through=date(2026, 12, 3))
+    org.ctx.teams = teams_config(TEAMS_YAML.replace("budget_monthly: 2300", "budget_monthly: 5000"))
+    outcomes = check_budgets(org.ctx, as_of=date(2026, 12, 3))
+    assert [(o.team, o.month, o.level) for o in outcomes] == [
+        ("payments", "2026-12", "ok"), ("search", "2026-12", "ok"), ("payments", "2026-11", "over")]
+    assert org.slack.messages("#team-payments")[0]["text"] == (
+        "payments went over its November 2026 budget: $3,510.00 of $2,300.00")
+    assert BudgetAlertStore(org.ctx.db).get("payments", "2026-11").budget == Decimal("2300")
+
+
+def test_last_months_alert_is_closed_even_when_this_month_cannot_be_forecast(org, caplog) -> None:
+    # All of November is in, then the source stops. On 5 January, January cannot be forecast
+    # (data through 30 Nov stops before December): no January alert. December's alert, posted on
+    # 1 December, is still brought up to date; the check used to stop before reaching it.
+    check_budgets(org.ctx, as_of=date(2026, 11, 4))
+    store_costs(org.ctx.db, teams_config(), cost_rows(date(2026, 11, 16), date(2026, 11, 30), payments=120.0),
+                complete_through=date(2026, 11, 30))
+    check_budgets(org.ctx, as_of=date(2026, 12, 1))
+    assert BudgetAlertStore(org.ctx.db).get("payments", "2026-12").level == "over"
+    outcomes = check_budgets(org.ctx, as_of=date(2027, 1, 5))
+    assert "budget check skipped: the cost data is complete through 2026-11-30, before December 2026" in caplog.text
+    assert [(o.team, o.month, o.action) for o in outcomes] == [("payments", "2026-12", "updated")]
