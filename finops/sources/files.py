@@ -172,6 +172,10 @@ _FOREIGN_EXPORTS: tuple[tuple[frozenset[str], str], ...] = (
     (frozenset({"lineItem/tenantId", "cost/myCost"}),
      "an Oracle Cloud (OCI) cost report: costbot reads AWS, Azure and GCP exports and FOCUS files;"
      " ingest OCI's FOCUS reports instead"),
+    # OCI's usage reports: the same lineItem/ columns, quantities and no cost at all.
+    (frozenset({"lineItem/tenantId", "lineItem/intervalUsageStart"}),
+     "an Oracle Cloud (OCI) usage report, which holds no costs: costbot reads AWS, Azure and GCP"
+     " exports and FOCUS files; ingest OCI's FOCUS reports instead"),
 )
 
 

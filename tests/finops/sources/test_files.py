@@ -78,6 +78,19 @@ def test_an_oracle_cloud_cost_report_is_named_not_read_as_a_cur_missing_a_column
     assert "UsageStartDate" not in str(caught.value)
 
 
+def test_an_oracle_cloud_usage_report_is_named_too(tmp_path):
+    # OCI's usage reports share the cost reports' lineItem/ columns but carry no cost/ column.
+    columns = ["lineItem/referenceNo", "lineItem/tenantId", "lineItem/intervalUsageStart",
+               "lineItem/intervalUsageEnd", "product/service", "usage/consumedQuantity", "usage/billedQuantity"]
+    path = write_csv(tmp_path / "reports_usage-csv_0001.csv", columns,
+                     [["r1", "ocid1.tenancy", "2023-11-13T10:00Z", "2023-11-13T11:00Z", "DATABASE", "2", "2"]])
+    with pytest.raises(InputError) as caught:
+        detect_format(path)
+    assert caught.value.file == str(path) and caught.value.line == 1
+    assert "Oracle Cloud (OCI) usage report, which holds no costs" in str(caught.value)
+    assert "UsageStartDate" not in str(caught.value)
+
+
 def test_an_empty_file_is_bad_input(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("")
