@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from finops.units import UnitValue
@@ -19,6 +19,10 @@ from storage.db import Database
 from storage.tables.digests import UnitMetricValue
 
 SOURCES = ("csv", "api", "slack")
+ATTEMPTS = 3  # a lost insert race or a deadlock is retried; a third failure is a real error
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply run again.
+_RETRYABLE_PG_CODES = {"40P01", "40001"}
 
 
 class UnitStore:
@@ -32,17 +36,21 @@ class UnitStore:
         _check_source(source)
         if not values:
             return 0
-        for attempt in (1, 2):
+        # Rows are written (and locked) in one order whatever the file's: two files covering the
+        # same periods in different orders would otherwise lock each other's rows (a deadlock).
+        ordered = sorted(values, key=lambda v: (v.team, v.metric, v.start, v.end))
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 with self.db.session() as session:
-                    before = [_write(session, value, source=source, by=by, at=at) for value in values]
-                    changed = sum(1 for value, old in zip(values, before, strict=True) if old != value.value)
+                    before = [_write(session, value, source=source, by=by, at=at) for value in ordered]
+                    changed = sum(1 for value, old in zip(ordered, before, strict=True) if old != value.value)
                     _audit(session, values, source=source, by=by, at=at, changed=changed)
                 return changed
-            except IntegrityError:
-                # Two files (or posts) with a new period at once: the second lost the insert, not
-                # its data; once more, now replacing the first's row, instead of an error.
-                if attempt == 2:
+            except (IntegrityError, OperationalError) as why:
+                # Two files (or posts) with a new period at once: the second lost the insert (or,
+                # against another kind of writer, was picked as a deadlock's victim), not its
+                # data; again, now replacing the first's row, instead of an error.
+                if attempt == ATTEMPTS or not _worth_retrying(why):
                     raise
         raise AssertionError("unreachable")
 
@@ -54,7 +62,7 @@ class UnitStore:
         first's value, not the one both saw before.
         """
         _check_source(source)
-        for attempt in (1, 2):
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 with self.db.session() as session:
                     _lock_period(session, value)
@@ -62,10 +70,10 @@ class UnitStore:
                     _audit(session, [value], source=source, by=by, at=at,
                            changed=int(before != value.value))
                 return before
-            except IntegrityError:
+            except (IntegrityError, OperationalError) as why:
                 # Another writer inserted this period first (PostgreSQL: no row to lock yet); once
                 # more, and this time its row is there to lock and to report as replaced.
-                if attempt == 2:
+                if attempt == ATTEMPTS or not _worth_retrying(why):
                     raise
         raise AssertionError("unreachable")
 
@@ -84,6 +92,12 @@ class UnitStore:
             query = query.where(col(UnitMetricValue.period_start) <= end)
         with self.db.session() as session:
             return [UnitValue(r.team, r.metric, r.period_start, r.period_end, r.value) for r in session.exec(query)]
+
+
+def _worth_retrying(error: IntegrityError | OperationalError) -> bool:
+    """A unique-key race always is; an operational error only when PostgreSQL says it was a
+    deadlock or a serialization failure (a lost connection is not retried here)."""
+    return isinstance(error, IntegrityError) or getattr(error.orig, "pgcode", None) in _RETRYABLE_PG_CODES
 
 
 def _check_source(source: str) -> None:

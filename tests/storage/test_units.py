@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+import storage.units as units_module
 from finops.units import UnitValue
 from storage.audit import AuditLog
 from storage.db import Database
@@ -111,4 +112,48 @@ def test_files_recording_the_same_new_periods_at_once_are_both_recorded(db: Data
         thread.join(timeout=60)
     assert errors == []
     assert sorted(results) == [3, 3, 3, 3]
+    assert len({v.value for v in store.values(team="payments")}) == 1
+
+
+def test_files_replacing_the_same_periods_in_opposite_orders_at_once_do_not_deadlock(db: Database,
+                                                                                   monkeypatch) -> None:
+    # File A lists week 1 then week 2, file B week 2 then week 1. Each writer holds its first row
+    # until both have one: in file order, A holds week 1 and B week 2, and each then waits for the
+    # other's (PostgreSQL kills one: "deadlock detected"). Written in one order, B waits for A.
+    store = UnitStore(db)
+    weeks = [(date(2026, 11, 2), date(2026, 11, 8)), (date(2026, 11, 9), date(2026, 11, 15))]
+    store.record([UnitValue("payments", "orders", *week, 1.0) for week in weeks], source="csv", by="seed", at=AT)
+    both_hold_a_row = threading.Barrier(2)
+    written = threading.local()
+    real_write = units_module._write
+
+    def write_then_wait(session, value, **kwargs):
+        before = real_write(session, value, **kwargs)
+        if not getattr(written, "once", False):
+            written.once = True
+            try:
+                both_hold_a_row.wait(timeout=3)  # in one order the other writer is still waiting
+            except threading.BrokenBarrierError:
+                pass
+        return before
+
+    monkeypatch.setattr(units_module, "_write", write_then_wait)
+    errors: list[BaseException] = []
+    results: list[int] = []
+
+    def ingest(order: list, number: float) -> None:
+        try:
+            results.append(store.record([UnitValue("payments", "orders", *week, number) for week in order],
+                                        source="csv", by=f"cli:{number:.0f}", at=AT))
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=ingest, args=(weeks, 2.0)),
+               threading.Thread(target=ingest, args=(weeks[::-1], 3.0))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(results) == [2, 2]
     assert len({v.value for v in store.values(team="payments")}) == 1
