@@ -40,7 +40,10 @@ def team_week_chart(digest: TeamDigest) -> bytes:
 def team_week_figure(digest: TeamDigest) -> Figure:
     """The figure of :func:`team_week_chart`."""
     days = [day for day, _ in digest.daily]
-    costs = [cost for _, cost in digest.daily]
+    # Days before the cost data starts are unknown, not $0: no bar (NaN draws none).
+    costs = [float("nan") if digest.data_from and day < digest.data_from else float(cost)
+             for day, cost in digest.daily]
+    known = [cost for cost in costs if not np.isnan(cost)]
     figure, axes = new_figure(width=8.0, height=3.4)
     axes.set_axisbelow(True)
     colours = [COLORS["actual"] if day >= digest.week.start else COLORS["band"] for day in days]
@@ -55,11 +58,11 @@ def team_week_figure(digest: TeamDigest) -> Figure:
         bars[loading[0]].set_label("still loading")
     # A month-start fee can be several times a normal day; cut the axis above the usual days and
     # label the bars that pass it, so a week's change stays visible.
-    usual = float(np.percentile(costs, 90)) if costs else 0.0
-    top = max(costs, default=0.0)
+    usual = float(np.percentile(known, 90)) if known else 0.0
+    top = max(known, default=0.0)
     if usual > 0 and top > CLIP_FACTOR * usual:
         ceiling = CLIP_FACTOR * usual
-        axes.set_ylim(min(0.0, min(costs)), ceiling)
+        axes.set_ylim(min(0.0, min(known)), ceiling)
         for i, cost in enumerate(costs):
             if cost > ceiling:
                 axes.annotate(f"{format_usd(cost)} ↑", (i, ceiling), ha="center", va="top", fontsize=7,
@@ -72,13 +75,18 @@ def team_week_figure(digest: TeamDigest) -> Figure:
     if digest.budget is not None or loading:
         legend_above(axes)
     ticks = [i for i, day in enumerate(days) if day.weekday() == 0]
-    axes.set_xticks(ticks, [f"{days[i]:%d %b}" for i in ticks], fontsize=7)
+    axes.set_xticks(ticks, [f"{days[i].day} {days[i]:%b}" for i in ticks], fontsize=7)
     usd_axis(axes)
     # Cost data that starts inside the week before leaves no full week to compare with.
-    change = (f"the cost data starts {digest.data_from:%a %d %b}" if digest.no_week_before and digest.data_from
+    change = (f"the cost data starts {_day(digest.data_from)}" if digest.no_week_before and digest.data_from
               else _change_words(digest.spend.delta, digest.week, digest.through))
     axes.set_title(f"{digest.team}: daily cost, {digest.week.title} in colour ({change})", fontsize=9, pad=18)
     return figure
+
+
+def _day(day: date) -> str:
+    """``Thu 5 Nov``, as the digest's text writes days (no leading zero)."""
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 def _change_words(delta: Decimal, week: Week, through: date) -> str:
@@ -119,7 +127,7 @@ def org_week_figure(digest: OrgDigest) -> Figure:
     legend_above(axes)
     if digest.no_week_before:
         more = f" (the {ORG_TEAMS} largest)" if len(digest.weekly) > ORG_TEAMS else ""
-        since = f"; the cost data starts {digest.data_from:%a %d %b}" if digest.data_from else ""
+        since = f"; the cost data starts {_day(digest.data_from)}" if digest.data_from else ""
         axes.set_title(f"Weekly cost by team{more}: {format_usd(digest.spend.last)} in all{since}",
                        fontsize=9, pad=18)
         return figure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import date
 
 import pandas as pd
@@ -89,8 +90,13 @@ def test_a_first_week_whose_week_before_is_only_partly_in_the_data_draws_no_chan
     late = costs[pd.to_datetime(costs["ChargePeriodStart"]) >= pd.Timestamp("2026-11-05")]
     team = team_digest("payments", "#team-payments", WEEK, costs=late, complete_through=WEEK.end,
                        forecast=None, budget=None, anomalies=(), findings=(), data_from=date(2026, 11, 5))
-    assert team_week_figure(team).axes[0].get_title() == (
-        "payments: daily cost, Week 46 · 9–15 Nov 2026 in colour (the cost data starts Thu 05 Nov)")
+    team_axes = team_week_figure(team).axes[0]
+    assert team_axes.get_title() == (
+        "payments: daily cost, Week 46 · 9–15 Nov 2026 in colour (the cost data starts Thu 5 Nov)")
+    # The days before 5 Nov are unknown: no bar, not a $0 one (the text's "Thu 5 Nov", too).
+    heights = [bar.get_height() for bar in team_axes.patches]
+    drawn = [day for (day, _), height in zip(team.daily, heights, strict=True) if not math.isnan(height)]
+    assert drawn[0] == date(2026, 11, 5) and len(drawn) == 11
     org = org_digest("#finops", WEEK, costs=late, complete_through=WEEK.end, teams=("payments", "search"),
                      forecast=None, budgets={}, untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}),
                      anomalies=[], findings=(), scorecard=None, data_from=date(2026, 11, 5))
@@ -98,4 +104,4 @@ def test_a_first_week_whose_week_before_is_only_partly_in_the_data_draws_no_chan
     assert [t.get_text() for t in axes.get_legend().get_texts()] == ["Week 46 · 9–15 Nov 2026"]
     assert len(axes.patches) == len(org.weekly)  # last week's bars only
     assert axes.get_title() == (f"Weekly cost by team: {format_usd(org.spend.last)} in all; "
-                                "the cost data starts Thu 05 Nov")
+                                "the cost data starts Thu 5 Nov")
