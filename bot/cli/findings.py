@@ -262,10 +262,20 @@ def run_show(args: argparse.Namespace) -> int:
               f"change {format_usd(finding.evidence['expected_daily_after'])}/day")
     print("history:")
     for event in history:
-        change = f"{event.from_state or '-'} → {event.to_state}" if event.to_state else ""
-        reason = f": {event.reason}" if event.reason else ""
-        print(f"  {event.at:%Y-%m-%d %H:%M} {event.by} {event.action} {change}{reason}")
+        print(history_line(event))
     return 0
+
+
+def history_line(event: FindingEvent) -> str:
+    """``  2026-11-20 10:00 system not_realized verifying → not_realized: realized $0.00/month, …``.
+
+    A verification's reason repeats its outcome ("not realized: realized $0.00 …"): said once.
+    """
+    change = f"{event.from_state or '-'} → {event.to_state}" if event.to_state else ""
+    reason = event.reason or ""
+    if event.to_state and reason.startswith(f"{event.to_state.replace('_', ' ')}: "):
+        reason = reason[len(event.to_state) + 2:]
+    return f"  {event.at:%Y-%m-%d %H:%M} {event.by} {event.action} {change}{': ' + reason if reason else ''}"
 
 
 def _gcp_locations(ctx: AppContext, project: str) -> tuple[str, ...]:

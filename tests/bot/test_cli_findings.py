@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from bot.cli import main
+from bot.cli.findings import history_line
 from storage.db import Database
+from storage.findings import FindingEvent
 from tests.finops.sources.cost_file_helpers import FOCUS_HEADER, write_csv
 from tests.handlers.test_findings import org_rows
 from tests.harness import TEAMS_YAML
@@ -288,3 +291,14 @@ def test_gcp_recommender_asks_the_locations_the_projects_cost_data_names(cli, mo
         f"gcp-recommender: asking us-central1's zones and global (Google's default region), and the locations "
         f"{PROJECT}'s cost data names: europe-west1-b, us-east4; the cost data names no zone in us-east4: for VM "
         "and disk advice there, give its zones with --location (--location to choose)")
+
+
+def test_a_verification_outcome_is_said_once_in_the_printed_history() -> None:
+    # The verifier's reason begins with its outcome; the line printed "… → not_realized: not realized: …".
+    at = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    failed = FindingEvent(at, "system", "not_realized", "verifying", "not_realized",
+                          "not realized: realized $0.00/month, 0% of the $1,000.00/month estimate")
+    assert history_line(failed) == ("  2026-11-20 10:00 system not_realized verifying → not_realized: realized "
+                                    "$0.00/month, 0% of the $1,000.00/month estimate")
+    rejected = FindingEvent(at, "U1", "reject", "identified", "rejected", "not realized: we need the headroom")
+    assert history_line(rejected).endswith("identified → rejected: not realized: we need the headroom")
