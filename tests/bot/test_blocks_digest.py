@@ -186,7 +186,7 @@ def test_a_week_ending_in_a_month_the_data_does_not_reach_yet_has_no_month_to_da
     in_month = team_digest("payments", "#team-payments", week_44, costs=costs, complete_through=date(2026, 11, 1),
                            forecast=forecast, budget=3000.0, anomalies=(), findings=())
     assert team_digest_message(in_month)["blocks"][1]["text"]["text"].splitlines()[1].startswith(
-        "*November 2026 to date* $0.00 of the $3,000.00 budget (0 %, through 01 Nov)")
+        "*November 2026 to date* $0.00 of the $3,000.00 budget (0 %, through 1 Nov)")
 
 
 def test_a_change_of_a_negative_line_has_the_sign_of_its_change_in_dollars() -> None:
@@ -196,3 +196,26 @@ def test_a_change_of_a_negative_line_has_the_sign_of_its_change_in_dollars() -> 
     refunded = Change("payments", Decimal("50.00"), Decimal("-100.00"))
     assert change_text(refunded) == "$50.00 (+$150.00, +150.0 % vs -$100.00)"
     assert rank_line(TeamRank(refunded, None, None)) == "*payments*: $50.00, +$150.00 (+150.0 %)"
+
+
+def test_a_month_to_date_that_begins_with_the_cost_data_says_so() -> None:
+    # A first ingest from Tue 10 Nov: November's month to date holds 10-14 Nov only. It read
+    # "(17 %, through 14 Nov)", as if the month's first nine days had cost nothing.
+    costs = pd.DataFrame([{"ChargePeriodStart": day, "x_Team": "payments", "x_AllocationRule": "",
+                           "ServiceName": "Amazon EC2", "ChargeCategory": "Usage", "EffectiveCost": 100.0}
+                          for day in pd.date_range("2026-11-10", "2026-11-14")])
+    team = TeamForecast("payments", 3000.0, 3000.0, 3000.0, 500.0)
+    forecast = MonthForecast("2026-11", date(2026, 11, 16), date(2026, 11, 14), 0.8, 0,
+                             ForecastRange(3000.0, 3000.0, 3000.0, 500.0), (team,), estimated_first_days=9)
+    through, starts = date(2026, 11, 14), date(2026, 11, 10)
+    budgeted = team_digest("payments", "#team-payments", WEEK, costs=costs, complete_through=through,
+                           forecast=forecast, budget=3000.0, anomalies=(), findings=(), data_from=starts)
+    assert team_digest_message(budgeted)["blocks"][1]["text"]["text"].splitlines()[1] == (
+        "*November 2026 to date* $500.00 of the $3,000.00 budget (17 %, 10–14 Nov: the cost data starts on "
+        "10 Nov) · month-end forecast $3,000.00: :red_circle: 100 % of budget")
+    org = org_digest("#finops", WEEK, costs=costs, complete_through=through, teams=("payments",),
+                     forecast=forecast, budgets={"payments": 3000.0},
+                     untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}), anomalies=[], findings=(),
+                     scorecard=None, data_from=starts)
+    assert org_digest_message(org)["blocks"][1]["text"]["text"].splitlines()[1] == (
+        "*November 2026 to date* $500.00 (10–14 Nov: the cost data starts on 10 Nov) · month-end forecast $3,000.00")
