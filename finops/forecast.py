@@ -274,7 +274,7 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
     # days unknown, not free: they are estimated at the month's daily usage rate. Only usage: a
     # fee or tax seen on a later day is not a daily rate (and with no month before, which days
     # carry such charges cannot be told).
-    unknown_first_days = max(0, -month_start)
+    unknown_first_days = int(max(0, -month_start))
 
     spent = history.total[max(0, month_start):elapsed_end + 1].sum(axis=0)
     remaining_days = month_end - elapsed_end
@@ -312,7 +312,7 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
         complete_through=history.date(c), coverage=coverage, interval_months=interval_months,
         org=ForecastRange(forecast=float(org_point), actual_to_date=float(org_spent),
                           **_interval_cents(org_point, org_lo, org_hi)),
-        teams=teams, estimated_first_days=unknown_first_days,
+        teams=teams, estimated_first_days=int(unknown_first_days),
     )
 
 

@@ -12,7 +12,7 @@ import logging
 
 from slack_bolt import App
 
-from bot.blocks.forecast import status_line
+from bot.blocks.forecast import data_starts_in_month, status_line
 from bot.blocks.home import MAX_TEAMS, TeamHome, home_view, org_text
 from bot.context import AppContext
 from bot.delivery import HOME_MEMBERS_MAX_AGE, DeliveryError
@@ -80,7 +80,8 @@ def load_home(ctx: AppContext, teams: list[str], forecast: MonthForecast | None,
             forecast=None if forecast is None else (found.forecast if found else 0.0), budget=statuses.get(team),
             anomalies=[a for a in anomalies if a.team == team],
             findings=open_findings, units=[t for t in trends if t.team == team], today=today,
-            no_figures=no_forecast if forecast is None else None))
+            no_figures=no_forecast if forecast is None else None,
+            data_from=data_starts_in_month(forecast) if forecast is not None else None))
     return homes
 
 

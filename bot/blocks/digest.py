@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
-from bot.blocks.forecast import NO_SPEND_BUDGETED, month_label, share_of_budget
+from bot.blocks.forecast import NO_SPEND_BUDGETED, month_label, month_span_text, share_of_budget
 from bot.blocks.maturity import scorecard_blocks
 from finops.digest import (
     AnomalyLine,
@@ -125,10 +125,10 @@ def _no_day_text(month: str, complete_through: date, extra: str = "") -> str:
             f"(complete through {complete_through:%d %b}{extra})")
 
 
-def _org_month_span(digest: OrgDigest) -> str:
+def _orgmonth_span_text(digest: OrgDigest) -> str:
     """`` (10–14 Nov: the cost data starts on 10 Nov)`` when the month began before the data, else ""."""
     through = min(digest.week.end, digest.complete_through)
-    span = _month_span(digest.month, digest.data_from, through)
+    span = month_span_text(digest.month, digest.data_from, through)
     return "" if span.startswith("through") else f" ({span})"
 
 
@@ -136,7 +136,7 @@ def _budget_text(digest: TeamDigest) -> str:
     month = month_label(digest.month)
     if no_day_of_the_month(digest.month, digest.complete_through):
         return _budget_text_before_the_month(digest)
-    to_date = _month_span(digest.month, digest.data_from, min(digest.week.end, digest.complete_through))
+    to_date = month_span_text(digest.month, digest.data_from, min(digest.week.end, digest.complete_through))
     if digest.budget is None:
         forecast = "" if digest.forecast is None else f" · month-end forecast {format_usd(digest.forecast)}"
         return f"*{month} to date* {format_usd(digest.month_to_date)} ({to_date}; no budget){forecast}"
@@ -147,14 +147,6 @@ def _budget_text(digest: TeamDigest) -> str:
     return (f"*{month} to date* {format_usd(digest.month_to_date)} of the {format_usd(b.budget)} budget "
             f"({float(digest.month_to_date) / b.budget * 100:.0f} %, {to_date}) · month-end forecast "
             f"{format_usd(b.forecast)}: {share_of_budget(b)}")
-
-
-def _month_span(month: str, data_from: date | None, through: date) -> str:
-    """``through 14 Nov``; ``10–14 Nov: the cost data starts on 10 Nov`` when the month's first
-    days precede the data (its month to date misses them; its forecast estimates them)."""
-    if data_from is None or data_from <= date.fromisoformat(f"{month}-01"):
-        return f"through {through.day} {through:%b}"
-    return f"{data_from.day}–{through.day} {through:%b}: the cost data starts on {data_from.day} {data_from:%b}"
 
 
 def _budget_text_before_the_month(digest: TeamDigest) -> str:
@@ -347,7 +339,7 @@ def org_digest_message(digest: OrgDigest) -> dict[str, Any]:
         forecast = f" · month-end forecast {format_usd(digest.forecast)}{basis}{interval}"
     month = (_no_day_text(digest.month, digest.complete_through) if before_the_month
              else f"*{month_label(digest.month)} to date* {format_usd(digest.month_to_date)}"
-             + _org_month_span(digest)) + forecast
+             + _orgmonth_span_text(digest)) + forecast
     blocks: list[dict] = [
         _header(f"Organisation · {week.title}"),
         _section(f"*{last_week_label(week, digest.through)}* {_org_spend_text(digest)}\n{month}"),

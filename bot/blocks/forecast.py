@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -61,6 +61,21 @@ def basis_text(forecast: MonthForecast) -> str:
                 if forecast.month_complete else "no interval yet (less than two months of history)")
     return (f"As of {forecast.as_of:%a %d %b %Y}, from data complete through {forecast.complete_through:%d %b}; "
             f"{interval}.{estimated_days_text(forecast)} Effective cost, all charge categories, shared costs split.")
+
+
+def month_span_text(month: str, data_from: date | None, through: date) -> str:
+    """``through 14 Nov``; ``from 10 Nov, the cost data's first day, through 14 Nov`` when the
+    month's first days precede the data (its month to date misses them; its forecast estimates them)."""
+    if data_from is None or data_from <= date.fromisoformat(f"{month}-01"):
+        return f"through {through.day} {through:%b}"
+    return f"from {data_from.day} {data_from:%b}, the cost data's first day, through {through.day} {through:%b}"
+
+
+def data_starts_in_month(forecast: MonthForecast) -> date | None:
+    """The day the cost data starts when it starts inside the forecast's month, else None."""
+    if not forecast.estimated_first_days:
+        return None
+    return date.fromisoformat(f"{forecast.month}-01") + timedelta(days=forecast.estimated_first_days)
 
 
 def estimated_days_text(forecast: MonthForecast) -> str:

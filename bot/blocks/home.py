@@ -23,7 +23,13 @@ from typing import Any
 from bot.blocks.costs import channel_ref, cut, escape, packed_sections
 from bot.blocks.digest import anomaly_line, unit_line
 from bot.blocks.findings import due_text, finding_message, state_label
-from bot.blocks.forecast import month_label, range_text, share_of_budget
+from bot.blocks.forecast import (
+    data_starts_in_month,
+    month_label,
+    month_span_text,
+    range_text,
+    share_of_budget,
+)
 from finops.digest import AnomalyLine
 from finops.forecast import BudgetStatus, MonthForecast
 from finops.money import format_usd
@@ -54,6 +60,7 @@ class TeamHome:
     units: Sequence[UnitTrend]
     today: date  # the viewer's calendar day (the schedule's time zone): which due dates have passed
     no_figures: str | None = None  # why there is no spend or forecast (no data yet, data too old)
+    data_from: date | None = None  # the day the cost data starts, when it starts inside the month
 
 
 def _section(text: str) -> dict:
@@ -82,7 +89,8 @@ def _spend_text(home: TeamHome) -> str:
     if home.no_figures:  # not "$0.00 spent": the bot does not know what was spent
         return f"*{month}*: no spend or forecast to show: {home.no_figures}"
     none_yet = _none_of_the_month_yet(home.month, home.complete_through)
-    through = f" through {home.complete_through:%d %b}" if home.complete_through else ""
+    through = (f" {month_span_text(home.month, home.data_from, home.complete_through)}"
+               if home.complete_through else "")
     text = f"*{month}*: {none_yet or format_usd(home.month_to_date) + ' spent' + through}"
     if home.budget is not None:
         b = home.budget
@@ -98,7 +106,8 @@ def org_text(forecast: MonthForecast) -> str:
     """The organisation's month for a viewer on no team: spent, how far the data goes, month-end forecast."""
     org = forecast.org
     spent = (_none_of_the_month_yet(forecast.month, forecast.complete_through)
-             or f"{format_usd(org.actual_to_date)} spent through {forecast.complete_through:%d %b}")
+             or f"{format_usd(org.actual_to_date)} spent "
+                f"{month_span_text(forecast.month, data_starts_in_month(forecast), forecast.complete_through)}")
     return f"*Organisation, {month_label(forecast.month)}*: {spent}; month-end forecast {range_text(org)}"
 
 

@@ -211,11 +211,11 @@ def test_a_month_to_date_that_begins_with_the_cost_data_says_so() -> None:
     budgeted = team_digest("payments", "#team-payments", WEEK, costs=costs, complete_through=through,
                            forecast=forecast, budget=3000.0, anomalies=(), findings=(), data_from=starts)
     assert team_digest_message(budgeted)["blocks"][1]["text"]["text"].splitlines()[1] == (
-        "*November 2026 to date* $500.00 of the $3,000.00 budget (17 %, 10–14 Nov: the cost data starts on "
-        "10 Nov) · month-end forecast $3,000.00: :red_circle: 100 % of budget")
+        "*November 2026 to date* $500.00 of the $3,000.00 budget (17 %, from 10 Nov, the cost data's first "
+        "day, through 14 Nov) · month-end forecast $3,000.00: :red_circle: 100 % of budget")
     org = org_digest("#finops", WEEK, costs=costs, complete_through=through, teams=("payments",),
                      forecast=forecast, budgets={"payments": 3000.0},
                      untagged=pd.DataFrame({c: [] for c in DRIVER_COLUMNS}), anomalies=[], findings=(),
                      scorecard=None, data_from=starts)
     assert org_digest_message(org)["blocks"][1]["text"]["text"].splitlines()[1] == (
-        "*November 2026 to date* $500.00 (10–14 Nov: the cost data starts on 10 Nov) · month-end forecast $3,000.00")
+        "*November 2026 to date* $500.00 (from 10 Nov, the cost data's first day, through 14 Nov) · month-end forecast $3,000.00")

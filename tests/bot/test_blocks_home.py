@@ -117,6 +117,20 @@ def test_the_organisation_line_says_how_far_its_data_goes_and_the_forecasts_inte
                                   "forecast $3,000.00 ($2,812.40 – $3,190.06)")
 
 
+def test_a_month_whose_first_days_precede_the_cost_data_says_where_its_spend_starts() -> None:
+    # A first ingest from 10 Nov: "$1,400.50 spent through 14 Nov" read as the whole month's spend.
+    forecast = MonthForecast(month="2026-11", as_of=date(2026, 11, 16), complete_through=date(2026, 11, 14),
+                             coverage=0.8, interval_months=0,
+                             org=ForecastRange(forecast=9000.0, low=9000.0, high=9000.0, actual_to_date=1400.5),
+                             teams=(), estimated_first_days=9)
+    assert org_text(forecast) == ("*Organisation, November 2026*: $1,400.50 spent from 10 Nov, the cost data's first "
+                                  "day, through 14 Nov; month-end forecast $9,000.00")
+    late = dataclasses.replace(home("search"), complete_through=date(2026, 11, 14), data_from=date(2026, 11, 10))
+    assert home_view([late], viewer_has_team=True)["blocks"][1]["text"]["text"] == (
+        "*November 2026*: $100.00 spent from 10 Nov, the cost data's first day, through 14 Nov (no budget)\n"
+        "Month-end forecast $200.00")
+
+
 def test_a_team_without_a_budget_on_the_first_day_of_a_month_is_told_none_of_it_is_in_yet() -> None:
     december = dataclasses.replace(home("search"), month="2026-12", month_to_date=0.0,
                                    complete_through=date(2026, 11, 30), today=date(2026, 12, 1))

@@ -312,6 +312,7 @@ def test_a_month_read_whole_from_the_10th_estimates_its_first_days_from_usage_no
     assert result.org.forecast == 4000.00
     assert result.org.actual_to_date == 3100.00
     assert result.month_complete and result.estimated_first_days == 9
+    assert type(result.estimated_first_days) is int  # a numpy integer broke date arithmetic downstream
     assert not result.totals_final
 
 

@@ -18,8 +18,10 @@ from tests.jobs.digest_data import (
     MONDAY_9AM,
     TEAMS_YAML,
     TWO_TEAMS_YAML,
+    cost_rows,
     flat_history,
     running_org,
+    store_costs,
     teams_config,
 )
 
@@ -239,3 +241,18 @@ def test_a_viewer_on_two_teams_sees_both_dashboards_within_the_limit(sqlite_db: 
         more = [t for t in shown if t.startswith("…and ")]
         assert [m.split(": ")[1] for m in more] == ["`/cost findings payments`", "`/cost findings search`"]
         assert running.slack.violations == []
+
+
+def test_a_first_ingest_from_the_10th_shows_where_the_months_spend_starts(sqlite_db: Database, fake_slack) -> None:
+    # Cost data from Tue 10 Nov to Sun 15 Nov: payments' $66.00 a day ($60 direct, 60/90 of the $9
+    # support pool) is $396.00 over those 6 days, and its month-end forecast estimates 1-9 Nov too:
+    # 30 x $66.00 = $1,980.00 (86 % of $2,300.00), not 21 x $66.00 = $1,386.00 (60 %).
+    store_costs(sqlite_db, teams_config(), cost_rows(date(2026, 11, 10), date(2026, 11, 15)),
+                complete_through=date(2026, 11, 15))
+    bot = start_bot(sqlite_db, fake_slack, teams_yaml=TEAMS_YAML, now=lambda: datetime(2026, 11, 16, 9, 0, tzinfo=UTC))
+    try:
+        assert texts(open_home(bot, "U_PAY_DEV"))[1] == (
+            "*November 2026*: $396.00 spent from 10 Nov, the cost data's first day, through 15 Nov of the "
+            "$2,300.00 budget\nMonth-end forecast $1,980.00: :large_yellow_circle: 86 % of budget")
+    finally:
+        bot.stop()
