@@ -214,7 +214,8 @@ def budget_alert_message(status: BudgetStatus, forecast: MonthForecast, *, annou
     # $0.00 through 30 Nov" under a December headline would read as a month with nothing spent.
     spent = (f"No day of {month} is in the cost data yet (complete through {forecast.complete_through:%d %b}): "
              "the forecast comes from past months." if no_day_of_the_month_yet(forecast)
-             else f"Spent so far: {format_usd(status.actual_to_date)} through {forecast.complete_through:%d %b}; "
+             else f"Spent so far: {format_usd(status.actual_to_date)} "
+                  f"{month_span_text(forecast.month, data_starts_in_month(forecast), forecast.complete_through)}; "
                   f"{remaining}.")
     body = (f"{LEVEL_EMOJI[status.level]} Forecast month-end spend *{format_usd(status.forecast)}*{interval} "
             f"against a budget of *{format_usd(status.budget)}*: *{budget_share(status)}*.\n{spent}")

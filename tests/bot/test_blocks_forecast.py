@@ -150,3 +150,13 @@ def test_a_month_whose_first_days_precede_the_data_is_never_called_final() -> No
     closed = budget_alert_message(status, month, announced_level="over")
     assert closed["blocks"][2]["elements"][0]["text"] == f"Not final:{estimated} `/cost why team=web 2026-10`"
     assert budget_level_reply(status, month).endswith("(133 %), with its first days estimated.")
+
+
+def test_a_budget_alert_says_where_the_months_spend_starts_when_the_data_begins_inside_it() -> None:
+    org = ForecastRange(3000.0, 2900.0, 3100.0, 500.0)
+    month = MonthForecast("2026-11", date(2026, 11, 16), date(2026, 11, 14), 0.8, 3, org,
+                          (TeamForecast("web", 3000.0, 2900.0, 3100.0, 500.0),), estimated_first_days=9)
+    status = budget_status(month, {"web": 3000.0})[0]
+    body = budget_alert_message(status, month, announced_level="over")["blocks"][1]["text"]["text"]
+    assert body.endswith("Spent so far: $500.00 from 10 Nov, the cost data's first day, through 14 Nov; "
+                         "$2,500.00 of the budget left.")
