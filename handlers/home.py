@@ -13,7 +13,7 @@ import logging
 from slack_bolt import App
 
 from bot.blocks.forecast import data_starts_in_month, status_line
-from bot.blocks.home import MAX_TEAMS, TeamHome, home_view, org_text
+from bot.blocks.home import MAX_TEAMS, TeamHome, home_error_view, home_view, org_text
 from bot.context import AppContext
 from bot.delivery import HOME_MEMBERS_MAX_AGE, DeliveryError
 from bot.services.forecast import budgets_of, load_forecast
@@ -116,4 +116,17 @@ def register(app: App, ctx: AppContext) -> None:
     def on_home_opened(event: dict) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab
-        publish_home(ctx, event["user"])
+        try:
+            publish_home(ctx, event["user"])
+        except DeliveryError as error:
+            if error.transient:
+                raise  # Slack busy: the Home is published on the next visit
+            log.error("App Home of %s not published: %s", event["user"], error)
+        except Exception:
+            # A bug or a database outage must not leave the tab blank (or on yesterday's figures
+            # with no word): the viewer is told, the admins get the traceback in the log.
+            log.exception("App Home of %s could not be built", event["user"])
+            try:
+                ctx.delivery.publish_home(event["user"], home_error_view())
+            except DeliveryError as error:
+                log.error("App Home of %s: the error view was not published either: %s", event["user"], error)

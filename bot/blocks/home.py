@@ -158,6 +158,15 @@ def team_blocks(home: TeamHome, *, budget_blocks: int) -> list[dict]:
     return blocks
 
 
+def home_error_view() -> dict[str, Any]:
+    """The Home tab when the dashboard could not be built: said, not left blank or stale."""
+    return {"type": "home", "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": "costbot · cost dashboard"}},
+        _section(":warning: Your dashboard could not be built just now; the error is in costbot's log for its "
+                 "admins. Open this tab again in a minute, or use `/cost budget` and `/cost findings` meanwhile."),
+    ]}
+
+
 def home_view(homes: Sequence[TeamHome], *, viewer_has_team: bool, org_line: str | None = None,
               team_count: int | None = None, budget_lines: Sequence[str] | None = None,
               finance_approver: bool = False) -> dict[str, Any]:

@@ -256,3 +256,15 @@ def test_a_first_ingest_from_the_10th_shows_where_the_months_spend_starts(sqlite
             "$2,300.00 budget\nMonth-end forecast $1,980.00: :large_yellow_circle: 86 % of budget")
     finally:
         bot.stop()
+
+
+def test_a_dashboard_that_cannot_be_built_tells_the_viewer_instead_of_leaving_the_tab_blank(org, monkeypatch,
+                                                                                             caplog) -> None:
+    # The database goes away under the bot: building the Home raised, and the tab stayed blank.
+    org.ctx.db.engine.dispose()
+    monkeypatch.setattr(org.ctx.db.engine.pool, "connect", lambda: (_ for _ in ()).throw(OSError("connection refused")))
+    shown = texts(open_home(org, "U_PAY_DEV"))
+    assert shown == ["costbot · cost dashboard",
+                     ":warning: Your dashboard could not be built just now; the error is in costbot's log for its "
+                     "admins. Open this tab again in a minute, or use `/cost budget` and `/cost findings` meanwhile."]
+    assert "App Home of U_PAY_DEV could not be built" in caplog.text
