@@ -177,7 +177,8 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
     numbers = tuple(found[r] for r in NUMBERS if r in found)
     nested = tuple(found[r] for r in ("product_map", "tags_map") if r in found)
     texts = tuple(found[r] for r in found if r not in NUMBERS and r not in ("product_map", "tags_map"))
-    return ReadPlan(numbers=numbers, texts=(*texts, *tag_columns), normalize=normalize, nested=nested)
+    return ReadPlan(numbers=numbers, texts=(*texts, *tag_columns), normalize=normalize, nested=nested,
+                    currency=found.get("currency", ""))
 
 
 def amortized_cost(line_type: Coded, unblended: np.ndarray, numbers: dict[str, np.ndarray],

@@ -214,7 +214,8 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
     numbers = tuple(found[r] for r in NUMBERS if r in found)
     texts = tuple(found[r] for r in found if r not in NUMBERS and r != "tags")
     nested = (found["tags"],) if "tags" in found else ()
-    return ReadPlan(numbers=numbers, texts=texts, normalize=normalize, nested=nested)
+    return ReadPlan(numbers=numbers, texts=texts, normalize=normalize, nested=nested,
+                    currency=found.get("currency", ""))
 
 
 def _list_cost(numbers: dict[str, np.ndarray], rows: int) -> np.ndarray:

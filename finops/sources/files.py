@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -143,15 +144,41 @@ def _summed_chunks(paths: Sequence[str | Path], format: str,
         columns = _header(path)
         name = _format_of(path, columns) if format == "auto" else format
         plan = FORMATS[name].plan(columns, file=str(path))
+        currency = ""  # the file's billing currency, from its first row that names one
         for first_line, table in _chunks(path, plan, chunk_rows):
             try:
                 rows = plan.normalize(table)
+                currency = _one_currency(plan, rows, table.num_rows, currency)
             except BadValue as bad:
                 raise _input_error(path, _first_bad_value(plan, table, bad), first_line) from None
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
                 # e.g. a Parquet column of a type the format cannot use as text or number
                 raise InputError(f"cannot read this chunk: {error}", file=str(path), line=first_line) from None
             yield path, name, first_line, table.num_rows, focus_files.aggregate_rows(rows)
+
+
+def _one_currency(plan: ReadPlan, rows: FocusRows, source_rows: int, currency: str) -> str:
+    """The file's billing currency after this chunk (``currency`` before it; "" while no row named
+    one). A row in another currency is a :class:`BadValue`: costbot does not convert currencies,
+    so summing a file's rows would add, say, euros to dollars. Rows without a currency pass."""
+    coded = rows.dims["BillingCurrency"]
+    # A format may append rows after the source's (GCP's credits): they repeat a source row's currency.
+    codes = coded.codes[:source_rows]
+    named = np.flatnonzero(coded.values != "")
+    if not currency:
+        rows_named = np.flatnonzero(np.isin(codes, named))
+        if not len(rows_named):
+            return currency
+        currency = str(coded.values[codes[rows_named[0]]])
+    others = [i for i in named if str(coded.values[i]).strip().upper() != currency.strip().upper()]
+    rows_other = np.flatnonzero(np.isin(codes, others)) if others else ()
+    if len(rows_other):
+        row = int(rows_other[0])
+        raise BadValue(f"a second billing currency in this file (its earlier rows are in {currency}): costbot "
+                       "does not convert currencies, so a file's costs must all be in one; export each "
+                       "currency to its own file", column=plan.currency, row=row,
+                       value=coded.values[codes[row]])
+    return currency
 
 
 def _first_bad_value(plan: ReadPlan, table: pa.Table, bad: BadValue) -> BadValue:

@@ -501,6 +501,7 @@ class ReadPlan:
     texts: tuple[str, ...]
     normalize: Callable[[pa.Table], FocusRows]
     nested: tuple[str, ...] = ()
+    currency: str = ""  # the source column of BillingCurrency, named when a file mixes currencies
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -563,4 +564,5 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
 
     nested = (found["Tags"],) if "Tags" in found else ()
     texts = tuple(found[c] for c in (DAY, *DIMENSIONS) if c in found and c != "Tags")
-    return ReadPlan(numbers=tuple(found[c] for c in numeric), texts=texts, normalize=normalize, nested=nested)
+    return ReadPlan(numbers=tuple(found[c] for c in numeric), texts=texts, normalize=normalize, nested=nested,
+                    currency=found.get("BillingCurrency", ""))

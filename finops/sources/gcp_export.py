@@ -195,4 +195,5 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
     numbers = tuple(found[r] for r in NUMBERS if r in found)
     nested = tuple(found[r] for r in NESTED if r in found)
     texts = tuple(found[r] for r in found if r not in NUMBERS and r not in NESTED)
-    return ReadPlan(numbers=numbers, texts=texts, normalize=normalize, nested=nested)
+    return ReadPlan(numbers=numbers, texts=texts, normalize=normalize, nested=nested,
+                    currency=found.get("currency", ""))

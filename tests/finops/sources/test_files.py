@@ -415,3 +415,45 @@ def test_empty_input_gives_an_empty_daily_frame(tmp_path):
     assert list(read_cost_files([path])) == []
     frame = read_daily_costs([path])
     assert frame.empty and list(frame.columns) == list(DAILY_COLUMNS)
+
+
+# --- currencies ---------------------------------------------------------------------------------
+
+# One row each of FOCUS, an Azure MCA export (camelCase), a GCP export (with a credit) and a CUR,
+# with the billing currency as the last field.
+_CURRENCY_FORMATS = {
+    "focus": (["ChargePeriodStart", "ProviderName", "ChargeCategory", "BilledCost", "EffectiveCost",
+               "BillingCurrency"],
+              lambda cost, currency: ["2024-09-01T00:00:00Z", "AWS", "Usage", cost, cost, currency]),
+    "azure-export": (["subscriptionId", "date", "meterCategory", "costInBillingCurrency", "billingCurrency"],
+                     lambda cost, currency: ["sub-1", "09/01/2024", "Storage", cost, currency]),
+    "gcp-export": (["usage_start_time", "service.description", "cost", "credits", "currency"],
+                   lambda cost, currency: ["2024-09-01 10:00:00 UTC", "Compute Engine", cost,
+                                           '[{"name": "SUD", "amount": -0.25}]', currency]),
+    "aws-cur": (["lineItem/UsageAccountId", "lineItem/LineItemType", "lineItem/UsageStartDate",
+                 "lineItem/ProductCode", "lineItem/UnblendedCost", "lineItem/CurrencyCode"],
+                lambda cost, currency: ["111", "Usage", "2024-09-01T00:00:00Z", "AmazonEC2", cost, currency]),
+}
+
+
+@pytest.mark.parametrize("format_name", sorted(_CURRENCY_FORMATS))
+def test_a_file_billed_in_two_currencies_is_refused_at_the_first_row_of_the_second(tmp_path, format_name):
+    header, row = _CURRENCY_FORMATS[format_name]
+    rows = [row("10.00", "EUR"), row("2.50", ""), row("1.25", "EUR"), row("4.00", "USD"), row("1.00", "EUR")]
+    path = write_csv(tmp_path / "two_currencies.csv", header, rows)
+    for chunk_rows in (1, 2, 1_000):  # the second currency in a later chunk than the first, or in the same
+        with pytest.raises(InputError) as caught:
+            read_daily_costs([path], chunk_rows=chunk_rows)
+        error = caught.value
+        assert (error.file, error.line, error.column, error.value) == (str(path), 5, header[-1], "USD")
+        assert "EUR" in str(error) and "does not convert currencies" in str(error)
+
+
+@pytest.mark.parametrize("format_name", sorted(_CURRENCY_FORMATS))
+def test_a_file_in_one_currency_reads_with_rows_of_no_currency(tmp_path, format_name):
+    header, row = _CURRENCY_FORMATS[format_name]
+    rows = [row("10.00", "EUR"), row("2.50", ""), row("1.25", "EUR")]
+    frame = read_daily_costs([write_csv(tmp_path / "eur.csv", header, rows)])
+    credits = Decimal("-0.75") if format_name == "gcp-export" else Decimal(0)
+    assert cents(frame["EffectiveCost"].sum()) == Decimal("13.75") + credits
+    assert set(frame["BillingCurrency"]) == {"EUR", ""}
