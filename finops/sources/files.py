@@ -51,6 +51,7 @@ _CSV_BLOCK_BYTES = 1 << 20
 _READ_BUFFER_BYTES = 1 << 22
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,10 @@ def _header(path: Path) -> list[str]:
         except (pa.ArrowException, OSError) as error:
             raise InputError(f"cannot read Parquet file: {error}", file=str(path)) from None
         return _flat_names(schema)
+    with path.open("rb") as f:
+        if f.read(4) == _ZIP_MAGIC:  # e.g. a legacy CUR delivered with ZIP compression
+            raise InputError("a ZIP archive: unzip it and ingest the CSV or Parquet files it holds "
+                             "(costbot reads CSV, gzip-compressed CSV and Parquet)", file=str(path))
     try:
         with _binary(path) as raw:
             first = raw.readline().decode("utf-8-sig")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from decimal import Decimal
 
 import pandas as pd
@@ -384,6 +385,20 @@ def test_a_truncated_gzip_file_is_bad_input(tmp_path):
     with pytest.raises(InputError) as caught:
         list(read_cost_files([cut]))
     assert caught.value.file == str(cut)
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_a_zip_archive_is_named_as_one_and_not_read_as_text(tmp_path, compression):
+    # The legacy CUR's ZIP compression: the archive holds a CSV costbot reads once unzipped.
+    inner = write_csv(tmp_path / "report.csv", FOCUS_HEADER, _many_rows(3))
+    path = tmp_path / "report.csv.zip"
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.write(inner, "report-00001.csv")
+    for read in (detect_format, lambda p: list(read_cost_files([p]))):
+        with pytest.raises(InputError) as caught:
+            read(path)
+        assert caught.value.file == str(path)
+        assert "a ZIP archive: unzip it" in str(caught.value)
 
 
 def test_text_that_is_not_utf8_is_bad_input(tmp_path):
