@@ -115,3 +115,25 @@ def test_a_us_date_that_does_not_exist_is_bad_input(tmp_path):
     with pytest.raises(InputError) as caught:
         read_daily_costs([path])
     assert (caught.value.line, caught.value.column, caught.value.value) == (3, "Date", "2/30/2023")
+
+
+def test_older_pay_as_you_go_export_with_usage_date_time_and_pre_tax_cost(tmp_path):
+    header = ["SubscriptionGuid", "ResourceGroup", "ResourceLocation", "UsageDateTime", "MeterCategory", "MeterId",
+              "UnitOfMeasure", "UsageQuantity", "ResourceRate", "PreTaxCost", "ConsumedService", "InstanceId", "Tags",
+              "Currency"]
+    account = "/subscriptions/sub-3/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa"
+    rows = [["sub-3", "rg", "EastUS", "2019-08-01", "Storage", "m-1", "1 GB/Month", "4", "0.05", "0.21",
+             "Microsoft.Storage", account, '{"team": "data"}', "USD"],
+            ["sub-3", "rg", "EastUS", "2019-08-01T00:00:00.0000000Z", "Storage", "m-1", "1 GB/Month", "2", "0.05",
+             "0.12", "Microsoft.Storage", account, '{"team": "data"}', "USD"],
+            ["sub-3", "rg", "EastUS", "2019-08-02T00:00:00.0000000", "Storage", "m-1", "1 GB/Month", "", "0.05", "",
+             "Microsoft.Storage", account, "", "USD"]]
+    path = write_csv(tmp_path / "payg.csv", header, rows)
+    assert detect_format(path) == "azure-export"
+    frame = read_daily_costs([path])
+    assert cents(frame["EffectiveCost"].sum()) == cents(frame["BilledCost"].sum()) == cents("0.33")
+    first = frame[frame["ChargePeriodStart"] == "2019-08-01"].iloc[0]
+    assert (first["SubAccountId"], first["ResourceId"], first["ServiceName"], first["RegionId"],
+            first["ConsumedQuantity"], first["BillingCurrency"], first["Tags"]) == (
+        "sub-3", account, "Storage Accounts", "eastus", 6.0, "USD", '{"team":"data"}')
+    assert set(frame["ChargePeriodStart"].astype(str)) == {"2019-08-01", "2019-08-02"}
