@@ -2,13 +2,14 @@
 
 Column names are matched without regard to case (EA writes ``CostInBillingCurrency``, MCA
 ``costInBillingCurrency``); older EA names are accepted where they differ (``UsageDate``,
-``PreTaxCost``, ``SubscriptionGuid``, ``InstanceId``, ``UsageQuantity``).
+``PreTaxCost``, ``SubscriptionGuid``, ``InstanceId``, ``UsageQuantity``, and the EA usage file's
+``ExtendedCost`` and ``ConsumedQuantity``).
 
 Mapping to FOCUS:
 
 ==============================  ==================================================================
 ChargePeriodStart               ``Date`` / ``UsageDate`` (Azure writes US dates, ``M/D/YYYY``, or ISO)
-EffectiveCost                   ``CostInBillingCurrency`` (``Cost``, ``PreTaxCost``)
+EffectiveCost                   ``CostInBillingCurrency`` (``Cost``, ``PreTaxCost``, ``ExtendedCost``)
 BilledCost                      the same, except 0 on usage covered by a reservation or savings plan
                                 and on ``UnusedReservation`` / ``UnusedSavingsPlan`` rows
 ListCost                        ``PayGCostInBillingCurrency`` (MCA), else ``PayGPrice * Quantity``, else 0
@@ -65,10 +66,10 @@ SIGNATURE = "MeterCategory, MeterId or CostInBillingCurrency columns"
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "date": ("Date", "UsageDate", "UsageDateTime"),
-    "cost": ("CostInBillingCurrency", "Cost", "PreTaxCost"),
+    "cost": ("CostInBillingCurrency", "Cost", "PreTaxCost", "ExtendedCost"),
     "payg_cost": ("PayGCostInBillingCurrency",),
     "payg_price": ("PayGPrice",),
-    "quantity": ("Quantity", "UsageQuantity"),
+    "quantity": ("Quantity", "UsageQuantity", "ConsumedQuantity"),
     "subscription": ("SubscriptionId", "SubscriptionGuid"),
     "subscription_name": ("SubscriptionName",),
     "billing_account": ("BillingAccountId",),

@@ -137,3 +137,17 @@ def test_older_pay_as_you_go_export_with_usage_date_time_and_pre_tax_cost(tmp_pa
             first["ConsumedQuantity"], first["BillingCurrency"], first["Tags"]) == (
         "sub-3", account, "Storage Accounts", "eastus", 6.0, "USD", '{"team":"data"}')
     assert set(frame["ChargePeriodStart"].astype(str)) == {"2019-08-01", "2019-08-02"}
+
+
+def test_ea_usage_details_csv_with_extended_cost_and_consumed_quantity(tmp_path):
+    # The EA usage file's names (ExtendedCost, ConsumedQuantity), which cost details renamed.
+    header = ["AccountName", "SubscriptionGuid", "Date", "Product", "MeterId", "MeterCategory", "ConsumedQuantity",
+              "ResourceRate", "ExtendedCost", "ResourceLocation", "ConsumedService", "InstanceId", "Tags"]
+    rows = [["acct", "sub-4", "08/01/2019", "P", "m-1", "Virtual Machines", "24", "0.1", "2.40", "EastUS",
+             "Microsoft.Compute", VM_ID, '"team": "web"'],
+            ["acct", "sub-4", "08/02/2019", "P", "m-1", "Virtual Machines", "12.5", "0.1", "1.25", "EastUS",
+             "Microsoft.Compute", VM_ID, '"team": "web"']]
+    frame = read_daily_costs([write_csv(tmp_path / "ea_usage.csv", header, rows)])
+    assert cents(frame["EffectiveCost"].sum()) == cents(frame["BilledCost"].sum()) == cents("3.65")
+    assert frame["ConsumedQuantity"].sum() == 36.5
+    assert set(frame["Tags"]) == {'{"team":"web"}'} and set(frame["SubAccountId"]) == {"sub-4"}
