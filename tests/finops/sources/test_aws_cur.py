@@ -178,3 +178,12 @@ def test_a_bad_cur_date_names_the_cur_column(tmp_path):
         read_daily_costs([path])
     assert (caught.value.line, caught.value.column, caught.value.value) == (3, "lineItem/UsageStartDate",
                                                                            "05/03/24 10h")
+
+
+def test_empty_and_scientific_notation_costs_read_to_the_cent(tmp_path):
+    # CUR writes small amounts in scientific notation, and some lines (e.g. free tier) with no cost.
+    lines = [_line("Usage", "1.0E-2"), _line("Usage", "2.5e+1"), _line("Usage", ""),
+             _line("SavingsPlanCoveredUsage", "0.8", sp_effective=""), _line("Tax", "1.7E0")]
+    frame = read_daily_costs([write_csv(tmp_path / "cur.csv", LEGACY_HEADER, lines)])
+    assert cents(frame["BilledCost"].sum()) == cents("27.51")
+    assert cents(frame["EffectiveCost"].sum()) == cents("26.71")   # the covered line's empty effective cost is 0
