@@ -52,6 +52,7 @@ from finops.sources.focus_files import (
     Coded,
     FocusRows,
     ReadPlan,
+    booked_day,
     coalesce,
     constant,
     day_column,
@@ -70,6 +71,7 @@ SIGNATURE = "lineItem/... or line_item_... columns"
 # role -> (legacy CSV name, snake_case name used by CUR 2.0 and legacy Parquet/Athena)
 COLUMNS: dict[str, tuple[str, ...]] = {
     "start": ("lineItem/UsageStartDate", "line_item_usage_start_date"),
+    "period_start": ("bill/BillingPeriodStartDate", "bill_billing_period_start_date"),
     "unblended": ("lineItem/UnblendedCost", "line_item_unblended_cost"),
     "type": ("lineItem/LineItemType", "line_item_line_item_type"),
     "account": ("lineItem/UsageAccountId", "line_item_usage_account_id"),
@@ -150,7 +152,9 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
                                        text.get("region_code"), constant("", rows)) if c is not None])
         tags = _tags(table, found, tag_columns, rows)
         return focus_rows(
-            day_column(table[found["start"]], column=found["start"]),
+            booked_day(day_column(table[found["start"]], column=found["start"]),
+                       table[found["period_start"]] if "period_start" in found else None,
+                       column=found.get("period_start", "")),
             {
                 "ProviderName": constant("AWS", rows),
                 "BillingAccountId": text.get("payer", constant("", rows)),

@@ -50,6 +50,7 @@ import pyarrow as pa
 from finops.sources.focus_files import (
     FocusRows,
     ReadPlan,
+    booked_day,
     constant,
     day_column,
     derive,
@@ -66,6 +67,7 @@ SIGNATURE = "MeterCategory, MeterId or CostInBillingCurrency columns"
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "date": ("Date", "UsageDate", "UsageDateTime"),
+    "period_start": ("BillingPeriodStartDate",),
     "cost": ("CostInBillingCurrency", "Cost", "PreTaxCost", "ExtendedCost"),
     "payg_cost": ("PayGCostInBillingCurrency",),
     "payg_price": ("PayGPrice",),
@@ -187,7 +189,9 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         service_name, service_category = derive(
             [text.get(r, blank) for r in ("consumed_service", "resource", "meter_category")], service_of, 2)
         return focus_rows(
-            day_column(table[found["date"]], column=found["date"]),
+            booked_day(day_column(table[found["date"]], column=found["date"]),
+                       table[found["period_start"]] if "period_start" in found else None,
+                       column=found.get("period_start", "")),
             {
                 "ProviderName": constant("Microsoft", rows),
                 "BillingAccountId": text.get("billing_account", blank),

@@ -323,6 +323,53 @@ def day_column(array: pa.Array | pa.ChunkedArray, *, column: str) -> Coded:
     return recode(text.codes, days)
 
 
+def booked_day(day: Coded, period_start: pa.Array | pa.ChunkedArray | None, *, column: str,
+               month_text: bool = False) -> Coded:
+    """The day a row is stored on: its charge day, or the first day of its billing period when
+    the charge day is earlier.
+
+    An export of one billing period also carries rows dated before it: late usage and corrections
+    billed in October for September (GCP invoice months, FOCUS corrections). Booked on their own
+    day they would stretch October's file back into September, and re-ingesting that file
+    replaces the source's days from its first to its last: September's own figures would go. On
+    the period's first day they are in the bill they belong to, and each file replaces its own
+    period only. ``period_start``: the billing period start column (None: not in the file);
+    ``month_text``: it holds ``YYYYMM`` (GCP's ``invoice.month``). Empty starts leave the day.
+    """
+    if period_start is None:
+        return day
+    starts = _optional_days(period_start, column=column, month_text=month_text)
+    days = day.row_values().astype("datetime64[D]")
+    earlier = ~np.isnat(starts) & (days < starts)
+    if not earlier.any():
+        return day
+    codes, uniques = pd.factorize(np.where(earlier, starts, days))
+    return Coded(codes.astype(np.int32), np.asarray(uniques).astype("datetime64[D]"))
+
+
+_YEAR_MONTH = re.compile(r"(\d{4})(\d{2})")
+_NO_VALUE = ("", "NULL", "null", "None")
+
+
+def _optional_days(array: pa.Array | pa.ChunkedArray, *, column: str, month_text: bool) -> np.ndarray:
+    """Each row's day (``datetime64[D]``), NaT where the value is empty; unreadable is bad input."""
+    if not pa.types.is_dictionary(array.type):
+        array = _plain(array)
+    if pa.types.is_timestamp(array.type) or pa.types.is_date(array.type):
+        return array.to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    text = text_column(array)
+    values = ["" if v is None or str(v).strip() in _NO_VALUE else str(v).strip() for v in text.values]
+    if month_text:
+        values = [f"{m.group(1)}-{m.group(2)}-01" if (m := _YEAR_MONTH.fullmatch(v)) else v for v in values]
+    parsed = parse_days(values)
+    unreadable = np.flatnonzero(np.isnat(parsed) & np.array([bool(v) for v in values], dtype=bool))
+    bad_rows = np.flatnonzero(np.isin(text.codes, unreadable))
+    if len(bad_rows):
+        row = int(bad_rows[0])
+        raise BadValue("not a date", column=column, row=row, value=text.values[text.codes[row]])
+    return parsed[text.codes] if len(parsed) else np.full(len(text), np.datetime64("NaT"), dtype="datetime64[D]")
+
+
 # --- tags ---------------------------------------------------------------------------------------
 
 
@@ -548,6 +595,7 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         wanted[new].append(old)
     found = resolve_columns(columns, wanted, file=file, required=REQUIRED, format_name="FOCUS")
     numeric = [c for c in (*MONEY, *QUANTITIES) if c in found]
+    period = "BillingPeriodStart" if "BillingPeriodStart" in columns else None
 
     def normalize(table: pa.Table) -> FocusRows:
         dims = {d: text_column(table[found[d]]) for d in _FOCUS_DIMENSIONS if d in found}
@@ -555,14 +603,15 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
             lambda v: _CHARGE_CATEGORY_CASE.get(str(v).lower(), v), column=found["ChargeCategory"])
         if "Tags" in found:
             dims["Tags"] = tags_column(table[found["Tags"]], column=found["Tags"])
+        day = day_column(table[found[DAY]], column=found[DAY])
         return focus_rows(
-            day_column(table[found[DAY]], column=found[DAY]),
+            booked_day(day, table[period] if period else None, column=period or ""),
             dims,
             {m: money_column(table[found[m]], column=found[m]) for m in MONEY if m in found},
             {q: number_column(table[found[q]], column=found[q]) for q in QUANTITIES if q in found},
         )
 
     nested = (found["Tags"],) if "Tags" in found else ()
-    texts = tuple(found[c] for c in (DAY, *DIMENSIONS) if c in found and c != "Tags")
+    texts = tuple(found[c] for c in (DAY, *DIMENSIONS) if c in found and c != "Tags") + ((period,) if period else ())
     return ReadPlan(numbers=tuple(found[c] for c in numeric), texts=texts, normalize=normalize, nested=nested,
                     currency=found.get("BillingCurrency", ""))

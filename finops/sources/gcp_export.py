@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 from finops.sources.focus_files import (
     FocusRows,
     ReadPlan,
+    booked_day,
     coalesce,
     concat_rows,
     constant,
@@ -62,6 +63,7 @@ SIGNATURE = "usage_start_time and cost columns"
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "start": ("usage_start_time",),
+    "invoice_month": ("invoice.month",),
     "cost": ("cost",),
     "service": ("service.description",),
     "cost_at_list": ("cost_at_list",),
@@ -149,7 +151,9 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
                        if r in found]
         tags = merge_tags(label_parts) if len(label_parts) > 1 else (label_parts[0] if label_parts else blank)
         usage = focus_rows(
-            day_column(table[found["start"]], column=found["start"]),
+            booked_day(day_column(table[found["start"]], column=found["start"]),
+                       table[found["invoice_month"]] if "invoice_month" in found else None,
+                       column=found.get("invoice_month", ""), month_text=True),
             {
                 "ProviderName": constant("Google Cloud", rows),
                 "BillingAccountId": text.get("billing_account", blank),

@@ -116,7 +116,9 @@ def test_the_samples_together_keep_their_own_sources_and_totals(cli):
     assert document["total"] == Decimal("20.32")   # 14.98 + 1.68 + 1.26 + 2.40, summed in micros
     assert {row["provider"]: row["cost"] for row in document["rows"]} == {
         "AWS": Decimal("14.68"), "Microsoft": Decimal("3.24"), "Google Cloud": Decimal("2.40"), "Oracle": Decimal("0")}
-    assert (document["from"], document["to"]) == ("2023-09-02", "2024-09-30")
+    # One row of the FOCUS sample is charged at 2024-09-30T22:00Z in the October 2024 billing
+    # period: it is booked on that period's first day.
+    assert (document["from"], document["to"]) == ("2023-09-02", "2024-10-01")
     # Re-ingesting a sample replaces its source's days instead of adding to them.
     assert cli("ingest", "file", FOCUS_SAMPLE).code == 0
     assert total(cli) == Decimal("20.32")
@@ -139,6 +141,54 @@ def test_gcp_credits_are_their_own_rows_and_both_metrics_are_net_of_them(cli, tm
     assert total(cli) == total(cli, "--metric", "billed") == Decimal("2.15")
     by_category = {r["charge_category"]: r["cost"] for r in cli("costs", "--json", "--by", "charge_category").json()["rows"]}
     assert by_category == {"Usage": Decimal("2.40"), "Credit": Decimal("-0.25")}
+
+
+def _month_rows(month: str, days: int, amount: str) -> list[tuple[str, str]]:
+    return [(f"{month}-{d:02d}", amount) for d in range(1, days + 1)]
+
+
+def test_a_months_file_with_rows_charged_in_the_month_before_leaves_that_month_whole(cli, tmp_path):
+    # September: $10.00 a day. October's file (billing period October) also holds a -$1.00
+    # correction charged on 10 September. Re-ingesting replaces a source's days from the file's
+    # first to its last, so October's file wiped 11-30 September: September read $89.00. The
+    # correction is booked on 1 October, the first day of the bill it is on.
+    header = ["ChargePeriodStart", "BillingPeriodStart", "ProviderName", "BillingAccountId", "SubAccountId",
+              "ServiceName", "ChargeCategory", "ChargeClass", "BilledCost", "EffectiveCost"]
+
+    def focus_file(name: str, period: str, rows: list[tuple[str, str, str]]) -> Path:
+        return write_csv(tmp_path / name, header, [[f"{day}T00:00:00Z", f"{period}-01T00:00:00Z", "AWS", "999", "111",
+                                                    "Amazon EC2", category, cls, cost, cost]
+                                                   for day, cost, category, cls in rows])
+
+    september = focus_file("sept.csv", "2024-09", [(d, c, "Usage", "") for d, c in _month_rows("2024-09", 30, "10")])
+    october = focus_file("oct.csv", "2024-10", [(d, c, "Usage", "") for d, c in _month_rows("2024-10", 31, "10")]
+                         + [("2024-09-10", "-1", "Credit", "Correction")])
+    for path in (september, october):
+        assert cli("ingest", "file", path).code == 0
+    assert total(cli, "--from", "2024-09-01", "--to", "2024-09-30") == Decimal("300.00")
+    assert total(cli, "--from", "2024-10-01", "--to", "2024-10-31") == Decimal("309.00")
+    by_day = cli("costs", "--json", "--by", "day", "--from", "2024-10-01", "--to", "2024-10-01").json()["rows"]
+    assert [(r["day"], r["cost"]) for r in by_day] == [("2024-10-01", Decimal("9.00"))]
+    # Ingesting October again changes nothing.
+    assert cli("ingest", "file", october).code == 0
+    assert total(cli) == Decimal("609.00")
+
+
+def test_a_gcp_invoice_months_late_usage_is_booked_on_the_invoice_month(cli, tmp_path):
+    # GCP bills usage by invoice month: October's export carries usage of 30 September that came
+    # in late. Booked on 30 September, it stretched October's file back and replaced September's
+    # own 30 September ($5.00 left of $15.00).
+    header = ["usage_start_time", "invoice.month", "service.description", "project.id", "cost", "currency"]
+
+    def gcp_file(name: str, month: str, rows: list[tuple[str, str]]) -> Path:
+        return write_csv(tmp_path / name, header, [[f"{day} 00:00:00 UTC", month, "Compute Engine", "p1", cost, "USD"]
+                                                   for day, cost in rows])
+
+    assert cli("ingest", "file", gcp_file("sept.csv", "202409", _month_rows("2024-09", 30, "15"))).code == 0
+    october = gcp_file("oct.csv", "202410", [*_month_rows("2024-10", 31, "15"), ("2024-09-30", "5")])
+    assert cli("ingest", "file", october).code == 0
+    assert total(cli, "--from", "2024-09-01", "--to", "2024-09-30") == Decimal("450.00")
+    assert total(cli, "--from", "2024-10-01", "--to", "2024-10-31") == Decimal("470.00")
 
 
 # --- the anomaly bench: every row of the teams' accounts to the right team ----------------------

@@ -111,6 +111,12 @@ def test_aggregation_equals_the_models_aggregate_daily_on_the_focus_sample():
     raw = pd.read_csv(FOCUS_SAMPLE, dtype=str, keep_default_na=False).replace("NULL", "")
     raw["Tags"] = [canonical_tags(json.loads(t)) if t else "" for t in raw["Tags"]]
     raw["ChargePeriodStart"] = pd.to_datetime(raw["ChargePeriodStart"])
+    # A row charged before its billing period is booked on the period's first day: in the sample,
+    # one row charged at 2024-09-30T22:00Z in the October 2024 billing period.
+    period_start = pd.to_datetime(raw["BillingPeriodStart"])
+    early = raw["ChargePeriodStart"] < period_start
+    assert early.sum() == 1 and str(period_start[early].iloc[0].date()) == "2024-10-01"
+    raw["ChargePeriodStart"] = raw["ChargePeriodStart"].where(~early, period_start)
     for column in ("BilledCost", "EffectiveCost", "ListCost", "ConsumedQuantity", "PricingQuantity"):
         raw[column] = pd.to_numeric(raw[column].replace("", np.nan))
     expected = conform_daily_frame(aggregate_daily(conform_daily_frame(raw)))
