@@ -56,6 +56,7 @@ class IngestReport:
     files: int
     rows_read: int
     results: list[WriteResult]
+    currencies: tuple[str, ...] = ()  # the billing currencies the files state, sorted
 
     @property
     def effective_micros(self) -> int:
@@ -112,6 +113,8 @@ def ingest_cost_files(store: CostStore, teams: TeamsConfig, paths: Sequence[str 
             frame = read_daily_costs([path], format=name)
             for (provider, account), part in frame.groupby(["ProviderName", "BillingAccountId"], sort=True):
                 by_source.setdefault(file_source_key(name, str(provider), str(account)), []).append(part)
+        currencies = tuple(sorted({str(c) for parts in by_source.values() for part in parts
+                                   for c in part["BillingCurrency"].unique() if str(c)}))
         batches = []
         for source, parts in sorted(by_source.items()):
             frame = parts[0] if len(parts) == 1 else model.aggregate_daily(pd.concat(parts, ignore_index=True))
@@ -134,7 +137,7 @@ def ingest_cost_files(store: CostStore, teams: TeamsConfig, paths: Sequence[str 
     rows_read = sum(r.rows for r in results)
     store.finish_run(run_id, rows_read=rows_read, result=_combined(results))
     log.info("ingested %d file(s) into %d source(s)", len(files), len(results))
-    return IngestReport(len(files), rows_read, results)
+    return IngestReport(len(files), rows_read, results, currencies)
 
 
 def _combined(results: list[WriteResult]) -> WriteResult | None:

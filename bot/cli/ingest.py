@@ -60,6 +60,11 @@ def run_ingest_files(args: argparse.Namespace) -> int:
         if warning:
             print(warning, file=sys.stderr)
     print(f"ingested {report.files} file(s): effective cost {format_usd(from_micros(report.effective_micros))}")
+    foreign = [c for c in report.currencies if c.upper() != "USD"]
+    if foreign:
+        # Amounts are stored as billed: a CAD bill read as dollars would be summed with USD ones.
+        print(f"costbot: note: amounts in {', '.join(foreign)} are kept as billed, not converted, and every "
+              "total shows them with $: keep one billing currency per database", file=sys.stderr)
     return 0
 
 

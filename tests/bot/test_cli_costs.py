@@ -143,6 +143,16 @@ def test_gcp_credits_are_their_own_rows_and_both_metrics_are_net_of_them(cli, tm
     assert by_category == {"Usage": Decimal("2.40"), "Credit": Decimal("-0.25")}
 
 
+def test_a_bill_in_another_currency_than_usd_is_said_to_be_kept_as_billed(cli):
+    # The Azure sample bills in CAD: its amounts are stored as they are and printed with $; the
+    # ingest said nothing of it.
+    result = cli("ingest", "file", AZURE_SAMPLE)
+    assert result.code == 0
+    assert ("costbot: note: amounts in CAD are kept as billed, not converted, and every total shows them with $: "
+            "keep one billing currency per database") in result.err
+    assert "note: amounts in" not in cli("ingest", "file", FOCUS_SAMPLE).err  # USD
+
+
 def _month_rows(month: str, days: int, amount: str) -> list[tuple[str, str]]:
     return [(f"{month}-{d:02d}", amount) for d in range(1, days + 1)]
 
