@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops.errors import InputError
-from finops.model import DAY, DIMENSIONS, MONEY, OWNERSHIP, QUANTITIES, canonical_tags
+from finops.model import DAY, DIMENSIONS, MONEY, OWNERSHIP, QUANTITIES, canonical_tags, parse_tags
 
 NAME = "focus"
 SIGNATURE = "ChargePeriodStart and BilledCost columns"
@@ -411,6 +411,19 @@ def tags_column(array: pa.Array | pa.ChunkedArray, *, column: str) -> Coded:
     return text_column(array).map(lambda text: canonical_tags(tags_from_text(text)), column=column)
 
 
+def without_user_prefix(tags: object) -> object:
+    """Canonical tags with AWS's ``user:`` prefix dropped from user-defined keys (``user:team`` ->
+    ``team``), as the CUR reader drops it: AWS's FOCUS export keeps it, and a teams.yml rule
+    ``tag: {team: payments}`` would match none of that export's spend. A key already present
+    without the prefix wins."""
+    if not isinstance(tags, str) or '"user:' not in tags:
+        return tags
+    parsed = parse_tags(tags)
+    renamed = {key[5:] if key.startswith("user:") and key[5:] and key[5:] not in parsed else key: value
+               for key, value in parsed.items()}
+    return canonical_tags(renamed)
+
+
 def _nested_tags(array: pa.Array, *, column: str) -> Coded:
     # Parquet maps (AWS) and lists of {key, value} structs (GCP): few distinct rows, so cache them.
     cache: dict[tuple, int] = {}
@@ -602,7 +615,8 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         dims["ChargeCategory"] = text_column(table[found["ChargeCategory"]]).map(
             lambda v: _CHARGE_CATEGORY_CASE.get(str(v).lower(), v), column=found["ChargeCategory"])
         if "Tags" in found:
-            dims["Tags"] = tags_column(table[found["Tags"]], column=found["Tags"])
+            dims["Tags"] = tags_column(table[found["Tags"]], column=found["Tags"]).map(
+                without_user_prefix, column=found["Tags"])
         day = day_column(table[found[DAY]], column=found[DAY])
         return focus_rows(
             booked_day(day, table[period] if period else None, column=period or ""),

@@ -52,3 +52,15 @@ def test_an_unreadable_billing_period_is_named_with_its_line_and_column(tmp_path
         read_daily_costs([path])
     assert (caught.value.file, caught.value.line, caught.value.column) == (str(path), 3, "invoice.month")
     assert "Oct 2024" in str(caught.value)
+
+
+def test_aws_focus_tags_lose_their_user_prefix_as_cur_tags_do(tmp_path):
+    # AWS's FOCUS export keeps the "user:" prefix of user-defined cost allocation tags; a
+    # teams.yml rule `tag: {team: payments}` matched none of it. AWS-generated keys stay as they are,
+    # and a key present both ways keeps the unprefixed one's value.
+    header = ["ChargePeriodStart", "ProviderName", "ChargeCategory", "BilledCost", "EffectiveCost", "Tags"]
+    path = write_csv(tmp_path / "focus.csv", header, [
+        ["2024-10-05T00:00:00Z", "AWS", "Usage", "3", "3",
+         '{"user:team": "payments", "aws:createdBy": "root", "user:env": "x", "env": "prod"}']])
+    tags = read_daily_costs([path])["Tags"].tolist()
+    assert tags == ['{"aws:createdBy":"root","env":"prod","team":"payments","user:env":"x"}']
