@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -82,12 +83,81 @@ def cost_files(paths: Sequence[str | Path]) -> list[Path]:
                            if p.is_file() and p.name.lower().endswith(SUFFIXES))
             if not found:
                 raise InputError(f"no {', '.join(SUFFIXES)} files in this directory", file=str(path))
-            files.extend(found)
+            files.extend(current_export_files(path, found))
         elif path.is_file():
             files.append(path)
         else:
             raise InputError("no such file or directory", file=str(path))
     return files
+
+
+# A local copy of an AWS export (``aws s3 sync``): each billing period's manifest names its current
+# files. Legacy CUR: <report>/20261001-20261101/<report>-Manifest.json (not the copy inside an
+# assembly folder); Data Exports: <export>/metadata/BILLING_PERIOD=2026-10/<export>-Manifest.json.
+_CUR_PERIOD_FOLDER = re.compile(r"\d{8}-\d{8}")
+_EXPORT_PERIOD_FOLDER = re.compile(r"BILLING_PERIOD=\d{4}-\d{2}")
+
+
+def current_export_files(directory: Path, found: Sequence[Path]) -> list[Path]:
+    """``found`` (the data files under ``directory``) without the superseded versions of an AWS
+    export copied from S3.
+
+    Exports rewrite a whole billing period on every delivery and, unless overwrite is on, keep the
+    earlier versions beside the new one: reading them all would count the period several times.
+    Where a period's manifest is in the copy, only the files it names are read; a file it names
+    that the copy lacks is an error (the period would be short). Files outside such periods are
+    read as found.
+    """
+    governed: dict[Path, set[str]] = {}  # the period's data folder -> the relative paths named
+    for manifest in sorted(directory.rglob("*Manifest.json")):
+        located = _manifest_period(manifest)
+        if located is None:
+            continue
+        data_folder, period_segment = located
+        names = _manifest_keys(manifest)
+        relative = set()
+        for key in names:
+            parts = key.split("/")
+            if period_segment not in parts:
+                raise InputError(f"the manifest names {key}, not in its billing period {period_segment}",
+                                 file=str(manifest))
+            relative.add("/".join(parts[parts.index(period_segment) + 1:]))
+        held = {p.relative_to(data_folder).as_posix() for p in found if data_folder in p.parents}
+        missing = sorted(relative - held)
+        if missing:
+            raise InputError(f"the manifest names {missing[0]}, which is not in this copy of the export "
+                             f"({len(missing)} such file(s)): copy the whole billing period", file=str(manifest))
+        governed[data_folder] = relative
+    if not governed:
+        return list(found)
+    kept = []
+    for path in found:
+        folder = next((f for f in governed if f in path.parents), None)
+        if folder is None or path.relative_to(folder).as_posix() in governed[folder]:
+            kept.append(path)
+    return kept
+
+
+def _manifest_period(manifest: Path) -> tuple[Path, str] | None:
+    """(the period's data folder, its folder name) of a period manifest; None for any other file."""
+    parent = manifest.parent
+    if _CUR_PERIOD_FOLDER.fullmatch(parent.name):
+        return parent, parent.name
+    if _EXPORT_PERIOD_FOLDER.fullmatch(parent.name) and parent.parent.name == "metadata":
+        return parent.parent.parent / "data" / parent.name, parent.name
+    return None
+
+
+def _manifest_keys(manifest: Path) -> list[str]:
+    try:
+        document = json.loads(manifest.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"an export manifest that is not JSON ({error})", file=str(manifest)) from None
+    if isinstance(document, dict) and isinstance(document.get("reportKeys"), list):
+        return [str(k) for k in document["reportKeys"]]
+    if isinstance(document, dict) and isinstance(document.get("dataFiles"), list):
+        return [str(uri).split("://", 1)[-1] for uri in document["dataFiles"]]
+    raise InputError("an export manifest that lists no reportKeys or dataFiles", file=str(manifest))
 
 
 def detect_format(path: str | Path) -> str:
