@@ -22,7 +22,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.blocks.help import help_message, unknown_command_message
+from bot.blocks.help import command_help, help_message, unknown_command_message
 from bot.context import AppContext
 from bot.delivery import DeliveryError
 from finops.errors import CostbotError, QuestionError
@@ -80,6 +80,8 @@ class Subcommand:
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {}
+# After a subcommand (``/cost why help``), these ask for its usage instead of being its argument.
+HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 # Slow answers run here, not on Bolt's listener threads, so a flood of heavy questions queues
 # its answers but never delays the 3-second acks of everyone else.
 SLOW_WORK = ThreadPoolExecutor(max_workers=4, thread_name_prefix="costbot-slow")
@@ -172,8 +174,16 @@ def register(app: App, ctx: AppContext) -> None:
             return
         found, name, rest = find_subcommand(text)
         if found is None:
-            ack(**unknown_command_message(name, SUBCOMMANDS.values()))
+            ack(**unknown_command_message(text, SUBCOMMANDS.values()))
             return
+        if rest.lower() in HELP_WORDS:  # "/cost forecast help": its usage, not a team called "help"
+            ack(**command_help(found))
+            return
+        if found.name == "help" and rest:  # "/cost help why": that command's usage
+            about, _, _ = find_subcommand(rest)
+            if about is not None:
+                ack(**command_help(about))
+                return
         request = CommandRequest(ctx=ctx, name=found.name, args=rest, user_id=command.get("user_id", ""),
                                  channel_id=command.get("channel_id", ""), trigger_id=command.get("trigger_id", ""),
                                  response_url=command.get("response_url", ""))

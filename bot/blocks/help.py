@@ -40,13 +40,38 @@ def help_message(commands: Iterable[Described]) -> dict[str, Any]:
     return {"text": text, "blocks": blocks, "response_type": "ephemeral"}
 
 
-def unknown_command_message(word: str, commands: Iterable[Described]) -> dict[str, Any]:
+def command_help(command: Described) -> dict[str, Any]:
+    """Ephemeral help for one subcommand (``/cost why help``, ``/cost help why``): its usage and what it does."""
+    return {"text": f"`{command.usage}`\n{command.summary}\n`/cost help` lists every command.",
+            "response_type": "ephemeral"}
+
+
+def _suggestions(words: list[str], commands: list[Described]) -> list[str]:
+    """The commands the user probably meant by ``words`` (what they typed, split), most likely first."""
+    first = words[0].lower() if words else ""
+    two_word = [c.name for c in commands if " " in c.name]
+    # "digest", "finding neu", "unit": the first word of a two-word command, whose second word is
+    # missing or misspelt; "finding" may also be "findings".
+    started = [name for name in two_word if name.split()[0] == first]
+    if started:
+        return started + [c.name for c in commands if " " not in c.name and c.name.startswith(first)]
+    # Compare with one-word names and the first words of two-word ones ("dgest" -> digest preview).
+    by_word = {c.name: c.name for c in commands if " " not in c.name}
+    by_word.update({name.split()[0]: name for name in two_word})
+    return [by_word[w] for w in difflib.get_close_matches(first, list(by_word), n=1)]
+
+
+def unknown_command_message(text: str, commands: Iterable[Described]) -> dict[str, Any]:
+    """The hint for ``/cost TEXT`` naming no subcommand: the word(s) not understood, the likely command."""
     commands = list(commands)
-    names = [c.name for c in commands]
-    close = difflib.get_close_matches(word.lower(), names, n=1)
-    suggestion = f" Did you mean `/cost {close[0]}`?" if close else ""
+    words = text.split()
+    close = _suggestions(words, commands)
+    suggestion = (" Did you mean " + " or ".join(f"`/cost {name}`" for name in close) + "?") if close else ""
     usage = "\n".join(f"• `{c.usage}`" for c in sorted(commands, key=lambda c: c.name))
+    # Two words when the first starts a two-word command ("digest previw"), else the first.
+    typed = " ".join(words[:2]) if close and " " in close[0] and words[0].lower() == close[0].split()[0] else (
+        words[0] if words else "")
     # The word is the user's own text: cut short (a pasted paragraph is not echoed back whole),
     # with backticks that would end the code span replaced and mrkdwn's <, >, & escaped.
-    shown = escape(cut(word, ECHO_CHARS).replace("`", "'"))
+    shown = escape(cut(typed, ECHO_CHARS).replace("`", "'"))
     return {"text": f"I don't know `/cost {shown}`.{suggestion}\nTry one of:\n{usage}", "response_type": "ephemeral"}

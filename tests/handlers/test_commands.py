@@ -65,3 +65,26 @@ def wait_for(probe, timeout: float = 5.0):
             return result
         time.sleep(0.02)
     raise AssertionError(f"nothing arrived within {timeout}s")
+
+
+def test_help_after_a_subcommand_shows_its_usage_instead_of_reading_help_as_a_team(bot: RunningBot) -> None:
+    for text in ("forecast help", "budget HELP", "anomalies --help", "why help", "digest preview help",
+                 "unit record help", "help forecast"):
+        response = bot.client.slash(text, response_url=bot.slack.response_url())
+        assert response.elapsed < 3.0
+        body = response.json()
+        command = commands.SUBCOMMANDS[" ".join(w for w in text.lower().split() if w not in ("help", "--help"))]
+        assert body == {"response_type": "ephemeral",
+                        "text": f"`{command.usage}`\n{command.summary}\n`/cost help` lists every command."}, text
+
+
+def test_a_two_word_command_missing_or_misspelling_its_second_word_is_suggested(bot: RunningBot) -> None:
+    hints = {text: bot.client.slash(text).json()["text"].split("\n")[0]
+             for text in ("digest", "digest previw", "finding neu", "unit", "dgest preview")}
+    assert hints == {
+        "digest": "I don't know `/cost digest`. Did you mean `/cost digest preview`?",
+        "digest previw": "I don't know `/cost digest previw`. Did you mean `/cost digest preview`?",
+        "finding neu": "I don't know `/cost finding neu`. Did you mean `/cost finding new` or `/cost findings`?",
+        "unit": "I don't know `/cost unit`. Did you mean `/cost unit record`?",
+        "dgest preview": "I don't know `/cost dgest`. Did you mean `/cost digest preview`?",
+    }
