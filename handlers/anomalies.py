@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.blocks.anomalies import anomalies_list_message
 from bot.context import AppContext
+from bot.services.forecast import find_team
 from finops.errors import QuestionError
-from finops.model import UNALLOCATED
-from handlers.commands import CommandRequest, Reply, subcommand
+from handlers.commands import CommandRequest, Reply, did_you_mean_team, subcommand
 from storage.anomalies import AnomalyStore
 
 WHICH = ("open", "all")
@@ -16,12 +16,13 @@ def parse_anomaly_filters(ctx: AppContext, args: str) -> tuple[str | None, str]:
     """``payments all`` (either order, either optional) -> (team, "open" | "all")."""
     team, which = None, "open"
     for word in args.split():
-        if word in ctx.teams.team_names or word == UNALLOCATED:
-            team = word
+        if (named := find_team(ctx.teams, word)) is not None:  # any case: "Payments"
+            team = named
         elif word.lower() in WHICH:
             which = word.lower()
         else:
-            raise QuestionError(f"`{word}` is neither a team nor `open`/`all`.", word=word,
+            raise QuestionError(f"`{word}` is neither a team nor `open`/`all`.{did_you_mean_team(ctx, word)}",
+                                word=word,
                                 examples=tuple(f"/cost anomalies {t}" for t in ctx.teams.team_names[:2])
                                 + ("/cost anomalies all",))
     return team, which

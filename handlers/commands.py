@@ -12,6 +12,7 @@ reference, never a stack trace.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import secrets
@@ -26,6 +27,7 @@ from bot.blocks.help import command_help, help_message, unknown_command_message
 from bot.context import AppContext
 from bot.delivery import DeliveryError
 from finops.errors import CostbotError, QuestionError
+from finops.model import UNALLOCATED
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,13 @@ def needs_channel_members(ctx: AppContext, user: str, team: str) -> bool:
         found = ctx.teams.team(team)
         return user not in found.owners and user not in found.members and found.members_from_channel
     return ctx.teams.defaults.members_from_channel
+
+
+def did_you_mean_team(ctx: AppContext, word: str) -> str:
+    """`` Did you mean `payments`?`` for a misspelt team name ("paymnts"), else ""."""
+    by_folded = {name.casefold(): name for name in (*ctx.teams.team_names, UNALLOCATED)}
+    close = difflib.get_close_matches(word.casefold(), list(by_folded), n=1)
+    return f" Did you mean `{by_folded[close[0]]}`?" if close else ""
 
 
 def slack_busy_text(doing: str, error: DeliveryError) -> str:

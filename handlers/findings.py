@@ -36,11 +36,20 @@ from bot.services.findings import (
     publish_finding,
     scope_options,
 )
+from bot.services.forecast import find_team
 from finops.errors import InputError, QuestionError
 from finops.model import UNALLOCATED
 from finops.savings import FindingState, parse_monthly_saving
 from handlers.checked_forms import MODAL_GONE
-from handlers.commands import SLOW_WORK, AfterAck, CommandRequest, Reply, slack_busy_text, subcommand
+from handlers.commands import (
+    SLOW_WORK,
+    AfterAck,
+    CommandRequest,
+    Reply,
+    did_you_mean_team,
+    slack_busy_text,
+    subcommand,
+)
 from storage.anomalies import AnomalyStore
 from storage.findings import FindingStore, NewFinding, normalize_scope
 
@@ -135,13 +144,15 @@ def parse_list_filters(ctx: AppContext, args: str) -> tuple[str | None, str | No
     team = state = None
     states = {str(s) for s in FindingState} | {str(s).replace("_", "-") for s in FindingState}
     for word in args.split():
-        if word in ctx.teams.team_names or word == UNALLOCATED:
-            team = word
+        if (named := find_team(ctx.teams, word)) is not None:  # any case: "Payments"
+            team = named
         elif word.lower() in states:
             state = word.lower().replace("-", "_")
         else:
+            # "findings new": the form is /cost finding new; else perhaps a misspelt team
+            hint = " Did you mean `/cost finding new`?" if word.lower() == "new" else did_you_mean_team(ctx, word)
             raise QuestionError(f"`{word}` is neither a team nor a finding state "
-                                f"(states: {', '.join(FindingState)}).", word=word,
+                                f"(states: {', '.join(FindingState)}).{hint}", word=word,
                                 examples=tuple(f"/cost findings {t}" for t in ctx.teams.team_names[:2])
                                 + ("/cost findings verified",))
     return team, state
@@ -160,13 +171,14 @@ def list_findings(request: CommandRequest) -> Reply:
 def show_savings(request: CommandRequest) -> Reply:
     team = quarter = None
     for word in request.args.split():
-        if word in request.ctx.teams.team_names or word == UNALLOCATED:
-            team = word
+        if (named := find_team(request.ctx.teams, word)) is not None:  # any case: "Payments"
+            team = named
             continue
         try:
             quarter = parse_quarter(word)
         except InputError:
-            raise QuestionError(f"`{word}` is neither a team nor a quarter.", word=word,
+            raise QuestionError(f"`{word}` is neither a team nor a quarter.{did_you_mean_team(request.ctx, word)}",
+                                word=word,
                                 examples=("/cost savings", "/cost savings 2026Q4")
                                 + tuple(f"/cost savings {t}" for t in request.ctx.teams.team_names[:1])) from None
     ledger = load_ledger(FindingStore(request.ctx.db), team=team, quarter=quarter)

@@ -88,3 +88,28 @@ def test_a_two_word_command_missing_or_misspelling_its_second_word_is_suggested(
         "unit": "I don't know `/cost unit`. Did you mean `/cost unit record`?",
         "dgest preview": "I don't know `/cost dgest`. Did you mean `/cost digest preview`?",
     }
+
+
+def test_team_names_in_any_case_are_understood_and_a_misspelt_one_gets_the_right_name(bot: RunningBot) -> None:
+    acked = {text: bot.client.slash(text).json()["text"].split("\n")[0]
+             for text in ("anomalies Payments", "anomalies PAYMENTS all", "findings Payments", "anomalies paymnts",
+                          "findings paymnts", "findings new")}
+    assert acked == {
+        "anomalies Payments": "No open anomalies of payments.",
+        "anomalies PAYMENTS all": "No anomalies of payments.",
+        "findings Payments": "No savings findings (payments).",
+        "anomalies paymnts": ":warning: `paymnts` is neither a team nor `open`/`all`. Did you mean `payments`?",
+        "findings paymnts": ":warning: `paymnts` is neither a team nor a finding state (states: identified, accepted, "
+                            "rejected, in_progress, implemented, verifying, verified, not_realized). "
+                            "Did you mean `payments`?",
+        "findings new": ":warning: `new` is neither a team nor a finding state (states: identified, accepted, "
+                        "rejected, in_progress, implemented, verifying, verified, not_realized). "
+                        "Did you mean `/cost finding new`?",
+    }
+    later = {}
+    for text in ("savings Payments", "savings paymnts"):
+        url = bot.slack.response_url()
+        bot.client.slash(text, response_url=url)
+        later[text] = wait_for(lambda url=url: bot.slack.response_url_calls(url))[0]["text"].split("\n")[0]
+    assert later["savings Payments"] == "No savings findings (payments)."
+    assert later["savings paymnts"] == ":warning: `paymnts` is neither a team nor a quarter. Did you mean `payments`?"
