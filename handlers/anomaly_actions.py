@@ -38,6 +38,7 @@ from bot.blocks.anomalies import (
     not_ours_modal,
     not_yours_text,
 )
+from bot.blocks.findings import who
 from bot.context import AppContext
 from bot.delivery import DeliveryError
 from finops.errors import InputError, TransitionError
@@ -156,11 +157,22 @@ def register(app: App, ctx: AppContext) -> None:
             tell(channel, user, refusal)
         return allowed
 
+    def already_answered(body: dict, respond: Respond, record: AnomalyRecord, action: str, done: str) -> None:
+        """Tell a presser the answer is already given (who, when); audited, nothing changes."""
+        at = f" at {record.answered_at:%H:%M} UTC" if record.answered_at else ""
+        text = (f":information_source: Anomaly #{record.id} was already {done} by {who(record.answered_by or '')}"
+                f"{at}. Nothing was changed.")
+        store.record_refusal(record.id, by=body["user"]["id"], action=action, reason=text, at=ctx.now())
+        ephemeral(respond, text)
+
     @app.action(ACKNOWLEDGE)
     def on_acknowledge(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
         record = pressed(body, respond, "acknowledged")
         if record is None:
+            return
+        if record.answer == "acknowledged":  # a double click, or an alert not yet edited: no second reply
+            already_answered(body, respond, record, "acknowledged", "acknowledged")
             return
         answered = store.acknowledge(record.id, by=body["user"]["id"], at=ctx.now())
         error = tell_aws(answered, "acknowledge")
@@ -176,9 +188,12 @@ def register(app: App, ctx: AppContext) -> None:
         if record is None:
             return
         days = SNOOZE_DAYS[body["actions"][0]["action_id"]]
+        until = ctx.today() + timedelta(days=days)
+        if record.answer == "snoozed" and record.snoozed_until is not None and record.snoozed_until >= until:
+            already_answered(body, respond, record, "snoozed", f"snoozed until {record.snoozed_until}")
+            return
         try:
-            answered = store.snooze(record.id, by=body["user"]["id"], at=ctx.now(),
-                                    until=ctx.today() + timedelta(days=days))
+            answered = store.snooze(record.id, by=body["user"]["id"], at=ctx.now(), until=until)
         except TransitionError as error:
             store.record_refusal(record.id, by=body["user"]["id"], action="snoozed", reason=str(error), at=ctx.now())
             ephemeral(respond, f":no_entry: {error}")

@@ -481,3 +481,33 @@ def test_answers_on_an_aws_anomaly_go_back_to_aws(sqlite_db, fake_slack, clock, 
         assert AnomalyStore(bot.ctx.db).get(record.id).state == "expected"  # the answer stands in costbot
     finally:
         bot.stop()
+
+
+def test_a_second_acknowledge_or_snooze_is_told_and_posts_nothing_again(org: RunningBot, clock: Clock) -> None:
+    record = payments_anomaly(org)
+    message = alert(org, PAYMENTS, alert_key(record.id))
+    clock.at = datetime(2026, 11, 16, 10, 30, tzinfo=UTC)
+    press(org, "anomaly_ack", record, "U_PAY_DEV")
+    settled(org, record.id, "acknowledged")
+    replies = thread_texts(org, PAYMENTS, message)
+
+    url = press(org, "anomaly_ack", record, "U_PAY_OWNER")  # a double click, or the alert not yet edited
+    (answer,) = wait_for(lambda: org.slack.response_url_calls(url))
+    assert answer["text"] == (f":information_source: Anomaly #{record.id} was already acknowledged by <@U_PAY_DEV> "
+                              "at 10:30 UTC. Nothing was changed.")
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    settled(org, record.id, "refused:acknowledged")
+    assert thread_texts(org, PAYMENTS, message) == replies
+
+    press(org, "anomaly_snooze_week", record, "U_PAY_DEV")
+    settled(org, record.id, "snoozed")
+    replies = thread_texts(org, PAYMENTS, message)
+    for action_id in ("anomaly_snooze_week", "anomaly_snooze_day"):  # not shorter than the snooze given
+        url = press(org, action_id, record, "U_PAY_OWNER")
+        (answer,) = wait_for(lambda url=url: org.slack.response_url_calls(url))
+        assert answer["text"] == (f":information_source: Anomaly #{record.id} was already snoozed until 2026-11-23 "
+                                  "by <@U_PAY_DEV> at 10:30 UTC. Nothing was changed.")
+    settled(org, record.id, "refused:snoozed", count=2)
+    assert thread_texts(org, PAYMENTS, message) == replies
+    assert [e.action for e in AnomalyStore(org.ctx.db).history(record.id)] == [
+        "detected", "acknowledged", "refused:acknowledged", "snoozed", "refused:snoozed", "refused:snoozed"]
