@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 BUTTON_ACTIONS = ("accept", "reject", "start", "implemented", "reassign", "verify", "not_realized", "reopen")
 BUTTON_PATTERN = re.compile(f"^{ACTION_PREFIX}({'|'.join(BUTTON_ACTIONS)})$")
 OPEN_FROM_ANOMALY = "anomaly_open_finding"
+GONE_TEXT = "This finding is no longer known to costbot. Nothing was changed; /cost findings lists the current ones."
 
 
 def not_yours(finding: FindingRecord) -> str:
@@ -196,8 +197,12 @@ def register(app: App, ctx: AppContext) -> None:
     @app.action(BUTTON_PATTERN)
     def on_finding_button(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
-        press = _press(body)
-        finding = store.get(press.finding_id)
+        try:
+            press = _press(body)
+            finding = store.get(press.finding_id)
+        except (ValueError, InputError):  # a message from another costbot, or a finding no longer stored
+            tell_presser(body, respond, f":warning: {GONE_TEXT}")
+            return
         decided = actor_by_config(ctx, press.user, finding.team, press.action)  # None: the members decide
         if press.action in MODAL_ACTIONS and decided is None:
             # The members lookup can outlast the trigger_id (3 s): "checking" now, the form or the
@@ -247,7 +252,12 @@ def register(app: App, ctx: AppContext) -> None:
         user = body["user"]["id"]
         metadata = json.loads(view.get("private_metadata") or "{}")
         action = FindingAction(metadata["action"])
-        finding = store.get(int(metadata["id"]))
+        try:
+            finding = store.get(int(metadata["id"]))
+        except InputError:  # gone while the form was open: said in the form, not Slack's "trouble connecting"
+            ack(response_action="errors",
+                errors={"implemented_on" if action is FindingAction.IMPLEMENTED else "reason": GONE_TEXT})
+            return
         values = view["state"]["values"]
         where = "implemented_on" if action is FindingAction.IMPLEMENTED else "reason"
         kwargs: dict = {"reason": field_value(values, "reason")}

@@ -675,3 +675,19 @@ def test_a_channel_member_opens_a_finding_from_an_anomaly_through_checking(anoma
     assert inputs["title"]["initial_value"] == f"Reduce Amazon EC2 after anomaly #{anomaly.id}"
     assert [o["value"] for o in inputs["scope_service"]["initial_options"]] == ["Amazon EC2"]
     assert bot.slack.violations == []
+
+
+def test_a_button_or_form_of_a_finding_costbot_no_longer_has_is_told_so(team_bot: RunningBot):
+    bot = team_bot
+    gone = "This finding is no longer known to costbot. Nothing was changed; /cost findings lists the current ones."
+    for value in ("999:1", "not-a-finding"):
+        url = bot.slack.response_url(channel=CHANNEL)
+        ack = bot.client.action("finding_accept", value, user_id="U_PAY_OWNER",
+                                channel_id=bot.slack.channel_id(CHANNEL), message_ts="1.000001", response_url=url)
+        assert ack.status == 200
+        (answer,) = wait_for(lambda url=url: bot.slack.response_url_calls(url))
+        assert (answer["text"], answer["response_type"]) == (f":warning: {gone}", "ephemeral")
+    submitted = bot.client.view_submission("finding_move", {"reason": {"value": "no longer needed"}}, user_id="U_PAY_OWNER",
+                                           private_metadata=json.dumps({"id": 999, "version": 1, "action": "reject"}))
+    assert submitted.json() == {"response_action": "errors", "errors": {"reason": gone}}
+    assert bot.slack.calls("chat.postMessage") == []
