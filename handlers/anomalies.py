@@ -6,7 +6,7 @@ from bot.blocks.anomalies import anomalies_list_message
 from bot.context import AppContext
 from bot.services.forecast import find_team
 from finops.errors import QuestionError
-from handlers.commands import CommandRequest, Reply, did_you_mean_team, subcommand
+from handlers.commands import CommandRequest, Reply, did_you_mean, did_you_mean_team, subcommand
 from storage.anomalies import AnomalyStore
 
 WHICH = ("open", "all")
@@ -21,7 +21,8 @@ def parse_anomaly_filters(ctx: AppContext, args: str) -> tuple[str | None, str]:
         elif word.lower() in WHICH:
             which = word.lower()
         else:
-            raise QuestionError(f"`{word}` is neither a team nor `open`/`all`.{did_you_mean_team(ctx, word)}",
+            hint = did_you_mean(word, WHICH) or did_you_mean_team(ctx, word)  # "opne", "al", "paymnts"
+            raise QuestionError(f"`{word}` is neither a team nor `open`/`all`.{hint}",
                                 word=word,
                                 examples=tuple(f"/cost anomalies {t}" for t in ctx.teams.team_names[:2])
                                 + ("/cost anomalies all",))

@@ -16,7 +16,7 @@ import difflib
 import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,11 +131,16 @@ def needs_channel_members(ctx: AppContext, user: str, team: str) -> bool:
     return ctx.teams.defaults.members_from_channel
 
 
-def did_you_mean_team(ctx: AppContext, word: str) -> str:
-    """`` Did you mean `payments`?`` for a misspelt team name ("paymnts"), else ""."""
-    by_folded = {name.casefold(): name for name in (*ctx.teams.team_names, UNALLOCATED)}
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` Did you mean `open`?`` for a misspelt word ("opne") close to one of ``choices``, else ""."""
+    by_folded = {choice.casefold(): choice for choice in choices}
     close = difflib.get_close_matches(word.casefold(), list(by_folded), n=1)
     return f" Did you mean `{by_folded[close[0]]}`?" if close else ""
+
+
+def did_you_mean_team(ctx: AppContext, word: str) -> str:
+    """`` Did you mean `payments`?`` for a misspelt team name ("paymnts"), else ""."""
+    return did_you_mean(word, (*ctx.teams.team_names, UNALLOCATED))
 
 
 def slack_busy_text(doing: str, error: DeliveryError) -> str:
@@ -190,9 +195,9 @@ def register(app: App, ctx: AppContext) -> None:
             return
         if found.name == "help" and rest:  # "/cost help why": that command's usage
             about, _, _ = find_subcommand(rest)
-            if about is not None:
-                ack(**command_help(about))
-                return
+            # "/cost help forcast": the word not understood and the likely command, not the whole list
+            ack(**(command_help(about) if about is not None else unknown_command_message(rest, SUBCOMMANDS.values())))
+            return
         request = CommandRequest(ctx=ctx, name=found.name, args=rest, user_id=command.get("user_id", ""),
                                  channel_id=command.get("channel_id", ""), trigger_id=command.get("trigger_id", ""),
                                  response_url=command.get("response_url", ""))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import date
 from typing import Any
 
@@ -46,6 +47,7 @@ from handlers.commands import (
     AfterAck,
     CommandRequest,
     Reply,
+    did_you_mean,
     did_you_mean_team,
     slack_busy_text,
     subcommand,
@@ -54,6 +56,8 @@ from storage.anomalies import AnomalyStore
 from storage.findings import FindingStore, NewFinding, normalize_scope
 
 log = logging.getLogger(__name__)
+# A word that tries to be a quarter but is not one parse_quarter reads: "Q5", "q4", "2026", "2026-Q0".
+QUARTERISH = re.compile(r"(\d{4}[- ]?)?q\d+([- ]?\d{4})?|\d{4}", re.IGNORECASE)
 
 def field_value(values: dict[str, dict[str, dict]], block_id: str) -> Any:
     """The value of a modal input, whatever its element: text, select(s), date or user."""
@@ -150,7 +154,8 @@ def parse_list_filters(ctx: AppContext, args: str) -> tuple[str | None, str | No
             state = word.lower().replace("-", "_")
         else:
             # "findings new": the form is /cost finding new; else perhaps a misspelt team
-            hint = " Did you mean `/cost finding new`?" if word.lower() == "new" else did_you_mean_team(ctx, word)
+            hint = (" Did you mean `/cost finding new`?" if word.lower() == "new"
+                    else did_you_mean(word, [str(s) for s in FindingState]) or did_you_mean_team(ctx, word))
             raise QuestionError(f"`{word}` is neither a team nor a finding state "
                                 f"(states: {', '.join(FindingState)}).{hint}", word=word,
                                 examples=tuple(f"/cost findings {t}" for t in ctx.teams.team_names[:2])
@@ -170,14 +175,26 @@ def list_findings(request: CommandRequest) -> Reply:
             summary="The savings ledger: identified vs implemented vs verified $, by team and quarter.")
 def show_savings(request: CommandRequest) -> Reply:
     team = quarter = None
-    for word in request.args.split():
+    words = request.args.split()
+    while words:
+        word = words.pop(0)
         if (named := find_team(request.ctx.teams, word)) is not None:  # any case: "Payments"
             team = named
             continue
+        if words:  # "Q4 2026", "2026 q4": a quarter written in two words
+            try:
+                quarter = parse_quarter(f"{word} {words[0]}")
+                words.pop(0)
+                continue
+            except InputError:
+                pass
         try:
             quarter = parse_quarter(word)
         except InputError:
-            raise QuestionError(f"`{word}` is neither a team nor a quarter.{did_you_mean_team(request.ctx, word)}",
+            # "Q5", "q4" without its year, "2026": meant as a quarter, so say how one is written
+            hint = (" A quarter is written like `2026Q4` or `Q4 2026` (Q1 to Q4)." if QUARTERISH.fullmatch(word)
+                    else did_you_mean_team(request.ctx, word))
+            raise QuestionError(f"`{word}` is neither a team nor a quarter.{hint}",
                                 word=word,
                                 examples=("/cost savings", "/cost savings 2026Q4")
                                 + tuple(f"/cost savings {t}" for t in request.ctx.teams.team_names[:1])) from None

@@ -1,0 +1,53 @@
+"""/cost with the input people really type: typos, odd case, quarters in two words, help about a typo.
+
+Every answer is an ephemeral hint naming the word not understood and, where it is obvious, the
+word meant; each goes through the real app over HTTP with signed requests.
+"""
+
+from __future__ import annotations
+
+from tests.handlers.test_commands import wait_for
+from tests.harness import RunningBot
+
+
+def first_line_acked(bot: RunningBot, text: str) -> str:
+    response = bot.client.slash(text)
+    assert response.elapsed < 3.0
+    body = response.json()
+    assert body["response_type"] == "ephemeral", text
+    return body["text"].split("\n")[0]
+
+
+def first_line_answered(bot: RunningBot, text: str) -> str:
+    url = bot.slack.response_url()
+    response = bot.client.slash(text, response_url=url)
+    assert response.elapsed < 3.0
+    answer = wait_for(lambda: bot.slack.response_url_calls(url))[0]
+    assert answer.get("response_type", "ephemeral") == "ephemeral", text
+    return answer["text"].split("\n")[0]
+
+
+def test_help_about_a_misspelt_command_names_it_and_suggests_the_right_one(bot: RunningBot) -> None:
+    assert first_line_acked(bot, "help forcast") == "I don't know `/cost forcast`. Did you mean `/cost forecast`?"
+    assert first_line_acked(bot, "help anomolies") == "I don't know `/cost anomolies`. Did you mean `/cost anomalies`?"
+    assert first_line_acked(bot, "help zzz") == "I don't know `/cost zzz`."
+
+
+def test_a_misspelt_anomaly_filter_or_finding_state_gets_the_word_meant(bot: RunningBot) -> None:
+    states = "identified, accepted, rejected, in_progress, implemented, verifying, verified, not_realized"
+    assert first_line_acked(bot, "anomalies opne") == ":warning: `opne` is neither a team nor `open`/`all`. " \
+                                                     "Did you mean `open`?"
+    assert first_line_acked(bot, "anomalies payments al") == ":warning: `al` is neither a team nor `open`/`all`. " \
+                                                             "Did you mean `all`?"
+    assert first_line_acked(bot, "findings payments inprogress") == (
+        f":warning: `inprogress` is neither a team nor a finding state (states: {states}). Did you mean `in_progress`?")
+    assert first_line_acked(bot, "findings Verfied") == (
+        f":warning: `Verfied` is neither a team nor a finding state (states: {states}). Did you mean `verified`?")
+
+
+def test_savings_reads_a_quarter_written_in_two_words_and_says_how_to_write_one(bot: RunningBot) -> None:
+    assert first_line_answered(bot, "savings Q4 2026") == "No savings findings (2026Q4)."
+    assert first_line_answered(bot, "savings payments 2026 q3") == "No savings findings (payments · 2026Q3)."
+    how = "A quarter is written like `2026Q4` or `Q4 2026` (Q1 to Q4)."
+    assert first_line_answered(bot, "savings Q5 2026") == f":warning: `Q5` is neither a team nor a quarter. {how}"
+    assert first_line_answered(bot, "savings q4") == f":warning: `q4` is neither a team nor a quarter. {how}"
