@@ -19,6 +19,7 @@ data anyone in the workspace can ask ``/cost why`` about, so anyone who sees the
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import secrets
@@ -31,6 +32,7 @@ from bot.blocks.variance import DRILL_ACTION, MORE_ACTION, PAGE_SIZE, decode_que
 from bot.charts.waterfall import waterfall_chart, worth_charting
 from bot.context import AppContext
 from bot.delivery import FileUpload, Message
+from bot.services.forecast import find_team
 from bot.variance_service import answer_parsed, parse_why
 from finops.errors import QuestionError
 from finops.variance import VarianceAnswer, summary_lines
@@ -54,7 +56,8 @@ def answer_why(request: CommandRequest) -> Reply:
     try:
         question = parse_why(ctx.db, request.args, today=ctx.today())
     except QuestionError as error:
-        return Reply(text=f":warning: {error}")  # the parser's one line already holds two examples
+        # The parser's one line already holds two examples; a bare team name gets the scope syntax.
+        return Reply(text=f":warning: {error}{team_scope_hint(ctx, error.word)}")
     answer = answer_parsed(ctx.db, question)
     charted = worth_charting(answer)
     chart_note = (CHART_IN_CHANNEL if question.in_channel else CHART_IN_DM) if charted else None
@@ -63,6 +66,21 @@ def answer_why(request: CommandRequest) -> Reply:
         CHART_WORKERS.submit(deliver_chart, ctx, answer, channel_id=request.channel_id, user_id=request.user_id,
                              asked=request.args)
     return Reply(text=message["text"], blocks=message["blocks"], in_channel=question.in_channel)
+
+
+def team_scope_hint(ctx: AppContext, word: str | None) -> str:
+    """For ``/cost why payments`` (a team named without ``team=``, in any case or a little
+    misspelt): how to ask about that team; else ""."""
+    if not word or "=" in word:
+        return ""
+    named = find_team(ctx.teams, word)
+    if named is None:
+        close = difflib.get_close_matches(word.casefold(), [t.casefold() for t in ctx.teams.team_names], n=1,
+                                          cutoff=0.8)
+        named = next((t for t in ctx.teams.team_names if close and t.casefold() == close[0]), None)
+    if named is None:
+        return ""
+    return f"\nTo ask about team {named}, write `team={named}`, e.g. `/cost why team={named} last month`."
 
 
 def deliver_chart(ctx: AppContext, answer: VarianceAnswer, *, channel_id: str, user_id: str, asked: str) -> None:

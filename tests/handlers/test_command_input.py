@@ -51,3 +51,18 @@ def test_savings_reads_a_quarter_written_in_two_words_and_says_how_to_write_one(
     how = "A quarter is written like `2026Q4` or `Q4 2026` (Q1 to Q4)."
     assert first_line_answered(bot, "savings Q5 2026") == f":warning: `Q5` is neither a team nor a quarter. {how}"
     assert first_line_answered(bot, "savings q4") == f":warning: `q4` is neither a team nor a quarter. {how}"
+
+
+
+def test_why_about_a_team_named_without_team_equals_says_how_to_ask_about_it(bot: RunningBot) -> None:
+    def answer(text: str) -> list[str]:
+        url = bot.slack.response_url()
+        assert bot.client.slash(text, response_url=url).elapsed < 3.0
+        return wait_for(lambda: bot.slack.response_url_calls(url))[0]["text"].split("\n")
+
+    payments = answer("why Payments last month")
+    assert payments[0].startswith(":warning: I didn't understand 'Payments' in 'Payments last month'. Try: ")
+    assert payments[1:] == ["To ask about team payments, write `team=payments`, e.g. `/cost why team=payments last month`."]
+    assert answer("why serch")[1:] == [
+        "To ask about team search, write `team=search`, e.g. `/cost why team=search last month`."]
+    assert answer("why banana")[1:] == []  # no team near it: the parser's line alone
