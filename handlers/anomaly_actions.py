@@ -51,6 +51,8 @@ from storage.anomalies import AnomalyRecord, AnomalyStore
 
 log = logging.getLogger(__name__)
 
+GONE_TEXT = "This alert's anomaly is no longer known to costbot. Nothing was changed."
+
 
 def may_answer_by_config(ctx: AppContext, user: str, record: AnomalyRecord) -> bool | None:
     """:func:`may_answer` as teams.yml alone decides it, or None when it depends on the team
@@ -80,7 +82,15 @@ def register(app: App, ctx: AppContext) -> None:
         try:
             return store.get(int(body["actions"][0].get("value", "")))
         except (InputError, ValueError):
-            ephemeral(respond, ":warning: This alert's anomaly is no longer known to costbot.")
+            ephemeral(respond, f":warning: {GONE_TEXT}")
+            return None
+
+    def submitted_anomaly(metadata: dict, ack: Ack, field: str) -> AnomalyRecord | None:
+        """The anomaly a form is about (None, and the form told next to ``field``, when it is no longer known)."""
+        try:
+            return store.get(int(metadata.get("id", "")))
+        except (InputError, ValueError):  # said in the form, not Slack's "trouble connecting"
+            ack(response_action="errors", errors={field: GONE_TEXT})
             return None
 
     def refusal(user: str, record: AnomalyRecord, action: str) -> str:
@@ -211,7 +221,9 @@ def register(app: App, ctx: AppContext) -> None:
     def on_expected_submitted(ack: Ack, body: dict, view: dict) -> None:
         user = body["user"]["id"]
         metadata = json.loads(view.get("private_metadata") or "{}")
-        record = store.get(int(metadata["id"]))
+        record = submitted_anomaly(metadata, ack, "reason")
+        if record is None:
+            return
         values = view["state"]["values"]
         reason = field_value(values, "reason")
         picked = field_value(values, "until")
@@ -249,7 +261,9 @@ def register(app: App, ctx: AppContext) -> None:
     def on_not_ours_submitted(ack: Ack, body: dict, view: dict) -> None:
         user = body["user"]["id"]
         metadata = json.loads(view.get("private_metadata") or "{}")
-        record = store.get(int(metadata["id"]))
+        record = submitted_anomaly(metadata, ack, "team")
+        if record is None:
+            return
         values = view["state"]["values"]
         team = field_value(values, "team") or ""
         allowed = may_answer_by_config(ctx, user, record)

@@ -329,9 +329,14 @@ def register(app: App, ctx: AppContext) -> None:
     @app.action(OPEN_FROM_ANOMALY)
     def on_open_from_anomaly(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
-        user, anomaly_id = body["user"]["id"], int(body["actions"][0]["value"])
+        user = body["user"]["id"]
         try:
+            anomaly_id = int(body["actions"][0].get("value", ""))
             draft, team = anomaly_draft(ctx, anomaly_id)
+        except ValueError:  # a button from another costbot
+            respond(replace_original=False, response_type="ephemeral",
+                    text=":warning: This alert's anomaly is no longer known to costbot. Nothing was changed.")
+            return
         except InputError as error:
             respond(replace_original=False, response_type="ephemeral", text=f":warning: {error}")
             return

@@ -511,3 +511,19 @@ def test_a_second_acknowledge_or_snooze_is_told_and_posts_nothing_again(org: Run
     assert thread_texts(org, PAYMENTS, message) == replies
     assert [e.action for e in AnomalyStore(org.ctx.db).history(record.id)] == [
         "detected", "acknowledged", "refused:acknowledged", "snoozed", "refused:snoozed", "refused:snoozed"]
+
+
+def test_a_button_or_form_of_an_anomaly_costbot_no_longer_has_is_told_so(org: RunningBot) -> None:
+    gone = "This alert's anomaly is no longer known to costbot. Nothing was changed."
+    for action_id, value in (("anomaly_ack", "999"), ("anomaly_snooze_day", "x"), ("anomaly_open_finding", "x")):
+        url = org.slack.response_url(channel=PAYMENTS)
+        ack = org.client.action(action_id, value, user_id="U_PAY_OWNER", channel_id=org.slack.channel_id(PAYMENTS),
+                                message_ts="1.000001", response_url=url)
+        assert ack.status == 200
+        (answer,) = wait_for(lambda url=url: org.slack.response_url_calls(url))
+        assert (answer["text"], answer["response_type"]) == (f":warning: {gone}", "ephemeral"), action_id
+    for callback, field, values in (("anomaly_expected_form", "reason", {"reason": {"value": "a planned load test"}}),
+                                    ("anomaly_not_ours_form", "team", {"team": {"value": "search"}})):
+        submitted = org.client.view_submission(callback, values, user_id="U_PAY_OWNER",
+                                               private_metadata=json.dumps({"id": 999, "channel": ""}))
+        assert submitted.json() == {"response_action": "errors", "errors": {field: gone}}
