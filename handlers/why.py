@@ -54,10 +54,10 @@ CHART_IN_DM = "Chart: sent to you in a direct message (this answer is visible on
 def answer_why(request: CommandRequest) -> Reply:
     ctx = request.ctx
     try:
-        question = parse_why(ctx.db, request.args, today=ctx.today())
+        question = parse_why(ctx.db, undo_autocorrect(request.args), today=ctx.today())
     except QuestionError as error:
         # The parser's one line already holds two examples; a bare team name gets the scope syntax.
-        return Reply(text=f":warning: {error}{team_scope_hint(ctx, error.word)}")
+        return Reply(text=f":warning: {error}{team_scope_hint(ctx, error.word)}{syntax_hint(error.word)}")
     answer = answer_parsed(ctx.db, question)
     charted = worth_charting(answer)
     chart_note = (CHART_IN_CHANNEL if question.in_channel else CHART_IN_DM) if charted else None
@@ -66,6 +66,26 @@ def answer_why(request: CommandRequest) -> Reply:
         CHART_WORKERS.submit(deliver_chart, ctx, answer, channel_id=request.channel_id, user_id=request.user_id,
                              asked=request.args)
     return Reply(text=message["text"], blocks=message["blocks"], in_channel=question.in_channel)
+
+
+# Slack clients on macOS and iOS turn a typed "--" into a dash: "—billed" is "--billed".
+_AUTOCORRECTED_DASHES = re.compile(r"(?<!\S)[\u2013\u2014](?=[A-Za-z])")
+_COLON_FILTER = re.compile(r"([A-Za-z_]+):(\S+)")
+
+
+def undo_autocorrect(args: str) -> str:
+    """The question as typed, before the Slack client turned ``--`` into an en or em dash."""
+    return _AUTOCORRECTED_DASHES.sub("--", args)
+
+
+def syntax_hint(word: str | None) -> str:
+    """How to write what ``word`` seems to try: ``in channel`` -> ``in-channel``,
+    ``team:payments`` -> ``team=payments``; else ""."""
+    if word and word.casefold() == "in":
+        return "\nTo post the answer in this channel, write `in-channel` (one word)."
+    if word and (colon := _COLON_FILTER.fullmatch(word)):
+        return f"\nFilters take `=`: write `{colon.group(1)}={colon.group(2)}`."
+    return ""
 
 
 def team_scope_hint(ctx: AppContext, word: str | None) -> str:

@@ -7,6 +7,7 @@ word meant; each goes through the real app over HTTP with signed requests.
 from __future__ import annotations
 
 from tests.handlers.test_commands import wait_for
+from tests.handlers.test_why import why_bot  # noqa: F401  (fixture)
 from tests.harness import RunningBot
 
 
@@ -66,3 +67,18 @@ def test_why_about_a_team_named_without_team_equals_says_how_to_ask_about_it(bot
     assert answer("why serch")[1:] == [
         "To ask about team search, write `team=search`, e.g. `/cost why team=search last month`."]
     assert answer("why banana")[1:] == []  # no team near it: the parser's line alone
+
+
+def test_why_reads_a_dash_the_slack_client_autocorrected_and_hints_in_channel_and_colon_filters(
+        why_bot: RunningBot) -> None:  # noqa: F811  (the imported fixture)
+    def answer(text: str) -> list[str]:
+        url = why_bot.slack.response_url()
+        assert why_bot.client.slash(text, response_url=url).elapsed < 3.0
+        return wait_for(lambda: why_bot.slack.response_url_calls(url))[0]["text"].split("\n")
+
+    billed = "Billed spend for team=payments rose $775.00 (+50.0 %) from July 2026 to August 2026"
+    assert answer("why team=payments last month \u2014billed")[0].startswith(billed)  # em dash
+    assert answer("why team=payments last month \u2013billed")[0].startswith(billed)  # en dash
+    assert answer("why team=payments last month in channel")[1:] == [
+        "To post the answer in this channel, write `in-channel` (one word)."]
+    assert answer("why team:payments last month")[1:] == ["Filters take `=`: write `team=payments`."]
