@@ -7,10 +7,12 @@ Both read a month or more of daily costs, so they are ``slow``: acked at once, a
 from __future__ import annotations
 
 import difflib
+import re
 
 from bot.blocks.costs import coverage_message, team_message, teams_message
 from bot.services.ownership import load_coverage, load_team_spend
 from finops.errors import QuestionError
+from finops.teams import Team, TeamsConfig
 from handlers.commands import CommandRequest, Reply, subcommand
 from storage.costs import CostStore
 
@@ -24,13 +26,26 @@ def show_teams(request: CommandRequest) -> Reply:
     if not name:
         return Reply(**teams_message(config, spend))
     by_folded = {t.name.casefold(): t for t in config.teams}
-    team = by_folded.get(name.casefold())
+    team = by_folded.get(name.casefold()) or team_of_channel(config, name)
     if team is None:
         close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1)
         hint = f" Did you mean `{by_folded[close[0]].name}`?" if close else ""
         raise QuestionError(f"No team called `{name}` in teams.yml.{hint}", word=name,
                             examples=tuple(f"/cost teams {t}" for t in config.team_names[:3]))
     return Reply(**team_message(config, team, spend))
+
+
+# A channel as Slack sends it in a command's text when it escapes channels: <#C0123|team-payments>
+_ESCAPED_CHANNEL = re.compile(r"<#(\w+)(?:\|([^>]*))?>")
+
+
+def team_of_channel(config: TeamsConfig, text: str) -> Team | None:
+    """The team whose channel ``text`` names (``#team-payments``, or Slack's ``<#C0123|team-payments>``):
+    people name a team by where it talks."""
+    escaped = _ESCAPED_CHANNEL.fullmatch(text)
+    names = {escaped.group(1), f"#{escaped.group(2)}"} if escaped else {text}
+    folded = {n.casefold() for n in names if n.strip("#")}
+    return next((t for t in config.teams if t.channel.casefold() in folded), None)
 
 
 @subcommand("coverage", usage="/cost coverage", slow=True, working_text="Measuring coverage…",

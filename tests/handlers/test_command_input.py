@@ -82,3 +82,9 @@ def test_why_reads_a_dash_the_slack_client_autocorrected_and_hints_in_channel_an
     assert answer("why team=payments last month in channel")[1:] == [
         "To post the answer in this channel, write `in-channel` (one word)."]
     assert answer("why team:payments last month")[1:] == ["Filters take `=`: write `team=payments`."]
+
+
+def test_teams_finds_a_team_by_its_channel_typed_or_as_slack_escapes_it(bot: RunningBot) -> None:
+    assert first_line_answered(bot, "teams #team-payments") == "Team payments: $0.00 this month"
+    assert first_line_answered(bot, "teams <#C0123|team-search>") == "Team search: $0.00 this month"
+    assert first_line_answered(bot, "teams #nowhere") == ":warning: No team called `#nowhere` in teams.yml."
