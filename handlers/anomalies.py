@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.blocks.anomalies import anomalies_list_message
+from bot.blocks.help import user_text
 from bot.context import AppContext
 from bot.services.forecast import find_team
 from finops.errors import QuestionError
@@ -22,7 +23,7 @@ def parse_anomaly_filters(ctx: AppContext, args: str) -> tuple[str | None, str]:
             which = word.lower()
         else:
             hint = did_you_mean(word, WHICH) or did_you_mean_team(ctx, word)  # "opne", "al", "paymnts"
-            raise QuestionError(f"`{word}` is neither a team nor `open`/`all`.{hint}",
+            raise QuestionError(f"`{user_text(word)}` is neither a team nor `open`/`all`.{hint}",
                                 word=word,
                                 examples=tuple(f"/cost anomalies {t}" for t in ctx.teams.team_names[:2])
                                 + ("/cost anomalies all",))

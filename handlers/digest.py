@@ -25,13 +25,14 @@ from bot.blocks.digest import (
     rank_line,
     teams_pointer,
 )
+from bot.blocks.help import user_text
 from bot.context import AppContext
 from bot.services.forecast import find_team
 from bot.services.records import load_findings
 from finops.digest import OPEN_STATES, Week, compared_days
 from finops.errors import QuestionError
 from finops.model import UNALLOCATED
-from handlers.commands import CommandRequest, Reply, subcommand
+from handlers.commands import CommandRequest, Reply, did_you_mean_team, subcommand
 from jobs.digest import build_org_digest, load_digest_inputs, preview_digest, preview_org_digest, week_claims
 from jobs.scheduler import schedule_timezone
 
@@ -44,7 +45,8 @@ def _team_of(request: CommandRequest) -> str | None:
     if name:
         found = find_team(teams, name)
         if found is None:
-            raise QuestionError(f"No team called `{name}` in teams.yml.", word=name,
+            raise QuestionError(f"No team called `{user_text(name)}` in teams.yml.{did_you_mean_team(request.ctx, name)}",
+                                word=name,
                                 examples=tuple(f"/cost digest preview {t}" for t in teams.team_names[:2])
                                 or ("/cost digest preview",))
         # Unallocated spend has no digest of its own: it is a section of the org digest.

@@ -26,6 +26,7 @@ from bot.blocks.findings import (
     ledger_message,
     new_finding_modal,
 )
+from bot.blocks.help import user_text
 from bot.context import AppContext
 from bot.delivery import DeliveryError
 from bot.services.findings import (
@@ -156,7 +157,7 @@ def parse_list_filters(ctx: AppContext, args: str) -> tuple[str | None, str | No
             # "findings new": the form is /cost finding new; else perhaps a misspelt team
             hint = (" Did you mean `/cost finding new`?" if word.lower() == "new"
                     else did_you_mean(word, [str(s) for s in FindingState]) or did_you_mean_team(ctx, word))
-            raise QuestionError(f"`{word}` is neither a team nor a finding state "
+            raise QuestionError(f"`{user_text(word)}` is neither a team nor a finding state "
                                 f"(states: {', '.join(FindingState)}).{hint}", word=word,
                                 examples=tuple(f"/cost findings {t}" for t in ctx.teams.team_names[:2])
                                 + ("/cost findings verified",))
@@ -194,7 +195,7 @@ def show_savings(request: CommandRequest) -> Reply:
             # "Q5", "q4" without its year, "2026": meant as a quarter, so say how one is written
             hint = (" A quarter is written like `2026Q4` or `Q4 2026` (Q1 to Q4)." if QUARTERISH.fullmatch(word)
                     else did_you_mean_team(request.ctx, word))
-            raise QuestionError(f"`{word}` is neither a team nor a quarter.{hint}",
+            raise QuestionError(f"`{user_text(word)}` is neither a team nor a quarter.{hint}",
                                 word=word,
                                 examples=("/cost savings", "/cost savings 2026Q4")
                                 + tuple(f"/cost savings {t}" for t in request.ctx.teams.team_names[:1])) from None

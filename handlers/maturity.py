@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from bot.blocks.help import user_text
 from bot.blocks.maturity import maturity_message
 from bot.services.maturity import load_scorecard
 from finops.errors import QuestionError
@@ -14,7 +15,7 @@ from handlers.commands import CommandRequest, Reply, subcommand
                     "variance explained, unit cost; Crawl / Walk / Run and the next step.")
 def show_maturity(request: CommandRequest) -> Reply:
     if request.args.strip():
-        raise QuestionError(f"`/cost maturity` takes no options (got `{request.args.strip()}`).",
+        raise QuestionError(f"`/cost maturity` takes no options (got `{user_text(request.args.strip())}`).",
                             word=request.args.split()[0], examples=("/cost maturity",))
     card = load_scorecard(request.ctx.db, request.ctx.teams, request.ctx.today())
     return Reply(**maturity_message(card))

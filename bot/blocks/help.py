@@ -71,7 +71,12 @@ def unknown_command_message(text: str, commands: Iterable[Described]) -> dict[st
     # Two words when the first starts a two-word command ("digest previw"), else the first.
     typed = " ".join(words[:2]) if close and " " in close[0] and words[0].lower() == close[0].split()[0] else (
         words[0] if words else "")
-    # The word is the user's own text: cut short (a pasted paragraph is not echoed back whole),
-    # with backticks that would end the code span replaced and mrkdwn's <, >, & escaped.
-    shown = escape(cut(typed, ECHO_CHARS).replace("`", "'"))
-    return {"text": f"I don't know `/cost {shown}`.{suggestion}\nTry one of:\n{usage}", "response_type": "ephemeral"}
+    return {"text": f"I don't know `/cost {user_text(typed)}`.{suggestion}\nTry one of:\n{usage}",
+            "response_type": "ephemeral"}
+
+
+def user_text(text: str) -> str:
+    """What a user typed, to echo inside a `code span`: cut short (a pasted paragraph is not echoed
+    back whole), backticks that would end the span replaced, mrkdwn's <, >, & escaped (``<!channel>``
+    and ``<@U1>`` shown as typed, not as a mention)."""
+    return escape(cut(text, ECHO_CHARS).replace("`", "'"))

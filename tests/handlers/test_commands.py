@@ -113,3 +113,21 @@ def test_team_names_in_any_case_are_understood_and_a_misspelt_one_gets_the_right
         later[text] = wait_for(lambda url=url: bot.slack.response_url_calls(url))[0]["text"].split("\n")[0]
     assert later["savings Payments"] == "No savings findings (payments)."
     assert later["savings paymnts"] == ":warning: `paymnts` is neither a team nor a quarter. Did you mean `payments`?"
+
+
+def test_the_word_not_understood_is_echoed_short_and_cannot_mention_or_break_the_formatting(bot: RunningBot) -> None:
+    assert bot.client.slash("anomalies <@U1>").json()["text"].split("\n")[0] == (
+        ":warning: `&lt;@U1&gt;` is neither a team nor `open`/`all`.")
+    assert bot.client.slash("findings `x`").json()["text"].startswith(
+        ":warning: `'x'` is neither a team nor a finding state")
+    later = {}
+    for text in ("maturity <!channel>", "digest preview <!here>", "savings " + "q" * 500, "digest preview paymnts"):
+        url = bot.slack.response_url()
+        bot.client.slash(text, response_url=url)
+        later[text[:20]] = wait_for(lambda url=url: bot.slack.response_url_calls(url))[0]["text"].split("\n")[0]
+    assert later == {
+        "maturity <!channel>": ":warning: `/cost maturity` takes no options (got `&lt;!channel&gt;`).",
+        "digest preview <!her": ":warning: No team called `&lt;!here&gt;` in teams.yml.",
+        "savings " + "q" * 12: f":warning: `{'q' * 39}…` is neither a team nor a quarter.",
+        "digest preview paymn": ":warning: No team called `paymnts` in teams.yml. Did you mean `payments`?",
+    }
