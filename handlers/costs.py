@@ -10,6 +10,7 @@ import difflib
 import re
 
 from bot.blocks.costs import coverage_message, team_message, teams_message
+from bot.blocks.help import user_text
 from bot.services.ownership import load_coverage, load_team_spend
 from finops.errors import QuestionError
 from finops.teams import Team, TeamsConfig
@@ -30,7 +31,7 @@ def show_teams(request: CommandRequest) -> Reply:
     if team is None:
         close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1)
         hint = f" Did you mean `{by_folded[close[0]].name}`?" if close else ""
-        raise QuestionError(f"No team called `{name}` in teams.yml.{hint}", word=name,
+        raise QuestionError(f"No team called `{user_text(name)}` in teams.yml.{hint}", word=name,
                             examples=tuple(f"/cost teams {t}" for t in config.team_names[:3]))
     return Reply(**team_message(config, team, spend))
 
@@ -52,7 +53,7 @@ def team_of_channel(config: TeamsConfig, text: str) -> Team | None:
             summary="How much spend has an owner (per month), tag coverage, the top untagged cost drivers.")
 def show_coverage(request: CommandRequest) -> Reply:
     if request.args.strip():
-        raise QuestionError(f"`/cost coverage` takes no options (got `{request.args.strip()}`).",
+        raise QuestionError(f"`/cost coverage` takes no options (got `{user_text(request.args.strip())}`).",
                             word=request.args.split()[0], examples=("/cost coverage",))
     report = load_coverage(CostStore(request.ctx.db), request.ctx.teams)
     return Reply(**coverage_message(report, request.ctx.teams))

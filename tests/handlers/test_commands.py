@@ -121,7 +121,8 @@ def test_the_word_not_understood_is_echoed_short_and_cannot_mention_or_break_the
     assert bot.client.slash("findings `x`").json()["text"].startswith(
         ":warning: `'x'` is neither a team nor a finding state")
     later = {}
-    for text in ("maturity <!channel>", "digest preview <!here>", "savings " + "q" * 500, "digest preview paymnts"):
+    for text in ("maturity <!channel>", "digest preview <!here>", "savings " + "q" * 500, "digest preview paymnts",
+                 "teams <!channel>", "coverage <@U1>"):
         url = bot.slack.response_url()
         bot.client.slash(text, response_url=url)
         later[text[:20]] = wait_for(lambda url=url: bot.slack.response_url_calls(url))[0]["text"].split("\n")[0]
@@ -130,4 +131,6 @@ def test_the_word_not_understood_is_echoed_short_and_cannot_mention_or_break_the
         "digest preview <!her": ":warning: No team called `&lt;!here&gt;` in teams.yml.",
         "savings " + "q" * 12: f":warning: `{'q' * 39}…` is neither a team nor a quarter.",
         "digest preview paymn": ":warning: No team called `paymnts` in teams.yml. Did you mean `payments`?",
+        "teams <!channel>": ":warning: No team called `&lt;!channel&gt;` in teams.yml.",
+        "coverage <@U1>": ":warning: `/cost coverage` takes no options (got `&lt;@U1&gt;`).",
     }
