@@ -126,10 +126,11 @@ def fill_scope_pickers(ctx: AppContext, view_id: str, draft: FindingDraft, metad
             log.error("new-finding form %s: Slack refused the filled scope pickers: %s", view_id, error)
 
 
-@subcommand("finding new", usage="/cost finding new",
+@subcommand("finding new", usage="/cost finding new [title]",
             summary="Open a savings finding: a form for its title, team, scope, estimate and due date.")
 def new_finding(request: CommandRequest) -> AfterAck:
-    draft = FindingDraft(team=team_of(request.ctx, request.user_id))
+    # "/cost finding new Rightsize the RDS": what was typed is the title, not dropped
+    draft = FindingDraft(title=request.args, team=team_of(request.ctx, request.user_id))
 
     def open_form() -> Reply | None:  # after the ack: views.open can take longer than Slack waits for it
         try:

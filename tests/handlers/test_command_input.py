@@ -88,3 +88,11 @@ def test_teams_finds_a_team_by_its_channel_typed_or_as_slack_escapes_it(bot: Run
     assert first_line_answered(bot, "teams #team-payments") == "Team payments: $0.00 this month"
     assert first_line_answered(bot, "teams <#C0123|team-search>") == "Team search: $0.00 this month"
     assert first_line_answered(bot, "teams #nowhere") == ":warning: No team called `#nowhere` in teams.yml."
+
+
+def test_finding_new_with_words_after_it_fills_them_in_as_the_title(bot: RunningBot) -> None:
+    response = bot.client.slash("finding new Rightsize the payments RDS", user_id="U_PAY_OWNER")
+    assert response.elapsed < 3.0 and response.json()["response_type"] == "ephemeral"
+    form = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
+    title = next(b for b in form["blocks"] if b.get("block_id") == "title")
+    assert title["element"]["initial_value"] == "Rightsize the payments RDS"
