@@ -115,7 +115,8 @@ def error_reply(error: CostbotError, command: Subcommand | None) -> Reply:
     text = f":warning: {error}"
     if isinstance(error, QuestionError) and error.examples:
         text += "\nFor example: " + " · ".join(f"`{e}`" for e in error.examples)
-    if command is not None:
+    # The usage helps only when the words typed were wrong, not when the data is missing ("no cost data yet").
+    if command is not None and isinstance(error, QuestionError):
         text += f"\nUsage: `{command.usage}`"
     return Reply(text=text)
 

@@ -134,3 +134,10 @@ def test_the_word_not_understood_is_echoed_short_and_cannot_mention_or_break_the
         "teams <!channel>": ":warning: No team called `&lt;!channel&gt;` in teams.yml.",
         "coverage <@U1>": ":warning: `/cost coverage` takes no options (got `&lt;@U1&gt;`).",
     }
+
+
+def test_missing_cost_data_is_not_answered_as_a_mistyped_command(bot: RunningBot) -> None:
+    url = bot.slack.response_url()
+    bot.client.slash("forecast", response_url=url)
+    (answer,) = wait_for(lambda: bot.slack.response_url_calls(url))
+    assert answer["text"] == ":warning: no cost data yet: ingest some first (costbot ingest file PATH)"
