@@ -7,7 +7,14 @@ from bot.blocks.help import user_text
 from bot.context import AppContext
 from bot.services.forecast import find_team
 from finops.errors import QuestionError
-from handlers.commands import CommandRequest, Reply, did_you_mean, did_you_mean_team, subcommand
+from handlers.commands import (
+    CommandRequest,
+    Reply,
+    did_you_mean,
+    did_you_mean_team,
+    one_at_a_time,
+    subcommand,
+)
 from storage.anomalies import AnomalyStore
 
 WHICH = ("open", "all")
@@ -16,11 +23,16 @@ WHICH = ("open", "all")
 def parse_anomaly_filters(ctx: AppContext, args: str) -> tuple[str | None, str]:
     """``payments all`` (either order, either optional) -> (team, "open" | "all")."""
     team, which = None, "open"
+    seen_which: str | None = None
     for word in args.split():
         if (named := find_team(ctx.teams, word)) is not None:  # any case: "Payments"
+            if team not in (None, named):
+                raise one_at_a_time("team", team, named, "anomalies")
             team = named
         elif word.lower() in WHICH:
-            which = word.lower()
+            if seen_which not in (None, word.lower()):
+                raise one_at_a_time("of `open`/`all`", seen_which, word.lower(), "anomalies")
+            which = seen_which = word.lower()
         else:
             hint = did_you_mean(word, WHICH) or did_you_mean_team(ctx, word)  # "opne", "al", "paymnts"
             raise QuestionError(f"`{user_text(word)}` is neither a team nor `open`/`all`.{hint}",

@@ -132,6 +132,13 @@ def needs_channel_members(ctx: AppContext, user: str, team: str) -> bool:
     return ctx.teams.defaults.members_from_channel
 
 
+def one_at_a_time(what: str, first: str, second: str, command: str) -> QuestionError:
+    """The error for two different values where a command reads one (``/cost anomalies payments search``):
+    naming both, rather than silently answering for the last."""
+    return QuestionError(f"One {what} at a time, not both `{first}` and `{second}`.", word=second,
+                         examples=(f"/cost {command} {first}", f"/cost {command} {second}"))
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` Did you mean `open`?`` for a misspelt word ("opne") close to one of ``choices``, else ""."""
     by_folded = {choice.casefold(): choice for choice in choices}
@@ -184,7 +191,7 @@ def register(app: App, ctx: AppContext) -> None:
     @app.command("/cost")
     def on_cost_command(ack: Ack, command: dict, respond: Respond) -> None:
         text = (command.get("text") or "").strip()
-        if not text:
+        if not text or text.lower() in HELP_WORDS:  # "/cost ?", "/cost --help": the list, not "I don't know"
             ack(**help_message(SUBCOMMANDS.values()))
             return
         found, name, rest = find_subcommand(text)

@@ -50,6 +50,7 @@ from handlers.commands import (
     Reply,
     did_you_mean,
     did_you_mean_team,
+    one_at_a_time,
     slack_busy_text,
     subcommand,
 )
@@ -149,10 +150,18 @@ def parse_list_filters(ctx: AppContext, args: str) -> tuple[str | None, str | No
     """``payments in_progress`` (either order, either optional) -> (team, state)."""
     team = state = None
     states = {str(s) for s in FindingState} | {str(s).replace("_", "-") for s in FindingState}
-    for word in args.split():
+    words = args.split()
+    while words:
+        word = words.pop(0)
+        if words and f"{word}_{words[0]}".lower() in states:  # "in progress", "not realized"
+            word = f"{word}_{words.pop(0)}"
         if (named := find_team(ctx.teams, word)) is not None:  # any case: "Payments"
+            if team not in (None, named):
+                raise one_at_a_time("team", team, named, "findings")
             team = named
         elif word.lower() in states:
+            if state not in (None, word.lower().replace("-", "_")):
+                raise one_at_a_time("state", state, word.lower().replace("-", "_"), "findings")
             state = word.lower().replace("-", "_")
         else:
             # "findings new": the form is /cost finding new; else perhaps a misspelt team
@@ -181,17 +190,22 @@ def show_savings(request: CommandRequest) -> Reply:
     while words:
         word = words.pop(0)
         if (named := find_team(request.ctx.teams, word)) is not None:  # any case: "Payments"
+            if team not in (None, named):
+                raise one_at_a_time("team", team, named, "savings")
             team = named
             continue
-        if words:  # "Q4 2026", "2026 q4": a quarter written in two words
-            try:
-                quarter = parse_quarter(f"{word} {words[0]}")
-                words.pop(0)
-                continue
-            except InputError:
-                pass
         try:
-            quarter = parse_quarter(word)
+            # "Q4 2026", "2026 q4": a quarter written in two words
+            read = parse_quarter(f"{word} {words[0]}") if words else None
+        except InputError:
+            read = None
+        if read is not None:
+            words.pop(0)
+        try:
+            read = read or parse_quarter(word)
+            if quarter not in (None, read):
+                raise one_at_a_time("quarter", quarter, read, "savings")
+            quarter = read
         except InputError:
             # "Q5", "q4" without its year, "2026": meant as a quarter, so say how one is written
             hint = (" A quarter is written like `2026Q4` or `Q4 2026` (Q1 to Q4)." if QUARTERISH.fullmatch(word)

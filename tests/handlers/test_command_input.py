@@ -96,3 +96,27 @@ def test_finding_new_with_words_after_it_fills_them_in_as_the_title(bot: Running
     form = wait_for(lambda: bot.slack.calls("views.open"))[-1]["view"]
     title = next(b for b in form["blocks"] if b.get("block_id") == "title")
     assert title["element"]["initial_value"] == "Rightsize the payments RDS"
+
+
+def test_two_teams_states_or_quarters_are_refused_by_name_instead_of_the_last_one_winning(bot: RunningBot) -> None:
+    assert first_line_acked(bot, "anomalies payments search") == \
+        ":warning: One team at a time, not both `payments` and `search`."
+    assert first_line_acked(bot, "anomalies open all") == \
+        ":warning: One of `open`/`all` at a time, not both `open` and `all`."
+    assert first_line_acked(bot, "findings Payments search") == \
+        ":warning: One team at a time, not both `payments` and `search`."
+    assert first_line_acked(bot, "findings verified identified") == \
+        ":warning: One state at a time, not both `verified` and `identified`."
+    assert first_line_answered(bot, "savings payments search") == \
+        ":warning: One team at a time, not both `payments` and `search`."
+    assert first_line_answered(bot, "savings 2026Q4 Q3 2026") == \
+        ":warning: One quarter at a time, not both `2026Q4` and `2026Q3`."
+    # the same value twice is no conflict
+    assert first_line_acked(bot, "anomalies payments Payments") == "No open anomalies of payments."
+
+
+def test_findings_reads_a_state_written_in_two_words_and_help_words_alone_show_the_list(bot: RunningBot) -> None:
+    assert first_line_acked(bot, "findings in progress") == "No savings findings (in progress)."
+    assert first_line_acked(bot, "findings payments Not Realized") == "No savings findings (payments not realized)."
+    for text in ("?", "-h", "--help"):
+        assert first_line_acked(bot, text) == "costbot commands:", text
