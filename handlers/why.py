@@ -71,6 +71,9 @@ def answer_why(request: CommandRequest) -> Reply:
 # Slack clients on macOS and iOS turn a typed "--" into a dash: "—billed" is "--billed".
 _AUTOCORRECTED_DASHES = re.compile(r"(?<!\S)[\u2013\u2014](?=[A-Za-z])")
 _COLON_FILTER = re.compile(r"([A-Za-z_]+):(\S+)")
+# "2026-8", "2026/08", "08/2026": a month the parser reads only as 2026-08
+_MONTH_WRITTEN_OTHERWISE = re.compile(r"(?:(\d{4})[-/](\d{1,2})|(\d{1,2})/(\d{4}))")
+_PERIOD_UNITS = ("month", "quarter", "week", "year", "days")
 
 
 def undo_autocorrect(args: str) -> str:
@@ -85,6 +88,12 @@ def syntax_hint(word: str | None) -> str:
         return "\nTo post the answer in this channel, write `in-channel` (one word)."
     if word and (colon := _COLON_FILTER.fullmatch(word)):
         return f"\nFilters take `=`: write `{colon.group(1)}={colon.group(2)}`."
+    if word and (month := _MONTH_WRITTEN_OTHERWISE.fullmatch(word)):
+        year, number = month.group(1) or month.group(4), month.group(2) or month.group(3)
+        if 1 <= int(number) <= 12:
+            return f"\nWrite a month as `{year}-{int(number):02d}`."
+    if word and (unit := difflib.get_close_matches(word.casefold(), _PERIOD_UNITS, n=1, cutoff=0.75)):
+        return f"\nDid you mean `{unit[0]}`?"  # "last quater", "last moth"
     return ""
 
 

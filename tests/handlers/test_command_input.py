@@ -120,3 +120,17 @@ def test_findings_reads_a_state_written_in_two_words_and_help_words_alone_show_t
     assert first_line_acked(bot, "findings payments Not Realized") == "No savings findings (payments not realized)."
     for text in ("?", "-h", "--help"):
         assert first_line_acked(bot, text) == "costbot commands:", text
+
+
+def test_why_says_how_to_write_a_month_or_period_word_it_did_not_read(why_bot: RunningBot) -> None:  # noqa: F811
+    def hint(text: str) -> list[str]:
+        url = why_bot.slack.response_url()
+        why_bot.client.slash(text, response_url=url)
+        return wait_for(lambda: why_bot.slack.response_url_calls(url))[0]["text"].split("\n")[1:]
+
+    assert hint("why team=payments 2026-8") == ["Write a month as `2026-08`."]
+    assert hint("why 2026/08") == ["Write a month as `2026-08`."]
+    assert hint("why 08/2026") == ["Write a month as `2026-08`."]
+    assert hint("why last moth") == ["Did you mean `month`?"]
+    assert hint("why last quater") == ["Did you mean `quarter`?"]
+    assert hint("why 2026/13") == []
