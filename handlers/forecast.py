@@ -6,11 +6,13 @@ once, answered through ``response_url``, ephemeral.
 
 from __future__ import annotations
 
+from bot.blocks.costs import cut
 from bot.blocks.forecast import budget_message, forecast_message
+from bot.blocks.help import user_text
 from bot.services.forecast import budgets_of, find_team, load_forecast
 from finops.errors import QuestionError
 from finops.forecast import budget_status
-from handlers.commands import CommandRequest, Reply, subcommand
+from handlers.commands import CommandRequest, Reply, did_you_mean_team, subcommand
 from storage.costs import CostStore
 
 
@@ -21,7 +23,11 @@ def _team_argument(request: CommandRequest, command: str) -> str | None:
     found = find_team(request.ctx.teams, name)
     if found is None:
         examples = tuple(f"/cost {command} {t}" for t in request.ctx.teams.team_names[:2]) or (f"/cost {command}",)
-        raise QuestionError(f"No team called `{name}` in teams.yml.", word=name, examples=examples)
+        words = name.split()
+        hint = (f" One team at a time: `/cost {command} {user_text(words[0])}`." if len(words) > 1
+                and find_team(request.ctx.teams, words[0]) else did_you_mean_team(request.ctx, name))
+        raise QuestionError(f"No team called `{user_text(name)}` in teams.yml.{hint}", word=cut(name, 40),
+                            examples=examples)
     return found
 
 

@@ -134,3 +134,15 @@ def test_why_says_how_to_write_a_month_or_period_word_it_did_not_read(why_bot: R
     assert hint("why last moth") == ["Did you mean `month`?"]
     assert hint("why last quater") == ["Did you mean `quarter`?"]
     assert hint("why 2026/13") == []
+
+
+def test_forecast_and_budget_suggest_the_team_meant_and_echo_a_paste_cut_and_escaped(bot: RunningBot) -> None:
+    # "No team called `paymnts` in teams.yml." gave no suggestion, "payments search" none either,
+    # and a pasted paragraph or <!channel> came back whole and live.
+    assert first_line_answered(bot, "forecast paymnts") == (
+        ":warning: No team called `paymnts` in teams.yml. Did you mean `payments`?")
+    assert first_line_answered(bot, "budget payments search") == (
+        ":warning: No team called `payments search` in teams.yml. One team at a time: `/cost budget payments`.")
+    assert first_line_answered(bot, "forecast <!channel>") == (
+        ":warning: No team called `&lt;!channel&gt;` in teams.yml.")
+    assert len(first_line_answered(bot, "forecast " + "x" * 4000)) < 200
