@@ -59,7 +59,7 @@ def test_dry_run_prints_and_posts_nothing(cli, sqlite_db: Database) -> None:
     lines = out.splitlines()
     assert lines[0].startswith("── #team-payments (digest:payments:2026-W46) ")
     assert lines[1] == "PAYMENTS · WEEK 46 · 9–15 NOV 2026"
-    assert "*Last week* $462.00 ($0.00, +0.0 % vs $462.00)" in out
+    assert "Last week $462.00 ($0.00, +0.0 % vs $462.00)" in out
     assert "(chart in the thread: digest-payments-2026-W46.png)" in out
     assert DigestRunStore(sqlite_db).runs() == []
 
@@ -124,7 +124,7 @@ def test_a_placeholder_is_completed_in_place_by_the_next_run_once_the_data_is_in
     code, out = cli("digest", "--team", "payments")
     # The terminal stands for Slack: the placeholder is edited, not posted again, and the chart follows.
     assert "── #team-payments (message updated) " in out and "── #team-payments (file) " in out
-    assert "── #team-payments ──" not in out and "*Last week* $462.00" in out
+    assert "── #team-payments ──" not in out and "Last week $462.00" in out
     # Edited, not posted: the summary says so (it said "1 digest posted").
     assert out.splitlines()[-2:] == ["Week 47 · 16–22 Nov 2026: 0 digests posted; 1 updated in place",
                                      "  #team-payments: digest:payments:2026-W47 (updated in place, now with the "

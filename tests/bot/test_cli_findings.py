@@ -75,7 +75,7 @@ def test_new_prints_the_finding_with_its_id(cli):
         "estimate_monthly": Decimal("1000.1"), "realized_monthly": None, "regressed": False, "baseline": None,
         "after": None, "due_on": "2099-12-31", "source": "manual", "notes": "db.r6g.4xlarge at 12 % CPU"}
     assert "SAVINGS FINDING #1" in result.err  # the team channel's message, rendered off stdout
-    assert "*Notes:* db.r6g.4xlarge at 12 % CPU" in result.err
+    assert "Notes: db.r6g.4xlarge at 12 % CPU" in result.err
     assert cli("findings", "show", "1", "--json").json()["notes"] == "db.r6g.4xlarge at 12 % CPU"
     assert "  notes: db.r6g.4xlarge at 12 % CPU" in cli("findings", "show", "1").out
 

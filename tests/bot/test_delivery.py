@@ -168,7 +168,7 @@ def test_terminal_transport_prints_channel_then_message(backend: str, sqlite_db:
         {"type": "section", "text": {"type": "mrkdwn", "text": "updated"}}]))
     printed = out.getvalue()
     assert printed.index("#team-payments") < printed.index("WEEKLY DIGEST")
-    assert "*Spend* $1,234.00 (details (https://x.test))" in printed
+    assert "Spend $1,234.00 (details (https://x.test))" in printed
     assert "[Acknowledge]" in printed
     assert "(message updated)" in printed and printed.rstrip().endswith("updated")
 

@@ -27,7 +27,7 @@ def test_the_weekly_rhythm_chapter(sqlite_db: Database, tmp_path: Path, monkeypa
 
     assert "  payments: warning, alert posted" in text
     assert "── #team-payments (message updated) " in text and "  payments: over, alert raised" in text
-    assert text.count("payments is now forecast *over budget*") == 1
+    assert text.count("payments is now forecast over budget") == 1
     forecast = load_forecast(CostStore(ctx.db), ctx.teams, DEMO_TODAY)
     levels = {s.team: s.level for s in budget_status(forecast, budgets_of(ctx.teams))}
     assert [team for team, level in levels.items() if level != "ok"] == ["payments"]
@@ -35,7 +35,7 @@ def test_the_weekly_rhythm_chapter(sqlite_db: Database, tmp_path: Path, monkeypa
     for channel in ("#team-payments", "#team-search", "#team-data", "#team-ml", "#team-web", "#finops"):
         assert f"\n── {channel} ──" in text
     assert "ORGANISATION · WEEK 46 · 9–15 NOV 2026" in text and "FINOPS MATURITY: " in text
-    assert "• *$0." in text and "per order" in text  # payments' unit cost from the recorded orders
+    assert "• $0." in text and "per order" in text  # payments' unit cost from the recorded orders
     assert "6 digests posted, each once" in text
     # The second run posts nothing and says so, digest by digest.
     assert "\nWeek 46 · 9–15 Nov 2026: 0 digests posted; 6 already posted this week\n" in text
@@ -61,21 +61,21 @@ def test_the_digests_read_the_cents_costbot_costs_and_forecast_print(sqlite_db: 
     last, before = costs("2026-11-09", "2026-11-14", "team"), costs("2026-11-02", "2026-11-07", "team")
     assert (last[("payments",)], before[("payments",)], last[("web",)], before[("web",)]) == (
         "$14,635.82", "$10,657.58", "$2,748.88", "$2,636.84")
-    assert "*Last week, Mon–Sat* $14,635.82 (+$3,978.24, +37.3 % vs $10,657.58)" in text
-    assert "*Last week, Mon–Sat* $2,748.88 (+$112.04, +4.2 % vs $2,636.84)" in text
+    assert "Last week, Mon–Sat $14,635.82 (+$3,978.24, +37.3 % vs $10,657.58)" in text
+    assert "Last week, Mon–Sat $2,748.88 (+$112.04, +4.2 % vs $2,636.84)" in text
     assert text.count("Sun 15 Nov is still loading, so only Mon–Sat of each week is compared.") == 6
-    ranking = re.findall(r"^\*([a-z-]+)\*: (\$[\d,.]+), ", text, flags=re.MULTILINE)
+    ranking = re.findall(r"^([a-z-]+): (\$[\d,.]+), ", text, flags=re.MULTILINE)
     assert ranking == [("ml", "$19,632.04"), ("payments", "$14,635.82"), ("search", "$8,279.52"),
                        ("data-platform", "$6,012.49"), ("web", "$2,748.88")]
     assert all(last[(team,)] == cost for team, cost in ranking)
-    assert "*payments*: $14,635.82, +$3,978.24 (+37.3 %)" in text and "*web*: $2,748.88, +$112.04 (+4.2 %)" in text
-    assert (f"*Unallocated, Mon–Sat* {last[('unallocated',)]} (+$0.07, <0.1 % vs {before[('unallocated',)]})"
+    assert "payments: $14,635.82, +$3,978.24 (+37.3 %)" in text and "web: $2,748.88, +$112.04 (+4.2 %)" in text
+    assert (f"Unallocated, Mon–Sat {last[('unallocated',)]} (+$0.07, <0.1 % vs {before[('unallocated',)]})"
             in text)
 
     # Payments' services split its days, so they add up to them; S3 of 2-7 Nov reads $436.52 in both.
     assert costs("2026-11-02", "2026-11-07", "team,service")[("payments", "Amazon Simple Storage Service")] == "$436.52"
     payments = text[text.index("PAYMENTS · WEEK 46"):text.index("── #team-payments (file)")]
-    movers = re.findall(r"^:arrow_\w+: (.+): ([+-]\$[\d,.]+) \([^)]*\), (\$[\d,.]+) → (\$[\d,.]+)$", payments,
+    movers = re.findall(r"^[▲▼] (.+): ([+-]\$[\d,.]+) \([^)]*\), (\$[\d,.]+) → (\$[\d,.]+)$", payments,
                         flags=re.MULTILINE)
     assert movers == [
         ("Amazon Elastic Compute Cloud", "+$3,971.79", "$7,216.36", "$11,188.15"),
@@ -89,16 +89,16 @@ def test_the_digests_read_the_cents_costbot_costs_and_forecast_print(sqlite_db: 
 
     assert sum(dollars(m[3]) for m in movers) == pytest.approx(14_635.82, abs=1e-6)
     assert sum(dollars(m[2]) for m in movers) == pytest.approx(10_657.58, abs=1e-6)
-    assert ":arrow_down_small: Amazon Virtual Private Cloud (shared): -$11.18 (-7.4 %), $150.08 → $138.90" in text
-    assert ":arrow_down_small: Amazon Elastic Block Store: -$4.48 (-0.5 %), $861.60 → $857.12" in text
-    assert ":arrow_up_small: Azure Front Door: +$6.18 (+1.0 %), $645.21 → $651.39" in text
+    assert "▼ Amazon Virtual Private Cloud (shared): -$11.18 (-7.4 %), $150.08 → $138.90" in text
+    assert "▼ Amazon Elastic Block Store: -$4.48 (-0.5 %), $861.60 → $857.12" in text
+    assert "▲ Azure Front Door: +$6.18 (+1.0 %), $645.21 → $651.39" in text
 
     # Month to date is the forecast's figure ($7,545.60 for web, as costbot forecast, costbot costs
     # and App Home say).
     forecast = load_forecast(CostStore(ctx.db), ctx.teams, date(2026, 11, 15))
     assert forecast.team("web").actual_to_date == 7545.6
     assert costs("2026-11-01", "2026-11-14", "team")[("web",)] == "$7,545.60"
-    assert "*November 2026 to date* $7,545.60 of the $20,000.00 budget" in text
-    assert ("*November 2026 to date* $125,314.47 · month-end forecast $258,484.55 "
+    assert "November 2026 to date $7,545.60 of the $20,000.00 budget" in text
+    assert ("November 2026 to date $125,314.47 · month-end forecast $258,484.55 "
             "(80 % interval $256,505.50 – $259,547.04)") in text
     assert " %)," in text and "(+0 %)" not in text and "(-0 %)" not in text

@@ -27,7 +27,7 @@ def ctx(db: Database) -> AppContext:
 
 def dms(ctx: AppContext) -> list[str]:
     """The reminder DMs the terminal transport printed, in order."""
-    return [chunk for chunk in ctx.delivery.transport.stream.getvalue().split("\n── ") if ":bell:" in chunk]
+    return [chunk for chunk in ctx.delivery.transport.stream.getvalue().split("\n── ") if "past its due date" in chunk]
 
 
 def open_finding(ctx: AppContext, *, due: date | None = date(2026, 11, 10), team: str = "payments",
@@ -45,7 +45,7 @@ def test_a_past_due_finding_gets_one_dm_and_a_weekly_line_every_week(ctx: AppCon
     assert (sent.kind, sent.reason, sent.recipient) == ("past_due", "past_due:2026-11-10", "U_PAY_DEV")
     (dm,) = dms(ctx)
     assert dm.startswith("U_PAY_DEV ")
-    assert ("Finding #1 *Delete idle volumes* (payments, identified): past its due date 2026-11-10 (6 days) and "
+    assert ("Finding #1 Delete idle volumes (payments, identified): past its due date 2026-11-10 (6 days) and "
             "still identified: move it on, or reject it with a reason") in dm
     for day in (17, 18, 23):  # the daily job runs again: no storm
         assert send_reminders(ctx, today=date(2026, 11, day)) == []
