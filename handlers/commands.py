@@ -100,6 +100,12 @@ def subcommand(name: str, *, usage: str, summary: str, slow: bool = False,
     return decorate
 
 
+def slack_unescaped(text: str) -> str:
+    """The command text as typed: Slack sends ``&``, ``<`` and ``>`` as ``&amp;``, ``&lt;`` and
+    ``&gt;`` (``service="A & B"`` arrives as ``A &amp; B``, which would match no service)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def find_subcommand(text: str) -> tuple[Subcommand | None, str, str]:
     """Split ``text`` into (subcommand, its name as typed, the rest). Longest name wins."""
     words = text.split()
@@ -190,7 +196,7 @@ def failure_reply(request: CommandRequest) -> Reply:
 def register(app: App, ctx: AppContext) -> None:
     @app.command("/cost")
     def on_cost_command(ack: Ack, command: dict, respond: Respond) -> None:
-        text = (command.get("text") or "").strip()
+        text = slack_unescaped(command.get("text") or "").strip()
         if not text or text.lower() in HELP_WORDS:  # "/cost ?", "/cost --help": the list, not "I don't know"
             ack(**help_message(SUBCOMMANDS.values()))
             return

@@ -146,3 +146,10 @@ def test_forecast_and_budget_suggest_the_team_meant_and_echo_a_paste_cut_and_esc
     assert first_line_answered(bot, "forecast <!channel>") == (
         ":warning: No team called `&lt;!channel&gt;` in teams.yml.")
     assert len(first_line_answered(bot, "forecast " + "x" * 4000)) < 200
+
+
+def test_the_command_text_is_read_as_typed_not_as_slack_escaped_it(bot: RunningBot) -> None:
+    # Slack sends "A & B" as "A &amp; B": the entity was read as the word typed (a service called
+    # "A &amp; B" matches nothing) and echoed back as "&amp;amp;".
+    assert first_line_acked(bot, "anomalies R&amp;D") == (
+        ":warning: `R&amp;D` is neither a team nor `open`/`all`.")
