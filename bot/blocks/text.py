@@ -129,7 +129,7 @@ def blocks_to_text(blocks: list[dict] | None, fallback: str = "") -> str:
             if block.get("text"):
                 lines.append(_text_of(block["text"]))
             fields = [_text_of(f) for f in block.get("fields", [])]
-            lines += [f"  {f}" for f in fields]
+            lines += ["  " + f.replace("\n", "\n  ") for f in fields]  # a field's every line indented
             if block.get("accessory"):
                 lines.append("  " + _element_text(block["accessory"]))
         elif kind == "context":

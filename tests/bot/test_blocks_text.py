@@ -68,3 +68,9 @@ def test_a_digest_prints_without_bold_markers_or_emoji_codes() -> None:
     assert ("November 2026 to date $38,492.98 of the $75,000.00 budget (51 %, through 14 Nov) · month-end forecast "
             "$83,256.08: ● 111 % of budget") in printed
     assert "▼ Amazon DynamoDB: -$35.16 (-3.3 %), $1,075.43 → $1,040.27" in printed
+
+
+def test_each_line_of_a_field_is_indented_under_its_label() -> None:
+    blocks = [{"type": "section", "fields": [{"type": "mrkdwn", "text": "*Scope*\nService `Amazon SageMaker`"},
+                                             {"type": "mrkdwn", "text": "*First day*\n2026-11-13"}]}]
+    assert blocks_to_text(blocks) == "  Scope\n  Service `Amazon SageMaker`\n  First day\n  2026-11-13"
