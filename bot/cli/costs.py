@@ -47,8 +47,13 @@ def run_costs(args: argparse.Namespace) -> int:
     held = store.date_range()
     start = args.start or (held[0] if held else None)
     end = args.end or (held[1] if held else None)
-    if start and end and end < start:  # --from after all the data held: an empty period
-        end = start
+    # A period outside the data held is empty; keep the day the user gave and end (or start) the
+    # period there, never replace it with a day of the data.
+    if start and end and end < start:
+        if args.start is None:  # --to before all the data held
+            start = end
+        else:  # --from after all the data held
+            end = start
     total_micros = int(grouped["micros"].sum()) if not grouped.empty else 0
     total = cents(from_micros(total_micros))
     grouped = grouped.sort_values(["micros", *columns], ascending=[False] + [True] * len(columns))
