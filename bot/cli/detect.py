@@ -60,7 +60,9 @@ def parse_range(text: str) -> tuple[date, date]:
 def replay_json(ctx: AppContext, anomaly: Anomaly) -> dict:
     """A replayed anomaly as the CLI prints it (its id is its stable key)."""
     data = anomaly.to_dict()
-    out = {"id": anomaly.key, **{k: data[k] for k in JSON_FIELDS}}
+    # ``key`` as well as ``id``: a script joins a replay with a daily run's output on ``key`` (a
+    # daily run's ``id`` is the store's number, which a replay, storing nothing, does not have).
+    out = {"id": anomaly.key, "key": anomaly.key, **{k: data[k] for k in JSON_FIELDS}}
     out["dimensions"] = {**anomaly.dimensions, "team": anomaly.team}
     out["channel"] = ctx.teams.channel_for(anomaly.team)
     return out

@@ -96,6 +96,16 @@ def test_replay_prints_every_anomaly_raised_and_stores_nothing(cli, costs) -> No
     assert "Amazon EC2 in 111222330440 (us-east-1)" in out
 
 
+def test_a_replay_and_a_daily_run_name_the_same_anomaly_by_the_same_key(cli, costs) -> None:
+    code, out, err = cli("detect", "--replay", "2026-11-01..2026-11-14", "--json")
+    assert code == 0, err
+    replayed = {a["key"]: a["detected_on"] for a in json.loads(out)}
+    code, out, err = cli("detect", "--as-of", "2026-11-14", "--json")
+    assert code == 0, err
+    daily = {a["key"]: a["detected_on"] for a in json.loads(out)}
+    assert EC2_KEY in replayed and replayed == daily
+
+
 def test_terminal_output_and_the_anomaly_list(cli, costs) -> None:
     code, out, _ = cli("detect", "--as-of", "2026-11-14")
     assert code == 0
