@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli._common import UsageError
-from finops.errors import ConfigError, CostbotError
+from finops.errors import ConfigError, CostbotError, InputError
 
 
 def command_modules(argv: Sequence[str] | None = None) -> list[str]:
@@ -71,6 +71,18 @@ def configure_logging(verbose: bool = False, *, default: int = logging.WARNING) 
         logging.getLogger(name).setLevel(default if chosen is None else logging.NOTSET)
 
 
+def input_error_text(error: InputError, argv: Sequence[str]) -> str:
+    """The error's one line, naming the option the user typed (``--estimate: ...``) where the
+    domain named a "column" of a value that came from the command line, not from a file."""
+    text = str(error)
+    if error.file or error.line is not None or not error.column:
+        return text
+    flag = f"--{error.column.replace('_', '-')}"
+    if not any(arg == flag or arg.startswith(f"{flag}=") for arg in argv):
+        return text
+    return f"{flag}: {text.removeprefix(f'column {error.column!r}: ')}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
@@ -91,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"costbot: {e}", file=sys.stderr)
         return 2
+    except InputError as e:
+        print(f"costbot: {input_error_text(e, argv)}", file=sys.stderr)
+        return 1
     except CostbotError as e:
         print(f"costbot: {e}", file=sys.stderr)
         return 1

@@ -81,15 +81,15 @@ def test_new_prints_the_finding_with_its_id(cli):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (("--team", "paymnts"), "costbot: column 'team': no team 'paymnts' in "),
-    (("--scope", "account=1"), "costbot: column 'scope': unknown scope key 'account'"),
-    (("--scope", "service"), "costbot: column 'scope': a scope is KEY=VALUE"),
-    (("--estimate", "-3"), "costbot: column 'estimate': the estimate must be a positive number"),
-    (("--estimate", "0.001"), "costbot: column 'estimate': the estimate must be a positive number of dollars per "
+    (("--team", "paymnts"), "costbot: --team: no team 'paymnts' in "),
+    (("--scope", "account=1"), "costbot: --scope: unknown scope key 'account'"),
+    (("--scope", "service"), "costbot: --scope: a scope is KEY=VALUE"),
+    (("--estimate", "-3"), "costbot: --estimate: the estimate must be a positive number"),
+    (("--estimate", "0.001"), "costbot: --estimate: the estimate must be a positive number of dollars per "
                               "month (at least $0.01)"),
-    (("--estimate", "1e13"), "costbot: column 'estimate': the estimate must be less than 1,000,000,000 dollars"),
-    (("--estimate", "1e400"), "costbot: column 'estimate': the estimate must be less than 1,000,000,000 dollars"),
-    (("--due", "2020-01-01"), "costbot: column 'due': the due date 2020-01-01 is in the past (today is "),
+    (("--estimate", "1e13"), "costbot: --estimate: the estimate must be less than 1,000,000,000 dollars"),
+    (("--estimate", "1e400"), "costbot: --estimate: the estimate must be less than 1,000,000,000 dollars"),
+    (("--due", "2020-01-01"), "costbot: --due: the due date 2020-01-01 is in the past (today is "),
 ])
 def test_bad_input_is_one_line_and_opens_nothing(cli, change, message):
     args = list(NEW)
