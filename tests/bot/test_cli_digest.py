@@ -176,3 +176,13 @@ def test_a_digest_another_run_holds_says_whose_claim_and_when_it_can_be_taken_ov
         "Week 46 · 9–15 Nov 2026: 0 digests posted; 1 being posted by another run",
         "  #team-search: digest:search:2026-W46 (being posted by another run: ops-box:4242 since 08:55 (UTC); if "
         "that run stopped, `costbot digest` takes it over from 09:25)"])
+
+
+def test_a_dry_run_prints_plain_text_without_slack_markup(cli) -> None:
+    code, out = cli("digest", "--dry-run")
+    assert code == 0
+    assert "── #team-payments (digest:payments:2026-W46) " in out and "── #finops (digest-org:2026-W46) " in out
+    # Slack markup a terminal reader would see raw: links, mentions, bold markers, entities, emoji codes.
+    for raw in ("<http", "<@", "<#", "*", "&amp;", "&lt;", "&gt;", ":hourglass", ":red_circle:"):
+        assert raw not in out, raw
+    assert "Last week $462.00 ($0.00, +0.0 % vs $462.00)" in out
