@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from finops.periods import Question, check_against_data, parse_question
+from finops.periods import Question, check_against_data, parse_question, with_service_names
 from finops.savings import FindingState
 from finops.variance import DEFAULT_TOP_N, Explainer, VarianceAnswer, explain_variance
 from finops.verification import DAYS_PER_MONTH
@@ -60,8 +60,11 @@ def parse_why(db: Database, text: str, *, today: date, metric: str | None = None
     held = store.days_held()
     question = parse_question(text, today=today, complete_through=complete_through(db, today, held=held),
                               metric=metric)
+    known = store.known_scope_values(question.scope)
+    # "Amazon EC2" asks about what the bills call "Amazon Elastic Compute Cloud".
+    question = with_service_names(question, known.get("service", ()))
     check_against_data(question, today=today, first_day=held[0] if held else None,
-                       known_values=store.known_scope_values(question.scope), has_costs=store.has_costs)
+                       known_values=known, has_costs=store.has_costs)
     return question
 
 

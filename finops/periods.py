@@ -40,7 +40,7 @@ import calendar
 import difflib
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from finops.errors import QuestionError
@@ -664,6 +664,48 @@ def _closest(value: str, known: Collection[str]) -> str | None:
     by_folded = {k.casefold(): k for k in sorted(known)}
     match = difflib.get_close_matches(value.casefold(), list(by_folded), n=1, cutoff=0.6)
     return by_folded[match[0]] if match else None
+
+
+# The short names people say for AWS services, and the long names the bills use ("Amazon EC2" is
+# "Amazon Elastic Compute Cloud" in a CUR or FOCUS export).
+AWS_SERVICE_SHORT_NAMES: dict[str, str] = {
+    "ec2": "elastic compute cloud", "s3": "simple storage service", "rds": "relational database service",
+    "ebs": "elastic block store", "eks": "elastic kubernetes service", "ecs": "elastic container service",
+    "ecr": "elastic container registry", "efs": "elastic file system", "elb": "elastic load balancing",
+    "vpc": "virtual private cloud", "sqs": "simple queue service", "sns": "simple notification service",
+    "ses": "simple email service", "msk": "managed streaming for apache kafka", "emr": "elastic mapreduce",
+}
+_VENDOR_PREFIX = re.compile(r"^(amazon|aws)\s*")
+
+
+def service_key(name: str) -> str:
+    """What a service name means, however it is written: ``Amazon EC2``, ``AmazonEC2``, ``EC2``,
+    ``Amazon Elastic Compute Cloud`` and Cost Explorer's ``Amazon Elastic Compute Cloud - Compute``
+    all give ``elastic compute cloud``."""
+    key = _VENDOR_PREFIX.sub("", " ".join(name.casefold().split()))
+    key = key.removesuffix(" - compute")
+    return AWS_SERVICE_SHORT_NAMES.get(key, key)
+
+
+def with_service_names(question: Question, known_services: Collection[str]) -> Question:
+    """``question`` with each service it names that the data does not spell that way replaced by
+    the data's names for it (``service="Amazon EC2"`` asks about "Amazon Elastic Compute Cloud").
+    A value the data has as written, or that means no service held, is left for
+    :func:`check_against_data` to accept or refuse."""
+    asked = question.scope.get("service")
+    if not asked:
+        return question
+    folded = {k.casefold() for k in known_services}
+    by_key: dict[str, list[str]] = {}
+    for known in sorted(known_services):
+        by_key.setdefault(service_key(known), []).append(known)
+    names: list[str] = []
+    for value in asked:
+        meant = by_key.get(service_key(value)) if value.casefold() not in folded else None
+        names.extend(meant or [value])
+    if tuple(names) == asked:
+        return question
+    return replace(question, scope={**question.scope, "service": tuple(dict.fromkeys(names))})
 
 
 def check_against_data(question: Question, *, today: date, first_day: date | None,

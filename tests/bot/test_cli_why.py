@@ -139,6 +139,19 @@ def test_an_account_is_found_by_its_name_as_by_its_id(db, tmp_path, monkeypatch,
     assert by_name["scope"] == {"account": ["PROD"]}
 
 
+def test_a_service_asked_by_its_short_name_is_found_by_the_name_the_bill_uses(db, tmp_path, monkeypatch,
+                                                                              capsys) -> None:
+    # SPEC's example `service="Amazon EC2" 2026-10 vs 2026-09` on a bill that says "Amazon Elastic
+    # Compute Cloud" was refused: "did you mean Amazon SageMaker?".
+    ingest(db, tmp_path,
+           rows("2026-09-01", "2026-09-30", cost=40.0, service="Amazon Elastic Compute Cloud"),
+           rows("2026-10-01", "2026-10-31", cost=50.0, service="Amazon Elastic Compute Cloud"),
+           rows("2026-09-01", "2026-10-31", cost=5.0, service="Amazon SageMaker"))
+    answer = why(db, monkeypatch, capsys, 'service="Amazon EC2" 2026-10 vs 2026-09')
+    assert answer["scope"] == {"service": ["Amazon Elastic Compute Cloud"]}
+    assert (answer["period_b"]["total"], answer["period_a"]["total"], answer["delta"]) == (1200.0, 1550.0, 350.0)
+
+
 def test_the_metric_is_an_option_too(db, tmp_path, monkeypatch, capsys) -> None:
     july, august = rows("2026-07-01", "2026-07-31", cost=50.0), rows("2026-08-01", "2026-08-31", cost=75.0)
     for row in july + august:

@@ -17,6 +17,8 @@ from finops.periods import (
     question_text,
     scope_phrase,
     scope_text,
+    service_key,
+    with_service_names,
 )
 
 TODAY = date(2026, 10, 13)  # a Tuesday; data complete through Monday 2026-10-12 by default
@@ -490,3 +492,24 @@ def test_generated_questions_parse_to_the_expected_periods(data, today):
     assert question.metric == ("billed" if "--billed" in flags else "effective")
     assert question.in_channel == ("public" in flags)
     assert (question.note is not None) == (expected != ((full_a[0], full_a[1]), (full_b[0], full_b[1])))
+
+
+@pytest.mark.parametrize("name", ["Amazon EC2", "AmazonEC2", "ec2", "AWS EC2", "Amazon Elastic Compute Cloud",
+                                  "Amazon Elastic Compute Cloud - Compute", "amazon  elastic compute cloud"])
+def test_the_ways_a_service_is_written_mean_one_service(name):
+    assert service_key(name) == "elastic compute cloud"
+    assert service_key("Amazon S3") == service_key("Amazon Simple Storage Service") != service_key(name)
+
+
+def test_a_service_named_short_asks_about_the_names_the_bills_use():
+    # SPEC's own example, `service="Amazon EC2" 2026-10 vs 2026-09`, was refused on data that
+    # calls it "Amazon Elastic Compute Cloud" ("did you mean Amazon SageMaker?").
+    known = {"Amazon Elastic Compute Cloud", "Amazon Elastic Compute Cloud - Compute", "Amazon SageMaker"}
+    question = parse_question('service="Amazon EC2" 2026-10 vs 2026-09', today=TODAY)
+    assert with_service_names(question, known).scope["service"] == (
+        "Amazon Elastic Compute Cloud", "Amazon Elastic Compute Cloud - Compute")
+    # As written in the data, or unknown: left as asked (the check refuses the unknown one).
+    exact = parse_question('service="amazon sagemaker" 2026-10 vs 2026-09', today=TODAY)
+    assert with_service_names(exact, known) is exact
+    unknown = parse_question('service="Amazon EKS" 2026-10 vs 2026-09', today=TODAY)
+    assert with_service_names(unknown, known).scope["service"] == ("Amazon EKS",)
