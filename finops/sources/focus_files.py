@@ -586,7 +586,8 @@ def resolve_columns(columns: Sequence[str], wanted: Mapping[str, Sequence[str]],
     for role in required:
         if role not in found:
             names = " or ".join(repr(n) for n in wanted[role])
-            raise InputError(f"missing required column {names} for a {format_name} file "
+            article = "an" if format_name[:1].upper() in "AEIOU" else "a"
+            raise InputError(f"missing required column {names} for {article} {format_name} file "
                              f"(columns seen: {', '.join(columns[:8])}{', ...' if len(columns) > 8 else ''})",
                              file=file, line=1, column=wanted[role][0])
     return found

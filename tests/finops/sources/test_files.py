@@ -228,7 +228,7 @@ def test_a_missing_path_or_an_empty_directory_is_bad_input(tmp_path):
 def test_format_can_be_forced_and_an_unknown_one_is_refused(tmp_path):
     path = write_csv(tmp_path / "f.csv", FOCUS_HEADER, [focus_row()])
     assert next(read_cost_files([path], format="focus")).format == "focus"
-    with pytest.raises(InputError, match="missing required column 'lineItem/UsageStartDate'"):
+    with pytest.raises(InputError, match="missing required column 'lineItem/UsageStartDate' .* for an AWS CUR file"):
         list(read_cost_files([path], format="aws-cur"))
     with pytest.raises(ValueError, match="unknown format 'excel'"):
         list(read_cost_files([path], format="excel"))
