@@ -6,7 +6,7 @@ import re
 
 # What the terminal shows for Slack's emoji codes; any other code is dropped.
 EMOJI_SYMBOLS = {
-    "red_circle": "●",
+    "red_circle": "[alert]",  # a word, like [warning] and [ok]: a bare dot does not say red
     "large_yellow_circle": "[warning]",
     "large_green_circle": "[ok]",
     "arrow_up_small": "▲",

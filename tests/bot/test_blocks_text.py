@@ -27,7 +27,7 @@ from finops.forecast import BudgetStatus
     ("<@U123>, <@U1|alice>, <#C1|team-payments>, <#C2>, <!here>, <!subteam^S1|@sre>",
      "@U123, @alice, #team-payments, #C2, @here, @sre"),
     ("`&lt;@U1&gt;` &amp; &lt;b&gt;", "`<@U1>` & <b>"),
-    (":red_circle: open · :large_yellow_circle: 83 % · :large_green_circle: Run", "● open · [warning] 83 % · [ok] Run"),
+    (":red_circle: open · :large_yellow_circle: 83 % · :large_green_circle: Run", "[alert] open · [warning] 83 % · [ok] Run"),
     (":arrow_up_small: EC2 :arrow_down_small: RDS", "▲ EC2 ▼ RDS"),
     (":white_check_mark: verified, :x: not realized, :warning: late, :rotating_light: *+$3.00*",
      "✓ verified, ✗ not realized, ! late, !! +$3.00"),
@@ -41,7 +41,7 @@ def test_mrkdwn_prints_as_plain_text(mrkdwn: str, printed: str) -> None:
 def test_plain_text_keeps_its_stars_but_not_emoji_codes() -> None:
     blocks = [{"type": "header", "text": {"type": "plain_text", "text": ":red_circle: *Over* budget"}},
               {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "*"}}]}]
-    assert blocks_to_text(blocks) == "● *OVER* BUDGET\n===============\n[*]"
+    assert blocks_to_text(blocks) == "[ALERT] *OVER* BUDGET\n=====================\n[*]"
 
 
 def test_a_digest_prints_without_bold_markers_or_emoji_codes() -> None:
@@ -66,7 +66,7 @@ def test_a_digest_prints_without_bold_markers_or_emoji_codes() -> None:
     printed = out.getvalue()
     assert "*" not in printed and ":red_circle:" not in printed
     assert ("November 2026 to date $38,492.98 of the $75,000.00 budget (51 %, through 14 Nov) · month-end forecast "
-            "$83,256.08: ● 111 % of budget") in printed
+            "$83,256.08: [alert] 111 % of budget") in printed
     assert "▼ Amazon DynamoDB: -$35.16 (-3.3 %), $1,075.43 → $1,040.27" in printed
 
 
