@@ -47,7 +47,7 @@ from handlers.checked_forms import members_check_failed_text, open_form_after_ch
 from handlers.commands import needs_channel_members, slack_busy_text
 from handlers.findings import field_value
 from jobs.detect import move_anomaly, owner_rule, reply_to_answer, tell_aws
-from storage.anomalies import AnomalyRecord, AnomalyStore
+from storage.anomalies import AlreadyAnswered, AnomalyRecord, AnomalyStore
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,11 @@ def register(app: App, ctx: AppContext) -> None:
         if record.answer == "acknowledged":  # a double click, or an alert not yet edited: no second reply
             already_answered(body, respond, record, "acknowledged", "acknowledged")
             return
-        answered = store.acknowledge(record.id, by=body["user"]["id"], at=ctx.now())
+        try:
+            answered = store.acknowledge(record.id, by=body["user"]["id"], at=ctx.now())
+        except AlreadyAnswered as already:  # pressed at the same moment as someone else
+            already_answered(body, respond, already.record, "acknowledged", "acknowledged")
+            return
         error = tell_aws(answered, "acknowledge")
         if error:
             ephemeral(respond, aws_note(error))

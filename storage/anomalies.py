@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -202,6 +202,14 @@ def _figures(anomaly: Anomaly, through: date) -> dict[str, Any]:
     )
 
 
+class AlreadyAnswered(Exception):
+    """The anomaly already has this answer; ``record`` says who gave it and when."""
+
+    def __init__(self, record: AnomalyRecord) -> None:
+        super().__init__(f"anomaly #{record.id} is already {record.answer}")
+        self.record = record
+
+
 class AnomalyStore:
     """Anomalies, their answers and their timeline (see the module docstring)."""
 
@@ -372,16 +380,22 @@ class AnomalyStore:
 
     # people's answers ------------------------------------------------------------------------
     def _locked(self, session: Session, anomaly_id: int) -> AnomalyRow:
-        # FOR UPDATE makes a concurrent press on PostgreSQL wait; SQLite serialises its writers.
+        # A write that changes nothing, first: SQLite takes its write lock before the row is read
+        # (a concurrent press waits, then reads the first one's answer); FOR UPDATE does the same
+        # on PostgreSQL.
+        session.execute(update(AnomalyRow).where(col(AnomalyRow.id) == anomaly_id)
+                        .values(updated_at=AnomalyRow.updated_at))
         row = session.get(AnomalyRow, anomaly_id, with_for_update=True)
         if row is None:
             raise InputError(f"no anomaly #{anomaly_id}", column="id", value=anomaly_id)
         return row
 
     def _answer(self, anomaly_id: int, answer: str, *, by: str, at: datetime, reason: str | None = None,
-                detail: dict[str, Any] | None = None, **values: Any) -> AnomalyRecord:
+                detail: dict[str, Any] | None = None, once: bool = False, **values: Any) -> AnomalyRecord:
         with self.db.session() as session:
             row = self._locked(session, anomaly_id)
+            if once and row.answer == answer:
+                raise AlreadyAnswered(_record(row))
             before = row.state
             if answer == "snoozed" and row.end is not None:
                 raise TransitionError(f"anomaly #{anomaly_id} is already over (ended {row.end}): nothing to snooze")
@@ -401,8 +415,9 @@ class AnomalyStore:
             return _record(row)
 
     def acknowledge(self, anomaly_id: int, *, by: str, at: datetime) -> AnomalyRecord:
-        """The owner saw it and is on it."""
-        return self._answer(anomaly_id, "acknowledged", by=by, at=at)
+        """The owner saw it and is on it. :class:`AlreadyAnswered` when it is acknowledged already
+        (two presses at once: the second is told, not recorded again)."""
+        return self._answer(anomaly_id, "acknowledged", by=by, at=at, once=True)
 
     def expect(self, anomaly_id: int, *, by: str, at: datetime, reason: str, until: date | None = None) -> AnomalyRecord:
         """The change is expected (``reason``); with ``until``, new anomalies on the same scope

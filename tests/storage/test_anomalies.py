@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from finops.anomaly_model import Anomaly, Contributor, DetectionResult, SeriesPo
 from finops.digest import AnomalyLine
 from finops.errors import InputError, TransitionError
 from finops.maturity import AlertTiming
-from storage.anomalies import AnomalyStore, scope_label
+from storage.anomalies import AlreadyAnswered, AnomalyStore, scope_label
 from storage.db import Database
 
 AT = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -219,3 +220,29 @@ def test_scope_labels_read_as_words() -> None:
     assert scope_label({"sub_account_id": "1111", "charge_category": "Usage"}, "account") == "all services in 1111"
     assert scope_label({"service": "Amazon EC2", "charge_category": "Purchase"}, "service") == \
         "Amazon EC2 across accounts [Purchase]"
+
+
+def test_two_acknowledges_at_the_same_moment_record_one_and_tell_the_other(store: AnomalyStore) -> None:
+    # Two owners press Acknowledge at once: both read "not acknowledged yet" and both were recorded
+    # (two audit entries, two thread replies). The row is locked before it is read: one is
+    # recorded, the others learn who was first.
+    (saved,) = store.save_detection(DetectionResult(new=(anomaly(),)), through=date(2026, 11, 13), at=AT).new
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def press(user: str) -> None:
+        start.wait()
+        try:
+            store.acknowledge(saved.id, by=user, at=AT + timedelta(hours=1))
+            outcomes.append("recorded")
+        except AlreadyAnswered as already:
+            outcomes.append(f"told: {already.record.answered_by}")
+
+    threads = [threading.Thread(target=press, args=(f"U{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    first = store.get(saved.id).answered_by
+    assert sorted(outcomes) == ["recorded", *[f"told: {first}"] * 3]
+    assert [e.action for e in store.history(saved.id)].count("acknowledged") == 1
