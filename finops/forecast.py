@@ -312,7 +312,7 @@ def forecast_month_end(daily: pd.DataFrame, *, as_of: date, complete_through: da
         complete_through=history.date(c), coverage=coverage, interval_months=interval_months,
         org=ForecastRange(forecast=float(org_point), actual_to_date=float(org_spent),
                           **_interval_cents(org_point, org_lo, org_hi)),
-        teams=teams, estimated_first_days=int(unknown_first_days),
+        teams=teams, estimated_first_days=unknown_first_days,
     )
 
 

@@ -181,12 +181,9 @@ def register(app: App, ctx: AppContext) -> None:
         record = pressed(body, respond, "acknowledged")
         if record is None:
             return
-        if record.answer == "acknowledged":  # a double click, or an alert not yet edited: no second reply
-            already_answered(body, respond, record, "acknowledged", "acknowledged")
-            return
         try:
             answered = store.acknowledge(record.id, by=body["user"]["id"], at=ctx.now())
-        except AlreadyAnswered as already:  # pressed at the same moment as someone else
+        except AlreadyAnswered as already:  # a double click, two owners at once, an alert not yet edited
             already_answered(body, respond, already.record, "acknowledged", "acknowledged")
             return
         error = tell_aws(answered, "acknowledge")

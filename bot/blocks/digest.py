@@ -127,9 +127,9 @@ def _no_day_text(month: str, complete_through: date, extra: str = "") -> str:
 
 def _orgmonth_span_text(digest: OrgDigest) -> str:
     """`` (10–14 Nov: the cost data starts on 10 Nov)`` when the month began before the data, else ""."""
-    through = min(digest.week.end, digest.complete_through)
-    span = month_span_text(digest.month, digest.data_from, through)
-    return "" if span.startswith("through") else f" ({span})"
+    if digest.data_from is None or digest.data_from <= date.fromisoformat(f"{digest.month}-01"):
+        return ""
+    return f" ({month_span_text(digest.month, digest.data_from, min(digest.week.end, digest.complete_through))})"
 
 
 def _budget_text(digest: TeamDigest) -> str:

@@ -152,9 +152,7 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
                                        text.get("region_code"), constant("", rows)) if c is not None])
         tags = _tags(table, found, tag_columns, rows)
         return focus_rows(
-            booked_day(day_column(table[found["start"]], column=found["start"]),
-                       table[found["period_start"]] if "period_start" in found else None,
-                       column=found.get("period_start", "")),
+            booked_day(day_column(table[found["start"]], column=found["start"]), table, found.get("period_start")),
             {
                 "ProviderName": constant("AWS", rows),
                 "BillingAccountId": text.get("payer", constant("", rows)),

@@ -189,9 +189,7 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         service_name, service_category = derive(
             [text.get(r, blank) for r in ("consumed_service", "resource", "meter_category")], service_of, 2)
         return focus_rows(
-            booked_day(day_column(table[found["date"]], column=found["date"]),
-                       table[found["period_start"]] if "period_start" in found else None,
-                       column=found.get("period_start", "")),
+            booked_day(day_column(table[found["date"]], column=found["date"]), table, found.get("period_start")),
             {
                 "ProviderName": constant("Microsoft", rows),
                 "BillingAccountId": text.get("billing_account", blank),

@@ -323,8 +323,7 @@ def day_column(array: pa.Array | pa.ChunkedArray, *, column: str) -> Coded:
     return recode(text.codes, days)
 
 
-def booked_day(day: Coded, period_start: pa.Array | pa.ChunkedArray | None, *, column: str,
-               month_text: bool = False) -> Coded:
+def booked_day(day: Coded, table: pa.Table, column: str | None, *, month_text: bool = False) -> Coded:
     """The day a row is stored on: its charge day, or the first day of its billing period when
     the charge day is earlier.
 
@@ -333,12 +332,12 @@ def booked_day(day: Coded, period_start: pa.Array | pa.ChunkedArray | None, *, c
     day they would stretch October's file back into September, and re-ingesting that file
     replaces the source's days from its first to its last: September's own figures would go. On
     the period's first day they are in the bill they belong to, and each file replaces its own
-    period only. ``period_start``: the billing period start column (None: not in the file);
-    ``month_text``: it holds ``YYYYMM`` (GCP's ``invoice.month``). Empty starts leave the day.
+    period only. ``column``: the billing period start column of ``table`` (None: the file has
+    none); ``month_text``: it holds ``YYYYMM`` (GCP's ``invoice.month``). Empty starts leave the day.
     """
-    if period_start is None:
+    if column is None:
         return day
-    starts = _optional_days(period_start, column=column, month_text=month_text)
+    starts = _optional_days(table[column], column=column, month_text=month_text)
     days = day.row_values().astype("datetime64[D]")
     earlier = ~np.isnat(starts) & (days < starts)
     if not earlier.any():
@@ -618,9 +617,8 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
         if "Tags" in found:
             dims["Tags"] = tags_column(table[found["Tags"]], column=found["Tags"]).map(
                 without_user_prefix, column=found["Tags"])
-        day = day_column(table[found[DAY]], column=found[DAY])
         return focus_rows(
-            booked_day(day, table[period] if period else None, column=period or ""),
+            booked_day(day_column(table[found[DAY]], column=found[DAY]), table, period),
             dims,
             {m: money_column(table[found[m]], column=found[m]) for m in MONEY if m in found},
             {q: number_column(table[found[q]], column=found[q]) for q in QUANTITIES if q in found},

@@ -151,9 +151,7 @@ def plan(columns: Sequence[str], *, file: str) -> ReadPlan:
                        if r in found]
         tags = merge_tags(label_parts) if len(label_parts) > 1 else (label_parts[0] if label_parts else blank)
         usage = focus_rows(
-            booked_day(day_column(table[found["start"]], column=found["start"]),
-                       table[found["invoice_month"]] if "invoice_month" in found else None,
-                       column=found.get("invoice_month", ""), month_text=True),
+            booked_day(day_column(table[found["start"]], column=found["start"]), table, found.get("invoice_month"), month_text=True),
             {
                 "ProviderName": constant("Google Cloud", rows),
                 "BillingAccountId": text.get("billing_account", blank),
